@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "usbws_err.h"
+
+#include <errno.h>
+#include <string.h>
+
+const char *usbws_strerror(int err)
+{
+	switch ((enum usbws_err)err) {
+	case USBWS_OK: return "success";
+	case USBWS_ERR_INVAL: return "invalid argument";
+	case USBWS_ERR_NOMEM: return "out of memory";
+	case USBWS_ERR_NOSPACE: return "output buffer too small";
+	case USBWS_ERR_SYSTEM: return strerror(errno);
+	case USBWS_ERR_TRUNCATED: return "message truncated";
+	case USBWS_ERR_VERSION: return "USB/IP version is not 1.1.1 (0x0111)";
+	case USBWS_ERR_UNKNOWN_OP: return "unknown USB/IP operation code";
+	case USBWS_ERR_UNKNOWN_CMD: return "unknown USB/IP URB command";
+	case USBWS_ERR_WRONG_WAY: return "USB/IP message sent in the wrong direction";
+	case USBWS_ERR_PHASE: return "USB/IP message not allowed in this phase of the session";
+	case USBWS_ERR_STRING: return "string field is not NUL-terminated within its size";
+	case USBWS_ERR_DIRECTION: return "URB direction is neither IN nor OUT";
+	case USBWS_ERR_ENDPOINT: return "endpoint number above 15";
+	case USBWS_ERR_TRANSFER_LENGTH: return "transfer length above the configured maximum";
+	case USBWS_ERR_ISO_COUNT: return "bogus ISO packet count";
+	case USBWS_ERR_ISO_DESC: return "ISO packet descriptor outside the transfer buffer";
+	case USBWS_ERR_ISO_TOTAL: return "ISO packet actual lengths do not add up to actual_length";
+	case USBWS_ERR_ACTUAL_LENGTH: return "actual_length larger than the requested length";
+	case USBWS_ERR_UNSOLICITED: return "reply to a seqnum that is not outstanding (unsolicited)";
+	case USBWS_ERR_DUPLICATE_SEQNUM: return "command reuses an outstanding seqnum";
+	case USBWS_ERR_INFLIGHT: return "too many URBs in flight";
+	case USBWS_ERR_TOO_MANY_DEVICES: return "device list longer than the configured maximum";
+	case USBWS_ERR_TOO_MANY_INTERFACES: return "device claims more than 32 interfaces";
+	case USBWS_ERR_AFTER_UNEXPORT: return "data after the device was unexported";
+	case USBWS_ERR_SPEED: return "unknown USB speed";
+	}
+	return "unknown error";
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef USBWS_ERR_H
+#define USBWS_ERR_H
+
+/*
+ * One error space for the whole project.  Functions return 0 (or a byte
+ * count) on success and one of these negative codes on failure.  Protocol
+ * violations each get their own code so that a log line can name the exact
+ * rule a peer broke.
+ */
+enum usbws_err {
+	USBWS_OK = 0,
+
+	/* caller mistakes and resources */
+	USBWS_ERR_INVAL = -1,           /* bad argument from the caller */
+	USBWS_ERR_NOMEM = -2,
+	USBWS_ERR_NOSPACE = -3,         /* output buffer too small */
+	USBWS_ERR_SYSTEM = -4,          /* see errno */
+
+	/* input too short: not an error for a streaming caller, fatal at EOF */
+	USBWS_ERR_TRUNCATED = -10,
+
+	/* USB/IP wire violations */
+	USBWS_ERR_VERSION = -20,        /* op_common version is not 0x0111 */
+	USBWS_ERR_UNKNOWN_OP = -21,     /* op_common code we do not know */
+	USBWS_ERR_UNKNOWN_CMD = -22,    /* URB header command we do not know */
+	USBWS_ERR_WRONG_WAY = -23,      /* a command where a reply belongs, or back */
+	USBWS_ERR_PHASE = -24,          /* URB before the import/export, or OP after */
+	USBWS_ERR_STRING = -25,         /* string field not NUL-terminated in its size */
+	USBWS_ERR_DIRECTION = -26,      /* direction field other than 0 or 1 */
+	USBWS_ERR_ENDPOINT = -27,       /* endpoint number above 15 */
+	USBWS_ERR_TRANSFER_LENGTH = -28,/* transfer length above the configured maximum */
+	USBWS_ERR_ISO_COUNT = -29,      /* number_of_packets out of range or mismatched */
+	USBWS_ERR_ISO_DESC = -30,       /* ISO packet descriptor outside the buffer */
+	USBWS_ERR_ISO_TOTAL = -31,      /* ISO actual lengths do not add up */
+	USBWS_ERR_ACTUAL_LENGTH = -32,  /* actual_length above the requested length */
+	USBWS_ERR_UNSOLICITED = -33,    /* reply to a seqnum that is not outstanding */
+	USBWS_ERR_DUPLICATE_SEQNUM = -34,/* command reuses an outstanding seqnum */
+	USBWS_ERR_INFLIGHT = -35,       /* more outstanding URBs than the limit */
+	USBWS_ERR_TOO_MANY_DEVICES = -36,
+	USBWS_ERR_TOO_MANY_INTERFACES = -37,
+	USBWS_ERR_AFTER_UNEXPORT = -38, /* bytes after the stream was closed */
+	USBWS_ERR_SPEED = -39,          /* speed not in the kernel's usb_device_speed enum */
+};
+
+/* Returns a static sentence describing err; never NULL. */
+const char *usbws_strerror(int err);
+
+#endif
