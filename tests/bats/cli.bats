@@ -1,0 +1,1 @@
+int usbws_placeholder_cli_bats;

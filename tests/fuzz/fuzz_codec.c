@@ -1,0 +1,1 @@
+int usbws_placeholder_fuzz_codec;

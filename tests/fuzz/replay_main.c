@@ -1,0 +1,1 @@
+int usbws_placeholder_replay_main;
