@@ -1,1 +1,61 @@
-int usbws_placeholder_cli_bats;
+#!/usr/bin/env bats
+# The front ends: exit codes and the exact messages a user sees.
+
+setup() {
+	USBWS=${USBWS_BUILDDIR:?run through make check}/usbws/usbws
+	PROXY=$USBWS_BUILDDIR/proxy/usbws-proxy
+	VERSION=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"/\1/p' "$USBWS_BUILDDIR/config.h")
+}
+
+@test "usbws --version prints the configured version" {
+	run "$USBWS" --version
+	[ "$status" -eq 0 ]
+	[ -n "$VERSION" ]
+	[ "$output" = "usbws $VERSION" ]
+}
+
+@test "usbws selftest passes every check and says so" {
+	run "$USBWS" selftest
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"one byte at a time gives exactly the same events"* ]]
+	[[ "$output" == *'unsolicited RET_SUBMIT seqnum is refused: "reply to a seqnum that is not outstanding (unsolicited)"'* ]]
+	[[ "$output" == *'actual_length above the request is refused: "actual_length larger than the requested length"'* ]]
+	[[ "$output" != *"FAIL"* ]]
+	last=$(printf '%s\n' "$output" | tail -n 1)
+	[[ "$last" =~ ^([0-9]+)\ passed,\ 0\ failed$ ]]
+	[ "${BASH_REMATCH[1]}" -ge 10 ]
+}
+
+@test "usbws without a command is a usage error" {
+	run "$USBWS"
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws: no command given (try 'usbws --help')" ]
+}
+
+@test "usbws refuses an unknown command by name" {
+	run "$USBWS" frobnicate
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws: unknown command 'frobnicate' (try 'usbws --help')" ]
+}
+
+@test "usbws selftest refuses extra arguments" {
+	run "$USBWS" selftest --now
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws selftest: unexpected argument '--now' (it takes none)" ]
+}
+
+@test "usbws refuses an unknown option" {
+	run "$USBWS" --bogus
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unrecognized option '--bogus'"* ]]
+	[[ "$output" == *"usage: usbws COMMAND"* ]]
+}
+
+@test "usbws-proxy says plainly that the server is not in this release" {
+	run "$PROXY"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"the WSS server is not implemented in this release"* ]]
+	run "$PROXY" --version
+	[ "$status" -eq 0 ]
+	[ "$output" = "usbws-proxy $VERSION" ]
+}
