@@ -218,6 +218,15 @@ static int standard_request(struct vdev *d, struct vdev_urb *u)
 	return -EPIPE;
 }
 
+void vdev_reset(struct vdev *d)
+{
+	d->configuration = 0;
+	d->info.b_configuration_value = 0;
+	d->halted_in = d->halted_out = 0;
+	if (d->ops->reset)
+		d->ops->reset(d);
+}
+
 void vdev_submit(struct vdev *d, struct vdev_urb *u)
 {
 	u->actual = 0;

@@ -38,6 +38,8 @@ struct vdev_ops {
 	void (*bulk)(struct vdev *d, struct vdev_urb *u);
 	/* CLEAR_FEATURE(ENDPOINT_HALT) on ep_addr (with the direction bit). */
 	void (*clear_halt)(struct vdev *d, uint8_t ep_addr);
+	/* Back to the state after a USB reset (a new importer); may be NULL. */
+	void (*reset)(struct vdev *d);
 	void (*destroy)(struct vdev *d);
 };
 
@@ -68,6 +70,10 @@ struct vdev {
  */
 int vdev_open(const char *spec, const char *busid, struct vdev **out, const char **why);
 void vdev_close(struct vdev *d);
+
+/* A new importer gets a device as after a USB reset: unconfigured, no
+ * halted endpoints, class state cleared. */
+void vdev_reset(struct vdev *d);
 
 /* Answers one URB. */
 void vdev_submit(struct vdev *d, struct vdev_urb *u);

@@ -364,6 +364,14 @@ static int storage_control(struct vdev *d, struct vdev_urb *u)
 	return -EPIPE;
 }
 
+static void storage_reset(struct vdev *d)
+{
+	struct storage *s = d->priv;
+
+	s->state = BOT_CBW;
+	set_sense(s, SK_NO_SENSE, 0, 0);
+}
+
 static void storage_destroy(struct vdev *d)
 {
 	struct storage *s = d->priv;
@@ -376,6 +384,7 @@ static const struct vdev_ops storage_ops = {
 	.kind = "storage",
 	.control = storage_control,
 	.bulk = storage_bulk,
+	.reset = storage_reset,
 	.destroy = storage_destroy,
 };
 

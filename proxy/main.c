@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* usbws-proxy: the cloud-side front end.  Argument parsing and wiring only. */
-#include "config.h"
 
 #include <getopt.h>
 #include <stdio.h>

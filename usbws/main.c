@@ -1,12 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* usbws: the node-side front end.  Argument parsing and wiring only. */
-#include "config.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "selftest.h"
+#include "usbip_server.h"
+#include "usbws_err.h"
+#include "vdev.h"
+
+#define MAX_VIRTUAL 32
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
 
 static void usage(FILE *out)
 {
@@ -15,12 +29,92 @@ static void usage(FILE *out)
 		"\n"
 		"Commands:\n"
 		"  selftest     check the USB/IP protocol core (codec, framer, validator)\n"
+		"  serve        serve virtual devices over plain USB/IP TCP, as usbipd does:\n"
+		"                 usbws serve --listen ADDR:PORT --virtual SPEC [--virtual SPEC...]\n"
+		"               SPEC is storage:PATH (mass storage on an image file) or sourcesink\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help     show this help\n"
 		"  -V, --version  show the version\n"
 		"\n"
 		"The WSS tunnel commands (connect, list, bind) are not in this release yet.\n");
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "virtual", required_argument, NULL, 'v' },
+		{ "verbose", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vdev *devs[MAX_VIRTUAL];
+	const char *specs[MAX_VIRTUAL];
+	const char *listen = NULL, *why;
+	struct usbip_server *srv;
+	struct sigaction sa;
+	int c, n = 0, i, rc, ret = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "l:v:d", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			listen = optarg;
+			break;
+		case 'v':
+			if (n == MAX_VIRTUAL) {
+				fprintf(stderr, "usbws serve: at most %d virtual devices\n", MAX_VIRTUAL);
+				return 2;
+			}
+			specs[n++] = optarg;
+			break;
+		case 'd':
+			log_init("usbws", LOG_LEVEL_DEBUG);
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "usbws serve: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!listen || n == 0) {
+		fprintf(stderr, "usbws serve: needs --listen ADDR:PORT and at least one --virtual SPEC\n");
+		return 2;
+	}
+	for (i = 0; i < n; i++) {
+		char busid[USBIP_BUSID_SIZE];
+
+		snprintf(busid, sizeof(busid), "1-%d", i + 1);
+		rc = vdev_open(specs[i], busid, &devs[i], &why);
+		if (rc < 0) {
+			fprintf(stderr, "usbws serve: --virtual %s: %s\n", specs[i], why ? why : usbws_strerror(rc));
+			goto out;
+		}
+	}
+	srv = usbip_server_new(listen, devs, (size_t)n, &why);
+	if (!srv) {
+		fprintf(stderr, "usbws serve: --listen %s: %s\n", listen, why);
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	log_info("serving %d virtual device%s on %s", n, n == 1 ? "" : "s", listen);
+	for (c = 0; c < n; c++)
+		log_info("  %s  %04x:%04x  %s", devs[c]->info.busid, devs[c]->info.id_vendor,
+			 devs[c]->info.id_product, specs[c]);
+	rc = usbip_server_run(srv, &stop_requested);
+	usbip_server_free(srv);
+	ret = rc < 0 ? 1 : 0;
+	if (rc == 0)
+		log_info("stopped");
+out:
+	while (i-- > 0)
+		vdev_close(devs[i]);
+	return ret;
 }
 
 static int cmd_selftest(int argc, char **argv)
@@ -59,8 +153,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usbws: no command given (try 'usbws --help')\n");
 		return 2;
 	}
+	log_init("usbws", LOG_LEVEL_INFO);
 	if (strcmp(argv[optind], "selftest") == 0)
 		return cmd_selftest(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "serve") == 0)
+		return cmd_serve(argc - optind, argv + optind);
 	fprintf(stderr, "usbws: unknown command '%s' (try 'usbws --help')\n", argv[optind]);
 	return 2;
 }

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "netaddr.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "usbws_err.h"
+
+int netaddr_split(const char *spec, char *host, size_t host_size, char *port, size_t port_size)
+{
+	const char *colon, *h = spec;
+	size_t hlen;
+
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+
+		if (!end || end[1] != ':')
+			return USBWS_ERR_INVAL;
+		h = spec + 1;
+		hlen = (size_t)(end - h);
+		colon = end + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (!colon)
+			return USBWS_ERR_INVAL;
+		hlen = (size_t)(colon - spec);
+	}
+	if (hlen == 0 || hlen >= host_size || strlen(colon + 1) == 0 || strlen(colon + 1) >= port_size ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return USBWS_ERR_INVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = 0;
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+static void tune(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+static int resolve(const char *spec, int passive, struct addrinfo **res, const char **why)
+{
+	struct addrinfo hints;
+	char host[256], port[16];
+
+	if (netaddr_split(spec, host, sizeof(host), port, sizeof(port)) < 0) {
+		*why = "expected HOST:PORT (an IPv6 host in brackets)";
+		return USBWS_ERR_INVAL;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = passive ? AI_PASSIVE : 0;
+	if (getaddrinfo(host, port, &hints, res) != 0) {
+		*why = "cannot resolve the host";
+		return USBWS_ERR_INVAL;
+	}
+	return 0;
+}
+
+int net_listen(const char *spec, const char **why)
+{
+	struct addrinfo *res, *ai;
+	int fd = -1, one = 1, rc;
+
+	rc = resolve(spec, 1, &res, why);
+	if (rc < 0)
+		return rc;
+	*why = "cannot listen there";
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0)
+			break;
+		*why = errno == EADDRINUSE ? "address already in use" : "cannot listen there";
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return USBWS_ERR_SYSTEM;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
+}
+
+int net_connect(const char *spec, const char **why)
+{
+	struct addrinfo *res, *ai;
+	int fd = -1, rc;
+
+	rc = resolve(spec, 0, &res, why);
+	if (rc < 0)
+		return rc;
+	*why = "connection refused or unreachable";
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return USBWS_ERR_SYSTEM;
+	tune(fd);
+	return fd;
+}
+
+int net_accept(int listen_fd)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd >= 0)
+		tune(fd);
+	return fd;
+}

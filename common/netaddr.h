@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef USBWS_NETADDR_H
+#define USBWS_NETADDR_H
+
+/*
+ * HOST:PORT parsing and TCP sockets.  HOST may be a name, an IPv4 address
+ * or a bracketed IPv6 address ([::1]:3240).  Sockets come back
+ * non-blocking, close-on-exec, with TCP_NODELAY: USB/IP is request/reply
+ * and Nagle would hold each small URB back.
+ */
+
+#include <stddef.h>
+
+/* Splits spec into host and port; returns 0 or USBWS_ERR_INVAL. */
+int netaddr_split(const char *spec, char *host, size_t host_size, char *port, size_t port_size);
+
+/* Returns a listening fd, or a negative enum usbws_err with *why set. */
+int net_listen(const char *spec, const char **why);
+/* Blocking connect (then made non-blocking); same returns. */
+int net_connect(const char *spec, const char **why);
+/* Accepts one connection, non-blocking with TCP_NODELAY; -1 if none. */
+int net_accept(int listen_fd);
+
+#endif
