@@ -2,6 +2,7 @@
 #include "usbip_server.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,18 @@ int usbip_server_run(struct usbip_server *s, volatile sig_atomic_t *stop)
 		}
 	}
 	return 0;
+}
+
+int usbip_server_port(const struct usbip_server *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 void usbip_server_free(struct usbip_server *s)

@@ -24,4 +24,7 @@ struct usbip_server *usbip_server_new(const char *spec, struct vdev **devs, size
 int usbip_server_run(struct usbip_server *s, volatile sig_atomic_t *stop);
 void usbip_server_free(struct usbip_server *s);
 
+/* The port actually bound (useful after listening on port 0). */
+int usbip_server_port(const struct usbip_server *s);
+
 #endif

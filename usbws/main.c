@@ -102,7 +102,8 @@ static int cmd_serve(int argc, char **argv)
 	sa.sa_handler = on_stop_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	log_info("serving %d virtual device%s on %s", n, n == 1 ? "" : "s", listen);
+	log_info("serving %d virtual device%s on %s (port %d)", n, n == 1 ? "" : "s", listen,
+		 usbip_server_port(srv));
 	for (c = 0; c < n; c++)
 		log_info("  %s  %04x:%04x  %s", devs[c]->info.busid, devs[c]->info.id_vendor,
 			 devs[c]->info.id_product, specs[c]);
