@@ -33,7 +33,8 @@ uint8_t *buf_reserve(struct buf *b, size_t n)
 		b->off = b->headroom;
 		need = b->off + b->len + n;
 	}
-	if (need > b->alloc) {
+	/* allocate even for n == 0, so a successful reserve is never NULL */
+	if (need > b->alloc || !b->mem) {
 		size_t alloc = b->alloc ? b->alloc : b->headroom + 4096;
 		uint8_t *mem;
 

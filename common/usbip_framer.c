@@ -199,6 +199,7 @@ static int classify(struct usbip_framer *f)
 	}
 	if (is_urb && !f->validator)
 		return USBWS_ERR_PHASE;
+	f->message_is_op = is_op;
 	f->state = is_op ? FR_OP_HEAD : FR_URB_HEAD;
 	f->want = is_op ? USBIP_OP_COMMON_SIZE : USBIP_HEADER_SIZE;
 	return 0;

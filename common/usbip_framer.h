@@ -75,6 +75,7 @@ struct usbip_framer {
 
 	int state;
 	int err;                             /* sticky; 0 while healthy */
+	int message_is_op;                   /* the current (or just ended) message is OP_* */
 	uint64_t offset;                     /* bytes consumed so far */
 	uint64_t item_offset;                /* where the stashed item began */
 	uint64_t message_offset;             /* where the current message began */

@@ -1,32 +1,78 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* usbws-proxy: the cloud-side front end.  Argument parsing and wiring only. */
-
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: usbws-proxy [OPTIONS]\n"
+		"usage: usbws-proxy --cert FILE --key FILE --ca FILE [OPTIONS]\n"
 		"\n"
-		"  -h, --help     show this help\n"
-		"  -V, --version  show the version\n"
+		"Accepts nodes over WebSocket/TLS (path /usbip, subprotocol usbws.v1) with\n"
+		"mutual TLS, and re-exports their devices over plain USB/IP.\n"
 		"\n"
-		"The WSS server is not in this release yet: this build carries the\n"
-		"protocol core only (see 'usbws selftest').\n");
+		"  --listen ADDR:PORT        WSS address (default 0.0.0.0:443)\n"
+		"  --cert FILE               server certificate, PEM\n"
+		"  --key FILE                its private key, PEM\n"
+		"  --ca FILE                 CA certificate that signs node certificates\n"
+		"  --usbip-listen ADDR:PORT  serve the exported devices to USB/IP importers\n"
+		"  -v, --verbose             log more\n"
+		"  -h, --help                show this help\n"
+		"  -V, --version             show the version\n");
+}
+
+static int readable(const char *what, const char *path)
+{
+	if (!path) {
+		fprintf(stderr, "usbws-proxy: %s FILE is required\n", what);
+		return 0;
+	}
+	if (access(path, R_OK) != 0) {
+		fprintf(stderr, "usbws-proxy: %s %s: cannot read it\n", what, path);
+		return 0;
+	}
+	return 1;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "usbip-listen", required_argument, NULL, 'u' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct proxy_config cfg = { .listen = "0.0.0.0:443" };
+	struct sigaction sa;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'l': cfg.listen = optarg; break;
+		case 'c': cfg.cert = optarg; break;
+		case 'k': cfg.key = optarg; break;
+		case 'a': cfg.ca = optarg; break;
+		case 'u': cfg.usbip_listen = optarg; break;
+		case 'v': cfg.verbose = 1; break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -38,7 +84,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	fprintf(stderr, "usbws-proxy: the WSS server is not implemented in this release; "
-		"nothing to run (see 'usbws-proxy --help')\n");
-	return 1;
+	if (optind < argc) {
+		fprintf(stderr, "usbws-proxy: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!readable("--cert", cfg.cert) || !readable("--key", cfg.key) || !readable("--ca", cfg.ca))
+		return 2;
+	log_init("usbws-proxy", cfg.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return proxy_run(&cfg, &stop_requested);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "node.h"
 #include "selftest.h"
 #include "usbip_server.h"
 #include "usbws_err.h"
@@ -37,7 +38,83 @@ static void usage(FILE *out)
 		"  -h, --help     show this help\n"
 		"  -V, --version  show the version\n"
 		"\n"
-		"The WSS tunnel commands (connect, list, bind) are not in this release yet.\n");
+		"  connect      export a device to a usbws-proxy over WebSocket/TLS:\n"
+		"                 usbws connect --url wss://HOST:PORT/usbip --cert FILE --key FILE\n"
+		"                               --ca FILE --virtual SPEC [--proxy http://[user:pass@]host:port]\n"
+		"  list         list what a proxy has: usbws list --remote URL --json --cert .. --key .. --ca ..\n");
+}
+
+static void install_stop_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int need_file(const char *cmd, const char *opt, const char *path)
+{
+	if (path)
+		return 1;
+	fprintf(stderr, "usbws %s: %s FILE is required\n", cmd, opt);
+	return 0;
+}
+
+/* connect and list --remote share the TLS options */
+static int cmd_tunnel(int argc, char **argv, int list)
+{
+	static const struct option opts[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "remote", required_argument, NULL, 'r' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "proxy", required_argument, NULL, 'p' },
+		{ "virtual", required_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = list ? "list" : "connect";
+	struct node_config cfg = { 0 };
+	int c, json = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': case 'r': cfg.url = optarg; break;
+		case 'c': cfg.cert = optarg; break;
+		case 'k': cfg.key = optarg; break;
+		case 'a': cfg.ca = optarg; break;
+		case 'p': cfg.http_proxy = optarg; break;
+		case 'v': cfg.virtual_spec = optarg; break;
+		case 'j': json = 1; break;
+		case 'd': cfg.verbose = 1; log_init("usbws", LOG_LEVEL_DEBUG); break;
+		default: return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "usbws %s: unexpected argument '%s'\n", cmd, argv[optind]);
+		return 2;
+	}
+	if (!cfg.url) {
+		fprintf(stderr, "usbws %s: %s wss://HOST:PORT/usbip is required\n", cmd, list ? "--remote" : "--url");
+		return 2;
+	}
+	if (!need_file(cmd, "--cert", cfg.cert) || !need_file(cmd, "--key", cfg.key) || !need_file(cmd, "--ca", cfg.ca))
+		return 2;
+	if (list && !json) {
+		fprintf(stderr, "usbws list --remote: only --json output exists so far\n");
+		return 2;
+	}
+	if (!list && !cfg.virtual_spec) {
+		fprintf(stderr, "usbws connect: --virtual SPEC is required (storage:PATH or sourcesink)\n");
+		return 2;
+	}
+	install_stop_handlers();
+	return list ? node_list_remote(&cfg, &stop_requested) : node_export_run(&cfg, &stop_requested);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -52,7 +129,6 @@ static int cmd_serve(int argc, char **argv)
 	const char *specs[MAX_VIRTUAL];
 	const char *listen = NULL, *why;
 	struct usbip_server *srv;
-	struct sigaction sa;
 	int c, n = 0, i, rc, ret = 1;
 
 	optind = 1;
@@ -98,10 +174,7 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "usbws serve: --listen %s: %s\n", listen, why);
 		goto out;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	install_stop_handlers();
 	log_info("serving %d virtual device%s on %s (port %d)", n, n == 1 ? "" : "s", listen,
 		 usbip_server_port(srv));
 	for (c = 0; c < n; c++)
@@ -159,6 +232,10 @@ int main(int argc, char **argv)
 		return cmd_selftest(argc - optind, argv + optind);
 	if (strcmp(argv[optind], "serve") == 0)
 		return cmd_serve(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "connect") == 0)
+		return cmd_tunnel(argc - optind, argv + optind, 0);
+	if (strcmp(argv[optind], "list") == 0)
+		return cmd_tunnel(argc - optind, argv + optind, 1);
 	fprintf(stderr, "usbws: unknown command '%s' (try 'usbws --help')\n", argv[optind]);
 	return 2;
 }

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef USBWS_CTL_H
+#define USBWS_CTL_H
+
+/*
+ * JSON control messages, the WebSocket text frames between node and proxy
+ * (doc/protocol.md).  Building and parsing only: no I/O.  Every message is
+ * an object with a string "type"; parsing checks the type and the fields
+ * that type needs, and explains what is wrong.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "usbip_proto.h"
+
+#define USBWS_SUBPROTOCOL "usbws.v1"
+#define USBWS_PATH "/usbip"
+#define USBWS_CTL_VERSION 1
+#define USBWS_CTL_MAX 65536        /* longest text frame accepted */
+
+enum ctl_type {
+	CTL_HELLO = 1,     /* node -> proxy: role "export" (with device) or "list" */
+	CTL_WELCOME,       /* proxy -> node: identity seen, busid given */
+	CTL_NODES,         /* proxy -> lister: the listing */
+	CTL_ERROR,         /* either way, before a close */
+};
+
+struct ctl_msg {
+	enum ctl_type type;
+	char role[16];                     /* hello */
+	char node[128];                    /* welcome */
+	char busid[USBIP_BUSID_SIZE];      /* welcome */
+	char code[32];                     /* error */
+	char message[256];                 /* error */
+};
+
+/* JSON for one device, as listings show it; NULL state omits "state". */
+struct json_t;
+struct json_t *ctl_device_json(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs,
+			       const char *state);
+
+/* Each returns a malloc'd NUL-terminated string, or NULL when out of memory. */
+char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs);
+char *ctl_hello_list(void);
+char *ctl_welcome(const char *node, const char *busid);
+char *ctl_error(const char *code, const char *message);
+
+/* Parses one text frame.  Returns 0, or USBWS_ERR_INVAL with why filled. */
+int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size_t why_size);
+
+const char *ctl_speed_name(uint32_t speed);
+
+#endif

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef USBWS_NODE_H
+#define USBWS_NODE_H
+
+#include <signal.h>
+
+struct node_config {
+	const char *url;            /* wss://HOST[:PORT]/usbip */
+	const char *cert;           /* the node's certificate, its identity */
+	const char *key;
+	const char *ca;             /* the CA that signs the proxy's certificate */
+	const char *http_proxy;     /* http://[user:pass@]host:port, or NULL */
+	const char *virtual_spec;   /* export: storage:PATH or sourcesink */
+	int verbose;
+};
+
+/* Exports one device until *stop, then unexports it.  Returns 0, or 1
+ * after logging why. */
+int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop);
+
+/* Asks the proxy for its listing and prints the JSON to stdout. */
+int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef USBWS_PROXY_INT_H
+#define USBWS_PROXY_INT_H
+
+/* State shared by the proxy's two lws protocols. */
+
+#include <libwebsockets.h>
+
+#include "buf.h"
+#include "usbip_framer.h"
+
+/* Per-direction buffering: reading from the source stops at HIGH_WATER,
+ * and one more read (at most RX_CHUNK) may still land. */
+#define PROXY_RX_CHUNK (64u << 10)
+#define PROXY_HIGH_WATER (256u << 10)
+#define PROXY_BUF_LIMIT (PROXY_HIGH_WATER + 2 * PROXY_RX_CHUNK)
+
+struct importer;
+
+struct tunnel {
+	struct tunnel *next;
+	struct proxy *px;
+	struct lws *wsi;
+	char node[128];                   /* certificate subject CN */
+	char busid[USBIP_BUSID_SIZE];     /* as the proxy exports it */
+	struct usbip_usb_device dev;
+	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];
+	int hello_seen;
+	int exported;
+	uint16_t op_code;
+	struct usbip_validator *validator;
+	struct usbip_framer from_node;    /* RET_* and OP requests */
+	struct usbip_framer to_node;      /* the importer's CMD_* */
+	struct buf tx;                    /* binary bytes for the node */
+	char *text_queue[4];              /* JSON frames for the node */
+	unsigned int ntext;
+	struct buf text_in;               /* a JSON frame arriving in fragments */
+	struct importer *imp;
+	int closing;                      /* close once the queues are sent */
+	char close_reason[124];
+};
+
+struct importer {
+	struct proxy *px;
+	struct lws *wsi;
+	struct usbip_framer op;           /* OP phase */
+	uint16_t op_code;
+	char busid[USBIP_BUSID_SIZE];
+	struct buf out;                   /* bytes for the importer */
+	struct tunnel *t;
+	int close_when_sent;
+	int rx_paused;
+};
+
+struct proxy {
+	const struct proxy_config *cfg;
+	struct lws_context *ctx;
+	struct tunnel *tunnels;
+	unsigned int next_bus;
+};
+
+extern const struct lws_protocols proxy_tunnel_protocol;
+extern const struct lws_protocols proxy_usbip_protocol;
+
+struct tunnel *proxy_find_busid(struct proxy *px, const char *busid);
+/* Called by either side when the importer goes away. */
+void proxy_detach_importer(struct tunnel *t);
+/* Queue bytes for the node and ask for a write. */
+void tunnel_kick(struct tunnel *t);
+void importer_kick(struct importer *imp);
+
+#endif

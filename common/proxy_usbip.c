@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The proxy's USB/IP re-export (--usbip-listen): a raw TCP protocol that
+ * answers OP_REQ_DEVLIST with the devices nodes have exported and
+ * OP_REQ_IMPORT by splicing the importer into that device's tunnel.
+ * Stock clients (usbip list -r, usbip attach) speak to it unchanged.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "proxy.h"
+#include "proxy_int.h"
+#include "relay.h"
+#include "usbws_err.h"
+
+void importer_kick(struct importer *imp)
+{
+	if (imp->wsi)
+		lws_callback_on_writable(imp->wsi);
+}
+
+struct tunnel *proxy_find_busid(struct proxy *px, const char *busid)
+{
+	struct tunnel *t;
+
+	for (t = px->tunnels; t; t = t->next)
+		if (t->exported && !t->closing && strcmp(t->busid, busid) == 0)
+			return t;
+	return NULL;
+}
+
+void proxy_detach_importer(struct tunnel *t)
+{
+	struct importer *imp = t->imp;
+
+	if (!imp)
+		return;
+	t->imp = NULL;
+	imp->t = NULL;
+	imp->close_when_sent = 1;
+	importer_kick(imp);
+	if (t->wsi)
+		lws_rx_flow_control(t->wsi, 1);
+	/* a command cut off halfway has reached the node in part: the
+	 * stream cannot carry another importer's commands after it */
+	if (!usbip_framer_at_boundary(&t->to_node) && !t->closing) {
+		log_warn("node %s: importer left in the middle of a URB; closing the tunnel", t->node);
+		snprintf(t->close_reason, sizeof(t->close_reason), "importer left mid-URB");
+		t->closing = 1;
+		tunnel_kick(t);
+	}
+	log_info("busid %s released by its importer", t->busid);
+}
+
+static int reply_devlist(struct importer *imp)
+{
+	struct usbip_exported_device *list = NULL;
+	size_t n = 0, cap = 0, need;
+	struct tunnel *t;
+	uint8_t *p;
+	int rc;
+
+	for (t = imp->px->tunnels; t; t = t->next) {
+		if (!t->exported || t->closing)
+			continue;
+		if (n == cap) {
+			struct usbip_exported_device *bigger;
+
+			cap = cap ? 2 * cap : 16;
+			bigger = realloc(list, cap * sizeof(*list));
+			if (!bigger) {
+				free(list);
+				return USBWS_ERR_NOMEM;
+			}
+			list = bigger;
+		}
+		list[n].udev = t->dev;
+		memcpy(list[n].interfaces, t->ifs, sizeof(t->ifs));
+		n++;
+	}
+	need = 12 + n * (USBIP_USB_DEVICE_SIZE + 4 * USBIP_MAX_INTERFACES);
+	p = buf_reserve(&imp->out, need);
+	rc = p ? usbip_encode_devlist(p, need, list, (uint32_t)n) : USBWS_ERR_NOSPACE;
+	free(list);
+	if (rc < 0)
+		return rc;
+	buf_commit(&imp->out, (size_t)rc);
+	imp->close_when_sent = 1;
+	return 0;
+}
+
+static int reply_import(struct importer *imp)
+{
+	uint8_t rep[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
+	struct tunnel *t = proxy_find_busid(imp->px, imp->busid);
+	int n;
+
+	if (!t || t->imp || usbip_validator_inflight(t->validator)) {
+		const char *why = !t ? "no such device" : "already imported";
+
+		log_info("import of %s refused: %s", imp->busid, why);
+		n = usbip_op_common_encode(rep, sizeof(rep), USBIP_OP_REP_IMPORT,
+					   t ? USBIP_ST_DEV_BUSY : USBIP_ST_NODEV);
+		imp->close_when_sent = 1;
+		return buf_append(&imp->out, rep, (size_t)n);
+	}
+	n = usbip_encode_op_device(rep, sizeof(rep), USBIP_OP_REP_IMPORT, USBIP_ST_OK, &t->dev);
+	if (buf_append(&imp->out, rep, (size_t)n) < 0)
+		return USBWS_ERR_NOSPACE;
+	t->imp = imp;
+	imp->t = t;
+	log_info("busid %s (node %s) imported", t->busid, t->node);
+	return 0;
+}
+
+/* OP phase: one request, answered.  Returns bytes consumed or an error. */
+static int op_phase(struct importer *imp, const uint8_t *in, size_t len)
+{
+	struct usbip_event ev;
+	size_t pos = 0, used;
+	int rc;
+
+	while (!imp->t && !imp->close_when_sent) {
+		rc = usbip_framer_feed(&imp->op, in + pos, len - pos, &used, &ev);
+		pos += used;
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+		if (ev.type == USBIP_EV_OP)
+			imp->op_code = ev.u.op.code;
+		else if (ev.type == USBIP_EV_BUSID)
+			memcpy(imp->busid, ev.u.busid, sizeof(imp->busid));
+		else if (ev.type == USBIP_EV_END) {
+			if (imp->op_code == USBIP_OP_REQ_DEVLIST)
+				rc = reply_devlist(imp);
+			else if (imp->op_code == USBIP_OP_REQ_IMPORT)
+				rc = reply_import(imp);
+			else
+				rc = USBWS_ERR_PHASE;
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return (int)pos;
+}
+
+static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
+{
+	struct tunnel *t;
+	int rc;
+
+	rc = op_phase(imp, in, len);
+	if (rc < 0)
+		return rc;
+	in += rc;
+	len -= (size_t)rc;
+	importer_kick(imp);
+	t = imp->t;
+	if (!t || !len)
+		return 0;
+	rc = relay_chunk(&t->to_node, in, len, &t->tx, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	tunnel_kick(t);
+	if (buf_len(&t->tx) >= PROXY_HIGH_WATER) {
+		imp->rx_paused = 1;
+		lws_rx_flow_control(imp->wsi, 0);
+	}
+	return 0;
+}
+
+static int importer_writeable(struct importer *imp)
+{
+	size_t n = buf_len(&imp->out);
+
+	if (n) {
+		if (n > PROXY_RX_CHUNK)
+			n = PROXY_RX_CHUNK;
+		if (lws_write(imp->wsi, buf_data(&imp->out), n, LWS_WRITE_RAW) < (int)n)
+			return -1;
+		buf_consume(&imp->out, n);
+		if (imp->t && buf_len(&imp->out) < PROXY_HIGH_WATER)
+			lws_rx_flow_control(imp->t->wsi, 1);
+	}
+	if (buf_len(&imp->out))
+		importer_kick(imp);
+	else if (imp->close_when_sent)
+		return -1;
+	return 0;
+}
+
+static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct importer *imp = user;
+	int rc;
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_ADOPT:
+		memset(imp, 0, sizeof(*imp));
+		imp->px = lws_get_vhost_user(lws_get_vhost(wsi));
+		imp->wsi = wsi;
+		usbip_framer_init(&imp->op, USBIP_FLOW_TO_DEVICE, NULL);
+		buf_init(&imp->out, LWS_PRE, PROXY_BUF_LIMIT);
+		return 0;
+	case LWS_CALLBACK_RAW_RX:
+		if (imp->close_when_sent)
+			return 0;
+		rc = importer_rx(imp, in, len);
+		if (rc < 0) {
+			log_warn("USB/IP importer broke the protocol: %s; dropping it", usbws_strerror(rc));
+			return -1;
+		}
+		return 0;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return importer_writeable(imp);
+	case LWS_CALLBACK_RAW_CLOSE:
+		imp->wsi = NULL;
+		if (imp->t)
+			proxy_detach_importer(imp->t);
+		buf_free(&imp->out);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+const struct lws_protocols proxy_usbip_protocol = {
+	.name = "usbws-usbip",
+	.callback = usbip_callback,
+	.per_session_data_size = sizeof(struct importer),
+	.rx_buffer_size = PROXY_RX_CHUNK,
+};
