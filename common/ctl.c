@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "usbws_err.h"
@@ -94,6 +95,50 @@ static int copy_string(json_t *o, const char *key, char *dst, size_t size, char 
 	return 0;
 }
 
+static int hex_byte(json_t *o, const char *key, uint8_t *out)
+{
+	json_t *v = json_object_get(o, key);
+	const char *s;
+	char *end;
+	unsigned long n;
+
+	if (!json_is_string(v))
+		return -1;
+	s = json_string_value(v);
+	n = strtoul(s, &end, 16);
+	if (strlen(s) != 2 || *end || n > 0xff)
+		return -1;
+	*out = (uint8_t)n;
+	return 0;
+}
+
+/* The interface list a node's hello carries for its device. */
+static int parse_interfaces(json_t *hello, struct ctl_msg *msg, char *why, size_t why_size)
+{
+	json_t *dev = json_object_get(hello, "device"), *list, *it;
+	size_t i;
+
+	if (!json_is_object(dev)) {
+		snprintf(why, why_size, "hello for export has no \"device\" object");
+		return USBWS_ERR_INVAL;
+	}
+	list = json_object_get(dev, "interfaces");
+	if (!json_is_array(list) || json_array_size(list) > USBIP_MAX_INTERFACES) {
+		snprintf(why, why_size, "device \"interfaces\" must be an array of at most %d", USBIP_MAX_INTERFACES);
+		return USBWS_ERR_INVAL;
+	}
+	json_array_foreach(list, i, it) {
+		if (hex_byte(it, "class", &msg->ifs[i].b_interface_class) < 0 ||
+		    hex_byte(it, "subclass", &msg->ifs[i].b_interface_subclass) < 0 ||
+		    hex_byte(it, "protocol", &msg->ifs[i].b_interface_protocol) < 0) {
+			snprintf(why, why_size, "interface %zu needs class, subclass and protocol as 2-digit hex", i);
+			return USBWS_ERR_INVAL;
+		}
+	}
+	msg->nifs = (unsigned int)json_array_size(list);
+	return 0;
+}
+
 int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size_t why_size)
 {
 	json_error_t jerr;
@@ -134,6 +179,8 @@ int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size
 			snprintf(why, why_size, "unknown role \"%s\" (export or list)", msg->role);
 			goto out;
 		}
+		if (strcmp(msg->role, "export") == 0 && parse_interfaces(o, msg, why, why_size) < 0)
+			goto out;
 	} else if (strcmp(type, "welcome") == 0) {
 		msg->type = CTL_WELCOME;
 		if (copy_string(o, "node", msg->node, sizeof(msg->node), why, why_size) < 0 ||

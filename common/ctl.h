@@ -33,6 +33,8 @@ struct ctl_msg {
 	char busid[USBIP_BUSID_SIZE];      /* welcome */
 	char code[32];                     /* error */
 	char message[256];                 /* error */
+	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];  /* hello export */
+	unsigned int nifs;
 };
 
 /* JSON for one device, as listings show it; NULL state omits "state". */

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,7 +187,8 @@ static void on_text(struct node *n, const void *in, size_t len, int final)
 	} else if (msg.type == CTL_NODES && n->mode == MODE_LIST) {
 		json_t *o = json_loadb((const char *)buf_data(&n->text_in), buf_len(&n->text_in), 0, NULL);
 
-		json_dumpf(o, stdout, JSON_INDENT(2));
+		json_object_del(o, "type");
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
 		json_decref(o);
 		finish(n, 0);
@@ -227,11 +229,29 @@ static int on_writeable(struct node *n)
 	return 0;
 }
 
+static int verify_server_cert(void *user, size_t preverify_ok)
+{
+	X509_STORE_CTX *xctx = user;
+	char subject[256] = "?";
+	X509 *cert;
+
+	if (preverify_ok)
+		return 0;
+	cert = X509_STORE_CTX_get_current_cert(xctx);
+	if (cert)
+		X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+	log_err("the proxy's certificate was rejected: %s (subject %s); check --ca and the host name in --url",
+		X509_verify_cert_error_string(X509_STORE_CTX_get_error(xctx)), subject);
+	return 1;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct node *n = lws_get_opaque_user_data(wsi);
 	int rc;
 
+	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
+		return verify_server_cert(user, len);
 	if (!n)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {

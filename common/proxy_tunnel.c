@@ -59,11 +59,13 @@ static char *nodes_listing(struct proxy *px)
 		json_t *node, *devs;
 		int seen = 0;
 
-		/* one entry per node name, in connection order */
+		/* one entry per node name that has a device exported */
+		if (!t->exported)
+			continue;
 		for (u = px->tunnels; u != t; u = u->next)
-			if (strcmp(u->node, t->node) == 0)
+			if (u->exported && strcmp(u->node, t->node) == 0)
 				seen = 1;
-		if (seen || !t->hello_seen)
+		if (seen)
 			continue;
 		node = json_pack("{s:s, s:[]}", "node", t->node, "devices");
 		devs = json_object_get(node, "devices");
@@ -101,10 +103,8 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		t->op_code = ev->u.op.code;
 		return 0;
 	case USBIP_EV_DEVICE:
-		if (t->op_code == USBIP_OP_REQ_EXPORT) {
+		if (t->op_code == USBIP_OP_REQ_EXPORT)
 			t->dev = ev->u.device;
-			memset(t->ifs, 0, sizeof(t->ifs));
-		}
 		return 0;
 	case USBIP_EV_END:
 		break;
@@ -205,6 +205,8 @@ static void node_text(struct tunnel *t, const void *in, size_t len, int final)
 			return;
 		}
 		t->hello_seen = 1;
+		/* REQ_EXPORT carries no interfaces; listings take them from here */
+		memcpy(t->ifs, msg.ifs, sizeof(t->ifs));
 		return;
 	case CTL_ERROR:
 		log_warn("node %s reports: %s (%s)", t->node, msg.message, msg.code);
@@ -266,6 +268,21 @@ static int verify_client_cert(void *user, size_t preverify_ok)
 	log_warn("client certificate rejected: %s (subject %s); a node needs a certificate signed by --ca "
 		 "and valid now", X509_verify_cert_error_string(err), subject);
 	return 1;
+}
+
+/* Every alert the proxy sends during a handshake explains a refusal; the
+ * one that matters most is "certificate required" (no client certificate),
+ * which never reaches the verification callback. */
+static void tls_info(const SSL *ssl, int where, int ret)
+{
+	(void)ssl;
+	if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE) || (ret >> 8) != SSL3_AL_FATAL)
+		return;
+	/* TLS 1.3's certificate_required (116) is missing from OpenSSL 3.0's names */
+	if ((ret & 0xff) == 116)
+		log_warn("TLS handshake with a node refused: certificate required (the node sent no client certificate)");
+	else
+		log_warn("TLS handshake with a node refused: %s", SSL_alert_desc_string_long(ret));
 }
 
 static void tunnel_open(struct tunnel *t, struct lws *wsi)
@@ -335,6 +352,9 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	switch (reason) {
 	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
 		return verify_client_cert(user, len);
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		SSL_CTX_set_info_callback(user, tls_info);
+		return 0;
 	case LWS_CALLBACK_ESTABLISHED:
 		tunnel_open(t, wsi);
 		return 0;

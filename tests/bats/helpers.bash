@@ -40,3 +40,48 @@ start_serve() {
 random_image() {
 	head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$1"
 }
+
+PROXY_BIN() { echo "$USBWS_BUILDDIR/proxy/usbws-proxy"; }
+
+# pki: a fresh throwaway PKI in $WORK/pki
+pki() {
+	PKI=$WORK/pki
+	"$BATS_TEST_DIRNAME/../pki.sh" "$PKI"
+}
+
+# wait_for FILE REGEX: until a line matches (5 s)
+wait_for() {
+	local i
+	for i in $(seq 100); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for /$2/ in $1:" >&2
+	cat "$1" >&2
+	return 1
+}
+
+# start_proxy LOG [CERT-NAME]: WSS on a free port (WSS_PORT), USB/IP
+# re-export on another (USBIP_PORT); CERT-NAME defaults to server
+start_proxy() {
+	local log=$1 name=${2:-server}
+	"$(PROXY_BIN)" --listen 127.0.0.1:0 --usbip-listen 127.0.0.1:0 \
+		--cert "$PKI/$name.pem" --key "$PKI/$name.key" --ca "$PKI/ca.pem" 2>"$log" &
+	PIDS+=($!)
+	wait_for "$log" "re-exporting devices over USB/IP" || return 1
+	WSS_PORT=$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$log")
+	USBIP_PORT=$(sed -n 's/.*re-exporting devices over USB\/IP on .*(port \([0-9]*\)).*/\1/p' "$log")
+	URL=wss://localhost:$WSS_PORT/usbip
+}
+
+# start_node LOG IDENTITY SPEC [extra args]: exports SPEC; sets BUSID
+start_node() {
+	local log=$1 who=$2 spec=$3
+	shift 3
+	"$USBWS" connect --url "$URL" --cert "$PKI/$who.pem" --key "$PKI/$who.key" --ca "$PKI/ca.pem" \
+		--virtual "$spec" "$@" 2>"$log" &
+	NODE_PID=$!
+	PIDS+=($NODE_PID)
+	wait_for "$log" "as busid [0-9]+-[0-9]+ on the proxy" || return 1
+	BUSID=$(sed -n 's/.* as busid \([0-9]*-[0-9]*\) on the proxy.*/\1/p' "$log")
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env bats
+# The WSS tunnel end to end: usbws connect -> usbws-proxy (mutual TLS) ->
+# USB/IP re-export -> a USB/IP client.  Real processes on loopback, PKI
+# made at test time.
+
+load helpers
+
+setup() {
+	usbws_setup
+	pki
+}
+teardown() { usbws_teardown; }
+
+@test "a whole disk read through the tunnel has the image's sha256; writes land in the file" {
+	random_image "$WORK/disk.img" 16
+	start_proxy "$WORK/proxy.log"
+	start_node "$WORK/node.log" node "storage:$WORK/disk.img"
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$BUSID" "$WORK/read.img"
+	[ "$status" -eq 0 ]
+	[ "$(sha256sum <"$WORK/read.img")" = "$(sha256sum <"$WORK/disk.img")" ]
+	head -c 262144 /dev/urandom >"$WORK/patch.bin"
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 write-disk "$BUSID" "$WORK/patch.bin" 2048
+	[ "$status" -eq 0 ]
+	dd if="$WORK/disk.img" of="$WORK/landed.bin" bs=512 skip=2048 count=512 status=none
+	cmp "$WORK/patch.bin" "$WORK/landed.bin"
+	grep -q "node node-1 exported 0525:a4a5 (its 1-1) as busid $BUSID" "$WORK/proxy.log"
+}
+
+@test "the proxy names the node by its certificate and lists it as JSON" {
+	head -c 1048576 /dev/zero >"$WORK/disk.img"
+	start_proxy "$WORK/proxy.log"
+	start_node "$WORK/node.log" node "storage:$WORK/disk.img"
+	start_node "$WORK/node2.log" node2 sourcesink
+	grep -q "which knows this node as node-1" "$WORK/node.log"
+	run "$USBWS" list --remote "$URL" --json --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem"
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -v '^usbws:' >"$WORK/list.json"
+	[ "$(jq -r '.nodes | length' "$WORK/list.json")" = 2 ]
+	[ "$(jq -r '.nodes[] | select(.node == "node-1") | .devices[0].vendor' "$WORK/list.json")" = 0525 ]
+	[ "$(jq -r '.nodes[] | select(.node == "node-1") | .devices[0].product' "$WORK/list.json")" = a4a5 ]
+	[ "$(jq -r '.nodes[] | select(.node == "node-1") | .devices[0].interfaces[0].class' "$WORK/list.json")" = 08 ]
+	[ "$(jq -r '.nodes[] | select(.node == "node-2") | .devices[0].speed' "$WORK/list.json")" = high ]
+	[ "$(jq -r '.nodes[].devices[].state' "$WORK/list.json" | sort -u)" = exported ]
+}
+
+@test "Debian's usbip lists tunnelled devices from the proxy" {
+	head -c 1048576 /dev/zero >"$WORK/disk.img"
+	start_proxy "$WORK/proxy.log"
+	start_node "$WORK/node.log" node "storage:$WORK/disk.img"
+	run usbip --tcp-port "$USBIP_PORT" list -r 127.0.0.1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$BUSID: Netchip Technology, Inc. : Linux-USB File-backed Storage Gadget (0525:a4a5)"* ]]
+	[[ "$output" == *": /usbws/node-1/1-1"* ]]
+	[[ "$output" == *"0 - Mass Storage / SCSI / Bulk-Only (08/06/50)"* ]]
+}
+
+@test "20 devices tunnelled at once, each read back intact" {
+	start_proxy "$WORK/proxy.log"
+	declare -A bus
+	for i in $(seq 20); do
+		random_image "$WORK/disk$i.img" 1
+		start_node "$WORK/node$i.log" node "storage:$WORK/disk$i.img"
+		bus[$i]=$BUSID
+	done
+	for i in $(seq 20); do
+		"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "${bus[$i]}" "$WORK/read$i.img" 2>/dev/null &
+		PIDS+=($!)
+	done
+	wait "${PIDS[@]:21}"
+	for i in $(seq 20); do
+		cmp "$WORK/disk$i.img" "$WORK/read$i.img"
+	done
+}
+
+@test "a node certificate from a foreign CA is refused" {
+	start_proxy "$WORK/proxy.log"
+	run timeout 10 "$USBWS" connect --url "$URL" --cert "$PKI/foreign-node.pem" --key "$PKI/foreign-node.key" \
+		--ca "$PKI/ca.pem" --virtual sourcesink
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot connect to $URL"* ]]
+	grep -q "client certificate rejected: unable to get local issuer certificate (subject /CN=intruder)" "$WORK/proxy.log"
+	! grep -q "node intruder connected" "$WORK/proxy.log"
+}
+
+@test "an expired node certificate is refused" {
+	start_proxy "$WORK/proxy.log"
+	run timeout 10 "$USBWS" connect --url "$URL" --cert "$PKI/expired.pem" --key "$PKI/expired.key" \
+		--ca "$PKI/ca.pem" --virtual sourcesink
+	[ "$status" -eq 1 ]
+	grep -q "client certificate rejected: certificate has expired (subject /CN=node-old)" "$WORK/proxy.log"
+	! grep -q "node node-old connected" "$WORK/proxy.log"
+}
+
+@test "a client without a certificate is refused" {
+	start_proxy "$WORK/proxy.log"
+	run timeout 10 openssl s_client -connect "127.0.0.1:$WSS_PORT" -CAfile "$PKI/ca.pem" </dev/null
+	wait_for "$WORK/proxy.log" "TLS handshake with a node refused: certificate required \(the node sent no client certificate\)"
+	! grep -q "connected" "$WORK/proxy.log"
+}
+
+@test "a proxy certificate for another name is refused by the node" {
+	start_proxy "$WORK/proxy.log" wrongname
+	run timeout 10 "$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
+		--ca "$PKI/ca.pem" --virtual sourcesink
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"the proxy's certificate was rejected: hostname mismatch (subject /CN=wrong.example); check --ca and the host name in --url"* ]]
+}
+
+@test "a proxy certificate not signed by --ca is refused by the node" {
+	start_proxy "$WORK/proxy.log"
+	run timeout 10 "$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
+		--ca "$PKI/foreign-ca.pem" --virtual sourcesink
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"the proxy's certificate was rejected: self-signed certificate in certificate chain"* ]]
+}
+
+@test "malformed JSON and malformed PDUs drop only that node, with the reason; others go on" {
+	random_image "$WORK/disk.img" 8
+	start_proxy "$WORK/proxy.log"
+	start_node "$WORK/node.log" node2 "storage:$WORK/disk.img"
+	good=$BUSID
+	peer=("$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem")
+	run "${peer[@]}" --text '{"type":"hello","version":1,'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'text: {"type":"error","code":"bad-json","message":"malformed control message: malformed JSON at line 1 column'* ]]
+	[[ "$output" == *"closed: malformed control message: malformed JSON"* ]]
+	run "${peer[@]}" --text '{"type":"hello","version":7,"role":"export"}'
+	[[ "$output" == *"closed: malformed control message: unsupported protocol version (this side speaks 1)"* ]]
+	run "${peer[@]}" --hex 011180060000000000
+	[[ "$output" == *"closed: USB/IP data before the hello message"* ]]
+	hello='{"type":"hello","version":1,"role":"export","device":{"interfaces":[]}}'
+	run "${peer[@]}" --text "$hello" --hex 01108006000000000000
+	[[ "$output" == *"closed: USB/IP protocol violation: USB/IP version is not 1.1.1 (0x0111)"* ]]
+	# an unsolicited RET_SUBMIT right after the export header
+	dev=$(printf '%0624d' 0)
+	run "${peer[@]}" --text "$hello" --hex "0111800600000000${dev}00000003000000070000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+	[[ "$output" == *"closed: USB/IP protocol violation: reply to a seqnum that is not outstanding (unsolicited)"* ]]
+	grep -q "node node-1: closing its tunnel: USB/IP protocol violation: reply to a seqnum that is not outstanding" "$WORK/proxy.log"
+	# the good tunnel never noticed
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$good" "$WORK/read.img"
+	[ "$status" -eq 0 ]
+	cmp "$WORK/disk.img" "$WORK/read.img"
+	kill -0 "$NODE_PID"
+}
+
+@test "SIGTERM on the node unexports its device cleanly" {
+	start_proxy "$WORK/proxy.log"
+	start_node "$WORK/node.log" node sourcesink
+	kill -TERM "$NODE_PID"
+	wait "$NODE_PID"
+	grep -q "the proxy confirmed the unexport" "$WORK/node.log"
+	grep -q "node node-1 unexported busid $BUSID" "$WORK/proxy.log"
+	run usbip --tcp-port "$USBIP_PORT" list -r 127.0.0.1
+	[[ "$output" != *"$BUSID"* ]]
+}
+
+@test "the tunnel goes through an HTTP CONNECT proxy (tinyproxy, with a password)" {
+	head -c 1048576 /dev/urandom >"$WORK/disk.img"
+	start_proxy "$WORK/proxy.log"
+	tport=$(( (RANDOM % 20000) + 30000 ))
+	cat >"$WORK/tinyproxy.conf" <<-CONF
+		Port $tport
+		Listen 127.0.0.1
+		Timeout 60
+		MaxClients 20
+		Allow 127.0.0.1
+		BasicAuth tunnel s3cret
+		ConnectPort $WSS_PORT
+		LogLevel Connect
+		LogFile "$WORK/tinyproxy.log"
+		PidFile "$WORK/tinyproxy.pid"
+	CONF
+	tinyproxy -d -c "$WORK/tinyproxy.conf" 2>/dev/null &
+	PIDS+=($!)
+	wait_for "$WORK/tinyproxy.log" "Accepting connections|listening on" || true
+	sleep 0.3
+	start_node "$WORK/node.log" node "storage:$WORK/disk.img" --proxy "http://tunnel:s3cret@127.0.0.1:$tport"
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$BUSID" "$WORK/read.img"
+	[ "$status" -eq 0 ]
+	cmp "$WORK/disk.img" "$WORK/read.img"
+	grep -q "CONNECT" "$WORK/tinyproxy.log"
+	grep -q "localhost:$WSS_PORT" "$WORK/tinyproxy.log"
+}
