@@ -199,12 +199,14 @@ static void node_text(struct tunnel *t, const void *in, size_t len, int final)
 			return;
 		}
 		if (strcmp(msg.role, "list") == 0) {
+			log_info("%s asked for the listing", t->node);
 			queue_text(t, nodes_listing(t->px));
 			snprintf(t->close_reason, sizeof(t->close_reason), "listing sent");
 			t->closing = 1;
 			return;
 		}
 		t->hello_seen = 1;
+		log_info("node %s connected", t->node);
 		/* REQ_EXPORT carries no interfaces; listings take them from here */
 		memcpy(t->ifs, msg.ifs, sizeof(t->ifs));
 		return;
@@ -307,14 +309,15 @@ static void tunnel_open(struct tunnel *t, struct lws *wsi)
 	buf_init(&t->text_in, 0, USBWS_CTL_MAX);
 	t->next = px->tunnels;
 	px->tunnels = t;
-	log_info("node %s connected", t->node);
+	log_debug("TLS client %s connected", t->node);
 }
 
 static void tunnel_closed(struct tunnel *t)
 {
 	struct tunnel **pp;
 
-	log_info("node %s disconnected%s%s", t->node, t->busid[0] ? ", busid " : "", t->busid);
+	if (t->hello_seen)
+		log_info("node %s disconnected%s%s", t->node, t->busid[0] ? ", busid " : "", t->busid);
 	proxy_detach_importer(t);
 	for (pp = &t->px->tunnels; *pp; pp = &(*pp)->next) {
 		if (*pp == t) {
