@@ -51,11 +51,32 @@ setup() {
 	[[ "$output" == *"usage: usbws COMMAND"* ]]
 }
 
-@test "usbws-proxy says plainly that the server is not in this release" {
+@test "usbws-proxy names each missing or unreadable file" {
 	run "$PROXY"
-	[ "$status" -eq 1 ]
-	[[ "$output" == *"the WSS server is not implemented in this release"* ]]
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws-proxy: --cert FILE is required" ]
+	run "$PROXY" --cert /nonexistent/cert.pem --key /dev/null --ca /dev/null
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws-proxy: --cert /nonexistent/cert.pem: cannot read it" ]
 	run "$PROXY" --version
 	[ "$status" -eq 0 ]
 	[ "$output" = "usbws-proxy $VERSION" ]
+}
+
+@test "usbws connect and list explain what they need" {
+	run "$USBWS" connect --cert a --key b --ca c --virtual sourcesink
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws connect: --url wss://HOST:PORT/usbip is required" ]
+	run "$USBWS" connect --url wss://localhost:1/usbip --key b --ca c --virtual sourcesink
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws connect: --cert FILE is required" ]
+	run "$USBWS" connect --url wss://localhost:1/usbip --cert a --key b --ca c
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws connect: --virtual SPEC is required (storage:PATH or sourcesink)" ]
+	run "$USBWS" connect --url http://localhost:1/usbip --cert a --key b --ca c --virtual sourcesink
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--url http://localhost:1/usbip: expected wss://HOST[:PORT]/usbip"* ]]
+	run "$USBWS" list --remote wss://localhost:1/usbip --cert a --key b --ca c
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws list --remote: only --json output exists so far" ]
 }
