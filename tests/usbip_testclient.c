@@ -7,6 +7,7 @@
  *   write-disk BUSID FILE LBA          FILE onto the disk at LBA
  *   bulk BUSID in|out BYTES            source/sink throughput, pattern checked
  *   control-rtt BUSID COUNT            GET_STATUS round trips, one in flight
+ *   flood BUSID COUNT HOLD             COUNT IN URBs queued, no reply read, for HOLD s
  * Options: --port N (3240), --urb BYTES (65536), --inflight N (8).
  * Benchmark results are printed as one "key=value ..." line.
  */
@@ -449,6 +450,42 @@ static void cmd_bulk(struct client *c, const char *dir, uint64_t total)
 	free(buf);
 }
 
+/* A reader that never reads: queues COUNT IN URBs of --urb bytes, sending
+ * for at most 5 s, then holds the connection open HOLD seconds. */
+static void cmd_flood(struct client *c, unsigned int count, unsigned int hold)
+{
+	uint8_t hdr[48];
+	unsigned int sent = 0;
+	double deadline = now_s() + 5;
+
+	while (sent < count && now_s() < deadline) {
+		struct usbip_header h;
+		size_t off = 0;
+
+		memset(&h, 0, sizeof(h));
+		h.base.command = USBIP_CMD_SUBMIT;
+		h.base.seqnum = c->seqnum++;
+		h.base.devid = c->devid;
+		h.base.direction = USBIP_DIR_IN;
+		h.base.ep = c->ep_in;
+		h.u.cmd_submit.transfer_buffer_length = opt_urb;
+		usbip_header_encode(hdr, sizeof(hdr), &h);
+		while (off < sizeof(hdr) && now_s() < deadline) {
+			ssize_t w = send(c->fd, hdr + off, sizeof(hdr) - off, MSG_NOSIGNAL);
+
+			if (w > 0)
+				off += (size_t)w;
+			else if (w < 0 && errno != EAGAIN && errno != EINTR)
+				die("send: %s", strerror(errno));
+		}
+		if (off == sizeof(hdr))
+			sent++;
+	}
+	printf("flood queued=%u\n", sent);
+	fflush(stdout);
+	sleep(hold);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -483,7 +520,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: usbip-testclient [--port N] [--urb BYTES] [--inflight N] HOST COMMAND ...\n"
 		"  list | read-disk BUSID FILE | write-disk BUSID FILE LBA |\n"
-		"  bulk BUSID in|out BYTES | control-rtt BUSID COUNT\n");
+		"  bulk BUSID in|out BYTES | control-rtt BUSID COUNT | flood BUSID COUNT HOLD\n");
 	exit(2);
 }
 
@@ -527,6 +564,9 @@ int main(int argc, char **argv)
 		cmd_write_disk(&c, argv[optind + 3], (uint32_t)strtoul(argv[optind + 4], NULL, 0));
 	else if (strcmp(cmd, "bulk") == 0 && argc - optind == 5)
 		cmd_bulk(&c, argv[optind + 3], strtoull(argv[optind + 4], NULL, 0));
+	else if (strcmp(cmd, "flood") == 0 && argc - optind == 5)
+		cmd_flood(&c, (unsigned int)strtoul(argv[optind + 3], NULL, 0),
+			  (unsigned int)strtoul(argv[optind + 4], NULL, 0));
 	else if (strcmp(cmd, "control-rtt") == 0 && argc - optind == 4)
 		cmd_control_rtt(&c, (unsigned int)strtoul(argv[optind + 3], NULL, 0));
 	else
