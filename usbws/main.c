@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "localdev.h"
 #include "log.h"
 #include "node.h"
 #include "selftest.h"
@@ -41,7 +42,8 @@ static void usage(FILE *out)
 		"  connect      export a device to a usbws-proxy over WebSocket/TLS:\n"
 		"                 usbws connect --url wss://HOST:PORT/usbip --cert FILE --key FILE\n"
 		"                               --ca FILE --virtual SPEC [--proxy http://[user:pass@]host:port]\n"
-		"  list         list what a proxy has: usbws list --remote URL --json --cert .. --key .. --ca ..\n");
+		"  list         list what a proxy has: usbws list --remote URL --json --cert .. --key .. --ca ..\n"
+		"               or this node's own USB devices: usbws list --local [--json]\n");
 }
 
 static void install_stop_handlers(void)
@@ -75,11 +77,12 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		{ "virtual", required_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'd' },
+		{ "local", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = list ? "list" : "connect";
 	struct node_config cfg = { 0 };
-	int c, json = 0;
+	int c, json = 0, local = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -91,6 +94,7 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		case 'p': cfg.http_proxy = optarg; break;
 		case 'v': cfg.virtual_spec = optarg; break;
 		case 'j': json = 1; break;
+		case 'L': local = list; break;
 		case 'd': cfg.verbose = 1; log_init("usbws", LOG_LEVEL_DEBUG); break;
 		default: return 2;
 		}
@@ -99,6 +103,8 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		fprintf(stderr, "usbws %s: unexpected argument '%s'\n", cmd, argv[optind]);
 		return 2;
 	}
+	if (local)
+		return localdev_list(stdout, json);
 	if (!cfg.url) {
 		fprintf(stderr, "usbws %s: %s wss://HOST:PORT/usbip is required\n", cmd, list ? "--remote" : "--url");
 		return 2;

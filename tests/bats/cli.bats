@@ -80,3 +80,13 @@ setup() {
 	[ "$status" -eq 2 ]
 	[ "$output" = "usbws list --remote: only --json output exists so far" ]
 }
+
+@test "usbws list --local prints valid JSON, empty when there is no USB" {
+	run "$USBWS" list --local --json
+	[ "$status" -eq 0 ]
+	n=$(printf '%s\n' "$output" | jq '.devices | length')
+	[ "$n" -eq "$(ls /sys/bus/usb/devices 2>/dev/null | grep -cv ':')" ]
+	run "$USBWS" list --local
+	[ "$status" -eq 0 ]
+	if [ "$n" -eq 0 ]; then [ "$output" = "no USB devices on this node" ]; fi
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef USBWS_LOCALDEV_H
+#define USBWS_LOCALDEV_H
+
+/* The node's own USB devices, from libudev. */
+
+#include <stdio.h>
+
+/* Prints the devices as JSON ({"devices": [...]}) or as a table.
+ * Returns 0, or 1 after logging why udev could not be read. */
+int localdev_list(FILE *out, int json);
+
+#endif
