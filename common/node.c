@@ -42,6 +42,7 @@ struct node {
 	struct usbip_framer op;       /* the proxy's OP_REP_EXPORT */
 	uint16_t op_code;
 	int exported;
+	int listed;
 	int unexport_queued;
 	time_t unexport_deadline;
 	struct buf in;                /* from the proxy, not yet taken */
@@ -191,6 +192,7 @@ static void on_text(struct node *n, const void *in, size_t len, int final)
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
 		json_decref(o);
+		n->listed = 1;
 		finish(n, 0);
 	} else {
 		log_err("unexpected control message from the proxy");
@@ -389,6 +391,12 @@ static int run(struct node *n, volatile sig_atomic_t *stop)
 	free(n->text_out);
 	buf_free(&n->in);
 	buf_free(&n->text_in);
+	/* success is an outcome, not the absence of an error callback: the
+	 * export was confirmed (or we were told to stop), or the list printed */
+	if (n->mode == MODE_EXPORT && !n->exported && !*stop)
+		n->failed = 1;
+	if (n->mode == MODE_LIST && !n->listed)
+		n->failed = 1;
 	return rc < 0 || n->failed ? 1 : 0;
 }
 

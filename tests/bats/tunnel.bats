@@ -76,6 +76,7 @@ teardown() { usbws_teardown; }
 	start_proxy "$WORK/proxy.log"
 	run timeout 10 "$USBWS" connect --url "$URL" --cert "$PKI/foreign-node.pem" --key "$PKI/foreign-node.key" \
 		--ca "$PKI/ca.pem" --virtual sourcesink
+	echo "status $status: $output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"cannot connect to $URL"* ]]
 	grep -q "client certificate rejected: unable to get local issuer certificate (subject /CN=intruder)" "$WORK/proxy.log"
@@ -86,6 +87,7 @@ teardown() { usbws_teardown; }
 	start_proxy "$WORK/proxy.log"
 	run timeout 10 "$USBWS" connect --url "$URL" --cert "$PKI/expired.pem" --key "$PKI/expired.key" \
 		--ca "$PKI/ca.pem" --virtual sourcesink
+	echo "status $status: $output"
 	[ "$status" -eq 1 ]
 	grep -q "client certificate rejected: certificate has expired (subject /CN=node-old)" "$WORK/proxy.log"
 	! grep -q "node node-old connected" "$WORK/proxy.log"
