@@ -25,6 +25,7 @@
 #define NODE_MAX_TRANSFER (1u << 20)
 #define NODE_HIGH_WATER (256u << 10)
 #define UNEXPORT_GRACE_SECONDS 3
+#define TICK_US (250 * LWS_US_PER_MS)
 
 enum node_mode { MODE_EXPORT, MODE_LIST };
 
@@ -33,6 +34,8 @@ struct node {
 	enum node_mode mode;
 	struct lws_context *ctx;
 	struct lws *wsi;
+	lws_sorted_usec_list_t tick;  /* wakes the loop to check deadlines */
+	time_t connect_deadline;
 	int done;
 	int failed;
 	int established;
@@ -372,11 +375,31 @@ static int start(struct node *n)
 	return 0;
 }
 
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	struct node *n = lws_container_of(sul, struct node, tick);
+
+	lws_sul_schedule(n->ctx, 0, &n->tick, tick, TICK_US);
+}
+
 static int run(struct node *n, volatile sig_atomic_t *stop)
 {
 	int rc = start(n);
 
+	if (rc == 0) {
+		n->connect_deadline = time(NULL) + n->cfg->connect_timeout;
+		lws_sul_schedule(n->ctx, 0, &n->tick, tick, TICK_US);
+	}
 	while (rc == 0 && !n->done) {
+		/* a proxy that refuses our certificate after a TLS 1.3 handshake
+		 * may never answer the upgrade: do not wait for it forever */
+		if (!n->established && time(NULL) > n->connect_deadline) {
+			log_err("no WebSocket handshake from %s within %d s; if the proxy logged "
+				"'client certificate rejected', check this node's --cert", n->cfg->url,
+				n->cfg->connect_timeout);
+			n->failed = 1;
+			break;
+		}
 		if (*stop)
 			queue_unexport(n);
 		if (n->unexport_queued && time(NULL) > n->unexport_deadline) {
@@ -386,8 +409,10 @@ static int run(struct node *n, volatile sig_atomic_t *stop)
 		if (lws_service(n->ctx, 0) < 0)
 			break;
 	}
-	if (n->ctx)
+	if (n->ctx) {
+		lws_sul_cancel(&n->tick);
 		lws_context_destroy(n->ctx);
+	}
 	free(n->text_out);
 	buf_free(&n->in);
 	buf_free(&n->text_in);

@@ -4,6 +4,8 @@
 
 #include <signal.h>
 
+#define NODE_DEFAULT_CONNECT_TIMEOUT 10
+
 struct node_config {
 	const char *url;            /* wss://HOST[:PORT]/usbip */
 	const char *cert;           /* the node's certificate, its identity */
@@ -11,6 +13,7 @@ struct node_config {
 	const char *ca;             /* the CA that signs the proxy's certificate */
 	const char *http_proxy;     /* http://[user:pass@]host:port, or NULL */
 	const char *virtual_spec;   /* export: storage:PATH or sourcesink */
+	int connect_timeout;        /* seconds to a WebSocket handshake */
 	int verbose;
 };
 

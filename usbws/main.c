@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "localdev.h"
@@ -78,10 +79,11 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'd' },
 		{ "local", no_argument, NULL, 'L' },
+		{ "connect-timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = list ? "list" : "connect";
-	struct node_config cfg = { 0 };
+	struct node_config cfg = { .connect_timeout = NODE_DEFAULT_CONNECT_TIMEOUT };
 	int c, json = 0, local = 0;
 
 	optind = 1;
@@ -95,6 +97,13 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		case 'v': cfg.virtual_spec = optarg; break;
 		case 'j': json = 1; break;
 		case 'L': local = list; break;
+		case 't':
+			cfg.connect_timeout = atoi(optarg);
+			if (cfg.connect_timeout <= 0) {
+				fprintf(stderr, "usbws %s: --connect-timeout needs a positive number of seconds\n", cmd);
+				return 2;
+			}
+			break;
 		case 'd': cfg.verbose = 1; log_init("usbws", LOG_LEVEL_DEBUG); break;
 		default: return 2;
 		}

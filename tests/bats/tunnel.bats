@@ -74,19 +74,19 @@ teardown() { usbws_teardown; }
 
 @test "a node certificate from a foreign CA is refused" {
 	start_proxy "$WORK/proxy.log"
-	run timeout 10 "$USBWS" connect --url "$URL" --cert "$PKI/foreign-node.pem" --key "$PKI/foreign-node.key" \
-		--ca "$PKI/ca.pem" --virtual sourcesink
+	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/foreign-node.pem" --key "$PKI/foreign-node.key" \
+		--ca "$PKI/ca.pem" --virtual sourcesink --connect-timeout 5
 	echo "status $status: $output"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"cannot connect to $URL"* ]]
+	[[ "$output" == *"cannot connect to $URL"* || "$output" == *"no WebSocket handshake from $URL within 5 s"* ]]
 	grep -q "client certificate rejected: unable to get local issuer certificate (subject /CN=intruder)" "$WORK/proxy.log"
 	! grep -q "node intruder connected" "$WORK/proxy.log"
 }
 
 @test "an expired node certificate is refused" {
 	start_proxy "$WORK/proxy.log"
-	run timeout 10 "$USBWS" connect --url "$URL" --cert "$PKI/expired.pem" --key "$PKI/expired.key" \
-		--ca "$PKI/ca.pem" --virtual sourcesink
+	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/expired.pem" --key "$PKI/expired.key" \
+		--ca "$PKI/ca.pem" --virtual sourcesink --connect-timeout 5
 	echo "status $status: $output"
 	[ "$status" -eq 1 ]
 	grep -q "client certificate rejected: certificate has expired (subject /CN=node-old)" "$WORK/proxy.log"
@@ -235,4 +235,26 @@ rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; 
 	kill -TERM "$proxy_pid"
 	wait "$proxy_pid"
 	grep -q "stopping" "$WORK/proxy.log"
+}
+
+@test "a server that completes TLS but never answers the upgrade is given up on" {
+	# stdin held open by a FIFO: at EOF s_server would hang up
+	mkfifo "$WORK/hold"
+	openssl s_server -quiet -accept 0 -cert "$PKI/server.pem" -key "$PKI/server.key" \
+		<"$WORK/hold" >"$WORK/s_server.out" 2>&1 &
+	PIDS+=($!)
+	exec 8>"$WORK/hold"
+	# s_server prints nothing with -quiet; find its port from /proc
+	for i in $(seq 50); do
+		port=$(ss -ltnpH 2>/dev/null | grep "pid=${PIDS[-1]}," | sed -n 's/.*:\([0-9]*\) .*/\1/p' | head -1)
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ]
+	run timeout 20 "$USBWS" connect --url "wss://localhost:$port/usbip" --cert "$PKI/node.pem" \
+		--key "$PKI/node.key" --ca "$PKI/ca.pem" --virtual sourcesink --connect-timeout 2
+	echo "status $status: $output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no WebSocket handshake from wss://localhost:$port/usbip within 2 s"* ]]
+	exec 8>&-
 }
