@@ -4,6 +4,7 @@
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -11,24 +12,35 @@
 #include "netaddr.h"
 #include "proxy_int.h"
 
+/* The part of a vhost both listeners share: where it listens, and px. */
+static int listen_info(struct proxy *px, const char *option, const char *spec,
+		       struct lws_context_creation_info *info, char host[256])
+{
+	char port[16];
+
+	if (netaddr_split(spec, host, 256, port, sizeof(port)) < 0) {
+		log_err("%s %s: expected HOST:PORT", option, spec);
+		return -1;
+	}
+	memset(info, 0, sizeof(*info));
+	info->port = atoi(port);
+	info->iface = strcmp(host, "0.0.0.0") == 0 ? NULL : host;
+	info->user = px;
+	return 0;
+}
+
 static int make_vhost_wss(struct proxy *px, const struct proxy_config *cfg)
 {
 	static struct lws_protocols protocols[2];
 	struct lws_context_creation_info info;
 	struct lws_vhost *vh;
-	char host[256], port[16];
+	char host[256];
 
-	if (netaddr_split(cfg->listen, host, sizeof(host), port, sizeof(port)) < 0) {
-		log_err("--listen %s: expected HOST:PORT", cfg->listen);
+	if (listen_info(px, "--listen", cfg->listen, &info, host) < 0)
 		return -1;
-	}
 	/* first, so that the certificate verification callback reaches it */
 	protocols[0] = proxy_tunnel_protocol;
-	memset(&info, 0, sizeof(info));
 	info.vhost_name = "usbws";
-	info.user = px;
-	info.port = atoi(port);
-	info.iface = strcmp(host, "0.0.0.0") == 0 ? NULL : host;
 	info.protocols = protocols;
 	info.ssl_cert_filepath = cfg->cert;
 	info.ssl_private_key_filepath = cfg->key;
@@ -52,18 +64,12 @@ static int make_vhost_usbip(struct proxy *px, const struct proxy_config *cfg)
 	static struct lws_protocols protocols[2];
 	struct lws_context_creation_info info;
 	struct lws_vhost *vh;
-	char host[256], port[16];
+	char host[256];
 
-	if (netaddr_split(cfg->usbip_listen, host, sizeof(host), port, sizeof(port)) < 0) {
-		log_err("--usbip-listen %s: expected HOST:PORT", cfg->usbip_listen);
+	if (listen_info(px, "--usbip-listen", cfg->usbip_listen, &info, host) < 0)
 		return -1;
-	}
 	protocols[0] = proxy_usbip_protocol;
-	memset(&info, 0, sizeof(info));
 	info.vhost_name = "usbip";
-	info.user = px;
-	info.port = atoi(port);
-	info.iface = strcmp(host, "0.0.0.0") == 0 ? NULL : host;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
 	info.listen_accept_role = "raw-skt";

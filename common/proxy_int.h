@@ -44,8 +44,7 @@ struct importer {
 	struct proxy *px;
 	struct lws *wsi;
 	struct usbip_framer op;           /* OP phase */
-	uint16_t op_code;
-	char busid[USBIP_BUSID_SIZE];
+	struct usbip_request req;
 	struct buf out;                   /* bytes for the importer */
 	struct tunnel *t;
 	int close_when_sent;

@@ -93,13 +93,13 @@ static int reply_devlist(struct importer *imp)
 static int reply_import(struct importer *imp)
 {
 	uint8_t rep[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
-	struct tunnel *t = proxy_find_busid(imp->px, imp->busid);
+	struct tunnel *t = proxy_find_busid(imp->px, imp->req.busid);
 	int n;
 
 	if (!t || t->imp || usbip_validator_inflight(t->validator)) {
 		const char *why = !t ? "no such device" : "already imported";
 
-		log_info("import of %s refused: %s", imp->busid, why);
+		log_info("import of %s refused: %s", imp->req.busid, why);
 		n = usbip_op_common_encode(rep, sizeof(rep), USBIP_OP_REP_IMPORT,
 					   t ? USBIP_ST_DEV_BUSY : USBIP_ST_NODEV);
 		imp->close_when_sent = 1;
@@ -117,31 +117,19 @@ static int reply_import(struct importer *imp)
 /* OP phase: one request, answered.  Returns bytes consumed or an error. */
 static int op_phase(struct importer *imp, const uint8_t *in, size_t len)
 {
-	struct usbip_event ev;
 	size_t pos = 0, used;
 	int rc;
 
 	while (!imp->t && !imp->close_when_sent) {
-		rc = usbip_framer_feed(&imp->op, in + pos, len - pos, &used, &ev);
+		rc = usbip_request_feed(&imp->op, in + pos, len - pos, &used, &imp->req);
 		pos += used;
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
 			break;
-		if (ev.type == USBIP_EV_OP)
-			imp->op_code = ev.u.op.code;
-		else if (ev.type == USBIP_EV_BUSID)
-			memcpy(imp->busid, ev.u.busid, sizeof(imp->busid));
-		else if (ev.type == USBIP_EV_END) {
-			if (imp->op_code == USBIP_OP_REQ_DEVLIST)
-				rc = reply_devlist(imp);
-			else if (imp->op_code == USBIP_OP_REQ_IMPORT)
-				rc = reply_import(imp);
-			else
-				rc = USBWS_ERR_PHASE;
-			if (rc < 0)
-				return rc;
-		}
+		rc = imp->req.code == USBIP_OP_REQ_DEVLIST ? reply_devlist(imp) : reply_import(imp);
+		if (rc < 0)
+			return rc;
 	}
 	return (int)pos;
 }

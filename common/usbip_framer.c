@@ -358,6 +358,29 @@ int usbip_framer_feed(struct usbip_framer *f, const uint8_t *buf, size_t len, si
 	return rc;
 }
 
+int usbip_request_feed(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t *used,
+		       struct usbip_request *req)
+{
+	struct usbip_event ev;
+	size_t n;
+	int rc;
+
+	*used = 0;
+	for (;;) {
+		rc = usbip_framer_feed(f, buf + *used, len - *used, &n, &ev);
+		*used += n;
+		if (rc <= 0)
+			return rc;
+		if (ev.type == USBIP_EV_OP)
+			req->code = ev.u.op.code;
+		else if (ev.type == USBIP_EV_BUSID)
+			memcpy(req->busid, ev.u.busid, sizeof(req->busid));
+		else if (ev.type == USBIP_EV_END)
+			return req->code == USBIP_OP_REQ_DEVLIST || req->code == USBIP_OP_REQ_IMPORT ? 1 :
+			       USBWS_ERR_PHASE;
+	}
+}
+
 int usbip_decode_devlist(const uint8_t *buf, size_t len, struct usbip_exported_device *devs,
 			 uint32_t max, uint32_t *ndevs)
 {

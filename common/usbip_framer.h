@@ -117,6 +117,22 @@ int usbip_framer_feed(struct usbip_framer *f, const uint8_t *buf, size_t len, si
 /* True between messages: nothing partial is buffered. */
 int usbip_framer_at_boundary(const struct usbip_framer *f);
 
+/* What an importer asks for in the OP phase. */
+struct usbip_request {
+	uint16_t code;                   /* USBIP_OP_REQ_DEVLIST or USBIP_OP_REQ_IMPORT */
+	char busid[USBIP_BUSID_SIZE];    /* for an import */
+};
+
+/*
+ * Reads one importer request with f (a USBIP_FLOW_TO_DEVICE framer in the
+ * OP phase).  Returns 1 when a whole request has arrived (*req filled), 0
+ * when buf ran out first (*req keeps the part seen), or a negative enum
+ * usbws_err; anything but a device list or import request is
+ * USBWS_ERR_PHASE.  *used is as for usbip_framer_feed.
+ */
+int usbip_request_feed(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t *used,
+		       struct usbip_request *req);
+
 /* Decode a complete OP_REP_DEVLIST held in buf, for a listing client.
  * Fills up to max devices (with interfaces); *ndevs gets the count.
  * Returns bytes consumed or a negative enum usbws_err. */

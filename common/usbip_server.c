@@ -24,8 +24,7 @@
 struct conn {
 	int fd;
 	struct usbip_framer op;       /* until the import */
-	char busid[USBIP_BUSID_SIZE];
-	uint16_t op_code;
+	struct usbip_request req;
 	struct buf in;                /* read, not yet taken */
 	struct buf reply;             /* OP replies of a connection that will close */
 	int close_when_sent;
@@ -121,12 +120,12 @@ static int reply_import(struct usbip_server *s, struct conn *c)
 	int rc, n;
 
 	for (i = 0; i < s->ndevs; i++)
-		if (strcmp(s->devs[i]->info.busid, c->busid) == 0)
+		if (strcmp(s->devs[i]->info.busid, c->req.busid) == 0)
 			break;
 	if (i == s->ndevs || s->busy[i]) {
 		uint32_t status = i == s->ndevs ? USBIP_ST_NODEV : USBIP_ST_DEV_BUSY;
 
-		log_info("import of %s refused: %s", c->busid, i == s->ndevs ? "no such device" : "already imported");
+		log_info("import of %s refused: %s", c->req.busid, i == s->ndevs ? "no such device" : "already imported");
 		n = usbip_op_common_encode(rep, sizeof(rep), USBIP_OP_REP_IMPORT, status);
 		c->close_when_sent = 1;
 		return buf_append(&c->reply, rep, (size_t)n);
@@ -143,36 +142,24 @@ static int reply_import(struct usbip_server *s, struct conn *c)
 	}
 	s->busy[i] = 1;
 	c->imported = (int)i;
-	log_info("device %s imported", c->busid);
+	log_info("device %s imported", c->req.busid);
 	return 0;
 }
 
 /* Runs the OP phase on buffered input; returns 0 or an error. */
 static int op_phase(struct usbip_server *s, struct conn *c)
 {
-	struct usbip_event ev;
 	size_t used;
 	int rc;
 
 	while (c->imported < 0 && !c->close_when_sent) {
-		rc = usbip_framer_feed(&c->op, buf_data(&c->in), buf_len(&c->in), &used, &ev);
+		rc = usbip_request_feed(&c->op, buf_data(&c->in), buf_len(&c->in), &used, &c->req);
 		buf_consume(&c->in, used);
 		if (rc <= 0)
 			return rc;
-		if (ev.type == USBIP_EV_OP) {
-			c->op_code = ev.u.op.code;
-		} else if (ev.type == USBIP_EV_BUSID) {
-			memcpy(c->busid, ev.u.busid, sizeof(c->busid));
-		} else if (ev.type == USBIP_EV_END) {
-			if (c->op_code == USBIP_OP_REQ_DEVLIST)
-				rc = reply_devlist(s, c);
-			else if (c->op_code == USBIP_OP_REQ_IMPORT)
-				rc = reply_import(s, c);
-			else
-				rc = USBWS_ERR_PHASE;   /* an export reply with nothing exported */
-			if (rc < 0)
-				return rc;
-		}
+		rc = c->req.code == USBIP_OP_REQ_DEVLIST ? reply_devlist(s, c) : reply_import(s, c);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }

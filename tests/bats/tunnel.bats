@@ -217,6 +217,8 @@ rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; 
 	start_node "$WORK/node.log" node sourcesink
 	kill -TERM "$NODE_PID"
 	wait "$NODE_PID"
+	# measure only once the proxy itself has closed that connection
+	wait_for "$WORK/proxy.log" "node node-1 disconnected"
 	fds0=$(ls "/proc/$proxy_pid/fd" | wc -l)
 	for i in $(seq 10); do
 		start_node "$WORK/node-$i.log" node "storage:$WORK/disk.img"
@@ -227,7 +229,10 @@ rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; 
 		kill -TERM "$NODE_PID"
 		wait "$NODE_PID"
 	done
-	sleep 0.3
+	for i in $(seq 100); do
+		[ "$(grep -c "node node-1 disconnected" "$WORK/proxy.log")" -eq 11 ] && break
+		sleep 0.05
+	done
 	fds1=$(ls "/proc/$proxy_pid/fd" | wc -l)
 	echo "proxy fds: $fds0 before, $fds1 after 10 cycles" >&3
 	[ "$fds1" -eq "$fds0" ]
