@@ -42,10 +42,11 @@ void proxy_detach_importer(struct tunnel *t)
 	importer_kick(imp);
 	if (t->wsi)
 		lws_rx_flow_control(t->wsi, 1);
-	/* a command cut off halfway has reached the node in part: the
-	 * stream cannot carry another importer's commands after it */
+	/* a command cut off halfway, or refused, may have reached the node
+	 * in part: the stream cannot carry another importer's commands */
 	if (!usbip_framer_at_boundary(&t->to_node) && !t->closing) {
-		log_warn("node %s: importer left in the middle of a URB; closing the tunnel", t->node);
+		log_warn("node %s: its importer %s; closing the tunnel, whose stream may hold part of it",
+			 t->node, t->to_node.err ? "broke the USB/IP protocol" : "left in the middle of a URB");
 		snprintf(t->close_reason, sizeof(t->close_reason), "importer left mid-URB");
 		t->closing = 1;
 		tunnel_kick(t);

@@ -263,3 +263,26 @@ rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; 
 	[[ "$output" == *"no WebSocket handshake from wss://localhost:$port/usbip within 2 s"* ]]
 	exec 8>&-
 }
+
+@test "an importer that breaks USB/IP is dropped with the rule named; other tunnels go on" {
+	random_image "$WORK/disk.img" 4
+	start_proxy "$WORK/proxy.log"
+	start_node "$WORK/node.log" node sourcesink
+	bad=$BUSID
+	start_node "$WORK/node2.log" node2 "storage:$WORK/disk.img"
+	good=$BUSID
+	exec 7<>"/dev/tcp/127.0.0.1/$USBIP_PORT"
+	printf '\x01\x11\x80\x03\x00\x00\x00\x00%s' "$bad" >&7
+	head -c $((32 - ${#bad})) /dev/zero >&7
+	head -c 320 <&7 >/dev/null
+	# a CMD_SUBMIT with endpoint 16
+	printf '\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x10' >&7
+	head -c 28 /dev/zero >&7
+	run timeout 5 cat <&7
+	exec 7>&-
+	wait_for "$WORK/proxy.log" "USB/IP importer broke the protocol: endpoint number above 15; dropping it"
+	wait_for "$WORK/proxy.log" "node node-1: its importer broke the USB/IP protocol; closing the tunnel"
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$good" "$WORK/read.img"
+	[ "$status" -eq 0 ]
+	cmp "$WORK/disk.img" "$WORK/read.img"
+}
