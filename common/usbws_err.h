@@ -41,6 +41,14 @@ enum usbws_err {
 	USBWS_ERR_TOO_MANY_INTERFACES = -37,
 	USBWS_ERR_AFTER_UNEXPORT = -38, /* bytes after the stream was closed */
 	USBWS_ERR_SPEED = -39,          /* speed not in the kernel's usb_device_speed enum */
+
+	/* WebSocket (RFC 6455) framing violations */
+	USBWS_ERR_WS_RSV = -50,         /* reserved bits set with no extension agreed */
+	USBWS_ERR_WS_OPCODE = -51,      /* reserved opcode */
+	USBWS_ERR_WS_CONTROL = -52,     /* control frame fragmented or over 125 bytes */
+	USBWS_ERR_WS_MASK = -53,        /* masked when it must not be, or the reverse */
+	USBWS_ERR_WS_LENGTH = -54,      /* frame longer than the limit, or length MSB set */
+	USBWS_ERR_WS_FRAGMENT = -55,    /* continuation without a message, or a message inside one */
 };
 
 /* Returns a static sentence describing err; never NULL. */

@@ -61,6 +61,8 @@ int main(int argc, char **argv)
 	mkdir((char *)buf, 0755);
 	snprintf((char *)buf, sizeof(buf), "%s/framer", outdir);
 	mkdir((char *)buf, 0755);
+	snprintf((char *)buf, sizeof(buf), "%s/wsframe", outdir);
+	mkdir((char *)buf, 0755);
 	memset(data, 0x5a, sizeof(data));
 
 	/* codec: selector byte, then one PDU */
@@ -99,6 +101,19 @@ int main(int argc, char **argv)
 	write_seed("framer", "truncated", 0, s.to_device.buf, s.to_device.len,
 		   s.from_device.buf, half, 1);
 	usbws_sample_session_free(&s);
+	/* wsframe: flags (bit 0 server), then frames: RFC 6455 5.7 examples */
+	write_seed("wsframe", "hello", 0, (const uint8_t *)"\x81\x05Hello", 7, NULL, 0, 0);
+	write_seed("wsframe", "hello-masked", 1,
+		   (const uint8_t *)"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11, NULL, 0, 0);
+	write_seed("wsframe", "fragments-ping", 2,
+		   (const uint8_t *)"\x01\x03Hel\x89\x05Hello\x80\x02lo", 16, NULL, 0, 0);
+	buf[0] = 0x82;
+	buf[1] = 126;
+	buf[2] = 1;
+	buf[3] = 0;
+	memset(buf + 4, 0xab, 256);
+	write_seed("wsframe", "binary-256", 0, buf, 260, NULL, 0, 0);
+
 	n = usbip_encode_devlist(buf, sizeof(buf), devs, 2);
 	write_seed("framer", "devlist", 0, (const uint8_t *)"\x01\x11\x80\x05\0\0\0\0", 8, buf, (size_t)n, 1);
 	return 0;
