@@ -3,7 +3,7 @@
  * A hostile or broken node for tests: connects like usbws connect (WSS,
  * client certificate), sends the frames it is given in order, and prints
  * what comes back: text frames as "text: ...", the close as "closed: ...".
- *   wspeer --url URL --cert F --key F --ca F [--text JSON | --hex BYTES]...
+ *   wspeer --url URL --cert F --key F --ca F [--protocol P] [--text JSON | --hex BYTES]...
  * Exits 0 when the proxy closed the connection, 1 on a connection error,
  * 2 on a timeout (5 s) with the connection still open.
  */
@@ -75,6 +75,8 @@ int main(int argc, char **argv)
 	struct lws_context_creation_info info;
 	struct lws_client_connect_info ci;
 	const char *url = NULL, *cert = NULL, *key = NULL, *ca = NULL, *scheme, *address, *path;
+	const char *subprotocol = "usbws.v1";
+	char pathbuf[256];
 	struct lws_context *ctx;
 	char urlbuf[512];
 	time_t deadline;
@@ -85,6 +87,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--cert")) cert = argv[i + 1];
 		else if (!strcmp(argv[i], "--key")) key = argv[i + 1];
 		else if (!strcmp(argv[i], "--ca")) ca = argv[i + 1];
+		else if (!strcmp(argv[i], "--protocol")) subprotocol = argv[i + 1];
 		else if ((!strcmp(argv[i], "--text") || !strcmp(argv[i], "--hex")) && nframes < MAX_FRAMES) {
 			struct frame *f = &frames[nframes++];
 			const char *s = argv[i + 1];
@@ -119,11 +122,13 @@ int main(int argc, char **argv)
 	ci.context = ctx;
 	ci.address = address;
 	ci.port = port;
-	ci.path = "/usbip";
+	/* lws_parse_uri drops the leading slash */
+	snprintf(pathbuf, sizeof(pathbuf), "/%s", path);
+	ci.path = pathbuf;
 	ci.host = address;
 	ci.origin = address;
 	ci.ssl_connection = LCCSCF_USE_SSL;
-	ci.protocol = "usbws.v1";
+	ci.protocol = subprotocol;
 	lws_client_connect_via_info(&ci);
 	deadline = time(NULL) + 5;
 	while (!done && time(NULL) < deadline)

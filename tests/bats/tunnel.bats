@@ -286,3 +286,22 @@ rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; 
 	[ "$status" -eq 0 ]
 	cmp "$WORK/disk.img" "$WORK/read.img"
 }
+
+@test "TLS below 1.2 is refused" {
+	start_proxy "$WORK/proxy.log"
+	run timeout 10 openssl s_client -connect "127.0.0.1:$WSS_PORT" -tls1_1 -cert "$PKI/node.pem" \
+		-key "$PKI/node.key" -CAfile "$PKI/ca.pem" </dev/null
+	[[ "$output" == *"alert protocol version"* ]]
+	wait_for "$WORK/proxy.log" "TLS handshake with a node refused: protocol version"
+}
+
+@test "an upgrade to another path or without the usbws.v1 subprotocol is refused" {
+	start_proxy "$WORK/proxy.log"
+	peer=("$USBWS_BUILDDIR/tests/wspeer" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem")
+	run "${peer[@]}" --url "wss://localhost:$WSS_PORT/other"
+	[ "$status" -eq 1 ]
+	wait_for "$WORK/proxy.log" "refused a WebSocket upgrade to '/other' with subprotocol 'usbws.v1' \(want /usbip, usbws.v1\)"
+	run "${peer[@]}" --url "wss://localhost:$WSS_PORT/usbip" --protocol chat
+	[ "$status" -eq 1 ]
+	! grep -q "node node-1 connected" "$WORK/proxy.log"
+}
