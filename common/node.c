@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The node's side of the tunnel: a libwebsockets client that proves its
- * identity with its certificate, exports one device, and runs it through
- * vdev_stream.  The same connection code asks a proxy for its listing.
+ * The node's side of the tunnel: a WebSocket client (wsclient) that proves
+ * its identity with its certificate, exports one device, and runs it
+ * through vdev_stream.  The same connection code asks a proxy for its
+ * listing.  Frames are parsed in blocks by wsframe: libwebsockets 4.1's
+ * client parser went byte by byte and capped bulk OUT throughput.
  */
 #include "node.h"
 
+#include <errno.h>
 #include <jansson.h>
-#include <libwebsockets.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,25 +18,22 @@
 
 #include "ctl.h"
 #include "log.h"
-#include "lwslog.h"
 #include "usbws_err.h"
 #include "vdev_stream.h"
+#include "wsclient.h"
 
 #define NODE_RX_CHUNK (64u << 10)
 #define NODE_MAX_TRANSFER (1u << 20)
 #define NODE_HIGH_WATER (256u << 10)
 #define UNEXPORT_GRACE_SECONDS 3
-#define TICK_US (250 * LWS_US_PER_MS)
+#define POLL_MS 250
 
 enum node_mode { MODE_EXPORT, MODE_LIST };
 
 struct node {
 	const struct node_config *cfg;
 	enum node_mode mode;
-	struct lws_context *ctx;
-	struct lws *wsi;
-	lws_sorted_usec_list_t tick;  /* wakes the loop to check deadlines */
-	time_t connect_deadline;
+	struct wsclient *ws;
 	int done;
 	int failed;
 	int established;
@@ -49,8 +47,6 @@ struct node {
 	int unexport_queued;
 	time_t unexport_deadline;
 	struct buf in;                /* from the proxy, not yet taken */
-	int rx_paused;
-	char *text_out;               /* one pending JSON frame */
 	struct buf text_in;
 };
 
@@ -60,19 +56,16 @@ static void finish(struct node *n, int failed)
 	n->failed |= failed;
 }
 
-static void kick(struct node *n)
-{
-	if (n->wsi)
-		lws_callback_on_writable(n->wsi);
-}
-
 static int queue_export(struct node *n)
 {
 	uint8_t req[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
 	int len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_EXPORT, 0, &n->dev->info);
 
-	n->text_out = ctl_hello_export(&n->dev->info, n->dev->interfaces);
-	if (len < 0 || !n->text_out || buf_append(vdev_stream_tx(&n->vs), req, (size_t)len) < 0)
+	char *hello = ctl_hello_export(&n->dev->info, n->dev->interfaces);
+	int rc = hello ? wsclient_send_text(n->ws, hello) : USBWS_ERR_NOMEM;
+
+	free(hello);
+	if (rc < 0 || len < 0 || buf_append(vdev_stream_tx(&n->vs), req, (size_t)len) < 0)
 		return USBWS_ERR_NOMEM;
 	return 0;
 }
@@ -86,14 +79,13 @@ static void queue_unexport(struct node *n)
 		return;
 	n->unexport_queued = 1;
 	n->unexport_deadline = time(NULL) + UNEXPORT_GRACE_SECONDS;
-	if (!n->exported || !n->wsi) {
+	if (!n->exported || !n->ws) {
 		finish(n, 0);
 		return;
 	}
 	len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_UNEXPORT, 0, &n->dev->info);
 	buf_append(vdev_stream_tx(&n->vs), req, (size_t)len);
 	log_info("unexporting %s", n->dev->info.busid);
-	kick(n);
 }
 
 /* Moves buffered input into the device as far as its replies allow. */
@@ -102,19 +94,12 @@ static int pump(struct node *n)
 	size_t used;
 	int rc;
 
+	if (n->mode != MODE_EXPORT || !n->exported)
+		return 0;
 	rc = vdev_stream_feed(&n->vs, buf_data(&n->in), buf_len(&n->in), &used);
 	buf_consume(&n->in, used);
 	if (rc < 0)
 		return rc;
-	if (buf_len(vdev_stream_tx(&n->vs)))
-		kick(n);
-	if (buf_len(&n->in) && !n->rx_paused) {
-		n->rx_paused = 1;
-		lws_rx_flow_control(n->wsi, 0);
-	} else if (!buf_len(&n->in) && n->rx_paused) {
-		n->rx_paused = 0;
-		lws_rx_flow_control(n->wsi, 1);
-	}
 	if (n->vs.rx.phase == USBIP_PHASE_CLOSED) {
 		log_info("the proxy confirmed the unexport");
 		finish(n, 0);
@@ -204,225 +189,122 @@ static void on_text(struct node *n, const void *in, size_t len, int final)
 	buf_consume(&n->text_in, buf_len(&n->text_in));
 }
 
-static int on_writeable(struct node *n)
+/* wsclient events: binary data is the USB/IP stream, text the JSON. */
+static int on_ws_event(void *ctx, const struct ws_event *ev)
 {
-	static uint8_t frame[LWS_PRE + USBWS_CTL_MAX];
-	struct buf *tx = vdev_stream_tx(&n->vs);
-	size_t len;
-
-	if (n->done)
-		return -1;
-	if (n->text_out) {
-		len = strlen(n->text_out);
-		if (len > USBWS_CTL_MAX)
-			len = USBWS_CTL_MAX;
-		memcpy(frame + LWS_PRE, n->text_out, len);
-		free(n->text_out);
-		n->text_out = NULL;
-		if (lws_write(n->wsi, frame + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len)
-			return -1;
-	} else if (n->mode == MODE_EXPORT && buf_len(tx)) {
-		len = buf_len(tx) < NODE_RX_CHUNK ? buf_len(tx) : NODE_RX_CHUNK;
-		if (lws_write(n->wsi, buf_data(tx), len, LWS_WRITE_BINARY) < (int)len)
-			return -1;
-		buf_consume(tx, len);
-		if (pump(n) < 0)
-			return -1;
-	}
-	if (n->text_out || (n->mode == MODE_EXPORT && buf_len(tx)))
-		kick(n);
-	return 0;
-}
-
-static int verify_server_cert(void *user, size_t preverify_ok)
-{
-	X509_STORE_CTX *xctx = user;
-	char subject[256] = "?";
-	X509 *cert;
-
-	if (preverify_ok)
-		return 0;
-	cert = X509_STORE_CTX_get_current_cert(xctx);
-	if (cert)
-		X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
-	log_err("the proxy's certificate was rejected: %s (subject %s); check --ca and the host name in --url",
-		X509_verify_cert_error_string(X509_STORE_CTX_get_error(xctx)), subject);
-	return 1;
-}
-
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
-{
-	struct node *n = lws_get_opaque_user_data(wsi);
+	struct node *n = ctx;
 	int rc;
 
-	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
-		return verify_server_cert(user, len);
-	if (!n)
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		log_err("cannot connect to %s: %s", n->cfg->url, in ? (const char *)in : "unknown error");
-		n->wsi = NULL;
-		finish(n, 1);
-		return 0;
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		n->established = 1;
-		log_info("connected to %s", n->cfg->url);
-		if (n->mode == MODE_LIST)
-			n->text_out = ctl_hello_list();
-		else if (queue_export(n) < 0)
+	if (ev->opcode == WS_OP_BINARY) {
+		if (ev->type != WS_EV_DATA)
+			return 0;
+		rc = on_binary(n, ev->u.data.ptr, ev->u.data.len);
+		if (rc < 0) {
+			log_err("the proxy broke the USB/IP protocol: %s", usbws_strerror(rc));
+			finish(n, 1);
 			return -1;
-		kick(n);
+		}
 		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (lws_frame_is_binary(wsi)) {
-			rc = on_binary(n, in, len);
-			if (rc < 0) {
-				log_err("the proxy broke the USB/IP protocol: %s", usbws_strerror(rc));
-				finish(n, 1);
-				return -1;
+	}
+	if (ev->type == WS_EV_DATA)
+		on_text(n, ev->u.data.ptr, ev->u.data.len, 0);
+	else
+		on_text(n, "", 0, 1);
+	return n->done && n->failed ? -1 : 0;
+}
+
+/* Reads while there is room to put what arrives. */
+static void read_available(struct node *n)
+{
+	char why[128];
+	int rc;
+
+	while (!n->done && buf_space(&n->in) >= NODE_RX_CHUNK) {
+		rc = wsclient_read(n->ws, on_ws_event, n, why, sizeof(why));
+		if (rc == 0)
+			return;
+		if (rc == 1) {
+			if (!n->done) {
+				log_info("the proxy closed the connection: %s", why[0] ? why : "no reason given");
+				finish(n, !n->unexport_queued);
 			}
-		} else {
-			on_text(n, in, len, lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi));
+			return;
 		}
-		return n->done ? -1 : 0;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return on_writeable(n);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (len > 2)
-			log_info("the proxy closed the connection: %.*s", (int)(len - 2), (const char *)in + 2);
-		return 0;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		n->wsi = NULL;
-		if (!n->done)
-			log_err("the connection to %s closed", n->cfg->url);
-		finish(n, !n->unexport_queued && n->mode == MODE_EXPORT);
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-static const struct lws_protocols protocols[] = {
-	{ USBWS_SUBPROTOCOL, callback, 0, NODE_RX_CHUNK, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 },
-};
-
-static int start(struct node *n)
-{
-	struct lws_context_creation_info info;
-	struct lws_client_connect_info ci;
-	struct lws_vhost *vh;
-	char url[512], host[256];
-	const char *scheme, *address, *path;
-	int port;
-
-	snprintf(url, sizeof(url), "%s", n->cfg->url);
-	if (lws_parse_uri(url, &scheme, &address, &port, &path) || strcmp(scheme, "wss") != 0) {
-		log_err("--url %s: expected wss://HOST[:PORT]/usbip", n->cfg->url);
-		return -1;
-	}
-	snprintf(host, sizeof(host), "%s", address);
-	lwslog_init(n->cfg->verbose);
-	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	info.pt_serv_buf_size = NODE_RX_CHUNK + LWS_PRE;
-	n->ctx = lws_create_context(&info);
-	if (!n->ctx)
-		return -1;
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.client_ssl_cert_filepath = n->cfg->cert;
-	info.client_ssl_private_key_filepath = n->cfg->key;
-	info.client_ssl_ca_filepath = n->cfg->ca;
-	/* only --ca vouches for the proxy, never the system's CA bundle */
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-	info.ssl_client_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
-	vh = lws_create_vhost(n->ctx, &info);
-	if (!vh) {
-		log_err("cannot set up TLS: check --cert, --key and --ca");
-		return -1;
-	}
-	if (n->cfg->http_proxy) {
-		const char *p = n->cfg->http_proxy;
-
-		if (strncmp(p, "http://", 7) == 0)
-			p += 7;
-		if (lws_set_proxy(vh, p)) {
-			log_err("--proxy %s: expected http://[user:pass@]host:port", n->cfg->http_proxy);
-			return -1;
+		if (rc < 0) {
+			finish(n, 1);
+			return;
+		}
+		if (pump(n) < 0) {
+			log_err("the proxy broke the USB/IP protocol");
+			finish(n, 1);
+			return;
 		}
 	}
-	memset(&ci, 0, sizeof(ci));
-	ci.context = n->ctx;
-	ci.vhost = vh;
-	ci.address = host;
-	ci.port = port;
-	ci.path = path[0] == '/' ? path : USBWS_PATH;
-	ci.host = host;
-	ci.origin = host;
-	/* verify the proxy's certificate chain and its name */
-	ci.ssl_connection = LCCSCF_USE_SSL;
-	ci.protocol = USBWS_SUBPROTOCOL;
-	ci.local_protocol_name = USBWS_SUBPROTOCOL;
-	ci.opaque_user_data = n;
-	ci.pwsi = &n->wsi;
-	if (!lws_client_connect_via_info(&ci)) {
-		log_err("cannot start connecting to %s", n->cfg->url);
-		return -1;
-	}
-	return 0;
-}
-
-static void tick(lws_sorted_usec_list_t *sul)
-{
-	struct node *n = lws_container_of(sul, struct node, tick);
-
-	lws_sul_schedule(n->ctx, 0, &n->tick, tick, TICK_US);
 }
 
 static int run(struct node *n, volatile sig_atomic_t *stop)
 {
-	int rc = start(n);
+	struct wsclient_config wc = {
+		.url = n->cfg->url, .cert = n->cfg->cert, .key = n->cfg->key, .ca = n->cfg->ca,
+		.http_proxy = n->cfg->http_proxy, .subprotocol = USBWS_SUBPROTOCOL,
+		.timeout_seconds = n->cfg->connect_timeout,
+	};
+	struct buf *tx = vdev_stream_tx(&n->vs);
+	char *hello;
 
-	if (rc == 0) {
-		n->connect_deadline = time(NULL) + n->cfg->connect_timeout;
-		lws_sul_schedule(n->ctx, 0, &n->tick, tick, TICK_US);
+	n->ws = wsclient_open(&wc);
+	if (!n->ws)
+		return 1;
+	n->established = 1;
+	log_info("connected to %s", n->cfg->url);
+	if (n->mode == MODE_LIST) {
+		hello = ctl_hello_list();
+		if (!hello || wsclient_send_text(n->ws, hello) < 0)
+			finish(n, 1);
+		free(hello);
+	} else if (queue_export(n) < 0) {
+		finish(n, 1);
 	}
-	while (rc == 0 && !n->done) {
-		/* a proxy that refuses our certificate after a TLS 1.3 handshake
-		 * may never answer the upgrade: do not wait for it forever */
-		if (!n->established && time(NULL) > n->connect_deadline) {
-			log_err("no WebSocket handshake from %s within %d s; if the proxy logged "
-				"'client certificate rejected', check this node's --cert", n->cfg->url,
-				n->cfg->connect_timeout);
-			n->failed = 1;
-			break;
-		}
+	while (!n->done) {
+		struct pollfd pfd = { wsclient_fd(n->ws), 0, 0 };
+
 		if (*stop)
 			queue_unexport(n);
 		if (n->unexport_queued && time(NULL) > n->unexport_deadline) {
 			log_warn("no unexport confirmation from the proxy; closing anyway");
 			break;
 		}
-		if (lws_service(n->ctx, 0) < 0)
+		if (wsclient_flush(n->ws, tx) < 0) {
+			finish(n, 1);
 			break;
+		}
+		/* replies left the buffer: the device may take more commands */
+		if (pump(n) < 0) {
+			finish(n, 1);
+			break;
+		}
+		if (buf_space(&n->in) >= NODE_RX_CHUNK)
+			pfd.events |= POLLIN;
+		if (wsclient_want_write(n->ws) || buf_len(tx))
+			pfd.events |= POLLOUT;
+		if (poll(&pfd, 1, POLL_MS) < 0 && errno != EINTR)
+			break;
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+			read_available(n);
 	}
-	if (n->ctx) {
-		lws_sul_cancel(&n->tick);
-		lws_context_destroy(n->ctx);
-	}
-	free(n->text_out);
+	/* a last flush carries a confirmation or close reply that is queued */
+	wsclient_flush(n->ws, tx);
+	wsclient_close(n->ws);
+	n->ws = NULL;
 	buf_free(&n->in);
 	buf_free(&n->text_in);
-	/* success is an outcome, not the absence of an error callback: the
-	 * export was confirmed (or we were told to stop), or the list printed */
+	/* success is an outcome: the export was confirmed (or we were told to
+	 * stop), or the list printed */
 	if (n->mode == MODE_EXPORT && !n->exported && !*stop)
 		n->failed = 1;
 	if (n->mode == MODE_LIST && !n->listed)
 		n->failed = 1;
-	return rc < 0 || n->failed ? 1 : 0;
+	return n->failed ? 1 : 0;
 }
 
 int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
@@ -439,7 +321,7 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 		log_err("--virtual %s: %s", cfg->virtual_spec, why ? why : usbws_strerror(rc));
 		return 1;
 	}
-	if (vdev_stream_init(&n.vs, n.dev, NODE_MAX_TRANSFER, NODE_HIGH_WATER, LWS_PRE) < 0) {
+	if (vdev_stream_init(&n.vs, n.dev, NODE_MAX_TRANSFER, NODE_HIGH_WATER, WS_MAX_HEADER) < 0) {
 		vdev_close(n.dev);
 		return 1;
 	}
@@ -460,7 +342,7 @@ int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	n.cfg = cfg;
 	n.mode = MODE_LIST;
 	buf_init(&n.text_in, 0, USBWS_CTL_MAX);
-	buf_init(&n.in, 0, 1);
-	buf_init(&n.vs.tx, LWS_PRE, 1);
+	buf_init(&n.in, 0, NODE_RX_CHUNK);
+	buf_init(&n.vs.tx, WS_MAX_HEADER, 1);
 	return run(&n, stop);
 }

@@ -78,7 +78,7 @@ teardown() { usbws_teardown; }
 		--ca "$PKI/ca.pem" --virtual sourcesink --connect-timeout 5
 	echo "status $status: $output"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"cannot connect to $URL"* || "$output" == *"no WebSocket handshake from $URL within 5 s"* ]]
+	[[ "$output" == *"the proxy at $URL refused this node's certificate: tlsv1 alert unknown ca"* ]]
 	grep -q "client certificate rejected: unable to get local issuer certificate (subject /CN=intruder)" "$WORK/proxy.log"
 	! grep -q "node intruder connected" "$WORK/proxy.log"
 }
@@ -89,6 +89,7 @@ teardown() { usbws_teardown; }
 		--ca "$PKI/ca.pem" --virtual sourcesink --connect-timeout 5
 	echo "status $status: $output"
 	[ "$status" -eq 1 ]
+	[[ "$output" == *"the proxy at $URL refused this node's certificate: sslv3 alert certificate expired"* ]]
 	grep -q "client certificate rejected: certificate has expired (subject /CN=node-old)" "$WORK/proxy.log"
 	! grep -q "node node-old connected" "$WORK/proxy.log"
 }

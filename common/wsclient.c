@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "wsclient.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "netaddr.h"
+#include "usbws_err.h"
+
+#define RX_CHUNK (64u << 10)
+#define MAX_FRAME_OUT (64u << 10)
+#define MAX_HTTP_HEAD 8192
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+struct wsclient {
+	int fd;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	const char *url;
+	int timeout;
+	struct ws_parser parser;
+	struct buf out;              /* whole text and control frames, masked */
+	/* the write in progress, repeated unchanged until it completes */
+	size_t cur_len;
+	int cur_is_out;
+	uint8_t hdr[WS_MAX_HEADER];
+	size_t hdr_len, payload_len;
+	uint8_t rx[RX_CHUNK];
+	size_t pre_len;              /* bytes read past the upgrade answer */
+};
+
+static void log_ssl_error(const char *what, const char *url)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+
+	if (reason && strstr(reason, "alert") && ERR_GET_LIB(e) == ERR_LIB_SSL)
+		log_err("the proxy at %s refused this node's certificate: %s (check --cert and --key, and that "
+			"the proxy's --ca signed them)", url, reason);
+	else
+		log_err("%s %s failed: %s", what, url, reason ? reason : strerror(errno));
+	ERR_clear_error();
+}
+
+static int verify_cb(int ok, X509_STORE_CTX *xctx)
+{
+	char subject[256] = "?";
+	X509 *cert;
+
+	if (ok)
+		return 1;
+	cert = X509_STORE_CTX_get_current_cert(xctx);
+	if (cert)
+		X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+	log_err("the proxy's certificate was rejected: %s (subject %s); check --ca and the host name in --url",
+		X509_verify_cert_error_string(X509_STORE_CTX_get_error(xctx)), subject);
+	return 0;
+}
+
+static int tcp_connect(const char *host, const char *port, int timeout)
+{
+	struct timeval tv = { timeout, 0 };
+	struct addrinfo hints, *res, *ai;
+	int fd = -1, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return -1;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		/* the deadline covers connect and every blocking read or write of
+		 * the setup */
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static char *base64(const uint8_t *in, size_t len, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	return out;
+}
+
+/* Reads an HTTP response head through rd (plain or TLS) into buf; returns
+ * its length and leaves any bytes after it in buf too (*total). */
+static int read_head(struct wsclient *c, int tls, char *buf, size_t cap, size_t *total)
+{
+	size_t have = 0;
+	char *end;
+
+	while (have < cap - 1) {
+		int n = tls ? SSL_read(c->ssl, buf + have, (int)(cap - 1 - have))
+			    : (int)recv(c->fd, buf + have, 1, 0);  /* never read past a proxy's head */
+
+		if (n <= 0)
+			return -1;
+		have += (size_t)n;
+		buf[have] = 0;
+		end = strstr(buf, "\r\n\r\n");
+		if (end) {
+			*total = have;
+			return (int)(end + 4 - buf);
+		}
+	}
+	return -1;
+}
+
+static int proxy_connect(struct wsclient *c, const char *proxy, const char *host, const char *port)
+{
+	char creds[256] = "", phost[256], pport[16], auth[512] = "", req[1024], head[MAX_HTTP_HEAD];
+	const char *hostport = proxy, *at;
+	size_t total;
+	int n;
+
+	if (strncmp(hostport, "http://", 7) == 0)
+		hostport += 7;
+	at = strrchr(hostport, '@');
+	if (at) {
+		char b64[400];
+
+		if ((size_t)(at - hostport) >= sizeof(creds))
+			return -1;
+		memcpy(creds, hostport, (size_t)(at - hostport));
+		snprintf(auth, sizeof(auth), "Proxy-Authorization: Basic %s\r\n",
+			 base64((const uint8_t *)creds, strlen(creds), b64));
+		hostport = at + 1;
+	}
+	if (netaddr_split(hostport, phost, sizeof(phost), pport, sizeof(pport)) < 0) {
+		log_err("--proxy %s: expected http://[user:pass@]host:port", proxy);
+		return -1;
+	}
+	c->fd = tcp_connect(phost, pport, c->timeout);
+	if (c->fd < 0) {
+		log_err("cannot reach the HTTP proxy %s:%s: %s", phost, pport, strerror(errno));
+		return -1;
+	}
+	n = snprintf(req, sizeof(req), "CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n%s\r\n", host, port, host, port,
+		     auth);
+	if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n || read_head(c, 0, head, sizeof(head), &total) < 0) {
+		log_err("the HTTP proxy %s:%s did not answer CONNECT", phost, pport);
+		return -1;
+	}
+	if (strncmp(head, "HTTP/1.", 7) != 0 || strncmp(head + 8, " 200", 4) != 0) {
+		log_err("the HTTP proxy refused CONNECT %s:%s: %.*s", host, port, (int)strcspn(head, "\r\n"), head);
+		return -1;
+	}
+	return 0;
+}
+
+static int tls_setup(struct wsclient *c, const struct wsclient_config *cfg, const char *host)
+{
+	X509_VERIFY_PARAM *param;
+	unsigned char ip[16];
+
+	c->ctx = SSL_CTX_new(TLS_client_method());
+	if (!c->ctx)
+		return -1;
+	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+	if (SSL_CTX_load_verify_locations(c->ctx, cfg->ca, NULL) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(c->ctx, cfg->cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(c->ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(c->ctx) != 1) {
+		log_ssl_error("loading --cert, --key and --ca for", cfg->url);
+		return -1;
+	}
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, verify_cb);
+	c->ssl = SSL_new(c->ctx);
+	if (!c->ssl)
+		return -1;
+	param = SSL_get0_param(c->ssl);
+	/* the name in the URL must be the proxy's, as a DNS name or an IP */
+	if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1) {
+		X509_VERIFY_PARAM_set1_ip_asc(param, host);
+	} else {
+		SSL_set_tlsext_host_name(c->ssl, host);
+		X509_VERIFY_PARAM_set1_host(param, host, 0);
+	}
+	SSL_set_mode(c->ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_fd(c->ssl, c->fd);
+	if (SSL_connect(c->ssl) != 1) {
+		if (SSL_get_verify_result(c->ssl) == X509_V_OK)
+			log_ssl_error("TLS handshake with", cfg->url);
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
+static const char *header_value(const char *head, const char *name)
+{
+	const char *p = head;
+	size_t n = strlen(name);
+
+	while ((p = strstr(p, "\r\n"))) {
+		p += 2;
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			p += n + 1;
+			while (*p == ' ')
+				p++;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const char *host, const char *port,
+		   const char *path)
+{
+	uint8_t key[16], sha[EVP_MAX_MD_SIZE];
+	char key64[32], expect[64], req[1024], head[MAX_HTTP_HEAD], both[128];
+	const char *accept, *proto;
+	unsigned int shalen;
+	size_t total;
+	int n, head_len;
+
+	RAND_bytes(key, sizeof(key));
+	base64(key, sizeof(key), key64);
+	n = snprintf(req, sizeof(req),
+		     "GET /%s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
+		     "Origin: https://%s\r\n\r\n", path, host, port, key64, cfg->subprotocol, host);
+	if (SSL_write(c->ssl, req, n) != n) {
+		log_ssl_error("sending the upgrade to", cfg->url);
+		return -1;
+	}
+	head_len = read_head(c, 1, head, sizeof(head), &total);
+	if (head_len < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			log_err("no WebSocket handshake from %s within %d s; if the proxy logged "
+				"'client certificate rejected', check this node's --cert", cfg->url, c->timeout);
+		else
+			log_ssl_error("reading the upgrade answer from", cfg->url);
+		return -1;
+	}
+	if (strncmp(head, "HTTP/1.1 101", 12) != 0) {
+		log_err("%s answered the upgrade with '%.*s'", cfg->url, (int)strcspn(head, "\r\n"), head);
+		return -1;
+	}
+	snprintf(both, sizeof(both), "%s%s", key64, WS_GUID);
+	EVP_Digest(both, strlen(both), sha, &shalen, EVP_sha1(), NULL);
+	base64(sha, shalen, expect);
+	accept = header_value(head, "Sec-WebSocket-Accept");
+	proto = header_value(head, "Sec-WebSocket-Protocol");
+	if (!accept || strncmp(accept, expect, strlen(expect)) != 0) {
+		log_err("%s answered the upgrade with a wrong Sec-WebSocket-Accept", cfg->url);
+		return -1;
+	}
+	if (!proto || strncmp(proto, cfg->subprotocol, strlen(cfg->subprotocol)) != 0) {
+		log_err("%s did not agree to the %s subprotocol", cfg->url, cfg->subprotocol);
+		return -1;
+	}
+	/* frames may already follow the head */
+	c->pre_len = total - (size_t)head_len;
+	memcpy(c->rx, head + head_len, c->pre_len);
+	return 0;
+}
+
+struct wsclient *wsclient_open(const struct wsclient_config *cfg)
+{
+	struct wsclient *c = calloc(1, sizeof(*c));
+	char url[512], host[256], port[16], *p, *path;
+	struct timeval none = { 0, 0 };
+
+	if (!c)
+		return NULL;
+	c->fd = -1;
+	c->url = cfg->url;
+	c->timeout = cfg->timeout_seconds;
+	buf_init(&c->out, 0, 4 * (WS_MAX_HEADER + 65536));
+	ws_parser_init(&c->parser, 0, 16u << 20);
+	snprintf(url, sizeof(url), "%s", cfg->url);
+	if (strncmp(url, "wss://", 6) != 0)
+		goto bad_url;
+	p = url + 6;
+	path = strchr(p, '/');
+	if (path)
+		*path++ = 0;
+	else
+		path = "";
+	if (*p == '[' ? netaddr_split(p, host, sizeof(host), port, sizeof(port)) < 0 : 0)
+		goto bad_url;
+	if (*p != '[') {
+		char *colon = strrchr(p, ':');
+
+		snprintf(port, sizeof(port), "%s", colon ? colon + 1 : "443");
+		if (colon)
+			*colon = 0;
+		snprintf(host, sizeof(host), "%.255s", p);
+	}
+	if (!host[0] || !port[0] || strspn(port, "0123456789") != strlen(port) || strlen(p) >= sizeof(host))
+		goto bad_url;
+
+	if (cfg->http_proxy) {
+		if (proxy_connect(c, cfg->http_proxy, host, port) < 0)
+			goto fail;
+	} else {
+		c->fd = tcp_connect(host, port, c->timeout);
+		if (c->fd < 0) {
+			log_err("cannot connect to %s: %s", cfg->url, strerror(errno));
+			goto fail;
+		}
+	}
+	if (tls_setup(c, cfg, host) < 0 || upgrade(c, cfg, host, port, path) < 0)
+		goto fail;
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	return c;
+
+bad_url:
+	log_err("--url %s: expected wss://HOST[:PORT]/usbip", cfg->url);
+fail:
+	wsclient_close(c);
+	return NULL;
+}
+
+void wsclient_close(struct wsclient *c)
+{
+	if (!c)
+		return;
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->ctx)
+		SSL_CTX_free(c->ctx);
+	if (c->fd >= 0)
+		close(c->fd);
+	buf_free(&c->out);
+	free(c);
+}
+
+int wsclient_fd(const struct wsclient *c)
+{
+	return c->fd;
+}
+
+/* A whole masked frame into the out queue. */
+static int queue_frame(struct wsclient *c, enum ws_opcode op, const void *data, size_t len)
+{
+	uint8_t mask[4], *p;
+	size_t h;
+
+	RAND_bytes(mask, sizeof(mask));
+	p = buf_reserve(&c->out, WS_MAX_HEADER + len);
+	if (!p)
+		return USBWS_ERR_NOSPACE;
+	h = ws_header_encode(p, op, 1, len, mask);
+	memcpy(p + h, data, len);
+	ws_mask(p + h, len, mask, 0);
+	buf_commit(&c->out, h + len);
+	return 0;
+}
+
+int wsclient_send_text(struct wsclient *c, const char *text)
+{
+	return queue_frame(c, WS_OP_TEXT, text, strlen(text));
+}
+
+int wsclient_want_write(const struct wsclient *c)
+{
+	return c->cur_len || buf_len(&c->out);
+}
+
+int wsclient_flush(struct wsclient *c, struct buf *src)
+{
+	for (;;) {
+		uint8_t *p;
+		int n;
+
+		if (!c->cur_len) {
+			if (buf_len(&c->out)) {
+				c->cur_is_out = 1;
+				c->cur_len = buf_len(&c->out);
+			} else if (buf_len(src)) {
+				uint8_t mask[4];
+
+				c->payload_len = buf_len(src) < MAX_FRAME_OUT ? buf_len(src) : MAX_FRAME_OUT;
+				RAND_bytes(mask, sizeof(mask));
+				c->hdr_len = ws_header_encode(c->hdr, WS_OP_BINARY, 1, c->payload_len, mask);
+				ws_mask(buf_data(src), c->payload_len, mask, 0);
+				c->cur_is_out = 0;
+				c->cur_len = c->hdr_len + c->payload_len;
+			} else {
+				return 0;
+			}
+		}
+		if (c->cur_is_out) {
+			p = buf_data(&c->out);
+		} else {
+			/* src may have moved since the last try; the header goes
+			 * back in front of it, into its headroom */
+			p = buf_data(src) - c->hdr_len;
+			memcpy(p, c->hdr, c->hdr_len);
+		}
+		n = SSL_write(c->ssl, p, (int)c->cur_len);
+		if (n <= 0) {
+			int e = SSL_get_error(c->ssl, n);
+
+			if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+				return 0;
+			log_ssl_error("writing to", c->url);
+			return -1;
+		}
+		if (c->cur_is_out)
+			buf_consume(&c->out, c->cur_len);
+		else
+			buf_consume(src, c->payload_len);
+		c->cur_len = 0;
+	}
+}
+
+int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws_event *ev), void *ctx,
+		  char *why, size_t why_size)
+{
+	struct ws_event ev;
+	size_t len, pos = 0, used;
+	int n, rc;
+
+	if (c->pre_len) {
+		len = c->pre_len;
+		c->pre_len = 0;
+	} else {
+		n = SSL_read(c->ssl, c->rx, sizeof(c->rx));
+		if (n <= 0) {
+			int e = SSL_get_error(c->ssl, n);
+
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				return 0;
+			if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0)) {
+				snprintf(why, why_size, "the connection was closed");
+				return 1;
+			}
+			log_ssl_error("reading from", c->url);
+			return -1;
+		}
+		len = (size_t)n;
+	}
+	while ((rc = ws_parse(&c->parser, c->rx + pos, len - pos, &used, &ev)) > 0) {
+		pos += used;
+		if (ev.type != WS_EV_CONTROL) {
+			if (on_event(ctx, &ev) < 0)
+				return -1;
+			continue;
+		}
+		if (ev.opcode == WS_OP_PING) {
+			queue_frame(c, WS_OP_PONG, ev.u.control.payload, ev.u.control.len);
+		} else if (ev.opcode == WS_OP_CLOSE) {
+			size_t rl = ev.u.control.len > 2 ? ev.u.control.len - 2 : 0;
+
+			snprintf(why, why_size, "%.*s", (int)rl, (const char *)ev.u.control.payload + 2);
+			queue_frame(c, WS_OP_CLOSE, ev.u.control.payload, ev.u.control.len >= 2 ? 2 : 0);
+			return 1;
+		}
+	}
+	if (rc < 0) {
+		log_err("the proxy sent a broken WebSocket frame: %s", usbws_strerror(rc));
+		return -1;
+	}
+	return 2;
+}
