@@ -57,10 +57,12 @@ static char *dump(json_t *o)
 	return s;
 }
 
-char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs)
+char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs,
+		       json_t *local_devices)
 {
-	return dump(json_pack("{s:s, s:i, s:s, s:o}", "type", "hello", "version", USBWS_CTL_VERSION,
-			      "role", "export", "device", ctl_device_json(dev, ifs, NULL)));
+	return dump(json_pack("{s:s, s:i, s:s, s:o, s:o}", "type", "hello", "version", USBWS_CTL_VERSION,
+			      "role", "export", "device", ctl_device_json(dev, ifs, NULL),
+			      "devices", local_devices ? local_devices : json_array()));
 }
 
 char *ctl_hello_list(void)
@@ -95,47 +97,105 @@ static int copy_string(json_t *o, const char *key, char *dst, size_t size, char 
 	return 0;
 }
 
-static int hex_byte(json_t *o, const char *key, uint8_t *out)
+static int hex_field(json_t *o, const char *key, unsigned int digits, unsigned long *out)
 {
 	json_t *v = json_object_get(o, key);
 	const char *s;
 	char *end;
-	unsigned long n;
 
 	if (!json_is_string(v))
 		return -1;
 	s = json_string_value(v);
-	n = strtoul(s, &end, 16);
-	if (strlen(s) != 2 || *end || n > 0xff)
+	if (strlen(s) != digits || strspn(s, "0123456789abcdefABCDEF") != digits)
 		return -1;
-	*out = (uint8_t)n;
+	*out = strtoul(s, &end, 16);
 	return 0;
 }
 
-/* The interface list a node's hello carries for its device. */
-static int parse_interfaces(json_t *hello, struct ctl_msg *msg, char *why, size_t why_size)
+static int hex_byte(json_t *o, const char *key, uint8_t *out)
 {
-	json_t *dev = json_object_get(hello, "device"), *list, *it;
+	unsigned long v;
+
+	if (hex_field(o, key, 2, &v) < 0)
+		return -1;
+	*out = (uint8_t)v;
+	return 0;
+}
+
+/* One device object as ctl_device_json writes it, checked field by field,
+ * so what a node claims is rebuilt, never passed on as it came. */
+static int parse_device(json_t *o, struct usbip_usb_device *dev, struct usbip_usb_interface *ifs,
+			char *why, size_t why_size)
+{
+	json_t *list, *it, *v;
+	unsigned long vendor, product, class;
 	size_t i;
 
-	if (!json_is_object(dev)) {
-		snprintf(why, why_size, "hello for export has no \"device\" object");
-		return USBWS_ERR_INVAL;
-	}
-	list = json_object_get(dev, "interfaces");
-	if (!json_is_array(list) || json_array_size(list) > USBIP_MAX_INTERFACES) {
-		snprintf(why, why_size, "device \"interfaces\" must be an array of at most %d", USBIP_MAX_INTERFACES);
-		return USBWS_ERR_INVAL;
-	}
+	memset(dev, 0, sizeof(*dev));
+	if (!json_is_object(o))
+		goto bad;
+	v = json_object_get(o, "busid");
+	if (!json_is_string(v) || json_string_length(v) >= sizeof(dev->busid))
+		goto bad;
+	snprintf(dev->busid, sizeof(dev->busid), "%s", json_string_value(v));
+	if (hex_field(o, "vendor", 4, &vendor) < 0 || hex_field(o, "product", 4, &product) < 0 ||
+	    hex_field(o, "class", 2, &class) < 0)
+		goto bad;
+	dev->id_vendor = (uint16_t)vendor;
+	dev->id_product = (uint16_t)product;
+	dev->b_device_class = (uint8_t)class;
+	v = json_object_get(o, "speed");
+	dev->speed = USBIP_SPEED_UNKNOWN;
+	for (i = 0; json_is_string(v) && i <= USBIP_SPEED_SUPER_PLUS; i++)
+		if (strcmp(json_string_value(v), ctl_speed_name((uint32_t)i)) == 0)
+			dev->speed = (uint32_t)i;
+	list = json_object_get(o, "interfaces");
+	if (!json_is_array(list) || json_array_size(list) > USBIP_MAX_INTERFACES)
+		goto bad;
 	json_array_foreach(list, i, it) {
-		if (hex_byte(it, "class", &msg->ifs[i].b_interface_class) < 0 ||
-		    hex_byte(it, "subclass", &msg->ifs[i].b_interface_subclass) < 0 ||
-		    hex_byte(it, "protocol", &msg->ifs[i].b_interface_protocol) < 0) {
-			snprintf(why, why_size, "interface %zu needs class, subclass and protocol as 2-digit hex", i);
+		if (hex_byte(it, "class", &ifs[i].b_interface_class) < 0 ||
+		    hex_byte(it, "subclass", &ifs[i].b_interface_subclass) < 0 ||
+		    hex_byte(it, "protocol", &ifs[i].b_interface_protocol) < 0)
+			goto bad;
+	}
+	dev->b_num_interfaces = (uint8_t)json_array_size(list);
+	return 0;
+bad:
+	snprintf(why, why_size, "a device needs busid, vendor and product (4 hex digits), class, and at most "
+		 "%d interfaces with class, subclass and protocol (2 hex digits)", USBIP_MAX_INTERFACES);
+	return USBWS_ERR_INVAL;
+}
+
+#define CTL_MAX_LOCAL_DEVICES 128
+
+/* A hello for export: the exported device, and the node's own listing. */
+static int parse_hello_export(json_t *hello, struct ctl_msg *msg, char *why, size_t why_size)
+{
+	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];
+	struct usbip_usb_device dev;
+	json_t *list, *it;
+	size_t i;
+
+	if (parse_device(json_object_get(hello, "device"), &dev, msg->ifs, why, why_size) < 0)
+		return USBWS_ERR_INVAL;
+	msg->nifs = dev.b_num_interfaces;
+	list = json_object_get(hello, "devices");
+	if (!list)
+		return 0;
+	if (!json_is_array(list) || json_array_size(list) > CTL_MAX_LOCAL_DEVICES) {
+		snprintf(why, why_size, "\"devices\" must be an array of at most %d", CTL_MAX_LOCAL_DEVICES);
+		return USBWS_ERR_INVAL;
+	}
+	msg->devices = json_array();
+	json_array_foreach(list, i, it) {
+		memset(ifs, 0, sizeof(ifs));
+		if (parse_device(it, &dev, ifs, why, why_size) < 0) {
+			json_decref(msg->devices);
+			msg->devices = NULL;
 			return USBWS_ERR_INVAL;
 		}
+		json_array_append_new(msg->devices, ctl_device_json(&dev, ifs, "available"));
 	}
-	msg->nifs = (unsigned int)json_array_size(list);
 	return 0;
 }
 
@@ -179,7 +239,7 @@ int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size
 			snprintf(why, why_size, "unknown role \"%s\" (export or list)", msg->role);
 			goto out;
 		}
-		if (strcmp(msg->role, "export") == 0 && parse_interfaces(o, msg, why, why_size) < 0)
+		if (strcmp(msg->role, "export") == 0 && parse_hello_export(o, msg, why, why_size) < 0)
 			goto out;
 	} else if (strcmp(type, "welcome") == 0) {
 		msg->type = CTL_WELCOME;

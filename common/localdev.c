@@ -66,18 +66,15 @@ static void read_interfaces(struct udev *udev, struct udev_device *dev, struct u
 	info->b_num_interfaces = (uint8_t)n;
 }
 
-int localdev_list(FILE *out, int json)
+json_t *localdev_json(void)
 {
 	struct udev *udev = udev_new();
 	struct udev_enumerate *e;
 	struct udev_list_entry *it;
 	json_t *devices;
-	int count = 0;
 
-	if (!udev) {
-		log_err("cannot open libudev");
-		return 1;
-	}
+	if (!udev)
+		return NULL;
 	devices = json_array();
 	e = udev_enumerate_new(udev);
 	udev_enumerate_add_match_subsystem(e, "usb");
@@ -104,25 +101,40 @@ int localdev_list(FILE *out, int json)
 		o = ctl_device_json(&info, ifs, NULL);
 		json_object_set_new(o, "driver", driver ? json_string(driver) : json_null());
 		json_array_append_new(devices, o);
-		if (!json)
-			fprintf(out, "%-12s %04x:%04x  %-10s class %02x  %s\n", info.busid, info.id_vendor,
-				info.id_product, ctl_speed_name(info.speed), info.b_device_class,
-				driver ? driver : "-");
-		count++;
 		udev_device_unref(d);
 	}
 	udev_enumerate_unref(e);
 	udev_unref(udev);
+	return devices;
+}
+
+int localdev_list(FILE *out, int json)
+{
+	json_t *devices = localdev_json(), *d;
+	size_t i;
+
+	if (!devices) {
+		log_err("cannot open libudev");
+		return 1;
+	}
 	if (json) {
 		json_t *root = json_pack("{s:o}", "devices", devices);
 
 		json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', out);
 		json_decref(root);
-	} else {
-		if (!count)
-			fprintf(out, "no USB devices on this node\n");
-		json_decref(devices);
+		return 0;
 	}
+	json_array_foreach(devices, i, d) {
+		json_t *drv = json_object_get(d, "driver");
+
+		fprintf(out, "%-12s %s:%s  %-10s class %s  %s\n", json_string_value(json_object_get(d, "busid")),
+			json_string_value(json_object_get(d, "vendor")), json_string_value(json_object_get(d, "product")),
+			json_string_value(json_object_get(d, "speed")), json_string_value(json_object_get(d, "class")),
+			json_is_string(drv) ? json_string_value(drv) : "-");
+	}
+	if (json_array_size(devices) == 0)
+		fprintf(out, "no USB devices on this node\n");
+	json_decref(devices);
 	return 0;
 }

@@ -6,6 +6,12 @@
 
 #include <stdio.h>
 
+struct json_t;
+
+/* The devices as a JSON array of device objects (ctl.h) with "driver";
+ * an empty array without USB, NULL only when udev cannot be read. */
+struct json_t *localdev_json(void);
+
 /* Prints the devices as JSON ({"devices": [...]}) or as a table.
  * Returns 0, or 1 after logging why udev could not be read. */
 int localdev_list(FILE *out, int json);

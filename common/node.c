@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "localdev.h"
 #include "log.h"
 #include "usbws_err.h"
 #include "vdev_stream.h"
@@ -61,7 +62,7 @@ static int queue_export(struct node *n)
 	uint8_t req[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
 	int len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_EXPORT, 0, &n->dev->info);
 
-	char *hello = ctl_hello_export(&n->dev->info, n->dev->interfaces);
+	char *hello = ctl_hello_export(&n->dev->info, n->dev->interfaces, localdev_json());
 	int rc = hello ? wsclient_send_text(n->ws, hello) : USBWS_ERR_NOMEM;
 
 	free(hello);

@@ -74,6 +74,13 @@ static char *nodes_listing(struct proxy *px)
 				continue;
 			json_array_append_new(devs, ctl_device_json(&u->dev, u->ifs, u->imp ? "imported" : "exported"));
 		}
+		/* what the node has but does not export, as its latest hello said */
+		for (u = px->tunnels; u; u = u->next) {
+			if (strcmp(u->node, t->node) == 0 && u->exported && u->local_devices) {
+				json_array_extend(devs, u->local_devices);
+				break;
+			}
+		}
 		json_array_append_new(nodes, node);
 	}
 	s = json_dumps(root, JSON_COMPACT);
@@ -192,6 +199,10 @@ static void node_text(struct tunnel *t, const void *in, size_t len, int final)
 		return;
 	}
 	buf_consume(&t->text_in, buf_len(&t->text_in));
+	if (msg.type != CTL_HELLO || t->hello_seen) {
+		json_decref(msg.devices);
+		msg.devices = NULL;
+	}
 	switch (msg.type) {
 	case CTL_HELLO:
 		if (t->hello_seen) {
@@ -199,6 +210,7 @@ static void node_text(struct tunnel *t, const void *in, size_t len, int final)
 			return;
 		}
 		if (strcmp(msg.role, "list") == 0) {
+			json_decref(msg.devices);
 			log_info("%s asked for the listing", t->node);
 			queue_text(t, nodes_listing(t->px));
 			snprintf(t->close_reason, sizeof(t->close_reason), "listing sent");
@@ -209,6 +221,7 @@ static void node_text(struct tunnel *t, const void *in, size_t len, int final)
 		log_info("node %s connected", t->node);
 		/* REQ_EXPORT carries no interfaces; listings take them from here */
 		memcpy(t->ifs, msg.ifs, sizeof(t->ifs));
+		t->local_devices = msg.devices;
 		return;
 	case CTL_ERROR:
 		log_warn("node %s reports: %s (%s)", t->node, msg.message, msg.code);
@@ -327,6 +340,7 @@ static void tunnel_closed(struct tunnel *t)
 	}
 	while (t->ntext)
 		free(t->text_queue[--t->ntext]);
+	json_decref(t->local_devices);
 	usbip_validator_free(t->validator);
 	buf_free(&t->tx);
 	buf_free(&t->text_in);

@@ -247,7 +247,18 @@ static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const 
 		     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
 		     "Origin: https://%s\r\n\r\n", path, host, port, key64, cfg->subprotocol, host);
 	if (SSL_write(c->ssl, req, n) != n) {
-		log_ssl_error("sending the upgrade to", cfg->url);
+		char one;
+
+		/* With TLS 1.3 the proxy judges our certificate after the
+		 * handshake and may hang up while we write: its alert, if it is
+		 * still there to read, says why. */
+		ERR_clear_error();
+		SSL_read(c->ssl, &one, 1);
+		if (ERR_peek_last_error())
+			log_ssl_error("sending the upgrade to", cfg->url);
+		else
+			log_err("the proxy at %s closed the connection right after the TLS handshake; if its log "
+				"says 'client certificate rejected', check this node's --cert", cfg->url);
 		return -1;
 	}
 	head_len = read_head(c, 1, head, sizeof(head), &total);

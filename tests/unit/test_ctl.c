@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* JSON control messages: what is built, what is accepted, and the exact
+ * reason for what is refused. */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static void test_hello_roundtrip(void **state)
+{
+	struct usbip_exported_device d = make_device(3, 2);
+	struct usbip_exported_device local = make_device(9, 1);
+	struct ctl_msg msg;
+	json_t *devices = json_array(), *first;
+	char why[256], *text;
+
+	json_array_append_new(devices, ctl_device_json(&local.udev, local.interfaces, NULL));
+	text = ctl_hello_export(&d.udev, d.interfaces, devices);
+	assert_non_null(text);
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
+	assert_int_equal(msg.type, CTL_HELLO);
+	assert_string_equal(msg.role, "export");
+	assert_int_equal(msg.nifs, 2);
+	assert_int_equal(msg.ifs[1].b_interface_class, 0x09);
+	assert_int_equal(json_array_size(msg.devices), 1);
+	first = json_array_get(msg.devices, 0);
+	assert_string_equal(json_string_value(json_object_get(first, "busid")), "3-9");
+	assert_string_equal(json_string_value(json_object_get(first, "vendor")), "1009");
+	assert_string_equal(json_string_value(json_object_get(first, "speed")), "high");
+	assert_string_equal(json_string_value(json_object_get(first, "state")), "available");
+	json_decref(msg.devices);
+	free(text);
+}
+
+static void test_listing_drops_what_it_does_not_know(void **state)
+{
+	static const char hello[] =
+		"{\"type\":\"hello\",\"version\":1,\"role\":\"export\","
+		"\"device\":{\"busid\":\"1-1\",\"vendor\":\"0525\",\"product\":\"a4a5\",\"speed\":\"high\","
+		"\"class\":\"00\",\"interfaces\":[]},"
+		"\"devices\":[{\"busid\":\"2-1\",\"vendor\":\"046d\",\"product\":\"c52b\",\"speed\":\"full\","
+		"\"class\":\"00\",\"interfaces\":[],\"state\":\"imported\",\"evil\":\"<script>\"}]}";
+	struct ctl_msg msg;
+	char why[256];
+	json_t *d;
+
+	assert_usbws_err(ctl_parse(hello, strlen(hello), &msg, why, sizeof(why)), 0);
+	d = json_array_get(msg.devices, 0);
+	assert_null(json_object_get(d, "evil"));
+	/* a node cannot claim a device is imported on the proxy */
+	assert_string_equal(json_string_value(json_object_get(d, "state")), "available");
+	json_decref(msg.devices);
+}
+
+static void test_other_messages(void **state)
+{
+	struct ctl_msg msg;
+	char why[256], *text;
+
+	text = ctl_welcome("node-1", "4-1");
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
+	assert_int_equal(msg.type, CTL_WELCOME);
+	assert_string_equal(msg.node, "node-1");
+	assert_string_equal(msg.busid, "4-1");
+	free(text);
+	text = ctl_error("usbip", "USB/IP protocol violation");
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
+	assert_int_equal(msg.type, CTL_ERROR);
+	assert_string_equal(msg.code, "usbip");
+	free(text);
+	text = ctl_hello_list();
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
+	assert_string_equal(msg.role, "list");
+	assert_null(msg.devices);
+	free(text);
+}
+
+static void test_refusals(void **state)
+{
+	static const struct { const char *name, *json, *why; } rows[] = {
+		{ "truncated", "{\"type\":\"hello\",", "malformed JSON at line 1 column 16: string or '}' expected near end of file" },
+		{ "not an object", "[1,2]", "control message is not a JSON object" },
+		{ "no type", "{\"version\":1}", "field \"type\" missing or not a string" },
+		{ "type not a string", "{\"type\":7}", "field \"type\" missing or not a string" },
+		{ "unknown type", "{\"type\":\"reboot\"}", "unknown message type \"reboot\"" },
+		{ "duplicate key", "{\"type\":\"hello\",\"type\":\"error\"}", "malformed JSON at line 1" },
+		{ "wrong version", "{\"type\":\"hello\",\"version\":2,\"role\":\"list\"}",
+		  "unsupported protocol version (this side speaks 1)" },
+		{ "unknown role", "{\"type\":\"hello\",\"version\":1,\"role\":\"admin\"}",
+		  "unknown role \"admin\" (export or list)" },
+		{ "export without device", "{\"type\":\"hello\",\"version\":1,\"role\":\"export\"}",
+		  "a device needs busid, vendor and product" },
+		{ "vendor not hex", "{\"type\":\"hello\",\"version\":1,\"role\":\"export\",\"device\":{\"busid\":\"1-1\","
+		  "\"vendor\":\"05zz\",\"product\":\"a4a5\",\"class\":\"00\",\"interfaces\":[]}}",
+		  "a device needs busid, vendor and product" },
+		{ "33 interfaces", NULL, "a device needs busid" },
+		{ "devices not an array", "{\"type\":\"hello\",\"version\":1,\"role\":\"export\",\"device\":{\"busid\":\"1-1\","
+		  "\"vendor\":\"0525\",\"product\":\"a4a5\",\"class\":\"00\",\"interfaces\":[]},\"devices\":{}}",
+		  "\"devices\" must be an array of at most 128" },
+		{ "welcome without busid", "{\"type\":\"welcome\",\"node\":\"n\"}", "field \"busid\" missing or not a string" },
+		{ "error code too long", "{\"type\":\"error\",\"code\":\"0123456789012345678901234567890123\",\"message\":\"m\"}",
+		  "field \"code\" longer than 31 bytes" },
+	};
+	char big[4096], why[256];
+	struct ctl_msg msg;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *json = rows[i].json;
+
+		if (!json) {
+			k = (size_t)snprintf(big, sizeof(big), "{\"type\":\"hello\",\"version\":1,\"role\":\"export\","
+					     "\"device\":{\"busid\":\"1-1\",\"vendor\":\"0525\",\"product\":\"a4a5\","
+					     "\"class\":\"00\",\"interfaces\":[");
+			for (int j = 0; j < 33; j++)
+				k += (size_t)snprintf(big + k, sizeof(big) - k, "%s{\"class\":\"08\",\"subclass\":\"06\","
+						      "\"protocol\":\"50\"}", j ? "," : "");
+			snprintf(big + k, sizeof(big) - k, "]}}");
+			json = big;
+		}
+		print_message("# %s\n", rows[i].name);
+		assert_usbws_err(ctl_parse(json, strlen(json), &msg, why, sizeof(why)), USBWS_ERR_INVAL);
+		if (strncmp(why, rows[i].why, strlen(rows[i].why)) != 0) {
+			print_error("why: %s\nwant prefix: %s\n", why, rows[i].why);
+			fail();
+		}
+	}
+	/* longer than a control message may be */
+	memset(big, ' ', sizeof(big));
+	assert_usbws_err(ctl_parse(big, USBWS_CTL_MAX + 1, &msg, why, sizeof(why)), USBWS_ERR_INVAL);
+	assert_string_equal(why, "control message of 65537 bytes exceeds 65536");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hello_roundtrip),
+		cmocka_unit_test(test_listing_drops_what_it_does_not_know),
+		cmocka_unit_test(test_other_messages),
+		cmocka_unit_test(test_refusals),
+	};
+
+	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
+}
