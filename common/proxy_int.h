@@ -14,6 +14,10 @@
 #define PROXY_RX_CHUNK (64u << 10)
 #define PROXY_HIGH_WATER (256u << 10)
 #define PROXY_BUF_LIMIT (PROXY_HIGH_WATER + 2 * PROXY_RX_CHUNK)
+/* Largest single write.  libwebsockets keeps whatever part of a write the
+ * socket refuses, so a tunnel holds at most 2 x (PROXY_BUF_LIMIT +
+ * PROXY_WRITE_MAX) = 1 MiB on the proxy, however slow either side is. */
+#define PROXY_WRITE_MAX (128u << 10)
 
 struct importer;
 

@@ -249,7 +249,8 @@ static int write_queued(struct tunnel *t)
 		if (lws_write(t->wsi, frame + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
 			return -1;
 	} else if (buf_len(&t->tx)) {
-		n = buf_len(&t->tx) < PROXY_RX_CHUNK ? buf_len(&t->tx) : PROXY_RX_CHUNK;
+		/* large frames mean fewer poll rounds; see PROXY_WRITE_MAX */
+		n = buf_len(&t->tx) < PROXY_WRITE_MAX ? buf_len(&t->tx) : PROXY_WRITE_MAX;
 		if (lws_write(t->wsi, buf_data(&t->tx), n, LWS_WRITE_BINARY) < (int)n)
 			return -1;
 		buf_consume(&t->tx, n);

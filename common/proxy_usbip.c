@@ -165,8 +165,9 @@ static int importer_writeable(struct importer *imp)
 	size_t n = buf_len(&imp->out);
 
 	if (n) {
-		if (n > PROXY_RX_CHUNK)
-			n = PROXY_RX_CHUNK;
+		/* large writes mean fewer poll rounds; see PROXY_WRITE_MAX */
+		if (n > PROXY_WRITE_MAX)
+			n = PROXY_WRITE_MAX;
 		if (lws_write(imp->wsi, buf_data(&imp->out), n, LWS_WRITE_RAW) < (int)n)
 			return -1;
 		buf_consume(&imp->out, n);

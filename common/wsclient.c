@@ -25,7 +25,7 @@
 #include "usbws_err.h"
 
 #define RX_CHUNK (64u << 10)
-#define MAX_FRAME_OUT (64u << 10)
+#define MAX_FRAME_OUT (256u << 10)
 #define MAX_HTTP_HEAD 8192
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
