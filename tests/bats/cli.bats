@@ -90,3 +90,20 @@ setup() {
 	[ "$status" -eq 0 ]
 	if [ "$n" -eq 0 ]; then [ "$output" = "no USB devices on this node" ]; fi
 }
+
+@test "the systemd units pass systemd-analyze verify" {
+	command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+	mkdir -p "$BATS_TEST_TMPDIR/etc"
+	for u in usbws-proxy.service usbws-connect@.service; do
+		[ -f "$USBWS_BUILDDIR/systemd/$u" ]
+	done
+	# verify needs the ExecStart binaries where the units say they are
+	sed "s|ExecStart=[^ ]*/usbws-proxy|ExecStart=$USBWS_BUILDDIR/proxy/usbws-proxy|" \
+		"$USBWS_BUILDDIR/systemd/usbws-proxy.service" >"$BATS_TEST_TMPDIR/usbws-proxy.service"
+	sed "s|ExecStart=[^ ]*/usbws |ExecStart=$USBWS_BUILDDIR/usbws/usbws |" \
+		"$USBWS_BUILDDIR/systemd/usbws-connect@.service" >"$BATS_TEST_TMPDIR/usbws-connect@node1.service"
+	run systemd-analyze verify --man=no "$BATS_TEST_TMPDIR/usbws-proxy.service" "$BATS_TEST_TMPDIR/usbws-connect@node1.service"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"Unknown key"* && "$output" != *"Invalid"* ]]
+}
