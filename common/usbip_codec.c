@@ -454,13 +454,14 @@ int usbip_encode_urb(uint8_t *buf, size_t cap, const struct usbip_header *hdr, u
 		     const uint8_t *data, uint32_t data_len,
 		     const struct usbip_iso_packet_descriptor *iso, uint32_t niso)
 {
-	size_t need;
+	uint64_t need;
 	uint32_t i;
 	int rc;
 
 	if (data_len != usbip_urb_data_length(hdr, cmd_direction) || niso != usbip_urb_iso_count(hdr))
 		return USBWS_ERR_INVAL;
-	need = USBIP_HEADER_SIZE + (size_t)data_len + (size_t)niso * USBIP_ISO_DESC_SIZE;
+	/* in 64 bits, so no sum can wrap on a 32-bit size_t */
+	need = USBIP_HEADER_SIZE + (uint64_t)data_len + (uint64_t)niso * USBIP_ISO_DESC_SIZE;
 	if (need > INT32_MAX)
 		return USBWS_ERR_TRANSFER_LENGTH;
 	if (cap < need)
@@ -482,7 +483,8 @@ int usbip_decode_urb(const uint8_t *buf, size_t len, const struct usbip_limits *
 	struct usbip_iso_packet_descriptor iso;
 	struct usbip_iso_check chk;
 	uint32_t cmd_direction = USBIP_DIR_OUT;
-	size_t need, i;
+	uint64_t need;
+	size_t i;
 	int rc;
 
 	rc = usbip_header_decode(buf, len, lim, &view->hdr);
@@ -505,7 +507,7 @@ int usbip_decode_urb(const uint8_t *buf, size_t len, const struct usbip_limits *
 	view->niso = usbip_urb_iso_count(&view->hdr);
 	/* ISO count times descriptor size is checked against the buffer
 	 * before any descriptor is read. */
-	need = USBIP_HEADER_SIZE + (size_t)view->data_len + (size_t)view->niso * USBIP_ISO_DESC_SIZE;
+	need = USBIP_HEADER_SIZE + (uint64_t)view->data_len + (uint64_t)view->niso * USBIP_ISO_DESC_SIZE;
 	if (need > INT32_MAX)
 		return USBWS_ERR_TRANSFER_LENGTH;
 	if (len < need)

@@ -26,12 +26,17 @@ struct usbip_limits {
 
 /* 16 MiB matches usbfs's default per-process transfer memory cap. */
 #define USBIP_DEFAULT_MAX_TRANSFER (16u << 20)
-#define USBIP_DEFAULT_MAX_INFLIGHT 4096u
+/* A whole PDU's length must fit an int, as the codec returns it. */
+#define USBIP_MAX_TRANSFER_LIMIT (0x7fffffffu - USBIP_HEADER_SIZE - USBIP_MAX_ISO_PACKETS * USBIP_ISO_DESC_SIZE)
+/* Per session; each slot of the table costs 32 bytes, four per URB. */
+#define USBIP_DEFAULT_MAX_INFLIGHT 1024u
 #define USBIP_DEFAULT_MAX_DEVICES 4096u
 
 void usbip_limits_default(struct usbip_limits *lim);
 
-/* An ISO URB has a packet count other than 0 and 0xffffffff. */
+/* An ISO URB has a packet count other than 0 and 0xffffffff.  (The kernel
+ * decides by the endpoint's type; Linux sends 0 on every non-ISO URB, so
+ * the count is enough for Linux peers, see doc/protocol.md.) */
 static inline int usbip_is_iso(uint32_t number_of_packets)
 {
 	return number_of_packets != 0 && number_of_packets != USBIP_NON_ISO_PACKETS;

@@ -375,9 +375,13 @@ int usbip_request_feed(struct usbip_framer *f, const uint8_t *buf, size_t len, s
 			req->code = ev.u.op.code;
 		else if (ev.type == USBIP_EV_BUSID)
 			memcpy(req->busid, ev.u.busid, sizeof(req->busid));
-		else if (ev.type == USBIP_EV_END)
-			return req->code == USBIP_OP_REQ_DEVLIST || req->code == USBIP_OP_REQ_IMPORT ? 1 :
-			       USBWS_ERR_PHASE;
+		else if (ev.type == USBIP_EV_END) {
+			if (req->code == USBIP_OP_REQ_DEVLIST || req->code == USBIP_OP_REQ_IMPORT)
+				return 1;
+			/* refused for good, like any framing error */
+			f->err = USBWS_ERR_PHASE;
+			return f->err;
+		}
 	}
 }
 
@@ -403,6 +407,8 @@ int usbip_decode_devlist(const uint8_t *buf, size_t len, struct usbip_exported_d
 		case USBIP_EV_OP:
 			if (ev.u.op.code != USBIP_OP_REP_DEVLIST)
 				return USBWS_ERR_UNKNOWN_OP;
+			if (ev.u.op.status != USBIP_ST_OK)
+				return USBWS_ERR_REFUSED;
 			break;
 		case USBIP_EV_DEVICE:
 			if (*ndevs >= max)

@@ -25,7 +25,9 @@ struct usbip_validator {
 	struct urb_slot *slots;      /* open addressing, linear probing */
 	uint32_t mask;
 	unsigned int bits;
-	uint32_t inflight;
+	uint32_t inflight;           /* submits + unlinks in the table */
+	uint32_t submits;
+	uint32_t unlinks;
 	struct usbip_flow_stats flow[2];
 	struct usbip_rtt_stats rtt;
 };
@@ -43,10 +45,12 @@ struct usbip_validator *usbip_validator_new(const struct usbip_validator_config 
 	else
 		usbip_limits_default(&v->cfg.limits);
 	if (v->cfg.limits.max_inflight == 0 || v->cfg.limits.max_inflight > MAX_INFLIGHT_LIMIT ||
-	    v->cfg.limits.max_iso_packets > USBIP_MAX_ISO_PACKETS)
+	    v->cfg.limits.max_iso_packets > USBIP_MAX_ISO_PACKETS ||
+	    v->cfg.limits.max_transfer > USBIP_MAX_TRANSFER_LIMIT)
 		goto fail;
-	/* Keep the table at most half full so probes stay short. */
-	while ((1u << bits) < 2 * v->cfg.limits.max_inflight)
+	/* Submits and unlinks each have max_inflight; keep the table at most
+	 * half full with both, so probes stay short. */
+	while ((1u << bits) < 4 * v->cfg.limits.max_inflight)
 		bits++;
 	v->bits = bits;
 	v->mask = (1u << bits) - 1;
@@ -126,6 +130,11 @@ static void slot_remove(struct usbip_validator *v, struct urb_slot *slot)
 	uint32_t hole = (uint32_t)(slot - v->slots);
 	uint32_t j = hole;
 
+	if (slot->command == USBIP_CMD_SUBMIT)
+		v->submits--;
+	else
+		v->unlinks--;
+
 	for (;;) {
 		uint32_t home;
 
@@ -159,7 +168,9 @@ int usbip_validator_cmd(struct usbip_validator *v, const struct usbip_header *hd
 		       USBWS_ERR_WRONG_WAY : USBWS_ERR_UNKNOWN_CMD;
 	if (slot_find(v, hdr->base.seqnum))
 		return USBWS_ERR_DUPLICATE_SEQNUM;
-	if (v->inflight >= v->cfg.limits.max_inflight)
+	/* unlinks have a budget of their own: a driver that cancels all its
+	 * URBs at once must not hit the limit its submits already use */
+	if ((hdr->base.command == USBIP_CMD_SUBMIT ? v->submits : v->unlinks) >= v->cfg.limits.max_inflight)
 		return USBWS_ERR_INFLIGHT;
 
 	slot = slot_insert(v, hdr->base.seqnum);
@@ -170,9 +181,11 @@ int usbip_validator_cmd(struct usbip_validator *v, const struct usbip_header *hd
 		slot->ep = (uint8_t)hdr->base.ep;
 		slot->transfer_buffer_length = hdr->u.cmd_submit.transfer_buffer_length;
 		slot->number_of_packets = hdr->u.cmd_submit.number_of_packets;
+		v->submits++;
 		flow->submits++;
 	} else {
 		slot->unlink_seqnum = hdr->u.cmd_unlink.unlink_seqnum;
+		v->unlinks++;
 		flow->unlinks++;
 	}
 	return 0;
@@ -220,17 +233,15 @@ int usbip_validator_ret(struct usbip_validator *v, const struct usbip_header *hd
 		record_rtt(v, slot, &match);
 		flow->submits++;
 	} else {
-		/* A non-zero status means the unlink caught the URB in flight: the
-		 * stub sends no RET_SUBMIT for it, so forget it now.  Status 0
-		 * means the URB had already completed and its RET_SUBMIT is (or
-		 * was) on the wire. */
-		if (hdr->u.ret_unlink.status != 0) {
-			target = slot_find(v, slot->unlink_seqnum);
-			if (target && target->command == USBIP_CMD_SUBMIT) {
-				slot_remove(v, target);
-				/* the removal may have shifted our own slot */
-				slot = slot_find(v, hdr->base.seqnum);
-			}
+		/* Any RET_UNLINK completes its target, whatever the status, as
+		 * vhci_rx.c gives the URB back: the stub may complete a URB it
+		 * was unlinking with status 0 and then send only the RET_UNLINK,
+		 * so waiting for a RET_SUBMIT would leak the slot forever. */
+		target = slot_find(v, slot->unlink_seqnum);
+		if (target && target->command == USBIP_CMD_SUBMIT) {
+			slot_remove(v, target);
+			/* the removal may have shifted our own slot */
+			slot = slot_find(v, hdr->base.seqnum);
 		}
 		flow->unlinks++;
 	}

@@ -67,7 +67,9 @@ struct usbip_urb_match {
 struct usbip_validator;
 
 /* Returns NULL when out of memory or when cfg's limits are unusable
- * (max_inflight 0 or above 1<<20).  cfg == NULL uses the defaults. */
+ * (max_inflight 0 or above 1<<20, max_transfer above
+ * USBIP_MAX_TRANSFER_LIMIT).  cfg == NULL uses the defaults.  max_inflight
+ * bounds outstanding CMD_SUBMITs and, separately, outstanding CMD_UNLINKs. */
 struct usbip_validator *usbip_validator_new(const struct usbip_validator_config *cfg);
 void usbip_validator_free(struct usbip_validator *v);
 

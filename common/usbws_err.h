@@ -41,6 +41,7 @@ enum usbws_err {
 	USBWS_ERR_TOO_MANY_INTERFACES = -37,
 	USBWS_ERR_AFTER_UNEXPORT = -38, /* bytes after the stream was closed */
 	USBWS_ERR_SPEED = -39,          /* speed not in the kernel's usb_device_speed enum */
+	USBWS_ERR_REFUSED = -40,        /* the peer answered with a non-zero USB/IP status */
 
 	/* WebSocket (RFC 6455) framing violations */
 	USBWS_ERR_WS_RSV = -50,         /* reserved bits set with no extension agreed */

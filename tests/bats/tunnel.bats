@@ -200,8 +200,8 @@ rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; 
 	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 bulk "$BUSID" in 8388608 >/dev/null
 	p0=$(rss_kib "$proxy_pid")
 	n0=$(rss_kib "$NODE_PID")
-	# 4000 x 64 KiB = 250 MiB of replies asked for, none read
-	"$CLIENT" --port "$USBIP_PORT" --urb 65536 127.0.0.1 flood "$BUSID" 4000 4 >"$WORK/flood.out" &
+	# 1000 x 64 KiB = 62.5 MiB of replies asked for (1024 may be in flight), none read
+	"$CLIENT" --port "$USBIP_PORT" --urb 65536 127.0.0.1 flood "$BUSID" 1000 4 >"$WORK/flood.out" &
 	PIDS+=($!)
 	sleep 3
 	p1=$(rss_kib "$proxy_pid")
@@ -210,7 +210,7 @@ rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; 
 	[ $((p1 - p0)) -lt 8192 ]
 	[ $((n1 - n0)) -lt 8192 ]
 	# the pause reached the node: it stopped taking commands from the proxy
-	grep -q "flood queued=4000" "$WORK/flood.out"
+	grep -q "flood queued=1000" "$WORK/flood.out"
 	kill -0 "$proxy_pid" "$NODE_PID"
 }
 

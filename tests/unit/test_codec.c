@@ -276,6 +276,9 @@ static void test_roundtrip_devlist(void **state)
 	assert_usbws_err(usbip_decode_devlist(buf, (size_t)n, back, 2, &nback), USBWS_ERR_TOO_MANY_DEVICES);
 	/* and a truncated one is reported as such */
 	assert_usbws_err(usbip_decode_devlist(buf, (size_t)n - 1, back, 3, &nback), USBWS_ERR_TRUNCATED);
+	/* a refused listing is an error, not an empty list */
+	n = usbip_op_common_encode(buf, sizeof(buf), USBIP_OP_REP_DEVLIST, USBIP_ST_ERROR);
+	assert_usbws_err(usbip_decode_devlist(buf, (size_t)n, back, 3, &nback), USBWS_ERR_REFUSED);
 }
 
 struct urb_row {
@@ -372,6 +375,9 @@ static void test_encoder_refuses(void **state)
 			 USBWS_ERR_TOO_MANY_INTERFACES);
 	assert_usbws_err(usbip_op_common_encode(buf, sizeof(buf), 0x8009, 0), USBWS_ERR_UNKNOWN_OP);
 	assert_usbws_err(usbip_op_common_encode(buf, 7, USBIP_OP_REQ_DEVLIST, 0), USBWS_ERR_NOSPACE);
+	/* lengths add up in 64 bits: no wrap on a 32-bit size_t, no overflow */
+	h = make_cmd_submit(1, USBIP_DIR_OUT, 1, 0xfffffff0u, 0);
+	assert_usbws_err(usbip_encode_urb(buf, 64, &h, 0, data, 0xfffffff0u, NULL, 0), USBWS_ERR_TRANSFER_LENGTH);
 }
 
 /* --- malformed input: each case expects its own error --------------------- */

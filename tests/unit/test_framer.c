@@ -353,9 +353,10 @@ static void test_stream_scripts(void **state)
 			{ S_CMD, TO, 7, USBIP_DIR_IN, 8, 0 }, { S_UNLINK, TO, 8, 7 },
 			{ S_RETUNLINK, FROM, 8, (uint32_t)-104 }, { S_RET, FROM, 7, USBIP_DIR_IN, 8, 0 } },
 			USBWS_ERR_UNSOLICITED, 3 },
-		{ "RET_SUBMIT after an unlink that came too late", 1, 0, 0, {
+		{ "RET_SUBMIT after a RET_UNLINK with status 0", 1, 0, 0, {
 			{ S_CMD, TO, 7, USBIP_DIR_IN, 8, 0 }, { S_UNLINK, TO, 8, 7 },
-			{ S_RETUNLINK, FROM, 8, 0 }, { S_RET, FROM, 7, USBIP_DIR_IN, 8, 0 } }, 0, -1 },
+			{ S_RETUNLINK, FROM, 8, 0 }, { S_RET, FROM, 7, USBIP_DIR_IN, 8, 0 } },
+			USBWS_ERR_UNSOLICITED, 3 },
 		{ "unlink of a URB already answered", 1, 0, 0, {
 			{ S_CMD, TO, 7, USBIP_DIR_IN, 8, 0 }, { S_RET, FROM, 7, USBIP_DIR_IN, 8, 0 },
 			{ S_UNLINK, TO, 8, 7 }, { S_RETUNLINK, FROM, 8, 0 } }, 0, -1 },
@@ -423,6 +424,22 @@ static void test_unexport_interrupts_urb_stream(void **state)
 	usbip_validator_free(v);
 }
 
+/* A request other than a listing or an import is refused, for good. */
+static void test_request_refusal_is_sticky(void **state)
+{
+	struct usbip_framer f;
+	struct usbip_request req = {0};
+	uint8_t buf[8], listing[8];
+	size_t used;
+
+	usbip_framer_init(&f, TO, NULL);
+	usbip_op_common_encode(buf, sizeof(buf), USBIP_OP_REP_EXPORT, 0);
+	usbip_op_common_encode(listing, sizeof(listing), USBIP_OP_REQ_DEVLIST, 0);
+	assert_usbws_err(usbip_request_feed(&f, buf, sizeof(buf), &used, &req), USBWS_ERR_PHASE);
+	assert_usbws_err(usbip_request_feed(&f, listing, sizeof(listing), &used, &req), USBWS_ERR_PHASE);
+	assert_int_equal(used, 0);
+}
+
 /* A stream that only lists devices needs no validator, and refuses URBs. */
 static void test_listing_without_validator(void **state)
 {
@@ -447,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_stream_scripts),
 		cmocka_unit_test(test_unexport_interrupts_urb_stream),
 		cmocka_unit_test(test_listing_without_validator),
+		cmocka_unit_test(test_request_refusal_is_sticky),
 	};
 
 	return cmocka_run_group_tests_name("framer", tests, NULL, NULL);

@@ -41,8 +41,14 @@ static struct usbip_validator *new_validator(uint32_t max_inflight, struct fake_
 
 static void test_rejects_unusable_limits(void **state)
 {
+	struct usbip_validator_config cfg = {0};
+
 	assert_null(new_validator(0, NULL));
 	assert_null(new_validator((1u << 20) + 1, NULL));
+	/* a PDU's length must fit an int */
+	usbip_limits_default(&cfg.limits);
+	cfg.limits.max_transfer = USBIP_MAX_TRANSFER_LIMIT + 1;
+	assert_null(usbip_validator_new(&cfg));
 	struct usbip_validator *v = new_validator(1u << 20, NULL);
 
 	assert_non_null(v);
@@ -192,6 +198,53 @@ static void test_table_against_reference(void **state)
 	usbip_validator_free(v);
 }
 
+/* The stub can complete a URB it is unlinking with status 0 and send only
+ * the RET_UNLINK: the target must be freed then too, or every such race
+ * leaks a slot until the session dies of USBWS_ERR_INFLIGHT. */
+static void test_unlink_status_zero_frees_target(void **state)
+{
+	struct usbip_validator *v = new_validator(8, NULL);
+	struct usbip_header h;
+	uint32_t s;
+
+	for (s = 1; s < 200; s += 2) {
+		h = make_cmd_submit(s, USBIP_DIR_IN, 1, 64, 0);
+		assert_usbws_err(usbip_validator_cmd(v, &h), 0);
+		h = make_cmd_unlink(s + 1, s);
+		assert_usbws_err(usbip_validator_cmd(v, &h), 0);
+		h = make_ret_unlink(s + 1, 0);
+		assert_usbws_err(usbip_validator_ret(v, &h, NULL), 0);
+	}
+	assert_int_equal(usbip_validator_inflight(v), 0);
+	usbip_validator_free(v);
+}
+
+/* Cancelling everything at once: unlinks have their own budget. */
+static void test_unlinks_have_their_own_budget(void **state)
+{
+	struct usbip_validator *v = new_validator(8, NULL);
+	struct usbip_header h;
+	uint32_t s;
+
+	for (s = 1; s <= 8; s++) {
+		h = make_cmd_submit(s, USBIP_DIR_IN, 1, 64, 0);
+		assert_usbws_err(usbip_validator_cmd(v, &h), 0);
+	}
+	for (s = 1; s <= 8; s++) {
+		h = make_cmd_unlink(100 + s, s);
+		assert_usbws_err(usbip_validator_cmd(v, &h), 0);
+	}
+	assert_int_equal(usbip_validator_inflight(v), 16);
+	h = make_cmd_unlink(200, 1);
+	assert_usbws_err(usbip_validator_cmd(v, &h), USBWS_ERR_INFLIGHT);
+	for (s = 1; s <= 8; s++) {
+		h = make_ret_unlink(100 + s, -104);
+		assert_usbws_err(usbip_validator_ret(v, &h, NULL), 0);
+	}
+	assert_int_equal(usbip_validator_inflight(v), 0);
+	usbip_validator_free(v);
+}
+
 static void test_flow_counters(void **state)
 {
 	struct usbip_validator *v = new_validator(8, NULL);
@@ -201,9 +254,11 @@ static void test_flow_counters(void **state)
 	assert_usbws_err(usbip_validator_cmd(v, &h), 0);
 	h = make_cmd_unlink(2, 1);
 	assert_usbws_err(usbip_validator_cmd(v, &h), 0);
-	h = make_ret_unlink(2, 0);
-	assert_usbws_err(usbip_validator_ret(v, &h, NULL), 0);
+	/* the URB completed before the unlink reached it: its reply, then
+	 * the unlink's with status 0 */
 	h = make_ret_submit(1, 8, 0);
+	assert_usbws_err(usbip_validator_ret(v, &h, NULL), 0);
+	h = make_ret_unlink(2, 0);
 	assert_usbws_err(usbip_validator_ret(v, &h, NULL), 0);
 	assert_int_equal(usbip_validator_flow(v, USBIP_FLOW_TO_DEVICE)->submits, 1);
 	assert_int_equal(usbip_validator_flow(v, USBIP_FLOW_TO_DEVICE)->unlinks, 1);
@@ -224,6 +279,8 @@ int main(void)
 		cmocka_unit_test(test_percentiles),
 		cmocka_unit_test(test_inflight_limit),
 		cmocka_unit_test(test_table_against_reference),
+		cmocka_unit_test(test_unlink_status_zero_frees_target),
+		cmocka_unit_test(test_unlinks_have_their_own_budget),
 		cmocka_unit_test(test_flow_counters),
 	};
 
