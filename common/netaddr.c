@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "usbws_err.h"
@@ -95,28 +96,60 @@ int net_listen(const char *spec, const char **why)
 	return fd;
 }
 
-int net_connect(const char *spec, const char **why)
+/* Tries each address in turn; a blocking socket with TCP_NODELAY, and with
+ * timeout_s (0: none) on the connect and on every later read and write. */
+static int connect_first(struct addrinfo *res, int timeout_s)
 {
-	struct addrinfo *res, *ai;
-	int fd = -1, rc;
+	struct timeval tv = { timeout_s, 0 };
+	struct addrinfo *ai;
+	int fd = -1, one = 1;
 
-	rc = resolve(spec, 0, &res, why);
-	if (rc < 0)
-		return rc;
-	*why = "connection refused or unreachable";
 	for (ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
+		if (timeout_s) {
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		close(fd);
 		fd = -1;
 	}
+	return fd;
+}
+
+int net_connect(const char *spec, const char **why)
+{
+	struct addrinfo *res;
+	int fd, rc;
+
+	rc = resolve(spec, 0, &res, why);
+	if (rc < 0)
+		return rc;
+	fd = connect_first(res, 0);
 	freeaddrinfo(res);
-	if (fd < 0)
+	if (fd < 0) {
+		*why = "connection refused or unreachable";
 		return USBWS_ERR_SYSTEM;
+	}
 	tune(fd);
+	return fd;
+}
+
+int net_connect_host(const char *host, const char *port, int timeout_s)
+{
+	struct addrinfo hints, *res;
+	int fd;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return -1;
+	fd = connect_first(res, timeout_s);
+	freeaddrinfo(res);
 	return fd;
 }
 

@@ -18,6 +18,10 @@ int netaddr_split(const char *spec, char *host, size_t host_size, char *port, si
 int net_listen(const char *spec, const char **why);
 /* Blocking connect (then made non-blocking); same returns. */
 int net_connect(const char *spec, const char **why);
+/* Blocking connect to host and port, with TCP_NODELAY and, when timeout_s
+ * is not 0, that deadline on the connect and on later reads and writes.
+ * Returns the fd, or -1 with errno set (a failed lookup leaves it as is). */
+int net_connect_host(const char *host, const char *port, int timeout_s);
 /* Accepts one connection, non-blocking with TCP_NODELAY; -1 if none. */
 int net_accept(int listen_fd);
 

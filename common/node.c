@@ -37,12 +37,10 @@ struct node {
 	struct wsclient *ws;
 	int done;
 	int failed;
-	int established;
 
 	struct vdev *dev;
 	struct vdev_stream vs;
 	struct usbip_framer op;       /* the proxy's OP_REP_EXPORT */
-	uint16_t op_code;
 	int exported;
 	int listed;
 	int unexport_queued;
@@ -256,7 +254,6 @@ static int run(struct node *n, volatile sig_atomic_t *stop)
 	n->ws = wsclient_open(&wc);
 	if (!n->ws)
 		return 1;
-	n->established = 1;
 	log_info("connected to %s", n->cfg->url);
 	if (n->mode == MODE_LIST) {
 		hello = ctl_hello_list();

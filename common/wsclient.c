@@ -4,9 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -74,34 +72,6 @@ static int verify_cb(int ok, X509_STORE_CTX *xctx)
 	return 0;
 }
 
-static int tcp_connect(const char *host, const char *port, int timeout)
-{
-	struct timeval tv = { timeout, 0 };
-	struct addrinfo hints, *res, *ai;
-	int fd = -1, one = 1;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, port, &hints, &res) != 0)
-		return -1;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		/* the deadline covers connect and every blocking read or write of
-		 * the setup */
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
 static char *base64(const uint8_t *in, size_t len, char *out)
 {
 	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
@@ -156,7 +126,7 @@ static int proxy_connect(struct wsclient *c, const char *proxy, const char *host
 		log_err("--proxy %s: expected http://[user:pass@]host:port", proxy);
 		return -1;
 	}
-	c->fd = tcp_connect(phost, pport, c->timeout);
+	c->fd = net_connect_host(phost, pport, c->timeout);
 	if (c->fd < 0) {
 		log_err("cannot reach the HTTP proxy %s:%s: %s", phost, pport, strerror(errno));
 		return -1;
@@ -296,7 +266,8 @@ static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const 
 struct wsclient *wsclient_open(const struct wsclient_config *cfg)
 {
 	struct wsclient *c = calloc(1, sizeof(*c));
-	char url[512], host[256], port[16], *p, *path;
+	char url[512], hostport[520], host[256], port[16], *p, *path;
+	const char *bracket;
 	struct timeval none = { 0, 0 };
 
 	if (!c)
@@ -315,24 +286,17 @@ struct wsclient *wsclient_open(const struct wsclient_config *cfg)
 		*path++ = 0;
 	else
 		path = "";
-	if (*p == '[' ? netaddr_split(p, host, sizeof(host), port, sizeof(port)) < 0 : 0)
-		goto bad_url;
-	if (*p != '[') {
-		char *colon = strrchr(p, ':');
-
-		snprintf(port, sizeof(port), "%s", colon ? colon + 1 : "443");
-		if (colon)
-			*colon = 0;
-		snprintf(host, sizeof(host), "%.255s", p);
-	}
-	if (!host[0] || !port[0] || strspn(port, "0123456789") != strlen(port) || strlen(p) >= sizeof(host))
+	/* without a port, wss means 443 */
+	bracket = *p == '[' ? strchr(p, ']') : NULL;
+	snprintf(hostport, sizeof(hostport), (bracket ? bracket[1] == ':' : strchr(p, ':') != NULL) ? "%s" : "%s:443", p);
+	if (netaddr_split(hostport, host, sizeof(host), port, sizeof(port)) < 0)
 		goto bad_url;
 
 	if (cfg->http_proxy) {
 		if (proxy_connect(c, cfg->http_proxy, host, port) < 0)
 			goto fail;
 	} else {
-		c->fd = tcp_connect(host, port, c->timeout);
+		c->fd = net_connect_host(host, port, c->timeout);
 		if (c->fd < 0) {
 			log_err("cannot connect to %s: %s", cfg->url, strerror(errno));
 			goto fail;
