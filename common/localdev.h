@@ -2,18 +2,19 @@
 #ifndef USBWS_LOCALDEV_H
 #define USBWS_LOCALDEV_H
 
-/* The node's own USB devices, from libudev. */
+/* The node's own USB devices, read through sysfs.c (usbdev.h). */
 
 #include <stdio.h>
 
 struct json_t;
 
-/* The devices as a JSON array of device objects (ctl.h) with "driver";
- * an empty array without USB, NULL only when udev cannot be read. */
+/* The devices as a JSON array of device objects (ctl.h) with "state",
+ * "driver" and usb.ids names; an empty array without USB, NULL only when
+ * sysfs cannot be read. */
 struct json_t *localdev_json(void);
 
 /* Prints the devices as JSON ({"devices": [...]}) or as a table.
- * Returns 0, or 1 after logging why udev could not be read. */
+ * Returns 0, or 1 after logging why sysfs could not be read. */
 int localdev_list(FILE *out, int json);
 
 #endif

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The node's side of the tunnel: a WebSocket client (wsclient) that proves
- * its identity with its certificate, exports one device, and runs it
- * through vdev_stream.  The same connection code asks a proxy for its
+ * its identity with its certificate and exports one device: a virtual one
+ * run here (vdev_stream) or a kernel one behind a socketpair (kdev), each
+ * behind export_ops.  A control socket answers `usbws status` and
+ * `usbws disconnect`.  The same connection code asks a proxy for its
  * listing.  Frames are parsed in blocks by wsframe: libwebsockets 4.1's
  * client parser went byte by byte and capped bulk OUT throughput.
  */
@@ -14,9 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl.h"
+#include "ctlsock.h"
+#include "kdev.h"
 #include "localdev.h"
 #include "log.h"
 #include "usbws_err.h"
@@ -31,6 +37,27 @@
 
 enum node_mode { MODE_EXPORT, MODE_LIST };
 
+struct node;
+
+/* The exported device: what it is, and how its URB stream runs. */
+struct export_ops {
+	const char *kind;
+	const struct usbip_usb_device *(*info)(struct node *n);
+	const struct usbip_usb_interface *(*ifs)(struct node *n);
+	struct buf *(*tx)(struct node *n);                  /* bytes for the proxy */
+	struct usbip_validator *(*validator)(struct node *n);
+	int (*start)(struct node *n);                       /* the proxy confirmed the export */
+	/* Commands from the proxy; *used may fall short while the device is busy. */
+	int (*feed)(struct node *n, const uint8_t *in, size_t len, size_t *used);
+	int (*closed)(struct node *n);                      /* the unexport reply came */
+	/* Stop taking commands; then quiesced says 1 when the outbound stream
+	 * is between messages (an unexport may follow), -1 when it never will. */
+	void (*stop)(struct node *n);
+	int (*quiesced)(struct node *n);
+	short (*poll_events)(struct node *n);
+	int (*io)(struct node *n, short revents);
+};
+
 struct node {
 	const struct node_config *cfg;
 	enum node_mode mode;
@@ -38,15 +65,109 @@ struct node {
 	int done;
 	int failed;
 
-	struct vdev *dev;
+	const struct export_ops *ops;
+	struct vdev *dev;             /* virtual */
 	struct vdev_stream vs;
+	struct kdev *kd;              /* kernel */
 	struct usbip_framer op;       /* the proxy's OP_REP_EXPORT */
 	int exported;
 	int listed;
+	int stopping;                 /* asked to stop, or the device went away */
 	int unexport_queued;
 	time_t unexport_deadline;
 	struct buf in;                /* from the proxy, not yet taken */
 	struct buf text_in;
+	char proxy_busid[USBIP_BUSID_SIZE];
+	time_t started;
+	time_t exported_at;
+	int ctl_fd;
+};
+
+/* virtual devices */
+
+static const struct usbip_usb_device *virt_info(struct node *n) { return &n->dev->info; }
+static const struct usbip_usb_interface *virt_ifs(struct node *n) { return n->dev->interfaces; }
+static struct buf *virt_tx(struct node *n) { return vdev_stream_tx(&n->vs); }
+static struct usbip_validator *virt_validator(struct node *n) { return n->vs.validator; }
+static int virt_start(struct node *n) { (void)n; return 0; }
+static int virt_closed(struct node *n) { return n->vs.rx.phase == USBIP_PHASE_CLOSED; }
+static void virt_stop(struct node *n) { (void)n; }
+/* the device adds whole replies only */
+static int virt_quiesced(struct node *n) { (void)n; return 1; }
+static short virt_poll_events(struct node *n) { (void)n; return 0; }
+static int virt_io(struct node *n, short revents) { (void)n; (void)revents; return 0; }
+
+static int virt_feed(struct node *n, const uint8_t *in, size_t len, size_t *used)
+{
+	return vdev_stream_feed(&n->vs, in, len, used);
+}
+
+static const struct export_ops virtual_ops = {
+	.kind = "virtual", .info = virt_info, .ifs = virt_ifs, .tx = virt_tx, .validator = virt_validator,
+	.start = virt_start, .feed = virt_feed, .closed = virt_closed, .stop = virt_stop,
+	.quiesced = virt_quiesced, .poll_events = virt_poll_events, .io = virt_io,
+};
+
+/* kernel devices: usbip-host or usbip-vudc, through a socketpair */
+
+static const struct usbip_usb_device *kern_info(struct node *n) { return &n->kd->info; }
+static const struct usbip_usb_interface *kern_ifs(struct node *n) { return n->kd->ifs; }
+static struct buf *kern_tx(struct node *n) { return kdev_tx(n->kd); }
+static struct usbip_validator *kern_validator(struct node *n) { return n->kd->validator; }
+static int kern_closed(struct node *n) { return n->kd->to_dev.phase == USBIP_PHASE_CLOSED; }
+static short kern_poll_events(struct node *n) { return kdev_poll_events(n->kd); }
+
+static int kern_start(struct node *n)
+{
+	char why[256];
+
+	if (kdev_start(n->kd, why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		return -1;
+	}
+	log_info("%s %s has its socket; relaying", n->kd->ops->kind, n->kd->name);
+	return 0;
+}
+
+static int kern_feed(struct node *n, const uint8_t *in, size_t len, size_t *used)
+{
+	return kdev_feed(n->kd, in, len, used);
+}
+
+/* The kernel tears the connection down when it reads EOF, unlinking what
+ * is in flight, and then closes its end: after that nothing more comes. */
+static void kern_stop(struct node *n)
+{
+	if (n->kd->fd >= 0 && !n->kd->kernel_eof)
+		shutdown(n->kd->fd, SHUT_WR);
+}
+
+static int kern_quiesced(struct node *n)
+{
+	if (n->kd->fd >= 0 && !n->kd->kernel_eof)
+		return 0;
+	return usbip_framer_at_boundary(&n->kd->from_dev) ? 1 : -1;
+}
+
+static int kern_io(struct node *n, short revents)
+{
+	int was_eof = n->kd->kernel_eof, rc = kdev_io(n->kd, revents);
+
+	if (rc < 0)
+		return rc;
+	if (n->kd->kernel_eof && !was_eof && !n->stopping) {
+		log_err("%s closed its end of the connection: %s went away or was taken down",
+			n->kd->ops->kind, n->kd->name);
+		n->stopping = 1;
+		n->failed = 1;
+	}
+	return 0;
+}
+
+static const struct export_ops kernel_ops = {
+	.kind = "kernel", .info = kern_info, .ifs = kern_ifs, .tx = kern_tx, .validator = kern_validator,
+	.start = kern_start, .feed = kern_feed, .closed = kern_closed, .stop = kern_stop,
+	.quiesced = kern_quiesced, .poll_events = kern_poll_events, .io = kern_io,
 };
 
 static void finish(struct node *n, int failed)
@@ -58,33 +179,47 @@ static void finish(struct node *n, int failed)
 static int queue_export(struct node *n)
 {
 	uint8_t req[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
-	int len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_EXPORT, 0, &n->dev->info);
+	int len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_EXPORT, 0, n->ops->info(n));
 
-	char *hello = ctl_hello_export(&n->dev->info, n->dev->interfaces, localdev_json());
+	char *hello = ctl_hello_export(n->ops->info(n), n->ops->ifs(n), localdev_json());
 	int rc = hello ? wsclient_send_text(n->ws, hello) : USBWS_ERR_NOMEM;
 
 	free(hello);
-	if (rc < 0 || len < 0 || buf_append(vdev_stream_tx(&n->vs), req, (size_t)len) < 0)
+	if (rc < 0 || len < 0 || buf_append(n->ops->tx(n), req, (size_t)len) < 0)
 		return USBWS_ERR_NOMEM;
 	return 0;
 }
 
+/* Called each round once stopping: the unexport goes out when the
+ * device's own stream is between messages. */
 static void queue_unexport(struct node *n)
 {
 	uint8_t req[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
-	int len;
+	int len, ready;
 
+	if (!n->unexport_deadline) {
+		n->unexport_deadline = time(NULL) + UNEXPORT_GRACE_SECONDS;
+		if (n->mode == MODE_EXPORT && n->exported)
+			n->ops->stop(n);
+	}
 	if (n->unexport_queued)
 		return;
-	n->unexport_queued = 1;
-	n->unexport_deadline = time(NULL) + UNEXPORT_GRACE_SECONDS;
 	if (!n->exported || !n->ws) {
 		finish(n, 0);
 		return;
 	}
-	len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_UNEXPORT, 0, &n->dev->info);
-	buf_append(vdev_stream_tx(&n->vs), req, (size_t)len);
-	log_info("unexporting %s", n->dev->info.busid);
+	ready = n->ops->quiesced(n);
+	if (ready == 0)
+		return;
+	if (ready < 0) {
+		log_warn("the device stopped in the middle of a reply; closing without an unexport");
+		finish(n, 0);
+		return;
+	}
+	n->unexport_queued = 1;
+	len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_UNEXPORT, 0, n->ops->info(n));
+	buf_append(n->ops->tx(n), req, (size_t)len);
+	log_info("unexporting %s", n->ops->info(n)->busid);
 }
 
 /* Moves buffered input into the device as far as its replies allow. */
@@ -95,11 +230,11 @@ static int pump(struct node *n)
 
 	if (n->mode != MODE_EXPORT || !n->exported)
 		return 0;
-	rc = vdev_stream_feed(&n->vs, buf_data(&n->in), buf_len(&n->in), &used);
+	rc = n->ops->feed(n, buf_data(&n->in), buf_len(&n->in), &used);
 	buf_consume(&n->in, used);
 	if (rc < 0)
 		return rc;
-	if (n->vs.rx.phase == USBIP_PHASE_CLOSED) {
+	if (n->ops->closed(n)) {
 		log_info("the proxy confirmed the unexport");
 		finish(n, 0);
 	}
@@ -128,7 +263,12 @@ static int export_reply(struct node *n, const uint8_t *in, size_t len, size_t *t
 				return 0;
 			}
 		} else if (ev.type == USBIP_EV_END) {
+			if (n->ops->start(n) < 0) {
+				finish(n, 1);
+				return 0;
+			}
 			n->exported = 1;
+			n->exported_at = time(NULL);
 		}
 	}
 	return 0;
@@ -168,7 +308,8 @@ static void on_text(struct node *n, const void *in, size_t len, int final)
 		finish(n, 1);
 	} else if (msg.type == CTL_WELCOME) {
 		log_info("exported %s as busid %s on the proxy, which knows this node as %s",
-			 n->dev->info.busid, msg.busid, msg.node);
+			 n->ops->info(n)->busid, msg.busid, msg.node);
+		snprintf(n->proxy_busid, sizeof(n->proxy_busid), "%s", msg.busid);
 	} else if (msg.type == CTL_ERROR) {
 		log_err("the proxy refused: %s (%s)", msg.message, msg.code);
 		finish(n, 1);
@@ -241,14 +382,51 @@ static void read_available(struct node *n)
 	}
 }
 
-static int run(struct node *n, volatile sig_atomic_t *stop)
+/* `usbws status` and `usbws disconnect`, through the control socket */
+static char *answer_control(void *ctx, const char *request)
+{
+	struct node *n = ctx;
+	json_t *req = json_loads(request, 0, NULL), *o;
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	char *out;
+
+	if (cmd && strcmp(cmd, "disconnect") == 0) {
+		log_info("disconnect requested through the control socket");
+		n->stopping = 1;
+		o = json_pack("{s:b}", "ok", 1);
+	} else if (cmd && strcmp(cmd, "status") == 0) {
+		const struct usbip_usb_device *d = n->ops->info(n);
+		struct usbip_validator *v = n->ops->validator(n);
+		const struct usbip_flow_stats *to = usbip_validator_flow(v, USBIP_FLOW_TO_DEVICE);
+		const struct usbip_flow_stats *from = usbip_validator_flow(v, USBIP_FLOW_FROM_DEVICE);
+		time_t now = time(NULL);
+
+		o = json_pack("{s:b, s:s, s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "ok", 1,
+			      "busid", d->busid, "kind", n->kd ? n->kd->ops->kind : "virtual",
+			      "device", ctl_device_json(d, n->ops->ifs(n), NULL), "url", n->cfg->url,
+			      "proxy_busid", n->proxy_busid,
+			      "state", n->unexport_queued || n->stopping ? "stopping" : n->exported ? "exported" : "connecting",
+			      "uptime_seconds", (json_int_t)(now - n->started),
+			      "exported_seconds", (json_int_t)(n->exported ? now - n->exported_at : 0),
+			      "bytes_to_device", (json_int_t)to->bytes, "bytes_from_device", (json_int_t)from->bytes,
+			      "urbs", (json_int_t)to->submits, "urbs_completed", (json_int_t)from->submits,
+			      "pid", (int)getpid());
+	} else {
+		o = json_pack("{s:b, s:s}", "ok", 0, "error", "unknown request; expected {\"cmd\": \"status\"} or {\"cmd\": \"disconnect\"}");
+	}
+	json_decref(req);
+	out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return out;
+}
+
+static int run(struct node *n, struct buf *tx, volatile sig_atomic_t *stop)
 {
 	struct wsclient_config wc = {
 		.url = n->cfg->url, .cert = n->cfg->cert, .key = n->cfg->key, .ca = n->cfg->ca,
 		.http_proxy = n->cfg->http_proxy, .subprotocol = USBWS_SUBPROTOCOL,
 		.timeout_seconds = n->cfg->connect_timeout,
 	};
-	struct buf *tx = vdev_stream_tx(&n->vs);
 	char *hello;
 
 	n->ws = wsclient_open(&wc);
@@ -264,11 +442,15 @@ static int run(struct node *n, volatile sig_atomic_t *stop)
 		finish(n, 1);
 	}
 	while (!n->done) {
-		struct pollfd pfd = { wsclient_fd(n->ws), 0, 0 };
+		struct pollfd pfd[3] = { { wsclient_fd(n->ws), 0, 0 }, { -1, 0, 0 }, { n->ctl_fd, POLLIN, 0 } };
 
 		if (*stop)
+			n->stopping = 1;
+		if (n->stopping)
 			queue_unexport(n);
-		if (n->unexport_queued && time(NULL) > n->unexport_deadline) {
+		if (n->done)
+			break;
+		if (n->unexport_deadline && time(NULL) > n->unexport_deadline) {
 			log_warn("no unexport confirmation from the proxy; closing anyway");
 			break;
 		}
@@ -282,12 +464,21 @@ static int run(struct node *n, volatile sig_atomic_t *stop)
 			break;
 		}
 		if (buf_space(&n->in) >= NODE_RX_CHUNK)
-			pfd.events |= POLLIN;
+			pfd[0].events |= POLLIN;
 		if (wsclient_want_write(n->ws) || buf_len(tx))
-			pfd.events |= POLLOUT;
-		if (poll(&pfd, 1, POLL_MS) < 0 && errno != EINTR)
+			pfd[0].events |= POLLOUT;
+		if (n->mode == MODE_EXPORT && (pfd[1].events = n->ops->poll_events(n)))
+			pfd[1].fd = n->kd->fd;
+		if (poll(pfd, 3, POLL_MS) < 0 && errno != EINTR)
 			break;
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+		if (pfd[2].revents & POLLIN)
+			ctlsock_serve(n->ctl_fd, answer_control, n);
+		if (pfd[1].revents && n->ops->io(n, pfd[1].revents) < 0) {
+			log_err("%s %s broke the USB/IP protocol; closing", n->kd->ops->kind, n->kd->name);
+			finish(n, 1);
+			break;
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 			read_available(n);
 	}
 	/* a last flush carries a confirmation or close reply that is queued */
@@ -305,42 +496,120 @@ static int run(struct node *n, volatile sig_atomic_t *stop)
 	return n->failed ? 1 : 0;
 }
 
+/* The control socket is named after the device, connect-BUSID.sock, so
+ * that `usbws disconnect --busid` finds it; virtual devices, several per
+ * node, go by process. */
+static void control_name(struct node *n, char *out, size_t cap)
+{
+	if (n->kd)
+		snprintf(out, cap, "connect-%s.sock", n->kd->name);
+	else
+		snprintf(out, cap, "connect-virtual-%ld.sock", (long)getpid());
+}
+
+static int open_control(struct node *n)
+{
+	char name[64], path[108];
+
+	control_name(n, name, sizeof(name));
+	n->ctl_fd = ctlsock_listen(name);
+	if (n->ctl_fd < 0) {
+		ctlsock_path(path, sizeof(path), name);
+		if (errno == EADDRINUSE)
+			log_err("another usbws connect already exports %s (%s answers)", n->ops->info(n)->busid, path);
+		else
+			log_err("cannot listen on %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void close_control(struct node *n)
+{
+	char name[64], path[108];
+
+	if (n->ctl_fd < 0)
+		return;
+	close(n->ctl_fd);
+	control_name(n, name, sizeof(name));
+	ctlsock_path(path, sizeof(path), name);
+	unlink(path);
+}
+
+static int open_device(struct node *n, const struct node_config *cfg)
+{
+	char why[256];
+	const char *vwhy;
+	int rc;
+
+	if (cfg->device) {
+		if (kdev_open(&n->kd, cfg->device, WS_MAX_HEADER, why, sizeof(why)) < 0) {
+			log_err("%s", why);
+			return -1;
+		}
+		n->ops = &kernel_ops;
+		return 0;
+	}
+	rc = vdev_open(cfg->virtual_spec, cfg->virtual_busid ? cfg->virtual_busid : "1-1", &n->dev, &vwhy);
+	if (rc < 0) {
+		log_err("--virtual %s: %s", cfg->virtual_spec, vwhy ? vwhy : usbws_strerror(rc));
+		return -1;
+	}
+	if (vdev_stream_init(&n->vs, n->dev, NODE_MAX_TRANSFER, NODE_HIGH_WATER, WS_MAX_HEADER) < 0) {
+		vdev_close(n->dev);
+		return -1;
+	}
+	n->ops = &virtual_ops;
+	return 0;
+}
+
+static void close_device(struct node *n)
+{
+	if (n->kd) {
+		kdev_close(n->kd);
+		return;
+	}
+	vdev_stream_free(&n->vs);
+	vdev_close(n->dev);
+}
+
 int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 {
 	struct node n;
-	const char *why;
-	int rc;
+	int rc = 1;
 
 	memset(&n, 0, sizeof(n));
 	n.cfg = cfg;
 	n.mode = MODE_EXPORT;
-	rc = vdev_open(cfg->virtual_spec, "1-1", &n.dev, &why);
-	if (rc < 0) {
-		log_err("--virtual %s: %s", cfg->virtual_spec, why ? why : usbws_strerror(rc));
+	n.ctl_fd = -1;
+	n.started = time(NULL);
+	if (open_device(&n, cfg) < 0)
 		return 1;
+	if (open_control(&n) == 0) {
+		usbip_framer_init(&n.op, USBIP_FLOW_TO_DEVICE, NULL);
+		buf_init(&n.in, 0, 2 * NODE_RX_CHUNK);
+		buf_init(&n.text_in, 0, USBWS_CTL_MAX);
+		rc = run(&n, n.ops->tx(&n), stop);
+		close_control(&n);
 	}
-	if (vdev_stream_init(&n.vs, n.dev, NODE_MAX_TRANSFER, NODE_HIGH_WATER, WS_MAX_HEADER) < 0) {
-		vdev_close(n.dev);
-		return 1;
-	}
-	usbip_framer_init(&n.op, USBIP_FLOW_TO_DEVICE, NULL);
-	buf_init(&n.in, 0, 2 * NODE_RX_CHUNK);
-	buf_init(&n.text_in, 0, USBWS_CTL_MAX);
-	rc = run(&n, stop);
-	vdev_stream_free(&n.vs);
-	vdev_close(n.dev);
+	close_device(&n);
 	return rc;
 }
 
 int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop)
 {
 	struct node n;
+	struct buf tx;
+	int rc;
 
 	memset(&n, 0, sizeof(n));
 	n.cfg = cfg;
 	n.mode = MODE_LIST;
+	n.ctl_fd = -1;
 	buf_init(&n.text_in, 0, USBWS_CTL_MAX);
 	buf_init(&n.in, 0, NODE_RX_CHUNK);
-	buf_init(&n.vs.tx, WS_MAX_HEADER, 1);
-	return run(&n, stop);
+	buf_init(&tx, WS_MAX_HEADER, 1);
+	rc = run(&n, &tx, stop);
+	buf_free(&tx);
+	return rc;
 }

@@ -13,6 +13,8 @@ struct node_config {
 	const char *ca;             /* the CA that signs the proxy's certificate */
 	const char *http_proxy;     /* http://[user:pass@]host:port, or NULL */
 	const char *virtual_spec;   /* export: storage:PATH or sourcesink */
+	const char *virtual_busid;  /* the busid a virtual device goes by (default 1-1) */
+	const char *device;         /* or: a busid (usbip-host) or usbip-vudc.N */
 	int connect_timeout;        /* seconds to a WebSocket handshake */
 	int verbose;
 };

@@ -101,14 +101,19 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop)
 		log_err("cannot create the libwebsockets context");
 		return 1;
 	}
-	if (make_vhost_wss(&px, cfg) < 0 || (cfg->usbip_listen && make_vhost_usbip(&px, cfg) < 0)) {
+	/* the control socket answers before nodes can come */
+	if (proxy_vhci_init(&px) < 0 || make_vhost_wss(&px, cfg) < 0 ||
+	    (cfg->usbip_listen && make_vhost_usbip(&px, cfg) < 0)) {
 		lws_context_destroy(px.ctx);
+		proxy_vhci_free(&px);
 		return 1;
 	}
 	while (!*stop)
 		if (lws_service(px.ctx, 0) < 0)
 			break;
 	log_info("stopping");
+	/* closing every socket detaches every vhci port */
 	lws_context_destroy(px.ctx);
+	proxy_vhci_free(&px);
 	return 0;
 }

@@ -10,6 +10,10 @@ struct proxy_config {
 	const char *key;            /* its private key */
 	const char *ca;             /* the CA that signs node certificates */
 	const char *usbip_listen;   /* HOST:PORT for the USB/IP re-export, or NULL */
+	const char *vhci;           /* "auto" (default, NULL), "none", or a vhci_hcd list: 0,1 */
+	const char *const *pins;    /* NODE=LIST: that node's devices go to these vhci_hcd only */
+	size_t npins;
+	const char *sysfs_root;     /* NULL: /sys or $USBWS_SYSFS_ROOT */
 	int verbose;
 };
 

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "usbip_framer.h"
+#include "vhci.h"
 
 /* Per-direction buffering: reading from the source stops at HIGH_WATER,
  * and one more read (at most RX_CHUNK) may still land. */
@@ -27,6 +28,7 @@ struct tunnel {
 	struct lws *wsi;
 	char node[128];                   /* certificate subject CN */
 	char busid[USBIP_BUSID_SIZE];     /* as the proxy exports it */
+	char node_busid[USBIP_BUSID_SIZE];/* as the node calls it */
 	struct usbip_usb_device dev;
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];
 	int hello_seen;
@@ -54,6 +56,16 @@ struct importer {
 	struct tunnel *t;
 	int close_when_sent;
 	int rx_paused;
+	int vhci_port;                    /* the vhci_hcd port behind this socket, or -1 (TCP) */
+};
+
+/* A vhci_hcd port this proxy attached, until the socket behind it closes. */
+struct vhci_claim {
+	unsigned int port;
+	unsigned int controller;
+	int superspeed;
+	struct importer *imp;             /* its socket; imp->t is NULL once the tunnel is gone */
+	time_t since;
 };
 
 struct proxy {
@@ -61,6 +73,19 @@ struct proxy {
 	struct lws_context *ctx;
 	struct tunnel *tunnels;
 	unsigned int next_bus;
+	struct lws_vhost *local_vh;       /* adopts vhci sockets and the control socket */
+	int control_listening;
+	int vhci_on;
+	struct vhci_set vhci_allowed;
+	struct vhci_pin *pins;
+	size_t npins;
+	struct vhci_claim *claims;
+	size_t nclaims;
+};
+
+struct vhci_pin {
+	char node[128];                   /* certificate CN */
+	struct vhci_set set;
 };
 
 extern const struct lws_protocols proxy_tunnel_protocol;
@@ -72,5 +97,17 @@ void proxy_detach_importer(struct tunnel *t);
 /* Queue bytes for the node and ask for a write. */
 void tunnel_kick(struct tunnel *t);
 void importer_kick(struct importer *imp);
+
+/* proxy_vhci.c */
+/* Reads --vhci and --pin and makes the local vhost.  Returns 0 or -1. */
+int proxy_vhci_init(struct proxy *px);
+void proxy_vhci_free(struct proxy *px);
+/* The node's export was accepted: attach it to a vhci_hcd port when vhci
+ * is on.  Returns 0, or -1 after failing the tunnel (no port, ...). */
+int proxy_vhci_attach(struct tunnel *t);
+/* An importer socket closed: a vhci one gives its port back. */
+void proxy_vhci_released(struct importer *imp);
+/* Fail a tunnel with a reason for the node (proxy_tunnel.c). */
+void tunnel_fail(struct tunnel *t, const char *code, const char *why);
 
 #endif

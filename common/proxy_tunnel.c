@@ -35,7 +35,7 @@ static void queue_text(struct tunnel *t, char *json)
 }
 
 /* Tells the node why, then closes its tunnel; nothing else is touched. */
-static void tunnel_fail(struct tunnel *t, const char *code, const char *why)
+void tunnel_fail(struct tunnel *t, const char *code, const char *why)
 {
 	if (t->closing)
 		return;
@@ -104,6 +104,7 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 {
 	struct tunnel *t = ctx;
 	struct proxy *px = t->px;
+	int rc;
 
 	switch (ev->type) {
 	case USBIP_EV_OP:
@@ -123,6 +124,7 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		unsigned int bus = ++px->next_bus;
 
 		memcpy(node_busid, t->dev.busid, sizeof(node_busid));
+		memcpy(t->node_busid, t->dev.busid, sizeof(t->node_busid));
 		/* busids must be unique on the proxy whatever the nodes call them */
 		snprintf(t->busid, sizeof(t->busid), "%u-1", bus);
 		memcpy(t->dev.busid, t->busid, sizeof(t->busid));
@@ -133,7 +135,12 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		log_info("node %s exported %04x:%04x (its %s) as busid %s", t->node, t->dev.id_vendor,
 			 t->dev.id_product, node_busid, t->busid);
 		queue_text(t, ctl_welcome(t->node, t->busid));
-		return reply_op(t, USBIP_OP_REP_EXPORT, USBIP_ST_OK);
+		rc = reply_op(t, USBIP_OP_REP_EXPORT, USBIP_ST_OK);
+		/* vhci_hcd sends its first commands once attached: they queue
+		 * behind the reply */
+		if (rc == 0)
+			proxy_vhci_attach(t);
+		return rc;
 	}
 	if (t->op_code == USBIP_OP_REQ_UNEXPORT) {
 		log_info("node %s unexported busid %s", t->node, t->busid);

@@ -191,6 +191,7 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		memset(imp, 0, sizeof(*imp));
 		imp->px = lws_get_vhost_user(lws_get_vhost(wsi));
 		imp->wsi = wsi;
+		imp->vhci_port = -1;
 		usbip_framer_init(&imp->op, USBIP_FLOW_TO_DEVICE, NULL);
 		buf_init(&imp->out, LWS_PRE, PROXY_BUF_LIMIT);
 		return 0;
@@ -199,7 +200,8 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 			return 0;
 		rc = importer_rx(imp, in, len);
 		if (rc < 0) {
-			log_warn("USB/IP importer broke the protocol: %s; dropping it", usbws_strerror(rc));
+			log_warn("%s broke the protocol: %s; dropping it",
+				 imp->vhci_port >= 0 ? "vhci_hcd" : "USB/IP importer", usbws_strerror(rc));
 			return -1;
 		}
 		return 0;
@@ -207,6 +209,7 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		return importer_writeable(imp);
 	case LWS_CALLBACK_RAW_CLOSE:
 		imp->wsi = NULL;
+		proxy_vhci_released(imp);
 		if (imp->t)
 			proxy_detach_importer(imp->t);
 		buf_free(&imp->out);

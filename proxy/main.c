@@ -9,6 +9,8 @@
 #include "log.h"
 #include "proxy.h"
 
+#define MAX_PINS 256
+
 static volatile sig_atomic_t stop_requested;
 
 static void on_stop_signal(int sig)
@@ -23,13 +25,21 @@ static void usage(FILE *out)
 		"usage: usbws-proxy --cert FILE --key FILE --ca FILE [OPTIONS]\n"
 		"\n"
 		"Accepts nodes over WebSocket/TLS (path /usbip, subprotocol usbws.v1) with\n"
-		"mutual TLS, and re-exports their devices over plain USB/IP.\n"
+		"mutual TLS, attaches their devices to vhci_hcd, and can re-export them\n"
+		"over plain USB/IP.  usbws port and usbws detach talk to its control\n"
+		"socket, /run/usbws/proxy.sock (or $USBWS_RUN_DIR/proxy.sock).\n"
 		"\n"
 		"  --listen ADDR:PORT        WSS address (default 0.0.0.0:443)\n"
 		"  --cert FILE               server certificate, PEM\n"
 		"  --key FILE                its private key, PEM\n"
 		"  --ca FILE                 CA certificate that signs node certificates\n"
 		"  --usbip-listen ADDR:PORT  serve the exported devices to USB/IP importers\n"
+		"  --vhci auto|none|LIST     attach exported devices to this host's vhci_hcd:\n"
+		"                            auto (default) when it is loaded, none, or only the\n"
+		"                            listed controllers (0,1 or vhci_hcd.0,vhci_hcd.1)\n"
+		"  --pin NODE=LIST           NODE's devices only ever go to these vhci_hcd\n"
+		"                            (repeatable; NODE is the certificate CN)\n"
+		"  --sysfs-root DIR          where sysfs is (default /sys, or $USBWS_SYSFS_ROOT)\n"
 		"  -v, --verbose             log more\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n");
@@ -56,12 +66,16 @@ int main(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "ca", required_argument, NULL, 'a' },
 		{ "usbip-listen", required_argument, NULL, 'u' },
+		{ "vhci", required_argument, NULL, 'H' },
+		{ "pin", required_argument, NULL, 'P' },
+		{ "sysfs-root", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct proxy_config cfg = { .listen = "0.0.0.0:443" };
+	const char *pins[MAX_PINS];
 	struct sigaction sa;
 	int c;
 
@@ -72,6 +86,15 @@ int main(int argc, char **argv)
 		case 'k': cfg.key = optarg; break;
 		case 'a': cfg.ca = optarg; break;
 		case 'u': cfg.usbip_listen = optarg; break;
+		case 'H': cfg.vhci = optarg; break;
+		case 's': cfg.sysfs_root = optarg; break;
+		case 'P':
+			if (cfg.npins == MAX_PINS) {
+				fprintf(stderr, "usbws-proxy: at most %d --pin options\n", MAX_PINS);
+				return 2;
+			}
+			pins[cfg.npins++] = optarg;
+			break;
 		case 'v': cfg.verbose = 1; break;
 		case 'h':
 			usage(stdout);
@@ -88,6 +111,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usbws-proxy: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	cfg.pins = pins;
 	if (!readable("--cert", cfg.cert) || !readable("--key", cfg.key) || !readable("--ca", cfg.ca))
 		return 2;
 	log_init("usbws-proxy", cfg.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);

@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* usbws: the node-side front end.  Argument parsing and wiring only. */
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "localdev.h"
 #include "log.h"
 #include "node.h"
 #include "selftest.h"
+#include "sysfs.h"
 #include "usbip_server.h"
 #include "usbws_err.h"
 #include "vdev.h"
@@ -36,15 +39,24 @@ static void usage(FILE *out)
 		"                 usbws serve --listen ADDR:PORT --virtual SPEC [--virtual SPEC...]\n"
 		"               SPEC is storage:PATH (mass storage on an image file) or sourcesink\n"
 		"\n"
-		"Options:\n"
-		"  -h, --help     show this help\n"
-		"  -V, --version  show the version\n"
-		"\n"
 		"  connect      export a device to a usbws-proxy over WebSocket/TLS:\n"
-		"                 usbws connect --url wss://HOST:PORT/usbip --cert FILE --key FILE\n"
-		"                               --ca FILE --virtual SPEC [--proxy http://[user:pass@]host:port]\n"
+		"                 usbws connect --url wss://HOST:PORT/usbip --cert FILE --key FILE --ca FILE\n"
+		"                   (--busid BUSID | --device usbip-vudc.N | --virtual SPEC)\n"
+		"                   [--proxy http://[user:pass@]host:port]\n"
 		"  list         list what a proxy has: usbws list --remote URL --json --cert .. --key .. --ca ..\n"
-		"               or this node's own USB devices: usbws list --local [--json]\n");
+		"               or this node's own USB devices: usbws list --local [--json]\n"
+		"  bind         usbws bind --busid BUSID: give a device to usbip-host\n"
+		"  unbind       usbws unbind --busid BUSID: give it back to its own driver\n"
+		"  status       usbws status [--json]: the running tunnels of this node\n"
+		"  disconnect   usbws disconnect --busid BUSID: stop the connect exporting BUSID\n"
+		"  port         usbws port [--json]: on the proxy's host, devices attached to vhci_hcd\n"
+		"  detach       usbws detach --port N: detach one of them\n"
+		"\n"
+		"Options (before the command):\n"
+		"  --sysfs-root DIR  where sysfs is (default /sys, or $USBWS_SYSFS_ROOT)\n"
+		"  -h, --help        show this help\n"
+		"  -V, --version     show the version\n"
+		"Control sockets live in /run/usbws, or $USBWS_RUN_DIR.\n");
 }
 
 static void install_stop_handlers(void)
@@ -80,6 +92,8 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		{ "verbose", no_argument, NULL, 'd' },
 		{ "local", no_argument, NULL, 'L' },
 		{ "connect-timeout", required_argument, NULL, 't' },
+		{ "busid", required_argument, NULL, 'b' },
+		{ "device", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = list ? "list" : "connect";
@@ -95,6 +109,7 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		case 'a': cfg.ca = optarg; break;
 		case 'p': cfg.http_proxy = optarg; break;
 		case 'v': cfg.virtual_spec = optarg; break;
+		case 'b': case 'D': cfg.device = optarg; break;
 		case 'j': json = 1; break;
 		case 'L': local = list; break;
 		case 't':
@@ -124,8 +139,9 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		fprintf(stderr, "usbws list --remote: only --json output exists so far\n");
 		return 2;
 	}
-	if (!list && !cfg.virtual_spec) {
-		fprintf(stderr, "usbws connect: --virtual SPEC is required (storage:PATH or sourcesink)\n");
+	if (!list && !cfg.virtual_spec == !cfg.device) {
+		fprintf(stderr, "usbws connect: one of --busid BUSID, --device usbip-vudc.N or --virtual SPEC "
+				"(storage:PATH or sourcesink) is required\n");
 		return 2;
 	}
 	install_stop_handlers();
@@ -206,6 +222,66 @@ out:
 	return ret;
 }
 
+/* bind, unbind, status, disconnect, port, detach: one option each at most */
+static int cmd_admin(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "busid", required_argument, NULL, 'b' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = argv[0], *busid = NULL, *port = NULL;
+	int c, json = 0, wants_busid, wants_port;
+	unsigned long port_nr = 0;
+	char *end;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': busid = optarg; break;
+		case 'p': port = optarg; break;
+		case 'j': json = 1; break;
+		case 'd': log_init("usbws", LOG_LEVEL_DEBUG); break;
+		default: return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "usbws %s: unexpected argument '%s'\n", cmd, argv[optind]);
+		return 2;
+	}
+	wants_busid = strcmp(cmd, "bind") == 0 || strcmp(cmd, "unbind") == 0 || strcmp(cmd, "disconnect") == 0;
+	wants_port = strcmp(cmd, "detach") == 0;
+	if (wants_busid != (busid != NULL)) {
+		fprintf(stderr, wants_busid ? "usbws %s: --busid BUSID is required\n" : "usbws %s: takes no --busid\n", cmd);
+		return 2;
+	}
+	if (wants_port != (port != NULL)) {
+		fprintf(stderr, wants_port ? "usbws %s: --port N is required\n" : "usbws %s: takes no --port\n", cmd);
+		return 2;
+	}
+	if (port) {
+		errno = 0;
+		port_nr = strtoul(port, &end, 10);
+		if (!*port || *end || errno || port_nr > 65535) {
+			fprintf(stderr, "usbws %s: --port wants a vhci port number, not '%s'\n", cmd, port);
+			return 2;
+		}
+	}
+	if (strcmp(cmd, "bind") == 0)
+		return admin_bind(busid, stdout);
+	if (strcmp(cmd, "unbind") == 0)
+		return admin_unbind(busid, stdout);
+	if (strcmp(cmd, "disconnect") == 0)
+		return admin_disconnect(busid, stdout);
+	if (strcmp(cmd, "status") == 0)
+		return admin_status(json, stdout);
+	if (strcmp(cmd, "port") == 0)
+		return admin_ports(json, stdout);
+	return admin_detach((unsigned int)port_nr, stdout);
+}
+
 static int cmd_selftest(int argc, char **argv)
 {
 	if (argc > 1) {
@@ -220,8 +296,12 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "sysfs-root", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char *const admin_cmds[] = { "bind", "unbind", "status", "disconnect", "port", "detach" };
+	const char *sysfs = NULL;
+	size_t i;
 	int c;
 
 	/* options before the command only: "+" stops at the first non-option */
@@ -233,6 +313,9 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("usbws %s\n", PACKAGE_VERSION);
 			return 0;
+		case 's':
+			sysfs = optarg;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -243,6 +326,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("usbws", LOG_LEVEL_INFO);
+	sysfs_set_root(sysfs);
+	for (i = 0; i < sizeof(admin_cmds) / sizeof(admin_cmds[0]); i++)
+		if (strcmp(argv[optind], admin_cmds[i]) == 0)
+			return cmd_admin(argc - optind, argv + optind);
 	if (strcmp(argv[optind], "selftest") == 0)
 		return cmd_selftest(argc - optind, argv + optind);
 	if (strcmp(argv[optind], "serve") == 0)

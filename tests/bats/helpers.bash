@@ -6,6 +6,9 @@ usbws_setup() {
 	CLIENT=$USBWS_BUILDDIR/tests/usbip-testclient
 	WORK=$(mktemp -d "${BATS_TMPDIR:-/tmp}/usbws-bats.XXXXXX")
 	PIDS=()
+	# control sockets and sysfs of this test only; fake_sysfs fills it
+	export USBWS_RUN_DIR=$WORK/run USBWS_SYSFS_ROOT=$WORK/sys
+	mkdir -p "$USBWS_SYSFS_ROOT"
 }
 
 usbws_teardown() {

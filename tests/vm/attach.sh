@@ -5,16 +5,12 @@
 # have the image's sha256; a block written through /dev/sdX must land in
 # the image file.
 set -euo pipefail
+. "$USBWS_SRCDIR/tests/vm/lib.sh"
 B=$USBWS_BUILDDIR
 work=$TMPDIR/attach
 mkdir -p "$work"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-
-wait_for() {  # FILE REGEX SECONDS
-	for _ in $(seq $((${3:-10} * 10))); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-	echo "FAIL: timed out waiting for /$2/ in $1"; cat "$1"; exit 1
-}
 
 "$USBWS_SRCDIR/tests/pki.sh" "$work/pki" >/dev/null
 head -c $((8 * 1024 * 1024)) /dev/urandom >"$work/disk.img"
@@ -31,17 +27,11 @@ pids+=($!)
 wait_for "$work/node.log" "as busid" 30
 busid=$(sed -n 's/.* as busid \([0-9]*-[0-9]*\) on the proxy.*/\1/p' "$work/node.log")
 
-usbip list -r 127.0.0.1
+usbip list -r 127.0.0.1 | tee "$work/list"
+ids=$(sed -n "s/^ *$busid: .*(\([0-9a-f]\{4\}\):\([0-9a-f]\{4\}\))\$/\1 \2/p" "$work/list")
+[ -n "$ids" ] || { echo "FAIL: usbip list -r does not show $busid"; exit 1; }
 usbip attach -r 127.0.0.1 -b "$busid"
-dev=
-for _ in $(seq 600); do
-	for s in /sys/block/sd*; do
-		[ -e "$s" ] && [ "$(cat "$s/size")" -gt 0 ] 2>/dev/null && dev=/dev/$(basename "$s") && break
-	done
-	[ -n "$dev" ] && break
-	sleep 0.1
-done
-[ -n "$dev" ] || { echo "FAIL: no /dev/sdX appeared after usbip attach"; dmesg | tail -30; exit 1; }
+dev=$(wait_block_dev $ids 60) || { echo "FAIL: no /dev/sdX appeared after usbip attach"; dmesg | tail -30; exit 1; }
 echo "attached $busid as $dev ($(cat /sys/block/${dev#/dev/}/size) sectors)"
 usbip port
 
