@@ -147,10 +147,10 @@ const char *usbdev_state(const struct usbdev *d)
 {
 	static const char *const stub[] = { "available", "bound", "exported", "error" };
 
-	if (d->on_vhci)
-		return "imported";
 	if (d->is_hub)
 		return "hub";
+	if (d->on_vhci)
+		return "imported";
 	if (d->stub_status < 0 || d->stub_status > STUB_ERROR)
 		return "error";
 	return stub[d->stub_status];

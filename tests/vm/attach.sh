@@ -31,8 +31,9 @@ usbip list -r 127.0.0.1 | tee "$work/list"
 ids=$(sed -n "s/^ *$busid: .*(\([0-9a-f]\{4\}\):\([0-9a-f]\{4\}\))\$/\1 \2/p" "$work/list")
 [ -n "$ids" ] || { echo "FAIL: usbip list -r does not show $busid"; exit 1; }
 usbip attach -r 127.0.0.1 -b "$busid"
-dev=$(wait_block_dev $ids 60) || { echo "FAIL: no /dev/sdX appeared after usbip attach"; dmesg | tail -30; exit 1; }
-echo "attached $busid as $dev ($(cat /sys/block/${dev#/dev/}/size) sectors)"
+read -r vid pid <<<"$ids"
+dev=$(wait_block_dev "$vid" "$pid" 60) || { echo "FAIL: no /dev/sdX appeared after usbip attach"; dmesg | tail -30; exit 1; }
+echo "attached $busid as $dev ($(cat "/sys/block/${dev#/dev/}/size") sectors)"
 usbip port
 
 got=$(dd if="$dev" bs=1M iflag=direct status=none | sha256sum | cut -d' ' -f1)
