@@ -67,6 +67,9 @@ static void install_stop_handlers(void)
 	sa.sa_handler = on_stop_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* a proxy that vanishes must be an error to handle (EPIPE), not death
+	 * with the device still bound to usbip-host */
+	signal(SIGPIPE, SIG_IGN);
 }
 
 static int need_file(const char *cmd, const char *opt, const char *path)

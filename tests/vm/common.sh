@@ -20,15 +20,18 @@ make_disk() {
 	want=$(sha256sum <"$work/disk.img" | cut -d' ' -f1)
 }
 
-# start_proxy [ARGS...]: usbws-proxy on a free port; WSS_URL is set
+# start_proxy [ARGS...]: usbws-proxy on a free port, logging to
+# $PROXY_LOG (default $work/proxy.log, started afresh); WSS_URL is set
 start_proxy() {
+	local log=${PROXY_LOG:-$work/proxy.log}
 	[ -f "$work/pki/ca.pem" ] || "$USBWS_SRCDIR/tests/pki.sh" "$work/pki" >/dev/null
+	: >"$log"
 	"$B/proxy/usbws-proxy" --listen 127.0.0.1:0 --cert "$work/pki/server.pem" --key "$work/pki/server.key" \
-		--ca "$work/pki/ca.pem" "$@" 2>>"$work/proxy.log" &
+		--ca "$work/pki/ca.pem" "$@" 2>>"$log" &
 	PROXY_PID=$!
 	pids+=($PROXY_PID)
-	wait_for "$work/proxy.log" "listening for nodes on .*\(port [0-9]+\)" 20
-	WSS_URL="wss://localhost:$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$work/proxy.log" | tail -1)/usbip"
+	wait_for "$log" "listening for nodes on .*\(port [0-9]+\)" 20
+	WSS_URL="wss://localhost:$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$log")/usbip"
 }
 
 # start_node LOG (--busid B | --device usbip-vudc.N | --virtual SPEC): waits

@@ -31,7 +31,7 @@ wait "$NODE_PID" || rc=$?
 echo "the node exited with status $rc after $(( $(date +%s) - t0 )) s:"
 tail -3 "$work/node.log"
 [ "$rc" = 1 ] || fail "the node should report the lost proxy with status 1, not $rc"
-grep -qE "proxy closed the connection|connection to the proxy" "$work/node.log" || fail "the node did not say the proxy went away"
+grep -qE "proxy closed the connection|(reading from|writing to) wss:.* failed" "$work/node.log" || fail "the node did not say the proxy went away"
 [ "$(usb_driver "$busid")" = "$orig" ] || fail "$busid is on '$(usb_driver "$busid")', not back on '$orig'"
 echo "the node released the stub; $busid is on '$orig' again"
 
@@ -43,7 +43,7 @@ for _ in $(seq 100); do [ "$(vhci_used)" = 0 ] && break; sleep 0.1; done
 [ "$(vhci_used)" = 0 ] || fail "the vhci port is still in use"
 
 pids=()
-start_proxy --vhci auto
+PROXY_LOG=$work/proxy2.log start_proxy --vhci auto
 start_node "$work/node2.log" --busid "$busid"
 dev=$(wait_block_dev 1d6b 0104 60) || fail "no disk through vhci with the new proxy"
 dd if="$dev" of="$work/head.bin" bs=1M count=1 iflag=direct status=none
