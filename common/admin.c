@@ -168,12 +168,12 @@ int admin_status(int json, FILE *out)
 		json_t *d = json_object_get(t, "device");
 		char to[32], from[32];
 
-		human_bytes(to, sizeof(to), num(t, "bytes_to_device"));
-		human_bytes(from, sizeof(from), num(t, "bytes_from_device"));
-		fprintf(out, "%-14s %s:%s %-10s %-9s proxy busid %-6s up %llds  urbs %lld  in %s  out %s  %s\n",
+		human_bytes(from, sizeof(from), num(t, "bytes_from_proxy"));
+		human_bytes(to, sizeof(to), num(t, "bytes_to_proxy"));
+		fprintf(out, "%-14s %s:%s %-10s %-9s proxy busid %-6s up %llds  urbs %lld  from proxy %s  to proxy %s  %s\n",
 			str(t, "busid"), str(d, "vendor"), str(d, "product"), str(t, "kind"), str(t, "state"),
 			*str(t, "proxy_busid") ? str(t, "proxy_busid") : "-", (long long)num(t, "uptime_seconds"),
-			(long long)num(t, "urbs"), to, from, str(t, "url"));
+			(long long)num(t, "urbs"), from, to, str(t, "url"));
 	}
 	json_decref(tunnels);
 	return 0;

@@ -78,6 +78,8 @@ struct node {
 	struct buf in;                /* from the proxy, not yet taken */
 	struct buf text_in;
 	char proxy_busid[USBIP_BUSID_SIZE];
+	uint64_t bytes_from_proxy;    /* USB/IP bytes, both ways */
+	uint64_t bytes_to_proxy;
 	time_t started;
 	time_t exported_at;
 	int ctl_fd;
@@ -281,6 +283,7 @@ static int on_binary(struct node *n, const uint8_t *in, size_t len)
 
 	if (n->mode != MODE_EXPORT)
 		return USBWS_ERR_PHASE;
+	n->bytes_from_proxy += len;
 	if (!n->exported) {
 		rc = export_reply(n, in, len, &taken);
 		if (rc < 0 || !n->exported)
@@ -398,7 +401,6 @@ static char *answer_control(void *ctx, const char *request)
 		const struct usbip_usb_device *d = n->ops->info(n);
 		struct usbip_validator *v = n->ops->validator(n);
 		const struct usbip_flow_stats *to = usbip_validator_flow(v, USBIP_FLOW_TO_DEVICE);
-		const struct usbip_flow_stats *from = usbip_validator_flow(v, USBIP_FLOW_FROM_DEVICE);
 		time_t now = time(NULL);
 
 		o = json_pack("{s:b, s:s, s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "ok", 1,
@@ -408,8 +410,9 @@ static char *answer_control(void *ctx, const char *request)
 			      "state", n->unexport_queued || n->stopping ? "stopping" : n->exported ? "exported" : "connecting",
 			      "uptime_seconds", (json_int_t)(now - n->started),
 			      "exported_seconds", (json_int_t)(n->exported ? now - n->exported_at : 0),
-			      "bytes_to_device", (json_int_t)to->bytes, "bytes_from_device", (json_int_t)from->bytes,
-			      "urbs", (json_int_t)to->submits, "urbs_completed", (json_int_t)from->submits,
+			      "bytes_from_proxy", (json_int_t)n->bytes_from_proxy,
+			      "bytes_to_proxy", (json_int_t)n->bytes_to_proxy, "urbs", (json_int_t)to->submits,
+			      "urbs_in_flight", (json_int_t)usbip_validator_inflight(v),
 			      "pid", (int)getpid());
 	} else {
 		o = json_pack("{s:b, s:s}", "ok", 0, "error", "unknown request; expected {\"cmd\": \"status\"} or {\"cmd\": \"disconnect\"}");
@@ -427,6 +430,7 @@ static int run(struct node *n, struct buf *tx, volatile sig_atomic_t *stop)
 		.http_proxy = n->cfg->http_proxy, .subprotocol = USBWS_SUBPROTOCOL,
 		.timeout_seconds = n->cfg->connect_timeout,
 	};
+	size_t queued;
 	char *hello;
 
 	n->ws = wsclient_open(&wc);
@@ -454,10 +458,12 @@ static int run(struct node *n, struct buf *tx, volatile sig_atomic_t *stop)
 			log_warn("no unexport confirmation from the proxy; closing anyway");
 			break;
 		}
+		queued = buf_len(tx);
 		if (wsclient_flush(n->ws, tx) < 0) {
 			finish(n, 1);
 			break;
 		}
+		n->bytes_to_proxy += queued - buf_len(tx);
 		/* replies left the buffer: the device may take more commands */
 		if (pump(n) < 0) {
 			finish(n, 1);

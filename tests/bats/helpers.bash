@@ -11,7 +11,8 @@ usbws_setup() {
 	mkdir -p "$USBWS_SYSFS_ROOT"
 }
 
-usbws_teardown() {
+# stop_procs: stops every background process a test started
+stop_procs() {
 	local p
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
@@ -19,6 +20,11 @@ usbws_teardown() {
 	for p in "${PIDS[@]}"; do
 		wait "$p" 2>/dev/null || true
 	done
+	PIDS=()
+}
+
+usbws_teardown() {
+	stop_procs
 	rm -rf "$WORK"
 }
 
@@ -64,12 +70,13 @@ wait_for() {
 	return 1
 }
 
-# start_proxy LOG [CERT-NAME]: WSS on a free port (WSS_PORT), USB/IP
-# re-export on another (USBIP_PORT); CERT-NAME defaults to server
+# start_proxy LOG [CERT-NAME [ARGS...]]: WSS on a free port (WSS_PORT),
+# USB/IP re-export on another (USBIP_PORT); CERT-NAME defaults to server
 start_proxy() {
 	local log=$1 name=${2:-server}
+	shift $(($# < 2 ? $# : 2))
 	"$(PROXY_BIN)" --listen 127.0.0.1:0 --usbip-listen 127.0.0.1:0 \
-		--cert "$PKI/$name.pem" --key "$PKI/$name.key" --ca "$PKI/ca.pem" 2>"$log" &
+		--cert "$PKI/$name.pem" --key "$PKI/$name.key" --ca "$PKI/ca.pem" "$@" 2>"$log" &
 	PIDS+=($!)
 	wait_for "$log" "re-exporting devices over USB/IP" || return 1
 	WSS_PORT=$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$log")
@@ -87,4 +94,76 @@ start_node() {
 	PIDS+=($NODE_PID)
 	wait_for "$log" "as busid [0-9]+-[0-9]+ on the proxy" || return 1
 	BUSID=$(sed -n 's/.* as busid \([0-9]*-[0-9]*\) on the proxy.*/\1/p' "$log")
+}
+
+# fake_sysfs: a small sysfs tree at $USBWS_SYSFS_ROOT, as the kernel lays it
+# out: a YubiKey (1-1, on "usb"), a hub (1-2), a SuperSpeed disk (2-1) and a
+# device imported through vhci_hcd (3-1); the usbip-host driver; vhci_hcd
+# with two controllers of 8+8 ports, all free.  Writes land in the files,
+# so a test reads back what usbws wrote.
+fake_sysfs() {
+	local r=$USBWS_SYSFS_ROOT d
+	mkdir -p "$r/bus/usb/devices" "$r/bus/usb/drivers/usb" "$r/bus/usb/drivers/usbip-host" \
+		"$r/bus/usb/drivers/usbhid" "$r/bus/usb/drivers/usb-storage"
+	: >"$r/bus/usb/drivers_probe"
+	for f in bind unbind; do
+		: >"$r/bus/usb/drivers/usb/$f"
+		: >"$r/bus/usb/drivers/usbip-host/$f"
+	done
+	: >"$r/bus/usb/drivers/usbip-host/match_busid"
+	: >"$r/bus/usb/drivers/usbip-host/rebind"
+	fake_usb_device devices/pci0000:00/0000:00:14.0/usb1/1-1 1-1 1050 0407 12 00 1 3 03
+	fake_usb_device devices/pci0000:00/0000:00:14.0/usb1/1-2 1-2 0bda 5411 480 09 1 4 09
+	fake_usb_device devices/pci0000:00/0000:00:14.0/usb2/2-1 2-1 0781 5581 5000 00 2 2 08
+	fake_usb_device devices/platform/vhci_hcd.0/usb3/3-1 3-1 046d c52b 12 00 3 2 03
+	d=$r/devices/platform/vhci_hcd.0
+	: >"$d/attach"
+	: >"$d/detach"
+	echo 32 >"$d/nports"
+	fake_vhci_status 0 004 004
+	fake_vhci_status 1 004 004
+}
+
+# fake_usb_device PATH BUSID VID PID SPEED CLASS BUSNUM DEVNUM IFCLASS
+fake_usb_device() {
+	local r=$USBWS_SYSFS_ROOT d=$USBWS_SYSFS_ROOT/$1
+	mkdir -p "$d/$2:1.0"
+	echo "$3" >"$d/idVendor"; echo "$4" >"$d/idProduct"; echo 0100 >"$d/bcdDevice"
+	echo "$5" >"$d/speed"; echo "$6" >"$d/bDeviceClass"; echo 00 >"$d/bDeviceSubClass"
+	echo 00 >"$d/bDeviceProtocol"; echo 1 >"$d/bConfigurationValue"; echo 1 >"$d/bNumConfigurations"
+	echo " 1" >"$d/bNumInterfaces"; echo "$7" >"$d/busnum"; echo "$8" >"$d/devnum"
+	echo "$9" >"$d/$2:1.0/bInterfaceClass"; echo 00 >"$d/$2:1.0/bInterfaceSubClass"
+	echo 00 >"$d/$2:1.0/bInterfaceProtocol"
+	ln -s "$(realpath --relative-to="$r/bus/usb/devices" "$d")" "$r/bus/usb/devices/$2"
+	ln -s "$(realpath --relative-to="$r/bus/usb/devices" "$d/$2:1.0")" "$r/bus/usb/devices/$2:1.0"
+	ln -s "$(realpath --relative-to="$d" "$r/bus/usb/drivers/usb")" "$d/driver"
+}
+
+# fake_vhci_status CONTROLLER HS-STATE SS-STATE: 8 hs and 8 ss ports in
+# the given state (004 free, 006 used), as vhci_hcd prints them
+fake_vhci_status() {
+	local c=$1 f=$USBWS_SYSFS_ROOT/devices/platform/vhci_hcd.0/status i
+	[ "$c" = 0 ] || f=$f.$c
+	{
+		echo "hub port sta spd dev      sockfd local_busid"
+		for i in $(seq 0 7); do fake_vhci_line hs $((c * 16 + i)) "$2"; done
+		for i in $(seq 8 15); do fake_vhci_line ss $((c * 16 + i)) "$3"; done
+	} >"$f"
+}
+
+fake_vhci_line() {
+	if [ "$3" = 006 ]; then
+		printf '%s  %04u %s 003 00010002 000005 %d-1\n' "$1" "$2" "$3" "$(($2 + 4))"
+	else
+		printf '%s  %04u %s 000 00000000 000000 0-0\n' "$1" "$2" "$3"
+	fi
+}
+
+# fake_stub BUSID STATUS: BUSID as usbip-host leaves it once bound
+fake_stub() {
+	local d
+	d=$(realpath "$USBWS_SYSFS_ROOT/bus/usb/devices/$1")
+	ln -sfn "$(realpath --relative-to="$d" "$USBWS_SYSFS_ROOT/bus/usb/drivers/usbip-host")" "$d/driver"
+	echo "$2" >"$d/usbip_status"
+	: >"$d/usbip_sockfd"
 }

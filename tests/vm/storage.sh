@@ -49,6 +49,6 @@ echo "a 64 KiB block written through $dev landed in the backing file"
 "$B/usbws/usbws" status
 "$B/usbws/usbws" status --json >"$work/status.json"
 jq -e --arg b "$busid" '.tunnels | length == 1 and .[0].busid == $b and .[0].kind == "usbip-host"
-	and .[0].state == "exported" and .[0].bytes_from_device > 16777216 and .[0].urbs > 100' \
+	and .[0].state == "exported" and .[0].bytes_to_proxy > 16777216 and .[0].urbs > 100' \
 	"$work/status.json" >/dev/null || fail "usbws status: $(cat "$work/status.json")"
 echo "PASS: a gadget's disk through usbip-host -> WSS -> vhci_hcd reads back intact, writes land"
