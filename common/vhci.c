@@ -61,23 +61,24 @@ int vhci_parse_set(const char *list, struct vhci_set *set, char *why, size_t why
 
 	memset(set, 0, sizeof(*set));
 	set->restricted = 1;
-	while (*p) {
+	for (;;) {
 		unsigned long v;
 		char *end;
 
 		if (strncmp(p, "vhci_hcd.", 9) == 0)
 			p += 9;
 		errno = 0;
-		v = strtoul(p, &end, 10);
+		v = *p >= '0' && *p <= '9' ? strtoul(p, &end, 10) : (end = (char *)p, 0);
 		if (end == p || errno || v >= VHCI_MAX_CONTROLLERS || (*end && *end != ',')) {
 			snprintf(why, why_cap, "\"%s\": expected vhci_hcd numbers like 0,2 or vhci_hcd.3, each below %d",
 				 list, VHCI_MAX_CONTROLLERS);
 			return -1;
 		}
 		set->allowed[v] = 1;
-		p = *end ? end + 1 : end;
+		if (!*end)
+			return 0;
+		p = end + 1;
 	}
-	return 0;
 }
 
 int vhci_present(void)
