@@ -82,11 +82,11 @@ setup() {
 }
 
 @test "usbws list --local prints valid JSON, empty when there is no USB" {
-	run "$USBWS" list --local --json
+	run "$USBWS" --sysfs-root /sys list --local --json
 	[ "$status" -eq 0 ]
 	n=$(printf '%s\n' "$output" | jq '.devices | length')
 	[ "$n" -eq "$(ls /sys/bus/usb/devices 2>/dev/null | grep -cv ':')" ]
-	run "$USBWS" list --local
+	run "$USBWS" --sysfs-root /sys list --local
 	[ "$status" -eq 0 ]
 	if [ "$n" -eq 0 ]; then [ "$output" = "no USB devices on this node" ]; fi
 }
@@ -106,4 +106,13 @@ setup() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" != *"Unknown key"* && "$output" != *"Invalid"* ]]
+	# make install puts the programs, the units and the man pages in place
+	make -s -C "$USBWS_BUILDDIR" install DESTDIR="$BATS_TEST_TMPDIR/root" >/dev/null
+	unitdir=$(sed -n 's/^systemdsystemunitdir = //p' "$USBWS_BUILDDIR/Makefile")
+	bindir=$(make -s -C "$USBWS_BUILDDIR" --no-print-directory -f Makefile -f - print-bindir <<<'print-bindir: ; @echo $(bindir)')
+	for f in "$unitdir/usbws-proxy.service" "$unitdir/usbws-connect@.service" "$bindir/usbws" "$bindir/usbws-proxy"; do
+		[ -s "$BATS_TEST_TMPDIR/root$f" ] || { echo "make install left out $f"; false; }
+	done
+	grep -qx "ExecStart=$bindir/usbws connect \$USBWS_CONNECT_ARGS \$USBWS_DEVICE_ARGS" \
+		"$BATS_TEST_TMPDIR/root$unitdir/usbws-connect@.service"
 }
