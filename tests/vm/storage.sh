@@ -51,4 +51,16 @@ echo "a 64 KiB block written through $dev landed in the backing file"
 jq -e --arg b "$busid" '.tunnels | length == 1 and .[0].busid == $b and .[0].kind == "usbip-host"
 	and .[0].state == "exported" and .[0].bytes_to_proxy > 16777216 and .[0].urbs > 100' \
 	"$work/status.json" >/dev/null || fail "usbws status: $(cat "$work/status.json")"
-echo "PASS: a gadget's disk through usbip-host -> WSS -> vhci_hcd reads back intact, writes land"
+
+# usbws detach on the cloud side: the port frees, the node is told and
+# gives the device back
+"$B/usbws/usbws" detach --port "$port" || fail "usbws detach --port $port failed"
+for _ in $(seq 150); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$NODE_PID" 2>/dev/null && fail "the node still runs 15 s after usbws detach"
+grep -q "the proxy refused: detached on the proxy with usbws detach (detached)" "$work/node.log" \
+	|| fail "the node did not log why: $(tail -3 "$work/node.log")"
+grep -qE "^hs +0*$port +004 " /sys/devices/platform/vhci_hcd.0/status || fail "vhci port $port is not free after detach"
+"$B/usbws/usbws" port --json | jq -e '.ports == []' >/dev/null || fail "usbws port still lists the device"
+[ "$(usb_driver "$busid")" = usb ] || fail "$busid did not go back to usb after detach"
+echo "usbws detach --port $port: port free, node told, $busid back on usb"
+echo "PASS: a gadget's disk through usbip-host -> WSS -> vhci_hcd reads back intact, writes land, detach works"
