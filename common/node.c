@@ -83,6 +83,7 @@ struct node {
 	time_t started;
 	time_t exported_at;
 	int ctl_fd;
+	char ctl_path[108];
 };
 
 /* virtual devices */
@@ -505,41 +506,35 @@ static int run(struct node *n, struct buf *tx, volatile sig_atomic_t *stop)
 /* The control socket is named after the device, connect-BUSID.sock, so
  * that `usbws disconnect --busid` finds it; virtual devices, several per
  * node, go by process. */
-static void control_name(struct node *n, char *out, size_t cap)
-{
-	if (n->kd)
-		snprintf(out, cap, "connect-%s.sock", n->kd->name);
-	else
-		snprintf(out, cap, "connect-virtual-%ld.sock", (long)getpid());
-}
-
 static int open_control(struct node *n)
 {
-	char name[64], path[108];
+	char name[64];
 
-	control_name(n, name, sizeof(name));
+	if (n->kd)
+		snprintf(name, sizeof(name), "connect-%s.sock", n->kd->name);
+	else
+		snprintf(name, sizeof(name), "connect-virtual-%ld.sock", (long)getpid());
+	ctlsock_path(n->ctl_path, sizeof(n->ctl_path), name);
 	n->ctl_fd = ctlsock_listen(name);
 	if (n->ctl_fd < 0) {
-		ctlsock_path(path, sizeof(path), name);
 		if (errno == EADDRINUSE)
-			log_err("another usbws connect already exports %s (%s answers)", n->ops->info(n)->busid, path);
+			log_err("another usbws connect already exports %s (%s answers)", n->ops->info(n)->busid,
+				n->ctl_path);
 		else
-			log_err("cannot listen on %s: %s", path, strerror(errno));
+			log_err("cannot listen on %s: %s", n->ctl_path, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
+/* Last of all: `usbws disconnect` waits for the socket to go, and by then
+ * the device must be back with its driver. */
 static void close_control(struct node *n)
 {
-	char name[64], path[108];
-
 	if (n->ctl_fd < 0)
 		return;
 	close(n->ctl_fd);
-	control_name(n, name, sizeof(name));
-	ctlsock_path(path, sizeof(path), name);
-	unlink(path);
+	unlink(n->ctl_path);
 }
 
 static int open_device(struct node *n, const struct node_config *cfg)
@@ -596,9 +591,9 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 		buf_init(&n.in, 0, 2 * NODE_RX_CHUNK);
 		buf_init(&n.text_in, 0, USBWS_CTL_MAX);
 		rc = run(&n, n.ops->tx(&n), stop);
-		close_control(&n);
 	}
 	close_device(&n);
+	close_control(&n);
 	return rc;
 }
 

@@ -260,7 +260,8 @@ int proxy_vhci_attach(struct tunnel *t)
 		px->claims = more;
 	if (!wsi) {
 		close(sv[1]);
-		if (more)
+		/* a failed adoption closes the descriptor itself */
+		if (!more)
 			close(sv[0]);
 		free(ports);
 		return refuse(t, "cannot adopt the vhci socket");

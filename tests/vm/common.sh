@@ -45,3 +45,8 @@ start_node() {
 	pids+=($NODE_PID)
 	wait_for "$log" "as busid [0-9]+-[0-9]+ on the proxy" 30
 }
+
+# vhci_used: how many vhci_hcd ports are in use, over every controller
+vhci_used() {
+	cat /sys/devices/platform/vhci_hcd.0/status* | grep -cE '^(hs|ss) +[0-9]+ +006 ' || true
+}

@@ -7,8 +7,6 @@ set -euo pipefail
 . "$USBWS_SRCDIR/tests/vm/common.sh"
 trap 'stop_all; gadget_remove disk 2>/dev/null || true' EXIT
 
-vhci_used() { grep -cE '^(hs|ss) +[0-9]+ +006 ' /sys/devices/platform/vhci_hcd.0/status* | awk -F: '{ n += $NF } END { print n + 0 }'; }
-
 make_disk 8
 gadget_storage disk "$work/disk.img" dummy_udc.0 || fail "cannot make the gadget"
 busid=$(dummy_busid) || fail "the gadget did not enumerate on dummy_hcd"
