@@ -91,6 +91,11 @@ setup() {
 	if [ "$n" -eq 0 ]; then [ "$output" = "no USB devices on this node" ]; fi
 }
 
+# make_var NAME: a variable of the build's Makefile, expanded
+make_var() {
+	make -s -C "$USBWS_BUILDDIR" --no-print-directory -f Makefile -f - print-var <<<"print-var: ; @echo \$($1)"
+}
+
 @test "the systemd units pass systemd-analyze verify" {
 	command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
 	mkdir -p "$BATS_TEST_TMPDIR/etc"
@@ -108,8 +113,8 @@ setup() {
 	[[ "$output" != *"Unknown key"* && "$output" != *"Invalid"* ]]
 	# make install puts the programs, the units and the man pages in place
 	make -s -C "$USBWS_BUILDDIR" install DESTDIR="$BATS_TEST_TMPDIR/root" >/dev/null
-	unitdir=$(sed -n 's/^systemdsystemunitdir = //p' "$USBWS_BUILDDIR/Makefile")
-	bindir=$(make -s -C "$USBWS_BUILDDIR" --no-print-directory -f Makefile -f - print-bindir <<<'print-bindir: ; @echo $(bindir)')
+	unitdir=$(make_var systemdsystemunitdir)
+	bindir=$(make_var bindir)
 	for f in "$unitdir/usbws-proxy.service" "$unitdir/usbws-connect@.service" "$bindir/usbws" "$bindir/usbws-proxy"; do
 		[ -s "$BATS_TEST_TMPDIR/root$f" ] || { echo "make install left out $f"; false; }
 	done
