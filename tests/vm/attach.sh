@@ -1,6 +1,6 @@
 # VM scenario: a stock client imports a tunnelled device into the kernel.
 # usbws connect (virtual storage) -> WSS with client certificates ->
-# usbws-proxy --usbip-listen -> Debian's 'usbip attach' -> vhci_hcd ->
+# usbws-proxy --vhci none --usbip-listen -> Debian's 'usbip attach' -> vhci_hcd ->
 # usb-storage -> /dev/sdX.  The whole disk read through the kernel must
 # have the image's sha256; a block written through /dev/sdX must land in
 # the image file.
@@ -16,7 +16,7 @@ trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 head -c $((8 * 1024 * 1024)) /dev/urandom >"$work/disk.img"
 want=$(sha256sum <"$work/disk.img" | cut -d' ' -f1)
 
-"$B/proxy/usbws-proxy" --listen 127.0.0.1:0 --usbip-listen 127.0.0.1:3240 --cert "$work/pki/server.pem" \
+"$B/proxy/usbws-proxy" --listen 127.0.0.1:0 --usbip-listen 127.0.0.1:3240 --vhci none --cert "$work/pki/server.pem" \
 	--key "$work/pki/server.key" --ca "$work/pki/ca.pem" 2>"$work/proxy.log" &
 pids+=($!)
 wait_for "$work/proxy.log" "re-exporting devices" 20
