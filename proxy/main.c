@@ -1,23 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* usbws-proxy: the cloud-side front end.  Argument parsing and wiring only. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "proxy.h"
+#include "stopsig.h"
 
 #define MAX_PINS 256
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -76,7 +68,6 @@ int main(int argc, char **argv)
 	};
 	struct proxy_config cfg = { .listen = "0.0.0.0:443" };
 	const char *pins[MAX_PINS];
-	struct sigaction sa;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) != -1) {
@@ -115,10 +106,5 @@ int main(int argc, char **argv)
 	if (!readable("--cert", cfg.cert) || !readable("--key", cfg.key) || !readable("--ca", cfg.ca))
 		return 2;
 	log_init("usbws-proxy", cfg.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	return proxy_run(&cfg, &stop_requested);
+	return proxy_run(&cfg, stopsig_install());
 }

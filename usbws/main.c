@@ -13,20 +13,13 @@
 #include "log.h"
 #include "node.h"
 #include "selftest.h"
+#include "stopsig.h"
 #include "sysfs.h"
 #include "usbip_server.h"
 #include "usbws_err.h"
 #include "vdev.h"
 
 #define MAX_VIRTUAL 32
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -59,19 +52,6 @@ static void usage(FILE *out)
 		"Control sockets live in /run/usbws, or $USBWS_RUN_DIR.\n");
 }
 
-static void install_stop_handlers(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	/* a proxy that vanishes must be an error to handle (EPIPE), not death
-	 * with the device still bound to usbip-host */
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static int need_file(const char *cmd, const char *opt, const char *path)
 {
 	if (path)
@@ -101,6 +81,7 @@ static int cmd_tunnel(int argc, char **argv, int list)
 	};
 	const char *cmd = list ? "list" : "connect";
 	struct node_config cfg = { .connect_timeout = NODE_DEFAULT_CONNECT_TIMEOUT };
+	volatile sig_atomic_t *stop;
 	int c, json = 0, local = 0;
 
 	optind = 1;
@@ -147,8 +128,8 @@ static int cmd_tunnel(int argc, char **argv, int list)
 				"(storage:PATH or sourcesink) is required\n");
 		return 2;
 	}
-	install_stop_handlers();
-	return list ? node_list_remote(&cfg, &stop_requested) : node_export_run(&cfg, &stop_requested);
+	stop = stopsig_install();
+	return list ? node_list_remote(&cfg, stop) : node_export_run(&cfg, stop);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -163,6 +144,7 @@ static int cmd_serve(int argc, char **argv)
 	const char *specs[MAX_VIRTUAL];
 	const char *listen = NULL, *why;
 	struct usbip_server *srv;
+	volatile sig_atomic_t *stop;
 	int c, n = 0, i, rc, ret = 1;
 
 	optind = 1;
@@ -208,13 +190,13 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "usbws serve: --listen %s: %s\n", listen, why);
 		goto out;
 	}
-	install_stop_handlers();
+	stop = stopsig_install();
 	log_info("serving %d virtual device%s on %s (port %d)", n, n == 1 ? "" : "s", listen,
 		 usbip_server_port(srv));
 	for (c = 0; c < n; c++)
 		log_info("  %s  %04x:%04x  %s", devs[c]->info.busid, devs[c]->info.id_vendor,
 			 devs[c]->info.id_product, specs[c]);
-	rc = usbip_server_run(srv, &stop_requested);
+	rc = usbip_server_run(srv, stop);
 	usbip_server_free(srv);
 	ret = rc < 0 ? 1 : 0;
 	if (rc == 0)

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef USBWS_STOPSIG_H
+#define USBWS_STOPSIG_H
+/*
+ * How both programs stop: SIGINT and SIGTERM set a flag the event loops
+ * poll, so a node unexports and gives its device back, and the proxy
+ * detaches its vhci ports, before exiting.  SIGPIPE is ignored: a peer
+ * that vanishes must be an error to handle (EPIPE), not death with a
+ * device still bound to usbip-host.
+ */
+#include <signal.h>
+
+/* Installs the handlers; returns the flag they set. */
+volatile sig_atomic_t *stopsig_install(void);
+
+#endif
