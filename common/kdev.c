@@ -230,30 +230,6 @@ int kdev_start(struct kdev *k, char *why, size_t why_cap)
 	return 0;
 }
 
-/* Relays the proxy's commands, with the devid the kernel's side knows:
- * the proxy numbers devices its own way. */
-static int relay_to_kernel(struct kdev *k, const uint8_t *in, size_t len)
-{
-	struct usbip_event ev;
-	size_t pos = 0, used;
-	int rc;
-
-	for (;;) {
-		rc = usbip_framer_feed(&k->to_dev, in + pos, len - pos, &used, &ev);
-		pos += used;
-		if (rc <= 0)
-			return rc;
-		/* the OP_REP_UNEXPORT that ends the stream is the node's business */
-		if (k->to_dev.message_is_op)
-			continue;
-		if (ev.type == USBIP_EV_URB)
-			ev.u.urb.hdr.base.devid = k->devid;
-		rc = relay_event(&k->to_kernel, &ev);
-		if (rc < 0)
-			return rc;
-	}
-}
-
 int kdev_feed(struct kdev *k, const uint8_t *buf, size_t len, size_t *used)
 {
 	int rc;
@@ -262,7 +238,8 @@ int kdev_feed(struct kdev *k, const uint8_t *buf, size_t len, size_t *used)
 	while (*used < len && buf_len(&k->to_kernel) < k->high_water) {
 		size_t n = len - *used < KDEV_CHUNK ? len - *used : KDEV_CHUNK;
 
-		rc = relay_to_kernel(k, buf + *used, n);
+		/* the OP_REP_UNEXPORT that ends the stream is the node's business */
+		rc = relay_chunk_devid(&k->to_dev, buf + *used, n, &k->to_kernel, k->devid);
 		if (rc < 0)
 			return rc;
 		*used += n;

@@ -29,8 +29,9 @@ int relay_event(struct buf *out, const struct usbip_event *ev)
 	}
 }
 
-int relay_chunk(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out,
-		int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx)
+/* devid, when not NULL, replaces every URB header's */
+static int relay_loop(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out,
+		      int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx, const uint32_t *devid)
 {
 	struct usbip_event ev;
 	size_t pos = 0, used;
@@ -42,11 +43,25 @@ int relay_chunk(struct usbip_framer *f, const uint8_t *buf, size_t len, struct b
 		if (rc <= 0)
 			return rc;
 		/* an OP message can span chunks: the framer remembers its kind */
-		if (f->message_is_op)
+		if (f->message_is_op) {
 			rc = on_op ? on_op(ctx, &ev) : 0;
-		else
+		} else {
+			if (devid && ev.type == USBIP_EV_URB)
+				ev.u.urb.hdr.base.devid = *devid;
 			rc = relay_event(out, &ev);
+		}
 		if (rc < 0)
 			return rc;
 	}
+}
+
+int relay_chunk(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out,
+		int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx)
+{
+	return relay_loop(f, buf, len, out, on_op, ctx, NULL);
+}
+
+int relay_chunk_devid(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out, uint32_t devid)
+{
+	return relay_loop(f, buf, len, out, NULL, NULL, &devid);
 }

@@ -23,4 +23,9 @@ int relay_event(struct buf *out, const struct usbip_event *ev);
 int relay_chunk(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out,
 		int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx);
 
+/* As relay_chunk with no on_op, every URB header's devid replaced by
+ * devid: the one who numbered the device (the proxy) is not the one who
+ * checks the number (usbip-host, which drops a command with another). */
+int relay_chunk_devid(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out, uint32_t devid);
+
 #endif
