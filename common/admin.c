@@ -13,7 +13,6 @@
 #include "usbdev.h"
 
 #define BOUND_PREFIX "bound-"
-#define PROXY_SOCKET "proxy.sock"
 
 /* usbws bind remembers the driver it took a device from, so that unbind
  * gives it back even from another process. */
@@ -58,7 +57,7 @@ static int connect_socket(char *out, size_t cap, const char *busid)
 {
 	char name[64];
 
-	snprintf(name, sizeof(name), "connect-%s.sock", busid);
+	ctlsock_connect_name(name, sizeof(name), busid);
 	ctlsock_path(out, cap, name);
 	return access(out, F_OK) == 0;
 }
@@ -153,7 +152,7 @@ int admin_status(int json, FILE *out)
 	json_t *tunnels = json_array(), *t;
 	size_t i;
 
-	ctlsock_each("connect-", add_status, tunnels);
+	ctlsock_each(CTLSOCK_CONNECT_PREFIX, add_status, tunnels);
 	if (json) {
 		json_t *root = json_pack("{s:o}", "tunnels", tunnels);
 
@@ -212,7 +211,7 @@ static json_t *call_proxy(const char *request)
 	char path[256];
 	json_t *o;
 
-	ctlsock_path(path, sizeof(path), PROXY_SOCKET);
+	ctlsock_path(path, sizeof(path), CTLSOCK_PROXY);
 	o = call(path, request);
 	if (!o)
 		log_err("no usbws-proxy answers on %s: %s", path, strerror(errno));

@@ -30,6 +30,11 @@ void ctlsock_path(char *out, size_t cap, const char *name)
 		out[0] = '\0';
 }
 
+void ctlsock_connect_name(char *out, size_t cap, const char *busid)
+{
+	snprintf(out, cap, CTLSOCK_CONNECT_PREFIX "%s.sock", busid);
+}
+
 static int make_addr(struct sockaddr_un *a, const char *path)
 {
 	memset(a, 0, sizeof(*a));

@@ -11,6 +11,12 @@
 #include <stddef.h>
 
 #define CTLSOCK_MAX_LINE 65536
+#define CTLSOCK_PROXY "proxy.sock"
+#define CTLSOCK_CONNECT_PREFIX "connect-"
+
+/* The socket name of the `usbws connect` exporting busid (or, for a
+ * virtual device, "virtual-PID"): connect-BUSID.sock. */
+void ctlsock_connect_name(char *out, size_t cap, const char *busid);
 
 const char *ctlsock_dir(void);
 /* Path of a socket in the run directory; "" when it would not fit. */

@@ -508,12 +508,10 @@ static int run(struct node *n, struct buf *tx, volatile sig_atomic_t *stop)
  * node, go by process. */
 static int open_control(struct node *n)
 {
-	char name[64];
+	char name[64], virt[32];
 
-	if (n->kd)
-		snprintf(name, sizeof(name), "connect-%s.sock", n->kd->name);
-	else
-		snprintf(name, sizeof(name), "connect-virtual-%ld.sock", (long)getpid());
+	snprintf(virt, sizeof(virt), "virtual-%ld", (long)getpid());
+	ctlsock_connect_name(name, sizeof(name), n->kd ? n->kd->name : virt);
 	ctlsock_path(n->ctl_path, sizeof(n->ctl_path), name);
 	n->ctl_fd = ctlsock_listen(name);
 	if (n->ctl_fd < 0) {

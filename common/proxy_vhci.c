@@ -22,7 +22,6 @@
 #include "usbids.h"
 
 #define MAX_PORTS 1024
-#define CTL_SOCKET "proxy.sock"
 
 static int parse_pins(struct proxy *px)
 {
@@ -76,8 +75,8 @@ static int open_control(struct proxy *px)
 	lws_sock_file_fd_type u;
 	char path[108];
 
-	u.filefd = ctlsock_listen(CTL_SOCKET);
-	ctlsock_path(path, sizeof(path), CTL_SOCKET);
+	u.filefd = ctlsock_listen(CTLSOCK_PROXY);
+	ctlsock_path(path, sizeof(path), CTLSOCK_PROXY);
 	if (u.filefd < 0) {
 		log_err("cannot listen on %s: %s", path,
 			errno == EADDRINUSE ? "another usbws-proxy answers there" : strerror(errno));
@@ -149,7 +148,7 @@ void proxy_vhci_free(struct proxy *px)
 	px->nclaims = 0;
 	if (!px->control_listening)
 		return;
-	ctlsock_path(path, sizeof(path), CTL_SOCKET);
+	ctlsock_path(path, sizeof(path), CTLSOCK_PROXY);
 	unlink(path);
 }
 
