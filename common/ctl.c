@@ -70,10 +70,30 @@ char *ctl_hello_list(void)
 	return dump(json_pack("{s:s, s:i, s:s}", "type", "hello", "version", USBWS_CTL_VERSION, "role", "list"));
 }
 
-char *ctl_welcome(const char *node, const char *busid)
+char *ctl_welcome(const char *node, const char *busid, const char *session, unsigned int resume_seconds)
 {
-	return dump(json_pack("{s:s, s:i, s:s, s:s}", "type", "welcome", "version", USBWS_CTL_VERSION,
-			      "node", node, "busid", busid));
+	if (!session)
+		return dump(json_pack("{s:s, s:i, s:s, s:s}", "type", "welcome", "version", USBWS_CTL_VERSION,
+				      "node", node, "busid", busid));
+	return dump(json_pack("{s:s, s:i, s:s, s:s, s:s, s:i}", "type", "welcome", "version", USBWS_CTL_VERSION,
+			      "node", node, "busid", busid, "session", session, "resume_seconds",
+			      (int)resume_seconds));
+}
+
+char *ctl_hello_resume(const char *session, uint64_t received)
+{
+	return dump(json_pack("{s:s, s:i, s:s, s:s, s:I}", "type", "hello", "version", USBWS_CTL_VERSION,
+			      "role", "resume", "session", session, "received", (json_int_t)received));
+}
+
+char *ctl_resumed(uint64_t received)
+{
+	return dump(json_pack("{s:s, s:I}", "type", "resumed", "received", (json_int_t)received));
+}
+
+char *ctl_ack(uint64_t received)
+{
+	return dump(json_pack("{s:s, s:I}", "type", "ack", "received", (json_int_t)received));
 }
 
 char *ctl_error(const char *code, const char *message)
@@ -168,6 +188,30 @@ bad:
 
 #define CTL_MAX_LOCAL_DEVICES 128
 
+static int session_field(json_t *o, char *dst, char *why, size_t why_size)
+{
+	if (copy_string(o, "session", dst, CTL_SESSION_HEX + 1, why, why_size) < 0)
+		return USBWS_ERR_INVAL;
+	if (strlen(dst) != CTL_SESSION_HEX || strspn(dst, "0123456789abcdef") != CTL_SESSION_HEX) {
+		snprintf(why, why_size, "field \"session\" must be %d lowercase hex digits", CTL_SESSION_HEX);
+		return USBWS_ERR_INVAL;
+	}
+	return 0;
+}
+
+/* A stream offset: a JSON integer from 0 up (jansson's are 63 bits). */
+static int offset_field(json_t *o, uint64_t *out, char *why, size_t why_size)
+{
+	json_t *v = json_object_get(o, "received");
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		snprintf(why, why_size, "field \"received\" missing or not a byte count");
+		return USBWS_ERR_INVAL;
+	}
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
 /* A hello for export: the exported device, and the node's own listing. */
 static int parse_hello_export(json_t *hello, struct ctl_msg *msg, char *why, size_t why_size)
 {
@@ -235,16 +279,35 @@ int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size
 		}
 		if (copy_string(o, "role", msg->role, sizeof(msg->role), why, why_size) < 0)
 			goto out;
-		if (strcmp(msg->role, "export") != 0 && strcmp(msg->role, "list") != 0) {
-			snprintf(why, why_size, "unknown role \"%s\" (export or list)", msg->role);
+		if (strcmp(msg->role, "export") != 0 && strcmp(msg->role, "list") != 0 &&
+		    strcmp(msg->role, "resume") != 0) {
+			snprintf(why, why_size, "unknown role \"%s\" (export, list or resume)", msg->role);
 			goto out;
 		}
 		if (strcmp(msg->role, "export") == 0 && parse_hello_export(o, msg, why, why_size) < 0)
+			goto out;
+		if (strcmp(msg->role, "resume") == 0 && (session_field(o, msg->session, why, why_size) < 0 ||
+							 offset_field(o, &msg->received, why, why_size) < 0))
 			goto out;
 	} else if (strcmp(type, "welcome") == 0) {
 		msg->type = CTL_WELCOME;
 		if (copy_string(o, "node", msg->node, sizeof(msg->node), why, why_size) < 0 ||
 		    copy_string(o, "busid", msg->busid, sizeof(msg->busid), why, why_size) < 0)
+			goto out;
+		/* without a session the proxy does not offer resumption */
+		if (json_object_get(o, "session")) {
+			v = json_object_get(o, "resume_seconds");
+			if (session_field(o, msg->session, why, why_size) < 0)
+				goto out;
+			if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 86400) {
+				snprintf(why, why_size, "field \"resume_seconds\" must be 1..86400");
+				goto out;
+			}
+			msg->resume_seconds = (unsigned int)json_integer_value(v);
+		}
+	} else if (strcmp(type, "resumed") == 0 || strcmp(type, "ack") == 0) {
+		msg->type = type[0] == 'r' ? CTL_RESUMED : CTL_ACK;
+		if (offset_field(o, &msg->received, why, why_size) < 0)
 			goto out;
 	} else if (strcmp(type, "nodes") == 0) {
 		msg->type = CTL_NODES;

@@ -24,11 +24,18 @@ enum ctl_type {
 	CTL_WELCOME,       /* proxy -> node: identity seen, busid given */
 	CTL_NODES,         /* proxy -> lister: the listing */
 	CTL_ERROR,         /* either way, before a close */
+	CTL_RESUMED,       /* proxy -> node: the session goes on; how much of its stream the proxy has */
+	CTL_ACK,           /* either way: how much of the peer's stream has arrived */
 };
+
+#define CTL_SESSION_HEX 32                 /* a session id: 128 random bits in hex */
 
 struct ctl_msg {
 	enum ctl_type type;
-	char role[16];                     /* hello */
+	char role[16];                     /* hello: export, list or resume */
+	char session[CTL_SESSION_HEX + 1]; /* hello resume; welcome (empty: not resumable) */
+	uint64_t received;                 /* hello resume, resumed, ack: stream bytes held */
+	unsigned int resume_seconds;       /* welcome */
 	char node[128];                    /* welcome */
 	char busid[USBIP_BUSID_SIZE];      /* welcome */
 	char code[32];                     /* error */
@@ -48,7 +55,11 @@ struct json_t *ctl_device_json(const struct usbip_usb_device *dev, const struct 
 char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs,
 		       struct json_t *local_devices);
 char *ctl_hello_list(void);
-char *ctl_welcome(const char *node, const char *busid);
+/* session may be NULL: the proxy does not keep this tunnel for a resume */
+char *ctl_welcome(const char *node, const char *busid, const char *session, unsigned int resume_seconds);
+char *ctl_hello_resume(const char *session, uint64_t received);
+char *ctl_resumed(uint64_t received);
+char *ctl_ack(uint64_t received);
 char *ctl_error(const char *code, const char *message);
 
 /* Parses one text frame.  Returns 0, or USBWS_ERR_INVAL with why filled.

@@ -20,7 +20,7 @@
 #define KDEV_CHUNK (64u << 10)
 #define KDEV_HIGH_WATER (256u << 10)
 /* one chunk may land above the mark, and a chunk's headers are rebuilt */
-#define KDEV_BUF_LIMIT (KDEV_HIGH_WATER + 2 * KDEV_CHUNK)
+#define KDEV_SLACK (2 * KDEV_CHUNK)
 #define VUDC_PREFIX "usbip-vudc."
 
 /* usbip-host: a real device on this node */
@@ -156,7 +156,7 @@ static const struct kdev_ops vudc_ops = {
 	.close = vudc_close,
 };
 
-int kdev_open(struct kdev **out, const char *spec, size_t headroom, char *why, size_t why_cap)
+int kdev_open(struct kdev **out, const char *spec, size_t window, char *why, size_t why_cap)
 {
 	struct kdev *k = calloc(1, sizeof(*k));
 
@@ -188,9 +188,11 @@ int kdev_open(struct kdev **out, const char *spec, size_t headroom, char *why, s
 	usbip_framer_start_urb_phase(&k->to_dev);
 	usbip_framer_init(&k->from_dev, USBIP_FLOW_FROM_DEVICE, k->validator);
 	usbip_framer_start_urb_phase(&k->from_dev);
-	buf_init(&k->to_kernel, 0, KDEV_BUF_LIMIT);
-	buf_init(&k->tx, headroom, KDEV_BUF_LIMIT);
+	buf_init(&k->to_kernel, 0, KDEV_HIGH_WATER + KDEV_SLACK);
+	/* the replies the proxy has not acknowledged stay here: the window */
+	buf_init(&k->tx, 0, window + KDEV_SLACK);
 	k->high_water = KDEV_HIGH_WATER;
+	k->tx_high_water = window;
 	*out = k;
 	return 0;
 }
@@ -253,7 +255,7 @@ short kdev_poll_events(const struct kdev *k)
 
 	if (k->fd < 0 || k->kernel_eof)
 		return 0;
-	if (buf_len(&k->tx) < k->high_water)
+	if (buf_len(&k->tx) < k->tx_high_water)
 		ev |= POLLIN;
 	if (buf_len(&k->to_kernel))
 		ev |= POLLOUT;
@@ -283,7 +285,7 @@ int kdev_io(struct kdev *k, short revents)
 		}
 	}
 	if (revents & (POLLIN | POLLHUP | POLLERR)) {
-		while (buf_len(&k->tx) < k->high_water) {
+		while (buf_len(&k->tx) < k->tx_high_water) {
 			n = recv(k->fd, k->rx_scratch, KDEV_CHUNK, 0);
 			if (n == 0 || (n < 0 && errno == ECONNRESET)) {
 				k->kernel_eof = 1;

@@ -41,14 +41,16 @@ struct kdev {
 	struct usbip_framer to_dev;      /* CMD_* from the proxy */
 	struct usbip_framer from_dev;    /* RET_* from the kernel */
 	struct buf to_kernel;
-	struct buf tx;                   /* for the proxy, with WebSocket headroom */
+	struct buf tx;                   /* for the proxy, kept until it acknowledges */
 	uint8_t *rx_scratch;
-	size_t high_water;
+	size_t high_water;               /* toward the kernel */
+	size_t tx_high_water;            /* toward the proxy: the resume window */
 };
 
-/* spec: a busid (usbip-host) or "usbip-vudc.N".  Returns 0, or -1 with why
- * filled (no such device, a hub, the driver missing, ...). */
-int kdev_open(struct kdev **out, const char *spec, size_t headroom, char *why, size_t why_cap);
+/* spec: a busid (usbip-host) or "usbip-vudc.N"; the kernel is not read
+ * while window bytes wait for the proxy.  Returns 0, or -1 with why filled
+ * (no such device, a hub, the driver missing, ...). */
+int kdev_open(struct kdev **out, const char *spec, size_t window, char *why, size_t why_cap);
 /* Unbinds what open bound; closes the socket (the kernel sees EOF). */
 void kdev_close(struct kdev *k);
 

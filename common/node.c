@@ -3,10 +3,13 @@
  * The node's side of the tunnel: a WebSocket client (wsclient) that proves
  * its identity with its certificate and exports one device: a virtual one
  * run here (vdev_stream) or a kernel one behind a socketpair (kdev), each
- * behind export_ops.  A control socket answers `usbws status` and
- * `usbws disconnect`.  The same connection code asks a proxy for its
- * listing.  Frames are parsed in blocks by wsframe: libwebsockets 4.1's
- * client parser went byte by byte and capped bulk OUT throughput.
+ * behind export_ops.  The export outlives its connections: pings find a
+ * dead link, reconnects back off with jitter, and a session the proxy still
+ * holds resumes from the byte it has (resume.h), the device untouched.  A
+ * control socket answers `usbws status` and `usbws disconnect`.  The same
+ * connection code asks a proxy for its listing.  Frames are parsed in
+ * blocks by wsframe: libwebsockets 4.1's client parser went byte by byte
+ * and capped bulk OUT throughput.
  */
 #include "node.h"
 
@@ -25,17 +28,22 @@
 #include "kdev.h"
 #include "localdev.h"
 #include "log.h"
+#include "resume.h"
 #include "usbws_err.h"
 #include "vdev_stream.h"
 #include "wsclient.h"
 
 #define NODE_RX_CHUNK (64u << 10)
 #define NODE_MAX_TRANSFER (1u << 20)
-#define NODE_HIGH_WATER (256u << 10)
 #define UNEXPORT_GRACE_SECONDS 3
 #define POLL_MS 250
+#define BACKOFF_FIRST_MS 1000
 
 enum node_mode { MODE_EXPORT, MODE_LIST };
+
+/* Where the connection is.  Binary bytes go out only when UP: after a
+ * resume they wait for the offset the proxy holds. */
+enum link_state { LINK_DOWN, LINK_HELLO, LINK_UP };
 
 struct node;
 
@@ -62,10 +70,25 @@ struct node {
 	const struct node_config *cfg;
 	enum node_mode mode;
 	struct wsclient *ws;
+	enum link_state link;
 	int done;
 	int failed;
 
+	/* reconnecting */
+	unsigned int attempts;        /* failed in a row */
+	int64_t next_attempt_ms;      /* monotonic */
+	int64_t last_ping_ms;
+	int64_t next_ack_ms;
+	uint64_t reconnects, resumes;
+	int ever_connected;
+	/* resuming */
+	struct resume_stream rs;
+	char session[CTL_SESSION_HEX + 1];  /* empty: nothing to resume */
+	unsigned int resume_seconds;
+	int64_t down_since_ms;        /* 0 while the link is up */
+
 	const struct export_ops *ops;
+	int dev_closed;               /* given back after a session ended; reopened to export */
 	struct vdev *dev;             /* virtual */
 	struct vdev_stream vs;
 	struct kdev *kd;              /* kernel */
@@ -173,10 +196,26 @@ static const struct export_ops kernel_ops = {
 	.quiesced = kern_quiesced, .poll_events = kern_poll_events, .io = kern_io,
 };
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void finish(struct node *n, int failed)
 {
 	n->done = 1;
 	n->failed |= failed;
+}
+
+static int send_text(struct node *n, char *json)
+{
+	int rc = json ? wsclient_send_text(n->ws, json) : USBWS_ERR_NOMEM;
+
+	free(json);
+	return rc;
 }
 
 static int queue_export(struct node *n)
@@ -184,12 +223,11 @@ static int queue_export(struct node *n)
 	uint8_t req[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
 	int len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_EXPORT, 0, n->ops->info(n));
 
-	char *hello = ctl_hello_export(n->ops->info(n), n->ops->ifs(n), localdev_json());
-	int rc = hello ? wsclient_send_text(n->ws, hello) : USBWS_ERR_NOMEM;
-
-	free(hello);
-	if (rc < 0 || len < 0 || buf_append(n->ops->tx(n), req, (size_t)len) < 0)
+	if (send_text(n, ctl_hello_export(n->ops->info(n), n->ops->ifs(n), localdev_json())) < 0 || len < 0 ||
+	    buf_append(n->ops->tx(n), req, (size_t)len) < 0)
 		return USBWS_ERR_NOMEM;
+	/* the export request is binary: it goes with the rest of the stream */
+	n->link = LINK_UP;
 	return 0;
 }
 
@@ -231,7 +269,7 @@ static int pump(struct node *n)
 	size_t used;
 	int rc;
 
-	if (n->mode != MODE_EXPORT || !n->exported)
+	if (n->mode != MODE_EXPORT || !n->exported || n->dev_closed)
 		return 0;
 	rc = n->ops->feed(n, buf_data(&n->in), buf_len(&n->in), &used);
 	buf_consume(&n->in, used);
@@ -282,9 +320,10 @@ static int on_binary(struct node *n, const uint8_t *in, size_t len)
 	size_t taken = 0;
 	int rc;
 
-	if (n->mode != MODE_EXPORT)
+	if (n->mode != MODE_EXPORT || n->link != LINK_UP)
 		return USBWS_ERR_PHASE;
 	n->bytes_from_proxy += len;
+	resume_received(&n->rs, len);
 	if (!n->exported) {
 		rc = export_reply(n, in, len, &taken);
 		if (rc < 0 || !n->exported)
@@ -293,6 +332,91 @@ static int on_binary(struct node *n, const uint8_t *in, size_t len)
 	if (buf_append(&n->in, in + taken, len - taken) < 0)
 		return USBWS_ERR_NOSPACE;
 	return pump(n);
+}
+
+/* Full jitter over an exponential step: 1, 2, 4 ... up to the cap. */
+static int64_t backoff_ms(const struct node *n)
+{
+	int64_t step = BACKOFF_FIRST_MS, cap = (int64_t)n->cfg->backoff_max * 1000;
+
+	for (unsigned int i = 1; i < n->attempts && step < cap; i++)
+		step *= 2;
+	if (step > cap)
+		step = cap;
+	return step / 2 + rand() % (step / 2 + 1);
+}
+
+/* The link is gone: resume later if the proxy keeps a session, else start
+ * over. */
+static void link_lost(struct node *n, const char *why)
+{
+	if (!n->ws)
+		return;
+	wsclient_close(n->ws);
+	n->ws = NULL;
+	n->link = LINK_DOWN;
+	buf_consume(&n->text_in, buf_len(&n->text_in));
+	if (n->stopping || n->done) {
+		finish(n, 0);
+		return;
+	}
+	if (!n->down_since_ms)
+		n->down_since_ms = now_ms();
+	/* a fleet that lost its proxy should not come back in one wave */
+	n->next_attempt_ms = now_ms() + rand() % BACKOFF_FIRST_MS;
+	if (n->session[0])
+		log_warn("lost the proxy (%s); the device stays exported, resuming within %u s", why,
+			 n->resume_seconds);
+	else
+		log_warn("lost the proxy (%s); reconnecting", why);
+}
+
+/* The proxy's ack moves the front of what must be kept. */
+static void on_ack(struct node *n, uint64_t upto, int rewind)
+{
+	int rc = rewind ? resume_rewind(&n->rs, n->ops->tx(n), upto) : resume_acked(&n->rs, n->ops->tx(n), upto);
+
+	if (rc < 0) {
+		log_err("the proxy %s offset %llu, outside what this node sent (%llu..%llu): %s",
+			rewind ? "resumed at" : "acknowledged", (unsigned long long)upto,
+			(unsigned long long)n->rs.acked, (unsigned long long)(n->rs.acked + n->rs.sent),
+			usbws_strerror(rc));
+		finish(n, 1);
+	}
+}
+
+static void on_welcome(struct node *n, const struct ctl_msg *msg)
+{
+	log_info("exported %s as busid %s on the proxy, which knows this node as %s%s",
+		 n->ops->info(n)->busid, msg->busid, msg->node,
+		 msg->session[0] ? "" : " (the proxy offers no session resumption)");
+	snprintf(n->proxy_busid, sizeof(n->proxy_busid), "%s", msg->busid);
+	memcpy(n->session, msg->session, sizeof(n->session));
+	n->resume_seconds = msg->resume_seconds;
+	n->attempts = 0;
+	n->down_since_ms = 0;
+}
+
+static void on_error(struct node *n, const struct ctl_msg *msg)
+{
+	/* the proxy forgot us (restarted, or we were away too long) */
+	if (strcmp(msg->code, "no-session") == 0 && n->link == LINK_HELLO) {
+		log_warn("the proxy has no session to resume (%s); exporting afresh", msg->message);
+		n->session[0] = 0;
+		link_lost(n, "session gone");
+		n->next_attempt_ms = now_ms();
+		return;
+	}
+	log_err("the proxy refused: %s (%s)", msg->message, msg->code);
+	/* ports may free up; anything else would be refused again */
+	if (strcmp(msg->code, "vhci") == 0) {
+		n->session[0] = 0;
+		link_lost(n, "no vhci_hcd port");
+		n->attempts++;
+		n->next_attempt_ms = now_ms() + backoff_ms(n);
+		return;
+	}
+	finish(n, 1);
 }
 
 static void on_text(struct node *n, const void *in, size_t len, int final)
@@ -310,13 +434,20 @@ static void on_text(struct node *n, const void *in, size_t len, int final)
 	if (ctl_parse((const char *)buf_data(&n->text_in), buf_len(&n->text_in), &msg, why, sizeof(why)) < 0) {
 		log_err("the proxy sent a malformed control message: %s", why);
 		finish(n, 1);
-	} else if (msg.type == CTL_WELCOME) {
-		log_info("exported %s as busid %s on the proxy, which knows this node as %s",
-			 n->ops->info(n)->busid, msg.busid, msg.node);
-		snprintf(n->proxy_busid, sizeof(n->proxy_busid), "%s", msg.busid);
+	} else if (msg.type == CTL_WELCOME && n->mode == MODE_EXPORT && !n->proxy_busid[0]) {
+		on_welcome(n, &msg);
+	} else if (msg.type == CTL_RESUMED && n->link == LINK_HELLO) {
+		log_info("resumed session with the proxy: it had %llu bytes, this node %llu",
+			 (unsigned long long)msg.received, (unsigned long long)n->rs.received);
+		n->link = LINK_UP;
+		n->attempts = 0;
+		n->down_since_ms = 0;
+		n->resumes++;
+		on_ack(n, msg.received, 1);
+	} else if (msg.type == CTL_ACK && n->link == LINK_UP) {
+		on_ack(n, msg.received, 0);
 	} else if (msg.type == CTL_ERROR) {
-		log_err("the proxy refused: %s (%s)", msg.message, msg.code);
-		finish(n, 1);
+		on_error(n, &msg);
 	} else if (msg.type == CTL_NODES && n->mode == MODE_LIST) {
 		json_t *o = json_loadb((const char *)buf_data(&n->text_in), buf_len(&n->text_in), 0, NULL);
 
@@ -363,19 +494,23 @@ static void read_available(struct node *n)
 	char why[128];
 	int rc;
 
-	while (!n->done && buf_space(&n->in) >= NODE_RX_CHUNK) {
+	while (n->ws && !n->done && buf_space(&n->in) >= NODE_RX_CHUNK) {
 		rc = wsclient_read(n->ws, on_ws_event, n, why, sizeof(why));
 		if (rc == 0)
 			return;
 		if (rc == 1) {
-			if (!n->done) {
+			if (n->unexport_queued || n->mode == MODE_LIST) {
 				log_info("the proxy closed the connection: %s", why[0] ? why : "no reason given");
 				finish(n, !n->unexport_queued);
+			} else if (!n->done) {
+				link_lost(n, why[0] ? why : "closed without a reason");
 			}
 			return;
 		}
 		if (rc < 0) {
-			finish(n, 1);
+			if (n->done)
+				return;
+			link_lost(n, "connection error");
 			return;
 		}
 		if (pump(n) < 0) {
@@ -387,6 +522,15 @@ static void read_available(struct node *n)
 }
 
 /* `usbws status` and `usbws disconnect`, through the control socket */
+static const char *state_name(const struct node *n)
+{
+	if (n->unexport_queued || n->stopping)
+		return "stopping";
+	if (n->link != LINK_UP)
+		return n->exported ? "resuming" : "connecting";
+	return n->exported ? "exported" : "connecting";
+}
+
 static char *answer_control(void *ctx, const char *request)
 {
 	struct node *n = ctx;
@@ -398,6 +542,9 @@ static char *answer_control(void *ctx, const char *request)
 		log_info("disconnect requested through the control socket");
 		n->stopping = 1;
 		o = json_pack("{s:b}", "ok", 1);
+	} else if (cmd && strcmp(cmd, "status") == 0 && n->dev_closed) {
+		o = json_pack("{s:b, s:s, s:s, s:s, s:i}", "ok", 1, "busid", n->cfg->device ? n->cfg->device : "",
+			      "url", n->cfg->url, "state", "waiting for the device", "pid", (int)getpid());
 	} else if (cmd && strcmp(cmd, "status") == 0) {
 		const struct usbip_usb_device *d = n->ops->info(n);
 		struct usbip_validator *v = n->ops->validator(n);
@@ -407,14 +554,16 @@ static char *answer_control(void *ctx, const char *request)
 		o = json_pack("{s:b, s:s, s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "ok", 1,
 			      "busid", d->busid, "kind", n->kd ? n->kd->ops->kind : "virtual",
 			      "device", ctl_device_json(d, n->ops->ifs(n), NULL), "url", n->cfg->url,
-			      "proxy_busid", n->proxy_busid,
-			      "state", n->unexport_queued || n->stopping ? "stopping" : n->exported ? "exported" : "connecting",
+			      "proxy_busid", n->proxy_busid, "state", state_name(n),
 			      "uptime_seconds", (json_int_t)(now - n->started),
 			      "exported_seconds", (json_int_t)(n->exported ? now - n->exported_at : 0),
 			      "bytes_from_proxy", (json_int_t)n->bytes_from_proxy,
 			      "bytes_to_proxy", (json_int_t)n->bytes_to_proxy, "urbs", (json_int_t)to->submits,
 			      "urbs_in_flight", (json_int_t)usbip_validator_inflight(v),
 			      "pid", (int)getpid());
+		json_object_set_new(o, "reconnects", json_integer((json_int_t)n->reconnects));
+		json_object_set_new(o, "resumes", json_integer((json_int_t)n->resumes));
+		json_object_set_new(o, "unacked_bytes", json_integer((json_int_t)n->rs.sent));
 	} else {
 		o = json_pack("{s:b, s:s}", "ok", 0, "error", "unknown request; expected {\"cmd\": \"status\"} or {\"cmd\": \"disconnect\"}");
 	}
@@ -424,34 +573,174 @@ static char *answer_control(void *ctx, const char *request)
 	return out;
 }
 
-static int run(struct node *n, struct buf *tx, volatile sig_atomic_t *stop)
+static int open_device(struct node *n, const struct node_config *cfg);
+static void close_device(struct node *n);
+
+/* The proxy no longer holds the session: the device side starts over, a
+ * kernel device by giving its socket back (the stub lets go of it) and
+ * taking a new one on the next export. */
+static int reset_export(struct node *n)
+{
+	if (n->exported) {
+		close_device(n);
+		n->dev_closed = 1;
+	} else if (!n->dev_closed) {
+		buf_consume(n->ops->tx(n), buf_len(n->ops->tx(n)));
+	}
+	if (n->dev_closed) {
+		if (open_device(n, n->cfg) < 0)
+			return -1;
+		n->dev_closed = 0;
+	}
+	n->exported = 0;
+	n->session[0] = 0;
+	n->proxy_busid[0] = 0;
+	n->down_since_ms = 0;
+	resume_init(&n->rs);
+	usbip_framer_init(&n->op, USBIP_FLOW_TO_DEVICE, NULL);
+	buf_consume(&n->in, buf_len(&n->in));
+	return 0;
+}
+
+static void link_open(struct node *n, volatile sig_atomic_t *stop)
 {
 	struct wsclient_config wc = {
 		.url = n->cfg->url, .cert = n->cfg->cert, .key = n->cfg->key, .ca = n->cfg->ca,
 		.http_proxy = n->cfg->http_proxy, .subprotocol = USBWS_SUBPROTOCOL,
 		.timeout_seconds = n->cfg->connect_timeout,
 	};
-	size_t queued;
-	char *hello;
+	int fatal, rc;
 
-	n->ws = wsclient_open(&wc);
-	if (!n->ws)
-		return 1;
-	log_info("connected to %s", n->cfg->url);
-	if (n->mode == MODE_LIST) {
-		hello = ctl_hello_list();
-		if (!hello || wsclient_send_text(n->ws, hello) < 0)
+	n->ws = wsclient_open(&wc, &fatal);
+	if (!n->ws) {
+		n->attempts++;
+		if (fatal || n->mode == MODE_LIST || *stop) {
+			if (fatal && n->mode == MODE_EXPORT)
+				log_err("not retrying: the same connection would be refused again");
 			finish(n, 1);
-		free(hello);
-	} else if (queue_export(n) < 0) {
-		finish(n, 1);
+		} else if (n->cfg->retries && n->attempts >= n->cfg->retries) {
+			log_err("giving up after %u attempts (--retries)", n->attempts);
+			finish(n, 1);
+		} else {
+			int64_t wait = backoff_ms(n);
+
+			n->next_attempt_ms = now_ms() + wait;
+			log_info("attempt %u failed; next in %.1f s", n->attempts, wait / 1000.0);
+		}
+		return;
 	}
+	n->last_ping_ms = now_ms();
+	n->next_ack_ms = now_ms() + 1000;
+	if (n->mode == MODE_LIST) {
+		log_info("connected to %s", n->cfg->url);
+		if (send_text(n, ctl_hello_list()) < 0)
+			finish(n, 1);
+		return;
+	}
+	if (n->ever_connected)
+		n->reconnects++;
+	n->ever_connected = 1;
+	if (n->session[0]) {
+		log_info("connected to %s; resuming session %.8s... (this node has %llu bytes of its stream)",
+			 n->cfg->url, n->session, (unsigned long long)n->rs.received);
+		n->link = LINK_HELLO;
+		rc = send_text(n, ctl_hello_resume(n->session, n->rs.received));
+	} else {
+		log_info("connected to %s", n->cfg->url);
+		rc = reset_export(n) < 0 ? -1 : queue_export(n);
+	}
+	if (rc < 0) {
+		link_lost(n, "cannot start the export");
+		n->attempts++;
+		n->next_attempt_ms = now_ms() + backoff_ms(n);
+	}
+}
+
+/* Past the proxy's resume time it has let the device go: so does the node. */
+static void check_resume_expiry(struct node *n)
+{
+	if (!n->session[0] || !n->down_since_ms || n->ws)
+		return;
+	if (now_ms() - n->down_since_ms < (int64_t)n->resume_seconds * 1000)
+		return;
+	log_warn("no reconnect within %u s: the proxy has let the session go; releasing %s until it is back",
+		 n->resume_seconds, n->ops->info(n)->busid);
+	if (reset_export(n) < 0)
+		log_warn("%s cannot be opened again yet; trying with each connection", n->cfg->device);
+}
+
+/* Pings while the link is quiet, and drops a link that stays silent. */
+static void keepalive(struct node *n)
+{
+	int64_t now = now_ms();
+
+	if (!n->ws || !n->cfg->ping_interval)
+		return;
+	if (now - (int64_t)wsclient_last_rx(n->ws) * 1000 > (int64_t)n->cfg->ping_timeout * 1000 + 999) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "nothing heard for %d s: keepalive timeout", n->cfg->ping_timeout);
+		link_lost(n, why);
+		return;
+	}
+	if (now - n->last_ping_ms >= (int64_t)n->cfg->ping_interval * 1000) {
+		wsclient_ping(n->ws);
+		n->last_ping_ms = now;
+	}
+}
+
+static void send_acks(struct node *n)
+{
+	int tail = now_ms() >= n->next_ack_ms;
+
+	if (!n->ws || n->link != LINK_UP || !n->session[0] || !resume_ack_due(&n->rs, tail))
+		return;
+	if (send_text(n, ctl_ack(n->rs.received)) == 0)
+		resume_ack_queued(&n->rs);
+	n->next_ack_ms = now_ms() + 1000;
+}
+
+static void write_out(struct node *n, struct buf *tx)
+{
+	size_t taken = 0;
+	int rc;
+
+	if (n->link == LINK_UP)
+		rc = wsclient_send(n->ws, resume_unsent_data(&n->rs, tx), resume_unsent(&n->rs, tx), &taken);
+	else
+		rc = wsclient_send(n->ws, NULL, 0, &taken);
+	resume_wrote(&n->rs, taken);
+	n->bytes_to_proxy += taken;
+	/* a proxy that offers no session never acknowledges: keep nothing */
+	if (n->proxy_busid[0] && !n->session[0])
+		on_ack(n, n->rs.acked + n->rs.sent, 0);
+	if (rc < 0)
+		link_lost(n, "write failed");
+}
+
+/* list_tx: a listing's (empty) stream; an export's is its device's */
+static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
+{
+	n->next_attempt_ms = now_ms();
 	while (!n->done) {
-		struct pollfd pfd[3] = { { wsclient_fd(n->ws), 0, 0 }, { -1, 0, 0 }, { n->ctl_fd, POLLIN, 0 } };
+		struct pollfd pfd[3] = { { -1, 0, 0 }, { -1, 0, 0 }, { n->ctl_fd, POLLIN, 0 } };
+		struct buf *tx;
+		int timeout = POLL_MS;
 
 		if (*stop)
 			n->stopping = 1;
-		if (n->stopping)
+		if (!n->ws) {
+			if (n->stopping) {
+				finish(n, 0);
+				break;
+			}
+			check_resume_expiry(n);
+			if (now_ms() >= n->next_attempt_ms)
+				link_open(n, stop);
+			if (n->done)
+				break;
+		}
+		if (n->ws && n->stopping)
 			queue_unexport(n);
 		if (n->done)
 			break;
@@ -459,24 +748,33 @@ static int run(struct node *n, struct buf *tx, volatile sig_atomic_t *stop)
 			log_warn("no unexport confirmation from the proxy; closing anyway");
 			break;
 		}
-		queued = buf_len(tx);
-		if (wsclient_flush(n->ws, tx) < 0) {
-			finish(n, 1);
-			break;
+		keepalive(n);
+		/* the device may have been reopened */
+		tx = n->mode == MODE_LIST ? list_tx : n->dev_closed ? NULL : n->ops->tx(n);
+		if (n->ws && tx) {
+			send_acks(n);
+			write_out(n, tx);
 		}
-		n->bytes_to_proxy += queued - buf_len(tx);
 		/* replies left the buffer: the device may take more commands */
 		if (pump(n) < 0) {
+			log_err("the proxy broke the USB/IP protocol");
 			finish(n, 1);
 			break;
 		}
-		if (buf_space(&n->in) >= NODE_RX_CHUNK)
-			pfd[0].events |= POLLIN;
-		if (wsclient_want_write(n->ws) || buf_len(tx))
-			pfd[0].events |= POLLOUT;
-		if (n->mode == MODE_EXPORT && (pfd[1].events = n->ops->poll_events(n)))
+		if (n->ws) {
+			pfd[0].fd = wsclient_fd(n->ws);
+			if (buf_space(&n->in) >= NODE_RX_CHUNK)
+				pfd[0].events |= POLLIN;
+			if (wsclient_want_write(n->ws) || (tx && n->link == LINK_UP && resume_unsent(&n->rs, tx)))
+				pfd[0].events |= POLLOUT;
+		} else if (n->next_attempt_ms - now_ms() < timeout) {
+			timeout = (int)(n->next_attempt_ms - now_ms());
+			if (timeout < 0)
+				timeout = 0;
+		}
+		if (n->mode == MODE_EXPORT && !n->dev_closed && (pfd[1].events = n->ops->poll_events(n)))
 			pfd[1].fd = n->kd->fd;
-		if (poll(pfd, 3, POLL_MS) < 0 && errno != EINTR)
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
 			break;
 		if (pfd[2].revents & POLLIN)
 			ctlsock_serve(n->ctl_fd, answer_control, n);
@@ -488,15 +786,19 @@ static int run(struct node *n, struct buf *tx, volatile sig_atomic_t *stop)
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 			read_available(n);
 	}
-	/* a last flush carries a confirmation or close reply that is queued */
-	wsclient_flush(n->ws, tx);
-	wsclient_close(n->ws);
-	n->ws = NULL;
+	if (n->ws) {
+		/* a last write carries a confirmation or close reply that is queued */
+		size_t taken;
+
+		wsclient_send(n->ws, NULL, 0, &taken);
+		wsclient_close(n->ws);
+		n->ws = NULL;
+	}
 	buf_free(&n->in);
 	buf_free(&n->text_in);
 	/* success is an outcome: the export was confirmed (or we were told to
 	 * stop), or the list printed */
-	if (n->mode == MODE_EXPORT && !n->exported && !*stop)
+	if (n->mode == MODE_EXPORT && !n->exported && !*stop && !n->stopping)
 		n->failed = 1;
 	if (n->mode == MODE_LIST && !n->listed)
 		n->failed = 1;
@@ -542,7 +844,7 @@ static int open_device(struct node *n, const struct node_config *cfg)
 	int rc;
 
 	if (cfg->device) {
-		if (kdev_open(&n->kd, cfg->device, WS_MAX_HEADER, why, sizeof(why)) < 0) {
+		if (kdev_open(&n->kd, cfg->device, cfg->resume_window, why, sizeof(why)) < 0) {
 			log_err("%s", why);
 			return -1;
 		}
@@ -554,7 +856,7 @@ static int open_device(struct node *n, const struct node_config *cfg)
 		log_err("--virtual %s: %s", cfg->virtual_spec, vwhy ? vwhy : usbws_strerror(rc));
 		return -1;
 	}
-	if (vdev_stream_init(&n->vs, n->dev, NODE_MAX_TRANSFER, NODE_HIGH_WATER, WS_MAX_HEADER) < 0) {
+	if (vdev_stream_init(&n->vs, n->dev, NODE_MAX_TRANSFER, cfg->resume_window, 0) < 0) {
 		vdev_close(n->dev);
 		return -1;
 	}
@@ -582,15 +884,17 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	n.mode = MODE_EXPORT;
 	n.ctl_fd = -1;
 	n.started = time(NULL);
+	srand((unsigned int)(time(NULL) ^ getpid()));
 	if (open_device(&n, cfg) < 0)
 		return 1;
 	if (open_control(&n) == 0) {
 		usbip_framer_init(&n.op, USBIP_FLOW_TO_DEVICE, NULL);
 		buf_init(&n.in, 0, 2 * NODE_RX_CHUNK);
 		buf_init(&n.text_in, 0, USBWS_CTL_MAX);
-		rc = run(&n, n.ops->tx(&n), stop);
+		rc = run(&n, NULL, stop);
 	}
-	close_device(&n);
+	if (!n.dev_closed)
+		close_device(&n);
 	close_control(&n);
 	return rc;
 }
@@ -607,7 +911,7 @@ int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	n.ctl_fd = -1;
 	buf_init(&n.text_in, 0, USBWS_CTL_MAX);
 	buf_init(&n.in, 0, NODE_RX_CHUNK);
-	buf_init(&tx, WS_MAX_HEADER, 1);
+	buf_init(&tx, 0, 1);
 	rc = run(&n, &tx, stop);
 	buf_free(&tx);
 	return rc;

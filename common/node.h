@@ -5,6 +5,11 @@
 #include <signal.h>
 
 #define NODE_DEFAULT_CONNECT_TIMEOUT 10
+/* Mobile links: carrier NATs forget idle flows after 30 s and more, so a
+ * ping every 15 s keeps them; a link silent for 45 s is dead. */
+#define NODE_DEFAULT_PING_INTERVAL 15
+#define NODE_DEFAULT_PING_TIMEOUT 45
+#define NODE_DEFAULT_BACKOFF_MAX 30
 
 struct node_config {
 	const char *url;            /* wss://HOST[:PORT]/usbip */
@@ -16,11 +21,16 @@ struct node_config {
 	const char *virtual_busid;  /* the busid a virtual device goes by (default 1-1) */
 	const char *device;         /* or: a busid (usbip-host) or usbip-vudc.N */
 	int connect_timeout;        /* seconds to a WebSocket handshake */
+	int ping_interval;          /* seconds between pings; 0: none */
+	int ping_timeout;           /* seconds of silence that mean the link is dead */
+	int backoff_max;            /* seconds: the longest wait between attempts */
+	unsigned int retries;       /* attempts in a row before giving up; 0: never */
+	size_t resume_window;       /* bytes kept until the proxy acknowledges them */
 	int verbose;
 };
 
-/* Exports one device until *stop, then unexports it.  Returns 0, or 1
- * after logging why. */
+/* Exports one device until *stop, then unexports it, through as many
+ * connections as it takes.  Returns 0, or 1 after logging why. */
 int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop);
 
 /* Asks the proxy for its listing and prints the JSON to stdout. */

@@ -3,6 +3,7 @@
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,14 @@ static int make_vhost_usbip(struct proxy *px, const struct proxy_config *cfg)
 	return 0;
 }
 
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	struct proxy *px = (struct proxy *)((char *)sul - offsetof(struct proxy, tick));
+
+	proxy_tunnel_tick(px);
+	lws_sul_schedule(px->ctx, 0, &px->tick, tick, LWS_US_PER_SEC);
+}
+
 int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop)
 {
 	struct lws_context_creation_info info;
@@ -108,12 +117,16 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop)
 		proxy_vhci_free(&px);
 		return 1;
 	}
+	lws_sul_schedule(px.ctx, 0, &px.tick, tick, LWS_US_PER_SEC);
 	while (!*stop)
 		if (lws_service(px.ctx, 0) < 0)
 			break;
 	log_info("stopping");
-	/* closing every socket detaches every vhci port */
+	px.stopping = 1;
+	lws_sul_schedule(px.ctx, 0, &px.tick, NULL, LWS_SET_TIMER_USEC_CANCEL);
+	/* closing every socket detaches every vhci port; parked tunnels go too */
 	lws_context_destroy(px.ctx);
+	proxy_tunnel_free_all(&px);
 	proxy_vhci_free(&px);
 	return 0;
 }

@@ -4,6 +4,10 @@
 
 #include <signal.h>
 
+/* as the node's: a ping every 15 s keeps carrier NATs open */
+#define PROXY_DEFAULT_PING_INTERVAL 15
+#define PROXY_DEFAULT_PING_TIMEOUT 45
+
 struct proxy_config {
 	const char *listen;         /* HOST:PORT for WSS */
 	const char *cert;           /* server certificate (PEM) */
@@ -14,6 +18,10 @@ struct proxy_config {
 	const char *const *pins;    /* NODE=LIST: that node's devices go to these vhci_hcd only */
 	size_t npins;
 	const char *sysfs_root;     /* NULL: /sys or $USBWS_SYSFS_ROOT */
+	int ping_interval;          /* seconds between pings to a node; 0: none */
+	int ping_timeout;           /* seconds of silence after which a node's link is dead */
+	int resume_seconds;         /* how long a lost node's session (and vhci port) is kept */
+	size_t resume_window;       /* bytes kept per tunnel until the node acknowledges them */
 	int verbose;
 };
 

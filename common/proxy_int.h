@@ -7,6 +7,8 @@
 #include <libwebsockets.h>
 
 #include "buf.h"
+#include "ctl.h"
+#include "resume.h"
 #include "usbip_framer.h"
 #include "vhci.h"
 
@@ -21,11 +23,28 @@
 #define PROXY_WRITE_MAX (128u << 10)
 
 struct importer;
+struct tunnel;
 
+/* A node's WebSocket connection; its tunnel may move on to a newer one. */
+struct conn {
+	struct tunnel *t;
+};
+
+/* One exported device.  It lives on the heap, not in the connection: when
+ * the connection is lost it is kept (parked, wsi NULL) for resume_seconds,
+ * its vhci port and importer untouched, so the node can resume it. */
 struct tunnel {
 	struct tunnel *next;
 	struct proxy *px;
-	struct lws *wsi;
+	struct lws *wsi;                  /* NULL while parked */
+	struct conn *conn;
+	char session[CTL_SESSION_HEX + 1];
+	struct resume_stream rs;          /* tx keeps what the node has not acknowledged */
+	time_t parked_since;
+	time_t last_rx, last_ping;
+	int ping_due;
+	int ack_due;
+	uint64_t resumes;
 	char node[128];                   /* certificate subject CN */
 	char busid[USBIP_BUSID_SIZE];     /* as the proxy exports it */
 	char node_busid[USBIP_BUSID_SIZE];/* as the node calls it */
@@ -37,7 +56,7 @@ struct tunnel {
 	struct usbip_validator *validator;
 	struct usbip_framer from_node;    /* RET_* and OP requests */
 	struct usbip_framer to_node;      /* the importer's CMD_* */
-	struct buf tx;                    /* binary bytes for the node */
+	struct buf tx;                    /* binary bytes for the node, kept until acknowledged */
 	char *text_queue[4];              /* JSON frames for the node */
 	unsigned int ntext;
 	struct buf text_in;               /* a JSON frame arriving in fragments */
@@ -71,6 +90,8 @@ struct vhci_claim {
 struct proxy {
 	const struct proxy_config *cfg;
 	struct lws_context *ctx;
+	lws_sorted_usec_list_t tick;      /* once a second: pings, acks, expiry */
+	int stopping;                     /* lost connections are not kept for a resume */
 	struct tunnel *tunnels;
 	unsigned int next_bus;
 	struct lws_vhost *local_vh;       /* adopts vhci sockets and the control socket */
@@ -96,6 +117,9 @@ struct tunnel *proxy_find_busid(struct proxy *px, const char *busid);
 void proxy_detach_importer(struct tunnel *t);
 /* Queue bytes for the node and ask for a write. */
 void tunnel_kick(struct tunnel *t);
+/* The once-a-second walk over tunnels (proxy_tunnel.c). */
+void proxy_tunnel_tick(struct proxy *px);
+void proxy_tunnel_free_all(struct proxy *px);
 void importer_kick(struct importer *imp);
 
 /* proxy_vhci.c */

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The proxy's WebSocket protocol: one tunnel per connection, one exported
- * device per tunnel.  The node's identity is its certificate's CN.  Bytes
- * from the node are framed and validated, then relayed to the importer;
- * the importer's bytes come the other way in proxy_usbip.c.
+ * The proxy's WebSocket protocol: one exported device per tunnel, one
+ * tunnel per connection at a time.  The node's identity is its
+ * certificate's CN.  Bytes from the node are framed and validated, then
+ * relayed to the importer; the importer's bytes come the other way in
+ * proxy_usbip.c.  A tunnel whose connection is lost is parked with its
+ * importer for resume_seconds, and a node that names its session on a new
+ * connection carries on from the byte each side holds (resume.h).
  */
 #include <jansson.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
@@ -34,18 +38,55 @@ static void queue_text(struct tunnel *t, char *json)
 	tunnel_kick(t);
 }
 
-/* Tells the node why, then closes its tunnel; nothing else is touched. */
+static void tunnel_free(struct tunnel *t)
+{
+	struct tunnel **pp;
+
+	proxy_detach_importer(t);
+	for (pp = &t->px->tunnels; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	if (t->conn)
+		t->conn->t = NULL;
+	while (t->ntext)
+		free(t->text_queue[--t->ntext]);
+	json_decref(t->local_devices);
+	usbip_validator_free(t->validator);
+	buf_free(&t->tx);
+	buf_free(&t->text_in);
+	free(t);
+}
+
+/* Tells the node why, then closes its tunnel; nothing else is touched.  A
+ * parked tunnel has no one to tell: its session just ends. */
 void tunnel_fail(struct tunnel *t, const char *code, const char *why)
 {
 	if (t->closing)
 		return;
 	log_warn("node %s: closing its tunnel: %s", t->node, why);
+	if (!t->wsi) {
+		tunnel_free(t);
+		return;
+	}
 	queue_text(t, ctl_error(code, why));
 	snprintf(t->close_reason, sizeof(t->close_reason), "%s", why);
 	t->closing = 1;
 	buf_consume(&t->tx, buf_len(&t->tx));
+	t->rs.sent = 0;
 	proxy_detach_importer(t);
 	tunnel_kick(t);
+}
+
+/* The importer waits while the node holds a window's worth unacknowledged. */
+static void importer_resume_if_room(struct tunnel *t)
+{
+	if (t->imp && t->imp->rx_paused && buf_len(&t->tx) < t->px->cfg->resume_window) {
+		t->imp->rx_paused = 0;
+		lws_rx_flow_control(t->imp->wsi, 1);
+	}
 }
 
 static char *nodes_listing(struct proxy *px)
@@ -99,6 +140,16 @@ static int reply_op(struct tunnel *t, uint16_t code, uint32_t status)
 	return 0;
 }
 
+static void new_session(char out[CTL_SESSION_HEX + 1])
+{
+	uint8_t raw[CTL_SESSION_HEX / 2];
+	size_t i;
+
+	RAND_bytes(raw, sizeof(raw));
+	for (i = 0; i < sizeof(raw); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
 /* OP messages from the node: the export and, at the end, the unexport. */
 static int on_node_op(void *ctx, const struct usbip_event *ev)
 {
@@ -134,7 +185,10 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		t->exported = 1;
 		log_info("node %s exported %04x:%04x (its %s) as busid %s", t->node, t->dev.id_vendor,
 			 t->dev.id_product, node_busid, t->busid);
-		queue_text(t, ctl_welcome(t->node, t->busid));
+		if (px->cfg->resume_seconds > 0)
+			new_session(t->session);
+		queue_text(t, ctl_welcome(t->node, t->busid, t->session[0] ? t->session : NULL,
+					  (unsigned int)px->cfg->resume_seconds));
 		rc = reply_op(t, USBIP_OP_REP_EXPORT, USBIP_ST_OK);
 		/* vhci_hcd sends its first commands once attached: they queue
 		 * behind the reply */
@@ -145,6 +199,7 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 	if (t->op_code == USBIP_OP_REQ_UNEXPORT) {
 		log_info("node %s unexported busid %s", t->node, t->busid);
 		t->exported = 0;
+		t->session[0] = 0;
 		proxy_detach_importer(t);
 		snprintf(t->close_reason, sizeof(t->close_reason), "device unexported");
 		t->closing = 1;
@@ -162,6 +217,11 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 	if (!t->hello_seen) {
 		tunnel_fail(t, "protocol", "USB/IP data before the hello message");
 		return;
+	}
+	resume_received(&t->rs, len);
+	if (resume_ack_due(&t->rs, 0)) {
+		t->ack_due = 1;
+		tunnel_kick(t);
 	}
 	if (imp) {
 		rc = relay_chunk(&t->from_node, in, len, &imp->out, on_node_op, t);
@@ -186,10 +246,62 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 	}
 }
 
-static void node_text(struct tunnel *t, const void *in, size_t len, int final)
+/* A node names the session of a tunnel it lost: the tunnel moves to this
+ * connection and both sides carry on from what the other holds. */
+static void resume_session(struct conn *c, const struct ctl_msg *msg)
 {
+	struct tunnel *t = c->t, *old;
+	char why[320];
+	int rc;
+
+	for (old = t->px->tunnels; old; old = old->next)
+		if (old != t && old->session[0] && strcmp(old->session, msg->session) == 0 &&
+		    strcmp(old->node, t->node) == 0 && !old->closing)
+			break;
+	if (!old) {
+		snprintf(why, sizeof(why), "no session %.8s... for node %s here: it ended, expired after %d s, or "
+			 "this proxy restarted", msg->session, t->node, t->px->cfg->resume_seconds);
+		tunnel_fail(t, "no-session", why);
+		return;
+	}
+	rc = resume_rewind(&old->rs, &old->tx, msg->received);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot resume at byte %llu: %s", (unsigned long long)msg->received,
+			 usbws_strerror(rc));
+		tunnel_fail(t, "protocol", why);
+		tunnel_fail(old, "protocol", why);
+		return;
+	}
+	if (old->wsi) {
+		/* the node saw its link die before we did */
+		log_info("node %s: a newer connection resumes busid %s; dropping the old one", t->node, old->busid);
+		old->conn->t = NULL;
+		lws_set_timeout(old->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
+	log_info("node %s resumed busid %s after %ld s: it had %llu bytes, this proxy %llu", t->node, old->busid,
+		 old->parked_since ? (long)(time(NULL) - old->parked_since) : 0L,
+		 (unsigned long long)msg->received, (unsigned long long)old->rs.received);
+	old->wsi = t->wsi;
+	old->conn = c;
+	old->parked_since = 0;
+	old->last_rx = old->last_ping = time(NULL);
+	old->resumes++;
+	t->conn = NULL;
+	tunnel_free(t);
+	c->t = old;
+	queue_text(old, ctl_resumed(old->rs.received));
+	old->rs.ack_sent = old->rs.received;
+	if (old->imp && buf_len(&old->imp->out) >= PROXY_HIGH_WATER)
+		lws_rx_flow_control(old->wsi, 0);
+	tunnel_kick(old);
+}
+
+static void node_text(struct conn *c, const void *in, size_t len, int final)
+{
+	struct tunnel *t = c->t;
 	struct ctl_msg msg;
 	char why[200];
+	int rc;
 
 	if (buf_append(&t->text_in, in, len) < 0) {
 		tunnel_fail(t, "bad-json", "control message too long");
@@ -225,10 +337,27 @@ static void node_text(struct tunnel *t, const void *in, size_t len, int final)
 			return;
 		}
 		t->hello_seen = 1;
+		if (strcmp(msg.role, "resume") == 0) {
+			resume_session(c, &msg);
+			return;
+		}
 		log_info("node %s connected", t->node);
 		/* REQ_EXPORT carries no interfaces; listings take them from here */
 		memcpy(t->ifs, msg.ifs, sizeof(t->ifs));
 		t->local_devices = msg.devices;
+		return;
+	case CTL_ACK:
+		/* without a session nothing is kept to drop */
+		if (!t->session[0])
+			return;
+		rc = resume_acked(&t->rs, &t->tx, msg.received);
+		if (rc < 0) {
+			snprintf(why, sizeof(why), "acknowledged byte %llu: %s", (unsigned long long)msg.received,
+				 usbws_strerror(rc));
+			tunnel_fail(t, "protocol", why);
+			return;
+		}
+		importer_resume_if_room(t);
 		return;
 	case CTL_ERROR:
 		log_warn("node %s reports: %s (%s)", t->node, msg.message, msg.code);
@@ -239,38 +368,60 @@ static void node_text(struct tunnel *t, const void *in, size_t len, int final)
 	}
 }
 
-static int write_queued(struct tunnel *t)
+static int write_text(struct tunnel *t, char *s, enum lws_write_protocol kind)
 {
 	static uint8_t frame[LWS_PRE + USBWS_CTL_MAX];
+	size_t n = s ? strlen(s) : 0;
+
+	if (n > USBWS_CTL_MAX)
+		n = USBWS_CTL_MAX;
+	memcpy(frame + LWS_PRE, s ? s : "", n);
+	free(s);
+	return lws_write(t->wsi, frame + LWS_PRE, n, kind) < (int)n ? -1 : 0;
+}
+
+/* One write per call: a ping, a control message, an ack, then the stream. */
+static int write_queued(struct tunnel *t)
+{
+	/* the stream's bytes stay in tx until acknowledged: lws gets a copy,
+	 * with the headroom it writes its frame header into */
+	static uint8_t frame[LWS_PRE + PROXY_WRITE_MAX];
 	size_t n;
 
-	if (t->ntext) {
+	if (t->ping_due) {
+		t->ping_due = 0;
+		if (write_text(t, strdup("usbws"), LWS_WRITE_PING) < 0)
+			return -1;
+	} else if (t->ntext) {
 		char *s = t->text_queue[0];
 
-		n = strlen(s);
-		if (n > USBWS_CTL_MAX)
-			n = USBWS_CTL_MAX;
-		memcpy(frame + LWS_PRE, s, n);
-		free(s);
 		memmove(t->text_queue, t->text_queue + 1, --t->ntext * sizeof(t->text_queue[0]));
-		if (lws_write(t->wsi, frame + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
+		if (write_text(t, s, LWS_WRITE_TEXT) < 0)
 			return -1;
-	} else if (buf_len(&t->tx)) {
+	} else if (t->ack_due && !t->closing) {
+		t->ack_due = 0;
+		resume_ack_queued(&t->rs);
+		if (write_text(t, ctl_ack(t->rs.received), LWS_WRITE_TEXT) < 0)
+			return -1;
+	} else if (resume_unsent(&t->rs, &t->tx)) {
 		/* large frames mean fewer poll rounds; see PROXY_WRITE_MAX */
-		n = buf_len(&t->tx) < PROXY_WRITE_MAX ? buf_len(&t->tx) : PROXY_WRITE_MAX;
-		if (lws_write(t->wsi, buf_data(&t->tx), n, LWS_WRITE_BINARY) < (int)n)
+		n = resume_unsent(&t->rs, &t->tx);
+		if (n > PROXY_WRITE_MAX)
+			n = PROXY_WRITE_MAX;
+		memcpy(frame + LWS_PRE, resume_unsent_data(&t->rs, &t->tx), n);
+		if (lws_write(t->wsi, frame + LWS_PRE, n, LWS_WRITE_BINARY) < (int)n)
 			return -1;
-		buf_consume(&t->tx, n);
-		if (t->imp && t->imp->rx_paused && buf_len(&t->tx) < PROXY_HIGH_WATER) {
-			t->imp->rx_paused = 0;
-			lws_rx_flow_control(t->imp->wsi, 1);
-		}
+		resume_wrote(&t->rs, n);
+		/* without a session nothing is ever resent */
+		if (!t->session[0])
+			resume_acked(&t->rs, &t->tx, t->rs.acked + t->rs.sent);
+		importer_resume_if_room(t);
 	} else if (t->closing) {
 		lws_close_reason(t->wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)t->close_reason,
 				 strlen(t->close_reason));
 		return -1;
 	}
-	if (t->ntext || buf_len(&t->tx) || t->closing)
+	if (t->ntext || t->ping_due || t->ack_due || resume_unsent(&t->rs, &t->tx) || t->closing)
 		lws_callback_on_writable(t->wsi);
 	return 0;
 }
@@ -308,15 +459,20 @@ static void tls_info(const SSL *ssl, int where, int ret)
 		log_warn("TLS handshake with a node refused: %s", SSL_alert_desc_string_long(ret));
 }
 
-static void tunnel_open(struct tunnel *t, struct lws *wsi)
+static void tunnel_open(struct conn *c, struct lws *wsi)
 {
 	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
 	char big[sizeof(union lws_tls_cert_info_results) + 128];
 	union lws_tls_cert_info_results *ci = (union lws_tls_cert_info_results *)big;
+	struct tunnel *t = calloc(1, sizeof(*t));
 
-	memset(t, 0, sizeof(*t));
+	c->t = t;
+	if (!t)
+		return;
 	t->px = px;
 	t->wsi = wsi;
+	t->conn = c;
+	t->last_rx = t->last_ping = time(NULL);
 	if (lws_tls_peer_cert_info(wsi, LWS_TLS_CERT_INFO_COMMON_NAME, ci, sizeof(big) - sizeof(*ci) +
 				   sizeof(ci->ns.name)) == 0 && ci->ns.len > 0)
 		snprintf(t->node, sizeof(t->node), "%.*s", ci->ns.len, ci->ns.name);
@@ -326,33 +482,78 @@ static void tunnel_open(struct tunnel *t, struct lws *wsi)
 	usbip_framer_init(&t->from_node, USBIP_FLOW_FROM_DEVICE, t->validator);
 	usbip_framer_init(&t->to_node, USBIP_FLOW_TO_DEVICE, t->validator);
 	usbip_framer_start_urb_phase(&t->to_node);
-	buf_init(&t->tx, LWS_PRE, PROXY_BUF_LIMIT);
+	/* the window, plus one more read from the importer */
+	buf_init(&t->tx, 0, px->cfg->resume_window + 2 * PROXY_RX_CHUNK);
 	buf_init(&t->text_in, 0, USBWS_CTL_MAX);
 	t->next = px->tunnels;
 	px->tunnels = t;
 	log_debug("TLS client %s connected", t->node);
 }
 
-static void tunnel_closed(struct tunnel *t)
+/* The connection is gone.  An exported device with a session waits for
+ * its node; anything else ends here. */
+static void tunnel_closed(struct conn *c)
 {
-	struct tunnel **pp;
+	struct tunnel *t = c->t;
 
+	c->t = NULL;
+	if (!t)
+		return;
+	t->conn = NULL;
+	t->wsi = NULL;
+	if (t->exported && t->session[0] && !t->closing && !t->px->stopping) {
+		t->parked_since = time(NULL);
+		t->ack_due = t->ping_due = 0;
+		log_warn("node %s: connection lost; keeping busid %s%s for %d s for it to resume", t->node,
+			 t->busid, t->imp ? " and its importer" : "", t->px->cfg->resume_seconds);
+		return;
+	}
 	if (t->hello_seen)
 		log_info("node %s disconnected%s%s", t->node, t->busid[0] ? ", busid " : "", t->busid);
-	proxy_detach_importer(t);
-	for (pp = &t->px->tunnels; *pp; pp = &(*pp)->next) {
-		if (*pp == t) {
-			*pp = t->next;
-			break;
+	if (!usbip_framer_at_boundary(&t->from_node) && !t->from_node.err && !t->closing)
+		log_warn("node %s: USB/IP protocol violation: the stream ended inside a message (truncated); "
+			 "none of it was passed on", t->node);
+	tunnel_free(t);
+}
+
+void proxy_tunnel_tick(struct proxy *px)
+{
+	const struct proxy_config *cfg = px->cfg;
+	time_t now = time(NULL);
+	struct tunnel *t, *next;
+
+	for (t = px->tunnels; t; t = next) {
+		next = t->next;
+		if (!t->wsi) {
+			if (now - t->parked_since >= cfg->resume_seconds) {
+				log_warn("node %s did not resume within %d s; detaching busid %s", t->node,
+					 cfg->resume_seconds, t->busid);
+				tunnel_free(t);
+			}
+			continue;
 		}
+		if (cfg->ping_interval && now - t->last_rx >= cfg->ping_timeout) {
+			log_warn("node %s: nothing heard for %ld s (keepalive timeout); dropping its connection",
+				 t->node, (long)(now - t->last_rx));
+			t->last_rx = now;
+			lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			continue;
+		}
+		if (cfg->ping_interval && now - t->last_ping >= cfg->ping_interval) {
+			t->last_ping = now;
+			t->ping_due = 1;
+		}
+		if (resume_ack_due(&t->rs, 1) && t->session[0])
+			t->ack_due = 1;
+		if (t->ping_due || t->ack_due)
+			tunnel_kick(t);
 	}
-	while (t->ntext)
-		free(t->text_queue[--t->ntext]);
-	json_decref(t->local_devices);
-	usbip_validator_free(t->validator);
-	buf_free(&t->tx);
-	buf_free(&t->text_in);
-	t->wsi = NULL;
+}
+
+void proxy_tunnel_free_all(struct proxy *px)
+{
+	while (px->tunnels)
+		tunnel_free(px->tunnels);
 }
 
 /* Only WebSocket upgrades to USBWS_PATH that ask for our subprotocol. */
@@ -372,7 +573,8 @@ static int filter_connection(struct lws *wsi)
 
 static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	struct tunnel *t = user;
+	struct conn *c = user;
+	struct tunnel *t = c ? c->t : NULL;
 
 	switch (reason) {
 	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
@@ -381,20 +583,26 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		SSL_CTX_set_info_callback(user, tls_info);
 		return 0;
 	case LWS_CALLBACK_ESTABLISHED:
-		tunnel_open(t, wsi);
-		return 0;
+		tunnel_open(c, wsi);
+		return c->t ? 0 : -1;
 	case LWS_CALLBACK_RECEIVE:
-		if (t->closing)
+		if (!t || t->closing)
 			return 0;
+		t->last_rx = time(NULL);
 		if (lws_frame_is_binary(wsi))
 			node_binary(t, in, len);
 		else
-			node_text(t, in, len, lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi));
+			node_text(c, in, len, lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi));
+		return 0;
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (t)
+			t->last_rx = time(NULL);
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return write_queued(t);
+		/* a connection whose tunnel moved on to a newer one is closing */
+		return t ? write_queued(t) : -1;
 	case LWS_CALLBACK_CLOSED:
-		tunnel_closed(t);
+		tunnel_closed(c);
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return filter_connection(wsi);
@@ -406,6 +614,6 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 const struct lws_protocols proxy_tunnel_protocol = {
 	.name = USBWS_SUBPROTOCOL,
 	.callback = tunnel_callback,
-	.per_session_data_size = sizeof(struct tunnel),
+	.per_session_data_size = sizeof(struct conn),
 	.rx_buffer_size = PROXY_RX_CHUNK,
 };

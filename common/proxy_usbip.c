@@ -153,7 +153,8 @@ static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
 	if (rc < 0)
 		return rc;
 	tunnel_kick(t);
-	if (buf_len(&t->tx) >= PROXY_HIGH_WATER) {
+	/* the window: what the node has not acknowledged counts */
+	if (buf_len(&t->tx) >= t->px->cfg->resume_window) {
 		imp->rx_paused = 1;
 		lws_rx_flow_control(imp->wsi, 0);
 	}
@@ -171,7 +172,7 @@ static int importer_writeable(struct importer *imp)
 		if (lws_write(imp->wsi, buf_data(&imp->out), n, LWS_WRITE_RAW) < (int)n)
 			return -1;
 		buf_consume(&imp->out, n);
-		if (imp->t && buf_len(&imp->out) < PROXY_HIGH_WATER)
+		if (imp->t && imp->t->wsi && buf_len(&imp->out) < PROXY_HIGH_WATER)
 			lws_rx_flow_control(imp->t->wsi, 1);
 	}
 	if (buf_len(&imp->out))

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -38,21 +39,31 @@ struct wsclient {
 	/* the write in progress, repeated unchanged until it completes */
 	size_t cur_len;
 	int cur_is_out;
-	uint8_t hdr[WS_MAX_HEADER];
-	size_t hdr_len, payload_len;
+	uint8_t *frame;              /* one binary frame, masked: the caller's bytes stay as they were */
 	uint8_t rx[RX_CHUNK];
 	size_t pre_len;              /* bytes read past the upgrade answer */
+	time_t last_rx;
+	int fatal;                   /* a retry would fail the same way */
 };
 
-static void log_ssl_error(const char *what, const char *url)
+static time_t now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void log_ssl_error(struct wsclient *c, const char *what, const char *url)
 {
 	unsigned long e = ERR_peek_last_error();
 	const char *reason = e ? ERR_reason_error_string(e) : NULL;
 
-	if (reason && strstr(reason, "alert") && ERR_GET_LIB(e) == ERR_LIB_SSL)
+	if (reason && strstr(reason, "alert") && ERR_GET_LIB(e) == ERR_LIB_SSL) {
 		log_err("the proxy at %s refused this node's certificate: %s (check --cert and --key, and that "
 			"the proxy's --ca signed them)", url, reason);
-	else
+		c->fatal = 1;
+	} else
 		log_err("%s %s failed: %s", what, url, reason ? reason : strerror(errno));
 	ERR_clear_error();
 }
@@ -157,7 +168,8 @@ static int tls_setup(struct wsclient *c, const struct wsclient_config *cfg, cons
 	    SSL_CTX_use_certificate_chain_file(c->ctx, cfg->cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(c->ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(c->ctx) != 1) {
-		log_ssl_error("loading --cert, --key and --ca for", cfg->url);
+		log_ssl_error(c, "loading --cert, --key and --ca for", cfg->url);
+		c->fatal = 1;
 		return -1;
 	}
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, verify_cb);
@@ -176,7 +188,9 @@ static int tls_setup(struct wsclient *c, const struct wsclient_config *cfg, cons
 	SSL_set_fd(c->ssl, c->fd);
 	if (SSL_connect(c->ssl) != 1) {
 		if (SSL_get_verify_result(c->ssl) == X509_V_OK)
-			log_ssl_error("TLS handshake with", cfg->url);
+			log_ssl_error(c, "TLS handshake with", cfg->url);
+		else
+			c->fatal = 1;  /* verify_cb said why */
 		ERR_clear_error();
 		return -1;
 	}
@@ -225,10 +239,12 @@ static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const 
 		ERR_clear_error();
 		SSL_read(c->ssl, &one, 1);
 		if (ERR_peek_last_error())
-			log_ssl_error("sending the upgrade to", cfg->url);
+			log_ssl_error(c, "sending the upgrade to", cfg->url);
 		else
 			log_err("the proxy at %s closed the connection right after the TLS handshake; if its log "
 				"says 'client certificate rejected', check this node's --cert", cfg->url);
+		/* a proxy that is up and hangs up at once judged our certificate */
+		c->fatal = 1;
 		return -1;
 	}
 	head_len = read_head(c, 1, head, sizeof(head), &total);
@@ -237,7 +253,7 @@ static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const 
 			log_err("no WebSocket handshake from %s within %d s; if the proxy logged "
 				"'client certificate rejected', check this node's --cert", cfg->url, c->timeout);
 		else
-			log_ssl_error("reading the upgrade answer from", cfg->url);
+			log_ssl_error(c, "reading the upgrade answer from", cfg->url);
 		return -1;
 	}
 	if (strncmp(head, "HTTP/1.1 101", 12) != 0) {
@@ -263,16 +279,20 @@ static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const 
 	return 0;
 }
 
-struct wsclient *wsclient_open(const struct wsclient_config *cfg)
+struct wsclient *wsclient_open(const struct wsclient_config *cfg, int *fatal)
 {
 	struct wsclient *c = calloc(1, sizeof(*c));
 	char url[512], hostport[520], host[256], port[16], *p, *path;
 	const char *bracket;
 	struct timeval none = { 0, 0 };
 
+	*fatal = 0;
 	if (!c)
 		return NULL;
 	c->fd = -1;
+	c->frame = malloc(WS_MAX_HEADER + MAX_FRAME_OUT);
+	if (!c->frame)
+		goto fail;
 	c->url = cfg->url;
 	c->timeout = cfg->timeout_seconds;
 	buf_init(&c->out, 0, 4 * (WS_MAX_HEADER + 65536));
@@ -307,11 +327,14 @@ struct wsclient *wsclient_open(const struct wsclient_config *cfg)
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	c->last_rx = now_seconds();
 	return c;
 
 bad_url:
 	log_err("--url %s: expected wss://HOST[:PORT]/usbip", cfg->url);
+	c->fatal = 1;
 fail:
+	*fatal = c->fatal;
 	wsclient_close(c);
 	return NULL;
 }
@@ -327,6 +350,7 @@ void wsclient_close(struct wsclient *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	buf_free(&c->out);
+	free(c->frame);
 	free(c);
 }
 
@@ -362,50 +386,55 @@ int wsclient_want_write(const struct wsclient *c)
 	return c->cur_len || buf_len(&c->out);
 }
 
-int wsclient_flush(struct wsclient *c, struct buf *src)
+int wsclient_ping(struct wsclient *c)
 {
+	return queue_frame(c, WS_OP_PING, "usbws", 5);
+}
+
+time_t wsclient_last_rx(const struct wsclient *c)
+{
+	return c->last_rx;
+}
+
+int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *taken)
+{
+	*taken = 0;
 	for (;;) {
-		uint8_t *p;
 		int n;
 
 		if (!c->cur_len) {
 			if (buf_len(&c->out)) {
 				c->cur_is_out = 1;
 				c->cur_len = buf_len(&c->out);
-			} else if (buf_len(src)) {
+			} else if (len > *taken) {
+				size_t payload = len - *taken < MAX_FRAME_OUT ? len - *taken : MAX_FRAME_OUT;
 				uint8_t mask[4];
+				size_t h;
 
-				c->payload_len = buf_len(src) < MAX_FRAME_OUT ? buf_len(src) : MAX_FRAME_OUT;
+				/* masked as it is copied: the caller keeps its bytes
+				 * unmasked, to send again after a reconnect */
 				RAND_bytes(mask, sizeof(mask));
-				c->hdr_len = ws_header_encode(c->hdr, WS_OP_BINARY, 1, c->payload_len, mask);
-				ws_mask(buf_data(src), c->payload_len, mask, 0);
+				h = ws_header_encode(c->frame, WS_OP_BINARY, 1, payload, mask);
+				memcpy(c->frame + h, data + *taken, payload);
+				ws_mask(c->frame + h, payload, mask, 0);
+				*taken += payload;
 				c->cur_is_out = 0;
-				c->cur_len = c->hdr_len + c->payload_len;
+				c->cur_len = h + payload;
 			} else {
 				return 0;
 			}
 		}
-		if (c->cur_is_out) {
-			p = buf_data(&c->out);
-		} else {
-			/* src may have moved since the last try; the header goes
-			 * back in front of it, into its headroom */
-			p = buf_data(src) - c->hdr_len;
-			memcpy(p, c->hdr, c->hdr_len);
-		}
-		n = SSL_write(c->ssl, p, (int)c->cur_len);
+		n = SSL_write(c->ssl, c->cur_is_out ? buf_data(&c->out) : c->frame, (int)c->cur_len);
 		if (n <= 0) {
 			int e = SSL_get_error(c->ssl, n);
 
 			if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
 				return 0;
-			log_ssl_error("writing to", c->url);
+			log_ssl_error(c, "writing to", c->url);
 			return -1;
 		}
 		if (c->cur_is_out)
 			buf_consume(&c->out, c->cur_len);
-		else
-			buf_consume(src, c->payload_len);
 		c->cur_len = 0;
 	}
 }
@@ -431,10 +460,11 @@ int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws
 				snprintf(why, why_size, "the connection was closed");
 				return 1;
 			}
-			log_ssl_error("reading from", c->url);
+			log_ssl_error(c, "reading from", c->url);
 			return -1;
 		}
 		len = (size_t)n;
+		c->last_rx = now_seconds();
 	}
 	while ((rc = ws_parse(&c->parser, c->rx + pos, len - pos, &used, &ev)) > 0) {
 		pos += used;

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "buf.h"
 #include "wsframe.h"
@@ -26,21 +27,28 @@ struct wsclient_config {
 };
 
 /* Connects and upgrades.  Returns NULL after logging one line that says
- * which step failed and why. */
-struct wsclient *wsclient_open(const struct wsclient_config *cfg);
+ * which step failed and why; *fatal then tells that trying again would fail
+ * the same way (a certificate refused either way, a bad URL or file). */
+struct wsclient *wsclient_open(const struct wsclient_config *cfg, int *fatal);
 void wsclient_close(struct wsclient *c);
 int wsclient_fd(const struct wsclient *c);
 
 /* Queues one whole text frame (copied). */
 int wsclient_send_text(struct wsclient *c, const char *text);
 
+/* Queues a ping; the peer's pong, like any other byte, moves last_rx. */
+int wsclient_ping(struct wsclient *c);
+/* CLOCK_MONOTONIC seconds of the last read that brought bytes. */
+time_t wsclient_last_rx(const struct wsclient *c);
+
 /*
- * Sends binary frames straight from src (at most 64 KiB per frame), which
- * must have WS_MAX_HEADER bytes of headroom: the header is written there
- * and the payload masked in place.  Bytes leave src as they are written.
- * Returns 0, or -1 when the connection failed.
+ * Writes queued control frames, then binary frames of data (at most 256 KiB
+ * each, masked into a frame buffer of its own: data is left as it was).
+ * *taken says how much of data went into frames; a frame the socket has
+ * only taken in part is finished first on the next call.  Returns 0, or -1
+ * when the connection failed.
  */
-int wsclient_flush(struct wsclient *c, struct buf *src);
+int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *taken);
 
 /* True while queued bytes wait for the socket. */
 int wsclient_want_write(const struct wsclient *c);

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "numarg.h"
 #include "proxy.h"
+#include "resume.h"
 #include "stopsig.h"
 
 #define MAX_PINS 256
@@ -32,6 +34,12 @@ static void usage(FILE *out)
 		"  --pin NODE=LIST           NODE's devices only ever go to these vhci_hcd\n"
 		"                            (repeatable; NODE is the certificate CN)\n"
 		"  --sysfs-root DIR          where sysfs is (default /sys, or $USBWS_SYSFS_ROOT)\n"
+		"  --ping-interval SECS      ping each node this often (default 15; 0: never)\n"
+		"  --ping-timeout SECS       drop a node's link silent this long (default 45)\n"
+		"  --resume-time SECS        keep a lost node's device attached this long for it\n"
+		"                            to resume (default 60; 0: no resumption)\n"
+		"  --resume-window BYTES     per tunnel, bytes kept until the node acknowledges\n"
+		"                            them (default 1M)\n"
 		"  -v, --verbose             log more\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n");
@@ -61,12 +69,21 @@ int main(int argc, char **argv)
 		{ "vhci", required_argument, NULL, 'H' },
 		{ "pin", required_argument, NULL, 'P' },
 		{ "sysfs-root", required_argument, NULL, 's' },
+		{ "ping-interval", required_argument, NULL, 'I' },
+		{ "ping-timeout", required_argument, NULL, 'T' },
+		{ "resume-time", required_argument, NULL, 'R' },
+		{ "resume-window", required_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct proxy_config cfg = { .listen = "0.0.0.0:443" };
+	struct proxy_config cfg = {
+		.listen = "0.0.0.0:443", .ping_interval = PROXY_DEFAULT_PING_INTERVAL,
+		.ping_timeout = PROXY_DEFAULT_PING_TIMEOUT, .resume_seconds = RESUME_DEFAULT_SECONDS,
+		.resume_window = RESUME_DEFAULT_WINDOW,
+	};
+	unsigned long long number;
 	const char *pins[MAX_PINS];
 	int c;
 
@@ -79,6 +96,22 @@ int main(int argc, char **argv)
 		case 'u': cfg.usbip_listen = optarg; break;
 		case 'H': cfg.vhci = optarg; break;
 		case 's': cfg.sysfs_root = optarg; break;
+		case 'I': case 'T': case 'R':
+			if (parse_count(optarg, 0, 86400, 0, &number) < 0) {
+				fprintf(stderr, "usbws-proxy: --%s needs seconds from 0 to 86400, not '%s'\n",
+					c == 'I' ? "ping-interval" : c == 'T' ? "ping-timeout" : "resume-time", optarg);
+				return 2;
+			}
+			*(c == 'I' ? &cfg.ping_interval : c == 'T' ? &cfg.ping_timeout : &cfg.resume_seconds) = (int)number;
+			break;
+		case 'W':
+			if (parse_count(optarg, RESUME_MIN_WINDOW, 1u << 30, 1, &number) < 0) {
+				fprintf(stderr, "usbws-proxy: --resume-window needs a size from 256K to 1G (K and M "
+					"suffixes), not '%s'\n", optarg);
+				return 2;
+			}
+			cfg.resume_window = (size_t)number;
+			break;
 		case 'P':
 			if (cfg.npins == MAX_PINS) {
 				fprintf(stderr, "usbws-proxy: at most %d --pin options\n", MAX_PINS);
@@ -103,6 +136,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.pins = pins;
+	if (cfg.ping_interval && cfg.ping_timeout <= cfg.ping_interval) {
+		fprintf(stderr, "usbws-proxy: --ping-timeout (%d s) must be longer than --ping-interval (%d s)\n",
+			cfg.ping_timeout, cfg.ping_interval);
+		return 2;
+	}
 	if (!readable("--cert", cfg.cert) || !readable("--key", cfg.key) || !readable("--ca", cfg.ca))
 		return 2;
 	log_init("usbws-proxy", cfg.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);

@@ -12,6 +12,8 @@
 #include "localdev.h"
 #include "log.h"
 #include "node.h"
+#include "numarg.h"
+#include "resume.h"
 #include "selftest.h"
 #include "stopsig.h"
 #include "sysfs.h"
@@ -36,6 +38,11 @@ static void usage(FILE *out)
 		"                 usbws connect --url wss://HOST:PORT/usbip --cert FILE --key FILE --ca FILE\n"
 		"                   (--busid BUSID | --device usbip-vudc.N | --virtual SPEC)\n"
 		"                   [--proxy http://[user:pass@]host:port]\n"
+		"                   [--ping-interval SECS] [--ping-timeout SECS] [--backoff-max SECS]\n"
+		"                   [--retries N] [--resume-window BYTES]\n"
+		"               reconnects forever (backoff with jitter up to --backoff-max, 30 s),\n"
+		"               resuming the session the proxy keeps; pings every 15 s, and a\n"
+		"               link silent for 45 s is dead\n"
 		"  list         list what a proxy has: usbws list --remote URL --json --cert .. --key .. --ca ..\n"
 		"               or this node's own USB devices: usbws list --local [--json]\n"
 		"  bind         usbws bind --busid BUSID: give a device to usbip-host\n"
@@ -60,6 +67,16 @@ static int need_file(const char *cmd, const char *opt, const char *path)
 	return 0;
 }
 
+static int option_by_val(const struct option *opts, int val)
+{
+	int i;
+
+	for (i = 0; opts[i].name; i++)
+		if (opts[i].val == val)
+			return i;
+	return 0;
+}
+
 /* connect and list --remote share the TLS options */
 static int cmd_tunnel(int argc, char **argv, int list)
 {
@@ -77,10 +94,20 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		{ "connect-timeout", required_argument, NULL, 't' },
 		{ "busid", required_argument, NULL, 'b' },
 		{ "device", required_argument, NULL, 'D' },
+		{ "ping-interval", required_argument, NULL, 'I' },
+		{ "ping-timeout", required_argument, NULL, 'T' },
+		{ "backoff-max", required_argument, NULL, 'B' },
+		{ "retries", required_argument, NULL, 'R' },
+		{ "resume-window", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = list ? "list" : "connect";
-	struct node_config cfg = { .connect_timeout = NODE_DEFAULT_CONNECT_TIMEOUT };
+	struct node_config cfg = {
+		.connect_timeout = NODE_DEFAULT_CONNECT_TIMEOUT, .ping_interval = NODE_DEFAULT_PING_INTERVAL,
+		.ping_timeout = NODE_DEFAULT_PING_TIMEOUT, .backoff_max = NODE_DEFAULT_BACKOFF_MAX,
+		.resume_window = RESUME_DEFAULT_WINDOW,
+	};
+	unsigned long long number;
 	volatile sig_atomic_t *stop;
 	int c, json = 0, local = 0;
 
@@ -103,12 +130,40 @@ static int cmd_tunnel(int argc, char **argv, int list)
 				return 2;
 			}
 			break;
+		case 'I': case 'T': case 'B': case 'R':
+			if (parse_count(optarg, 0, 86400, 0, &number) < 0) {
+				fprintf(stderr, "usbws %s: --%s needs a number of %s from 0 to 86400, not '%s'\n", cmd,
+					opts[option_by_val(opts, c)].name, c == 'R' ? "attempts" : "seconds", optarg);
+				return 2;
+			}
+			if (c == 'R')
+				cfg.retries = (unsigned int)number;
+			else
+				*(c == 'I' ? &cfg.ping_interval : c == 'T' ? &cfg.ping_timeout : &cfg.backoff_max) = (int)number;
+			break;
+		case 'W':
+			if (parse_count(optarg, RESUME_MIN_WINDOW, 1u << 30, 1, &number) < 0) {
+				fprintf(stderr, "usbws %s: --resume-window needs a size from 256K to 1G (K and M suffixes), "
+					"not '%s'\n", cmd, optarg);
+				return 2;
+			}
+			cfg.resume_window = (size_t)number;
+			break;
 		case 'd': cfg.verbose = 1; log_init("usbws", LOG_LEVEL_DEBUG); break;
 		default: return 2;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "usbws %s: unexpected argument '%s'\n", cmd, argv[optind]);
+		return 2;
+	}
+	if (cfg.ping_interval && cfg.ping_timeout <= cfg.ping_interval) {
+		fprintf(stderr, "usbws %s: --ping-timeout (%d s) must be longer than --ping-interval (%d s)\n", cmd,
+			cfg.ping_timeout, cfg.ping_interval);
+		return 2;
+	}
+	if (cfg.backoff_max < 1) {
+		fprintf(stderr, "usbws %s: --backoff-max must be at least 1 second\n", cmd);
 		return 2;
 	}
 	if (local)

@@ -88,6 +88,9 @@ start_proxy() {
 start_node() {
 	local log=$1 who=$2 spec=$3
 	shift 3
+	# emptied here, not by the child: a reused log must not show the last
+	# run's line before this one has even started
+	: >"$log"
 	"$USBWS" connect --url "$URL" --cert "$PKI/$who.pem" --key "$PKI/$who.key" --ca "$PKI/ca.pem" \
 		--virtual "$spec" "$@" 2>"$log" &
 	NODE_PID=$!

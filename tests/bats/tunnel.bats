@@ -81,6 +81,9 @@ teardown() { usbws_teardown; }
 	# the alert, or (when the proxy's reset came first) the next best thing
 	[[ "$output" == *"the proxy at $URL refused this node's certificate: tlsv1 alert unknown ca"* ||
 	   "$output" == *"the proxy at $URL closed the connection right after the TLS handshake"* ]]
+	# a refused certificate is not retried
+	[[ "$output" == *"not retrying: the same connection would be refused again"* ]]
+	[ "$(grep -c 'attempt' <<<"$output")" -eq 0 ]
 	grep -q "client certificate rejected: unable to get local issuer certificate (subject /CN=intruder)" "$WORK/proxy.log"
 	! grep -q "node intruder connected" "$WORK/proxy.log"
 }
@@ -93,6 +96,7 @@ teardown() { usbws_teardown; }
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"the proxy at $URL refused this node's certificate: sslv3 alert certificate expired"* ||
 	   "$output" == *"the proxy at $URL closed the connection right after the TLS handshake"* ]]
+	[[ "$output" == *"not retrying: the same connection would be refused again"* ]]
 	grep -q "client certificate rejected: certificate has expired (subject /CN=node-old)" "$WORK/proxy.log"
 	! grep -q "node node-old connected" "$WORK/proxy.log"
 }
@@ -110,6 +114,7 @@ teardown() { usbws_teardown; }
 		--ca "$PKI/ca.pem" --virtual sourcesink
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"the proxy's certificate was rejected: hostname mismatch (subject /CN=wrong.example); check --ca and the host name in --url"* ]]
+	[[ "$output" == *"not retrying: the same connection would be refused again"* ]]
 }
 
 @test "a proxy certificate not signed by --ca is refused by the node" {
@@ -118,6 +123,7 @@ teardown() { usbws_teardown; }
 		--ca "$PKI/foreign-ca.pem" --virtual sourcesink
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"the proxy's certificate was rejected: self-signed certificate in certificate chain"* ]]
+	[[ "$output" == *"not retrying: the same connection would be refused again"* ]]
 }
 
 @test "malformed JSON and malformed PDUs drop only that node, with the reason; others go on" {
@@ -246,7 +252,7 @@ rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; 
 	grep -q "stopping" "$WORK/proxy.log"
 }
 
-@test "a server that completes TLS but never answers the upgrade is given up on" {
+@test "a server that completes TLS but never answers the upgrade is given up on after --retries" {
 	# stdin held open by a FIFO: at EOF s_server would hang up
 	mkfifo "$WORK/hold"
 	openssl s_server -quiet -accept 0 -cert "$PKI/server.pem" -key "$PKI/server.key" \
@@ -261,10 +267,13 @@ rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; 
 	done
 	[ -n "$port" ]
 	run timeout 20 "$USBWS" connect --url "wss://localhost:$port/usbip" --cert "$PKI/node.pem" \
-		--key "$PKI/node.key" --ca "$PKI/ca.pem" --virtual sourcesink --connect-timeout 2
+		--key "$PKI/node.key" --ca "$PKI/ca.pem" --virtual sourcesink --connect-timeout 2 --retries 2
 	echo "status $status: $output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"no WebSocket handshake from wss://localhost:$port/usbip within 2 s"* ]]
+	[ "$(grep -c 'no WebSocket handshake' <<<"$output")" -eq 2 ]
+	[[ "$output" == *"attempt 1 failed; next in "* ]]
+	[[ "$output" == *"giving up after 2 attempts (--retries)"* ]]
 	exec 8>&-
 }
 

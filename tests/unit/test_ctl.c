@@ -59,11 +59,33 @@ static void test_other_messages(void **state)
 	struct ctl_msg msg;
 	char why[256], *text;
 
-	text = ctl_welcome("node-1", "4-1");
+	text = ctl_welcome("node-1", "4-1", NULL, 0);
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
 	assert_int_equal(msg.type, CTL_WELCOME);
 	assert_string_equal(msg.node, "node-1");
 	assert_string_equal(msg.busid, "4-1");
+	assert_string_equal(msg.session, "");
+	free(text);
+	text = ctl_welcome("node-1", "4-1", "0123456789abcdef0123456789abcdef", 60);
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
+	assert_string_equal(msg.session, "0123456789abcdef0123456789abcdef");
+	assert_int_equal(msg.resume_seconds, 60);
+	free(text);
+	/* offsets past 2^32: a long-lived tunnel moves more than 4 GiB */
+	text = ctl_hello_resume("0123456789abcdef0123456789abcdef", 5000000000ull);
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
+	assert_string_equal(msg.role, "resume");
+	assert_true(msg.received == 5000000000ull);
+	free(text);
+	text = ctl_resumed(7);
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
+	assert_int_equal(msg.type, CTL_RESUMED);
+	assert_true(msg.received == 7);
+	free(text);
+	text = ctl_ack(65536);
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
+	assert_int_equal(msg.type, CTL_ACK);
+	assert_true(msg.received == 65536);
 	free(text);
 	text = ctl_error("usbip", "USB/IP protocol violation");
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
@@ -89,7 +111,16 @@ static void test_refusals(void **state)
 		{ "wrong version", "{\"type\":\"hello\",\"version\":2,\"role\":\"list\"}",
 		  "unsupported protocol version (this side speaks 1)" },
 		{ "unknown role", "{\"type\":\"hello\",\"version\":1,\"role\":\"admin\"}",
-		  "unknown role \"admin\" (export or list)" },
+		  "unknown role \"admin\" (export, list or resume)" },
+		{ "resume without session", "{\"type\":\"hello\",\"version\":1,\"role\":\"resume\",\"received\":0}",
+		  "field \"session\" missing or not a string" },
+		{ "session in capitals", "{\"type\":\"hello\",\"version\":1,\"role\":\"resume\",\"received\":0,"
+		  "\"session\":\"0123456789ABCDEF0123456789ABCDEF\"}", "field \"session\" must be 32 lowercase hex digits" },
+		{ "negative offset", "{\"type\":\"ack\",\"received\":-1}", "field \"received\" missing or not a byte count" },
+		{ "offset as a string", "{\"type\":\"resumed\",\"received\":\"12\"}",
+		  "field \"received\" missing or not a byte count" },
+		{ "welcome with a session and no time", "{\"type\":\"welcome\",\"node\":\"n\",\"busid\":\"1-1\","
+		  "\"session\":\"0123456789abcdef0123456789abcdef\"}", "field \"resume_seconds\" must be 1..86400" },
 		{ "export without device", "{\"type\":\"hello\",\"version\":1,\"role\":\"export\"}",
 		  "a device needs busid, vendor and product" },
 		{ "vendor not hex", "{\"type\":\"hello\",\"version\":1,\"role\":\"export\",\"device\":{\"busid\":\"1-1\","

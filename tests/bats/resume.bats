@@ -1,0 +1,221 @@
+#!/usr/bin/env bats
+# Tunnels that survive the network: keepalive, reconnect with backoff,
+# session resumption, and what happens past the resume time.  The outage
+# is made here, by tests/tcprelay between the node and the proxy: SIGUSR1
+# blackholes every connection (a dead link), SIGUSR2 ends it and resets
+# what was open (a NAT that lost its state), SIGHUP cuts at once.
+
+load helpers
+
+setup() {
+	usbws_setup
+	pki
+	RELAY=$USBWS_BUILDDIR/tests/tcprelay
+}
+teardown() { usbws_teardown; }
+
+# relay_to PORT: a tcprelay in front of 127.0.0.1:PORT; sets RELAY_PID and
+# RELAY_URL (the proxy's URL through it)
+relay_to() {
+	"$RELAY" --listen 127.0.0.1:0 --to "127.0.0.1:$1" 2>"$WORK/relay.log" &
+	RELAY_PID=$!
+	PIDS+=($RELAY_PID)
+	wait_for "$WORK/relay.log" "^tcprelay: listening on 127\.0\.0\.1:[0-9]+$" || return 1
+	RELAY_URL=wss://localhost:$(sed -n 's/^tcprelay: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$WORK/relay.log")/usbip
+}
+
+# fast keepalive on both sides, so outages are noticed within seconds
+FAST=(--ping-interval 1 --ping-timeout 3)
+
+# node_via_relay LOG SPEC [ARGS...]: a node that reaches the proxy through the relay
+node_via_relay() {
+	local log=$1 spec=$2
+	shift 2
+	URL=$RELAY_URL start_node "$log" node "$spec" "${FAST[@]}" --connect-timeout 2 --backoff-max 2 "$@"
+}
+
+@test "a 5 s outage in the middle of a read: nothing lost, same busid, the session resumed" {
+	random_image "$WORK/disk.img" 48
+	start_proxy "$WORK/proxy.log" server "${FAST[@]}"
+	relay_to "$WSS_PORT"
+	node_via_relay "$WORK/node.log" "storage:$WORK/disk.img"
+	first_busid=$BUSID
+	# small URBs one or two at a time: the read takes long enough to cut into
+	"$CLIENT" --port "$USBIP_PORT" --urb 4096 --inflight 2 127.0.0.1 read-disk "$BUSID" "$WORK/read.img" \
+		>"$WORK/client.out" 2>&1 &
+	client=$!
+	PIDS+=($client)
+	sleep 0.5
+	kill -0 "$client"    # still reading when the link goes
+	kill -USR1 "$RELAY_PID"
+	wait_for "$WORK/node.log" "lost the proxy \(nothing heard for 3 s: keepalive timeout\); the device stays exported"
+	sleep 2
+	kill -0 "$client"    # the read waits; it has not failed
+	kill -USR2 "$RELAY_PID"
+	wait "$client"
+	cat "$WORK/client.out"
+	[ "$(sha256sum <"$WORK/read.img")" = "$(sha256sum <"$WORK/disk.img")" ]
+	grep -q "resumed session with the proxy" "$WORK/node.log"
+	grep -qE "node node-1 resumed busid $first_busid after [0-9]+ s" "$WORK/proxy.log"
+	# one export only: the device never left the proxy
+	[ "$(grep -c 'exported 0525:a4a5' "$WORK/proxy.log")" -eq 1 ]
+	# the proxy found the silent link dead too, and said why
+	grep -qE "node node-1: nothing heard for [0-9]+ s \(keepalive timeout\)|a newer connection resumes busid $first_busid" "$WORK/proxy.log"
+	"$USBWS" status --json | grep -q '"resumes": *[1-9]'
+}
+
+@test "writes during cut links land once and in order" {
+	head -c 33554432 /dev/zero >"$WORK/disk.img"
+	head -c 25165824 /dev/urandom >"$WORK/patch.bin"
+	start_proxy "$WORK/proxy.log" server "${FAST[@]}"
+	relay_to "$WSS_PORT"
+	node_via_relay "$WORK/node.log" "storage:$WORK/disk.img"
+	"$CLIENT" --port "$USBIP_PORT" --urb 4096 --inflight 1 127.0.0.1 write-disk "$BUSID" "$WORK/patch.bin" 0 \
+		>"$WORK/client.out" 2>&1 &
+	client=$!
+	PIDS+=($client)
+	# three abrupt cuts while the writes go on; the first surely lands mid-write
+	sleep 0.3
+	kill -0 "$client"
+	for i in 1 2 3; do
+		kill -0 "$client" || break
+		kill -HUP "$RELAY_PID"
+		sleep 0.3
+		kill -USR2 "$RELAY_PID"
+		sleep 0.5
+	done
+	wait "$client"
+	dd if="$WORK/disk.img" of="$WORK/landed.bin" bs=4096 count=6144 status=none
+	cmp "$WORK/patch.bin" "$WORK/landed.bin"
+	[ "$(grep -c 'resumed session with the proxy' "$WORK/node.log")" -ge 1 ]
+	[ "$(grep -c 'exported 0525:a4a5' "$WORK/proxy.log")" -eq 1 ]
+}
+
+@test "past the resume time the device leaves the proxy, and comes back by itself" {
+	random_image "$WORK/disk.img" 4
+	start_proxy "$WORK/proxy.log" server "${FAST[@]}" --resume-time 2
+	relay_to "$WSS_PORT"
+	node_via_relay "$WORK/node.log" "storage:$WORK/disk.img"
+	first_busid=$BUSID
+	kill -USR1 "$RELAY_PID"
+	wait_for "$WORK/proxy.log" "node node-1 did not resume within 2 s; detaching busid $first_busid"
+	# gone from the proxy's listing while the link is down
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$first_busid" "$WORK/read.img"
+	[ "$status" -ne 0 ]
+	wait_for "$WORK/node.log" "no reconnect within 2 s: the proxy has let the session go"
+	kill -USR2 "$RELAY_PID"
+	for i in $(seq 200); do
+		[ "$(grep -c 'on the proxy, which knows this node as node-1' "$WORK/node.log")" -ge 2 ] && break
+		sleep 0.1
+	done
+	grep -q "the proxy has no session to resume\|exporting afresh" "$WORK/node.log" ||
+		grep -q "connected to $RELAY_URL$" "$WORK/node.log"
+	busid=$(sed -n 's/.* as busid \([0-9]*-[0-9]*\) on the proxy.*/\1/p' "$WORK/node.log" | tail -1)
+	[ "$busid" != "$first_busid" ]
+	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$busid" "$WORK/read.img"
+	[ "$(sha256sum <"$WORK/read.img")" = "$(sha256sum <"$WORK/disk.img")" ]
+}
+
+@test "a proxy killed and restarted: the node is back within its backoff, exported afresh" {
+	random_image "$WORK/disk.img" 4
+	start_proxy "$WORK/proxy.log" server "${FAST[@]}"
+	port=$WSS_PORT
+	start_node "$WORK/node.log" node "storage:$WORK/disk.img" "${FAST[@]}" --backoff-max 2
+	kill -KILL "${PIDS[0]}"
+	wait_for "$WORK/node.log" "lost the proxy"
+	sleep 3    # a few attempts fail while it is down
+	start_proxy "$WORK/proxy2.log" server "${FAST[@]}" --listen "127.0.0.1:$port"
+	start=$(date +%s%N)
+	for i in $(seq 200); do
+		grep -q "exported 0525:a4a5" "$WORK/proxy2.log" && break
+		sleep 0.05
+	done
+	echo "back $((($(date +%s%N) - start) / 1000000)) ms after the restart (backoff cap 2 s)" >&3
+	grep -q "the proxy has no session to resume" "$WORK/node.log"
+	grep -qE "attempt [0-9]+ failed; next in [0-2]\.[0-9] s" "$WORK/node.log"
+	busid=$(sed -n 's/.*exported 0525:a4a5 (its 1-1) as busid \([0-9-]*\).*/\1/p' "$WORK/proxy2.log")
+	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$busid" "$WORK/read.img"
+	[ "$(sha256sum <"$WORK/read.img")" = "$(sha256sum <"$WORK/disk.img")" ]
+}
+
+@test "a node that names an unknown session is told so; a bad acknowledgement ends only its tunnel" {
+	start_proxy "$WORK/proxy.log"
+	run "$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
+		--ca "$PKI/ca.pem" --text '{"type":"hello","version":1,"role":"resume","session":"00112233445566778899aabbccddeeff","received":0}'
+	echo "$output"
+	[[ "$output" == *'"code":"no-session"'* ]]
+	grep -q "no session 00112233... for node node-1 here" "$WORK/proxy.log"
+	run "$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
+		--ca "$PKI/ca.pem" --text '{"type":"hello","version":1,"role":"resume","session":"xyz","received":0}'
+	[[ "$output" == *'field \"session\" must be 32 lowercase hex digits'* ]]
+}
+
+fds() { ls "/proc/$1/fd" | wc -l; }
+rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+
+# wait_count FILE REGEX N: until REGEX matches N lines (20 s)
+wait_count() {
+	local i
+	for i in $(seq 400); do
+		[ "$(grep -cE "$2" "$1")" -ge "$3" ] && return 0
+		sleep 0.05
+	done
+	echo "only $(grep -cE "$2" "$1") of $3 lines /$2/ in $1" >&2
+	return 1
+}
+
+@test "200 connect/disconnect cycles and 50 forced reconnects leave fds and RSS of both programs flat" {
+	# freed memory must not linger in ASan's quarantine for this measure
+	export ASAN_OPTIONS="quarantine_size_mb=1:${ASAN_OPTIONS:-}"
+	head -c 1048576 /dev/urandom >"$WORK/disk.img"
+	start_proxy "$WORK/proxy.log" server "${FAST[@]}"
+	proxy=${PIDS[0]}
+	relay_to "$WSS_PORT"
+	# warm-up cycles, then the baseline
+	cycle() {
+		URL=$RELAY_URL start_node "$WORK/cycle.log" node "storage:$WORK/disk.img"
+		kill -TERM "$NODE_PID"
+		wait "$NODE_PID"
+	}
+	for i in 1 2 3 4 5; do cycle; done
+	wait_count "$WORK/proxy.log" "node node-1 disconnected" 5
+	pf0=$(fds "$proxy")
+	pr0=$(rss_kib "$proxy")
+	for i in $(seq 200); do cycle; done
+	wait_count "$WORK/proxy.log" "node node-1 disconnected" 205
+	pf1=$(fds "$proxy")
+	pr1=$(rss_kib "$proxy")
+	echo "proxy after 200 cycles: fds $pf0 -> $pf1, RSS $pr0 -> $pr1 KiB" >&3
+
+	# one node, its link cut 50 times; each cut is resumed
+	URL=$RELAY_URL start_node "$WORK/node.log" node "storage:$WORK/disk.img" "${FAST[@]}" --backoff-max 1
+	node=$NODE_PID
+	cut() {
+		kill -HUP "$RELAY_PID"
+		sleep 0.1
+		kill -USR2 "$RELAY_PID"
+		wait_count "$WORK/node.log" "resumed session with the proxy" "$1"
+		"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$BUSID" "$WORK/read.img"
+		cmp "$WORK/disk.img" "$WORK/read.img"
+	}
+	for i in 1 2 3 4 5; do cut "$i"; done
+	nf0=$(fds "$node")
+	nr0=$(rss_kib "$node")
+	pf2=$(fds "$proxy")
+	pr2=$(rss_kib "$proxy")
+	for i in $(seq 6 55); do cut "$i"; done
+	nf1=$(fds "$node")
+	nr1=$(rss_kib "$node")
+	pf3=$(fds "$proxy")
+	pr3=$(rss_kib "$proxy")
+	echo "node after 50 forced reconnects: fds $nf0 -> $nf1, RSS $nr0 -> $nr1 KiB" >&3
+	echo "proxy over them: fds $pf2 -> $pf3, RSS $pr2 -> $pr3 KiB" >&3
+	[ "$pf1" -eq "$pf0" ]
+	[ "$nf1" -eq "$nf0" ]
+	[ "$pf3" -eq "$pf2" ]
+	# flat: under 2 MiB of growth over the whole run (allocator noise, no per-cycle leak)
+	[ $((pr1 - pr0)) -lt 2048 ]
+	[ $((nr1 - nr0)) -lt 2048 ]
+	[ $((pr3 - pr2)) -lt 2048 ]
+	[ "$(grep -c 'exported 0525:a4a5' "$WORK/proxy.log")" -eq 206 ]
+}

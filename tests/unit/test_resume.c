@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The byte accounting behind session resumption (common/resume.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "resume.h"
+#include "testutil.h"
+#include "usbws_err.h"
+
+static void fill(struct buf *b, uint8_t first, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t v = (uint8_t)(first + i);
+
+		assert_int_equal(buf_append(b, &v, 1), 0);
+	}
+}
+
+/* Written bytes stay until acknowledged; an ack drops exactly those. */
+static void test_ack_drops_what_the_peer_has(void **state)
+{
+	struct resume_stream rs;
+	struct buf out;
+
+	(void)state;
+	resume_init(&rs);
+	buf_init(&out, 0, 1024);
+	fill(&out, 0, 100);
+	assert_int_equal(resume_unsent(&rs, &out), 100);
+	resume_wrote(&rs, 60);
+	assert_int_equal(resume_unsent(&rs, &out), 40);
+	assert_int_equal(resume_unsent_data(&rs, &out)[0], 60);
+	assert_int_equal(buf_len(&out), 100);
+	assert_usbws_err(resume_acked(&rs, &out, 50), 0);
+	assert_int_equal(buf_len(&out), 50);
+	assert_int_equal(buf_data(&out)[0], 50);
+	assert_int_equal(rs.sent, 10);
+	assert_true(rs.acked == 50);
+	/* an ack of everything written empties the kept part */
+	assert_usbws_err(resume_acked(&rs, &out, 60), 0);
+	assert_int_equal(rs.sent, 0);
+	assert_int_equal(resume_unsent_data(&rs, &out)[0], 60);
+	buf_free(&out);
+}
+
+/* Offsets outside [acked, acked + sent] are a broken peer. */
+static void test_impossible_offsets_are_refused(void **state)
+{
+	struct resume_stream rs;
+	struct buf out;
+
+	(void)state;
+	resume_init(&rs);
+	buf_init(&out, 0, 1024);
+	fill(&out, 0, 100);
+	resume_wrote(&rs, 80);
+	assert_usbws_err(resume_acked(&rs, &out, 81), USBWS_ERR_RESUME_OFFSET);
+	assert_usbws_err(resume_acked(&rs, &out, 30), 0);
+	assert_usbws_err(resume_acked(&rs, &out, 29), USBWS_ERR_RESUME_OFFSET);
+	assert_usbws_err(resume_rewind(&rs, &out, 10), USBWS_ERR_RESUME_OFFSET);
+	/* nothing moved */
+	assert_true(rs.acked == 30);
+	assert_int_equal(rs.sent, 50);
+	assert_int_equal(buf_len(&out), 70);
+	buf_free(&out);
+}
+
+/* After a reconnect the peer holds some of what went: the rest goes again,
+ * byte for byte, before anything new. */
+static void test_rewind_resends_from_the_peer_offset(void **state)
+{
+	struct resume_stream rs;
+	struct buf out;
+
+	(void)state;
+	resume_init(&rs);
+	buf_init(&out, 0, 1024);
+	fill(&out, 0, 200);
+	resume_wrote(&rs, 150);
+	assert_usbws_err(resume_acked(&rs, &out, 40), 0);
+	/* the link dies; 120 bytes had arrived */
+	assert_usbws_err(resume_rewind(&rs, &out, 120), 0);
+	assert_int_equal(rs.sent, 0);
+	assert_int_equal(resume_unsent(&rs, &out), 80);
+	assert_int_equal(resume_unsent_data(&rs, &out)[0], 120);
+	/* the peer may hold exactly what was acknowledged, or all that went */
+	resume_wrote(&rs, 80);
+	assert_usbws_err(resume_rewind(&rs, &out, 120), 0);
+	assert_int_equal(resume_unsent(&rs, &out), 80);
+	/* what went on a connection that died is resent, never counted twice */
+	assert_usbws_err(resume_rewind(&rs, &out, 200), USBWS_ERR_RESUME_OFFSET);
+	resume_wrote(&rs, 80);
+	assert_usbws_err(resume_rewind(&rs, &out, 200), 0);
+	assert_int_equal(resume_unsent(&rs, &out), 0);
+	assert_int_equal(buf_len(&out), 0);
+	buf_free(&out);
+}
+
+static void test_acks_every_so_often(void **state)
+{
+	struct resume_stream rs;
+
+	(void)state;
+	resume_init(&rs);
+	assert_false(resume_ack_due(&rs, 1));
+	resume_received(&rs, 1);
+	assert_false(resume_ack_due(&rs, 0));
+	assert_true(resume_ack_due(&rs, 1));
+	resume_received(&rs, RESUME_ACK_EVERY - 1);
+	assert_true(resume_ack_due(&rs, 0));
+	resume_ack_queued(&rs);
+	assert_false(resume_ack_due(&rs, 1));
+	assert_true(rs.ack_sent == RESUME_ACK_EVERY);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ack_drops_what_the_peer_has),
+		cmocka_unit_test(test_impossible_offsets_are_refused),
+		cmocka_unit_test(test_rewind_resends_from_the_peer_offset),
+		cmocka_unit_test(test_acks_every_so_often),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
