@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "hotplug.h"
 #include "localdev.h"
 #include "log.h"
 #include "node.h"
@@ -36,13 +37,15 @@ static void usage(FILE *out)
 		"\n"
 		"  connect      export a device to a usbws-proxy over WebSocket/TLS:\n"
 		"                 usbws connect --url wss://HOST:PORT/usbip --cert FILE --key FILE --ca FILE\n"
-		"                   (--busid BUSID | --device usbip-vudc.N | --virtual SPEC)\n"
+		"                   (--busid BUSID | --device usbip-vudc.N | --virtual SPEC\n"
+		"                    | --match VID:PID [--match VID:PID...] | --all)\n"
 		"                   [--proxy http://[user:pass@]host:port]\n"
 		"                   [--ping-interval SECS] [--ping-timeout SECS] [--backoff-max SECS]\n"
 		"                   [--retries N] [--resume-window BYTES]\n"
 		"               reconnects forever (backoff with jitter up to --backoff-max, 30 s),\n"
 		"               resuming the session the proxy keeps; pings every 15 s, and a\n"
 		"               link silent for 45 s is dead\n"
+		"               --match/--all export each matching device while it is plugged in\n"
 		"  list         list what a proxy has: usbws list --remote URL --json --cert .. --key .. --ca ..\n"
 		"               or this node's own USB devices: usbws list --local [--json]\n"
 		"  bind         usbws bind --busid BUSID: give a device to usbip-host\n"
@@ -94,6 +97,8 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		{ "connect-timeout", required_argument, NULL, 't' },
 		{ "busid", required_argument, NULL, 'b' },
 		{ "device", required_argument, NULL, 'D' },
+		{ "match", required_argument, NULL, 'm' },
+		{ "all", no_argument, NULL, 'A' },
 		{ "ping-interval", required_argument, NULL, 'I' },
 		{ "ping-timeout", required_argument, NULL, 'T' },
 		{ "backoff-max", required_argument, NULL, 'B' },
@@ -102,6 +107,10 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = list ? "list" : "connect";
+	/* which of the two ways to pick devices was used, for the conflict message */
+	const char *one_device = NULL, *hotplug = NULL;
+	struct hotplug_filter filter = { 0 };
+	char why[160];
 	struct node_config cfg = {
 		.connect_timeout = NODE_DEFAULT_CONNECT_TIMEOUT, .ping_interval = NODE_DEFAULT_PING_INTERVAL,
 		.ping_timeout = NODE_DEFAULT_PING_TIMEOUT, .backoff_max = NODE_DEFAULT_BACKOFF_MAX,
@@ -119,8 +128,20 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		case 'k': cfg.key = optarg; break;
 		case 'a': cfg.ca = optarg; break;
 		case 'p': cfg.http_proxy = optarg; break;
-		case 'v': cfg.virtual_spec = optarg; break;
-		case 'b': case 'D': cfg.device = optarg; break;
+		case 'v': cfg.virtual_spec = optarg; one_device = "--virtual"; break;
+		case 'b': case 'D': cfg.device = optarg; one_device = c == 'b' ? "--busid" : "--device"; break;
+		case 'A': filter.all = 1; hotplug = "--all"; break;
+		case 'm':
+			if (filter.n_matches == HOTPLUG_MAX_MATCHES) {
+				fprintf(stderr, "usbws %s: at most %d --match options\n", cmd, HOTPLUG_MAX_MATCHES);
+				return 2;
+			}
+			if (hotplug_parse_match(optarg, &filter.matches[filter.n_matches++], why, sizeof(why)) < 0) {
+				fprintf(stderr, "usbws %s: --match %s: %s\n", cmd, optarg, why);
+				return 2;
+			}
+			hotplug = "--match";
+			break;
 		case 'j': json = 1; break;
 		case 'L': local = list; break;
 		case 't':
@@ -157,6 +178,20 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		fprintf(stderr, "usbws %s: unexpected argument '%s'\n", cmd, argv[optind]);
 		return 2;
 	}
+	if (hotplug && list) {
+		fprintf(stderr, "usbws list: %s is for usbws connect\n", hotplug);
+		return 2;
+	}
+	if (filter.all && filter.n_matches) {
+		fprintf(stderr, "usbws connect: --all already exports every device; drop --match or --all\n");
+		return 2;
+	}
+	if (hotplug && one_device) {
+		fprintf(stderr, "usbws connect: %s and %s do not go together: %s exports one device, %s every "
+				"matching device while it is plugged in; give one of them\n",
+			hotplug, one_device, one_device, hotplug);
+		return 2;
+	}
 	if (cfg.ping_interval && cfg.ping_timeout <= cfg.ping_interval) {
 		fprintf(stderr, "usbws %s: --ping-timeout (%d s) must be longer than --ping-interval (%d s)\n", cmd,
 			cfg.ping_timeout, cfg.ping_interval);
@@ -178,12 +213,14 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		fprintf(stderr, "usbws list --remote: only --json output exists so far\n");
 		return 2;
 	}
-	if (!list && !cfg.virtual_spec == !cfg.device) {
-		fprintf(stderr, "usbws connect: one of --busid BUSID, --device usbip-vudc.N or --virtual SPEC "
-				"(storage:PATH or sourcesink) is required\n");
+	if (!list && !hotplug && !cfg.virtual_spec == !cfg.device) {
+		fprintf(stderr, "usbws connect: one of --busid BUSID, --device usbip-vudc.N, --virtual SPEC "
+				"(storage:PATH or sourcesink), --match VID:PID or --all is required\n");
 		return 2;
 	}
 	stop = stopsig_install();
+	if (hotplug)
+		return hotplug_run(&cfg, &filter, stop);
 	return list ? node_list_remote(&cfg, stop) : node_export_run(&cfg, stop);
 }
 

@@ -72,7 +72,7 @@ setup() {
 	[ "$output" = "usbws connect: --cert FILE is required" ]
 	run "$USBWS" connect --url wss://localhost:1/usbip --cert a --key b --ca c
 	[ "$status" -eq 2 ]
-	[ "$output" = "usbws connect: one of --busid BUSID, --device usbip-vudc.N or --virtual SPEC (storage:PATH or sourcesink) is required" ]
+	[ "$output" = "usbws connect: one of --busid BUSID, --device usbip-vudc.N, --virtual SPEC (storage:PATH or sourcesink), --match VID:PID or --all is required" ]
 	run "$USBWS" connect --url http://localhost:1/usbip --cert a --key b --ca c --virtual sourcesink
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"--url http://localhost:1/usbip: expected wss://HOST[:PORT]/usbip"* ]]
