@@ -38,6 +38,7 @@
 #define UNEXPORT_GRACE_SECONDS 3
 #define POLL_MS 250
 #define BACKOFF_FIRST_MS 1000
+#define BACKOFF_RESET_MS 10000
 
 enum node_mode { MODE_EXPORT, MODE_LIST };
 
@@ -86,6 +87,7 @@ struct node {
 	char session[CTL_SESSION_HEX + 1];  /* empty: nothing to resume */
 	unsigned int resume_seconds;
 	int64_t down_since_ms;        /* 0 while the link is up */
+	int64_t up_since_ms;          /* the export or resume was confirmed */
 
 	const struct export_ops *ops;
 	int dev_closed;               /* given back after a session ended; reopened to export */
@@ -346,6 +348,22 @@ static int64_t backoff_ms(const struct node *n)
 	return step / 2 + rand() % (step / 2 + 1);
 }
 
+/* A failed attempt: wait longer each time, or give up when told to. */
+static void schedule_retry(struct node *n)
+{
+	int64_t wait;
+
+	n->attempts++;
+	if (n->cfg->retries && n->attempts >= n->cfg->retries) {
+		log_err("giving up after %u attempts (--retries)", n->attempts);
+		finish(n, 1);
+		return;
+	}
+	wait = backoff_ms(n);
+	n->next_attempt_ms = now_ms() + wait;
+	log_info("attempt %u failed; next in %.1f s", n->attempts, wait / 1000.0);
+}
+
 /* The link is gone: resume later if the proxy keeps a session, else start
  * over. */
 static void link_lost(struct node *n, const char *why)
@@ -393,7 +411,7 @@ static void on_welcome(struct node *n, const struct ctl_msg *msg)
 	snprintf(n->proxy_busid, sizeof(n->proxy_busid), "%s", msg->busid);
 	memcpy(n->session, msg->session, sizeof(n->session));
 	n->resume_seconds = msg->resume_seconds;
-	n->attempts = 0;
+	n->up_since_ms = now_ms();
 	n->down_since_ms = 0;
 }
 
@@ -412,8 +430,7 @@ static void on_error(struct node *n, const struct ctl_msg *msg)
 	if (strcmp(msg->code, "vhci") == 0) {
 		n->session[0] = 0;
 		link_lost(n, "no vhci_hcd port");
-		n->attempts++;
-		n->next_attempt_ms = now_ms() + backoff_ms(n);
+		schedule_retry(n);
 		return;
 	}
 	finish(n, 1);
@@ -440,7 +457,7 @@ static void on_text(struct node *n, const void *in, size_t len, int final)
 		log_info("resumed session with the proxy: it had %llu bytes, this node %llu",
 			 (unsigned long long)msg.received, (unsigned long long)n->rs.received);
 		n->link = LINK_UP;
-		n->attempts = 0;
+		n->up_since_ms = now_ms();
 		n->down_since_ms = 0;
 		n->resumes++;
 		on_ack(n, msg.received, 1);
@@ -488,6 +505,18 @@ static int on_ws_event(void *ctx, const struct ws_event *ev)
 	return n->done && n->failed ? -1 : 0;
 }
 
+/* A normal close that leaves the device's command stream inside a message:
+ * the rest will never come, and nothing of it reached the device. */
+static int device_stream_cut(struct node *n)
+{
+	if (n->mode != MODE_EXPORT || n->dev_closed)
+		return 0;
+	if (!n->exported)
+		return !usbip_framer_at_boundary(&n->op);
+	pump(n);
+	return buf_len(&n->in) || !usbip_framer_at_boundary(n->kd ? &n->kd->to_dev : &n->vs.rx);
+}
+
 /* Reads while there is room to put what arrives. */
 static void read_available(struct node *n)
 {
@@ -499,7 +528,11 @@ static void read_available(struct node *n)
 		if (rc == 0)
 			return;
 		if (rc == 1) {
-			if (n->unexport_queued || n->mode == MODE_LIST) {
+			if (wsclient_close_code(n->ws) == 1000 && device_stream_cut(n)) {
+				log_err("the proxy broke the USB/IP protocol: %s",
+					usbws_strerror(USBWS_ERR_STREAM_TRUNCATED));
+				finish(n, 1);
+			} else if (n->unexport_queued || n->mode == MODE_LIST) {
 				log_info("the proxy closed the connection: %s", why[0] ? why : "no reason given");
 				finish(n, !n->unexport_queued);
 			} else if (!n->done) {
@@ -613,24 +646,18 @@ static void link_open(struct node *n, volatile sig_atomic_t *stop)
 
 	n->ws = wsclient_open(&wc, &fatal);
 	if (!n->ws) {
-		n->attempts++;
 		if (fatal || n->mode == MODE_LIST || *stop) {
 			if (fatal && n->mode == MODE_EXPORT)
 				log_err("not retrying: the same connection would be refused again");
 			finish(n, 1);
-		} else if (n->cfg->retries && n->attempts >= n->cfg->retries) {
-			log_err("giving up after %u attempts (--retries)", n->attempts);
-			finish(n, 1);
 		} else {
-			int64_t wait = backoff_ms(n);
-
-			n->next_attempt_ms = now_ms() + wait;
-			log_info("attempt %u failed; next in %.1f s", n->attempts, wait / 1000.0);
+			schedule_retry(n);
 		}
 		return;
 	}
 	n->last_ping_ms = now_ms();
 	n->next_ack_ms = now_ms() + 1000;
+	n->up_since_ms = now_ms();
 	if (n->mode == MODE_LIST) {
 		log_info("connected to %s", n->cfg->url);
 		if (send_text(n, ctl_hello_list()) < 0)
@@ -651,8 +678,7 @@ static void link_open(struct node *n, volatile sig_atomic_t *stop)
 	}
 	if (rc < 0) {
 		link_lost(n, "cannot start the export");
-		n->attempts++;
-		n->next_attempt_ms = now_ms() + backoff_ms(n);
+		schedule_retry(n);
 	}
 }
 
@@ -749,6 +775,10 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 			break;
 		}
 		keepalive(n);
+		/* a link that lasted is a success: backoff starts over; one the
+		 * proxy drops at once (no vhci port, say) keeps backing off */
+		if (n->attempts && n->ws && n->link == LINK_UP && now_ms() - n->up_since_ms >= BACKOFF_RESET_MS)
+			n->attempts = 0;
 		/* the device may have been reopened */
 		tx = n->mode == MODE_LIST ? list_tx : n->dev_closed ? NULL : n->ops->tx(n);
 		if (n->ws && tx) {

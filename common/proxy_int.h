@@ -43,6 +43,7 @@ struct tunnel {
 	time_t parked_since;
 	time_t last_rx, last_ping;
 	int ping_due;
+	int peer_closed;                  /* the node closed on purpose: it is not coming back */
 	int ack_due;
 	uint64_t resumes;
 	char node[128];                   /* certificate subject CN */

@@ -501,7 +501,12 @@ static void tunnel_closed(struct conn *c)
 		return;
 	t->conn = NULL;
 	t->wsi = NULL;
-	if (t->exported && t->session[0] && !t->closing && !t->px->stopping) {
+	if (t->peer_closed && !usbip_framer_at_boundary(&t->from_node) && !t->from_node.err && !t->closing) {
+		log_warn("node %s: closing its tunnel: USB/IP protocol violation: %s", t->node,
+			 usbws_strerror(USBWS_ERR_STREAM_TRUNCATED));
+		t->closing = 1;
+	}
+	if (t->exported && t->session[0] && !t->closing && !t->peer_closed && !t->px->stopping) {
 		t->parked_since = time(NULL);
 		t->ack_due = t->ping_due = 0;
 		log_warn("node %s: connection lost; keeping busid %s%s for %d s for it to resume", t->node,
@@ -510,9 +515,6 @@ static void tunnel_closed(struct conn *c)
 	}
 	if (t->hello_seen)
 		log_info("node %s disconnected%s%s", t->node, t->busid[0] ? ", busid " : "", t->busid);
-	if (!usbip_framer_at_boundary(&t->from_node) && !t->from_node.err && !t->closing)
-		log_warn("node %s: USB/IP protocol violation: the stream ended inside a message (truncated); "
-			 "none of it was passed on", t->node);
 	tunnel_free(t);
 }
 
@@ -593,6 +595,10 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 			node_binary(t, in, len);
 		else
 			node_text(c, in, len, lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi));
+		return 0;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (t)
+			t->peer_closed = 1;
 		return 0;
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (t)

@@ -43,6 +43,7 @@ enum usbws_err {
 	USBWS_ERR_SPEED = -39,          /* speed not in the kernel's usb_device_speed enum */
 	USBWS_ERR_REFUSED = -40,        /* the peer answered with a non-zero USB/IP status */
 	USBWS_ERR_RESUME_OFFSET = -41,  /* acknowledged or resumed offset outside what was sent */
+	USBWS_ERR_STREAM_TRUNCATED = -42,/* a stream closed on purpose in the middle of a message */
 
 	/* WebSocket (RFC 6455) framing violations */
 	USBWS_ERR_WS_RSV = -50,         /* reserved bits set with no extension agreed */

@@ -43,6 +43,7 @@ struct wsclient {
 	uint8_t rx[RX_CHUNK];
 	size_t pre_len;              /* bytes read past the upgrade answer */
 	time_t last_rx;
+	int close_code;              /* the peer's close frame, 1005 when it had none */
 	int fatal;                   /* a retry would fail the same way */
 };
 
@@ -354,6 +355,11 @@ void wsclient_close(struct wsclient *c)
 	free(c);
 }
 
+int wsclient_close_code(const struct wsclient *c)
+{
+	return c->close_code;
+}
+
 int wsclient_fd(const struct wsclient *c)
 {
 	return c->fd;
@@ -479,6 +485,7 @@ int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws
 			size_t rl = ev.u.control.len > 2 ? ev.u.control.len - 2 : 0;
 
 			snprintf(why, why_size, "%.*s", (int)rl, (const char *)ev.u.control.payload + 2);
+			c->close_code = ev.u.control.len >= 2 ? ev.u.control.payload[0] << 8 | ev.u.control.payload[1] : 1005;
 			queue_frame(c, WS_OP_CLOSE, ev.u.control.payload, ev.u.control.len >= 2 ? 2 : 0);
 			return 1;
 		}

@@ -32,6 +32,9 @@ struct wsclient_config {
 struct wsclient *wsclient_open(const struct wsclient_config *cfg, int *fatal);
 void wsclient_close(struct wsclient *c);
 int wsclient_fd(const struct wsclient *c);
+/* After wsclient_read returned 1: the status of the peer's close frame
+ * (1000 for a normal close), or 0 when the connection just ended. */
+int wsclient_close_code(const struct wsclient *c);
 
 /* Queues one whole text frame (copied). */
 int wsclient_send_text(struct wsclient *c, const char *text);

@@ -1,11 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A hostile or broken node for tests: connects like usbws connect (WSS,
- * client certificate), sends the frames it is given in order, and prints
- * what comes back: text frames as "text: ...", the close as "closed: ...".
- *   wspeer --url URL --cert F --key F --ca F [--protocol P] [--text JSON | --hex BYTES]...
- * Exits 0 when the proxy closed the connection, 1 on a connection error,
- * 2 on a timeout (5 s) with the connection still open.
+ * client certificate), runs the steps it is given in order, and prints
+ * what comes back: text frames as "text: ...", binary frames as
+ * "binary: N bytes", the close as "closed: ...", then "connection closed"
+ * and, last, the binary bytes received as "binary in (N bytes): HEX"
+ * (the first 1 KiB of them).
+ *   wspeer --url URL --cert F --key F --ca F [--protocol P] [--timeout S] STEP...
+ * Steps:
+ *   --text JSON     a text frame
+ *   --hex BYTES     a binary frame; anything but hex digits is skipped, so
+ *                   fields may be spaced out
+ *   --wait N        wait until N binary bytes in all have come from the
+ *                   proxy (to answer a command an importer really sent)
+ *   --close REASON  close cleanly (1000) with REASON
+ * Exits 0 when the connection was closed (by either side), 1 on a
+ * connection error, 2 on a timeout (5 s unless --timeout) with the
+ * connection still open.
  */
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -13,24 +24,81 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_FRAMES 16
+#define MAX_STEPS 16
+#define MAX_FRAME 4096
+/* the echo printed at the end; tests look at headers, not bulk data */
+#define MAX_DUMP 1024
 
-struct frame {
-	int binary;
+enum step_kind { STEP_TEXT, STEP_BINARY, STEP_WAIT, STEP_CLOSE };
+
+struct step {
+	enum step_kind kind;
 	size_t len;
-	unsigned char data[LWS_PRE + 4096];
+	size_t wait_bytes;
+	unsigned char data[LWS_PRE + MAX_FRAME];
 };
 
-static struct frame frames[MAX_FRAMES];
-static int nframes, sent, done, result = 2;
+static struct step steps[MAX_STEPS];
+static int nsteps, next_step, done, timed_out, result = 2;
+static size_t rx_total;
+static unsigned char rx_dump[MAX_DUMP];
 
 static int hexval(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static size_t parse_hex(unsigned char *out, const char *s)
+{
+	size_t n = 0;
+	int hi = -1, v;
+
+	for (; *s && n < MAX_FRAME; s++) {
+		v = hexval(*s);
+		if (v < 0)
+			continue;
+		if (hi < 0) {
+			hi = v;
+		} else {
+			out[n++] = (unsigned char)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	return n;
+}
+
+/* Runs steps until one has to wait: for the socket, or for the proxy's bytes. */
+static int run_steps(struct lws *wsi)
+{
+	struct step *s;
+
+	if (next_step == nsteps)
+		return 0;
+	s = &steps[next_step];
+	switch (s->kind) {
+	case STEP_WAIT:
+		if (rx_total < s->wait_bytes)
+			return 0;
+		next_step++;
+		break;
+	case STEP_CLOSE:
+		printf("closing: %.*s\n", (int)s->len, (char *)s->data + LWS_PRE);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, s->data + LWS_PRE, s->len);
+		next_step++;
+		return -1;
+	default:
+		lws_write(wsi, s->data + LWS_PRE, s->len, s->kind == STEP_BINARY ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+		next_step++;
+		break;
+	}
+	lws_callback_on_writable(wsi);
+	return 0;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
+	(void)user;
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		printf("connection error: %s\n", in ? (char *)in : "?");
@@ -41,23 +109,27 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		if (sent < nframes) {
-			struct frame *f = &frames[sent++];
-
-			lws_write(wsi, f->data + LWS_PRE, f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-			lws_callback_on_writable(wsi);
-		}
-		return 0;
+		return run_steps(wsi);
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (!lws_frame_is_binary(wsi))
+		if (!lws_frame_is_binary(wsi)) {
 			printf("text: %.*s\n", (int)len, (char *)in);
-		else
-			printf("binary: %zu bytes\n", len);
+			return 0;
+		}
+		printf("binary: %zu bytes\n", len);
+		if (rx_total < MAX_DUMP)
+			memcpy(rx_dump + rx_total, in, len < MAX_DUMP - rx_total ? len : MAX_DUMP - rx_total);
+		rx_total += len;
+		/* a waiting step may go on now */
+		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		printf("closed: %.*s\n", len > 2 ? (int)len - 2 : 0, len > 2 ? (char *)in + 2 : "");
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
+		/* a close of our own making, at the timeout, is no result */
+		if (timed_out)
+			return 0;
+		printf("connection closed\n");
 		result = 0;
 		done = 1;
 		return 0;
@@ -80,30 +152,43 @@ int main(int argc, char **argv)
 	struct lws_context *ctx;
 	char urlbuf[512];
 	time_t deadline;
-	int i, port;
+	int i, port, timeout = 5;
+	size_t k;
 
 	for (i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--url")) url = argv[i + 1];
-		else if (!strcmp(argv[i], "--cert")) cert = argv[i + 1];
-		else if (!strcmp(argv[i], "--key")) key = argv[i + 1];
-		else if (!strcmp(argv[i], "--ca")) ca = argv[i + 1];
-		else if (!strcmp(argv[i], "--protocol")) subprotocol = argv[i + 1];
-		else if ((!strcmp(argv[i], "--text") || !strcmp(argv[i], "--hex")) && nframes < MAX_FRAMES) {
-			struct frame *f = &frames[nframes++];
-			const char *s = argv[i + 1];
+		const char *arg = argv[i + 1];
+		struct step *s = &steps[nsteps];
 
-			f->binary = argv[i][2] == 'h';
-			if (!f->binary) {
-				f->len = strlen(s) < 4096 ? strlen(s) : 4096;
-				memcpy(f->data + LWS_PRE, s, f->len);
-			} else {
-				for (; s[0] && s[1] && f->len < 4096; s += 2)
-					f->data[LWS_PRE + f->len++] = (unsigned char)(hexval(s[0]) << 4 | hexval(s[1]));
-			}
+		if (!strcmp(argv[i], "--url")) url = arg;
+		else if (!strcmp(argv[i], "--cert")) cert = arg;
+		else if (!strcmp(argv[i], "--key")) key = arg;
+		else if (!strcmp(argv[i], "--ca")) ca = arg;
+		else if (!strcmp(argv[i], "--protocol")) subprotocol = arg;
+		else if (!strcmp(argv[i], "--timeout")) timeout = atoi(arg);
+		else if (nsteps == MAX_STEPS) {
+			fprintf(stderr, "wspeer: at most %d steps\n", MAX_STEPS);
+			return 2;
+		} else if (!strcmp(argv[i], "--text") || !strcmp(argv[i], "--close")) {
+			s->kind = argv[i][2] == 't' ? STEP_TEXT : STEP_CLOSE;
+			s->len = strlen(arg) < MAX_FRAME ? strlen(arg) : MAX_FRAME;
+			/* a close reason must fit a control frame with its code */
+			if (s->kind == STEP_CLOSE && s->len > 123)
+				s->len = 123;
+			memcpy(s->data + LWS_PRE, arg, s->len);
+			nsteps++;
+		} else if (!strcmp(argv[i], "--hex")) {
+			s->kind = STEP_BINARY;
+			s->len = parse_hex(s->data + LWS_PRE, arg);
+			nsteps++;
+		} else if (!strcmp(argv[i], "--wait")) {
+			s->kind = STEP_WAIT;
+			s->wait_bytes = strtoul(arg, NULL, 0);
+			nsteps++;
 		}
 	}
 	if (!url || !cert || !key || !ca) {
-		fprintf(stderr, "usage: wspeer --url URL --cert F --key F --ca F [--text S | --hex H]...\n");
+		fprintf(stderr, "usage: wspeer --url URL --cert F --key F --ca F [--timeout S] "
+				"[--text S | --hex H | --wait N | --close REASON]...\n");
 		return 2;
 	}
 	lws_set_log_level(0, NULL);
@@ -130,10 +215,18 @@ int main(int argc, char **argv)
 	ci.ssl_connection = LCCSCF_USE_SSL;
 	ci.protocol = subprotocol;
 	lws_client_connect_via_info(&ci);
-	deadline = time(NULL) + 5;
+	deadline = time(NULL) + timeout;
 	while (!done && time(NULL) < deadline)
 		lws_service(ctx, 100);
+	if (!done) {
+		timed_out = 1;
+		printf("timed out with the connection open\n");
+	}
 	lws_context_destroy(ctx);
+	printf("binary in (%zu bytes): ", rx_total);
+	for (k = 0; k < rx_total && k < MAX_DUMP; k++)
+		printf("%02x", rx_dump[k]);
+	printf("\n");
 	fflush(stdout);
 	return result;
 }

@@ -169,13 +169,17 @@ teardown() { usbws_teardown; }
 	fake_vhci_status 0 006 004
 	fake_vhci_status 1 006 004
 	start_proxy "$WORK/proxy.log" server --vhci auto
+	# ports may free up: the node tries again, with backoff, as often as told
 	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
-		--ca "$PKI/ca.pem" --virtual sourcesink
+		--ca "$PKI/ca.pem" --virtual sourcesink --retries 2
+	echo "status $status: $output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"the proxy refused: no free vhci_hcd port for a high/full/low-speed device in any vhci_hcd for node node-1 (vhci)"* ]]
+	[ "$(grep -c 'no free vhci_hcd port' <<<"$output")" -eq 2 ]
+	[[ "$output" == *"giving up after 2 attempts (--retries)"* ]]
 	[ ! -s "$S/devices/platform/vhci_hcd.0/attach" ]
 	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
-		--ca "$PKI/ca.pem" --virtual sourcesink
+		--ca "$PKI/ca.pem" --virtual sourcesink --retries 1
 	[[ "$output" == *"no free vhci_hcd port"* ]]
 }
 
