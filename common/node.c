@@ -610,9 +610,10 @@ static int open_device(struct node *n, const struct node_config *cfg);
 static void close_device(struct node *n);
 
 /* The proxy no longer holds the session: the device side starts over, a
- * kernel device by giving its socket back (the stub lets go of it) and
- * taking a new one on the next export. */
-static int reset_export(struct node *n)
+ * kernel device by giving its socket back (the stub lets go of it, and a
+ * device usbws bound goes back to its driver) and, when reopen is set,
+ * taking it again for the next export. */
+static int reset_export(struct node *n, int reopen)
 {
 	if (n->exported) {
 		close_device(n);
@@ -620,7 +621,7 @@ static int reset_export(struct node *n)
 	} else if (!n->dev_closed) {
 		buf_consume(n->ops->tx(n), buf_len(n->ops->tx(n)));
 	}
-	if (n->dev_closed) {
+	if (n->dev_closed && reopen) {
 		if (open_device(n, n->cfg) < 0)
 			return -1;
 		n->dev_closed = 0;
@@ -674,7 +675,7 @@ static void link_open(struct node *n, volatile sig_atomic_t *stop)
 		rc = send_text(n, ctl_hello_resume(n->session, n->rs.received));
 	} else {
 		log_info("connected to %s", n->cfg->url);
-		rc = reset_export(n) < 0 ? -1 : queue_export(n);
+		rc = reset_export(n, 1) < 0 ? -1 : queue_export(n);
 	}
 	if (rc < 0) {
 		link_lost(n, "cannot start the export");
@@ -691,8 +692,7 @@ static void check_resume_expiry(struct node *n)
 		return;
 	log_warn("no reconnect within %u s: the proxy has let the session go; releasing %s until it is back",
 		 n->resume_seconds, n->ops->info(n)->busid);
-	if (reset_export(n) < 0)
-		log_warn("%s cannot be opened again yet; trying with each connection", n->cfg->device);
+	reset_export(n, 0);
 }
 
 /* Pings while the link is quiet, and drops a link that stays silent. */

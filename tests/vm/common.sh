@@ -21,32 +21,141 @@ make_disk() {
 }
 
 # start_proxy [ARGS...]: usbws-proxy on a free port, logging to
-# $PROXY_LOG (default $work/proxy.log, started afresh); WSS_URL is set
+# $PROXY_LOG (default $work/proxy.log, started afresh); WSS_URL and
+# WSS_PORT are set.  A later --listen in ARGS wins (a restart on a port).
 start_proxy() {
 	local log=${PROXY_LOG:-$work/proxy.log}
 	[ -f "$work/pki/ca.pem" ] || "$USBWS_SRCDIR/tests/pki.sh" "$work/pki" >/dev/null
 	: >"$log"
 	"$B/proxy/usbws-proxy" --listen 127.0.0.1:0 --cert "$work/pki/server.pem" --key "$work/pki/server.key" \
-		--ca "$work/pki/ca.pem" "$@" 2>>"$log" &
+		--ca "$work/pki/ca.pem" "$@" 2> >(stamp_lines >>"$log") &
 	PROXY_PID=$!
 	pids+=($PROXY_PID)
 	wait_for "$log" "listening for nodes on .*\(port [0-9]+\)" 20
-	WSS_URL="wss://localhost:$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$log")/usbip"
+	WSS_PORT=$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$log")
+	WSS_URL="wss://localhost:$WSS_PORT/usbip"
 }
 
-# start_node LOG (--busid B | --device usbip-vudc.N | --virtual SPEC): waits
-# for the export; NODE_PID is set
+# start_node LOG (--busid B | --device usbip-vudc.N | --virtual SPEC) [ARGS...]:
+# waits for the export; NODE_PID is set.  It connects to $NODE_URL if set
+# (e.g. the relay's), else to $WSS_URL.
 start_node() {
 	local log=$1
 	shift
-	"$B/usbws/usbws" connect --url "$WSS_URL" --cert "$work/pki/node.pem" --key "$work/pki/node.key" \
-		--ca "$work/pki/ca.pem" "$@" 2>>"$log" &
+	"$B/usbws/usbws" connect --url "${NODE_URL:-$WSS_URL}" --cert "$work/pki/node.pem" --key "$work/pki/node.key" \
+		--ca "$work/pki/ca.pem" "$@" 2> >(stamp_lines >>"$log") &
 	NODE_PID=$!
 	pids+=($NODE_PID)
-	wait_for "$log" "as busid [0-9]+-[0-9]+ on the proxy" 30
+	# generous: under TCG on a loaded host the first connections can miss a
+	# fast keepalive before the export is through
+	wait_for "$log" "as busid [0-9]+-[0-9]+ on the proxy" 90
 }
 
 # vhci_used: how many vhci_hcd ports are in use, over every controller
 vhci_used() {
 	cat /sys/devices/platform/vhci_hcd.0/status* | grep -cE '^(hs|ss) +[0-9]+ +006 ' || true
 }
+
+# keepalive fast enough that an outage is noticed within seconds; for both
+# the proxy and the node
+FAST=(--ping-interval 1 --ping-timeout 3)
+
+# start_relay TARGET_PORT: tests/tcprelay in front of 127.0.0.1:TARGET_PORT,
+# logging to $work/relay.log; sets RELAY_PID and RELAY_URL (the proxy's URL
+# through it).  kill -USR1 blackholes the link, -HUP cuts it, -USR2 ends
+# either outage (resetting what was open).
+start_relay() {
+	: >"$work/relay.log"
+	"$B/tests/tcprelay" --listen 127.0.0.1:0 --to "127.0.0.1:$1" 2> >(stamp_lines >>"$work/relay.log") &
+	RELAY_PID=$!
+	pids+=($RELAY_PID)
+	wait_for "$work/relay.log" "tcprelay: listening on 127\.0\.0\.1:[0-9]+$" 10
+	RELAY_URL=wss://localhost:$(sed -n 's/.*tcprelay: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/relay.log")/usbip
+}
+
+# port_of NODE_BUSID: prints "PORT BUSID" (the vhci port and the proxy's
+# busid) of the device the node exports as NODE_BUSID, from usbws port
+# --json; nothing if it is not attached
+port_of() {
+	"$B/usbws/usbws" port --json | jq -r --arg b "$1" '.ports[] | select(.node_busid == $b) | "\(.port) \(.busid)"'
+}
+
+# ports_json: usbws port --json on one line
+ports_json() {
+	"$B/usbws/usbws" port --json | jq -c .
+}
+
+# usb_name DEV: the name of the USB device (e.g. 5-1) under /dev/sdX
+usb_name() {
+	local p
+	p=$(readlink -f "/sys/block/${1#/dev/}/device")
+	while [ "$p" != / ] && [ -n "$p" ]; do
+		[ -f "$p/idVendor" ] && { echo "${p##*/}"; return 0; }
+		p=${p%/*}
+	done
+	return 1
+}
+
+# wait_no_block_dev VID PID SECONDS: waits until no disk VID:PID is left
+# under vhci_hcd; returns 1 on timeout
+wait_no_block_dev() {
+	local _
+	for _ in $(seq $((${3:-30} * 10))); do
+		[ -z "$(block_devs_under vhci_hcd "$1" "$2")" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_count FILE REGEX N SECONDS: waits until N lines of FILE match the
+# extended REGEX; returns 1 on timeout
+wait_count() {
+	local _
+	for _ in $(seq $((${4:-10} * 10))); do
+		[ "$(grep -cE "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_gone PID SECONDS: waits for process PID to end; returns 1 on timeout
+wait_gone() {
+	local _
+	for _ in $(seq $((${2:-30} * 10))); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# now_ms: milliseconds since the epoch; secs_since MS: seconds since then (x.y)
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+secs_since() { local d=$(($(now_ms) - $1)); printf '%d.%d' $((d / 1000)) $((d % 1000 / 100)); }
+t_start=$(now_ms)
+# stamp TEXT: prints TEXT with the time since the scenario began
+stamp() { echo "[+$(secs_since "$t_start") s] $*"; }
+# stamp_lines: copies its input, each line after the time since the
+# scenario began (the daemons' logs, so that they line up with stamp's)
+stamp_lines() {
+	local l
+	while IFS= read -r l || [ -n "$l" ]; do printf '[+%s] %s\n' "$(secs_since "$t_start")" "$l"; done
+}
+
+# dump_logs: prints the daemons' logs and the kernel's last lines, for a
+# scenario that failed; use it as  trap 'dump_logs $?; stop_all; ...' EXIT
+dump_logs() {
+	local f
+	[ "${1:-1}" != 0 ] || return 0
+	for f in "$work"/node*.log "$work"/proxy*.log "$work"/relay.log; do
+		[ -s "$f" ] || continue
+		echo "--- ${f##*/}"
+		sed 's/^/  /' "$f"
+	done
+	echo "--- dmesg (last 40 lines)"
+	dmesg | tail -40 | sed 's/^/  /'
+}
+
+# dmesg_mark: the number of kernel log lines so far; dmesg_since MARK: the
+# lines after it
+dmesg_mark() { dmesg | wc -l; }
+dmesg_since() { dmesg | tail -n +$(($1 + 1)); }
