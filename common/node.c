@@ -82,6 +82,8 @@ struct node {
 	int64_t next_ack_ms;
 	uint64_t reconnects, resumes;
 	int ever_connected;
+	const char *drop_link;        /* set while parsing: give up the connection after */
+	int retry_now;
 	/* resuming */
 	struct resume_stream rs;
 	char session[CTL_SESSION_HEX + 1];  /* empty: nothing to resume */
@@ -421,16 +423,15 @@ static void on_error(struct node *n, const struct ctl_msg *msg)
 	if (strcmp(msg->code, "no-session") == 0 && n->link == LINK_HELLO) {
 		log_warn("the proxy has no session to resume (%s); exporting afresh", msg->message);
 		n->session[0] = 0;
-		link_lost(n, "session gone");
-		n->next_attempt_ms = now_ms();
+		n->drop_link = "session gone";
+		n->retry_now = 1;
 		return;
 	}
 	log_err("the proxy refused: %s (%s)", msg->message, msg->code);
 	/* ports may free up; anything else would be refused again */
 	if (strcmp(msg->code, "vhci") == 0) {
 		n->session[0] = 0;
-		link_lost(n, "no vhci_hcd port");
-		schedule_retry(n);
+		n->drop_link = "no vhci_hcd port";
 		return;
 	}
 	finish(n, 1);
@@ -502,7 +503,8 @@ static int on_ws_event(void *ctx, const struct ws_event *ev)
 		on_text(n, ev->u.data.ptr, ev->u.data.len, 0);
 	else
 		on_text(n, "", 0, 1);
-	return n->done && n->failed ? -1 : 0;
+	/* the connection is given up after the parser is done with it */
+	return (n->done && n->failed) || n->drop_link ? -1 : 0;
 }
 
 /* A normal close that leaves the device's command stream inside a message:
@@ -525,6 +527,19 @@ static void read_available(struct node *n)
 
 	while (n->ws && !n->done && buf_space(&n->in) >= NODE_RX_CHUNK) {
 		rc = wsclient_read(n->ws, on_ws_event, n, why, sizeof(why));
+		if (n->drop_link) {
+			const char *reason = n->drop_link;
+			int now = n->retry_now;
+
+			n->drop_link = NULL;
+			n->retry_now = 0;
+			link_lost(n, reason);
+			if (now)
+				n->next_attempt_ms = now_ms();
+			else
+				schedule_retry(n);
+			return;
+		}
 		if (rc == 0)
 			return;
 		if (rc == 1) {

@@ -126,10 +126,7 @@ node_via_relay() {
 	sleep 3    # a few attempts fail while it is down
 	start_proxy "$WORK/proxy2.log" server "${FAST[@]}" --listen "127.0.0.1:$port"
 	start=$(date +%s%N)
-	for i in $(seq 200); do
-		grep -q "exported 0525:a4a5" "$WORK/proxy2.log" && break
-		sleep 0.05
-	done
+	wait_count "$WORK/proxy2.log" "exported 0525:a4a5" 1
 	echo "back $((($(date +%s%N) - start) / 1000000)) ms after the restart (backoff cap 2 s)" >&3
 	grep -q "the proxy has no session to resume" "$WORK/node.log"
 	grep -qE "attempt [0-9]+ failed; next in [0-2]\.[0-9] s" "$WORK/node.log"
