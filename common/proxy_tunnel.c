@@ -409,9 +409,12 @@ static int write_queued(struct tunnel *t)
 		if (n > PROXY_WRITE_MAX)
 			n = PROXY_WRITE_MAX;
 		memcpy(frame + LWS_PRE, resume_unsent_data(&t->rs, &t->tx), n);
+		/* counted before the write: a write that fails may still have
+		 * put part of the frame on the wire, and the node counts what
+		 * arrives; the bytes stay in tx until acknowledged either way */
+		resume_wrote(&t->rs, n);
 		if (lws_write(t->wsi, frame + LWS_PRE, n, LWS_WRITE_BINARY) < (int)n)
 			return -1;
-		resume_wrote(&t->rs, n);
 		/* without a session nothing is ever resent */
 		if (!t->session[0])
 			resume_acked(&t->rs, &t->tx, t->rs.acked + t->rs.sent);
