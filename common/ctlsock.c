@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "ctlsock.h"
+#include "monoclock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -98,25 +99,16 @@ int ctlsock_listen(const char *name)
 	return fd;
 }
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /* Reads up to a newline (or EOF), within timeout_ms.  Returns the length
  * or -1 (errno ETIMEDOUT, EMSGSIZE). */
 static int read_line(int fd, char *out, size_t cap, int timeout_ms)
 {
-	struct timespec t0;
+	int64_t t0 = monotonic_ms();
 	size_t have = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		long left = timeout_ms - ms_since(&t0);
+		long left = (long)(timeout_ms - (monotonic_ms() - t0));
 		ssize_t n;
 		char *nl;
 

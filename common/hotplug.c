@@ -15,6 +15,7 @@
 
 #include "ctlsock.h"
 #include "log.h"
+#include "monoclock.h"
 #include "sysfs.h"
 #include "usbdev.h"
 #include "usbws_err.h"
@@ -135,14 +136,6 @@ struct supervisor {
 	pid_t pid;
 	sigset_t run_mask;           /* the mask ppoll waits with and children run with */
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void describe_exit(int status, char *out, size_t cap)
 {
@@ -285,7 +278,7 @@ static int on_device(void *ctx, const struct usbdev *d)
 	}
 	if (e && e->present)
 		/* unplugged and another one plugged in between two scans */
-		device_left(e, now_ms());
+		device_left(e, monotonic_ms());
 	if (!e) {
 		e = calloc(1, sizeof(*e));
 		if (!e) {
@@ -504,7 +497,7 @@ static int children_left(struct supervisor *s)
  * before the supervisor exits. */
 static void stop_all(struct supervisor *s)
 {
-	int64_t now = now_ms(), deadline = now + HOTPLUG_STOP_GRACE_SECONDS * 1000;
+	int64_t now = monotonic_ms(), deadline = now + HOTPLUG_STOP_GRACE_SECONDS * 1000;
 	struct export *e;
 	int n = children_left(s), killed = 0;
 
@@ -515,7 +508,7 @@ static void stop_all(struct supervisor *s)
 		stop_child(e, now);
 	}
 	while (children_left(s)) {
-		now = now_ms();
+		now = monotonic_ms();
 		if (!killed && now >= deadline) {
 			for (e = s->exports; e; e = e->next)
 				if (e->pid) {
@@ -581,7 +574,7 @@ int hotplug_run(const struct node_config *node, const struct hotplug_filter *fil
 	while (!*stop) {
 		struct pollfd pfd = { s.monitor ? udev_monitor_get_fd(s.monitor) : -1, POLLIN, 0 };
 
-		now = now_ms();
+		now = monotonic_ms();
 		if (reap(&s) || rescan || now >= next_scan) {
 			scan(&s, now);
 			next_scan = now + HOTPLUG_RESCAN_MS;

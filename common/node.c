@@ -28,6 +28,7 @@
 #include "kdev.h"
 #include "localdev.h"
 #include "log.h"
+#include "monoclock.h"
 #include "resume.h"
 #include "usbws_err.h"
 #include "vdev_stream.h"
@@ -200,14 +201,6 @@ static const struct export_ops kernel_ops = {
 	.quiesced = kern_quiesced, .poll_events = kern_poll_events, .io = kern_io,
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void finish(struct node *n, int failed)
 {
 	n->done = 1;
@@ -362,7 +355,7 @@ static void schedule_retry(struct node *n)
 		return;
 	}
 	wait = backoff_ms(n);
-	n->next_attempt_ms = now_ms() + wait;
+	n->next_attempt_ms = monotonic_ms() + wait;
 	log_info("attempt %u failed; next in %.1f s", n->attempts, wait / 1000.0);
 }
 
@@ -381,9 +374,9 @@ static void link_lost(struct node *n, const char *why)
 		return;
 	}
 	if (!n->down_since_ms)
-		n->down_since_ms = now_ms();
+		n->down_since_ms = monotonic_ms();
 	/* a fleet that lost its proxy should not come back in one wave */
-	n->next_attempt_ms = now_ms() + rand() % BACKOFF_FIRST_MS;
+	n->next_attempt_ms = monotonic_ms() + rand() % BACKOFF_FIRST_MS;
 	if (n->session[0])
 		log_warn("lost the proxy (%s); the device stays exported, resuming within %u s", why,
 			 n->resume_seconds);
@@ -413,7 +406,7 @@ static void on_welcome(struct node *n, const struct ctl_msg *msg)
 	snprintf(n->proxy_busid, sizeof(n->proxy_busid), "%s", msg->busid);
 	memcpy(n->session, msg->session, sizeof(n->session));
 	n->resume_seconds = msg->resume_seconds;
-	n->up_since_ms = now_ms();
+	n->up_since_ms = monotonic_ms();
 	n->down_since_ms = 0;
 }
 
@@ -458,7 +451,7 @@ static void on_text(struct node *n, const void *in, size_t len, int final)
 		log_info("resumed session with the proxy: it had %llu bytes, this node %llu",
 			 (unsigned long long)msg.received, (unsigned long long)n->rs.received);
 		n->link = LINK_UP;
-		n->up_since_ms = now_ms();
+		n->up_since_ms = monotonic_ms();
 		n->down_since_ms = 0;
 		n->resumes++;
 		on_ack(n, msg.received, 1);
@@ -535,7 +528,7 @@ static void read_available(struct node *n)
 			n->retry_now = 0;
 			link_lost(n, reason);
 			if (now)
-				n->next_attempt_ms = now_ms();
+				n->next_attempt_ms = monotonic_ms();
 			else
 				schedule_retry(n);
 			return;
@@ -671,9 +664,9 @@ static void link_open(struct node *n, volatile sig_atomic_t *stop)
 		}
 		return;
 	}
-	n->last_ping_ms = now_ms();
-	n->next_ack_ms = now_ms() + 1000;
-	n->up_since_ms = now_ms();
+	n->last_ping_ms = monotonic_ms();
+	n->next_ack_ms = monotonic_ms() + 1000;
+	n->up_since_ms = monotonic_ms();
 	if (n->mode == MODE_LIST) {
 		log_info("connected to %s", n->cfg->url);
 		if (send_text(n, ctl_hello_list()) < 0)
@@ -703,7 +696,7 @@ static void check_resume_expiry(struct node *n)
 {
 	if (!n->session[0] || !n->down_since_ms || n->ws)
 		return;
-	if (now_ms() - n->down_since_ms < (int64_t)n->resume_seconds * 1000)
+	if (monotonic_ms() - n->down_since_ms < (int64_t)n->resume_seconds * 1000)
 		return;
 	log_warn("no reconnect within %u s: the proxy has let the session go; releasing %s until it is back",
 		 n->resume_seconds, n->ops->info(n)->busid);
@@ -713,11 +706,11 @@ static void check_resume_expiry(struct node *n)
 /* Pings while the link is quiet, and drops a link that stays silent. */
 static void keepalive(struct node *n)
 {
-	int64_t now = now_ms();
+	int64_t now = monotonic_ms();
 
 	if (!n->ws || !n->cfg->ping_interval)
 		return;
-	if (now - (int64_t)wsclient_last_rx(n->ws) * 1000 > (int64_t)n->cfg->ping_timeout * 1000 + 999) {
+	if (now - wsclient_last_rx_ms(n->ws) >= (int64_t)n->cfg->ping_timeout * 1000) {
 		char why[96];
 
 		snprintf(why, sizeof(why), "nothing heard for %d s: keepalive timeout", n->cfg->ping_timeout);
@@ -732,13 +725,13 @@ static void keepalive(struct node *n)
 
 static void send_acks(struct node *n)
 {
-	int tail = now_ms() >= n->next_ack_ms;
+	int tail = monotonic_ms() >= n->next_ack_ms;
 
 	if (!n->ws || n->link != LINK_UP || !n->session[0] || !resume_ack_due(&n->rs, tail))
 		return;
 	if (send_text(n, ctl_ack(n->rs.received)) == 0)
 		resume_ack_queued(&n->rs);
-	n->next_ack_ms = now_ms() + 1000;
+	n->next_ack_ms = monotonic_ms() + 1000;
 }
 
 static void write_out(struct node *n, struct buf *tx)
@@ -762,7 +755,7 @@ static void write_out(struct node *n, struct buf *tx)
 /* list_tx: a listing's (empty) stream; an export's is its device's */
 static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 {
-	n->next_attempt_ms = now_ms();
+	n->next_attempt_ms = monotonic_ms();
 	while (!n->done) {
 		struct pollfd pfd[3] = { { -1, 0, 0 }, { -1, 0, 0 }, { n->ctl_fd, POLLIN, 0 } };
 		struct buf *tx;
@@ -776,7 +769,7 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 				break;
 			}
 			check_resume_expiry(n);
-			if (now_ms() >= n->next_attempt_ms)
+			if (monotonic_ms() >= n->next_attempt_ms)
 				link_open(n, stop);
 			if (n->done)
 				break;
@@ -792,7 +785,7 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 		keepalive(n);
 		/* a link that lasted is a success: backoff starts over; one the
 		 * proxy drops at once (no vhci port, say) keeps backing off */
-		if (n->attempts && n->ws && n->link == LINK_UP && now_ms() - n->up_since_ms >= BACKOFF_RESET_MS)
+		if (n->attempts && n->ws && n->link == LINK_UP && monotonic_ms() - n->up_since_ms >= BACKOFF_RESET_MS)
 			n->attempts = 0;
 		/* the device may have been reopened */
 		tx = n->mode == MODE_LIST ? list_tx : n->dev_closed ? NULL : n->ops->tx(n);
@@ -812,8 +805,8 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 				pfd[0].events |= POLLIN;
 			if (wsclient_want_write(n->ws) || (tx && n->link == LINK_UP && resume_unsent(&n->rs, tx)))
 				pfd[0].events |= POLLOUT;
-		} else if (n->next_attempt_ms - now_ms() < timeout) {
-			timeout = (int)(n->next_attempt_ms - now_ms());
+		} else if (n->next_attempt_ms - monotonic_ms() < timeout) {
+			timeout = (int)(n->next_attempt_ms - monotonic_ms());
 			if (timeout < 0)
 				timeout = 0;
 		}

@@ -41,7 +41,7 @@ struct tunnel {
 	char session[CTL_SESSION_HEX + 1];
 	struct resume_stream rs;          /* tx keeps what the node has not acknowledged */
 	time_t parked_since;
-	time_t last_rx, last_ping;
+	int64_t last_rx_ms, last_ping_ms;  /* monotonic_ms() */
 	int ping_due;
 	int peer_closed;                  /* the node closed on purpose: it is not coming back */
 	int ack_due;

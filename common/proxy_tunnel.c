@@ -17,6 +17,7 @@
 
 #include "ctl.h"
 #include "log.h"
+#include "monoclock.h"
 #include "proxy.h"
 #include "proxy_int.h"
 #include "relay.h"
@@ -284,7 +285,7 @@ static void resume_session(struct conn *c, const struct ctl_msg *msg)
 	old->wsi = t->wsi;
 	old->conn = c;
 	old->parked_since = 0;
-	old->last_rx = old->last_ping = time(NULL);
+	old->last_rx_ms = old->last_ping_ms = monotonic_ms();
 	old->resumes++;
 	t->conn = NULL;
 	tunnel_free(t);
@@ -475,7 +476,7 @@ static void tunnel_open(struct conn *c, struct lws *wsi)
 	t->px = px;
 	t->wsi = wsi;
 	t->conn = c;
-	t->last_rx = t->last_ping = time(NULL);
+	t->last_rx_ms = t->last_ping_ms = monotonic_ms();
 	if (lws_tls_peer_cert_info(wsi, LWS_TLS_CERT_INFO_COMMON_NAME, ci, sizeof(big) - sizeof(*ci) +
 				   sizeof(ci->ns.name)) == 0 && ci->ns.len > 0)
 		snprintf(t->node, sizeof(t->node), "%.*s", ci->ns.len, ci->ns.name);
@@ -525,6 +526,7 @@ void proxy_tunnel_tick(struct proxy *px)
 {
 	const struct proxy_config *cfg = px->cfg;
 	time_t now = time(NULL);
+	int64_t now_ms = monotonic_ms();
 	struct tunnel *t, *next;
 
 	for (t = px->tunnels; t; t = next) {
@@ -537,15 +539,18 @@ void proxy_tunnel_tick(struct proxy *px)
 			}
 			continue;
 		}
-		if (cfg->ping_interval && now - t->last_rx >= cfg->ping_timeout) {
+		/* in milliseconds: whole seconds would let a 3 s timeout fire
+		 * after 2 s of silence */
+		if (cfg->ping_interval && now_ms - t->last_rx_ms >= (int64_t)cfg->ping_timeout * 1000) {
 			log_warn("node %s: nothing heard for %ld s (keepalive timeout); dropping its connection",
-				 t->node, (long)(now - t->last_rx));
-			t->last_rx = now;
+				 t->node, (long)((now_ms - t->last_rx_ms) / 1000));
+			t->last_rx_ms = now_ms;
 			lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 			continue;
 		}
-		if (cfg->ping_interval && now - t->last_ping >= cfg->ping_interval) {
-			t->last_ping = now;
+		/* the tick comes once a second: half a tick early is on time */
+		if (cfg->ping_interval && now_ms - t->last_ping_ms + 500 >= (int64_t)cfg->ping_interval * 1000) {
+			t->last_ping_ms = now_ms;
 			t->ping_due = 1;
 		}
 		if (resume_ack_due(&t->rs, 1) && t->session[0])
@@ -593,7 +598,7 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	case LWS_CALLBACK_RECEIVE:
 		if (!t || t->closing)
 			return 0;
-		t->last_rx = time(NULL);
+		t->last_rx_ms = monotonic_ms();
 		if (lws_frame_is_binary(wsi))
 			node_binary(t, in, len);
 		else
@@ -605,7 +610,7 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		return 0;
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (t)
-			t->last_rx = time(NULL);
+			t->last_rx_ms = monotonic_ms();
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		/* a connection whose tunnel moved on to a newer one is closing */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monoclock.h"
 #include "netaddr.h"
 #include "usbws_err.h"
 
@@ -42,18 +43,10 @@ struct wsclient {
 	uint8_t *frame;              /* one binary frame, masked: the caller's bytes stay as they were */
 	uint8_t rx[RX_CHUNK];
 	size_t pre_len;              /* bytes read past the upgrade answer */
-	time_t last_rx;
+	int64_t last_rx_ms;
 	int close_code;              /* the peer's close frame, 1005 when it had none */
 	int fatal;                   /* a retry would fail the same way */
 };
-
-static time_t now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 static void log_ssl_error(struct wsclient *c, const char *what, const char *url)
 {
@@ -328,7 +321,7 @@ struct wsclient *wsclient_open(const struct wsclient_config *cfg, int *fatal)
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-	c->last_rx = now_seconds();
+	c->last_rx_ms = monotonic_ms();
 	return c;
 
 bad_url:
@@ -397,9 +390,9 @@ int wsclient_ping(struct wsclient *c)
 	return queue_frame(c, WS_OP_PING, "usbws", 5);
 }
 
-time_t wsclient_last_rx(const struct wsclient *c)
+int64_t wsclient_last_rx_ms(const struct wsclient *c)
 {
-	return c->last_rx;
+	return c->last_rx_ms;
 }
 
 int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *taken)
@@ -470,7 +463,7 @@ int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws
 			return -1;
 		}
 		len = (size_t)n;
-		c->last_rx = now_seconds();
+		c->last_rx_ms = monotonic_ms();
 	}
 	while ((rc = ws_parse(&c->parser, c->rx + pos, len - pos, &used, &ev)) > 0) {
 		pos += used;

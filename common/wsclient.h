@@ -41,8 +41,8 @@ int wsclient_send_text(struct wsclient *c, const char *text);
 
 /* Queues a ping; the peer's pong, like any other byte, moves last_rx. */
 int wsclient_ping(struct wsclient *c);
-/* CLOCK_MONOTONIC seconds of the last read that brought bytes. */
-time_t wsclient_last_rx(const struct wsclient *c);
+/* monotonic_ms() of the last read that brought bytes. */
+int64_t wsclient_last_rx_ms(const struct wsclient *c);
 
 /*
  * Writes queued control frames, then binary frames of data (at most 256 KiB
