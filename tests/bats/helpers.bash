@@ -58,10 +58,10 @@ pki() {
 	"$BATS_TEST_DIRNAME/../pki.sh" "$PKI"
 }
 
-# wait_for FILE REGEX: until a line matches (5 s)
+# wait_for FILE REGEX [SECONDS]: until a line matches (default 5 s)
 wait_for() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq $((${3:-5} * 20))); do
 		grep -qE "$2" "$1" 2>/dev/null && return 0
 		sleep 0.05
 	done
@@ -170,3 +170,21 @@ fake_stub() {
 	echo "$2" >"$d/usbip_status"
 	: >"$d/usbip_sockfd"
 }
+
+# start_relay TARGET-PORT: tests/tcprelay in front of 127.0.0.1:TARGET-PORT
+# (the outages: kill -USR1 blackholes, -HUP cuts, -USR2 ends either); sets
+# RELAY_PORT, and exports RELAY_PID and RELAY_LOG for tcppeer.py session
+start_relay() {
+	RELAY_LOG=$WORK/relay.log
+	"$USBWS_BUILDDIR/tests/tcprelay" --listen 127.0.0.1:0 --to "127.0.0.1:$1" --pidfile "$WORK/relay.pid" \
+		2>"$RELAY_LOG" &
+	RELAY_PID=$!
+	PIDS+=($RELAY_PID)
+	wait_for "$RELAY_LOG" "^tcprelay: listening on 127\.0\.0\.1:[0-9]+$" || return 1
+	RELAY_PORT=$(sed -n 's/^tcprelay: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$RELAY_LOG")
+	export RELAY_PID RELAY_LOG
+}
+
+# fds PID, rss_kib PID: a process's open descriptors and resident memory
+fds() { ls "/proc/$1/fd" | wc -l; }
+rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }

@@ -10,18 +10,13 @@ load helpers
 setup() {
 	usbws_setup
 	pki
-	RELAY=$USBWS_BUILDDIR/tests/tcprelay
 }
 teardown() { usbws_teardown; }
 
-# relay_to PORT: a tcprelay in front of 127.0.0.1:PORT; sets RELAY_PID and
-# RELAY_URL (the proxy's URL through it)
+# relay_to PORT: start_relay, and RELAY_URL, the proxy's URL through it
 relay_to() {
-	"$RELAY" --listen 127.0.0.1:0 --to "127.0.0.1:$1" 2>"$WORK/relay.log" &
-	RELAY_PID=$!
-	PIDS+=($RELAY_PID)
-	wait_for "$WORK/relay.log" "^tcprelay: listening on 127\.0\.0\.1:[0-9]+$" || return 1
-	RELAY_URL=wss://localhost:$(sed -n 's/^tcprelay: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$WORK/relay.log")/usbip
+	start_relay "$1" || return 1
+	RELAY_URL=wss://localhost:$RELAY_PORT/usbip
 }
 
 # fast keepalive on both sides, so outages are noticed within seconds
@@ -98,7 +93,8 @@ node_via_relay() {
 	node_via_relay "$WORK/node.log" "storage:$WORK/disk.img"
 	first_busid=$BUSID
 	kill -USR1 "$RELAY_PID"
-	wait_for "$WORK/proxy.log" "node node-1 did not resume within 2 s; detaching busid $first_busid"
+	# the keepalive (3 s) and the resume time (2 s), each seen on a 1 s tick
+	wait_for "$WORK/proxy.log" "node node-1 did not resume within 2 s; detaching busid $first_busid" 15
 	# gone from the proxy's listing while the link is down
 	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$first_busid" "$WORK/read.img"
 	[ "$status" -ne 0 ]
@@ -147,8 +143,6 @@ node_via_relay() {
 	[[ "$output" == *'field \"session\" must be 32 lowercase hex digits'* ]]
 }
 
-fds() { ls "/proc/$1/fd" | wc -l; }
-rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 
 # wait_count FILE REGEX N: until REGEX matches N lines (20 s)
 wait_count() {

@@ -7,7 +7,6 @@ load helpers
 setup() {
 	usbws_setup
 	command -v python3 >/dev/null || skip "python3 is not installed (scripts/deps test)"
-	RELAY=$USBWS_BUILDDIR/tests/tcprelay
 	PEER=$BATS_TEST_DIRNAME/tcppeer.py
 }
 teardown() { usbws_teardown; }
@@ -20,18 +19,6 @@ start_peer() {
 	PIDS+=($!)
 	wait_for "$log" "^listening on port [0-9]+$" || return 1
 	PEER_PORT=$(sed -n 's/^listening on port \([0-9]*\)$/\1/p' "$log")
-}
-
-# start_relay TARGET-PORT: the relay in front of it; sets RELAY_PORT and
-# exports RELAY_PID and RELAY_LOG for tcppeer.py session
-start_relay() {
-	RELAY_LOG=$WORK/relay.log
-	"$RELAY" --listen 127.0.0.1:0 --to "127.0.0.1:$1" --pidfile "$WORK/relay.pid" 2>"$RELAY_LOG" &
-	RELAY_PID=$!
-	PIDS+=($RELAY_PID)
-	wait_for "$RELAY_LOG" "^tcprelay: listening on 127\.0\.0\.1:[0-9]+$" || return 1
-	RELAY_PORT=$(sed -n 's/^tcprelay: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$RELAY_LOG")
-	export RELAY_PID RELAY_LOG
 }
 
 @test "5 MB each way arrive intact, on one connection and on 64 at once" {

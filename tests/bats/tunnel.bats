@@ -194,7 +194,6 @@ teardown() { usbws_teardown; }
 	grep -q "localhost:$WSS_PORT" "$WORK/tinyproxy.log"
 }
 
-rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 
 @test "a reader that never reads does not make the proxy or the node grow" {
 	# freed memory must not linger in ASan's quarantine for this measure
