@@ -93,7 +93,8 @@ int usbids_index(struct usbids *ids, const char *text, size_t len)
 		}
 		ids->vendors[ids->n_vendors++] = (struct usbids_vendor){ .id = (uint16_t)id, .at = at };
 	}
-	qsort(ids->vendors, ids->n_vendors, sizeof(*ids->vendors), by_id);
+	if (ids->n_vendors > 1)
+		qsort(ids->vendors, ids->n_vendors, sizeof(*ids->vendors), by_id);
 	return 0;
 }
 
