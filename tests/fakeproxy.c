@@ -5,7 +5,7 @@
  * waits for its hello and OP_REQ_EXPORT, answers the welcome and
  * OP_REP_EXPORT (status 0), then runs the steps it is given, in order.
  *   fakeproxy --cert F --key F --ca F [--busid B] [--rep HEX] [--timeout S] STEP...
- * Steps are wspeer's: --text JSON, --hex BYTES, --wait N (until N binary
+ * Steps (tests/wssteps.h): --text JSON, --hex BYTES, --wait N (until N binary
  * bytes in all, the export request's 320 included, have come from the
  * node), --close REASON.  --rep replaces the OP_REP_EXPORT bytes.
  * It prints "listening on port N" first, then what the node sends: text
@@ -23,74 +23,17 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_STEPS 20
-#define MAX_FRAME 4096
-#define MAX_DUMP 1024
+#include "wssteps.h"
+
 /* op_common and usbip_usb_device: what the node sends before anything else */
 #define EXPORT_REQUEST_SIZE 320
 
-enum step_kind { STEP_TEXT, STEP_BINARY, STEP_WAIT, STEP_CLOSE };
-
-struct step {
-	enum step_kind kind;
-	size_t len;
-	size_t wait_bytes;
-	unsigned char data[LWS_PRE + MAX_FRAME];
-};
-
-static struct step steps[MAX_STEPS];
-static int nsteps, next_step, done, timed_out, connected, close_seen, we_closed, result = 2;
+static struct wssteps script = { .prog = "fakeproxy" };
+static int done, timed_out, connected, close_seen, result = 2;
 static const char *busid = "1-1";
-static size_t rx_total;
-static unsigned char rx_dump[MAX_DUMP];
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Anything but hex digits is skipped, so fields may be spaced out. */
-static size_t parse_hex(unsigned char *out, const char *s)
-{
-	size_t n = 0;
-	int hi = -1, v;
-
-	for (; *s && n < MAX_FRAME; s++) {
-		v = hexval(*s);
-		if (v < 0)
-			continue;
-		if (hi < 0) {
-			hi = v;
-		} else {
-			out[n++] = (unsigned char)(hi << 4 | v);
-			hi = -1;
-		}
-	}
-	return n;
-}
-
-static struct step *add_step(enum step_kind kind)
-{
-	struct step *s;
-
-	if (nsteps == MAX_STEPS) {
-		fprintf(stderr, "fakeproxy: at most %d steps\n", MAX_STEPS);
-		exit(2);
-	}
-	s = &steps[nsteps++];
-	s->kind = kind;
-	return s;
-}
-
-static void set_text(struct step *s, const char *text, size_t max)
-{
-	s->len = strlen(text) < max ? strlen(text) : max;
-	memcpy(s->data + LWS_PRE, text, s->len);
-}
 
 /* The welcome names the node by its certificate, as usbws-proxy does. */
-static void fill_welcome(struct lws *wsi, struct step *s)
+static void fill_welcome(struct lws *wsi, struct wsstep *s)
 {
 	char big[sizeof(union lws_tls_cert_info_results) + 128], node[128] = "(no CN)", json[512];
 	union lws_tls_cert_info_results *ci = (union lws_tls_cert_info_results *)big;
@@ -101,36 +44,7 @@ static void fill_welcome(struct lws *wsi, struct step *s)
 	printf("node %s connected\n", node);
 	snprintf(json, sizeof(json), "{\"type\":\"welcome\",\"version\":1,\"node\":\"%s\",\"busid\":\"%s\"}", node,
 		 busid);
-	set_text(s, json, MAX_FRAME);
-}
-
-/* Runs steps until one has to wait: for the socket, or for the node's bytes. */
-static int run_steps(struct lws *wsi)
-{
-	struct step *s;
-
-	if (next_step == nsteps)
-		return 0;
-	s = &steps[next_step];
-	switch (s->kind) {
-	case STEP_WAIT:
-		if (rx_total < s->wait_bytes)
-			return 0;
-		next_step++;
-		break;
-	case STEP_CLOSE:
-		printf("closing: %.*s\n", (int)s->len, (char *)s->data + LWS_PRE);
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, s->data + LWS_PRE, s->len);
-		we_closed = 1;
-		next_step++;
-		return -1;
-	default:
-		lws_write(wsi, s->data + LWS_PRE, s->len, s->kind == STEP_BINARY ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-		next_step++;
-		break;
-	}
-	lws_callback_on_writable(wsi);
-	return 0;
+	wsstep_set_text(s, json);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -141,21 +55,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (connected)
 			return -1;
 		connected = 1;
-		fill_welcome(wsi, &steps[1]);
+		fill_welcome(wsi, &script.steps[1]);
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return run_steps(wsi);
+		return wssteps_run(&script, wsi);
 	case LWS_CALLBACK_RECEIVE:
-		if (!lws_frame_is_binary(wsi)) {
-			printf("text: %.*s\n", (int)len, (char *)in);
-			return 0;
-		}
-		printf("binary: %zu bytes\n", len);
-		if (rx_total < MAX_DUMP)
-			memcpy(rx_dump + rx_total, in, len < MAX_DUMP - rx_total ? len : MAX_DUMP - rx_total);
-		rx_total += len;
-		lws_callback_on_writable(wsi);
+		wssteps_received(&script, wsi, in, len);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		close_seen = 1;
@@ -166,7 +72,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		/* a close of our own making, at the timeout, is no result */
 		if (timed_out)
 			return 0;
-		if (!close_seen && !we_closed)
+		if (!close_seen && !script.we_closed)
 			printf("closed without a close frame\n");
 		printf("connection closed\n");
 		result = 0;
@@ -188,12 +94,11 @@ int main(int argc, char **argv)
 	struct lws_context *ctx;
 	time_t deadline;
 	int i, timeout = 10;
-	size_t k;
 
 	/* the export handshake, then the test's own steps */
-	add_step(STEP_WAIT)->wait_bytes = EXPORT_REQUEST_SIZE;
-	add_step(STEP_TEXT);             /* the welcome, once the node's CN is known */
-	add_step(STEP_BINARY);           /* OP_REP_EXPORT */
+	wssteps_add(&script, WSSTEP_WAIT)->wait_bytes = EXPORT_REQUEST_SIZE;
+	wssteps_add(&script, WSSTEP_TEXT);   /* the welcome, once the node's CN is known */
+	wssteps_add(&script, WSSTEP_BINARY); /* OP_REP_EXPORT */
 	for (i = 1; i + 1 < argc; i += 2) {
 		const char *arg = argv[i + 1];
 
@@ -203,17 +108,10 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--busid")) busid = arg;
 		else if (!strcmp(argv[i], "--rep")) rep = arg;
 		else if (!strcmp(argv[i], "--timeout")) timeout = atoi(arg);
-		else if (!strcmp(argv[i], "--text")) set_text(add_step(STEP_TEXT), arg, MAX_FRAME);
-		/* a close reason must fit a control frame with its code */
-		else if (!strcmp(argv[i], "--close")) set_text(add_step(STEP_CLOSE), arg, 123);
-		else if (!strcmp(argv[i], "--wait")) add_step(STEP_WAIT)->wait_bytes = strtoul(arg, NULL, 0);
-		else if (!strcmp(argv[i], "--hex")) {
-			struct step *s = add_step(STEP_BINARY);
-
-			s->len = parse_hex(s->data + LWS_PRE, arg);
-		}
+		else
+			wssteps_option(&script, argv[i], arg);
 	}
-	steps[2].len = parse_hex(steps[2].data + LWS_PRE, rep);
+	wsstep_set_hex(&script.steps[2], rep);
 	if (!cert || !key || !ca) {
 		fprintf(stderr, "usage: fakeproxy --cert F --key F --ca F [--busid B] [--rep HEX] [--timeout S] "
 				"[--text S | --hex H | --wait N | --close REASON]...\n");
@@ -247,10 +145,6 @@ int main(int argc, char **argv)
 		printf("timed out with the connection open\n");
 	}
 	lws_context_destroy(ctx);
-	printf("binary in (%zu bytes): ", rx_total);
-	for (k = 0; k < rx_total && k < MAX_DUMP; k++)
-		printf("%02x", rx_dump[k]);
-	printf("\n");
-	fflush(stdout);
+	wssteps_print_received(&script);
 	return result;
 }

@@ -7,13 +7,9 @@
  * and, last, the binary bytes received as "binary in (N bytes): HEX"
  * (the first 1 KiB of them).
  *   wspeer --url URL --cert F --key F --ca F [--protocol P] [--timeout S] STEP...
- * Steps:
- *   --text JSON     a text frame
- *   --hex BYTES     a binary frame; anything but hex digits is skipped, so
- *                   fields may be spaced out
- *   --wait N        wait until N binary bytes in all have come from the
- *                   proxy (to answer a command an importer really sent)
- *   --close REASON  close cleanly (1000) with REASON
+ * Steps (tests/wssteps.h): --text JSON, --hex BYTES, --wait N (until N
+ * binary bytes in all have come from the proxy, to answer a command an
+ * importer really sent), --close REASON.
  * Exits 0 when the connection was closed (by either side), 1 on a
  * connection error, 2 on a timeout (5 s unless --timeout) with the
  * connection still open.
@@ -24,77 +20,10 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_STEPS 16
-#define MAX_FRAME 4096
-/* the echo printed at the end; tests look at headers, not bulk data */
-#define MAX_DUMP 1024
+#include "wssteps.h"
 
-enum step_kind { STEP_TEXT, STEP_BINARY, STEP_WAIT, STEP_CLOSE };
-
-struct step {
-	enum step_kind kind;
-	size_t len;
-	size_t wait_bytes;
-	unsigned char data[LWS_PRE + MAX_FRAME];
-};
-
-static struct step steps[MAX_STEPS];
-static int nsteps, next_step, done, timed_out, result = 2;
-static size_t rx_total;
-static unsigned char rx_dump[MAX_DUMP];
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-static size_t parse_hex(unsigned char *out, const char *s)
-{
-	size_t n = 0;
-	int hi = -1, v;
-
-	for (; *s && n < MAX_FRAME; s++) {
-		v = hexval(*s);
-		if (v < 0)
-			continue;
-		if (hi < 0) {
-			hi = v;
-		} else {
-			out[n++] = (unsigned char)(hi << 4 | v);
-			hi = -1;
-		}
-	}
-	return n;
-}
-
-/* Runs steps until one has to wait: for the socket, or for the proxy's bytes. */
-static int run_steps(struct lws *wsi)
-{
-	struct step *s;
-
-	if (next_step == nsteps)
-		return 0;
-	s = &steps[next_step];
-	switch (s->kind) {
-	case STEP_WAIT:
-		if (rx_total < s->wait_bytes)
-			return 0;
-		next_step++;
-		break;
-	case STEP_CLOSE:
-		printf("closing: %.*s\n", (int)s->len, (char *)s->data + LWS_PRE);
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, s->data + LWS_PRE, s->len);
-		next_step++;
-		return -1;
-	default:
-		lws_write(wsi, s->data + LWS_PRE, s->len, s->kind == STEP_BINARY ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-		next_step++;
-		break;
-	}
-	lws_callback_on_writable(wsi);
-	return 0;
-}
+static struct wssteps script = { .prog = "wspeer" };
+static int done, timed_out, result = 2;
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -109,18 +38,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return run_steps(wsi);
+		return wssteps_run(&script, wsi);
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (!lws_frame_is_binary(wsi)) {
-			printf("text: %.*s\n", (int)len, (char *)in);
-			return 0;
-		}
-		printf("binary: %zu bytes\n", len);
-		if (rx_total < MAX_DUMP)
-			memcpy(rx_dump + rx_total, in, len < MAX_DUMP - rx_total ? len : MAX_DUMP - rx_total);
-		rx_total += len;
-		/* a waiting step may go on now */
-		lws_callback_on_writable(wsi);
+		wssteps_received(&script, wsi, in, len);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		printf("closed: %.*s\n", len > 2 ? (int)len - 2 : 0, len > 2 ? (char *)in + 2 : "");
@@ -153,11 +73,9 @@ int main(int argc, char **argv)
 	char urlbuf[512];
 	time_t deadline;
 	int i, port, timeout = 5;
-	size_t k;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		const char *arg = argv[i + 1];
-		struct step *s = &steps[nsteps];
 
 		if (!strcmp(argv[i], "--url")) url = arg;
 		else if (!strcmp(argv[i], "--cert")) cert = arg;
@@ -165,26 +83,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--ca")) ca = arg;
 		else if (!strcmp(argv[i], "--protocol")) subprotocol = arg;
 		else if (!strcmp(argv[i], "--timeout")) timeout = atoi(arg);
-		else if (nsteps == MAX_STEPS) {
-			fprintf(stderr, "wspeer: at most %d steps\n", MAX_STEPS);
-			return 2;
-		} else if (!strcmp(argv[i], "--text") || !strcmp(argv[i], "--close")) {
-			s->kind = argv[i][2] == 't' ? STEP_TEXT : STEP_CLOSE;
-			s->len = strlen(arg) < MAX_FRAME ? strlen(arg) : MAX_FRAME;
-			/* a close reason must fit a control frame with its code */
-			if (s->kind == STEP_CLOSE && s->len > 123)
-				s->len = 123;
-			memcpy(s->data + LWS_PRE, arg, s->len);
-			nsteps++;
-		} else if (!strcmp(argv[i], "--hex")) {
-			s->kind = STEP_BINARY;
-			s->len = parse_hex(s->data + LWS_PRE, arg);
-			nsteps++;
-		} else if (!strcmp(argv[i], "--wait")) {
-			s->kind = STEP_WAIT;
-			s->wait_bytes = strtoul(arg, NULL, 0);
-			nsteps++;
-		}
+		else
+			wssteps_option(&script, argv[i], arg);
 	}
 	if (!url || !cert || !key || !ca) {
 		fprintf(stderr, "usage: wspeer --url URL --cert F --key F --ca F [--timeout S] "
@@ -223,10 +123,6 @@ int main(int argc, char **argv)
 		printf("timed out with the connection open\n");
 	}
 	lws_context_destroy(ctx);
-	printf("binary in (%zu bytes): ", rx_total);
-	for (k = 0; k < rx_total && k < MAX_DUMP; k++)
-		printf("%02x", rx_dump[k]);
-	printf("\n");
-	fflush(stdout);
+	wssteps_print_received(&script);
 	return result;
 }
