@@ -655,7 +655,10 @@ static void link_open(struct node *n, volatile sig_atomic_t *stop)
 
 	n->ws = wsclient_open(&wc, &fatal);
 	if (!n->ws) {
-		if (fatal || n->mode == MODE_LIST || *stop) {
+		if (*stop && !fatal && n->mode == MODE_EXPORT) {
+			log_info("stopped while connecting to %s", n->cfg->url);
+			finish(n, 0);
+		} else if (fatal || n->mode == MODE_LIST || *stop) {
 			if (fatal && n->mode == MODE_EXPORT)
 				log_err("not retrying: the same connection would be refused again");
 			finish(n, 1);

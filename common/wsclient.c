@@ -57,8 +57,12 @@ static void log_ssl_error(struct wsclient *c, const char *what, const char *url)
 		log_err("the proxy at %s refused this node's certificate: %s (check --cert and --key, and that "
 			"the proxy's --ca signed them)", url, reason);
 		c->fatal = 1;
-	} else
+	} else if (!reason && errno == EINTR) {
+		/* a stop signal: the caller says so */
+		log_info("%s %s interrupted", what, url);
+	} else {
 		log_err("%s %s failed: %s", what, url, reason ? reason : strerror(errno));
+	}
 	ERR_clear_error();
 }
 
@@ -312,7 +316,10 @@ struct wsclient *wsclient_open(const struct wsclient_config *cfg, int *fatal)
 	} else {
 		c->fd = net_connect_host(host, port, c->timeout);
 		if (c->fd < 0) {
-			log_err("cannot connect to %s: %s", cfg->url, strerror(errno));
+			if (errno == EINTR)
+				log_info("connecting to %s interrupted", cfg->url);
+			else
+				log_err("cannot connect to %s: %s", cfg->url, strerror(errno));
 			goto fail;
 		}
 	}

@@ -131,6 +131,30 @@ node_via_relay() {
 	[ "$(sha256sum <"$WORK/read.img")" = "$(sha256sum <"$WORK/disk.img")" ]
 }
 
+@test "a node stopped while its TLS handshake hangs stops at once, with status 0" {
+	start_proxy "$WORK/proxy.log" server
+	relay_to "$WSS_PORT"
+	# the relay takes the connection and passes nothing: the handshake hangs
+	kill -USR1 "$RELAY_PID"
+	"$USBWS" connect --url "$RELAY_URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
+		--virtual sourcesink --connect-timeout 60 2>"$WORK/node.log" &
+	node=$!
+	PIDS+=($node)
+	sleep 1
+	kill -0 "$node"
+	! grep -q "connected to" "$WORK/node.log"
+	kill -TERM "$node"
+	# well before the 60 s connect timeout
+	for _ in $(seq 100); do kill -0 "$node" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$node" 2>/dev/null
+	rc=0
+	wait "$node" || rc=$?
+	cat "$WORK/node.log"
+	[ "$rc" -eq 0 ]
+	grep -q "info: stopped while connecting to $RELAY_URL" "$WORK/node.log"
+	! grep -q "error" "$WORK/node.log"
+}
+
 @test "a node that names an unknown session is told so; a bad acknowledgement ends only its tunnel" {
 	start_proxy "$WORK/proxy.log"
 	run "$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
