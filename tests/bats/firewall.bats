@@ -75,18 +75,6 @@ proxy_with_good_tunnel() {
 	GOOD_PID=$NODE_PID
 }
 
-# wait_count FILE REGEX N: until N lines match (5 s)
-wait_count() {
-	local i
-	for i in $(seq 100); do
-		[ "$(grep -cE "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for $3 lines /$2/ in $1:" >&2
-	cat "$1" >&2
-	return 1
-}
-
 # bad_node STEP...: the fake node (node-1) connects, says hello, exports
 # its device, then runs wspeer's STEP..., in the background (output in
 # $WORK/peer.out).  Sets BAD to the busid the proxy gave it.
@@ -158,13 +146,6 @@ good_tunnel_works() {
 	kill -0 "$GOOD_PID"
 	absent "node node-2: closing" "$WORK/proxy.log"
 }
-
-# re TEXT: TEXT as an extended regex matching itself
-re() { printf '%s' "$1" | sed 's/[][\.*^$()+?{}|/]/\\&/g'; }
-
-# absent REGEX FILE: no line matches.  (A bare `! grep` would not fail a
-# bats test anywhere but on its last line.)
-absent() { ! grep -qE "$1" "$2"; }
 
 @test "proxy: a fake node that answers correctly is relayed (the harness itself works)" {
 	proxy_with_good_tunnel

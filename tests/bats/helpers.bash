@@ -70,6 +70,25 @@ wait_for() {
 	return 1
 }
 
+# wait_count FILE REGEX N [SECONDS]: until N lines match (default 20 s)
+wait_count() {
+	local i
+	for i in $(seq $((${4:-20} * 20))); do
+		[ "$(grep -cE "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		sleep 0.05
+	done
+	echo "only $(grep -cE "$2" "$1" 2>/dev/null) of $3 lines /$2/ in $1:" >&2
+	cat "$1" >&2
+	return 1
+}
+
+# absent REGEX FILE: no line matches.  (A bare `! grep` would not fail a
+# bats test anywhere but on its last line: errexit ignores a negation.)
+absent() { ! grep -qE "$1" "$2"; }
+
+# re TEXT: TEXT as an extended regex matching itself
+re() { printf '%s' "$1" | sed 's/[][\.*^$()+?{}|/]/\\&/g'; }
+
 # start_proxy LOG [CERT-NAME [ARGS...]]: WSS on a free port (WSS_PORT),
 # USB/IP re-export on another (USBIP_PORT); CERT-NAME defaults to server
 start_proxy() {

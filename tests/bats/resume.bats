@@ -142,17 +142,18 @@ node_via_relay() {
 	PIDS+=($node)
 	sleep 1
 	kill -0 "$node"
-	! grep -q "connected to" "$WORK/node.log"
+	absent "connected to" "$WORK/node.log"
 	kill -TERM "$node"
 	# well before the 60 s connect timeout
 	for _ in $(seq 100); do kill -0 "$node" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$node" 2>/dev/null
+	run kill -0 "$node"
+	[ "$status" -ne 0 ]
 	rc=0
 	wait "$node" || rc=$?
 	cat "$WORK/node.log"
 	[ "$rc" -eq 0 ]
 	grep -q "info: stopped while connecting to $RELAY_URL" "$WORK/node.log"
-	! grep -q "error" "$WORK/node.log"
+	absent "error" "$WORK/node.log"
 }
 
 @test "a node that names an unknown session is told so; a bad acknowledgement ends only its tunnel" {
@@ -167,17 +168,6 @@ node_via_relay() {
 	[[ "$output" == *'field \"session\" must be 32 lowercase hex digits'* ]]
 }
 
-
-# wait_count FILE REGEX N: until REGEX matches N lines (20 s)
-wait_count() {
-	local i
-	for i in $(seq 400); do
-		[ "$(grep -cE "$2" "$1")" -ge "$3" ] && return 0
-		sleep 0.05
-	done
-	echo "only $(grep -cE "$2" "$1") of $3 lines /$2/ in $1" >&2
-	return 1
-}
 
 @test "200 connect/disconnect cycles and 50 forced reconnects leave fds and RSS of both programs flat" {
 	# freed memory must not linger in ASan's quarantine for this measure
