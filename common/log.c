@@ -26,3 +26,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 }
+
+void log_printable(char *out, size_t cap, const void *in, size_t len)
+{
+	const unsigned char *p = in;
+	size_t i;
+
+	if (!cap)
+		return;
+	for (i = 0; i < len && i + 1 < cap; i++)
+		out[i] = p[i] < 0x20 || p[i] == 0x7f ? '?' : (char)p[i];
+	out[i] = '\0';
+}

@@ -40,6 +40,7 @@
 #define POLL_MS 250
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_RESET_MS 10000
+#define CLOSE_FLUSH_MS 1000
 
 enum node_mode { MODE_EXPORT, MODE_LIST };
 
@@ -205,6 +206,19 @@ static void finish(struct node *n, int failed)
 {
 	n->done = 1;
 	n->failed |= failed;
+}
+
+/* The proxy's stream broke a rule: the node says which, in its log and in
+ * its close frame (so the proxy's log names it too), and stops. */
+static void protocol_violation(struct node *n, int rc)
+{
+	char reason[WS_MAX_CLOSE_REASON + 1];
+
+	log_err("the proxy broke the USB/IP protocol: %s", usbws_strerror(rc));
+	snprintf(reason, sizeof(reason), "USB/IP protocol violation: %s", usbws_strerror(rc));
+	if (n->ws)
+		wsclient_send_close(n->ws, WS_CLOSE_PROTOCOL_ERROR, reason);
+	finish(n, 1);
 }
 
 static int send_text(struct node *n, char *json)
@@ -486,8 +500,7 @@ static int on_ws_event(void *ctx, const struct ws_event *ev)
 			return 0;
 		rc = on_binary(n, ev->u.data.ptr, ev->u.data.len);
 		if (rc < 0) {
-			log_err("the proxy broke the USB/IP protocol: %s", usbws_strerror(rc));
-			finish(n, 1);
+			protocol_violation(n, rc);
 			return -1;
 		}
 		return 0;
@@ -536,10 +549,8 @@ static void read_available(struct node *n)
 		if (rc == 0)
 			return;
 		if (rc == 1) {
-			if (wsclient_close_code(n->ws) == 1000 && device_stream_cut(n)) {
-				log_err("the proxy broke the USB/IP protocol: %s",
-					usbws_strerror(USBWS_ERR_STREAM_TRUNCATED));
-				finish(n, 1);
+			if (wsclient_close_code(n->ws) == WS_CLOSE_NORMAL && device_stream_cut(n)) {
+				protocol_violation(n, USBWS_ERR_STREAM_TRUNCATED);
 			} else if (n->unexport_queued || n->mode == MODE_LIST) {
 				log_info("the proxy closed the connection: %s", why[0] ? why : "no reason given");
 				finish(n, !n->unexport_queued);
@@ -554,9 +565,8 @@ static void read_available(struct node *n)
 			link_lost(n, "connection error");
 			return;
 		}
-		if (pump(n) < 0) {
-			log_err("the proxy broke the USB/IP protocol");
-			finish(n, 1);
+		if ((rc = pump(n)) < 0) {
+			protocol_violation(n, rc);
 			return;
 		}
 	}
@@ -762,7 +772,7 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 	while (!n->done) {
 		struct pollfd pfd[3] = { { -1, 0, 0 }, { -1, 0, 0 }, { n->ctl_fd, POLLIN, 0 } };
 		struct buf *tx;
-		int timeout = POLL_MS;
+		int timeout = POLL_MS, rc;
 
 		if (*stop)
 			n->stopping = 1;
@@ -797,9 +807,8 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 			write_out(n, tx);
 		}
 		/* replies left the buffer: the device may take more commands */
-		if (pump(n) < 0) {
-			log_err("the proxy broke the USB/IP protocol");
-			finish(n, 1);
+		if ((rc = pump(n)) < 0) {
+			protocol_violation(n, rc);
 			break;
 		}
 		if (n->ws) {
@@ -828,10 +837,8 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 			read_available(n);
 	}
 	if (n->ws) {
-		/* a last write carries a confirmation or close reply that is queued */
-		size_t taken;
-
-		wsclient_send(n->ws, NULL, 0, &taken);
+		/* what is queued last, a confirmation or a close, is worth a moment */
+		wsclient_flush(n->ws, CLOSE_FLUSH_MS);
 		wsclient_close(n->ws);
 		n->ws = NULL;
 	}

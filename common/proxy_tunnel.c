@@ -22,6 +22,7 @@
 #include "proxy_int.h"
 #include "relay.h"
 #include "usbws_err.h"
+#include "wsframe.h"
 
 void tunnel_kick(struct tunnel *t)
 {
@@ -496,6 +497,23 @@ static void tunnel_open(struct conn *c, struct lws *wsi)
 
 /* The connection is gone.  An exported device with a session waits for
  * its node; anything else ends here. */
+/* A node that closes for a reason of its own (it found our stream broken,
+ * say) is worth a line; a normal close is said by "disconnected". */
+static void log_peer_close(const struct tunnel *t, const uint8_t *payload, size_t len)
+{
+	char reason[WS_MAX_CLOSE_REASON + 1];
+	unsigned int code;
+
+	if (len < 2)
+		return;
+	code = (unsigned int)(payload[0] << 8 | payload[1]);
+	if (code == WS_CLOSE_NORMAL || code == WS_CLOSE_GOING_AWAY)
+		return;
+	log_printable(reason, sizeof(reason), payload + 2, len - 2);
+	log_warn("node %s closed its connection with status %u: %s", t->node, code,
+		 reason[0] ? reason : "no reason given");
+}
+
 static void tunnel_closed(struct conn *c)
 {
 	struct tunnel *t = c->t;
@@ -605,8 +623,10 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 			node_text(c, in, len, lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi));
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (t)
+		if (t) {
 			t->peer_closed = 1;
+			log_peer_close(t, in, len);
+		}
 		return 0;
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (t)

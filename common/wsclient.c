@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ struct wsclient {
 	int64_t last_rx_ms;
 	int close_code;              /* the peer's close frame, 1005 when it had none */
 	int fatal;                   /* a retry would fail the same way */
+	int close_sent;              /* a connection has one close frame each way */
 };
 
 static void log_ssl_error(struct wsclient *c, const char *what, const char *url)
@@ -387,6 +389,34 @@ int wsclient_send_text(struct wsclient *c, const char *text)
 	return queue_frame(c, WS_OP_TEXT, text, strlen(text));
 }
 
+int wsclient_send_close(struct wsclient *c, uint16_t code, const char *reason)
+{
+	uint8_t payload[WS_MAX_CLOSE_REASON + 2];
+	size_t rl = strlen(reason) < WS_MAX_CLOSE_REASON ? strlen(reason) : WS_MAX_CLOSE_REASON;
+
+	if (c->close_sent)
+		return 0;
+	c->close_sent = 1;
+	payload[0] = (uint8_t)(code >> 8);
+	payload[1] = (uint8_t)code;
+	memcpy(payload + 2, reason, rl);
+	return queue_frame(c, WS_OP_CLOSE, payload, rl + 2);
+}
+
+void wsclient_flush(struct wsclient *c, int timeout_ms)
+{
+	int64_t deadline = monotonic_ms() + timeout_ms;
+	struct pollfd pfd = { c->fd, POLLOUT, 0 };
+	size_t taken;
+
+	while (wsclient_send(c, NULL, 0, &taken) == 0 && wsclient_want_write(c)) {
+		int64_t left = deadline - monotonic_ms();
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return;
+	}
+}
+
 int wsclient_want_write(const struct wsclient *c)
 {
 	return c->cur_len || buf_len(&c->out);
@@ -484,9 +514,11 @@ int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws
 		} else if (ev.opcode == WS_OP_CLOSE) {
 			size_t rl = ev.u.control.len > 2 ? ev.u.control.len - 2 : 0;
 
-			snprintf(why, why_size, "%.*s", (int)rl, (const char *)ev.u.control.payload + 2);
+			log_printable(why, why_size, ev.u.control.payload + 2, rl);
 			c->close_code = ev.u.control.len >= 2 ? ev.u.control.payload[0] << 8 | ev.u.control.payload[1] : 1005;
-			queue_frame(c, WS_OP_CLOSE, ev.u.control.payload, ev.u.control.len >= 2 ? 2 : 0);
+			if (!c->close_sent)
+				queue_frame(c, WS_OP_CLOSE, ev.u.control.payload, ev.u.control.len >= 2 ? 2 : 0);
+			c->close_sent = 1;
 			return 1;
 		}
 	}

@@ -39,6 +39,10 @@ int wsclient_close_code(const struct wsclient *c);
 /* Queues one whole text frame (copied). */
 int wsclient_send_text(struct wsclient *c, const char *text);
 
+/* Queues a close frame: code, then reason cut to the 123 bytes a control
+ * frame has room for.  The caller stops sending data after it. */
+int wsclient_send_close(struct wsclient *c, uint16_t code, const char *reason);
+
 /* Queues a ping; the peer's pong, like any other byte, moves last_rx. */
 int wsclient_ping(struct wsclient *c);
 /* monotonic_ms() of the last read that brought bytes. */
@@ -55,6 +59,9 @@ int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *t
 
 /* True while queued bytes wait for the socket. */
 int wsclient_want_write(const struct wsclient *c);
+/* Before closing: writes what is queued, waiting up to timeout_ms for a
+ * socket that has no room (a close reason is worth a moment, not more). */
+void wsclient_flush(struct wsclient *c, int timeout_ms);
 
 /*
  * Reads what the socket has and parses it; calls on_event for every

@@ -23,6 +23,12 @@ enum ws_opcode {
 
 #define WS_MAX_HEADER 14
 #define WS_MAX_CONTROL 125
+/* a close frame's payload is its 2-byte status, then the reason */
+#define WS_MAX_CLOSE_REASON (WS_MAX_CONTROL - 2)
+/* close statuses (RFC 6455, 7.4.1) */
+#define WS_CLOSE_NORMAL 1000
+#define WS_CLOSE_GOING_AWAY 1001
+#define WS_CLOSE_PROTOCOL_ERROR 1002
 
 enum ws_event_type {
 	WS_EV_DATA = 1,      /* u.data: payload of a text or binary message, unmasked */

@@ -7,7 +7,7 @@
  *   fakeproxy --cert F --key F --ca F [--busid B] [--rep HEX] [--timeout S] STEP...
  * Steps (tests/wssteps.h): --text JSON, --hex BYTES, --wait N (until N binary
  * bytes in all, the export request's 320 included, have come from the
- * node), --close REASON.  --rep replaces the OP_REP_EXPORT bytes.
+ * node), --close REASON, --fail REASON.  --rep replaces the OP_REP_EXPORT bytes.
  * It prints "listening on port N" first, then what the node sends: text
  * frames as "text: ...", binary frames as "binary: N bytes", and how the
  * connection ended: "closed by the node: CODE REASON" when a close frame
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 	wsstep_set_hex(&script.steps[2], rep);
 	if (!cert || !key || !ca) {
 		fprintf(stderr, "usage: fakeproxy --cert F --key F --ca F [--busid B] [--rep HEX] [--timeout S] "
-				"[--text S | --hex H | --wait N | --close REASON]...\n");
+				"[--text S | --hex H | --wait N | --close REASON | --fail REASON]...\n");
 		return 2;
 	}
 	lws_set_log_level(0, NULL);

@@ -9,7 +9,7 @@
  *   wspeer --url URL --cert F --key F --ca F [--protocol P] [--timeout S] STEP...
  * Steps (tests/wssteps.h): --text JSON, --hex BYTES, --wait N (until N
  * binary bytes in all have come from the proxy, to answer a command an
- * importer really sent), --close REASON.
+ * importer really sent), --close REASON, --fail REASON.
  * Exits 0 when the connection was closed (by either side), 1 on a
  * connection error, 2 on a timeout (5 s unless --timeout) with the
  * connection still open.
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 	}
 	if (!url || !cert || !key || !ca) {
 		fprintf(stderr, "usage: wspeer --url URL --cert F --key F --ca F [--timeout S] "
-				"[--text S | --hex H | --wait N | --close REASON]...\n");
+				"[--text S | --hex H | --wait N | --close REASON | --fail REASON]...\n");
 		return 2;
 	}
 	lws_set_log_level(0, NULL);

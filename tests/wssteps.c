@@ -56,8 +56,12 @@ int wssteps_option(struct wssteps *ws, const char *opt, const char *arg)
 {
 	if (!strcmp(opt, "--text"))
 		wsstep_set_text(wssteps_add(ws, WSSTEP_TEXT), arg);
-	else if (!strcmp(opt, "--close"))
-		wsstep_set_text(wssteps_add(ws, WSSTEP_CLOSE), arg);
+	else if (!strcmp(opt, "--close") || !strcmp(opt, "--fail")) {
+		struct wsstep *s = wssteps_add(ws, WSSTEP_CLOSE);
+
+		s->status = opt[2] == 'c' ? LWS_CLOSE_STATUS_NORMAL : LWS_CLOSE_STATUS_PROTOCOL_ERR;
+		wsstep_set_text(s, arg);
+	}
 	else if (!strcmp(opt, "--hex"))
 		wsstep_set_hex(wssteps_add(ws, WSSTEP_BINARY), arg);
 	else if (!strcmp(opt, "--wait"))
@@ -82,7 +86,7 @@ int wssteps_run(struct wssteps *ws, struct lws *wsi)
 		break;
 	case WSSTEP_CLOSE:
 		printf("closing: %.*s\n", (int)s->len, (char *)s->data + LWS_PRE);
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, s->data + LWS_PRE, s->len);
+		lws_close_reason(wsi, s->status, s->data + LWS_PRE, s->len);
 		ws->we_closed = 1;
 		ws->next++;
 		return -1;

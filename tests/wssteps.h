@@ -12,6 +12,7 @@
  *   --wait N        wait until N binary bytes in all have come from the
  *                   peer (to answer a command it really sent)
  *   --close REASON  close cleanly (1000) with REASON
+ *   --fail REASON   close as on a protocol error (1002) with REASON
  */
 #include <libwebsockets.h>
 #include <stddef.h>
@@ -27,6 +28,7 @@ struct wsstep {
 	enum wsstep_kind kind;
 	size_t len;
 	size_t wait_bytes;
+	enum lws_close_status status; /* of a close */
 	unsigned char data[LWS_PRE + WSSTEPS_MAX_FRAME];
 };
 
@@ -41,7 +43,7 @@ struct wssteps {
 
 /* Appends a step; a script longer than WSSTEPS_MAX exits with status 2. */
 struct wsstep *wssteps_add(struct wssteps *ws, enum wsstep_kind kind);
-/* Takes --text/--hex/--wait/--close ARG as a step: 1, or 0 for another option. */
+/* Takes --text/--hex/--wait/--close/--fail ARG as a step: 1, or 0 for another option. */
 int wssteps_option(struct wssteps *ws, const char *opt, const char *arg);
 /* Sets a binary step's bytes from hex, a text step's from text. */
 void wsstep_set_hex(struct wsstep *s, const char *hex);

@@ -248,6 +248,19 @@ good_tunnel_works() {
 	good_tunnel_works
 }
 
+@test "proxy: a node's close status and reason are logged, control characters masked" {
+	proxy_with_good_tunnel
+	bad_node --fail $'USB/IP protocol violation: test\nusbws-proxy: error: forged line'
+	wait "$PEER_PID"
+	cat "$WORK/peer.out"
+	wait_for "$WORK/proxy.log" "node node-1 closed its connection with status 1002: USB/IP protocol violation: test\?usbws-proxy: error: forged line$"
+	absent "^usbws-proxy: error: forged line" "$WORK/proxy.log"
+	# a node that closed on purpose does not leave a session waiting for it
+	wait_for "$WORK/proxy.log" "node node-1 disconnected, busid $BAD"
+	absent "node node-1: connection lost" "$WORK/proxy.log"
+	good_tunnel_works
+}
+
 # --- the node, against a fake proxy -------------------------------------
 
 # fake_proxy STEP...: the fake proxy in the background, which answers the
@@ -295,11 +308,14 @@ exported_then_closed() {
 	[[ "$FP_OUT" == *"connection closed"* ]]
 }
 
-# refused_by_node RULE: the node logged RULE as the proxy's violation, and
-# its device answered nothing after the export request (320 bytes)
+# refused_by_node RULE [BYTES]: the node logged RULE as the proxy's
+# violation and closed with it (status 1002); its device answered nothing
+# after the export request (320 bytes) or BYTES
 refused_by_node() {
 	grep -qF "the proxy broke the USB/IP protocol: $1" "$WORK/node.log"
 	[ "$FP_RX_BYTES" -eq "${2:-320}" ]
+	# and told the proxy which rule, in its close frame
+	[[ "$FP_OUT" == *"closed by the node: 1002 USB/IP protocol violation: $1"* ]]
 }
 
 # GET_DESCRIPTOR(DEVICE) for 18 bytes, as a host sends it first
