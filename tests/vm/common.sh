@@ -134,6 +134,14 @@ secs_since() { local d=$(($(now_ms) - $1)); printf '%d.%d' $((d / 1000)) $((d % 
 t_start=$(now_ms)
 # stamp TEXT: prints TEXT with the time since the scenario began
 stamp() { echo "[+$(secs_since "$t_start") s] $*"; }
+# log_secs_after MS FILE REGEX: seconds from MS (a now_ms) to the stamp of
+# the last line of FILE (a log written through stamp_lines) matching REGEX
+log_secs_after() {
+	local at
+	at=$(grep -E "$3" "$2" | tail -1 | sed -n 's/^\[+\([0-9]*\.[0-9]\)\].*/\1/p')
+	[ -n "$at" ] || return 1
+	awk -v a="$at" -v m=$(($1 - t_start)) 'BEGIN { printf "%.1f", a - m / 1000 }'
+}
 # stamp_lines: copies its input, each line after the time since the
 # scenario began (the daemons' logs, so that they line up with stamp's)
 stamp_lines() {

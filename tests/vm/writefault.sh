@@ -68,7 +68,7 @@ stamp "the write ended with status $rc after $(secs_since "$t_write") s, $faults
 grep -qi error "$work/dd.err" && fail "dd reported an error: $(cat "$work/dd.err")"
 cat "$work/dd.err"
 
-dd if="$dev" of="$work/back.bin" bs=64k skip=$seek count=$count iflag=direct status=none || fail "reading $dev back"
+dd if="$dev" of="$work/back.bin" bs=1M skip=$((seek / 16)) count=$((count / 16)) iflag=direct status=none || fail "reading $dev back"
 cmp "$work/patch.bin" "$work/back.bin" || fail "the data read back through vhci differ from what was written"
 stamp "read back through $dev: the $((count * 64)) KiB match"
 sync
