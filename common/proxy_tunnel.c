@@ -495,8 +495,6 @@ static void tunnel_open(struct conn *c, struct lws *wsi)
 	log_debug("TLS client %s connected", t->node);
 }
 
-/* The connection is gone.  An exported device with a session waits for
- * its node; anything else ends here. */
 /* A node that closes for a reason of its own (it found our stream broken,
  * say) is worth a line; a normal close is said by "disconnected". */
 static void log_peer_close(const struct tunnel *t, const uint8_t *payload, size_t len)
@@ -514,6 +512,8 @@ static void log_peer_close(const struct tunnel *t, const uint8_t *payload, size_
 		 reason[0] ? reason : "no reason given");
 }
 
+/* The connection is gone.  An exported device with a session waits for
+ * its node; anything else ends here. */
 static void tunnel_closed(struct conn *c)
 {
 	struct tunnel *t = c->t;
