@@ -73,6 +73,26 @@ start_relay() {
 	RELAY_URL=wss://localhost:$(sed -n 's/.*tcprelay: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/relay.log")/usbip
 }
 
+# gadget_via_relay [PROXY-ARGS...]: the outage scenarios' setup: the gadget
+# disk $work/disk.img on dummy_hcd, exported with usbws connect --busid
+# through tcprelay to usbws-proxy --vhci auto, both with fast keepalive.
+# Sets busid, orig (its driver before the export), dev (/dev/sdX through
+# vhci), usbdev (the USB device above it) and before ("PORT BUSID" from
+# usbws port).
+gadget_via_relay() {
+	gadget_storage disk "$work/disk.img" dummy_udc.0 || fail "cannot make the gadget"
+	busid=$(dummy_busid) || fail "the gadget did not enumerate on dummy_hcd"
+	orig=$(usb_driver "$busid")
+	start_proxy --vhci auto "${FAST[@]}" "$@"
+	start_relay "$WSS_PORT"
+	NODE_URL=$RELAY_URL start_node "$work/node.log" --busid "$busid" "${FAST[@]}" --connect-timeout 2 --backoff-max 2
+	dev=$(wait_block_dev 1d6b 0104 60) || fail "no disk through vhci"
+	usbdev=$(usb_name "$dev") || fail "no USB device above $dev"
+	before=$(port_of "$busid")
+	[ -n "$before" ] || fail "usbws port does not list $busid: $(ports_json)"
+	stamp "imported as $dev (usb $usbdev); vhci port and proxy busid: $before"
+}
+
 # port_of NODE_BUSID: prints "PORT BUSID" (the vhci port and the proxy's
 # busid) of the device the node exports as NODE_BUSID, from usbws port
 # --json; nothing if it is not attached

@@ -12,17 +12,8 @@ trap 'dump_logs $?; stop_all; gadget_remove disk 2>/dev/null || true' EXIT
 outage=15
 
 make_disk 8
-gadget_storage disk "$work/disk.img" dummy_udc.0 || fail "cannot make the gadget"
-busid=$(dummy_busid) || fail "the gadget did not enumerate on dummy_hcd"
-orig=$(usb_driver "$busid")
-start_proxy --vhci auto "${FAST[@]}" --resume-time 5
-start_relay "$WSS_PORT"
-NODE_URL=$RELAY_URL start_node "$work/node.log" --busid "$busid" "${FAST[@]}" --connect-timeout 2 --backoff-max 2
-dev=$(wait_block_dev 1d6b 0104 60) || fail "no disk through vhci"
-before=$(port_of "$busid")
-[ -n "$before" ] || fail "usbws port does not list $busid: $(ports_json)"
+gadget_via_relay --resume-time 5
 pbusid=${before#* }
-stamp "imported as $dev; vhci port and proxy busid: $before"
 mark=$(dmesg_mark)
 
 kill -USR1 "$RELAY_PID"

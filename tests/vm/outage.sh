@@ -12,16 +12,7 @@ trap 'dump_logs $?; stop_all; gadget_remove disk 2>/dev/null || true' EXIT
 outage=10
 
 make_disk 64
-gadget_storage disk "$work/disk.img" dummy_udc.0 || fail "cannot make the gadget"
-busid=$(dummy_busid) || fail "the gadget did not enumerate on dummy_hcd"
-start_proxy --vhci auto "${FAST[@]}"
-start_relay "$WSS_PORT"
-NODE_URL=$RELAY_URL start_node "$work/node.log" --busid "$busid" "${FAST[@]}" --connect-timeout 2 --backoff-max 2
-dev=$(wait_block_dev 1d6b 0104 60) || fail "no disk through vhci"
-usbdev=$(usb_name "$dev") || fail "no USB device above $dev"
-before=$(port_of "$busid")
-[ -n "$before" ] || fail "usbws port does not list $busid: $(ports_json)"
-stamp "imported as $dev (usb $usbdev); vhci port and proxy busid: $before"
+gadget_via_relay
 
 mark=$(dmesg_mark)
 t_read=$(now_ms)

@@ -18,16 +18,7 @@ make_disk 32
 cp "$work/disk.img" "$work/expected.img"
 head -c $((count * 65536)) /dev/urandom >"$work/patch.bin"
 dd if="$work/patch.bin" of="$work/expected.img" bs=64k seek=$seek conv=notrunc status=none
-gadget_storage disk "$work/disk.img" dummy_udc.0 || fail "cannot make the gadget"
-busid=$(dummy_busid) || fail "the gadget did not enumerate on dummy_hcd"
-start_proxy --vhci auto "${FAST[@]}"
-start_relay "$WSS_PORT"
-NODE_URL=$RELAY_URL start_node "$work/node.log" --busid "$busid" "${FAST[@]}" --connect-timeout 2 --backoff-max 2
-dev=$(wait_block_dev 1d6b 0104 60) || fail "no disk through vhci"
-usbdev=$(usb_name "$dev") || fail "no USB device above $dev"
-before=$(port_of "$busid")
-[ -n "$before" ] || fail "usbws port does not list $busid: $(ports_json)"
-stamp "imported as $dev (usb $usbdev); vhci port and proxy busid: $before"
+gadget_via_relay
 
 mark=$(dmesg_mark)
 t_write=$(now_ms)
