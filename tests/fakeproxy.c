@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "wssteps.h"
 
@@ -29,7 +28,7 @@
 #define EXPORT_REQUEST_SIZE 320
 
 static struct wssteps script = { .prog = "fakeproxy" };
-static int done, timed_out, connected, close_seen, result = 2;
+static int connected, close_seen, result = 2;
 static const char *busid = "1-1";
 
 /* The welcome names the node by its certificate, as usbws-proxy does. */
@@ -70,13 +69,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 	case LWS_CALLBACK_CLOSED:
 		/* a close of our own making, at the timeout, is no result */
-		if (timed_out)
+		if (script.timed_out)
 			return 0;
 		if (!close_seen && !script.we_closed)
 			printf("closed without a close frame\n");
 		printf("connection closed\n");
 		result = 0;
-		done = 1;
+		script.done = 1;
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -92,7 +91,6 @@ int main(int argc, char **argv)
 	struct lws_context_creation_info info;
 	const char *cert = NULL, *key = NULL, *ca = NULL, *rep = "0111 0006 00000000";
 	struct lws_context *ctx;
-	time_t deadline;
 	int i, timeout = 10;
 
 	/* the export handshake, then the test's own steps */
@@ -135,16 +133,6 @@ int main(int argc, char **argv)
 	}
 	printf("listening on port %d\n", lws_get_vhost_listen_port(lws_get_vhost_by_name(ctx, "default")));
 	fflush(stdout);
-	deadline = time(NULL) + timeout;
-	while (!done && time(NULL) < deadline) {
-		lws_service(ctx, 100);
-		fflush(stdout);
-	}
-	if (!done) {
-		timed_out = 1;
-		printf("timed out with the connection open\n");
-	}
-	lws_context_destroy(ctx);
-	wssteps_print_received(&script);
+	wssteps_serve(&script, ctx, timeout);
 	return result;
 }

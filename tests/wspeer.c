@@ -18,12 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "wssteps.h"
 
 static struct wssteps script = { .prog = "wspeer" };
-static int done, timed_out, result = 2;
+static int result = 2;
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -32,7 +31,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		printf("connection error: %s\n", in ? (char *)in : "?");
 		result = 1;
-		done = 1;
+		script.done = 1;
 		return 0;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		lws_callback_on_writable(wsi);
@@ -47,11 +46,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		/* a close of our own making, at the timeout, is no result */
-		if (timed_out)
+		if (script.timed_out)
 			return 0;
 		printf("connection closed\n");
 		result = 0;
-		done = 1;
+		script.done = 1;
 		return 0;
 	default:
 		return 0;
@@ -71,7 +70,6 @@ int main(int argc, char **argv)
 	char pathbuf[256];
 	struct lws_context *ctx;
 	char urlbuf[512];
-	time_t deadline;
 	int i, port, timeout = 5;
 
 	for (i = 1; i + 1 < argc; i += 2) {
@@ -115,14 +113,6 @@ int main(int argc, char **argv)
 	ci.ssl_connection = LCCSCF_USE_SSL;
 	ci.protocol = subprotocol;
 	lws_client_connect_via_info(&ci);
-	deadline = time(NULL) + timeout;
-	while (!done && time(NULL) < deadline)
-		lws_service(ctx, 100);
-	if (!done) {
-		timed_out = 1;
-		printf("timed out with the connection open\n");
-	}
-	lws_context_destroy(ctx);
-	wssteps_print_received(&script);
+	wssteps_serve(&script, ctx, timeout);
 	return result;
 }

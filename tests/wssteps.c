@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* a close reason must fit a control frame (125 bytes) with its code */
 #define MAX_CLOSE_REASON 123
@@ -114,10 +115,20 @@ void wssteps_received(struct wssteps *ws, struct lws *wsi, const void *in, size_
 	lws_callback_on_writable(wsi);
 }
 
-void wssteps_print_received(const struct wssteps *ws)
+void wssteps_serve(struct wssteps *ws, struct lws_context *ctx, int timeout_s)
 {
+	time_t deadline = time(NULL) + timeout_s;
 	size_t k;
 
+	while (!ws->done && time(NULL) < deadline) {
+		lws_service(ctx, 100);
+		fflush(stdout);
+	}
+	if (!ws->done) {
+		ws->timed_out = 1;
+		printf("timed out with the connection open\n");
+	}
+	lws_context_destroy(ctx);
 	printf("binary in (%zu bytes): ", ws->rx_total);
 	for (k = 0; k < ws->rx_total && k < WSSTEPS_MAX_DUMP; k++)
 		printf("%02x", ws->rx_dump[k]);

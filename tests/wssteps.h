@@ -37,6 +37,8 @@ struct wssteps {
 	struct wsstep steps[WSSTEPS_MAX];
 	int n, next;
 	int we_closed;
+	int done;      /* the connection ended (or could not be made) */
+	int timed_out; /* the time ran out first; its close is no result */
 	size_t rx_total;
 	unsigned char rx_dump[WSSTEPS_MAX_DUMP];
 };
@@ -55,7 +57,9 @@ int wssteps_run(struct wssteps *ws, struct lws *wsi);
 /* For the receive callback: prints the frame as "text: ..." or "binary: N
  * bytes", records binary bytes, and lets a waiting step go on. */
 void wssteps_received(struct wssteps *ws, struct lws *wsi, const void *in, size_t len);
-/* "binary in (N bytes): HEX", the first WSSTEPS_MAX_DUMP of them. */
-void wssteps_print_received(const struct wssteps *ws);
+/* Services ctx until ws->done or timeout_s seconds, then destroys it and
+ * prints "binary in (N bytes): HEX", the first WSSTEPS_MAX_DUMP of them
+ * (after "timed out with the connection open" when the time ran out). */
+void wssteps_serve(struct wssteps *ws, struct lws_context *ctx, int timeout_s);
 
 #endif
