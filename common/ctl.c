@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "usbws_err.h"
 
 const char *ctl_speed_name(uint32_t speed)
@@ -113,7 +114,9 @@ static int copy_string(json_t *o, const char *key, char *dst, size_t size, char 
 		snprintf(why, why_size, "field \"%s\" longer than %zu bytes", key, size - 1);
 		return USBWS_ERR_INVAL;
 	}
-	snprintf(dst, size, "%s", json_string_value(v));
+	/* every field ends up in a log line or on a terminal: the peer's
+	 * control characters (JSON lets it escape any) are masked there */
+	log_printable(dst, size, json_string_value(v), json_string_length(v));
 	return 0;
 }
 

@@ -92,6 +92,11 @@ static void test_other_messages(void **state)
 	assert_int_equal(msg.type, CTL_ERROR);
 	assert_string_equal(msg.code, "usbip");
 	free(text);
+	/* a peer's text cannot forge log lines: control characters are masked */
+	text = ctl_error("usbip", "bad\nusbws: error: forged\t\x1b[2J");
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
+	assert_string_equal(msg.message, "bad?usbws: error: forged??[2J");
+	free(text);
 	text = ctl_hello_list();
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
 	assert_string_equal(msg.role, "list");
