@@ -38,3 +38,25 @@ void log_printable(char *out, size_t cap, const void *in, size_t len)
 		out[i] = p[i] < 0x20 || p[i] == 0x7f ? '?' : (char)p[i];
 	out[i] = '\0';
 }
+
+int log_limit_allow(struct log_limit *l, int64_t now_ms)
+{
+	if (l->_shown + l->_hidden == 0)
+		l->_since_ms = now_ms;
+	if (l->_shown < LOG_LIMIT_BURST) {
+		l->_shown++;
+		return 1;
+	}
+	l->_hidden++;
+	return 0;
+}
+
+unsigned int log_limit_flush(struct log_limit *l, int64_t now_ms)
+{
+	unsigned int hidden = l->_hidden;
+
+	if (l->_shown + l->_hidden == 0 || now_ms - l->_since_ms < LOG_LIMIT_WINDOW_MS)
+		return 0;
+	l->_shown = l->_hidden = 0;
+	return hidden;
+}

@@ -15,6 +15,29 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
  * lines or drive a terminal. */
 void log_printable(char *out, size_t cap, const void *in, size_t len);
 
+/*
+ * Events a peer can cause at will (a refused connection, a failed
+ * handshake) are logged a few at a time: the first LOG_LIMIT_BURST of each
+ * kind in a LOG_LIMIT_WINDOW_MS window get their own line, the rest are
+ * counted and summed up in one line when the window ends.  Zero-filled is
+ * a fresh limit.
+ */
+#include <stdint.h>
+
+#define LOG_LIMIT_BURST 5
+#define LOG_LIMIT_WINDOW_MS 10000
+
+struct log_limit {
+	int64_t _since_ms;
+	unsigned int _shown, _hidden;
+};
+
+/* Returns 1 when this event gets its own line, 0 when it is only counted. */
+int log_limit_allow(struct log_limit *l, int64_t now_ms);
+/* Once the window has ended: returns how many events were only counted
+ * (the caller logs that sum, with what they were) and starts afresh. */
+unsigned int log_limit_flush(struct log_limit *l, int64_t now_ms);
+
 #define log_err(...) log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)

@@ -69,31 +69,80 @@ static int resolve(const char *spec, int passive, struct addrinfo **res, const c
 	return 0;
 }
 
-int net_listen(const char *spec, const char **why)
+/* Exactly the address asked for: an IPv6 socket takes no IPv4 peers
+ * (IPV6_V6ONLY), whatever net.ipv6.bindv6only says. */
+static int listen_on(const struct addrinfo *ai, const char **why)
+{
+	int fd, one = 1;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		*why = "cannot make a socket";
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* a fleet reconnecting at once must find room in the backlog */
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+		return fd;
+	*why = errno == EADDRINUSE ? "address already in use" : "cannot listen there";
+	close(fd);
+	return -1;
+}
+
+int net_listen_all(const char *spec, int *fds, size_t cap, const char **why)
 {
 	struct addrinfo *res, *ai;
-	int fd = -1, one = 1, rc;
+	size_t n = 0;
+	int fd, rc;
 
 	rc = resolve(spec, 1, &res, why);
 	if (rc < 0)
 		return rc;
-	*why = "cannot listen there";
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0)
+	for (ai = res; ai && n < cap; ai = ai->ai_next) {
+		fd = listen_on(ai, why);
+		if (fd < 0) {
+			/* a name must be served on every address it has */
+			while (n)
+				close(fds[--n]);
 			break;
-		*why = errno == EADDRINUSE ? "address already in use" : "cannot listen there";
-		close(fd);
-		fd = -1;
+		}
+		fds[n++] = fd;
 	}
 	freeaddrinfo(res);
-	if (fd < 0)
-		return USBWS_ERR_SYSTEM;
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	return fd;
+	return n ? (int)n : USBWS_ERR_SYSTEM;
+}
+
+int net_listen(const char *spec, const char **why)
+{
+	int fd, rc;
+
+	rc = net_listen_all(spec, &fd, 1, why);
+	return rc < 0 ? rc : fd;
+}
+
+void netaddr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN], port[8];
+
+	if (getnameinfo(sa, len, host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(out, cap, "(unknown address)");
+	else if (sa->sa_family == AF_INET6)
+		snprintf(out, cap, "[%s]:%s", host, port);
+	else
+		snprintf(out, cap, "%s:%s", host, port);
+}
+
+void netaddr_peer(int fd, char *out, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		snprintf(out, cap, "(unknown address)");
+	else
+		netaddr_format((struct sockaddr *)&ss, len, out, cap);
 }
 
 /* Tries each address in turn; a blocking socket with TCP_NODELAY, and with

@@ -10,12 +10,25 @@
  */
 
 #include <stddef.h>
+#include <sys/socket.h>
+
+/* Room for "[IPv6]:port" with its NUL. */
+#define NETADDR_STRLEN 56
 
 /* Splits spec into host and port; returns 0 or USBWS_ERR_INVAL. */
 int netaddr_split(const char *spec, char *host, size_t host_size, char *port, size_t port_size);
 
-/* Returns a listening fd, or a negative enum usbws_err with *why set. */
+/* Listens on every address HOST resolves to, up to cap, exactly: an IPv4
+ * address gets an AF_INET socket, an IPv6 one an IPv6-only socket.
+ * Returns how many fds it put in fds, or a negative enum usbws_err with
+ * *why set (then none is open). */
+int net_listen_all(const char *spec, int *fds, size_t cap, const char **why);
+/* The same for the first address only: returns the fd. */
 int net_listen(const char *spec, const char **why);
+/* "192.0.2.1:443", "[2001:db8::1]:443": sa as a log line shows it. */
+void netaddr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);
+/* The peer of a connected socket, as netaddr_format writes it. */
+void netaddr_peer(int fd, char *out, size_t cap);
 /* Blocking connect (then made non-blocking); same returns. */
 int net_connect(const char *spec, const char **why);
 /* Blocking connect to host and port, with TCP_NODELAY and, when timeout_s

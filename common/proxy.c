@@ -10,39 +10,30 @@
 
 #include "log.h"
 #include "lwslog.h"
-#include "netaddr.h"
 #include "proxy_int.h"
 
-/* The part of a vhost both listeners share: where it listens, and px. */
-static int listen_info(struct proxy *px, const char *option, const char *spec,
-		       struct lws_context_creation_info *info, char host[256])
+/* A vhost that serves connections proxy_listen.c accepts and admits.
+ * lws picks an HTTP connection's vhost again by its Host header among the
+ * vhosts of its port, and every vhost without a listener shares one:
+ * only the WSS one may be a server (port NO_LISTEN_SERVER). */
+static struct lws_vhost *serving_vhost(struct proxy *px, const char *name, struct lws_protocols protocols[2],
+				       const struct lws_protocols *protocol, struct lws_context_creation_info *info)
 {
-	char port[16];
-
-	if (netaddr_split(spec, host, 256, port, sizeof(port)) < 0) {
-		log_err("%s %s: expected HOST:PORT", option, spec);
-		return -1;
-	}
-	memset(info, 0, sizeof(*info));
-	info->port = atoi(port);
-	info->iface = strcmp(host, "0.0.0.0") == 0 ? NULL : host;
+	protocols[0] = *protocol;
+	info->vhost_name = name;
+	info->protocols = protocols;
+	info->port = info->ssl_cert_filepath ? CONTEXT_PORT_NO_LISTEN_SERVER : CONTEXT_PORT_NO_LISTEN;
 	info->user = px;
-	return 0;
+	return lws_create_vhost(px->ctx, info);
 }
 
-static int make_vhost_wss(struct proxy *px, const struct proxy_config *cfg)
+static int open_wss(struct proxy *px, const struct proxy_config *cfg)
 {
 	static struct lws_protocols protocols[2];
+	struct proxy_listener *l = &px->wss;
 	struct lws_context_creation_info info;
-	struct lws_vhost *vh;
-	char host[256];
 
-	if (listen_info(px, "--listen", cfg->listen, &info, host) < 0)
-		return -1;
-	/* first, so that the certificate verification callback reaches it */
-	protocols[0] = proxy_tunnel_protocol;
-	info.vhost_name = "usbws";
-	info.protocols = protocols;
+	memset(&info, 0, sizeof(info));
 	info.ssl_cert_filepath = cfg->cert;
 	info.ssl_private_key_filepath = cfg->key;
 	info.ssl_ca_filepath = cfg->ca;
@@ -50,38 +41,57 @@ static int make_vhost_wss(struct proxy *px, const struct proxy_config *cfg)
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
 		       LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 	info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
-	vh = lws_create_vhost(px->ctx, &info);
-	if (!vh) {
-		log_err("cannot serve WSS on %s: check --cert, --key and --ca, and that the port is free",
-			cfg->listen);
+	/* the certificate verification callback must reach the tunnel protocol */
+	l->vh = serving_vhost(px, "usbws", protocols, &proxy_tunnel_protocol, &info);
+	if (!l->vh) {
+		log_err("cannot serve WSS: check --cert, --key and --ca");
 		return -1;
 	}
-	log_info("listening for nodes on %s (port %d)", cfg->listen, lws_get_vhost_listen_port(vh));
+	l->option = "--listen";
+	l->spec = cfg->listen;
+	l->expiry_what = "no authenticated hello";
+	l->source_flag = "--max-startups-per-source";
+	l->full_flag = "--max-startups";
+	l->policy = (struct admit_policy){
+		.per_source = cfg->unauth_per_source, .start = cfg->unauth_start, .rate = cfg->unauth_rate,
+		.full = cfg->unauth_full, .timeout_ms = (int64_t)cfg->auth_timeout * 1000,
+	};
+	l->adopt_type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | LWS_ADOPT_ALLOW_SSL;
+	if (proxy_listen_open(px, l) < 0)
+		return -1;
+	log_info("listening for nodes on %s (port %d)", cfg->listen, l->port);
 	return 0;
 }
 
-static int make_vhost_usbip(struct proxy *px, const struct proxy_config *cfg)
+static int open_usbip(struct proxy *px, const struct proxy_config *cfg)
 {
 	static struct lws_protocols protocols[2];
+	struct proxy_listener *l = &px->usbip;
 	struct lws_context_creation_info info;
-	struct lws_vhost *vh;
-	char host[256];
 
-	if (listen_info(px, "--usbip-listen", cfg->usbip_listen, &info, host) < 0)
-		return -1;
-	protocols[0] = proxy_usbip_protocol;
-	info.vhost_name = "usbip";
-	info.protocols = protocols;
-	info.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
-	info.listen_accept_role = "raw-skt";
-	info.listen_accept_protocol = proxy_usbip_protocol.name;
-	vh = lws_create_vhost(px->ctx, &info);
-	if (!vh) {
-		log_err("cannot listen for USB/IP importers on %s", cfg->usbip_listen);
+	memset(&info, 0, sizeof(info));
+	l->vh = serving_vhost(px, "usbip", protocols, &proxy_usbip_protocol, &info);
+	if (!l->vh) {
+		log_err("cannot make the USB/IP vhost");
 		return -1;
 	}
-	log_info("re-exporting devices over USB/IP on %s (port %d)", cfg->usbip_listen,
-		 lws_get_vhost_listen_port(vh));
+	l->option = "--usbip-listen";
+	l->spec = cfg->usbip_listen;
+	l->expiry_what = "no USB/IP request";
+	l->source_flag = "--usbip-max-per-source";
+	l->full_flag = "--usbip-max-clients";
+	/* importers never authenticate: the cap holds them all, and the
+	 * deadline only until their request is answered */
+	l->policy = (struct admit_policy){
+		.per_source = cfg->usbip_max_per_source, .start = cfg->usbip_max_clients,
+		.full = cfg->usbip_max_clients, .timeout_ms = (int64_t)cfg->usbip_timeout * 1000,
+	};
+	l->adopt_type = LWS_ADOPT_SOCKET;
+	l->protocol = proxy_usbip_protocol.name;
+	if (proxy_listen_open(px, l) < 0)
+		return -1;
+	log_info("re-exporting devices over USB/IP on %s (port %d); it has no authentication: keep it on "
+		 "loopback or a trusted network", cfg->usbip_listen, l->port);
 	return 0;
 }
 
@@ -90,6 +100,8 @@ static void tick(lws_sorted_usec_list_t *sul)
 	struct proxy *px = (struct proxy *)((char *)sul - offsetof(struct proxy, tick));
 
 	proxy_tunnel_tick(px);
+	proxy_listen_tick(&px->wss);
+	proxy_listen_tick(&px->usbip);
 	lws_sul_schedule(px->ctx, 0, &px->tick, tick, LWS_US_PER_SEC);
 }
 
@@ -100,6 +112,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop)
 
 	memset(&px, 0, sizeof(px));
 	px.cfg = cfg;
+	proxy_raise_fd_limit();
 	lwslog_init(cfg->verbose);
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -111,9 +124,10 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop)
 		return 1;
 	}
 	/* the control socket answers before nodes can come */
-	if (proxy_vhci_init(&px) < 0 || make_vhost_wss(&px, cfg) < 0 ||
-	    (cfg->usbip_listen && make_vhost_usbip(&px, cfg) < 0)) {
+	if (proxy_vhci_init(&px) < 0 || open_wss(&px, cfg) < 0 || (cfg->usbip_listen && open_usbip(&px, cfg) < 0)) {
 		lws_context_destroy(px.ctx);
+		proxy_listen_close(&px.wss);
+		proxy_listen_close(&px.usbip);
 		proxy_vhci_free(&px);
 		return 1;
 	}
@@ -126,6 +140,8 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop)
 	lws_sul_schedule(px.ctx, 0, &px.tick, NULL, LWS_SET_TIMER_USEC_CANCEL);
 	/* closing every socket detaches every vhci port; parked tunnels go too */
 	lws_context_destroy(px.ctx);
+	proxy_listen_close(&px.wss);
+	proxy_listen_close(&px.usbip);
 	proxy_tunnel_free_all(&px);
 	proxy_vhci_free(&px);
 	return 0;

@@ -8,6 +8,17 @@
 #define PROXY_DEFAULT_PING_INTERVAL 15
 #define PROXY_DEFAULT_PING_TIMEOUT 45
 
+/* Connections not yet authenticated: a fleet of 1,000 behind one carrier
+ * NAT address reconnecting at once fits under both caps. */
+#define PROXY_DEFAULT_UNAUTH_PER_SOURCE 1024
+#define PROXY_DEFAULT_UNAUTH_START 2048
+#define PROXY_DEFAULT_UNAUTH_RATE 30
+#define PROXY_DEFAULT_UNAUTH_FULL 4096
+#define PROXY_DEFAULT_AUTH_TIMEOUT 10
+#define PROXY_DEFAULT_USBIP_MAX_CLIENTS 64
+#define PROXY_DEFAULT_USBIP_MAX_PER_SOURCE 16
+#define PROXY_DEFAULT_USBIP_TIMEOUT 10
+
 struct proxy_config {
 	const char *listen;         /* HOST:PORT for WSS */
 	const char *cert;           /* server certificate (PEM) */
@@ -22,6 +33,12 @@ struct proxy_config {
 	int ping_timeout;           /* seconds of silence after which a node's link is dead */
 	int resume_seconds;         /* how long a lost node's session (and vhci port) is kept */
 	size_t resume_window;       /* bytes kept per tunnel until the node acknowledges them */
+	unsigned int unauth_per_source;   /* pending WSS connections from one address */
+	unsigned int unauth_start, unauth_rate, unauth_full;  /* random early drop, and the cap */
+	int auth_timeout;                 /* seconds to complete TLS, the upgrade and the hello */
+	unsigned int usbip_max_clients;   /* USB/IP importer connections at once */
+	unsigned int usbip_max_per_source;  /* of those, from one address */
+	int usbip_timeout;                /* seconds for an importer to send its request */
 	int verbose;
 };
 

@@ -6,8 +6,10 @@
 
 #include <libwebsockets.h>
 
+#include "admit.h"
 #include "buf.h"
 #include "ctl.h"
+#include "log.h"
 #include "resume.h"
 #include "usbip_framer.h"
 #include "vhci.h"
@@ -24,6 +26,29 @@
 
 struct importer;
 struct tunnel;
+struct admit;
+
+/* A listening address (--listen, --usbip-listen) and what it admits. */
+struct proxy_listener {
+	const char *option, *spec;        /* for log lines: "--listen", "0.0.0.0:443" */
+	const char *expiry_what;          /* what a peer failed to do in time */
+	const char *source_flag, *full_flag;  /* the caps a refusal names */
+	struct admit_policy policy;
+	struct lws_vhost *vh;             /* serves what is admitted */
+	lws_adoption_type adopt_type;
+	const char *protocol;             /* NULL: vh's first */
+	struct proxy *px;
+	struct admit *admit;
+	struct admit_entry *adopting;     /* the entry being handed to lws */
+	int fds[4];                       /* a name may have several addresses */
+	struct lws *wsi[4];
+	size_t nfds;
+	int port;                         /* the first socket's */
+	int paused;
+	lws_sorted_usec_list_t pause;
+	unsigned long refused, expired;
+	struct log_limit refusal_log, expiry_log, fd_log;
+};
 
 /* A node's WebSocket connection; its tunnel may move on to a newer one. */
 struct conn {
@@ -96,6 +121,8 @@ struct proxy {
 	struct tunnel *tunnels;
 	unsigned int next_bus;
 	struct lws_vhost *local_vh;       /* adopts vhci sockets and the control socket */
+	struct lws_vhost *listen_vh;      /* watches the listening sockets */
+	struct proxy_listener wss, usbip;
 	int control_listening;
 	int vhci_on;
 	struct vhci_set vhci_allowed;
@@ -122,6 +149,24 @@ void tunnel_kick(struct tunnel *t);
 void proxy_tunnel_tick(struct proxy *px);
 void proxy_tunnel_free_all(struct proxy *px);
 void importer_kick(struct importer *imp);
+
+/* proxy_listen.c */
+/* Binds l->spec exactly and starts accepting into l->vh.  Returns 0, or
+ * -1 after logging why. */
+int proxy_listen_open(struct proxy *px, struct proxy_listener *l);
+/* After the context is gone (its sockets with it). */
+void proxy_listen_close(struct proxy_listener *l);
+/* A connection l admitted: it has authenticated (it no longer counts), its
+ * request was answered (no deadline, but it still counts), or it is gone.
+ * Connections the listeners did not admit are ignored. */
+void proxy_listen_authenticated(struct lws *wsi);
+void proxy_listen_settled(struct lws *wsi);
+void proxy_listen_closed(struct lws *wsi);
+/* Once a second: closes connections past their deadline, sums up what the
+ * rate-limited log lines left out. */
+void proxy_listen_tick(struct proxy_listener *l);
+/* RLIMIT_NOFILE up to its hard limit: each tunnel needs descriptors. */
+void proxy_raise_fd_limit(void);
 
 /* proxy_vhci.c */
 /* Reads --vhci and --pin and makes the local vhost.  Returns 0 or -1. */

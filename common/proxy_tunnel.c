@@ -326,6 +326,9 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 	}
 	switch (msg.type) {
 	case CTL_HELLO:
+		/* a node with a valid certificate has said who it is: it
+		 * leaves the caps on connections not yet authenticated */
+		proxy_listen_authenticated(t->wsi);
 		if (t->hello_seen) {
 			tunnel_fail(t, "protocol", "second hello");
 			return;
@@ -637,6 +640,9 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		return t ? write_queued(t) : -1;
 	case LWS_CALLBACK_CLOSED:
 		tunnel_closed(c);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		proxy_listen_closed(wsi);
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return filter_connection(wsi);

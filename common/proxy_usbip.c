@@ -111,6 +111,8 @@ static int reply_import(struct importer *imp)
 		return USBWS_ERR_NOSPACE;
 	t->imp = imp;
 	imp->t = t;
+	/* an imported device may stay idle as long as it likes */
+	proxy_listen_settled(imp->wsi);
 	log_info("busid %s (node %s) imported", t->busid, t->node);
 	return 0;
 }
@@ -214,6 +216,9 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		if (imp->t)
 			proxy_detach_importer(imp->t);
 		buf_free(&imp->out);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		proxy_listen_closed(wsi);
 		return 0;
 	default:
 		return 0;

@@ -127,7 +127,8 @@ int proxy_vhci_init(struct proxy *px)
 	protocols[0] = proxy_usbip_protocol;
 	protocols[1] = control_protocol;
 	info.vhost_name = "local";
-	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	/* raw sockets only: the WSS vhost is the one HTTP server (proxy.c) */
+	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.user = px;
 	px->local_vh = lws_create_vhost(px->ctx, &info);

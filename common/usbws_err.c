@@ -42,6 +42,9 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_WS_MASK: return "WebSocket frame masked the wrong way for its direction";
 	case USBWS_ERR_WS_LENGTH: return "WebSocket frame longer than allowed";
 	case USBWS_ERR_WS_FRAGMENT: return "WebSocket continuation frame out of place";
+	case USBWS_ERR_ADMIT_SOURCE: return "too many connections from this address";
+	case USBWS_ERR_ADMIT_FULL: return "too many connections at once";
+	case USBWS_ERR_ADMIT_DROPPED: return "dropped at random: many connections at once";
 	}
 	return "unknown error";
 }

@@ -52,6 +52,11 @@ enum usbws_err {
 	USBWS_ERR_WS_MASK = -53,        /* masked when it must not be, or the reverse */
 	USBWS_ERR_WS_LENGTH = -54,      /* frame longer than the limit, or length MSB set */
 	USBWS_ERR_WS_FRAGMENT = -55,    /* continuation without a message, or a message inside one */
+
+	/* admission of peers that have not authenticated (admit.h) */
+	USBWS_ERR_ADMIT_SOURCE = -60,   /* too many pending connections from this source */
+	USBWS_ERR_ADMIT_FULL = -61,     /* too many pending connections in all */
+	USBWS_ERR_ADMIT_DROPPED = -62,  /* dropped at random: many pending connections */
 };
 
 /* Returns a static sentence describing err; never NULL. */

@@ -40,6 +40,19 @@ static void usage(FILE *out)
 		"                            to resume (default 60; 0: no resumption)\n"
 		"  --resume-window BYTES     per tunnel, bytes kept until the node acknowledges\n"
 		"                            them (default 1M)\n"
+		"  --auth-timeout SECS       close a WSS connection that has not finished TLS, the\n"
+		"                            upgrade and its hello this long after it came (default 10)\n"
+		"  --max-startups START:RATE:FULL\n"
+		"                            WSS connections not yet authenticated: past START drop\n"
+		"                            RATE%% of new ones, rising to all at FULL (default\n"
+		"                            2048:30:4096)\n"
+		"  --max-startups-per-source N\n"
+		"                            of those, at most N from one IPv4 address or IPv6 /64\n"
+		"                            (default 1024: a fleet behind carrier NAT shares one)\n"
+		"  --usbip-max-clients N     USB/IP importer connections at once (default 64)\n"
+		"  --usbip-max-per-source N  of those, at most N from one address (default 16)\n"
+		"  --usbip-timeout SECS      close an importer that has sent no request this long\n"
+		"                            after it came (default 10)\n"
 		"  -v, --verbose             log more\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n");
@@ -58,6 +71,30 @@ static int readable(const char *what, const char *path)
 	return 1;
 }
 
+/* START:RATE:FULL, as OpenSSH's MaxStartups; a lone N is N:100:N. */
+static int parse_startups(const char *arg, struct proxy_config *cfg)
+{
+	unsigned long long start, rate, full;
+	char part[3][24];
+	int n = sscanf(arg, "%23[0-9]:%23[0-9]:%23[0-9]", part[0], part[1], part[2]);
+
+	if (n == 1 && strchr(arg, ':') == NULL) {
+		if (parse_count(part[0], 1, 1000000, 0, &full) < 0)
+			return -1;
+		cfg->unauth_start = cfg->unauth_full = (unsigned int)full;
+		cfg->unauth_rate = 100;
+		return 0;
+	}
+	if (n != 3 || parse_count(part[0], 1, 1000000, 0, &start) < 0 || parse_count(part[1], 0, 100, 0, &rate) < 0 ||
+	    parse_count(part[2], 1, 1000000, 0, &full) < 0 || start > full ||
+	    strlen(arg) != strlen(part[0]) + strlen(part[1]) + strlen(part[2]) + 2)
+		return -1;
+	cfg->unauth_start = (unsigned int)start;
+	cfg->unauth_rate = (unsigned int)rate;
+	cfg->unauth_full = (unsigned int)full;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -73,6 +110,12 @@ int main(int argc, char **argv)
 		{ "ping-timeout", required_argument, NULL, 'T' },
 		{ "resume-time", required_argument, NULL, 'R' },
 		{ "resume-window", required_argument, NULL, 'W' },
+		{ "auth-timeout", required_argument, NULL, 'A' },
+		{ "max-startups", required_argument, NULL, 'M' },
+		{ "max-startups-per-source", required_argument, NULL, 'S' },
+		{ "usbip-max-clients", required_argument, NULL, 'C' },
+		{ "usbip-max-per-source", required_argument, NULL, 'D' },
+		{ "usbip-timeout", required_argument, NULL, 'U' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -81,7 +124,11 @@ int main(int argc, char **argv)
 	struct proxy_config cfg = {
 		.listen = "0.0.0.0:443", .ping_interval = PROXY_DEFAULT_PING_INTERVAL,
 		.ping_timeout = PROXY_DEFAULT_PING_TIMEOUT, .resume_seconds = RESUME_DEFAULT_SECONDS,
-		.resume_window = RESUME_DEFAULT_WINDOW,
+		.resume_window = RESUME_DEFAULT_WINDOW, .auth_timeout = PROXY_DEFAULT_AUTH_TIMEOUT,
+		.unauth_per_source = PROXY_DEFAULT_UNAUTH_PER_SOURCE, .unauth_start = PROXY_DEFAULT_UNAUTH_START,
+		.unauth_rate = PROXY_DEFAULT_UNAUTH_RATE, .unauth_full = PROXY_DEFAULT_UNAUTH_FULL,
+		.usbip_max_clients = PROXY_DEFAULT_USBIP_MAX_CLIENTS,
+		.usbip_max_per_source = PROXY_DEFAULT_USBIP_MAX_PER_SOURCE, .usbip_timeout = PROXY_DEFAULT_USBIP_TIMEOUT,
 	};
 	unsigned long long number;
 	const char *pins[MAX_PINS];
@@ -111,6 +158,31 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.resume_window = (size_t)number;
+			break;
+		case 'A': case 'U':
+			if (parse_count(optarg, 1, 3600, 0, &number) < 0) {
+				fprintf(stderr, "usbws-proxy: --%s needs seconds from 1 to 3600, not '%s'\n",
+					c == 'A' ? "auth-timeout" : "usbip-timeout", optarg);
+				return 2;
+			}
+			*(c == 'A' ? &cfg.auth_timeout : &cfg.usbip_timeout) = (int)number;
+			break;
+		case 'S': case 'C': case 'D':
+			if (parse_count(optarg, 1, 1000000, 0, &number) < 0) {
+				fprintf(stderr, "usbws-proxy: --%s needs a count from 1 to 1000000, not '%s'\n",
+					c == 'S' ? "max-startups-per-source" : c == 'C' ? "usbip-max-clients" :
+					"usbip-max-per-source", optarg);
+				return 2;
+			}
+			*(c == 'S' ? &cfg.unauth_per_source : c == 'C' ? &cfg.usbip_max_clients :
+				     &cfg.usbip_max_per_source) = (unsigned int)number;
+			break;
+		case 'M':
+			if (parse_startups(optarg, &cfg) < 0) {
+				fprintf(stderr, "usbws-proxy: --max-startups needs START:RATE:FULL with RATE a "
+					"percentage and START <= FULL, not '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case 'P':
 			if (cfg.npins == MAX_PINS) {

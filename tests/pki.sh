@@ -2,7 +2,7 @@
 # Makes a throwaway PKI in DIR for tests and the demo.  Nothing here is
 # ever committed: keys are generated fresh on every run.
 #   ca.pem                the CA that signs the proxy and the nodes
-#   server.pem/key        the proxy, CN and SAN localhost / 127.0.0.1
+#   server.pem/key        the proxy, CN and SAN localhost / 127.0.0.1 / ::1
 #   wrongname.pem/key     a proxy certificate for another name
 #   node.pem/key          node-1;  node2.pem/key  node-2
 #   expired.pem/key       node-old, signed by the CA, expired in 2021
@@ -31,7 +31,7 @@ leaf() {   # leaf NAME CN CA EXT
 
 ca ca "usbws test CA"
 ca foreign-ca "some other CA"
-leaf server localhost ca "subjectAltName=DNS:localhost,IP:127.0.0.1
+leaf server localhost ca "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1
 extendedKeyUsage=serverAuth"
 leaf wrongname wrong.example ca "subjectAltName=DNS:wrong.example
 extendedKeyUsage=serverAuth"

@@ -1,0 +1,162 @@
+#!/usr/bin/env bats
+# The proxy's listeners as the open internet meets them: each binds exactly
+# the address asked for, and what a peer that has not authenticated can
+# cost is bounded per source, in all, in time and in file descriptors.
+
+load helpers
+
+setup() {
+	usbws_setup
+	pki
+	HOLD="python3 $BATS_TEST_DIRNAME/../holdconns.py"
+}
+teardown() { usbws_teardown; }
+
+# tcp_connect HOST PORT: prints "connected" or why not
+tcp_connect() {
+	python3 -c 'import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close(); print("connected")
+except OSError as e:
+    print(e.strerror)' "$1" "$2"
+}
+
+# cpu_ticks PID: user + system clock ticks the process has used
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# cpu_percent PID SECS: the share of one core PID used over the next SECS
+cpu_percent() {
+	local t0 t1
+	t0=$(cpu_ticks "$1")
+	sleep "$2"
+	t1=$(cpu_ticks "$1")
+	echo $(((t1 - t0) * 100 / ($2 * $(getconf CLK_TCK))))
+}
+
+# proxy_at LOG LISTEN USBIP-LISTEN [ARGS...]: a proxy on these addresses,
+# with the file descriptor limits SOFT:HARD in $NOFILE if set
+proxy_at() {
+	local log=$1 listen=$2 usbip=$3
+	shift 3
+	prlimit --nofile="${NOFILE:-$(ulimit -Sn):$(ulimit -Hn)}" "$(PROXY_BIN)" --listen "$listen" --usbip-listen "$usbip" --cert "$PKI/server.pem" \
+		--key "$PKI/server.key" --ca "$PKI/ca.pem" "$@" 2>"$log" &
+	PIDS+=($!)
+	wait_for "$log" "re-exporting devices over USB/IP" || return 1
+	WSS_PORT=$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$log")
+	USBIP_PORT=$(sed -n 's/.*re-exporting devices over USB\/IP on .*(port \([0-9]*\)).*/\1/p' "$log")
+	URL=wss://localhost:$WSS_PORT/usbip
+}
+
+@test "an IPv4 address binds that IPv4 address only, on both listeners" {
+	proxy_at "$WORK/proxy.log" 127.0.0.1:0 127.0.0.1:0
+	run ss -ltnH "( sport = :$WSS_PORT or sport = :$USBIP_PORT )"
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" == *" 127.0.0.1:"* ]]
+	[[ "${lines[1]}" == *" 127.0.0.1:"* ]]
+	[ "$(tcp_connect ::1 "$WSS_PORT")" = "Connection refused" ]
+	[ "$(tcp_connect ::1 "$USBIP_PORT")" = "Connection refused" ]
+	[ "$(tcp_connect 127.0.0.1 "$USBIP_PORT")" = connected ]
+}
+
+@test "a bracketed IPv6 address binds that IPv6 address only" {
+	proxy_at "$WORK/proxy.log" "[::1]:0" "[::1]:0"
+	run ss -ltnH "( sport = :$WSS_PORT or sport = :$USBIP_PORT )"
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" == *" [::1]:"* ]]
+	[[ "${lines[1]}" == *" [::1]:"* ]]
+	[ "$(tcp_connect 127.0.0.1 "$WSS_PORT")" = "Connection refused" ]
+	[ "$(tcp_connect 127.0.0.1 "$USBIP_PORT")" = "Connection refused" ]
+	# and a node reaches it there
+	random_image "$WORK/disk.img" 1
+	URL="wss://[::1]:$WSS_PORT/usbip"
+	start_node "$WORK/node.log" node "storage:$WORK/disk.img"
+	"$CLIENT" --port "$USBIP_PORT" ::1 read-disk "$BUSID" "$WORK/read.img"
+	cmp "$WORK/disk.img" "$WORK/read.img"
+}
+
+@test "usbws serve binds exactly what it was asked too" {
+	"$USBWS" serve --listen 127.0.0.1:0 --virtual sourcesink 2>"$WORK/serve.log" &
+	PIDS+=($!)
+	wait_for "$WORK/serve.log" "\(port [0-9]+\)"
+	port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$WORK/serve.log")
+	run ss -ltnH "( sport = :$port )"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == *" 127.0.0.1:$port "* ]]
+	[ "$(tcp_connect ::1 "$port")" = "Connection refused" ]
+}
+
+@test "a USB/IP importer that sends no request is closed after --usbip-timeout; importers are capped" {
+	proxy_at "$WORK/proxy.log" 127.0.0.1:0 127.0.0.1:0 --usbip-timeout 2 --usbip-max-clients 5 \
+		--usbip-max-per-source 5
+	$HOLD 127.0.0.2 127.0.0.1 "$USBIP_PORT" 8 6 >"$WORK/hold.out" &
+	PIDS+=($!)
+	wait_for "$WORK/hold.out" "^opened=" 10
+	# 3 past the cap are closed at once, the 5 silent ones after 2 s
+	grep -qx "opened=8 closed_within_1s=3 closed_later=5 still_open=0" "$WORK/hold.out"
+	wait_count "$WORK/proxy.log" "usbip-listen 127\.0\.0\.1:0: refused a connection from 127\.0\.0\.2:[0-9]+: too many connections at once \(--usbip-max-clients\)" 3
+	wait_count "$WORK/proxy.log" "usbip-listen 127\.0\.0\.1:0: closing the connection from 127\.0\.0\.2:[0-9]+: no USB/IP request within 2 s" 5
+	# an importer that has its device may stay silent past the deadline
+	start_node "$WORK/node.log" node sourcesink
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 flood "$BUSID" 0 4
+	[ "$status" -eq 0 ]
+	wait_for "$WORK/proxy.log" "busid $BUSID released by its importer"
+	[ "$(grep -c "closing the connection from 127\.0\.0\.1" "$WORK/proxy.log")" -eq 0 ]
+}
+
+@test "a connection that completes TLS but sends no hello is closed after --auth-timeout" {
+	proxy_at "$WORK/proxy.log" 127.0.0.1:0 127.0.0.1:0 --auth-timeout 2
+	start=$(date +%s)
+	# a valid node certificate, and then nothing
+	run timeout 20 openssl s_client -quiet -connect "127.0.0.1:$WSS_PORT" -cert "$PKI/node.pem" \
+		-key "$PKI/node.key" -CAfile "$PKI/ca.pem" < <(sleep 15)
+	[ $(($(date +%s) - start)) -lt 10 ]
+	grep -qE "^usbws-proxy: warning: --listen 127\.0\.0\.1:0: closing the connection from 127\.0\.0\.1:[0-9]+: no authenticated hello within 2 s$" "$WORK/proxy.log"
+}
+
+@test "2,000 idle connections on each listener at the unit's fd limit: a node still exports and reads its disk within 5 s" {
+	# as systemd starts it: the soft limit 1024, the hard one the unit's
+	# (or this machine's, if lower and it cannot be raised here)
+	limit=$(sed -n 's/^LimitNOFILE=//p' "$BATS_TEST_DIRNAME/../../systemd/usbws-proxy.service.in")
+	[ "$limit" -ge 8192 ]
+	[ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge "$limit" ] || limit=$(ulimit -Hn)
+	echo "# hard limit $limit" >&3
+	random_image "$WORK/disk.img" 4
+	NOFILE=1024:$limit proxy_at "$WORK/proxy.log" 127.0.0.1:0 127.0.0.1:0
+	pid=${PIDS[0]}
+	$HOLD 127.0.0.2 127.0.0.1 "$WSS_PORT" 2000 60 >"$WORK/hold-wss.out" &
+	PIDS+=($!)
+	$HOLD 127.0.0.3 127.0.0.1 "$USBIP_PORT" 2000 60 >"$WORK/hold-usbip.out" &
+	PIDS+=($!)
+	wait_for "$WORK/hold-wss.out" "^held 2000$" 20
+	wait_for "$WORK/hold-usbip.out" "^held 2000$" 20
+	[ "$(cpu_percent "$pid" 3)" -lt 20 ]
+	t0=$(date +%s%N)
+	start_node "$WORK/node.log" node "storage:$WORK/disk.img"
+	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$BUSID" "$WORK/read.img"
+	t1=$(date +%s%N)
+	cmp "$WORK/disk.img" "$WORK/read.img"
+	echo "# node in and disk read in $(((t1 - t0) / 1000000)) ms" >&3
+	[ $(((t1 - t0) / 1000000)) -lt 5000 ]
+	[ "$(cpu_percent "$pid" 3)" -lt 20 ]
+	# what was refused, and that the log says so without flooding
+	grep -qE "refused a connection from 127\.0\.0\.2:[0-9]+: too many connections from this address \(--max-startups-per-source\)" "$WORK/proxy.log"
+	grep -qE "refused a connection from 127\.0\.0\.3:[0-9]+: too many connections from this address \(--usbip-max-per-source\)" "$WORK/proxy.log"
+	[ "$(wc -l <"$WORK/proxy.log")" -lt 40 ]
+}
+
+@test "out of file descriptors the proxy stops accepting for a moment instead of spinning, and recovers" {
+	NOFILE=200:200 proxy_at "$WORK/proxy.log" 127.0.0.1:0 127.0.0.1:0 --auth-timeout 2 --max-startups-per-source 5000 \
+		--max-startups 5000
+	pid=${PIDS[0]}
+	$HOLD 127.0.0.2 127.0.0.1 "$WSS_PORT" 400 60 >"$WORK/hold.out" &
+	hold_pid=$!
+	PIDS+=($hold_pid)
+	wait_for "$WORK/hold.out" "^held 400$" 20
+	wait_for "$WORK/proxy.log" "out of file descriptors \(limit 200, Too many open files\); not accepting for 250 ms"
+	[ "$(cpu_percent "$pid" 3)" -lt 20 ]
+	kill "$hold_pid"
+	wait_for "$WORK/hold.out" "^opened=400 " 10
+	start_node "$WORK/node.log" node sourcesink
+	# a few lines and a sum, not a line per failed accept
+	[ "$(grep -c "out of file descriptors (limit" "$WORK/proxy.log")" -le 10 ]
+}
