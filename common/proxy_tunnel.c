@@ -18,6 +18,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "monoclock.h"
+#include "netaddr.h"
 #include "proxy.h"
 #include "proxy_int.h"
 #include "relay.h"
@@ -452,19 +453,31 @@ static int verify_client_cert(void *user, size_t preverify_ok)
 	return 1;
 }
 
+/* Handshakes anyone can fail at will: a few lines, then a sum (tick). */
+static struct log_limit tls_refusals;
+
 /* Every alert the proxy sends during a handshake explains a refusal; the
  * one that matters most is "certificate required" (no client certificate),
  * which never reaches the verification callback. */
 static void tls_info(const SSL *ssl, int where, int ret)
 {
-	(void)ssl;
+	char peer[NETADDR_STRLEN];
+
 	if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE) || (ret >> 8) != SSL3_AL_FATAL)
+		return;
+	/* a peer that connects and leaves without a byte was refused
+	 * nothing: OpenSSL answers its EOF with a decode_error alert */
+	if (BIO_number_read(SSL_get_rbio(ssl)) == 0)
+		return;
+	netaddr_peer(SSL_get_fd(ssl), peer, sizeof(peer));
+	if (!log_limit_allow(&tls_refusals, monotonic_ms()))
 		return;
 	/* TLS 1.3's certificate_required (116) is missing from OpenSSL 3.0's names */
 	if ((ret & 0xff) == 116)
-		log_warn("TLS handshake with a node refused: certificate required (the node sent no client certificate)");
+		log_warn("TLS handshake with %s refused: certificate required (the node sent no client certificate)",
+			 peer);
 	else
-		log_warn("TLS handshake with a node refused: %s", SSL_alert_desc_string_long(ret));
+		log_warn("TLS handshake with %s refused: %s", peer, SSL_alert_desc_string_long(ret));
 }
 
 static void tunnel_open(struct conn *c, struct lws *wsi)
@@ -549,7 +562,10 @@ void proxy_tunnel_tick(struct proxy *px)
 	time_t now = time(NULL);
 	int64_t now_ms = monotonic_ms();
 	struct tunnel *t, *next;
+	unsigned int hidden;
 
+	if ((hidden = log_limit_flush(&tls_refusals, now_ms)))
+		log_warn("refused %u more TLS handshakes in the last %d s", hidden, LOG_LIMIT_WINDOW_MS / 1000);
 	for (t = px->tunnels; t; t = next) {
 		next = t->next;
 		if (!t->wsi) {

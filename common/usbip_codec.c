@@ -53,10 +53,18 @@ int usbip_op_common_encode(uint8_t *buf, size_t cap, uint16_t code, uint32_t sta
 }
 
 /* Copies a fixed-size wire string, which must carry its NUL inside size. */
+/* Paths and busids name sysfs entries: a control character in one is a
+ * peer trying to forge log lines or drive a terminal (usbip list -r prints
+ * them as they are), never a real device. */
 static int string_decode(const uint8_t *src, size_t size, char *dst)
 {
-	if (!memchr(src, 0, size))
+	const uint8_t *end = memchr(src, 0, size);
+
+	if (!end)
 		return USBWS_ERR_STRING;
+	for (const uint8_t *p = src; p < end; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return USBWS_ERR_STRING_CONTROL;
 	memcpy(dst, src, size);
 	return 0;
 }

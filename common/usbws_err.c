@@ -34,6 +34,7 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_AFTER_UNEXPORT: return "data after the device was unexported";
 	case USBWS_ERR_SPEED: return "unknown USB speed";
 	case USBWS_ERR_REFUSED: return "the USB/IP peer refused the request (non-zero status)";
+	case USBWS_ERR_STRING_CONTROL: return "path or busid holds a control character";
 	case USBWS_ERR_STREAM_TRUNCATED: return "the stream ended inside a message (truncated)";
 	case USBWS_ERR_RESUME_OFFSET: return "acknowledged stream offset outside what was sent";
 	case USBWS_ERR_WS_RSV: return "WebSocket frame with reserved bits set";

@@ -44,6 +44,7 @@ enum usbws_err {
 	USBWS_ERR_REFUSED = -40,        /* the peer answered with a non-zero USB/IP status */
 	USBWS_ERR_RESUME_OFFSET = -41,  /* acknowledged or resumed offset outside what was sent */
 	USBWS_ERR_STREAM_TRUNCATED = -42,/* a stream closed on purpose in the middle of a message */
+	USBWS_ERR_STRING_CONTROL = -43, /* a path or busid holds a control character */
 
 	/* WebSocket (RFC 6455) framing violations */
 	USBWS_ERR_WS_RSV = -50,         /* reserved bits set with no extension agreed */

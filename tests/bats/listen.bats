@@ -160,3 +160,24 @@ proxy_at() {
 	# a few lines and a sum, not a line per failed accept
 	[ "$(grep -c "out of file descriptors (limit" "$WORK/proxy.log")" -le 10 ]
 }
+
+@test "a peer that connects and leaves is no refusal; refusals name the peer and are summed up, not flooded" {
+	proxy_at "$WORK/proxy.log" 127.0.0.1:0 127.0.0.1:0
+	python3 -c 'import socket, ssl, sys
+port = int(sys.argv[1])
+for i in range(200):
+    s = socket.socket(); s.bind(("127.0.0.2", 0)); s.connect(("127.0.0.1", port)); s.close()
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+for i in range(50):
+    s = socket.socket(); s.bind(("127.0.0.3", 0)); s.connect(("127.0.0.1", port))
+    t = ctx.wrap_socket(s)
+    try:
+        t.recv(1)
+    except (ssl.SSLError, OSError):
+        pass
+    t.close()' "$WSS_PORT"
+	wait_for "$WORK/proxy.log" "refused [0-9]+ more TLS handshakes in the last 10 s" 15
+	absent "decode error|127\.0\.0\.2" "$WORK/proxy.log"
+	[ "$(grep -cE "^usbws-proxy: warning: TLS handshake with 127\.0\.0\.3:[0-9]+ refused: certificate required \(the node sent no client certificate\)$" "$WORK/proxy.log")" -eq 5 ]
+	grep -qx "usbws-proxy: warning: refused 45 more TLS handshakes in the last 10 s" "$WORK/proxy.log"
+}

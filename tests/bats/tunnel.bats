@@ -104,7 +104,7 @@ teardown() { usbws_teardown; }
 @test "a client without a certificate is refused" {
 	start_proxy "$WORK/proxy.log"
 	run timeout 10 openssl s_client -connect "127.0.0.1:$WSS_PORT" -CAfile "$PKI/ca.pem" </dev/null
-	wait_for "$WORK/proxy.log" "TLS handshake with a node refused: certificate required \(the node sent no client certificate\)"
+	wait_for "$WORK/proxy.log" "TLS handshake with 127\.0\.0\.1:[0-9]+ refused: certificate required \(the node sent no client certificate\)"
 	absent "connected" "$WORK/proxy.log"
 }
 
@@ -153,6 +153,21 @@ teardown() { usbws_teardown; }
 	[ "$status" -eq 0 ]
 	cmp "$WORK/disk.img" "$WORK/read.img"
 	kill -0 "$NODE_PID"
+}
+
+@test "an export whose busid holds control characters is refused, and none of them reaches a log or listing" {
+	start_proxy "$WORK/proxy.log"
+	peer=("$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem")
+	hello='{"type":"hello","version":1,"role":"export","device":{"busid":"1-1","vendor":"0525","product":"a4a5","speed":"high","class":"00","interfaces":[]}}'
+	# path empty, busid ESC "[31m1-1" newline, the rest zero
+	path=$(printf '%0512d' 0)
+	busid=1b5b33316d312d310a$(printf '%046d' 0)
+	run "${peer[@]}" --text "$hello" --hex "0111800600000000${path}${busid}$(printf '%048d' 0)"
+	[[ "$output" == *"closed: USB/IP protocol violation: path or busid holds a control character"* ]]
+	grep -q "node node-1: closing its tunnel: USB/IP protocol violation: path or busid holds a control character" "$WORK/proxy.log"
+	absent $'\x1b' "$WORK/proxy.log"
+	run usbip --tcp-port "$USBIP_PORT" list -r 127.0.0.1
+	[[ "$output" != *$'\x1b'* ]]
 }
 
 @test "SIGTERM on the node unexports its device cleanly" {
@@ -304,7 +319,7 @@ teardown() { usbws_teardown; }
 	run timeout 10 openssl s_client -connect "127.0.0.1:$WSS_PORT" -tls1_1 -cert "$PKI/node.pem" \
 		-key "$PKI/node.key" -CAfile "$PKI/ca.pem" </dev/null
 	[[ "$output" == *"alert protocol version"* ]]
-	wait_for "$WORK/proxy.log" "TLS handshake with a node refused: protocol version"
+	wait_for "$WORK/proxy.log" "TLS handshake with 127\.0\.0\.1:[0-9]+ refused: protocol version"
 }
 
 @test "an upgrade to another path or without the usbws.v1 subprotocol is refused" {
