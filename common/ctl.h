@@ -42,7 +42,6 @@ struct ctl_msg {
 	char message[256];                 /* error */
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];  /* hello export */
 	unsigned int nifs;
-	struct json_t *devices;            /* hello export: the node's own USB devices; caller decrefs */
 };
 
 /* JSON for one device, as listings show it; NULL state omits "state". */
@@ -51,9 +50,7 @@ struct json_t *ctl_device_json(const struct usbip_usb_device *dev, const struct 
 			       const char *state);
 
 /* Each returns a malloc'd NUL-terminated string, or NULL when out of memory. */
-/* local_devices (may be NULL) is the node's own listing; it is consumed. */
-char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs,
-		       struct json_t *local_devices);
+char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs);
 char *ctl_hello_list(void);
 /* session may be NULL: the proxy does not keep this tunnel for a resume */
 char *ctl_welcome(const char *node, const char *busid, const char *session, unsigned int resume_seconds);
@@ -62,8 +59,7 @@ char *ctl_resumed(uint64_t received);
 char *ctl_ack(uint64_t received);
 char *ctl_error(const char *code, const char *message);
 
-/* Parses one text frame.  Returns 0, or USBWS_ERR_INVAL with why filled.
- * On success msg->devices may hold a reference the caller must drop. */
+/* Parses one text frame.  Returns 0, or USBWS_ERR_INVAL with why filled. */
 int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size_t why_size);
 
 const char *ctl_speed_name(uint32_t speed);

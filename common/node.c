@@ -26,7 +26,6 @@
 #include "ctl.h"
 #include "ctlsock.h"
 #include "kdev.h"
-#include "localdev.h"
 #include "log.h"
 #include "monoclock.h"
 #include "resume.h"
@@ -234,7 +233,7 @@ static int queue_export(struct node *n)
 	uint8_t req[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
 	int len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_EXPORT, 0, n->ops->info(n));
 
-	if (send_text(n, ctl_hello_export(n->ops->info(n), n->ops->ifs(n), localdev_json())) < 0 || len < 0 ||
+	if (send_text(n, ctl_hello_export(n->ops->info(n), n->ops->ifs(n))) < 0 || len < 0 ||
 	    buf_append(n->ops->tx(n), req, (size_t)len) < 0)
 		return USBWS_ERR_NOMEM;
 	/* the export request is binary: it goes with the rest of the stream */

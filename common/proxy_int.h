@@ -61,7 +61,6 @@ struct tunnel {
 	char *text_queue[4];              /* JSON frames for the node */
 	unsigned int ntext;
 	struct buf text_in;               /* a JSON frame arriving in fragments */
-	struct json_t *local_devices;     /* the node's own USB devices, from its hello */
 	struct importer *imp;
 	int closing;                      /* close once the queues are sent */
 	char close_reason[124];

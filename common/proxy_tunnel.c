@@ -55,7 +55,6 @@ static void tunnel_free(struct tunnel *t)
 		t->conn->t = NULL;
 	while (t->ntext)
 		free(t->text_queue[--t->ntext]);
-	json_decref(t->local_devices);
 	usbip_validator_free(t->validator);
 	buf_free(&t->tx);
 	buf_free(&t->text_in);
@@ -91,7 +90,19 @@ static void importer_resume_if_room(struct tunnel *t)
 	}
 }
 
-static char *nodes_listing(struct proxy *px)
+/* Who a listing is for, and so what it shows.  A node sees its own exported
+ * devices and nothing of any other node's: tenants of one proxy do not learn
+ * of each other.  A wider view (an operator's) would be another scope. */
+struct listing_scope {
+	const char *node;                 /* the only node shown */
+};
+
+static int scope_shows(const struct listing_scope *scope, const struct tunnel *t)
+{
+	return t->exported && strcmp(t->node, scope->node) == 0;
+}
+
+static char *nodes_listing(struct proxy *px, const struct listing_scope *scope)
 {
 	json_t *root = json_pack("{s:s, s:[]}", "type", "nodes", "nodes");
 	json_t *nodes = json_object_get(root, "nodes");
@@ -103,11 +114,10 @@ static char *nodes_listing(struct proxy *px)
 		int seen = 0;
 
 		/* one entry per node name that has a device exported */
-		if (!t->exported)
+		if (!scope_shows(scope, t))
 			continue;
-		for (u = px->tunnels; u != t; u = u->next)
-			if (u->exported && strcmp(u->node, t->node) == 0)
-				seen = 1;
+		for (u = px->tunnels; u != t && !seen; u = u->next)
+			seen = u->exported && strcmp(u->node, t->node) == 0;
 		if (seen)
 			continue;
 		node = json_pack("{s:s, s:[]}", "node", t->node, "devices");
@@ -116,13 +126,6 @@ static char *nodes_listing(struct proxy *px)
 			if (strcmp(u->node, t->node) != 0 || !u->exported)
 				continue;
 			json_array_append_new(devs, ctl_device_json(&u->dev, u->ifs, u->imp ? "imported" : "exported"));
-		}
-		/* what the node has but does not export, as its latest hello said */
-		for (u = px->tunnels; u; u = u->next) {
-			if (strcmp(u->node, t->node) == 0 && u->exported && u->local_devices) {
-				json_array_extend(devs, u->local_devices);
-				break;
-			}
 		}
 		json_array_append_new(nodes, node);
 	}
@@ -320,10 +323,6 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 		return;
 	}
 	buf_consume(&t->text_in, buf_len(&t->text_in));
-	if (msg.type != CTL_HELLO || t->hello_seen) {
-		json_decref(msg.devices);
-		msg.devices = NULL;
-	}
 	switch (msg.type) {
 	case CTL_HELLO:
 		if (t->hello_seen) {
@@ -331,9 +330,10 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 			return;
 		}
 		if (strcmp(msg.role, "list") == 0) {
-			json_decref(msg.devices);
+			struct listing_scope scope = { .node = t->node };
+
 			log_info("%s asked for the listing", t->node);
-			queue_text(t, nodes_listing(t->px));
+			queue_text(t, nodes_listing(t->px, &scope));
 			snprintf(t->close_reason, sizeof(t->close_reason), "listing sent");
 			t->closing = 1;
 			return;
@@ -346,7 +346,6 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 		log_info("node %s connected", t->node);
 		/* REQ_EXPORT carries no interfaces; listings take them from here */
 		memcpy(t->ifs, msg.ifs, sizeof(t->ifs));
-		t->local_devices = msg.devices;
 		return;
 	case CTL_ACK:
 		/* without a session nothing is kept to drop */

@@ -1,0 +1,42 @@
+#!/usr/bin/env bats
+# What one node can and cannot do to another on a shared proxy: see the
+# other's devices, learn of devices it does not export, or take all the
+# tunnels.  Nodes are real usbws connect processes or tests/wspeer; each
+# test starts its own proxy and PKI (node.pem is node-1, node2.pem node-2).
+
+load helpers
+
+setup() {
+	usbws_setup
+	pki
+}
+teardown() { usbws_teardown; }
+
+# list_remote CERT-NAME: the proxy's listing as that node sees it, JSON on stdout
+list_remote() {
+	"$USBWS" list --remote "$URL" --json --cert "$PKI/$1.pem" --key "$PKI/$1.key" --ca "$PKI/ca.pem" \
+		2>>"$WORK/list.log"
+}
+
+@test "a node's listing shows its own exported devices only: no other node's, and no unexported device" {
+	# every node here has a YubiKey (1-1), a hub and a disk it does not export
+	fake_sysfs
+	random_image "$WORK/d.img" 1
+	start_proxy "$WORK/proxy.log" server --vhci none
+	start_node "$WORK/node1.log" node "storage:$WORK/d.img"
+	bus1=$BUSID
+	start_node "$WORK/node2.log" node2 sourcesink
+	bus2=$BUSID
+	list_remote node2 >"$WORK/l2.json"
+	[ "$(jq -c . "$WORK/l2.json")" = '{"nodes":[{"node":"node-2","devices":[{"busid":"'"$bus2"'","vendor":"0525","product":"a4a0","speed":"high","class":"ff","interfaces":[{"class":"ff","subclass":"00","protocol":"00"}],"state":"exported"}]}]}' ]
+	list_remote node >"$WORK/l1.json"
+	[ "$(jq -c . "$WORK/l1.json")" = '{"nodes":[{"node":"node-1","devices":[{"busid":"'"$bus1"'","vendor":"0525","product":"a4a5","speed":"high","class":"00","interfaces":[{"class":"08","subclass":"06","protocol":"50"}],"state":"exported"}]}]}' ]
+	# the YubiKey, the hub and the disk are nowhere, whoever asks
+	absent '1050|0407|0bda|0781|available' "$WORK/l1.json"
+	absent '1050|0407|0bda|0781|available' "$WORK/l2.json"
+	# a node with nothing exported sees an empty listing
+	stop_procs
+	start_proxy "$WORK/proxy2.log" server --vhci none
+	start_node "$WORK/node1.log" node "storage:$WORK/d.img"
+	[ "$(list_remote node2 | jq -c .)" = '{"nodes":[]}' ]
+}
