@@ -18,6 +18,8 @@
 #define USBWS_PATH "/usbip"
 #define USBWS_CTL_VERSION 1
 #define USBWS_CTL_MAX 65536        /* longest text frame accepted */
+/* --max-tunnels-per-node's ceiling: the devices one node's listing may hold */
+#define CTL_MAX_TUNNELS_PER_NODE 4096
 
 enum ctl_type {
 	CTL_HELLO = 1,     /* node -> proxy: role "export" (with device) or "list" */

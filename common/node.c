@@ -434,10 +434,12 @@ static void on_error(struct node *n, const struct ctl_msg *msg)
 		return;
 	}
 	log_err("the proxy refused: %s (%s)", msg->message, msg->code);
-	/* ports may free up; anything else would be refused again */
-	if (strcmp(msg->code, "vhci") == 0) {
+	/* ports may free up, and so may this node's share of the proxy (its
+	 * own lost tunnels expire): both are tried again with backoff, never
+	 * at once; anything else would be refused again */
+	if (strcmp(msg->code, "vhci") == 0 || strcmp(msg->code, "limit") == 0) {
 		n->session[0] = 0;
-		n->drop_link = "no vhci_hcd port";
+		n->drop_link = msg->code[0] == 'v' ? "no vhci_hcd port" : "over this node's limit on the proxy";
 		return;
 	}
 	finish(n, 1);

@@ -251,6 +251,36 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 	}
 }
 
+/* The other tunnels of self's node: live, waiting for their export, or
+ * parked for a resume.  Listings and tunnels already closing do not count. */
+static unsigned int node_tunnels(const struct proxy *px, const struct tunnel *self)
+{
+	const struct tunnel *t;
+	unsigned int n = 0;
+
+	for (t = px->tunnels; t; t = t->next)
+		if (t != self && t->hello_seen && !t->closing && strcmp(t->node, self->node) == 0)
+			n++;
+	return n;
+}
+
+/* One node may not take every tunnel (and so the memory and ports behind
+ * them): past --max-tunnels-per-node its next export is refused, and the
+ * node tries again later, as a parked tunnel may expire meanwhile. */
+static int over_tunnel_cap(struct tunnel *t)
+{
+	const struct proxy_config *cfg = t->px->cfg;
+	char why[300];
+
+	if (node_tunnels(t->px, t) < cfg->max_tunnels_per_node)
+		return 0;
+	snprintf(why, sizeof(why), "node %s already has %u tunnels, live or kept for a resume, the most this proxy "
+		 "allows one node (--max-tunnels-per-node); end one, or let a lost one's %d s resume time pass",
+		 t->node, cfg->max_tunnels_per_node, cfg->resume_seconds);
+	tunnel_fail(t, "limit", why);
+	return 1;
+}
+
 /* A node names the session of a tunnel it lost: the tunnel moves to this
  * connection and both sides carry on from what the other holds. */
 static void resume_session(struct conn *c, const struct ctl_msg *msg)
@@ -343,6 +373,8 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 			resume_session(c, &msg);
 			return;
 		}
+		if (over_tunnel_cap(t))
+			return;
 		log_info("node %s connected", t->node);
 		/* REQ_EXPORT carries no interfaces; listings take them from here */
 		memcpy(t->ifs, msg.ifs, sizeof(t->ifs));

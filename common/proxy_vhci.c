@@ -21,8 +21,6 @@
 #include "sysfs.h"
 #include "usbids.h"
 
-#define MAX_PORTS 1024
-
 static int parse_pins(struct proxy *px)
 {
 	const struct proxy_config *cfg = px->cfg;
@@ -199,6 +197,19 @@ static int refuse(struct tunnel *t, const char *why)
 	return -1;
 }
 
+/* The vhci_hcd ports a node holds now: a port whose tunnel is gone is on
+ * its way back and counts for no one. */
+static unsigned int ports_held(const struct proxy *px, const char *node)
+{
+	unsigned int n = 0;
+	size_t i;
+
+	for (i = 0; i < px->nclaims; i++)
+		if (px->claims[i].imp->t && strcmp(px->claims[i].imp->t->node, node) == 0)
+			n++;
+	return n;
+}
+
 /* Picks a port no claim holds: between a port freeing itself in the kernel
  * and our socket's close, the status file shows it free but it is ours. */
 static const struct vhci_port *pick_unclaimed(struct proxy *px, struct vhci_port *ports, size_t n,
@@ -230,10 +241,16 @@ int proxy_vhci_attach(struct tunnel *t)
 
 	if (!px->vhci_on)
 		return 0;
-	ports = calloc(MAX_PORTS, sizeof(*ports));
+	if (ports_held(px, t->node) >= px->cfg->max_ports_per_node) {
+		snprintf(why, sizeof(why), "node %s already holds %u vhci_hcd ports, the most this proxy allows one node "
+			 "(--max-ports-per-node); end one of its exports first", t->node, px->cfg->max_ports_per_node);
+		tunnel_fail(t, "limit", why);
+		return -1;
+	}
+	ports = calloc(PROXY_MAX_VHCI_PORTS, sizeof(*ports));
 	if (!ports)
 		return refuse(t, "out of memory");
-	if (vhci_scan(ports, MAX_PORTS, &n, why, sizeof(why)) < 0) {
+	if (vhci_scan(ports, PROXY_MAX_VHCI_PORTS, &n, why, sizeof(why)) < 0) {
 		free(ports);
 		return refuse(t, why);
 	}
@@ -342,12 +359,12 @@ static json_t *port_json(const struct vhci_claim *c, const struct vhci_port *por
 
 static json_t *answer_ports(struct proxy *px)
 {
-	struct vhci_port *ports = calloc(MAX_PORTS, sizeof(*ports));
+	struct vhci_port *ports = calloc(PROXY_MAX_VHCI_PORTS, sizeof(*ports));
 	json_t *list = json_array();
 	char why[200];
 	size_t i, n = 0;
 
-	if (ports && px->vhci_on && vhci_scan(ports, MAX_PORTS, &n, why, sizeof(why)) < 0)
+	if (ports && px->vhci_on && vhci_scan(ports, PROXY_MAX_VHCI_PORTS, &n, why, sizeof(why)) < 0)
 		n = 0;
 	for (i = 0; i < px->nclaims; i++)
 		json_array_append_new(list, port_json(&px->claims[i], ports, n));

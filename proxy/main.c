@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "log.h"
 #include "numarg.h"
 #include "proxy.h"
@@ -33,6 +34,9 @@ static void usage(FILE *out)
 		"                            listed controllers (0,1 or vhci_hcd.0,vhci_hcd.1)\n"
 		"  --pin NODE=LIST           NODE's devices only ever go to these vhci_hcd\n"
 		"                            (repeatable; NODE is the certificate CN)\n"
+		"  --max-tunnels-per-node N  devices one node may export at once, live or kept\n"
+		"                            for a resume (default 32, at most 4096)\n"
+		"  --max-ports-per-node N    vhci_hcd ports one node may hold (default 16)\n"
 		"  --sysfs-root DIR          where sysfs is (default /sys, or $USBWS_SYSFS_ROOT)\n"
 		"  --ping-interval SECS      ping each node this often (default 15; 0: never)\n"
 		"  --ping-timeout SECS       drop a node's link silent this long (default 45)\n"
@@ -73,6 +77,8 @@ int main(int argc, char **argv)
 		{ "ping-timeout", required_argument, NULL, 'T' },
 		{ "resume-time", required_argument, NULL, 'R' },
 		{ "resume-window", required_argument, NULL, 'W' },
+		{ "max-tunnels-per-node", required_argument, NULL, 'N' },
+		{ "max-ports-per-node", required_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -81,7 +87,8 @@ int main(int argc, char **argv)
 	struct proxy_config cfg = {
 		.listen = "0.0.0.0:443", .ping_interval = PROXY_DEFAULT_PING_INTERVAL,
 		.ping_timeout = PROXY_DEFAULT_PING_TIMEOUT, .resume_seconds = RESUME_DEFAULT_SECONDS,
-		.resume_window = RESUME_DEFAULT_WINDOW,
+		.resume_window = RESUME_DEFAULT_WINDOW, .max_tunnels_per_node = PROXY_DEFAULT_MAX_TUNNELS_PER_NODE,
+		.max_ports_per_node = PROXY_DEFAULT_MAX_PORTS_PER_NODE,
 	};
 	unsigned long long number;
 	const char *pins[MAX_PINS];
@@ -111,6 +118,22 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.resume_window = (size_t)number;
+			break;
+		case 'N':
+			if (parse_count(optarg, 1, CTL_MAX_TUNNELS_PER_NODE, 0, &number) < 0) {
+				fprintf(stderr, "usbws-proxy: --max-tunnels-per-node needs a count from 1 to %d, not '%s'\n",
+					CTL_MAX_TUNNELS_PER_NODE, optarg);
+				return 2;
+			}
+			cfg.max_tunnels_per_node = (unsigned int)number;
+			break;
+		case 'O':
+			if (parse_count(optarg, 1, PROXY_MAX_VHCI_PORTS, 0, &number) < 0) {
+				fprintf(stderr, "usbws-proxy: --max-ports-per-node needs a count from 1 to %d, not '%s'\n",
+					PROXY_MAX_VHCI_PORTS, optarg);
+				return 2;
+			}
+			cfg.max_ports_per_node = (unsigned int)number;
 			break;
 		case 'P':
 			if (cfg.npins == MAX_PINS) {

@@ -40,3 +40,34 @@ list_remote() {
 	start_node "$WORK/node1.log" node "storage:$WORK/d.img"
 	[ "$(list_remote node2 | jq -c .)" = '{"nodes":[]}' ]
 }
+
+@test "a node past --max-tunnels-per-node is refused with the limit named, parked tunnels counted; another node still gets in" {
+	start_proxy "$WORK/proxy.log" server --vhci none --max-tunnels-per-node 3 --resume-time 6
+	for i in 1 2 3; do
+		start_node "$WORK/node$i.log" node sourcesink
+		pid[$i]=$NODE_PID
+	done
+	limit="node node-1 already has 3 tunnels, live or kept for a resume, the most this proxy allows one node (--max-tunnels-per-node); end one, or let a lost one's 6 s resume time pass"
+	# a fourth live one is refused, and tries again only after a backoff
+	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
+		--virtual sourcesink --retries 2
+	echo "status $status: $output"
+	[ "$status" -eq 1 ]
+	[ "$(grep -cF "usbws: error: the proxy refused: $limit (limit)" <<<"$output")" -eq 2 ]
+	[[ "$output" == *"giving up after 2 attempts (--retries)"* ]]
+	[ "$(grep -cF "usbws-proxy: warning: node node-1: closing its tunnel: $limit" "$WORK/proxy.log")" -eq 2 ]
+	# nodes killed outright leave their tunnels parked: they still count
+	kill -9 "${pid[@]}"
+	wait_count "$WORK/proxy.log" "node node-1: connection lost; keeping busid [0-9]+-1 for 6 s" 3
+	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
+		--virtual sourcesink --retries 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"usbws: error: the proxy refused: $limit (limit)"* ]]
+	[ "$(grep -cF "closing its tunnel: $limit" "$WORK/proxy.log")" -eq 3 ]
+	# node-1's share is its own: node-2 exports as usual
+	start_node "$WORK/node2.log" node2 sourcesink
+	grep -q "which knows this node as node-2" "$WORK/node2.log"
+	# once the parked ones expire node-1 gets in again
+	wait_count "$WORK/proxy.log" "node node-1 did not resume within 6 s" 3 15
+	start_node "$WORK/node4.log" node sourcesink
+}
