@@ -100,6 +100,7 @@ struct proxy {
 	struct vhci_set vhci_allowed;
 	struct vhci_pin *pins;
 	size_t npins;
+	struct vhci_set reserved;         /* every pinned controller: no other node's devices go there */
 	struct vhci_claim *claims;
 	size_t nclaims;
 };

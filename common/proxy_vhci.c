@@ -25,7 +25,7 @@ static int parse_pins(struct proxy *px)
 {
 	const struct proxy_config *cfg = px->cfg;
 	char why[200];
-	size_t i;
+	size_t i, c;
 
 	px->pins = calloc(cfg->npins ? cfg->npins : 1, sizeof(*px->pins));
 	if (!px->pins)
@@ -43,6 +43,9 @@ static int parse_pins(struct proxy *px)
 			return -1;
 		}
 		memcpy(px->pins[i].node, cfg->pins[i], len);
+		px->reserved.restricted = 1;
+		for (c = 0; c < VHCI_MAX_CONTROLLERS; c++)
+			px->reserved.allowed[c] |= px->pins[i].set.allowed[c];
 	}
 	px->npins = cfg->npins;
 	return 0;
@@ -150,10 +153,16 @@ void proxy_vhci_free(struct proxy *px)
 	unlink(path);
 }
 
-static const struct vhci_set *allowed_for(struct proxy *px, const char *node, struct vhci_set *both)
+/* The controllers a node may use.  A pinned node: its pins, within --vhci.
+ * Any other node: what --vhci allows less every pinned controller, as a pin
+ * reserves its controllers for its tenant; *reserved_out then says some
+ * were taken out. */
+static const struct vhci_set *allowed_for(struct proxy *px, const char *node, struct vhci_set *both,
+					   int *reserved_out)
 {
 	size_t i, c;
 
+	*reserved_out = 0;
 	for (i = 0; i < px->npins; i++) {
 		if (strcmp(px->pins[i].node, node) != 0)
 			continue;
@@ -164,7 +173,16 @@ static const struct vhci_set *allowed_for(struct proxy *px, const char *node, st
 			both->allowed[c] &= px->vhci_allowed.allowed[c];
 		return both;
 	}
-	return &px->vhci_allowed;
+	if (!px->reserved.restricted)
+		return &px->vhci_allowed;
+	both->restricted = 1;
+	for (c = 0; c < VHCI_MAX_CONTROLLERS; c++) {
+		int base = !px->vhci_allowed.restricted || px->vhci_allowed.allowed[c];
+
+		both->allowed[c] = base && !px->reserved.allowed[c];
+		*reserved_out |= base && px->reserved.allowed[c];
+	}
+	return both;
 }
 
 static int claimed(struct proxy *px, unsigned int port)
@@ -236,7 +254,7 @@ int proxy_vhci_attach(struct tunnel *t)
 	struct lws *wsi;
 	char why[400], where[160];
 	size_t n;
-	int sv[2];
+	int sv[2], reserved;
 	uint32_t devid;
 
 	if (!px->vhci_on)
@@ -254,12 +272,23 @@ int proxy_vhci_attach(struct tunnel *t)
 		free(ports);
 		return refuse(t, why);
 	}
-	set = allowed_for(px, t->node, &both);
+	set = allowed_for(px, t->node, &both, &reserved);
 	p = pick_unclaimed(px, ports, n, t->dev.speed, set);
 	if (!p) {
-		describe_set(set, where, sizeof(where));
-		snprintf(why, sizeof(why), "no free vhci_hcd port for a %s device in %s for node %s",
-			 t->dev.speed >= USBIP_SPEED_SUPER ? "SuperSpeed" : "high/full/low-speed", where, t->node);
+		char pinned[160] = "";
+
+		/* an unpinned node is told where it may go and what it may not use */
+		describe_set(reserved ? &px->vhci_allowed : set, where, sizeof(where));
+		if (reserved) {
+			describe_set(&px->reserved, pinned, sizeof(pinned));
+			snprintf(why, sizeof(why), "no free vhci_hcd port for a %s device in %s for node %s; %s is "
+				 "reserved by --pin for other nodes",
+				 t->dev.speed >= USBIP_SPEED_SUPER ? "SuperSpeed" : "high/full/low-speed", where, t->node,
+				 pinned);
+		} else {
+			snprintf(why, sizeof(why), "no free vhci_hcd port for a %s device in %s for node %s",
+				 t->dev.speed >= USBIP_SPEED_SUPER ? "SuperSpeed" : "high/full/low-speed", where, t->node);
+		}
 		free(ports);
 		return refuse(t, why);
 	}
