@@ -234,8 +234,8 @@ int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size
 	int rc = USBWS_ERR_INVAL;
 
 	memset(msg, 0, sizeof(msg[0]));
-	if (len > USBWS_CTL_MAX) {
-		snprintf(why, why_size, "control message of %zu bytes exceeds %d", len, USBWS_CTL_MAX);
+	if (len > USBWS_LIST_MAX) {
+		snprintf(why, why_size, "control message of %zu bytes exceeds %d", len, USBWS_LIST_MAX);
 		return USBWS_ERR_INVAL;
 	}
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -958,7 +958,9 @@ int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	n.cfg = cfg;
 	n.mode = MODE_LIST;
 	n.ctl_fd = -1;
-	buf_init(&n.text_in, 0, USBWS_CTL_MAX);
+	/* a listing may be longer than any other message: this node's own
+	 * devices, as many as the proxy's caps allow */
+	buf_init(&n.text_in, 0, USBWS_LIST_MAX);
 	buf_init(&n.in, 0, NODE_RX_CHUNK);
 	buf_init(&tx, 0, 1);
 	rc = run(&n, &tx, stop);

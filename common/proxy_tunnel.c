@@ -155,6 +155,24 @@ static void new_session(char out[CTL_SESSION_HEX + 1])
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
+/* An exported tunnel goes first in the list, numbered, so that exported
+ * tunnels run newest first: a devlist streamed over many writes resumes
+ * from a number, whatever came and went meanwhile (proxy_usbip.c). */
+static void move_to_front(struct tunnel *t)
+{
+	struct tunnel **pp;
+
+	for (pp = &t->px->tunnels; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	t->next = t->px->tunnels;
+	t->px->tunnels = t;
+	t->list_seq = ++t->px->list_seq;
+}
+
 /* OP messages from the node: the export and, at the end, the unexport. */
 static int on_node_op(void *ctx, const struct usbip_event *ev)
 {
@@ -188,6 +206,7 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		t->dev.busnum = bus;
 		t->dev.devnum = 1;
 		t->exported = 1;
+		move_to_front(t);
 		log_info("node %s exported %04x:%04x (its %s) as busid %s", t->node, t->dev.id_vendor,
 			 t->dev.id_product, node_busid, t->busid);
 		if (px->cfg->resume_seconds > 0)
@@ -401,6 +420,33 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 	}
 }
 
+/* The message at the head of the queue, one fragment of at most
+ * USBWS_CTL_MAX per call: a listing can be far longer than one frame, and
+ * what lws holds for a slow node stays one fragment. */
+static int write_text_fragment(struct tunnel *t)
+{
+	static uint8_t frame[LWS_PRE + USBWS_CTL_MAX];
+	char *s = t->text_queue[0];
+	int kind = t->text_off ? LWS_WRITE_CONTINUATION : LWS_WRITE_TEXT;
+	size_t n;
+
+	if (!t->text_off)
+		t->text_len = strlen(s);
+	n = t->text_len - t->text_off;
+	if (n > USBWS_CTL_MAX) {
+		n = USBWS_CTL_MAX;
+		kind |= LWS_WRITE_NO_FIN;
+	}
+	memcpy(frame + LWS_PRE, s + t->text_off, n);
+	t->text_off += n;
+	if (t->text_off == t->text_len) {
+		free(s);
+		memmove(t->text_queue, t->text_queue + 1, --t->ntext * sizeof(t->text_queue[0]));
+		t->text_off = 0;
+	}
+	return lws_write(t->wsi, frame + LWS_PRE, n, (enum lws_write_protocol)kind) < (int)n ? -1 : 0;
+}
+
 static int write_text(struct tunnel *t, char *s, enum lws_write_protocol kind)
 {
 	static uint8_t frame[LWS_PRE + USBWS_CTL_MAX];
@@ -421,15 +467,13 @@ static int write_queued(struct tunnel *t)
 	static uint8_t frame[LWS_PRE + PROXY_WRITE_MAX];
 	size_t n;
 
-	if (t->ping_due) {
+	/* nothing comes between the fragments of a message */
+	if (t->ping_due && !t->text_off) {
 		t->ping_due = 0;
 		if (write_text(t, strdup("usbws"), LWS_WRITE_PING) < 0)
 			return -1;
 	} else if (t->ntext) {
-		char *s = t->text_queue[0];
-
-		memmove(t->text_queue, t->text_queue + 1, --t->ntext * sizeof(t->text_queue[0]));
-		if (write_text(t, s, LWS_WRITE_TEXT) < 0)
+		if (write_text_fragment(t) < 0)
 			return -1;
 	} else if (t->ack_due && !t->closing) {
 		t->ack_due = 0;

@@ -71,3 +71,36 @@ list_remote() {
 	wait_count "$WORK/proxy.log" "node node-1 did not resume within 6 s" 3 15
 	start_node "$WORK/node4.log" node sourcesink
 }
+
+@test "1000 exported devices: the node's listing and the USB/IP device list hold every one" {
+	start_proxy "$WORK/proxy.log" server --vhci none --max-tunnels-per-node 1000
+	# one process, 1000 connections of node-1, each exporting a vendor-class device
+	hello='{"type":"hello","version":1,"role":"export","device":{"busid":"1-1","vendor":"0525","product":"a4a0","speed":"high","class":"ff","interfaces":[{"class":"ff","subclass":"00","protocol":"00"}]}}'
+	dev="$(printf '%0512d' 0) 312d31$(printf '%058d' 0) 00000001 00000001 00000003 0525 a4a0 0100 ff 00 00 01 01 01"
+	"$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
+		--connections 1000 --timeout 300 --text "$hello" --hex "01118006 00000000 $dev" >"$WORK/peer.out" &
+	PIDS+=($!)
+	wait_for "$WORK/peer.out" "^all 1000 welcomed$" 120
+	grep -E "^usbws-proxy: info: node node-1 exported 0525:a4a0 \(its 1-1\) as busid [0-9]+-1$" "$WORK/proxy.log" |
+		sed 's/.* as busid //' | sort >"$WORK/busids"
+	[ "$(wc -l <"$WORK/busids")" -eq 1000 ]
+	[ "$(sort -u "$WORK/busids" | wc -l)" -eq 1000 ]
+	# the listing: valid JSON, one node, every device, far past one 64 KiB frame
+	list_remote node >"$WORK/list.json"
+	[ "$(stat -c %s "$WORK/list.json")" -gt 262144 ]
+	[ "$(jq -c '[.nodes[].node]' "$WORK/list.json")" = '["node-1"]' ]
+	[ "$(jq '.nodes[0].devices | length' "$WORK/list.json")" -eq 1000 ]
+	[ "$(jq -c '[.nodes[0].devices[] | {vendor, product, speed, class, interfaces, state}] | unique' "$WORK/list.json")" = \
+		'[{"vendor":"0525","product":"a4a0","speed":"high","class":"ff","interfaces":[{"class":"ff","subclass":"00","protocol":"00"}],"state":"exported"}]' ]
+	diff <(jq -r '.nodes[0].devices[].busid' "$WORK/list.json" | sort) "$WORK/busids"
+	# OP_REP_DEVLIST: 12 + 1000 x 316 bytes, more than the importer's buffer holds at once
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 list
+	[ "$status" -eq 0 ]
+	[ "$(grep -c " 0525:a4a0 speed=3 interfaces=1$" <<<"$output")" -eq 1000 ]
+	diff <(awk '{print $1}' <<<"$output" | sort) "$WORK/busids"
+	run usbip --tcp-port "$USBIP_PORT" list -r 127.0.0.1
+	[ "$status" -eq 0 ]
+	[ "$(grep -cE "^ +[0-9]+-1: .*\(0525:a4a0\)$" <<<"$output")" -eq 1000 ]
+	# and node-2 sees none of them
+	[ "$(list_remote node2 | jq -c .)" = '{"nodes":[]}' ]
+}

@@ -53,6 +53,26 @@ static void test_old_hello_devices_ignored(void **state)
 	}
 }
 
+/* A listing's size is bounded from its device count (USBWS_LIST_MAX): the
+ * largest device object must fit CTL_DEVICE_JSON_MAX. */
+static void test_device_json_bound(void **state)
+{
+	struct usbip_exported_device d = make_device(0xffff, USBIP_MAX_INTERFACES);
+	json_t *o;
+	char *s;
+
+	memset(d.udev.busid, '9', sizeof(d.udev.busid) - 1);
+	d.udev.busid[sizeof(d.udev.busid) - 1] = 0;
+	d.udev.speed = USBIP_SPEED_SUPER_PLUS;
+	o = ctl_device_json(&d.udev, d.interfaces, "imported");
+	s = json_dumps(o, JSON_COMPACT);
+	assert_non_null(s);
+	print_message("# largest device object: %zu bytes\n", strlen(s));
+	assert_true(strlen(s) + 1 <= CTL_DEVICE_JSON_MAX);
+	free(s);
+	json_decref(o);
+}
+
 static void test_other_messages(void **state)
 {
 	struct ctl_msg msg;
@@ -134,7 +154,7 @@ static void test_refusals(void **state)
 		{ "error code too long", "{\"type\":\"error\",\"code\":\"0123456789012345678901234567890123\",\"message\":\"m\"}",
 		  "field \"code\" longer than 31 bytes" },
 	};
-	char big[4096], why[256];
+	char big[4096], why[256], *huge;
 	struct ctl_msg msg;
 	size_t i, k;
 
@@ -158,10 +178,13 @@ static void test_refusals(void **state)
 			fail();
 		}
 	}
-	/* longer than a control message may be */
-	memset(big, ' ', sizeof(big));
-	assert_usbws_err(ctl_parse(big, USBWS_CTL_MAX + 1, &msg, why, sizeof(why)), USBWS_ERR_INVAL);
-	assert_string_equal(why, "control message of 65537 bytes exceeds 65536");
+	/* longer than any message, a listing included, may be */
+	huge = malloc(USBWS_LIST_MAX + 1);
+	assert_non_null(huge);
+	memset(huge, ' ', USBWS_LIST_MAX + 1);
+	assert_usbws_err(ctl_parse(huge, USBWS_LIST_MAX + 1, &msg, why, sizeof(why)), USBWS_ERR_INVAL);
+	assert_string_equal(why, "control message of 8454145 bytes exceeds 8454144");
+	free(huge);
 }
 
 int main(void)
@@ -169,6 +192,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello_roundtrip),
 		cmocka_unit_test(test_old_hello_devices_ignored),
+		cmocka_unit_test(test_device_json_bound),
 		cmocka_unit_test(test_other_messages),
 		cmocka_unit_test(test_refusals),
 	};
