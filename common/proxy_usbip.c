@@ -79,8 +79,12 @@ static int devlist_fill(struct importer *imp)
 		if (buf_len(&imp->out) >= PROXY_HIGH_WATER)
 			return 0;
 		p = buf_reserve(&imp->out, USBIP_DEVLIST_DEVICE_MAX);
-		if (!p)
+		if (!p && buf_len(&imp->out))
 			return 0;
+		if (!p) {
+			log_warn("USB/IP importer: out of memory for its device list; dropping it");
+			return -1;
+		}
 		d.udev = t->dev;
 		memcpy(d.interfaces, t->ifs, sizeof(t->ifs));
 		rc = usbip_encode_devlist_device(p, USBIP_DEVLIST_DEVICE_MAX, &d);

@@ -42,6 +42,11 @@ list_remote() {
 }
 
 @test "a node past --max-tunnels-per-node is refused with the limit named, parked tunnels counted; another node still gets in" {
+	run "$(PROXY_BIN)" --max-tunnels-per-node 0
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws-proxy: --max-tunnels-per-node needs a count from 1 to 4096, not '0'" ]
+	run "$(PROXY_BIN)" --max-ports-per-node x
+	[ "$output" = "usbws-proxy: --max-ports-per-node needs a count from 1 to 2048, not 'x'" ]
 	start_proxy "$WORK/proxy.log" server --vhci none --max-tunnels-per-node 3 --resume-time 6
 	for i in 1 2 3; do
 		start_node "$WORK/node$i.log" node sourcesink
