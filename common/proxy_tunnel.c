@@ -97,9 +97,11 @@ struct listing_scope {
 	const char *node;                 /* the only node shown */
 };
 
+/* A tunnel on its way out is not shown, as in the devlist; what is shown
+ * is so at most --max-tunnels-per-node devices a node (USBWS_LIST_MAX). */
 static int scope_shows(const struct listing_scope *scope, const struct tunnel *t)
 {
-	return t->exported && strcmp(t->node, scope->node) == 0;
+	return t->exported && !t->closing && strcmp(t->node, scope->node) == 0;
 }
 
 static char *nodes_listing(struct proxy *px, const struct listing_scope *scope)
@@ -117,13 +119,13 @@ static char *nodes_listing(struct proxy *px, const struct listing_scope *scope)
 		if (!scope_shows(scope, t))
 			continue;
 		for (u = px->tunnels; u != t && !seen; u = u->next)
-			seen = u->exported && strcmp(u->node, t->node) == 0;
+			seen = scope_shows(scope, u) && strcmp(u->node, t->node) == 0;
 		if (seen)
 			continue;
 		node = json_pack("{s:s, s:[]}", "node", t->node, "devices");
 		devs = json_object_get(node, "devices");
 		for (u = t; u; u = u->next) {
-			if (strcmp(u->node, t->node) != 0 || !u->exported)
+			if (strcmp(u->node, t->node) != 0 || !scope_shows(scope, u))
 				continue;
 			json_array_append_new(devs, ctl_device_json(&u->dev, u->ifs, u->imp ? "imported" : "exported"));
 		}
@@ -270,15 +272,16 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 	}
 }
 
-/* The other tunnels of self's node: live, waiting for their export, or
- * parked for a resume.  Listings and tunnels already closing do not count. */
+/* The other tunnels of self's node: live, waiting for their export, parked
+ * for a resume, or closing (a node that never reads its close would keep
+ * those around), but not listings. */
 static unsigned int node_tunnels(const struct proxy *px, const struct tunnel *self)
 {
 	const struct tunnel *t;
 	unsigned int n = 0;
 
 	for (t = px->tunnels; t; t = t->next)
-		if (t != self && t->hello_seen && !t->closing && strcmp(t->node, self->node) == 0)
+		if (t != self && t->hello_seen && strcmp(t->node, self->node) == 0)
 			n++;
 	return n;
 }
