@@ -58,12 +58,12 @@ static char *dump(json_t *o)
 	return s;
 }
 
-char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs,
-		       json_t *local_devices)
+/* Only the exported device: the node's other devices are its own business,
+ * and no one on the proxy's side is shown them (doc/protocol.md). */
+char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs)
 {
-	return dump(json_pack("{s:s, s:i, s:s, s:o, s:o}", "type", "hello", "version", USBWS_CTL_VERSION,
-			      "role", "export", "device", ctl_device_json(dev, ifs, NULL),
-			      "devices", local_devices ? local_devices : json_array()));
+	return dump(json_pack("{s:s, s:i, s:s, s:o}", "type", "hello", "version", USBWS_CTL_VERSION,
+			      "role", "export", "device", ctl_device_json(dev, ifs, NULL)));
 }
 
 char *ctl_hello_list(void)
@@ -189,8 +189,6 @@ bad:
 	return USBWS_ERR_INVAL;
 }
 
-#define CTL_MAX_LOCAL_DEVICES 128
-
 static int session_field(json_t *o, char *dst, char *why, size_t why_size)
 {
 	if (copy_string(o, "session", dst, CTL_SESSION_HEX + 1, why, why_size) < 0)
@@ -215,34 +213,16 @@ static int offset_field(json_t *o, uint64_t *out, char *why, size_t why_size)
 	return 0;
 }
 
-/* A hello for export: the exported device, and the node's own listing. */
+/* A hello for export: the exported device.  Nodes of usbws 0.1.0 also sent
+ * "devices", their unexported devices; that field is ignored unread, as the
+ * proxy shows them to no one. */
 static int parse_hello_export(json_t *hello, struct ctl_msg *msg, char *why, size_t why_size)
 {
-	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];
 	struct usbip_usb_device dev;
-	json_t *list, *it;
-	size_t i;
 
 	if (parse_device(json_object_get(hello, "device"), &dev, msg->ifs, why, why_size) < 0)
 		return USBWS_ERR_INVAL;
 	msg->nifs = dev.b_num_interfaces;
-	list = json_object_get(hello, "devices");
-	if (!list)
-		return 0;
-	if (!json_is_array(list) || json_array_size(list) > CTL_MAX_LOCAL_DEVICES) {
-		snprintf(why, why_size, "\"devices\" must be an array of at most %d", CTL_MAX_LOCAL_DEVICES);
-		return USBWS_ERR_INVAL;
-	}
-	msg->devices = json_array();
-	json_array_foreach(list, i, it) {
-		memset(ifs, 0, sizeof(ifs));
-		if (parse_device(it, &dev, ifs, why, why_size) < 0) {
-			json_decref(msg->devices);
-			msg->devices = NULL;
-			return USBWS_ERR_INVAL;
-		}
-		json_array_append_new(msg->devices, ctl_device_json(&dev, ifs, "available"));
-	}
 	return 0;
 }
 
@@ -254,8 +234,8 @@ int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size
 	int rc = USBWS_ERR_INVAL;
 
 	memset(msg, 0, sizeof(msg[0]));
-	if (len > USBWS_CTL_MAX) {
-		snprintf(why, why_size, "control message of %zu bytes exceeds %d", len, USBWS_CTL_MAX);
+	if (len > USBWS_LIST_MAX) {
+		snprintf(why, why_size, "control message of %zu bytes exceeds %d", len, USBWS_LIST_MAX);
 		return USBWS_ERR_INVAL;
 	}
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);

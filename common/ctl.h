@@ -17,7 +17,18 @@
 #define USBWS_SUBPROTOCOL "usbws.v1"
 #define USBWS_PATH "/usbip"
 #define USBWS_CTL_VERSION 1
-#define USBWS_CTL_MAX 65536        /* longest text frame accepted */
+/* The longest control message a node sends, and the fragment size of the
+ * one that may be longer, a listing */
+#define USBWS_CTL_MAX 65536
+/* --max-tunnels-per-node's ceiling: the devices one node's listing may hold */
+#define CTL_MAX_TUNNELS_PER_NODE 4096
+/* What one device object in a listing can take, with 32 interfaces and a
+ * state (ctl_device_json; test_ctl checks it) */
+#define CTL_DEVICE_JSON_MAX 2048
+/* The longest message of all, a listing (doc/protocol.md): a node is shown
+ * only its own devices, at most CTL_MAX_TUNNELS_PER_NODE of them, and the
+ * envelope with the node's name fits in what is left */
+#define USBWS_LIST_MAX (CTL_MAX_TUNNELS_PER_NODE * CTL_DEVICE_JSON_MAX + USBWS_CTL_MAX)
 
 enum ctl_type {
 	CTL_HELLO = 1,     /* node -> proxy: role "export" (with device) or "list" */
@@ -42,7 +53,6 @@ struct ctl_msg {
 	char message[256];                 /* error */
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];  /* hello export */
 	unsigned int nifs;
-	struct json_t *devices;            /* hello export: the node's own USB devices; caller decrefs */
 };
 
 /* JSON for one device, as listings show it; NULL state omits "state". */
@@ -51,9 +61,7 @@ struct json_t *ctl_device_json(const struct usbip_usb_device *dev, const struct 
 			       const char *state);
 
 /* Each returns a malloc'd NUL-terminated string, or NULL when out of memory. */
-/* local_devices (may be NULL) is the node's own listing; it is consumed. */
-char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs,
-		       struct json_t *local_devices);
+char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs);
 char *ctl_hello_list(void);
 /* session may be NULL: the proxy does not keep this tunnel for a resume */
 char *ctl_welcome(const char *node, const char *busid, const char *session, unsigned int resume_seconds);
@@ -62,8 +70,9 @@ char *ctl_resumed(uint64_t received);
 char *ctl_ack(uint64_t received);
 char *ctl_error(const char *code, const char *message);
 
-/* Parses one text frame.  Returns 0, or USBWS_ERR_INVAL with why filled.
- * On success msg->devices may hold a reference the caller must drop. */
+/* Parses one text message of at most USBWS_LIST_MAX bytes (each receiver
+ * bounds its own buffer lower where it can).  Returns 0, or USBWS_ERR_INVAL
+ * with why filled. */
 int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size_t why_size);
 
 const char *ctl_speed_name(uint32_t speed);

@@ -26,7 +26,6 @@
 #include "ctl.h"
 #include "ctlsock.h"
 #include "kdev.h"
-#include "localdev.h"
 #include "log.h"
 #include "monoclock.h"
 #include "resume.h"
@@ -234,7 +233,7 @@ static int queue_export(struct node *n)
 	uint8_t req[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
 	int len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_EXPORT, 0, n->ops->info(n));
 
-	if (send_text(n, ctl_hello_export(n->ops->info(n), n->ops->ifs(n), localdev_json())) < 0 || len < 0 ||
+	if (send_text(n, ctl_hello_export(n->ops->info(n), n->ops->ifs(n))) < 0 || len < 0 ||
 	    buf_append(n->ops->tx(n), req, (size_t)len) < 0)
 		return USBWS_ERR_NOMEM;
 	/* the export request is binary: it goes with the rest of the stream */
@@ -435,10 +434,12 @@ static void on_error(struct node *n, const struct ctl_msg *msg)
 		return;
 	}
 	log_err("the proxy refused: %s (%s)", msg->message, msg->code);
-	/* ports may free up; anything else would be refused again */
-	if (strcmp(msg->code, "vhci") == 0) {
+	/* ports may free up, and so may this node's share of the proxy (its
+	 * own lost tunnels expire): both are tried again with backoff, never
+	 * at once; anything else would be refused again */
+	if (strcmp(msg->code, "vhci") == 0 || strcmp(msg->code, "limit") == 0) {
 		n->session[0] = 0;
-		n->drop_link = "no vhci_hcd port";
+		n->drop_link = msg->code[0] == 'v' ? "no vhci_hcd port" : "over this node's limit on the proxy";
 		return;
 	}
 	finish(n, 1);
@@ -957,7 +958,9 @@ int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	n.cfg = cfg;
 	n.mode = MODE_LIST;
 	n.ctl_fd = -1;
-	buf_init(&n.text_in, 0, USBWS_CTL_MAX);
+	/* a listing may be longer than any other message: this node's own
+	 * devices, as many as the proxy's caps allow */
+	buf_init(&n.text_in, 0, USBWS_LIST_MAX);
 	buf_init(&n.in, 0, NODE_RX_CHUNK);
 	buf_init(&tx, 0, 1);
 	rc = run(&n, &tx, stop);

@@ -7,6 +7,13 @@
 /* as the node's: a ping every 15 s keeps carrier NATs open */
 #define PROXY_DEFAULT_PING_INTERVAL 15
 #define PROXY_DEFAULT_PING_TIMEOUT 45
+/* Per node, so that one node cannot starve the others: tunnels (live, or
+ * parked for a resume), enough for a gateway with a hub full of devices;
+ * vhci_hcd ports, one controller's worth (8 hs + 8 ss). */
+#define PROXY_DEFAULT_MAX_TUNNELS_PER_NODE 32
+#define PROXY_DEFAULT_MAX_PORTS_PER_NODE 16
+/* vhci_hcd ports this proxy reads: 128 controllers of 8 + 8 */
+#define PROXY_MAX_VHCI_PORTS 2048
 
 /* Connections not yet authenticated: a fleet of 1,000 behind one carrier
  * NAT address reconnecting at once fits under both caps. */
@@ -39,6 +46,8 @@ struct proxy_config {
 	unsigned int usbip_max_clients;   /* USB/IP importer connections at once */
 	unsigned int usbip_max_per_source;  /* of those, from one address */
 	int usbip_timeout;                /* seconds for an importer to send its request */
+	unsigned int max_tunnels_per_node;  /* live and parked; an export past it is refused ("limit") */
+	unsigned int max_ports_per_node;    /* vhci_hcd ports held at once */
 	int verbose;
 };
 

@@ -78,15 +78,16 @@ struct tunnel {
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];
 	int hello_seen;
 	int exported;
+	uint64_t list_seq;                /* order of export: exported tunnels sit newest first */
 	uint16_t op_code;
 	struct usbip_validator *validator;
 	struct usbip_framer from_node;    /* RET_* and OP requests */
 	struct usbip_framer to_node;      /* the importer's CMD_* */
 	struct buf tx;                    /* binary bytes for the node, kept until acknowledged */
-	char *text_queue[4];              /* JSON frames for the node */
+	char *text_queue[4];              /* JSON messages for the node */
 	unsigned int ntext;
+	size_t text_off, text_len;        /* the first one goes in fragments (a listing can be long) */
 	struct buf text_in;               /* a JSON frame arriving in fragments */
-	struct json_t *local_devices;     /* the node's own USB devices, from its hello */
 	struct importer *imp;
 	int closing;                      /* close once the queues are sent */
 	char close_reason[124];
@@ -102,6 +103,8 @@ struct importer {
 	int close_when_sent;
 	int rx_paused;
 	int vhci_port;                    /* the vhci_hcd port behind this socket, or -1 (TCP) */
+	uint32_t devlist_left;            /* OP_REP_DEVLIST records still to write */
+	uint64_t devlist_below;           /* the next is the newest export older than this */
 };
 
 /* A vhci_hcd port this proxy attached, until the socket behind it closes. */
@@ -119,6 +122,7 @@ struct proxy {
 	lws_sorted_usec_list_t tick;      /* once a second: pings, acks, expiry */
 	int stopping;                     /* lost connections are not kept for a resume */
 	struct tunnel *tunnels;
+	uint64_t list_seq;                /* the newest export's tunnel list_seq */
 	unsigned int next_bus;
 	struct lws_vhost *local_vh;       /* adopts vhci sockets and the control socket */
 	struct lws_vhost *listen_vh;      /* watches the listening sockets */
@@ -128,6 +132,7 @@ struct proxy {
 	struct vhci_set vhci_allowed;
 	struct vhci_pin *pins;
 	size_t npins;
+	struct vhci_set reserved;         /* every pinned controller: no other node's devices go there */
 	struct vhci_claim *claims;
 	size_t nclaims;
 };

@@ -56,7 +56,6 @@ static void tunnel_free(struct tunnel *t)
 		t->conn->t = NULL;
 	while (t->ntext)
 		free(t->text_queue[--t->ntext]);
-	json_decref(t->local_devices);
 	usbip_validator_free(t->validator);
 	buf_free(&t->tx);
 	buf_free(&t->text_in);
@@ -92,7 +91,21 @@ static void importer_resume_if_room(struct tunnel *t)
 	}
 }
 
-static char *nodes_listing(struct proxy *px)
+/* Who a listing is for, and so what it shows.  A node sees its own exported
+ * devices and nothing of any other node's: tenants of one proxy do not learn
+ * of each other.  A wider view (an operator's) would be another scope. */
+struct listing_scope {
+	const char *node;                 /* the only node shown */
+};
+
+/* A tunnel on its way out is not shown, as in the devlist; what is shown
+ * is so at most --max-tunnels-per-node devices a node (USBWS_LIST_MAX). */
+static int scope_shows(const struct listing_scope *scope, const struct tunnel *t)
+{
+	return t->exported && !t->closing && strcmp(t->node, scope->node) == 0;
+}
+
+static char *nodes_listing(struct proxy *px, const struct listing_scope *scope)
 {
 	json_t *root = json_pack("{s:s, s:[]}", "type", "nodes", "nodes");
 	json_t *nodes = json_object_get(root, "nodes");
@@ -104,26 +117,18 @@ static char *nodes_listing(struct proxy *px)
 		int seen = 0;
 
 		/* one entry per node name that has a device exported */
-		if (!t->exported)
+		if (!scope_shows(scope, t))
 			continue;
-		for (u = px->tunnels; u != t; u = u->next)
-			if (u->exported && strcmp(u->node, t->node) == 0)
-				seen = 1;
+		for (u = px->tunnels; u != t && !seen; u = u->next)
+			seen = scope_shows(scope, u) && strcmp(u->node, t->node) == 0;
 		if (seen)
 			continue;
 		node = json_pack("{s:s, s:[]}", "node", t->node, "devices");
 		devs = json_object_get(node, "devices");
 		for (u = t; u; u = u->next) {
-			if (strcmp(u->node, t->node) != 0 || !u->exported)
+			if (strcmp(u->node, t->node) != 0 || !scope_shows(scope, u))
 				continue;
 			json_array_append_new(devs, ctl_device_json(&u->dev, u->ifs, u->imp ? "imported" : "exported"));
-		}
-		/* what the node has but does not export, as its latest hello said */
-		for (u = px->tunnels; u; u = u->next) {
-			if (strcmp(u->node, t->node) == 0 && u->exported && u->local_devices) {
-				json_array_extend(devs, u->local_devices);
-				break;
-			}
 		}
 		json_array_append_new(nodes, node);
 	}
@@ -151,6 +156,24 @@ static void new_session(char out[CTL_SESSION_HEX + 1])
 	RAND_bytes(raw, sizeof(raw));
 	for (i = 0; i < sizeof(raw); i++)
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* An exported tunnel goes first in the list, numbered, so that exported
+ * tunnels run newest first: a devlist streamed over many writes resumes
+ * from a number, whatever came and went meanwhile (proxy_usbip.c). */
+static void move_to_front(struct tunnel *t)
+{
+	struct tunnel **pp;
+
+	for (pp = &t->px->tunnels; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	t->next = t->px->tunnels;
+	t->px->tunnels = t;
+	t->list_seq = ++t->px->list_seq;
 }
 
 /* OP messages from the node: the export and, at the end, the unexport. */
@@ -186,6 +209,7 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		t->dev.busnum = bus;
 		t->dev.devnum = 1;
 		t->exported = 1;
+		move_to_front(t);
 		log_info("node %s exported %04x:%04x (its %s) as busid %s", t->node, t->dev.id_vendor,
 			 t->dev.id_product, node_busid, t->busid);
 		if (px->cfg->resume_seconds > 0)
@@ -247,6 +271,37 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 		if (buf_len(&t->imp->out) >= PROXY_HIGH_WATER)
 			lws_rx_flow_control(t->wsi, 0);
 	}
+}
+
+/* The other tunnels of self's node: live, waiting for their export, parked
+ * for a resume, or closing (a node that never reads its close would keep
+ * those around), but not listings. */
+static unsigned int node_tunnels(const struct proxy *px, const struct tunnel *self)
+{
+	const struct tunnel *t;
+	unsigned int n = 0;
+
+	for (t = px->tunnels; t; t = t->next)
+		if (t != self && t->hello_seen && strcmp(t->node, self->node) == 0)
+			n++;
+	return n;
+}
+
+/* One node may not take every tunnel (and so the memory and ports behind
+ * them): past --max-tunnels-per-node its next export is refused, and the
+ * node tries again later, as a parked tunnel may expire meanwhile. */
+static int over_tunnel_cap(struct tunnel *t)
+{
+	const struct proxy_config *cfg = t->px->cfg;
+	char why[300];
+
+	if (node_tunnels(t->px, t) < cfg->max_tunnels_per_node)
+		return 0;
+	snprintf(why, sizeof(why), "node %s already has %u tunnels, live or kept for a resume, the most this proxy "
+		 "allows one node (--max-tunnels-per-node); end one, or let a lost one's %d s resume time pass",
+		 t->node, cfg->max_tunnels_per_node, cfg->resume_seconds);
+	tunnel_fail(t, "limit", why);
+	return 1;
 }
 
 /* A node names the session of a tunnel it lost: the tunnel moves to this
@@ -321,10 +376,6 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 		return;
 	}
 	buf_consume(&t->text_in, buf_len(&t->text_in));
-	if (msg.type != CTL_HELLO || t->hello_seen) {
-		json_decref(msg.devices);
-		msg.devices = NULL;
-	}
 	switch (msg.type) {
 	case CTL_HELLO:
 		/* a node with a valid certificate has said who it is: it
@@ -335,9 +386,10 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 			return;
 		}
 		if (strcmp(msg.role, "list") == 0) {
-			json_decref(msg.devices);
+			struct listing_scope scope = { .node = t->node };
+
 			log_info("%s asked for the listing", t->node);
-			queue_text(t, nodes_listing(t->px));
+			queue_text(t, nodes_listing(t->px, &scope));
 			snprintf(t->close_reason, sizeof(t->close_reason), "listing sent");
 			t->closing = 1;
 			return;
@@ -347,10 +399,11 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 			resume_session(c, &msg);
 			return;
 		}
+		if (over_tunnel_cap(t))
+			return;
 		log_info("node %s connected", t->node);
 		/* REQ_EXPORT carries no interfaces; listings take them from here */
 		memcpy(t->ifs, msg.ifs, sizeof(t->ifs));
-		t->local_devices = msg.devices;
 		return;
 	case CTL_ACK:
 		/* without a session nothing is kept to drop */
@@ -374,6 +427,33 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 	}
 }
 
+/* The message at the head of the queue, one fragment of at most
+ * USBWS_CTL_MAX per call: a listing can be far longer than one frame, and
+ * what lws holds for a slow node stays one fragment. */
+static int write_text_fragment(struct tunnel *t)
+{
+	static uint8_t frame[LWS_PRE + USBWS_CTL_MAX];
+	char *s = t->text_queue[0];
+	int kind = t->text_off ? LWS_WRITE_CONTINUATION : LWS_WRITE_TEXT;
+	size_t n;
+
+	if (!t->text_off)
+		t->text_len = strlen(s);
+	n = t->text_len - t->text_off;
+	if (n > USBWS_CTL_MAX) {
+		n = USBWS_CTL_MAX;
+		kind |= LWS_WRITE_NO_FIN;
+	}
+	memcpy(frame + LWS_PRE, s + t->text_off, n);
+	t->text_off += n;
+	if (t->text_off == t->text_len) {
+		free(s);
+		memmove(t->text_queue, t->text_queue + 1, --t->ntext * sizeof(t->text_queue[0]));
+		t->text_off = 0;
+	}
+	return lws_write(t->wsi, frame + LWS_PRE, n, (enum lws_write_protocol)kind) < (int)n ? -1 : 0;
+}
+
 static int write_text(struct tunnel *t, char *s, enum lws_write_protocol kind)
 {
 	static uint8_t frame[LWS_PRE + USBWS_CTL_MAX];
@@ -394,15 +474,13 @@ static int write_queued(struct tunnel *t)
 	static uint8_t frame[LWS_PRE + PROXY_WRITE_MAX];
 	size_t n;
 
-	if (t->ping_due) {
+	/* nothing comes between the fragments of a message */
+	if (t->ping_due && !t->text_off) {
 		t->ping_due = 0;
 		if (write_text(t, strdup("usbws"), LWS_WRITE_PING) < 0)
 			return -1;
 	} else if (t->ntext) {
-		char *s = t->text_queue[0];
-
-		memmove(t->text_queue, t->text_queue + 1, --t->ntext * sizeof(t->text_queue[0]));
-		if (write_text(t, s, LWS_WRITE_TEXT) < 0)
+		if (write_text_fragment(t) < 0)
 			return -1;
 	} else if (t->ack_due && !t->closing) {
 		t->ack_due = 0;

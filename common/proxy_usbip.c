@@ -5,6 +5,7 @@
  * OP_REQ_IMPORT by splicing the importer into that device's tunnel.
  * Stock clients (usbip list -r, usbip attach) speak to it unchanged.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,41 +55,74 @@ void proxy_detach_importer(struct tunnel *t)
 	log_info("busid %s released by its importer", t->busid);
 }
 
-static int reply_devlist(struct importer *imp)
+/* What a devlist shows: every device exported and not going away (this
+ * listener is not a tenant's view, doc/protocol.md), up to a list_seq. */
+static int devlist_shows(const struct tunnel *t, uint64_t below)
 {
-	struct usbip_exported_device *list = NULL;
-	size_t n = 0, cap = 0, need;
+	return t->exported && !t->closing && t->list_seq && t->list_seq < below;
+}
+
+/* Adds devlist records while imp->out is under its high water, newest
+ * export first.  The count went out first: a device exported since is not
+ * in this list, and one that left is a record this importer will never get,
+ * so it is dropped to ask again.  Returns 0, or -1 after logging why. */
+static int devlist_fill(struct importer *imp)
+{
+	struct usbip_exported_device d;
 	struct tunnel *t;
 	uint8_t *p;
 	int rc;
 
-	for (t = imp->px->tunnels; t; t = t->next) {
-		if (!t->exported || t->closing)
+	for (t = imp->px->tunnels; t && imp->devlist_left; t = t->next) {
+		if (!devlist_shows(t, imp->devlist_below))
 			continue;
-		if (n == cap) {
-			struct usbip_exported_device *bigger;
-
-			cap = cap ? 2 * cap : 16;
-			bigger = realloc(list, cap * sizeof(*list));
-			if (!bigger) {
-				free(list);
-				return USBWS_ERR_NOMEM;
-			}
-			list = bigger;
+		if (buf_len(&imp->out) >= PROXY_HIGH_WATER)
+			return 0;
+		p = buf_reserve(&imp->out, USBIP_DEVLIST_DEVICE_MAX);
+		if (!p && buf_len(&imp->out))
+			return 0;
+		if (!p) {
+			log_warn("USB/IP importer: out of memory for its device list; dropping it");
+			return -1;
 		}
-		list[n].udev = t->dev;
-		memcpy(list[n].interfaces, t->ifs, sizeof(t->ifs));
-		n++;
+		d.udev = t->dev;
+		memcpy(d.interfaces, t->ifs, sizeof(t->ifs));
+		rc = usbip_encode_devlist_device(p, USBIP_DEVLIST_DEVICE_MAX, &d);
+		if (rc < 0) {
+			log_warn("USB/IP importer: cannot list busid %s: %s; dropping it", t->busid, usbws_strerror(rc));
+			return -1;
+		}
+		buf_commit(&imp->out, (size_t)rc);
+		imp->devlist_below = t->list_seq;
+		imp->devlist_left--;
 	}
-	need = 12 + n * (USBIP_USB_DEVICE_SIZE + 4 * USBIP_MAX_INTERFACES);
-	p = buf_reserve(&imp->out, need);
-	rc = p ? usbip_encode_devlist(p, need, list, (uint32_t)n) : USBWS_ERR_NOSPACE;
-	free(list);
-	if (rc < 0)
-		return rc;
-	buf_commit(&imp->out, (size_t)rc);
-	imp->close_when_sent = 1;
+	if (imp->devlist_left) {
+		log_warn("USB/IP importer: %u devices of its list left while it was being sent; dropping it to ask "
+			 "again", imp->devlist_left);
+		return -1;
+	}
 	return 0;
+}
+
+/* OP_REP_DEVLIST for any number of devices: the count now, the records as
+ * the importer takes them, so a list costs one bounded buffer. */
+static int reply_devlist(struct importer *imp)
+{
+	struct tunnel *t;
+	uint32_t n = 0;
+	uint8_t *p;
+
+	for (t = imp->px->tunnels; t; t = t->next)
+		n += (uint32_t)devlist_shows(t, UINT64_MAX);
+	p = buf_reserve(&imp->out, USBIP_DEVLIST_HEAD_SIZE);
+	if (!p)
+		return USBWS_ERR_NOSPACE;
+	buf_commit(&imp->out, (size_t)usbip_encode_devlist_head(p, USBIP_DEVLIST_HEAD_SIZE, n));
+	imp->devlist_left = n;
+	/* exports from now on are newer: not in this list */
+	imp->devlist_below = imp->px->list_seq + 1;
+	imp->close_when_sent = 1;
+	return devlist_fill(imp) < 0 ? USBWS_ERR_TRUNCATED : 0;
 }
 
 static int reply_import(struct importer *imp)
@@ -165,8 +199,11 @@ static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
 
 static int importer_writeable(struct importer *imp)
 {
-	size_t n = buf_len(&imp->out);
+	size_t n;
 
+	if (imp->devlist_left && devlist_fill(imp) < 0)
+		return -1;
+	n = buf_len(&imp->out);
 	if (n) {
 		/* large writes mean fewer poll rounds; see PROXY_WRITE_MAX */
 		if (n > PROXY_WRITE_MAX)
@@ -177,7 +214,7 @@ static int importer_writeable(struct importer *imp)
 		if (imp->t && imp->t->wsi && buf_len(&imp->out) < PROXY_HIGH_WATER)
 			lws_rx_flow_control(imp->t->wsi, 1);
 	}
-	if (buf_len(&imp->out))
+	if (buf_len(&imp->out) || imp->devlist_left)
 		importer_kick(imp);
 	else if (imp->close_when_sent)
 		return -1;

@@ -21,13 +21,11 @@
 #include "sysfs.h"
 #include "usbids.h"
 
-#define MAX_PORTS 1024
-
 static int parse_pins(struct proxy *px)
 {
 	const struct proxy_config *cfg = px->cfg;
 	char why[200];
-	size_t i;
+	size_t i, c;
 
 	px->pins = calloc(cfg->npins ? cfg->npins : 1, sizeof(*px->pins));
 	if (!px->pins)
@@ -45,6 +43,9 @@ static int parse_pins(struct proxy *px)
 			return -1;
 		}
 		memcpy(px->pins[i].node, cfg->pins[i], len);
+		px->reserved.restricted = 1;
+		for (c = 0; c < VHCI_MAX_CONTROLLERS; c++)
+			px->reserved.allowed[c] |= px->pins[i].set.allowed[c];
 	}
 	px->npins = cfg->npins;
 	return 0;
@@ -153,10 +154,16 @@ void proxy_vhci_free(struct proxy *px)
 	unlink(path);
 }
 
-static const struct vhci_set *allowed_for(struct proxy *px, const char *node, struct vhci_set *both)
+/* The controllers a node may use.  A pinned node: its pins, within --vhci.
+ * Any other node: what --vhci allows less every pinned controller, as a pin
+ * reserves its controllers for its tenant; *reserved_out then says some
+ * were taken out. */
+static const struct vhci_set *allowed_for(struct proxy *px, const char *node, struct vhci_set *both,
+					   int *reserved_out)
 {
 	size_t i, c;
 
+	*reserved_out = 0;
 	for (i = 0; i < px->npins; i++) {
 		if (strcmp(px->pins[i].node, node) != 0)
 			continue;
@@ -167,7 +174,16 @@ static const struct vhci_set *allowed_for(struct proxy *px, const char *node, st
 			both->allowed[c] &= px->vhci_allowed.allowed[c];
 		return both;
 	}
-	return &px->vhci_allowed;
+	if (!px->reserved.restricted)
+		return &px->vhci_allowed;
+	both->restricted = 1;
+	for (c = 0; c < VHCI_MAX_CONTROLLERS; c++) {
+		int base = !px->vhci_allowed.restricted || px->vhci_allowed.allowed[c];
+
+		both->allowed[c] = base && !px->reserved.allowed[c];
+		*reserved_out |= base && px->reserved.allowed[c];
+	}
+	return both;
 }
 
 static int claimed(struct proxy *px, unsigned int port)
@@ -200,6 +216,19 @@ static int refuse(struct tunnel *t, const char *why)
 	return -1;
 }
 
+/* The vhci_hcd ports a node holds now: a port whose tunnel is gone is on
+ * its way back and counts for no one. */
+static unsigned int ports_held(const struct proxy *px, const char *node)
+{
+	unsigned int n = 0;
+	size_t i;
+
+	for (i = 0; i < px->nclaims; i++)
+		if (px->claims[i].imp->t && strcmp(px->claims[i].imp->t->node, node) == 0)
+			n++;
+	return n;
+}
+
 /* Picks a port no claim holds: between a port freeing itself in the kernel
  * and our socket's close, the status file shows it free but it is ours. */
 static const struct vhci_port *pick_unclaimed(struct proxy *px, struct vhci_port *ports, size_t n,
@@ -226,24 +255,41 @@ int proxy_vhci_attach(struct tunnel *t)
 	struct lws *wsi;
 	char why[400], where[160];
 	size_t n;
-	int sv[2];
+	int sv[2], reserved;
 	uint32_t devid;
 
 	if (!px->vhci_on)
 		return 0;
-	ports = calloc(MAX_PORTS, sizeof(*ports));
+	if (ports_held(px, t->node) >= px->cfg->max_ports_per_node) {
+		snprintf(why, sizeof(why), "node %s already holds %u vhci_hcd ports, the most this proxy allows one node "
+			 "(--max-ports-per-node); end one of its exports first", t->node, px->cfg->max_ports_per_node);
+		tunnel_fail(t, "limit", why);
+		return -1;
+	}
+	ports = calloc(PROXY_MAX_VHCI_PORTS, sizeof(*ports));
 	if (!ports)
 		return refuse(t, "out of memory");
-	if (vhci_scan(ports, MAX_PORTS, &n, why, sizeof(why)) < 0) {
+	if (vhci_scan(ports, PROXY_MAX_VHCI_PORTS, &n, why, sizeof(why)) < 0) {
 		free(ports);
 		return refuse(t, why);
 	}
-	set = allowed_for(px, t->node, &both);
+	set = allowed_for(px, t->node, &both, &reserved);
 	p = pick_unclaimed(px, ports, n, t->dev.speed, set);
 	if (!p) {
-		describe_set(set, where, sizeof(where));
-		snprintf(why, sizeof(why), "no free vhci_hcd port for a %s device in %s for node %s",
-			 t->dev.speed >= USBIP_SPEED_SUPER ? "SuperSpeed" : "high/full/low-speed", where, t->node);
+		char pinned[160] = "";
+
+		/* an unpinned node is told where it may go and what it may not use */
+		describe_set(reserved ? &px->vhci_allowed : set, where, sizeof(where));
+		if (reserved) {
+			describe_set(&px->reserved, pinned, sizeof(pinned));
+			snprintf(why, sizeof(why), "no free vhci_hcd port for a %s device in %s for node %s; %s is "
+				 "reserved by --pin for other nodes",
+				 t->dev.speed >= USBIP_SPEED_SUPER ? "SuperSpeed" : "high/full/low-speed", where, t->node,
+				 pinned);
+		} else {
+			snprintf(why, sizeof(why), "no free vhci_hcd port for a %s device in %s for node %s",
+				 t->dev.speed >= USBIP_SPEED_SUPER ? "SuperSpeed" : "high/full/low-speed", where, t->node);
+		}
 		free(ports);
 		return refuse(t, why);
 	}
@@ -343,12 +389,12 @@ static json_t *port_json(const struct vhci_claim *c, const struct vhci_port *por
 
 static json_t *answer_ports(struct proxy *px)
 {
-	struct vhci_port *ports = calloc(MAX_PORTS, sizeof(*ports));
+	struct vhci_port *ports = calloc(PROXY_MAX_VHCI_PORTS, sizeof(*ports));
 	json_t *list = json_array();
 	char why[200];
 	size_t i, n = 0;
 
-	if (ports && px->vhci_on && vhci_scan(ports, MAX_PORTS, &n, why, sizeof(why)) < 0)
+	if (ports && px->vhci_on && vhci_scan(ports, PROXY_MAX_VHCI_PORTS, &n, why, sizeof(why)) < 0)
 		n = 0;
 	for (i = 0; i < px->nclaims; i++)
 		json_array_append_new(list, port_json(&px->claims[i], ports, n));

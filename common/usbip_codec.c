@@ -432,28 +432,50 @@ int usbip_encode_req_import(uint8_t *buf, size_t cap, const char *busid)
 	return rc < 0 ? rc : USBIP_OP_COMMON_SIZE + USBIP_BUSID_SIZE;
 }
 
-int usbip_encode_devlist(uint8_t *buf, size_t cap, const struct usbip_exported_device *devs,
-			 uint32_t ndevs)
+int usbip_encode_devlist_head(uint8_t *buf, size_t cap, uint32_t ndevs)
 {
-	size_t pos = USBIP_OP_COMMON_SIZE + USBIP_DEVLIST_COUNT_SIZE;
-	uint32_t i, j;
-	int rc;
-
-	if (cap < pos)
+	if (cap < USBIP_DEVLIST_HEAD_SIZE)
 		return USBWS_ERR_NOSPACE;
 	usbip_op_common_encode(buf, cap, USBIP_OP_REP_DEVLIST, USBIP_ST_OK);
 	put_be32(buf + USBIP_OP_COMMON_SIZE, ndevs);
-	for (i = 0; i < ndevs; i++) {
-		rc = usbip_usb_device_encode(buf + pos, cap - pos, &devs[i].udev);
+	return USBIP_DEVLIST_HEAD_SIZE;
+}
+
+int usbip_encode_devlist_device(uint8_t *buf, size_t cap, const struct usbip_exported_device *dev)
+{
+	size_t pos;
+	uint32_t j;
+	int rc;
+
+	rc = usbip_usb_device_encode(buf, cap, &dev->udev);
+	if (rc < 0)
+		return rc;
+	pos = (size_t)rc;
+	for (j = 0; j < dev->udev.b_num_interfaces; j++) {
+		rc = usbip_usb_interface_encode(buf + pos, cap - pos, &dev->interfaces[j]);
 		if (rc < 0)
 			return rc;
 		pos += (size_t)rc;
-		for (j = 0; j < devs[i].udev.b_num_interfaces; j++) {
-			rc = usbip_usb_interface_encode(buf + pos, cap - pos, &devs[i].interfaces[j]);
-			if (rc < 0)
-				return rc;
-			pos += (size_t)rc;
-		}
+	}
+	return (int)pos;
+}
+
+int usbip_encode_devlist(uint8_t *buf, size_t cap, const struct usbip_exported_device *devs,
+			 uint32_t ndevs)
+{
+	size_t pos;
+	uint32_t i;
+	int rc;
+
+	rc = usbip_encode_devlist_head(buf, cap, ndevs);
+	if (rc < 0)
+		return rc;
+	pos = (size_t)rc;
+	for (i = 0; i < ndevs; i++) {
+		rc = usbip_encode_devlist_device(buf + pos, cap - pos, &devs[i]);
+		if (rc < 0)
+			return rc;
+		pos += (size_t)rc;
 	}
 	return (int)pos;
 }

@@ -123,6 +123,14 @@ struct usbip_exported_device {
 int usbip_encode_devlist(uint8_t *buf, size_t cap, const struct usbip_exported_device *devs,
 			 uint32_t ndevs);
 
+/* The same in pieces, for a list too long to hold at once: the head (status
+ * OK and the count), then each device with its bNumInterfaces records.
+ * Each returns the bytes written or USBWS_ERR_NOSPACE. */
+#define USBIP_DEVLIST_HEAD_SIZE (USBIP_OP_COMMON_SIZE + USBIP_DEVLIST_COUNT_SIZE)
+#define USBIP_DEVLIST_DEVICE_MAX (USBIP_USB_DEVICE_SIZE + USBIP_MAX_INTERFACES * USBIP_USB_INTERFACE_SIZE)
+int usbip_encode_devlist_head(uint8_t *buf, size_t cap, uint32_t ndevs);
+int usbip_encode_devlist_device(uint8_t *buf, size_t cap, const struct usbip_exported_device *dev);
+
 /* Header, then data_len bytes of transfer buffer, then niso descriptors.
  * data_len and niso must agree with the header (for a RET_SUBMIT, given the
  * direction of the command it answers). */

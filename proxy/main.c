@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "log.h"
 #include "numarg.h"
 #include "proxy.h"
@@ -33,6 +34,9 @@ static void usage(FILE *out)
 		"                            listed controllers (0,1 or vhci_hcd.0,vhci_hcd.1)\n"
 		"  --pin NODE=LIST           NODE's devices only ever go to these vhci_hcd\n"
 		"                            (repeatable; NODE is the certificate CN)\n"
+		"  --max-tunnels-per-node N  devices one node may export at once, live or kept\n"
+		"                            for a resume (default 32, at most 4096)\n"
+		"  --max-ports-per-node N    vhci_hcd ports one node may hold (default 16)\n"
 		"  --sysfs-root DIR          where sysfs is (default /sys, or $USBWS_SYSFS_ROOT)\n"
 		"  --ping-interval SECS      ping each node this often (default 15; 0: never)\n"
 		"  --ping-timeout SECS       drop a node's link silent this long (default 45)\n"
@@ -116,6 +120,8 @@ int main(int argc, char **argv)
 		{ "usbip-max-clients", required_argument, NULL, 'C' },
 		{ "usbip-max-per-source", required_argument, NULL, 'D' },
 		{ "usbip-timeout", required_argument, NULL, 'U' },
+		{ "max-tunnels-per-node", required_argument, NULL, 'N' },
+		{ "max-ports-per-node", required_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -129,6 +135,8 @@ int main(int argc, char **argv)
 		.unauth_rate = PROXY_DEFAULT_UNAUTH_RATE, .unauth_full = PROXY_DEFAULT_UNAUTH_FULL,
 		.usbip_max_clients = PROXY_DEFAULT_USBIP_MAX_CLIENTS,
 		.usbip_max_per_source = PROXY_DEFAULT_USBIP_MAX_PER_SOURCE, .usbip_timeout = PROXY_DEFAULT_USBIP_TIMEOUT,
+		.max_tunnels_per_node = PROXY_DEFAULT_MAX_TUNNELS_PER_NODE,
+		.max_ports_per_node = PROXY_DEFAULT_MAX_PORTS_PER_NODE,
 	};
 	unsigned long long number;
 	const char *pins[MAX_PINS];
@@ -183,6 +191,22 @@ int main(int argc, char **argv)
 					"percentage and START <= FULL, not '%s'\n", optarg);
 				return 2;
 			}
+			break;
+		case 'N':
+			if (parse_count(optarg, 1, CTL_MAX_TUNNELS_PER_NODE, 0, &number) < 0) {
+				fprintf(stderr, "usbws-proxy: --max-tunnels-per-node needs a count from 1 to %d, not '%s'\n",
+					CTL_MAX_TUNNELS_PER_NODE, optarg);
+				return 2;
+			}
+			cfg.max_tunnels_per_node = (unsigned int)number;
+			break;
+		case 'O':
+			if (parse_count(optarg, 1, PROXY_MAX_VHCI_PORTS, 0, &number) < 0) {
+				fprintf(stderr, "usbws-proxy: --max-ports-per-node needs a count from 1 to %d, not '%s'\n",
+					PROXY_MAX_VHCI_PORTS, optarg);
+				return 2;
+			}
+			cfg.max_ports_per_node = (unsigned int)number;
 			break;
 		case 'P':
 			if (cfg.npins == MAX_PINS) {

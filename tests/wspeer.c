@@ -13,6 +13,15 @@
  * Exits 0 when the connection was closed (by either side), 1 on a
  * connection error, 2 on a timeout (5 s unless --timeout) with the
  * connection still open.
+ *
+ * --connections N (given before the steps) makes it a load: N connections
+ * at once, each sending the --text and --hex steps in order (--wait and
+ * --close do not apply), held open until --timeout.  It prints the first
+ * error message that comes back, "all N welcomed" once each has had its
+ * welcome, and at the end "connections: N, established E, failed F,
+ * welcomed W, refused R, closed C"; it exits 0 when all N were welcomed.
+ * One process stands in for a fleet of devices behind one certificate;
+ * it keeps at most 16 handshakes under way.
  */
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -24,9 +33,81 @@
 static struct wssteps script = { .prog = "wspeer" };
 static int result = 2;
 
+/* --connections: each connection's place in the script, and the tally */
+struct peer {
+	int next;
+};
+static int connections = 1, started, established, failed, welcomed, refused, closed;
+static struct lws_client_connect_info ci;
+
+/* A few handshakes at a time, as a fleet's would arrive: a thousand at once
+ * would time out in the listen backlog rather than test the proxy. */
+#define LOAD_HANDSHAKES 16
+
+static void start_more(void)
+{
+	while (started < connections && started - established - failed < LOAD_HANDSHAKES) {
+		started++;
+		lws_client_connect_via_info(&ci);
+	}
+}
+
+static int contains(const void *in, size_t len, const char *what)
+{
+	return memmem(in, len, what, strlen(what)) != NULL;
+}
+
+static int load_callback(struct lws *wsi, enum lws_callback_reasons reason, struct peer *pe, void *in, size_t len)
+{
+	static unsigned char frame[LWS_PRE + WSSTEPS_MAX_FRAME];
+	struct wsstep *s;
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		printf("connection error: %s\n", in ? (char *)in : "?");
+		failed++;
+		start_more();
+		if (++closed == connections)
+			script.done = 1;
+		return 0;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (++closed == connections)
+			script.done = 1;
+		return 0;
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		established++;
+		start_more();
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		while (pe->next < script.n && script.steps[pe->next].kind != WSSTEP_TEXT &&
+		       script.steps[pe->next].kind != WSSTEP_BINARY)
+			pe->next++;
+		if (pe->next == script.n)
+			return 0;
+		s = &script.steps[pe->next++];
+		/* lws masks a client's payload in place: the script stays as it was */
+		memcpy(frame + LWS_PRE, s->data + LWS_PRE, s->len);
+		lws_write(wsi, frame + LWS_PRE, s->len, s->kind == WSSTEP_BINARY ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (lws_frame_is_binary(wsi))
+			return 0;
+		if (contains(in, len, "\"type\":\"welcome\"") && ++welcomed == connections)
+			printf("all %d welcomed\n", connections);
+		if (contains(in, len, "\"type\":\"error\"") && !refused++)
+			printf("text: %.*s\n", (int)len, (const char *)in);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	(void)user;
+	if (connections > 1)
+		return load_callback(wsi, reason, user, in, len);
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		printf("connection error: %s\n", in ? (char *)in : "?");
@@ -60,11 +141,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 int main(int argc, char **argv)
 {
 	static const struct lws_protocols protocols[] = {
-		{ "usbws.v1", callback, 0, 65536, 0, NULL, 0 },
+		{ "usbws.v1", callback, sizeof(struct peer), 65536, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};
 	struct lws_context_creation_info info;
-	struct lws_client_connect_info ci;
 	const char *url = NULL, *cert = NULL, *key = NULL, *ca = NULL, *scheme, *address, *path;
 	const char *subprotocol = "usbws.v1";
 	char pathbuf[256];
@@ -81,6 +161,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--ca")) ca = arg;
 		else if (!strcmp(argv[i], "--protocol")) subprotocol = arg;
 		else if (!strcmp(argv[i], "--timeout")) timeout = atoi(arg);
+		else if (!strcmp(argv[i], "--connections")) connections = atoi(arg) > 1 ? atoi(arg) : 1;
 		else
 			wssteps_option(&script, argv[i], arg);
 	}
@@ -112,7 +193,15 @@ int main(int argc, char **argv)
 	ci.origin = address;
 	ci.ssl_connection = LCCSCF_USE_SSL;
 	ci.protocol = subprotocol;
-	lws_client_connect_via_info(&ci);
+	if (connections > 1)
+		start_more();
+	else
+		lws_client_connect_via_info(&ci);
 	wssteps_serve(&script, ctx, timeout);
+	if (connections > 1) {
+		printf("connections: %d, established %d, failed %d, welcomed %d, refused %d, closed %d\n",
+		       connections, established, failed, welcomed, refused, closed);
+		return welcomed == connections ? 0 : 2;
+	}
 	return result;
 }

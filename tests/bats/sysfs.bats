@@ -164,6 +164,32 @@ teardown() { usbws_teardown; }
 	wait_for "$WORK/proxy2.log" "attached to vhci_hcd.1 port 16"
 }
 
+@test "a pinned controller is reserved for its node: another node never lands there, even with the rest full" {
+	pki
+	# vhci_hcd.0's hs ports are all taken; vhci_hcd.1 is free, and node-1's
+	fake_vhci_status 0 006 004
+	start_proxy "$WORK/proxy.log" server --vhci auto --pin node-1=vhci_hcd.1
+	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/node2.pem" --key "$PKI/node2.key" \
+		--ca "$PKI/ca.pem" --virtual sourcesink --retries 1
+	echo "status $status: $output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"usbws: error: the proxy refused: no free vhci_hcd port for a high/full/low-speed device in any vhci_hcd for node node-2; vhci_hcd.1 is reserved by --pin for other nodes (vhci)"* ]]
+	grep -qF "node node-2: closing its tunnel: no free vhci_hcd port for a high/full/low-speed device in any vhci_hcd for node node-2; vhci_hcd.1 is reserved by --pin for other nodes" "$WORK/proxy.log"
+	absent "attached to vhci_hcd" "$WORK/proxy.log"
+	[ ! -s "$S/devices/platform/vhci_hcd.0/attach" ]
+	# the node it is pinned for still gets it
+	start_node "$WORK/node.log" node sourcesink
+	wait_for "$WORK/proxy.log" "node node-1: busid [0-9]+-1 \(its 1-1\) attached to vhci_hcd.1 port 16"
+	# with --vhci LIST too, the reservation holds
+	stop_procs
+	: >"$S/devices/platform/vhci_hcd.0/attach"
+	start_proxy "$WORK/proxy2.log" server --vhci 0,1 --pin node-1=1
+	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/node2.pem" --key "$PKI/node2.key" \
+		--ca "$PKI/ca.pem" --virtual sourcesink --retries 1
+	[[ "$output" == *"the proxy refused: no free vhci_hcd port for a high/full/low-speed device in vhci_hcd.0,1 for node node-2; vhci_hcd.1 is reserved by --pin for other nodes (vhci)"* ]]
+	[ ! -s "$S/devices/platform/vhci_hcd.0/attach" ]
+}
+
 @test "no free port of the right speed: the node is told why, nothing is attached" {
 	pki
 	fake_vhci_status 0 006 004
