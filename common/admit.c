@@ -143,8 +143,16 @@ int admit_try(struct admit *a, const struct sockaddr *sa, socklen_t len, uint32_
 
 void admit_settle(struct admit *a, struct admit_entry *e)
 {
+	struct admit_source **pp;
+
 	if (!e->_pending)
 		return;
+	if (--e->_src->count == 0) {
+		pp = find_source(a, e->_src->key);
+		*pp = e->_src->next;
+		free(e->_src);
+	}
+	e->_src = NULL;
 	if (e->_prev)
 		e->_prev->_next = e->_next;
 	else
@@ -159,17 +167,10 @@ void admit_settle(struct admit *a, struct admit_entry *e)
 
 void admit_done(struct admit *a, struct admit_entry *e)
 {
-	struct admit_source **pp;
-
 	if (!e)
 		return;
 	admit_settle(a, e);
 	a->count--;
-	if (--e->_src->count == 0) {
-		pp = find_source(a, e->_src->key);
-		*pp = e->_src->next;
-		free(e->_src);
-	}
 	free(e);
 }
 

@@ -7,13 +7,15 @@
  * they are: what an unauthenticated peer can cost is bounded here.
  *
  * Each accepted connection takes an entry until the caller says it is done
- * (authenticated, or closed).  Entries are refused past a cap per source
- * (an IPv4 address, or an IPv6 /64: one host can have a whole /64) and past
- * a global cap, and between `start` and `full` a growing share is dropped at
- * random, as OpenSSH's MaxStartups does, so that a flood cannot lock out
- * everyone else and still leaves room for a fleet coming back at once.
- * Pending entries carry a deadline; all share one timeout, so the oldest
- * is always first and expiry costs nothing per idle entry.
+ * (authenticated, or closed).  An entry is pending until it is settled
+ * (the peer proved itself, or its request was answered).  New entries are
+ * refused past a cap on pending ones per source (an IPv4 address, or an
+ * IPv6 /64: one host can have a whole /64) and past a cap on all entries;
+ * between `start` and `full` a growing share is dropped at random, as
+ * OpenSSH's MaxStartups does, so that a flood cannot lock out everyone else
+ * and still leaves room for a fleet coming back at once.  Pending entries
+ * carry a deadline; all share one timeout, so the oldest is always first
+ * and expiry costs nothing per idle entry.
  *
  * Pure bookkeeping: no sockets, no clock, no randomness of its own; the
  * caller passes the time and a random number.
@@ -24,7 +26,7 @@
 #include <sys/socket.h>
 
 struct admit_policy {
-	unsigned int per_source;  /* entries from one source */
+	unsigned int per_source;  /* pending entries from one source */
 	unsigned int start;       /* past this many entries, drop at random... */
 	unsigned int rate;        /* ...this percentage, rising linearly to 100 at full */
 	unsigned int full;        /* never more entries than this */
@@ -55,8 +57,9 @@ int admit_try(struct admit *a, const struct sockaddr *sa, socklen_t len, uint32_
 	      struct admit_entry **out);
 
 /* The entry stops being pending (it authenticated, or, for a listener
- * whose clients never do, its request was answered) but still counts
- * toward its source's and the global cap until admit_done. */
+ * whose clients never do, its request was answered): it no longer counts
+ * toward its source's cap, has no deadline, but counts toward the global
+ * cap until admit_done. */
 void admit_settle(struct admit *a, struct admit_entry *e);
 
 /* The connection is gone: the entry is freed. */
@@ -66,7 +69,7 @@ void admit_done(struct admit *a, struct admit_entry *e);
  * returned once, or NULL.  The caller closes its owner, then admit_done. */
 struct admit_entry *admit_expired(struct admit *a, int64_t now_ms);
 
-/* Entries in the table, and entries from sa's source. */
+/* Entries in the table, and pending entries from sa's source. */
 size_t admit_count(const struct admit *a);
 size_t admit_source_count(const struct admit *a, const struct sockaddr *sa, socklen_t len);
 

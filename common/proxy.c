@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "privdrop.h"
 #include "lwslog.h"
 #include "proxy_int.h"
 
@@ -105,6 +107,26 @@ static void tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(px->ctx, 0, &px->tick, tick, LWS_US_PER_SEC);
 }
 
+/* Everything only root may do is done: listening sockets, the control
+ * socket, vhci_hcd's attach and detach, the key.  What follows parses the
+ * network, and need not be root. */
+static int drop_privileges(const struct proxy_config *cfg)
+{
+	char why[200];
+
+	if (!cfg->user) {
+		if (geteuid() == 0)
+			log_warn("running as root: --user USER would parse the network as USER (usbws-proxy(8))");
+		return 0;
+	}
+	if (privdrop_to(cfg->user, why, sizeof(why)) < 0) {
+		log_err("--user %s: %s", cfg->user, why);
+		return -1;
+	}
+	log_info("running as %s (uid %u)", cfg->user, (unsigned int)getuid());
+	return 0;
+}
+
 int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop)
 {
 	struct lws_context_creation_info info;
@@ -125,6 +147,13 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop)
 	}
 	/* the control socket answers before nodes can come */
 	if (proxy_vhci_init(&px) < 0 || open_wss(&px, cfg) < 0 || (cfg->usbip_listen && open_usbip(&px, cfg) < 0)) {
+		lws_context_destroy(px.ctx);
+		proxy_listen_close(&px.wss);
+		proxy_listen_close(&px.usbip);
+		proxy_vhci_free(&px);
+		return 1;
+	}
+	if (drop_privileges(cfg) < 0) {
 		lws_context_destroy(px.ctx);
 		proxy_listen_close(&px.wss);
 		proxy_listen_close(&px.usbip);

@@ -22,7 +22,7 @@
 #define PROXY_DEFAULT_UNAUTH_RATE 30
 #define PROXY_DEFAULT_UNAUTH_FULL 4096
 #define PROXY_DEFAULT_AUTH_TIMEOUT 10
-#define PROXY_DEFAULT_USBIP_MAX_CLIENTS 64
+#define PROXY_DEFAULT_USBIP_MAX_CLIENTS 256
 #define PROXY_DEFAULT_USBIP_MAX_PER_SOURCE 16
 #define PROXY_DEFAULT_USBIP_TIMEOUT 10
 
@@ -48,6 +48,7 @@ struct proxy_config {
 	int usbip_timeout;                /* seconds for an importer to send its request */
 	unsigned int max_tunnels_per_node;  /* live and parked; an export past it is refused ("limit") */
 	unsigned int max_ports_per_node;    /* vhci_hcd ports held at once */
+	const char *user;                 /* become this user once set up, or NULL */
 	int verbose;
 };
 

@@ -122,8 +122,15 @@ int proxy_vhci_init(struct proxy *px)
 		}
 		px->vhci_on = 1;
 	}
-	if (px->vhci_on)
+	if (px->vhci_on) {
+		/* now, while the proxy may still be root (--user) */
+		if (vhci_open_control(why, sizeof(why)) < 0) {
+			log_err("%s: the proxy needs write access to vhci_hcd's attach and detach (root, or the "
+				"group the unit grants them to), or --vhci none", why);
+			return -1;
+		}
 		log_info("attaching exported devices to vhci_hcd (%s)", mode);
+	}
 	memset(&info, 0, sizeof(info));
 	protocols[0] = proxy_usbip_protocol;
 	protocols[1] = control_protocol;
@@ -144,6 +151,7 @@ void proxy_vhci_free(struct proxy *px)
 {
 	char path[108];
 
+	vhci_close_control();
 	free(px->pins);
 	free(px->claims);
 	px->claims = NULL;

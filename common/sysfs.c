@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -142,6 +144,31 @@ int sysfs_write(const char *value, const char *fmt, ...)
 		errno = n < 0 ? saved : EIO;
 		return -1;
 	}
+	return 0;
+}
+
+int sysfs_open_write(const char *fmt, ...)
+{
+	WITH_PATH(path, fmt);
+	return open(path, O_WRONLY | O_CLOEXEC);
+}
+
+int sysfs_write_fd(int fd, const char *value)
+{
+	size_t len = strlen(value);
+	struct statfs fs;
+	ssize_t n;
+
+	/* a sysfs attribute takes each write whole, whatever the offset */
+	n = pwrite(fd, value, len, 0);
+	if (n != (ssize_t)len) {
+		if (n >= 0)
+			errno = EIO;
+		return -1;
+	}
+	/* a fake tree's file holds exactly the last write, as with O_TRUNC */
+	if (fstatfs(fd, &fs) == 0 && fs.f_type != SYSFS_MAGIC && ftruncate(fd, (off_t)len) < 0)
+		return -1;
 	return 0;
 }
 

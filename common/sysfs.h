@@ -22,6 +22,12 @@ int sysfs_read_ulong(unsigned long *out, int base, const char *fmt, ...) __attri
 int sysfs_read_bin(void *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Writes value in one write(2), as the kernel's store methods expect. */
 int sysfs_write(const char *value, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Opens a file for writing now, to write it later with sysfs_write_fd: the
+ * permission is checked at open, so a process that drops its privileges
+ * keeps exactly these writes.  Returns the fd, or -1 with errno set. */
+int sysfs_open_write(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Writes value to such an fd as sysfs_write would to its path. */
+int sysfs_write_fd(int fd, const char *value);
 /* The last component of a symbolic link's target (a driver's name). */
 int sysfs_link_name(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The resolved path, with the root replaced by "/sys" so that it reads

@@ -53,10 +53,13 @@ static void usage(FILE *out)
 		"  --max-startups-per-source N\n"
 		"                            of those, at most N from one IPv4 address or IPv6 /64\n"
 		"                            (default 1024: a fleet behind carrier NAT shares one)\n"
-		"  --usbip-max-clients N     USB/IP importer connections at once (default 64)\n"
-		"  --usbip-max-per-source N  of those, at most N from one address (default 16)\n"
+		"  --usbip-max-clients N     USB/IP importer connections at once (default 256)\n"
+		"  --usbip-max-per-source N  importers from one address that have not yet sent\n"
+		"                            their request (default 16)\n"
 		"  --usbip-timeout SECS      close an importer that has sent no request this long\n"
 		"                            after it came (default 10)\n"
+		"  --user USER               once its sockets and vhci_hcd's files are open,\n"
+		"                            become USER before parsing anything from the network\n"
 		"  -v, --verbose             log more\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n");
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
 		{ "usbip-timeout", required_argument, NULL, 'U' },
 		{ "max-tunnels-per-node", required_argument, NULL, 'N' },
 		{ "max-ports-per-node", required_argument, NULL, 'O' },
+		{ "user", required_argument, NULL, 'Z' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -215,6 +219,7 @@ int main(int argc, char **argv)
 			}
 			pins[cfg.npins++] = optarg;
 			break;
+		case 'Z': cfg.user = optarg; break;
 		case 'v': cfg.verbose = 1; break;
 		case 'h':
 			usage(stdout);

@@ -152,6 +152,34 @@ teardown() { usbws_teardown; }
 	wait_for "$WORK/node.log" "the proxy refused: vhci_hcd port 16 was detached on the proxy \(detached\)"
 }
 
+@test "with --user the proxy parses the network as that user and attaches through the vhci files it opened first" {
+	pki
+	fake_vhci_status 0 006 004
+	# as the kernel has them: root's, writable by root alone
+	chmod 0200 "$S/devices/platform/vhci_hcd.0/attach" "$S/devices/platform/vhci_hcd.0/detach"
+	chmod 0755 "$WORK"
+	start_proxy "$WORK/proxy.log" server --vhci auto --user nobody
+	pid=${PIDS[0]}
+	uid=$(id -u nobody)
+	grep -q "running as nobody (uid $uid)" "$WORK/proxy.log"
+	[ "$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$pid/status")" = "$uid $uid $uid $uid" ]
+	[ "$(awk '/^CapEff:/ { print $2 }' "/proc/$pid/status")" = 0000000000000000 ]
+	[ "$(awk '/^Groups:/ { print $2 }' "/proc/$pid/status")" = "" ]
+	start_node "$WORK/node.log" node "storage:$(random_image "$WORK/d.img" 1; echo "$WORK/d.img")"
+	wait_for "$WORK/proxy.log" "attached to vhci_hcd.1 port 16"
+	[[ "$(cat "$S/devices/platform/vhci_hcd.0/attach")" =~ ^16\ [0-9]+\ 65537\ 3$ ]]
+	wait_for "$WORK/proxy.log" "closing its tunnel: vhci_hcd port 16 was detached on the proxy"
+	[ "$(cat "$S/devices/platform/vhci_hcd.0/detach")" = "16" ]
+}
+
+@test "--user with a user that does not exist stops the proxy before it serves anyone" {
+	pki
+	run "$(PROXY_BIN)" --listen 127.0.0.1:0 --cert "$PKI/server.pem" --key "$PKI/server.key" --ca "$PKI/ca.pem" \
+		--vhci none --user no-such-user-here
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"usbws-proxy: error: --user no-such-user-here: no user no-such-user-here"* ]]
+}
+
 @test "a pinned node lands only on its vhci_hcd; --vhci LIST limits everyone" {
 	pki
 	start_proxy "$WORK/proxy.log" server --vhci auto --pin node-1=vhci_hcd.1

@@ -64,6 +64,14 @@ static void test_sources(void **state)
 		assert_usbws_err(try(a, rows[i].first, 0, 0, &e1), 0);
 		assert_usbws_err(try(a, rows[i].second, 0, 0, &e2), rows[i].same ? USBWS_ERR_ADMIT_SOURCE : 0);
 		assert_int_equal(admit_count(a), rows[i].same ? 1 : 2);
+		/* a settled entry leaves its source's cap */
+		admit_settle(a, e1);
+		if (rows[i].same)
+			assert_usbws_err(try(a, rows[i].second, 0, 0, &e2), 0);
+		assert_int_equal(admit_count(a), 2);
+		admit_done(a, e1);
+		admit_done(a, e2);
+		assert_int_equal(admit_count(a), 0);
 		admit_free(a);
 	}
 }
@@ -92,9 +100,10 @@ static void test_caps_and_early_drop(void **state)
 	assert_usbws_err(try(a, "192.0.2.5", 99, 0, &x), USBWS_ERR_ADMIT_FULL);
 	assert_int_equal(admit_count(a), 6);
 	assert_int_equal(admit_source_count(a, NULL, 0), 0);
-	/* a settled entry still counts; a done one does not */
+	/* a settled entry still counts in all; a done one does not */
 	admit_settle(a, e[0]);
 	assert_usbws_err(try(a, "192.0.2.1", 99, 0, &x), USBWS_ERR_ADMIT_FULL);
+	assert_int_equal(admit_source_count(a, NULL, 0), 0);
 	admit_done(a, e[0]);
 	admit_done(a, e[3]);
 	assert_int_equal(admit_count(a), 4);

@@ -18,7 +18,11 @@ echo "gadget on dummy_hcd as $busid, driver '$(usb_driver "$busid")'"
 	'.devices[] | select(.busid == $b) | .vendor == "1d6b" and .product == "0104" and .state == "available"
 	 and .driver == "usb" and .speed == "high"' >/dev/null || fail "usbws list --local does not show $busid right"
 
-start_proxy --vhci auto
+# as an operator runs it by hand: root only until the vhci files are open
+start_proxy --vhci auto --user nobody
+wait_for "$work/proxy.log" "running as nobody \(uid $(id -u nobody)\)" 10
+[ "$(awk '/^Uid:/ { print $2 $3 $4 $5 }' "/proc/$PROXY_PID/status")" = "$(id -u nobody | sed 's/.*/&&&&/')" ] \
+	|| fail "the proxy is not running as nobody: $(grep ^Uid: "/proc/$PROXY_PID/status")"
 start_node "$work/node.log" --busid "$busid"
 [ "$(usb_driver "$busid")" = usbip-host ] || fail "$busid is not on usbip-host while exported"
 [ "$(cat "/sys/bus/usb/devices/$busid/usbip_status")" = 2 ] || fail "the stub is not in use"
