@@ -531,7 +531,8 @@ static int verify_client_cert(void *user, size_t preverify_ok)
 	return 1;
 }
 
-/* Handshakes anyone can fail at will: a few lines, then a sum (tick). */
+/* Handshakes (TLS, the upgrade) anyone can fail at will: a few lines, then
+ * a sum (tick). */
 static struct log_limit tls_refusals;
 
 /* Every alert the proxy sends during a handshake explains a refusal; the
@@ -643,7 +644,8 @@ void proxy_tunnel_tick(struct proxy *px)
 	unsigned int hidden;
 
 	if ((hidden = log_limit_flush(&tls_refusals, now_ms)))
-		log_warn("refused %u more TLS handshakes in the last %d s", hidden, LOG_LIMIT_WINDOW_MS / 1000);
+		log_warn("refused %u more TLS handshakes or upgrades in the last %d s", hidden,
+			 LOG_LIMIT_WINDOW_MS / 1000);
 	for (t = px->tunnels; t; t = next) {
 		next = t->next;
 		if (!t->wsi) {
@@ -689,8 +691,15 @@ static int filter_connection(struct lws *wsi)
 	lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
 	lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL);
 	if (strcmp(uri, USBWS_PATH) != 0 || !strstr(proto, USBWS_SUBPROTOCOL)) {
-		log_warn("refused a WebSocket upgrade to '%s' with subprotocol '%s' (want %s, %s)", uri, proto,
-			 USBWS_PATH, USBWS_SUBPROTOCOL);
+		char peer[NETADDR_STRLEN], shown_uri[sizeof(uri)], shown_proto[sizeof(proto)];
+
+		if (!log_limit_allow(&tls_refusals, monotonic_ms()))
+			return 1;
+		netaddr_peer(lws_get_socket_fd(wsi), peer, sizeof(peer));
+		log_printable(shown_uri, sizeof(shown_uri), uri, strlen(uri));
+		log_printable(shown_proto, sizeof(shown_proto), proto, strlen(proto));
+		log_warn("refused a WebSocket upgrade from %s to '%s' with subprotocol '%s' (want %s, %s)", peer,
+			 shown_uri, shown_proto, USBWS_PATH, USBWS_SUBPROTOCOL);
 		return 1;
 	}
 	return 0;

@@ -176,8 +176,8 @@ for i in range(50):
     except (ssl.SSLError, OSError):
         pass
     t.close()' "$WSS_PORT"
-	wait_for "$WORK/proxy.log" "refused [0-9]+ more TLS handshakes in the last 10 s" 15
+	wait_for "$WORK/proxy.log" "refused [0-9]+ more TLS handshakes or upgrades in the last 10 s" 15
 	absent "decode error|127\.0\.0\.2" "$WORK/proxy.log"
 	[ "$(grep -cE "^usbws-proxy: warning: TLS handshake with 127\.0\.0\.3:[0-9]+ refused: certificate required \(the node sent no client certificate\)$" "$WORK/proxy.log")" -eq 5 ]
-	grep -qx "usbws-proxy: warning: refused 45 more TLS handshakes in the last 10 s" "$WORK/proxy.log"
+	grep -qx "usbws-proxy: warning: refused 45 more TLS handshakes or upgrades in the last 10 s" "$WORK/proxy.log"
 }

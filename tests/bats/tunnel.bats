@@ -332,7 +332,7 @@ teardown() { usbws_teardown; }
 	peer=("$USBWS_BUILDDIR/tests/wspeer" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem")
 	run "${peer[@]}" --url "wss://localhost:$WSS_PORT/other"
 	[ "$status" -eq 1 ]
-	wait_for "$WORK/proxy.log" "refused a WebSocket upgrade to '/other' with subprotocol 'usbws.v1' \(want /usbip, usbws.v1\)"
+	wait_for "$WORK/proxy.log" "refused a WebSocket upgrade from 127\.0\.0\.1:[0-9]+ to '/other' with subprotocol 'usbws.v1' \(want /usbip, usbws.v1\)"
 	run "${peer[@]}" --url "wss://localhost:$WSS_PORT/usbip" --protocol chat
 	[ "$status" -eq 1 ]
 	absent "node node-1 connected" "$WORK/proxy.log"
