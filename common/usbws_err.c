@@ -46,6 +46,16 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_ADMIT_SOURCE: return "too many connections from this address";
 	case USBWS_ERR_ADMIT_FULL: return "too many connections at once";
 	case USBWS_ERR_ADMIT_DROPPED: return "dropped at random: many connections at once";
+	case USBWS_ERR_ID_MISSING:
+		return "the certificate names no identity: it has no subject CN (or no subjectAltName of the kind "
+		       "--identity asks for); issue it with one";
+	case USBWS_ERR_ID_AMBIGUOUS:
+		return "the certificate names more than one identity (two CNs, or two subjectAltNames of the kind "
+		       "--identity asks for); issue it with exactly one";
+	case USBWS_ERR_ID_TOO_LONG: return "the certificate's identity is longer than 64 bytes; issue a shorter one";
+	case USBWS_ERR_ID_ENCODING:
+		return "the certificate's identity is not valid UTF-8 or holds a control character; issue it with "
+		       "printable text";
 	}
 	return "unknown error";
 }

@@ -58,6 +58,12 @@ enum usbws_err {
 	USBWS_ERR_ADMIT_SOURCE = -60,   /* too many pending connections from this source */
 	USBWS_ERR_ADMIT_FULL = -61,     /* too many pending connections in all */
 	USBWS_ERR_ADMIT_DROPPED = -62,  /* dropped at random: many pending connections */
+
+	/* a node certificate that names no usable identity (certid.h) */
+	USBWS_ERR_ID_MISSING = -70,     /* no CN (or no SAN of the configured kind), or an empty one */
+	USBWS_ERR_ID_AMBIGUOUS = -71,   /* two CNs, or two SANs of the configured kind */
+	USBWS_ERR_ID_TOO_LONG = -72,    /* longer than CERTID_MAX bytes */
+	USBWS_ERR_ID_ENCODING = -73,    /* not valid UTF-8, or a control character */
 };
 
 /* Returns a static sentence describing err; never NULL. */
