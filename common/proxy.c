@@ -36,6 +36,11 @@ static int open_wss(struct proxy *px, const struct proxy_config *cfg)
 	struct lws_context_creation_info info;
 
 	memset(&info, 0, sizeof(info));
+	/* --ca and --crl, checked before lws sees them; the vhost's
+	 * LOAD_EXTRA_SERVER_VERIFY_CERTS callback puts it in the TLS context */
+	px->first_store = proxy_trust_load(cfg);
+	if (!px->first_store)
+		return -1;
 	info.ssl_cert_filepath = cfg->cert;
 	info.ssl_private_key_filepath = cfg->key;
 	info.ssl_ca_filepath = cfg->ca;
@@ -45,8 +50,14 @@ static int open_wss(struct proxy *px, const struct proxy_config *cfg)
 	info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 	/* the certificate verification callback must reach the tunnel protocol */
 	l->vh = serving_vhost(px, "usbws", protocols, &proxy_tunnel_protocol, &info);
+	X509_STORE_free(px->first_store);   /* NULL once the TLS context has it */
+	px->first_store = NULL;
 	if (!l->vh) {
 		log_err("cannot serve WSS: check --cert, --key and --ca");
+		return -1;
+	}
+	if (!px->wss_ssl) {
+		log_err("cannot serve WSS: the TLS context never reached the CRL setup");
 		return -1;
 	}
 	l->option = "--listen";
@@ -127,7 +138,7 @@ static int drop_privileges(const struct proxy_config *cfg)
 	return 0;
 }
 
-int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop)
+int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {
 	struct lws_context_creation_info info;
 	struct proxy px;
@@ -161,9 +172,15 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop)
 		return 1;
 	}
 	lws_sul_schedule(px.ctx, 0, &px.tick, tick, LWS_US_PER_SEC);
-	while (!*stop)
+	/* a signal ends epoll_wait early, so a SIGHUP is seen at once */
+	while (!*stop) {
 		if (lws_service(px.ctx, 0) < 0)
 			break;
+		if (reload && *reload) {
+			*reload = 0;
+			proxy_trust_reload(&px);
+		}
+	}
 	log_info("stopping");
 	px.stopping = 1;
 	lws_sul_schedule(px.ctx, 0, &px.tick, NULL, LWS_SET_TIMER_USEC_CANCEL);

@@ -3,6 +3,9 @@
 #define USBWS_PROXY_H
 
 #include <signal.h>
+#include <stddef.h>
+
+#include "certid.h"
 
 /* as the node's: a ping every 15 s keeps carrier NATs open */
 #define PROXY_DEFAULT_PING_INTERVAL 15
@@ -31,6 +34,9 @@ struct proxy_config {
 	const char *cert;           /* server certificate (PEM) */
 	const char *key;            /* its private key */
 	const char *ca;             /* the CA that signs node certificates */
+	const char *const *crls;    /* PEM CRL files of that CA, checked at TLS, reread on SIGHUP */
+	size_t ncrls;
+	enum certid_source identity;/* which certificate field names a node (default: the CN) */
 	const char *usbip_listen;   /* HOST:PORT for the USB/IP re-export, or NULL */
 	const char *vhci;           /* "auto" (default, NULL), "none", or a vhci_hcd list: 0,1 */
 	const char *const *pins;    /* NODE=LIST: that node's devices go to these vhci_hcd only */
@@ -52,8 +58,9 @@ struct proxy_config {
 	int verbose;
 };
 
-/* Runs the proxy until *stop is set.  Returns 0, or 1 after logging why it
- * could not start. */
-int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop);
+/* Runs the proxy until *stop is set; each time *reload is set, it clears it
+ * and rereads --ca and --crl.  Returns 0, or 1 after logging why it could
+ * not start. */
+int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload);
 
 #endif

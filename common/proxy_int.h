@@ -5,9 +5,12 @@
 /* State shared by the proxy's two lws protocols. */
 
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "admit.h"
 #include "buf.h"
+#include "certid.h"
 #include "ctl.h"
 #include "log.h"
 #include "resume.h"
@@ -71,7 +74,9 @@ struct tunnel {
 	int peer_closed;                  /* the node closed on purpose: it is not coming back */
 	int ack_due;
 	uint64_t resumes;
-	char node[128];                   /* certificate subject CN */
+	char node[CERTID_MAX + 1];        /* the identity from the certificate (certid.h), whole */
+	X509 *cert;                       /* the live connection's certificate and chain, for */
+	STACK_OF(X509) *chain;            /* checking it against CRLs reloaded later */
 	char busid[USBIP_BUSID_SIZE];     /* as the proxy exports it */
 	char node_busid[USBIP_BUSID_SIZE];/* as the node calls it */
 	struct usbip_usb_device dev;
@@ -135,10 +140,12 @@ struct proxy {
 	struct vhci_set reserved;         /* every pinned controller: no other node's devices go there */
 	struct vhci_claim *claims;
 	size_t nclaims;
+	SSL_CTX *wss_ssl;                 /* the nodes' TLS context, whose X509_STORE a reload replaces */
+	X509_STORE *first_store;          /* --ca and --crl, made before the vhost takes it */
 };
 
 struct vhci_pin {
-	char node[128];                   /* certificate CN */
+	char node[CERTID_MAX + 1];        /* the node's identity */
 	struct vhci_set set;
 };
 
@@ -184,5 +191,20 @@ int proxy_vhci_attach(struct tunnel *t);
 void proxy_vhci_released(struct importer *imp);
 /* Fail a tunnel with a reason for the node (proxy_tunnel.c). */
 void tunnel_fail(struct tunnel *t, const char *code, const char *why);
+/* After a reload: ends every tunnel, live or parked, whose certificate
+ * store now says is revoked, logged with its serial and subject.  Returns
+ * how many (proxy_tunnel.c). */
+unsigned int proxy_tunnel_revoke(struct proxy *px, X509_STORE *store);
+
+/* proxy_trust.c: the X509_STORE that vouches for nodes */
+/* A store of --ca and every --crl (CRL checks on when there is one);
+ * NULL after logging why. */
+X509_STORE *proxy_trust_load(const struct proxy_config *cfg);
+/* Is cert revoked by a CRL in store?  chain: the intermediates the node
+ * sent, or NULL. */
+int proxy_trust_revoked(X509_STORE *store, X509 *cert, STACK_OF(X509) *chain);
+/* SIGHUP: a fresh store for new handshakes, and revoked tunnels cut off.
+ * A file that fails to load keeps the old store, and says so. */
+void proxy_trust_reload(struct proxy *px);
 
 #endif

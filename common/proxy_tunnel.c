@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The proxy's WebSocket protocol: one exported device per tunnel, one
- * tunnel per connection at a time.  The node's identity is its
- * certificate's CN.  Bytes from the node are framed and validated, then
+ * tunnel per connection at a time.  The node's identity is one field of its
+ * certificate (certid.h), checked during the TLS handshake.  Bytes from the
+ * node are framed and validated, then
  * relayed to the importer; the importer's bytes come the other way in
  * proxy_usbip.c.  A tunnel whose connection is lost is parked with its
  * importer for resume_seconds, and a node that names its session on a new
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certid.h"
 #include "ctl.h"
 #include "log.h"
 #include "monoclock.h"
@@ -56,6 +58,8 @@ static void tunnel_free(struct tunnel *t)
 		t->conn->t = NULL;
 	while (t->ntext)
 		free(t->text_queue[--t->ntext]);
+	X509_free(t->cert);
+	sk_X509_pop_free(t->chain, X509_free);
 	usbip_validator_free(t->validator);
 	buf_free(&t->tx);
 	buf_free(&t->text_in);
@@ -344,6 +348,13 @@ static void resume_session(struct conn *c, const struct ctl_msg *msg)
 	old->parked_since = 0;
 	old->last_rx_ms = old->last_ping_ms = monotonic_ms();
 	old->resumes++;
+	/* revocation is checked against the certificate of the live link */
+	X509_free(old->cert);
+	sk_X509_pop_free(old->chain, X509_free);
+	old->cert = t->cert;
+	old->chain = t->chain;
+	t->cert = NULL;
+	t->chain = NULL;
 	t->conn = NULL;
 	tunnel_free(t);
 	c->t = old;
@@ -513,22 +524,35 @@ static int write_queued(struct tunnel *t)
 	return 0;
 }
 
-static int verify_client_cert(void *user, size_t preverify_ok)
+/* OpenSSL's verdict on each certificate of the chain, and then ours on the
+ * node's own: it must name exactly one identity (certid.h).  Returns 0 to
+ * go on, 1 to refuse the handshake. */
+static int verify_client_cert(struct lws *wsi, X509_STORE_CTX *xctx, size_t preverify_ok)
 {
-	X509_STORE_CTX *xctx = user;
-	char subject[256] = "?";
-	X509 *cert;
+	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
+	X509 *cert = X509_STORE_CTX_get_current_cert(xctx);
+	char subject[256], serial[80], name[CERTID_MAX + 1];
 	int err;
 
-	if (preverify_ok)
+	if (preverify_ok && X509_STORE_CTX_get_error_depth(xctx) > 0)
 		return 0;
-	err = X509_STORE_CTX_get_error(xctx);
-	cert = X509_STORE_CTX_get_current_cert(xctx);
-	if (cert)
-		X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
-	log_warn("client certificate rejected: %s (subject %s); a node needs a certificate signed by --ca "
-		 "and valid now", X509_verify_cert_error_string(err), subject);
-	return 1;
+	certid_subject(cert, subject, sizeof(subject));
+	certid_serial(cert, serial, sizeof(serial));
+	if (!preverify_ok) {
+		err = X509_STORE_CTX_get_error(xctx);
+		log_warn("client certificate rejected: %s (subject %s, serial %s); a node needs a certificate signed "
+			 "by --ca, valid now and not revoked", X509_verify_cert_error_string(err), subject, serial);
+		return 1;
+	}
+	err = certid_get(cert, px->cfg->identity, name);
+	if (err < 0) {
+		log_warn("client certificate rejected: %s (subject %s, serial %s, --identity %s)", usbws_strerror(err),
+			 subject, serial, certid_source_name(px->cfg->identity));
+		/* the node is told "bad certificate" */
+		X509_STORE_CTX_set_error(xctx, X509_V_ERR_CERT_REJECTED);
+		return 1;
+	}
+	return 0;
 }
 
 /* Handshakes (TLS, the upgrade) anyone can fail at will: a few lines, then
@@ -562,9 +586,10 @@ static void tls_info(const SSL *ssl, int where, int ret)
 static void tunnel_open(struct conn *c, struct lws *wsi)
 {
 	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
-	char big[sizeof(union lws_tls_cert_info_results) + 128];
-	union lws_tls_cert_info_results *ci = (union lws_tls_cert_info_results *)big;
+	SSL *ssl = lws_get_ssl(wsi);
+	STACK_OF(X509) *chain = ssl ? SSL_get_peer_cert_chain(ssl) : NULL;
 	struct tunnel *t = calloc(1, sizeof(*t));
+	int rc;
 
 	c->t = t;
 	if (!t)
@@ -573,11 +598,26 @@ static void tunnel_open(struct conn *c, struct lws *wsi)
 	t->wsi = wsi;
 	t->conn = c;
 	t->last_rx_ms = t->last_ping_ms = monotonic_ms();
-	if (lws_tls_peer_cert_info(wsi, LWS_TLS_CERT_INFO_COMMON_NAME, ci, sizeof(big) - sizeof(*ci) +
-				   sizeof(ci->ns.name)) == 0 && ci->ns.len > 0)
-		snprintf(t->node, sizeof(t->node), "%.*s", ci->ns.len, ci->ns.name);
-	else
-		snprintf(t->node, sizeof(t->node), "(no CN)");
+	/* the name the handshake checked, read again from the same field */
+	t->cert = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
+	rc = certid_get(t->cert, px->cfg->identity, t->node);
+	if (rc < 0) {
+		log_warn("a connection without a usable identity is refused: %s", usbws_strerror(rc));
+		goto refuse;
+	}
+	/* a resumed TLS session skips verification: a node revoked since its
+	 * first handshake must not get back in that way */
+	if (px->cfg->ncrls && SSL_session_reused(ssl) &&
+	    proxy_trust_revoked(SSL_CTX_get_cert_store(px->wss_ssl), t->cert, chain)) {
+		char subject[256], serial[80];
+
+		certid_subject(t->cert, subject, sizeof(subject));
+		certid_serial(t->cert, serial, sizeof(serial));
+		log_warn("client certificate rejected: certificate revoked (subject %s, serial %s), on a resumed TLS "
+			 "session", subject, serial);
+		goto refuse;
+	}
+	t->chain = chain ? X509_chain_up_ref(chain) : NULL;
 	t->validator = usbip_validator_new(NULL);
 	usbip_framer_init(&t->from_node, USBIP_FLOW_FROM_DEVICE, t->validator);
 	usbip_framer_init(&t->to_node, USBIP_FLOW_TO_DEVICE, t->validator);
@@ -588,6 +628,11 @@ static void tunnel_open(struct conn *c, struct lws *wsi)
 	t->next = px->tunnels;
 	px->tunnels = t;
 	log_debug("TLS client %s connected", t->node);
+	return;
+refuse:
+	X509_free(t->cert);
+	free(t);
+	c->t = NULL;
 }
 
 /* A node that closes for a reason of its own (it found our stream broken,
@@ -677,6 +722,34 @@ void proxy_tunnel_tick(struct proxy *px)
 	}
 }
 
+unsigned int proxy_tunnel_revoke(struct proxy *px, X509_STORE *store)
+{
+	struct tunnel *t, *next;
+	char subject[256], serial[80];
+	unsigned int n = 0;
+
+	for (t = px->tunnels; t; t = next) {
+		next = t->next;
+		if (!t->cert || t->closing || !proxy_trust_revoked(store, t->cert, t->chain))
+			continue;
+		certid_subject(t->cert, subject, sizeof(subject));
+		certid_serial(t->cert, serial, sizeof(serial));
+		log_warn("node %s: certificate revoked (serial %s, subject %s); %s", t->node, serial, subject,
+			 t->wsi ? "cutting off its connection" : "ending its parked session");
+		n++;
+		t->session[0] = 0;
+		t->exported = 0;
+		if (!t->wsi) {
+			tunnel_free(t);
+			continue;
+		}
+		tunnel_fail(t, "revoked", "this node's certificate has been revoked");
+		/* a stalled link must not keep it open */
+		lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, 3);
+	}
+	return n;
+}
+
 void proxy_tunnel_free_all(struct proxy *px)
 {
 	while (px->tunnels)
@@ -705,17 +778,34 @@ static int filter_connection(struct lws *wsi)
 	return 0;
 }
 
+/* The vhost's TLS context is made: it verifies nodes against the store
+ * of --ca and --crl, which a reload replaces (proxy_trust.c). */
+static int tls_context_made(SSL_CTX *ssl_ctx, struct lws_vhost *vh)
+{
+	struct proxy *px = lws_get_vhost_user(vh);
+
+	SSL_CTX_set_info_callback(ssl_ctx, tls_info);
+	if (!px->first_store)
+		return 1;
+	SSL_CTX_set_cert_store(ssl_ctx, px->first_store);
+	px->first_store = NULL;
+	px->wss_ssl = ssl_ctx;
+	return 0;
+}
+
 static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	struct conn *c = user;
-	struct tunnel *t = c ? c->t : NULL;
+	struct conn *c;
+	struct tunnel *t;
 
+	/* these two come before there is a connection: user is OpenSSL's */
+	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION)
+		return verify_client_cert(wsi, user, len);
+	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS)
+		return tls_context_made(user, in);
+	c = user;
+	t = c ? c->t : NULL;
 	switch (reason) {
-	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
-		return verify_client_cert(user, len);
-	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
-		SSL_CTX_set_info_callback(user, tls_info);
-		return 0;
 	case LWS_CALLBACK_ESTABLISHED:
 		tunnel_open(c, wsi);
 		return c->t ? 0 : -1;

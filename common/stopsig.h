@@ -13,4 +13,9 @@
 /* Installs the handlers; returns the flag they set. */
 volatile sig_atomic_t *stopsig_install(void);
 
+/* The proxy's SIGHUP: sets the flag returned, which its loop polls to
+ * reread what it was told to reread (--ca, --crl).  Only a program that
+ * polls it installs it: elsewhere SIGHUP still ends the program. */
+volatile sig_atomic_t *stopsig_install_reload(void);
+
 #endif

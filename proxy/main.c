@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "certid.h"
 #include "ctl.h"
 #include "log.h"
 #include "numarg.h"
@@ -13,6 +14,7 @@
 #include "stopsig.h"
 
 #define MAX_PINS 256
+#define MAX_CRLS 64
 
 static void usage(FILE *out)
 {
@@ -28,12 +30,19 @@ static void usage(FILE *out)
 		"  --cert FILE               server certificate, PEM\n"
 		"  --key FILE                its private key, PEM\n"
 		"  --ca FILE                 CA certificate that signs node certificates\n"
+		"  --crl FILE                that CA's revocation list, PEM (repeatable); a revoked\n"
+		"                            node is refused; SIGHUP rereads --ca and every --crl\n"
+		"                            and cuts off connected nodes revoked since\n"
+		"  --identity cn|san-dns|san-uri\n"
+		"                            the certificate field that names a node: its one CN\n"
+		"                            (default), or its one DNS or URI subjectAltName; at\n"
+		"                            most 64 bytes of printable UTF-8, else it is refused\n"
 		"  --usbip-listen ADDR:PORT  serve the exported devices to USB/IP importers\n"
 		"  --vhci auto|none|LIST     attach exported devices to this host's vhci_hcd:\n"
 		"                            auto (default) when it is loaded, none, or only the\n"
 		"                            listed controllers (0,1 or vhci_hcd.0,vhci_hcd.1)\n"
 		"  --pin NODE=LIST           NODE's devices only ever go to these vhci_hcd\n"
-		"                            (repeatable; NODE is the certificate CN)\n"
+		"                            (repeatable; NODE is the node's identity)\n"
 		"  --max-tunnels-per-node N  devices one node may export at once, live or kept\n"
 		"                            for a resume (default 32, at most 4096)\n"
 		"  --max-ports-per-node N    vhci_hcd ports one node may hold (default 16)\n"
@@ -109,6 +118,8 @@ int main(int argc, char **argv)
 		{ "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "ca", required_argument, NULL, 'a' },
+		{ "crl", required_argument, NULL, 'r' },
+		{ "identity", required_argument, NULL, 'i' },
 		{ "usbip-listen", required_argument, NULL, 'u' },
 		{ "vhci", required_argument, NULL, 'H' },
 		{ "pin", required_argument, NULL, 'P' },
@@ -144,6 +155,8 @@ int main(int argc, char **argv)
 	};
 	unsigned long long number;
 	const char *pins[MAX_PINS];
+	const char *crls[MAX_CRLS];
+	size_t i;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) != -1) {
@@ -152,6 +165,19 @@ int main(int argc, char **argv)
 		case 'c': cfg.cert = optarg; break;
 		case 'k': cfg.key = optarg; break;
 		case 'a': cfg.ca = optarg; break;
+		case 'r':
+			if (cfg.ncrls == MAX_CRLS) {
+				fprintf(stderr, "usbws-proxy: at most %d --crl options\n", MAX_CRLS);
+				return 2;
+			}
+			crls[cfg.ncrls++] = optarg;
+			break;
+		case 'i':
+			if (certid_parse_source(optarg, &cfg.identity) < 0) {
+				fprintf(stderr, "usbws-proxy: --identity needs cn, san-dns or san-uri, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'u': cfg.usbip_listen = optarg; break;
 		case 'H': cfg.vhci = optarg; break;
 		case 's': cfg.sysfs_root = optarg; break;
@@ -237,6 +263,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.pins = pins;
+	cfg.crls = crls;
 	if (cfg.ping_interval && cfg.ping_timeout <= cfg.ping_interval) {
 		fprintf(stderr, "usbws-proxy: --ping-timeout (%d s) must be longer than --ping-interval (%d s)\n",
 			cfg.ping_timeout, cfg.ping_interval);
@@ -244,6 +271,9 @@ int main(int argc, char **argv)
 	}
 	if (!readable("--cert", cfg.cert) || !readable("--key", cfg.key) || !readable("--ca", cfg.ca))
 		return 2;
+	for (i = 0; i < cfg.ncrls; i++)
+		if (!readable("--crl", crls[i]))
+			return 2;
 	log_init("usbws-proxy", cfg.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-	return proxy_run(&cfg, stopsig_install());
+	return proxy_run(&cfg, stopsig_install(), stopsig_install_reload());
 }

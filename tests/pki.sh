@@ -7,6 +7,15 @@
 #   node.pem/key          node-1;  node2.pem/key  node-2
 #   expired.pem/key       node-old, signed by the CA, expired in 2021
 #   foreign-node.pem/key  intruder, signed by a different CA
+# Then, with --identities (into a DIR made as above; kept apart, as every
+# test makes a PKI and only a few need these):
+#   nocn.pem/key          no CN at all, but an OU of "y/CN=node-1"
+#   long128a, long128b    CNs of 128 characters that differ only in the last
+#   long300.pem/key       a CN of 300 characters
+#   ctrlcn.pem/key        a CN with a control character (ESC)
+#   node3.pem/key         node-3, serial 2000, made with 'openssl ca' and
+#                         revoked in crl.pem; crl-none.pem, from before,
+#                         revokes nothing (both CRLs of ca)
 set -euo pipefail
 dir=$1
 mkdir -p "$dir"
@@ -20,15 +29,26 @@ ca() {   # ca NAME CN
 		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
 }
 
-leaf() {   # leaf NAME CN CA EXT
+leaf() {   # leaf NAME CN CA EXT [SUBJECT]
 	key "$1.key"
-	openssl req -new -key "$1.key" -out "$1.csr" -subj "/CN=$2" 2>/dev/null
+	# the string table's 64-character cap on CN is lifted for the too-long
+	# names the proxy must refuse
+	OPENSSL_CONF=$PWD/long-cn.cnf openssl req -new -key "$1.key" -out "$1.csr" -subj "${5:-/CN=$2}" 2>/dev/null
 	printf '%s\n' "$4" >"$1.ext"
 	openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial -days 30 \
 		-extfile "$1.ext" -out "$1.pem" 2>/dev/null
 	rm -f "$1.csr" "$1.ext"
 }
 
+cat >long-cn.cnf <<'CNF'
+openssl_conf = init
+[ init ]
+stbl_section = stbl
+[ stbl ]
+commonName = min:1,max:1024
+CNF
+
+if [ "${2:-}" != --identities ]; then
 ca ca "usbws test CA"
 ca foreign-ca "some other CA"
 leaf server localhost ca "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1
@@ -62,3 +82,48 @@ openssl req -new -key expired.key -out expired.csr -subj "/CN=node-old" 2>/dev/n
 openssl ca -batch -config expired-ca/ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr \
 	-out expired.pem -startdate 20200101000000Z -enddate 20210101000000Z -notext 2>/dev/null
 rm -rf expired.csr expired-ca
+rm -f long-cn.cnf
+exit 0
+fi
+
+# identities the proxy must refuse (every one signed by the right CA)
+leaf nocn "" ca "extendedKeyUsage=clientAuth" "/OU=y\/CN=node-1"
+n127=$(printf 'n%.0s' $(seq 127))
+leaf long128a "${n127}a" ca "extendedKeyUsage=clientAuth"
+leaf long128b "${n127}b" ca "extendedKeyUsage=clientAuth"
+leaf long300 "$(printf 'n%.0s' $(seq 300))" ca "extendedKeyUsage=clientAuth"
+leaf ctrlcn $'node-\x1b[2J' ca "extendedKeyUsage=clientAuth"
+
+# a revoked node: 'openssl ca' keeps the index a CRL is made from
+mkdir -p ca-db
+: >ca-db/index.txt
+echo 2000 >ca-db/serial
+echo 01 >ca-db/crlnumber
+cat >ca-db/ca.cnf <<CNF
+[ ca ]
+default_ca = d
+[ d ]
+dir = ca-db
+database = \$dir/index.txt
+serial = \$dir/serial
+crlnumber = \$dir/crlnumber
+new_certs_dir = \$dir
+default_md = sha256
+default_days = 30
+default_crl_days = 30
+policy = p
+copy_extensions = none
+x509_extensions = node
+[ p ]
+commonName = supplied
+[ node ]
+extendedKeyUsage = clientAuth
+CNF
+key node3.key
+openssl req -new -key node3.key -out node3.csr -subj "/CN=node-3" 2>/dev/null
+openssl ca -batch -config ca-db/ca.cnf -cert ca.pem -keyfile ca.key -in node3.csr -out node3.pem -notext 2>/dev/null
+openssl ca -config ca-db/ca.cnf -cert ca.pem -keyfile ca.key -gencrl -out crl-none.pem 2>/dev/null
+openssl ca -config ca-db/ca.cnf -cert ca.pem -keyfile ca.key -revoke node3.pem 2>/dev/null
+openssl ca -config ca-db/ca.cnf -cert ca.pem -keyfile ca.key -gencrl -out crl.pem 2>/dev/null
+rm -rf node3.csr ca-db
+rm -f long-cn.cnf
