@@ -27,6 +27,12 @@
  * PROXY_WRITE_MAX) = 1 MiB on the proxy, however slow either side is. */
 #define PROXY_WRITE_MAX (128u << 10)
 
+/* Two devices that share one identity and node busid take the export from
+ * each other in turn; past this many takeovers, each within this many
+ * seconds of the last, that is a loop, and one warning a window says so. */
+#define PROXY_LOOP_REPLACEMENTS 3
+#define PROXY_LOOP_SECONDS 60
+
 struct importer;
 struct tunnel;
 struct admit;
@@ -53,9 +59,11 @@ struct proxy_listener {
 	struct log_limit refusal_log, expiry_log, fd_log;
 };
 
-/* A node's WebSocket connection; its tunnel may move on to a newer one. */
+/* A node's WebSocket connection; its tunnel may move on to a newer one,
+ * and then this one closes with close_reason. */
 struct conn {
 	struct tunnel *t;
+	char close_reason[124];           /* a close frame's reason fits in 123 bytes */
 };
 
 /* One exported device.  It lives on the heap, not in the connection: when
@@ -77,6 +85,10 @@ struct tunnel {
 	char node[CERTID_MAX + 1];        /* the identity from the certificate (certid.h), whole */
 	X509 *cert;                       /* the live connection's certificate and chain, for */
 	STACK_OF(X509) *chain;            /* checking it against CRLs reloaded later */
+	time_t replaced_at;               /* when this export took over an older one of the */
+	time_t replaced_since;            /* same node busid; the run of takeovers each within */
+	unsigned int replacements;        /* PROXY_LOOP_SECONDS of the last, and its last warning */
+	time_t loop_warned;
 	char busid[USBIP_BUSID_SIZE];     /* as the proxy exports it */
 	char node_busid[USBIP_BUSID_SIZE];/* as the node calls it */
 	struct usbip_usb_device dev;

@@ -2,12 +2,15 @@
 /*
  * The proxy's WebSocket protocol: one exported device per tunnel, one
  * tunnel per connection at a time.  The node's identity is one field of its
- * certificate (certid.h), checked during the TLS handshake.  Bytes from the
- * node are framed and validated, then
- * relayed to the importer; the importer's bytes come the other way in
- * proxy_usbip.c.  A tunnel whose connection is lost is parked with its
- * importer for resume_seconds, and a node that names its session on a new
- * connection carries on from the byte each side holds (resume.h).
+ * certificate (certid.h), checked during the TLS handshake, and one
+ * identity has one live connection per device it exports: a newer export
+ * of the same node busid, or a resume, takes over from the older
+ * connection, which is closed with the reason.  Bytes from the node are
+ * framed and validated, then relayed to the importer; the importer's bytes
+ * come the other way in proxy_usbip.c.  A tunnel whose connection is lost
+ * is parked with its importer for resume_seconds, and a node that names its
+ * session on a new connection carries on from the byte each side holds
+ * (resume.h).
  */
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -180,6 +183,78 @@ static void move_to_front(struct tunnel *t)
 	t->list_seq = ++t->px->list_seq;
 }
 
+/* The connection of an older tunnel that has been taken over closes, with
+ * why; a link that is only half-open would never let the close frame out,
+ * so it goes after a few seconds regardless. */
+static void close_superseded(struct lws *wsi, struct conn *c, const char *why)
+{
+	if (c)
+		snprintf(c->close_reason, sizeof(c->close_reason), "%s", why);
+	lws_callback_on_writable(wsi);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 3);
+}
+
+/* t has just exported what older tunnels of its identity export under the
+ * same node busid: the node restarted (its old link half-open, or parked
+ * for a resume that will never come), or a second device holds the same
+ * certificate.  One identity, one live connection per device: the older
+ * ones end now, their importers and vhci ports with them, rather than
+ * after the keepalive or resume time.  A run of takeovers, each soon after
+ * the last, is two devices fighting: past PROXY_LOOP_REPLACEMENTS it is
+ * said once per PROXY_LOOP_SECONDS instead of once each. */
+static void replace_older(struct tunnel *t)
+{
+	struct tunnel *u, *next;
+	time_t now = time(NULL);
+	char why[CERTID_MAX + 48];
+
+	snprintf(why, sizeof(why), "replaced by a newer connection of %s", t->node);
+	for (u = t->px->tunnels; u; u = next) {
+		next = u->next;
+		if (u == t || !u->exported || u->closing || strcmp(u->node, t->node) != 0 ||
+		    strcmp(u->node_busid, t->node_busid) != 0)
+			continue;
+		if (u->replacements && now - u->replaced_at <= PROXY_LOOP_SECONDS) {
+			t->replacements = u->replacements + 1;
+			t->replaced_since = u->replaced_since;
+			t->loop_warned = u->loop_warned;
+		} else {
+			t->replacements = 1;
+			t->replaced_since = now;
+			t->loop_warned = 0;
+		}
+		t->replaced_at = now;
+		if (t->replacements <= PROXY_LOOP_REPLACEMENTS) {
+			log_info("node %s: a newer connection exports its %s again; ending the older one (busid %s, %s): "
+				 "%s", t->node, t->node_busid, u->busid, u->wsi ? "connected" : "waiting for a resume",
+				 why);
+		} else if (!t->loop_warned || now - t->loop_warned >= PROXY_LOOP_SECONDS) {
+			log_warn("node %s: replacement loop: its %s has changed connections %u times in %ld s; two live "
+				 "devices seem to share this identity (a copied certificate?); said again at most once "
+				 "every %d s", t->node, t->node_busid, t->replacements, (long)(now - t->replaced_since),
+				 PROXY_LOOP_SECONDS);
+			t->loop_warned = now;
+		} else {
+			log_debug("node %s: its %s replaced again (%u times)", t->node, t->node_busid, t->replacements);
+		}
+		/* out of listings and beyond a resume at once, whenever the
+		 * old connection finally closes */
+		u->exported = 0;
+		u->session[0] = 0;
+		if (!u->wsi) {
+			tunnel_free(u);
+			continue;
+		}
+		proxy_detach_importer(u);
+		queue_text(u, ctl_error("replaced", why));
+		snprintf(u->close_reason, sizeof(u->close_reason), "%s", why);
+		u->closing = 1;
+		buf_consume(&u->tx, buf_len(&u->tx));
+		u->rs.sent = 0;
+		close_superseded(u->wsi, NULL, why);
+	}
+}
+
 /* OP messages from the node: the export and, at the end, the unexport. */
 static int on_node_op(void *ctx, const struct usbip_event *ev)
 {
@@ -216,6 +291,7 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		move_to_front(t);
 		log_info("node %s exported %04x:%04x (its %s) as busid %s", t->node, t->dev.id_vendor,
 			 t->dev.id_product, node_busid, t->busid);
+		replace_older(t);
 		if (px->cfg->resume_seconds > 0)
 			new_session(t->session);
 		queue_text(t, ctl_welcome(t->node, t->busid, t->session[0] ? t->session : NULL,
@@ -317,9 +393,15 @@ static void resume_session(struct conn *c, const struct ctl_msg *msg)
 	int rc;
 
 	for (old = t->px->tunnels; old; old = old->next)
-		if (old != t && old->session[0] && strcmp(old->session, msg->session) == 0 &&
-		    strcmp(old->node, t->node) == 0 && !old->closing)
+		if (old != t && old->session[0] && strcmp(old->session, msg->session) == 0 && !old->closing)
 			break;
+	/* a session is its identity's alone; the node is told what it would
+	 * be told of a session that does not exist, the log says more */
+	if (old && strcmp(old->node, t->node) != 0) {
+		log_warn("node %s named session %.8s... of node %s: refused, a session is resumed only by its own "
+			 "identity", t->node, msg->session, old->node);
+		old = NULL;
+	}
 	if (!old) {
 		snprintf(why, sizeof(why), "no session %.8s... for node %s here: it ended, expired after %d s, or "
 			 "this proxy restarted", msg->session, t->node, t->px->cfg->resume_seconds);
@@ -336,9 +418,13 @@ static void resume_session(struct conn *c, const struct ctl_msg *msg)
 	}
 	if (old->wsi) {
 		/* the node saw its link die before we did */
-		log_info("node %s: a newer connection resumes busid %s; dropping the old one", t->node, old->busid);
+		char replaced[CERTID_MAX + 48];
+
+		snprintf(replaced, sizeof(replaced), "replaced by a newer connection of %s", t->node);
+		log_info("node %s: a newer connection resumes busid %s; closing the old one: %s", t->node, old->busid,
+			 replaced);
 		old->conn->t = NULL;
-		lws_set_timeout(old->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		close_superseded(old->wsi, old->conn, replaced);
 	}
 	log_info("node %s resumed busid %s after %ld s: it had %llu bytes, this proxy %llu", t->node, old->busid,
 		 old->parked_since ? (long)(time(NULL) - old->parked_since) : 0L,
@@ -829,8 +915,13 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 			t->last_rx_ms = monotonic_ms();
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (t)
+			return write_queued(t);
 		/* a connection whose tunnel moved on to a newer one is closing */
-		return t ? write_queued(t) : -1;
+		if (c && c->close_reason[0])
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)c->close_reason,
+					 strlen(c->close_reason));
+		return -1;
 	case LWS_CALLBACK_CLOSED:
 		tunnel_closed(c);
 		return 0;

@@ -21,7 +21,10 @@
  * welcome, and at the end "connections: N, established E, failed F,
  * welcomed W, refused R, closed C"; it exits 0 when all N were welcomed.
  * One process stands in for a fleet of devices behind one certificate;
- * it keeps at most 16 handshakes under way.
+ * it keeps at most 16 handshakes under way.  Connection N (from 1) sends
+ * an OP_REQ_EXPORT with busid 1-N whatever the script says: the proxy keeps
+ * one connection per identity and busid, and one node's devices differ in
+ * their busids.
  */
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -36,6 +39,7 @@ static int result = 2;
 /* --connections: each connection's place in the script, and the tally */
 struct peer {
 	int next;
+	int number;   /* from 1, in the order connections were established */
 };
 static int connections = 1, started, established, failed, welcomed, refused, closed;
 static struct lws_client_connect_info ci;
@@ -75,7 +79,7 @@ static int load_callback(struct lws *wsi, enum lws_callback_reasons reason, stru
 			script.done = 1;
 		return 0;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		established++;
+		pe->number = ++established;
 		start_more();
 		lws_callback_on_writable(wsi);
 		return 0;
@@ -88,6 +92,12 @@ static int load_callback(struct lws *wsi, enum lws_callback_reasons reason, stru
 		s = &script.steps[pe->next++];
 		/* lws masks a client's payload in place: the script stays as it was */
 		memcpy(frame + LWS_PRE, s->data + LWS_PRE, s->len);
+		/* OP_REQ_EXPORT: op_common (8), then path[256] and busid[32] */
+		if (s->kind == WSSTEP_BINARY && s->len >= 8 + 256 + 32 && frame[LWS_PRE + 2] == 0x80 &&
+		    frame[LWS_PRE + 3] == 0x06) {
+			memset(frame + LWS_PRE + 8 + 256, 0, 32);
+			snprintf((char *)frame + LWS_PRE + 8 + 256, 32, "1-%d", pe->number);
+		}
 		lws_write(wsi, frame + LWS_PRE, s->len, s->kind == WSSTEP_BINARY ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
 		lws_callback_on_writable(wsi);
 		return 0;

@@ -37,7 +37,7 @@ static void usage(FILE *out)
 		"\n"
 		"  connect      export a device to a usbws-proxy over WebSocket/TLS:\n"
 		"                 usbws connect --url wss://HOST:PORT/usbip --cert FILE --key FILE --ca FILE\n"
-		"                   (--busid BUSID | --device usbip-vudc.N | --virtual SPEC\n"
+		"                   (--busid BUSID | --device usbip-vudc.N | --virtual SPEC [--busid BUSID]\n"
 		"                    | --match VID:PID [--match VID:PID...] | --all)\n"
 		"                   [--proxy http://[user:pass@]host:port]\n"
 		"                   [--ping-interval SECS] [--ping-timeout SECS] [--backoff-max SECS]\n"
@@ -108,7 +108,7 @@ static int cmd_tunnel(int argc, char **argv, int list)
 	};
 	const char *cmd = list ? "list" : "connect";
 	/* which of the two ways to pick devices was used, for the conflict message */
-	const char *one_device = NULL, *hotplug = NULL;
+	const char *one_device = NULL, *hotplug = NULL, *busid = NULL;
 	struct hotplug_filter filter = { 0 };
 	char why[160];
 	struct node_config cfg = {
@@ -129,7 +129,11 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		case 'a': cfg.ca = optarg; break;
 		case 'p': cfg.http_proxy = optarg; break;
 		case 'v': cfg.virtual_spec = optarg; one_device = "--virtual"; break;
-		case 'b': case 'D': cfg.device = optarg; one_device = c == 'b' ? "--busid" : "--device"; break;
+		case 'b': case 'D':
+			cfg.device = optarg;
+			one_device = c == 'b' ? "--busid" : "--device";
+			busid = c == 'b' ? optarg : NULL;
+			break;
 		case 'A': filter.all = 1; hotplug = "--all"; break;
 		case 'm':
 			if (filter.n_matches == HOTPLUG_MAX_MATCHES) {
@@ -212,6 +216,13 @@ static int cmd_tunnel(int argc, char **argv, int list)
 	if (list && !json) {
 		fprintf(stderr, "usbws list --remote: only --json output exists so far\n");
 		return 2;
+	}
+	/* a virtual device goes by a busid too (1-1 unless told): devices of
+	 * one node must differ in it, as the proxy keeps one connection per
+	 * node and busid */
+	if (cfg.virtual_spec && busid && cfg.device == busid) {
+		cfg.virtual_busid = busid;
+		cfg.device = NULL;
 	}
 	if (!list && !hotplug && !cfg.virtual_spec == !cfg.device) {
 		fprintf(stderr, "usbws connect: one of --busid BUSID, --device usbip-vudc.N, --virtual SPEC "

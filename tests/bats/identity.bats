@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # Who a node is, and for how long: its identity is one field of its
 # certificate, read whole and checked (usbws-proxy --identity); a revoked
-# certificate is refused, and cut off when --crl is reread on SIGHUP.  The
-# odd certificates come from tests/pki.sh --identities.
+# certificate is refused, and cut off when --crl is reread on SIGHUP; one
+# identity has one live connection per device it exports.  The odd
+# certificates come from tests/pki.sh --identities.
 
 load helpers
 
@@ -142,4 +143,63 @@ serial() { openssl x509 -in "$PKI/$1.pem" -noout -serial | sed 's/^serial=//'; }
 	[[ "$output" == *"Reused, TLSv1.3"* ]]
 	wait_for "$WORK/proxy.log" "client certificate rejected: certificate revoked \(subject CN=node-3, serial 2000\), on a resumed TLS session"
 	[ "$(grep -c "TLS client node-3 connected\|node node-3" "$WORK/proxy.log")" -eq 0 ]
+}
+
+@test "one identity, one live connection: a node restarted behind a half-open link takes over at once" {
+	random_image "$WORK/disk.img" 2
+	start_proxy "$WORK/proxy.log"
+	start_relay "$WSS_PORT"
+	URL=wss://localhost:$RELAY_PORT/usbip start_node "$WORK/old.log" node "storage:$WORK/disk.img"
+	old_busid=$BUSID
+	# the link goes silent both ways; the node dies without a word
+	kill -USR1 "$RELAY_PID"
+	kill -KILL "$NODE_PID"
+	start=$(date +%s%N)
+	start_node "$WORK/new.log" node "storage:$WORK/disk.img"
+	ms=$((($(date +%s%N) - start) / 1000000))
+	echo "the restarted node exported in $ms ms (keepalive timeout 45 s)" >&3
+	[ "$ms" -lt 2000 ]
+	grep -qF "node node-1: a newer connection exports its 1-1 again; ending the older one (busid $old_busid, connected): replaced by a newer connection of node-1" "$WORK/proxy.log"
+	[ "$BUSID" != "$old_busid" ]
+	# exactly one device for node-1, over USB/IP and in the listing
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 list
+	[ "$status" -eq 0 ]
+	[ "$output" = "$BUSID 0525:a4a5 speed=3 interfaces=1" ]
+	run "$USBWS" list --remote "$URL" --json --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem"
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -v '^usbws:' >"$WORK/list.json"
+	[ "$(jq -r '[.nodes[] | select(.node == "node-1") | .devices[] | select(.state == "exported")] | length' \
+		"$WORK/list.json")" = 1 ]
+	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$BUSID" "$WORK/read.img"
+	cmp "$WORK/disk.img" "$WORK/read.img"
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$old_busid" "$WORK/old.img"
+	[ "$status" -ne 0 ]
+}
+
+@test "two live devices on one identity: the older is told it was replaced, and a loop is one warning" {
+	start_proxy "$WORK/proxy.log"
+	start_node "$WORK/a.log" node sourcesink
+	a=$NODE_PID
+	start_node "$WORK/b.log" node sourcesink
+	rc=0
+	wait "$a" || rc=$?
+	[ "$rc" -eq 1 ]
+	grep -qF "the proxy refused: replaced by a newer connection of node-1 (replaced)" "$WORK/a.log"
+	# as two devices restarted by systemd would: each takes it back in turn
+	for i in 1 2 3 4 5 6; do
+		prev=$NODE_PID
+		start_node "$WORK/n$i.log" node sourcesink
+		wait "$prev" || true
+	done
+	wait_count "$WORK/proxy.log" "node node-1 disconnected" 7
+	cat "$WORK/proxy.log"
+	# 7 takeovers: the first 3 said one by one, then one warning for the loop
+	[ "$(grep -c 'a newer connection exports its 1-1 again' "$WORK/proxy.log")" -eq 3 ]
+	[ "$(grep -c 'replacement loop' "$WORK/proxy.log")" -eq 1 ]
+	grep -qE "warning: node node-1: replacement loop: its 1-1 has changed connections 4 times in [0-9]+ s; two live devices seem to share this identity \(a copied certificate\?\); said again at most once every 60 s" "$WORK/proxy.log"
+	# the last one holds the device
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 list
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <<<"$output")" -eq 1 ]
+	[[ "$output" == "$BUSID "* ]]
 }

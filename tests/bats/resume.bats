@@ -168,6 +168,32 @@ node_via_relay() {
 	[[ "$output" == *'field \"session\" must be 32 lowercase hex digits'* ]]
 }
 
+@test "a session is resumed only by its own identity: node-2 naming node-1's session is refused" {
+	start_proxy "$WORK/proxy.log"
+	# node-1 (a fake one, which prints the welcome and its session) exports
+	# a device: hello, then OP_REQ_EXPORT for 0525:a4a5, its 1-1
+	hello='{"type":"hello","version":1,"role":"export","device":{"busid":"1-1","vendor":"0525","product":"a4a5","speed":"high","class":"00","interfaces":[{"class":"08","subclass":"06","protocol":"50"}]}}'
+	hex() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; printf '%0*d' $((($2 - ${#1}) * 2)) 0; }
+	export_req="0111 8006 00000000 $(hex /sys/devices/x/1-1 256)$(hex 1-1 32) 00000001 00000002 00000003 0525 a4a5 0100 00 00 00 01 01 01"
+	stdbuf -oL "$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
+		--ca "$PKI/ca.pem" --timeout 30 --text "$hello" --hex "$export_req" >"$WORK/node1.out" 2>&1 &
+	PIDS+=($!)
+	wait_for "$WORK/node1.out" '"type":"welcome"'
+	session=$(sed -n 's/.*"session":"\([0-9a-f]*\)".*/\1/p' "$WORK/node1.out")
+	[ ${#session} -eq 32 ]
+	run "$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node2.pem" --key "$PKI/node2.key" \
+		--ca "$PKI/ca.pem" --text "{\"type\":\"hello\",\"version\":1,\"role\":\"resume\",\"session\":\"$session\",\"received\":0}"
+	echo "$output"
+	# told what it would be told of a session that does not exist
+	[[ "$output" == *'"code":"no-session"'* ]]
+	[[ "$output" == *"no session ${session:0:8}... for node node-2 here"* ]]
+	grep -qF "warning: node node-2 named session ${session:0:8}... of node node-1: refused, a session is resumed only by its own identity" "$WORK/proxy.log"
+	# node-1's tunnel goes on
+	absent "node node-1 (disconnected|resumed)|replaced" "$WORK/proxy.log"
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 list
+	[ "$status" -eq 0 ]
+	[[ "$output" == "1-1 0525:a4a5 speed=3 interfaces=1" ]]
+}
 
 @test "200 connect/disconnect cycles and 50 forced reconnects leave fds and RSS of both programs flat" {
 	# freed memory must not linger in ASan's quarantine for this measure

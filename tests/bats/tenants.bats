@@ -48,14 +48,15 @@ list_remote() {
 	run "$(PROXY_BIN)" --max-ports-per-node x
 	[ "$output" = "usbws-proxy: --max-ports-per-node needs a count from 1 to 2048, not 'x'" ]
 	start_proxy "$WORK/proxy.log" server --vhci none --max-tunnels-per-node 3 --resume-time 6
+	# three devices of one node: one connection per busid
 	for i in 1 2 3; do
-		start_node "$WORK/node$i.log" node sourcesink
+		start_node "$WORK/node$i.log" node sourcesink --busid "1-$i"
 		pid[$i]=$NODE_PID
 	done
 	limit="node node-1 already has 3 tunnels, live or kept for a resume, the most this proxy allows one node (--max-tunnels-per-node); end one, or let a lost one's 6 s resume time pass"
 	# a fourth live one is refused, and tries again only after a backoff
 	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
-		--virtual sourcesink --retries 2
+		--virtual sourcesink --busid 1-4 --retries 2
 	echo "status $status: $output"
 	[ "$status" -eq 1 ]
 	[ "$(grep -cF "usbws: error: the proxy refused: $limit (limit)" <<<"$output")" -eq 2 ]
@@ -65,7 +66,7 @@ list_remote() {
 	kill -9 "${pid[@]}"
 	wait_count "$WORK/proxy.log" "node node-1: connection lost; keeping busid [0-9]+-1 for 6 s" 3
 	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
-		--virtual sourcesink --retries 1
+		--virtual sourcesink --busid 1-5 --retries 1
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"usbws: error: the proxy refused: $limit (limit)"* ]]
 	[ "$(grep -cF "closing its tunnel: $limit" "$WORK/proxy.log")" -eq 3 ]
@@ -79,14 +80,15 @@ list_remote() {
 
 @test "1000 exported devices: the node's listing and the USB/IP device list hold every one" {
 	start_proxy "$WORK/proxy.log" server --vhci none --max-tunnels-per-node 1000
-	# one process, 1000 connections of node-1, each exporting a vendor-class device
+	# one process, 1000 connections of node-1, each exporting a vendor-class
+	# device, its own busid 1-N (wspeer --connections)
 	hello='{"type":"hello","version":1,"role":"export","device":{"busid":"1-1","vendor":"0525","product":"a4a0","speed":"high","class":"ff","interfaces":[{"class":"ff","subclass":"00","protocol":"00"}]}}'
 	dev="$(printf '%0512d' 0) 312d31$(printf '%058d' 0) 00000001 00000001 00000003 0525 a4a0 0100 ff 00 00 01 01 01"
 	"$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
 		--connections 1000 --timeout 300 --text "$hello" --hex "01118006 00000000 $dev" >"$WORK/peer.out" &
 	PIDS+=($!)
 	wait_for "$WORK/peer.out" "^all 1000 welcomed$" 120
-	grep -E "^usbws-proxy: info: node node-1 exported 0525:a4a0 \(its 1-1\) as busid [0-9]+-1$" "$WORK/proxy.log" |
+	grep -E "^usbws-proxy: info: node node-1 exported 0525:a4a0 \(its 1-[0-9]+\) as busid [0-9]+-1$" "$WORK/proxy.log" |
 		sed 's/.* as busid //' | sort >"$WORK/busids"
 	[ "$(wc -l <"$WORK/busids")" -eq 1000 ]
 	[ "$(sort -u "$WORK/busids" | wc -l)" -eq 1000 ]

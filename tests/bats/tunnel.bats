@@ -64,7 +64,9 @@ teardown() { usbws_teardown; }
 	declare -A bus
 	for i in $(seq 20); do
 		random_image "$WORK/disk$i.img" 1
-		start_node "$WORK/node$i.log" node "storage:$WORK/disk$i.img"
+		# one node, 20 devices: each its own busid, as one identity has
+		# one connection per busid
+		start_node "$WORK/node$i.log" node "storage:$WORK/disk$i.img" --busid "1-$i"
 		bus[$i]=$BUSID
 	done
 	for i in $(seq 20); do
