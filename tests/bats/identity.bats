@@ -145,6 +145,29 @@ serial() { openssl x509 -in "$PKI/$1.pem" -noout -serial | sed 's/^serial=//'; }
 	[ "$(grep -c "TLS client node-3 connected\|node node-3" "$WORK/proxy.log")" -eq 0 ]
 }
 
+@test "SIGHUP ends the parked session of a node revoked while its link was down" {
+	cp "$PKI/crl-none.pem" "$WORK/crl.pem"
+	start_proxy "$WORK/proxy.log" server --crl "$WORK/crl.pem" --ping-interval 1 --ping-timeout 3
+	start_relay "$WSS_PORT"
+	URL=wss://localhost:$RELAY_PORT/usbip start_node "$WORK/node3.log" node3 sourcesink \
+		--ping-interval 1 --ping-timeout 3 --connect-timeout 2 --backoff-max 1
+	busid=$BUSID
+	kill -USR1 "$RELAY_PID"
+	wait_for "$WORK/proxy.log" "node node-3: connection lost; keeping busid $busid" 10
+	cp "$PKI/crl.pem" "$WORK/crl.pem"
+	kill -HUP "${PIDS[0]}"
+	wait_for "$WORK/proxy.log" "reloaded: new handshakes use the new CRLs; 1 tunnel ended as revoked"
+	grep -qF "node node-3: certificate revoked (serial 2000, subject CN=node-3); ending its parked session" "$WORK/proxy.log"
+	# the device is gone at once, not at the end of the resume time
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 list
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	# back on the network, the node is refused at TLS and stops
+	kill -USR2 "$RELAY_PID"
+	wait_for "$WORK/proxy.log" "client certificate rejected: certificate revoked \(subject CN=node-3, serial 2000\)" 10
+	absent "node node-3 resumed" "$WORK/proxy.log"
+}
+
 @test "one identity, one live connection: a node restarted behind a half-open link takes over at once" {
 	random_image "$WORK/disk.img" 2
 	start_proxy "$WORK/proxy.log"
