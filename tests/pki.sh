@@ -13,6 +13,8 @@
 #   long128a, long128b    CNs of 128 characters that differ only in the last
 #   long300.pem/key       a CN of 300 characters
 #   ctrlcn.pem/key        a CN with a control character (ESC)
+#   sannode.pem/key       CN node-1, subjectAltName DNS:node-9.fleet.example
+#                         and URI:urn:usbws:node-9
 #   node3.pem/key         node-3, serial 2000, made with 'openssl ca' and
 #                         revoked in crl.pem; crl-none.pem, from before,
 #                         revokes nothing (both CRLs of ca)
@@ -93,6 +95,8 @@ leaf long128a "${n127}a" ca "extendedKeyUsage=clientAuth"
 leaf long128b "${n127}b" ca "extendedKeyUsage=clientAuth"
 leaf long300 "$(printf 'n%.0s' $(seq 300))" ca "extendedKeyUsage=clientAuth"
 leaf ctrlcn $'node-\x1b[2J' ca "extendedKeyUsage=clientAuth"
+leaf sannode node-1 ca "subjectAltName=DNS:node-9.fleet.example,URI:urn:usbws:node-9
+extendedKeyUsage=clientAuth"
 
 # a revoked node: 'openssl ca' keeps the index a CRL is made from
 mkdir -p ca-db

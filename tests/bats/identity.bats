@@ -62,11 +62,20 @@ serial() { openssl x509 -in "$PKI/$1.pem" -noout -serial | sed 's/^serial=//'; }
 	absent "node .* connected" "$WORK/proxy.log"
 }
 
-@test "--identity san-dns names nodes by their DNS subjectAltName, and refuses a certificate without one" {
+@test "--identity san-dns or san-uri names nodes by that subjectAltName, and refuses a certificate without one" {
 	start_proxy "$WORK/proxy.log" server --identity san-dns
+	# CN node-1, but the proxy was told to look at the DNS name
+	start_node "$WORK/san.log" sannode sourcesink
+	grep -qF "on the proxy, which knows this node as node-9.fleet.example" "$WORK/san.log"
+	grep -qF "node node-9.fleet.example exported" "$WORK/proxy.log"
+	absent "node node-1" "$WORK/proxy.log"
 	# node.pem has a CN and no subjectAltName
 	refused node
 	grep -qF "client certificate rejected: the certificate names no identity: it has no subject CN (or no subjectAltName of the kind --identity asks for); issue it with one (subject CN=node-1, serial $(serial node), --identity san-dns)" "$WORK/proxy.log"
+	stop_procs
+	start_proxy "$WORK/proxy2.log" server --identity san-uri
+	start_node "$WORK/san2.log" sannode sourcesink
+	grep -qF "node urn:usbws:node-9 exported" "$WORK/proxy2.log"
 	run "$(PROXY_BIN)" --cert "$PKI/server.pem" --key "$PKI/server.key" --ca "$PKI/ca.pem" --identity subject
 	[ "$status" -eq 2 ]
 	[ "$output" = "usbws-proxy: --identity needs cn, san-dns or san-uri, not 'subject'" ]
