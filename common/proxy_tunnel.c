@@ -225,14 +225,14 @@ static void replace_older(struct tunnel *t)
 		}
 		t->replaced_at = now;
 		if (t->replacements <= PROXY_LOOP_REPLACEMENTS) {
-			log_info("node %s: a newer connection exports its %s again; ending the older one (busid %s, %s): "
-				 "%s", t->node, t->node_busid, u->busid, u->wsi ? "connected" : "waiting for a resume",
-				 why);
+			log_info("node %s: a newer connection exports its %s again; ending the older one "
+				 "(busid %s, %s): %s", t->node, t->node_busid, u->busid,
+				 u->wsi ? "connected" : "waiting for a resume", why);
 		} else if (!t->loop_warned || now - t->loop_warned >= PROXY_LOOP_SECONDS) {
-			log_warn("node %s: replacement loop: its %s has changed connections %u times in %ld s; two live "
-				 "devices seem to share this identity (a copied certificate?); said again at most once "
-				 "every %d s", t->node, t->node_busid, t->replacements, (long)(now - t->replaced_since),
-				 PROXY_LOOP_SECONDS);
+			log_warn("node %s: replacement loop: its %s has changed connections %u times in %ld s; "
+				 "two live devices seem to share this identity (a copied certificate?); said again "
+				 "at most once every %d s", t->node, t->node_busid, t->replacements,
+				 (long)(now - t->replaced_since), PROXY_LOOP_SECONDS);
 			t->loop_warned = now;
 		} else {
 			log_debug("node %s: its %s replaced again (%u times)", t->node, t->node_busid, t->replacements);

@@ -174,7 +174,8 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			if (certid_parse_source(optarg, &cfg.identity) < 0) {
-				fprintf(stderr, "usbws-proxy: --identity needs cn, san-dns or san-uri, not '%s'\n", optarg);
+				fprintf(stderr, "usbws-proxy: --identity needs cn, san-dns or san-uri, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
