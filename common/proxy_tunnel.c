@@ -691,18 +691,6 @@ static void tunnel_open(struct conn *c, struct lws *wsi)
 		log_warn("a connection without a usable identity is refused: %s", usbws_strerror(rc));
 		goto refuse;
 	}
-	/* a resumed TLS session skips verification: a node revoked since its
-	 * first handshake must not get back in that way */
-	if (px->cfg->ncrls && SSL_session_reused(ssl) &&
-	    proxy_trust_revoked(SSL_CTX_get_cert_store(px->wss_ssl), t->cert, chain)) {
-		char subject[256], serial[80];
-
-		certid_subject(t->cert, subject, sizeof(subject));
-		certid_serial(t->cert, serial, sizeof(serial));
-		log_warn("client certificate rejected: certificate revoked (subject %s, serial %s), on a resumed TLS "
-			 "session", subject, serial);
-		goto refuse;
-	}
 	t->chain = chain ? X509_chain_up_ref(chain) : NULL;
 	t->validator = usbip_validator_new(NULL);
 	usbip_framer_init(&t->from_node, USBIP_FLOW_FROM_DEVICE, t->validator);
@@ -871,6 +859,12 @@ static int tls_context_made(SSL_CTX *ssl_ctx, struct lws_vhost *vh)
 	struct proxy *px = lws_get_vhost_user(vh);
 
 	SSL_CTX_set_info_callback(ssl_ctx, tls_info);
+	/* a resumed TLS session skips certificate verification: a node revoked
+	 * or expired since its first handshake would get back in that way.  A
+	 * full handshake on each reconnect costs a node nothing it notices. */
+	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ssl_ctx, 0);
 	if (!px->first_store)
 		return 1;
 	SSL_CTX_set_cert_store(ssl_ctx, px->first_store);
