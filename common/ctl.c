@@ -223,6 +223,7 @@ static int parse_hello_export(json_t *hello, struct ctl_msg *msg, char *why, siz
 	if (parse_device(json_object_get(hello, "device"), &dev, msg->ifs, why, why_size) < 0)
 		return USBWS_ERR_INVAL;
 	msg->nifs = dev.b_num_interfaces;
+	memcpy(msg->busid, dev.busid, sizeof(msg->busid));
 	return 0;
 }
 

@@ -48,7 +48,7 @@ struct ctl_msg {
 	uint64_t received;                 /* hello resume, resumed, ack: stream bytes held */
 	unsigned int resume_seconds;       /* welcome */
 	char node[128];                    /* welcome */
-	char busid[USBIP_BUSID_SIZE];      /* welcome */
+	char busid[USBIP_BUSID_SIZE];      /* welcome; hello export: the node's busid */
 	char code[32];                     /* error */
 	char message[256];                 /* error */
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];  /* hello export */

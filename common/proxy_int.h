@@ -91,6 +91,7 @@ struct tunnel {
 	time_t loop_warned;
 	char busid[USBIP_BUSID_SIZE];     /* as the proxy exports it */
 	char node_busid[USBIP_BUSID_SIZE];/* as the node calls it */
+	char hello_busid[USBIP_BUSID_SIZE];/* as its hello named it */
 	struct usbip_usb_device dev;
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];
 	int hello_seen;

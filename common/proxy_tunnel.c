@@ -255,6 +255,8 @@ static void replace_older(struct tunnel *t)
 	}
 }
 
+static int over_tunnel_cap(struct tunnel *t, const char *busid);
+
 /* OP messages from the node: the export and, at the end, the unexport. */
 static int on_node_op(void *ctx, const struct usbip_event *ev)
 {
@@ -280,6 +282,10 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		unsigned int bus = ++px->next_bus;
 
 		memcpy(node_busid, t->dev.busid, sizeof(node_busid));
+		/* again, for the device the export names, which may not be the
+		 * hello's */
+		if (over_tunnel_cap(t, node_busid))
+			return USBWS_ERR_REFUSED;
 		memcpy(t->node_busid, t->dev.busid, sizeof(t->node_busid));
 		/* busids must be unique on the proxy whatever the nodes call them */
 		snprintf(t->busid, sizeof(t->busid), "%u-1", bus);
@@ -355,27 +361,32 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 
 /* The other tunnels of self's node: live, waiting for their export, parked
  * for a resume, or closing (a node that never reads its close would keep
- * those around), but not listings. */
-static unsigned int node_tunnels(const struct proxy *px, const struct tunnel *self)
+ * those around), but not listings, and not the one an export of busid
+ * (the node's name for its device) is about to replace. */
+static unsigned int node_tunnels(const struct proxy *px, const struct tunnel *self, const char *busid)
 {
 	const struct tunnel *t;
 	unsigned int n = 0;
 
-	for (t = px->tunnels; t; t = t->next)
-		if (t != self && t->hello_seen && strcmp(t->node, self->node) == 0)
-			n++;
+	for (t = px->tunnels; t; t = t->next) {
+		if (t == self || !t->hello_seen || strcmp(t->node, self->node) != 0)
+			continue;
+		if (t->exported && !t->closing && busid[0] && strcmp(t->node_busid, busid) == 0)
+			continue;
+		n++;
+	}
 	return n;
 }
 
 /* One node may not take every tunnel (and so the memory and ports behind
  * them): past --max-tunnels-per-node its next export is refused, and the
  * node tries again later, as a parked tunnel may expire meanwhile. */
-static int over_tunnel_cap(struct tunnel *t)
+static int over_tunnel_cap(struct tunnel *t, const char *busid)
 {
 	const struct proxy_config *cfg = t->px->cfg;
 	char why[300];
 
-	if (node_tunnels(t->px, t) < cfg->max_tunnels_per_node)
+	if (node_tunnels(t->px, t, busid) < cfg->max_tunnels_per_node)
 		return 0;
 	snprintf(why, sizeof(why), "node %s already has %u tunnels, live or kept for a resume, the most this proxy "
 		 "allows one node (--max-tunnels-per-node); end one, or let a lost one's %d s resume time pass",
@@ -496,7 +507,10 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 			resume_session(c, &msg);
 			return;
 		}
-		if (over_tunnel_cap(t))
+		/* a node back from a dead link, at its cap, replaces its own
+		 * older tunnel of this device rather than being refused */
+		snprintf(t->hello_busid, sizeof(t->hello_busid), "%s", msg.busid);
+		if (over_tunnel_cap(t, t->hello_busid))
 			return;
 		log_info("node %s connected", t->node);
 		/* REQ_EXPORT carries no interfaces; listings take them from here */

@@ -178,9 +178,10 @@ serial() { openssl x509 -in "$PKI/$1.pem" -noout -serial | sed 's/^serial=//'; }
 	absent "node node-3 resumed" "$WORK/proxy.log"
 }
 
-@test "one identity, one live connection: a node restarted behind a half-open link takes over at once" {
+@test "one identity, one live connection: a node restarted behind a half-open link takes over at once, even at its cap" {
 	random_image "$WORK/disk.img" 2
-	start_proxy "$WORK/proxy.log"
+	# its old tunnel fills the cap: the new export replaces it, not refused
+	start_proxy "$WORK/proxy.log" server --max-tunnels-per-node 1
 	start_relay "$WSS_PORT"
 	URL=wss://localhost:$RELAY_PORT/usbip start_node "$WORK/old.log" node "storage:$WORK/disk.img"
 	old_busid=$BUSID
