@@ -12,30 +12,31 @@ static void on_stop_signal(int sig)
 	stop_requested = 1;
 }
 
-volatile sig_atomic_t *stopsig_install(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	return &stop_requested;
-}
-
 static void on_reload_signal(int sig)
 {
 	(void)sig;
 	reload_requested = 1;
 }
 
-volatile sig_atomic_t *stopsig_install_reload(void)
+static void catch_signal(int sig, void (*handler)(int))
 {
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_reload_signal;
-	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = handler;
+	sigaction(sig, &sa, NULL);
+}
+
+volatile sig_atomic_t *stopsig_install(void)
+{
+	catch_signal(SIGINT, on_stop_signal);
+	catch_signal(SIGTERM, on_stop_signal);
+	signal(SIGPIPE, SIG_IGN);
+	return &stop_requested;
+}
+
+volatile sig_atomic_t *stopsig_install_reload(void)
+{
+	catch_signal(SIGHUP, on_reload_signal);
 	return &reload_requested;
 }

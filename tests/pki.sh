@@ -42,6 +42,33 @@ leaf() {   # leaf NAME CN CA EXT [SUBJECT]
 	rm -f "$1.csr" "$1.ext"
 }
 
+ca_db() {   # ca_db DIR SERIAL: a database for 'openssl ca' (dates, CRLs)
+	mkdir -p "$1"
+	: >"$1/index.txt"
+	echo "$2" >"$1/serial"
+	echo 01 >"$1/crlnumber"
+	cat >"$1/ca.cnf" <<CNF
+[ ca ]
+default_ca = d
+[ d ]
+dir = $1
+database = \$dir/index.txt
+serial = \$dir/serial
+crlnumber = \$dir/crlnumber
+new_certs_dir = \$dir
+default_md = sha256
+default_days = 30
+default_crl_days = 30
+policy = p
+copy_extensions = none
+x509_extensions = node
+[ p ]
+commonName = supplied
+[ node ]
+extendedKeyUsage = clientAuth
+CNF
+}
+
 cat >long-cn.cnf <<'CNF'
 openssl_conf = init
 [ init ]
@@ -62,23 +89,7 @@ leaf node2 node-2 ca "extendedKeyUsage=clientAuth"
 leaf foreign-node intruder foreign-ca "extendedKeyUsage=clientAuth"
 
 # an expired node certificate: 'openssl ca' takes explicit dates
-mkdir -p expired-ca
-: >expired-ca/index.txt
-echo 1000 >expired-ca/serial
-cat >expired-ca/ca.cnf <<CNF
-[ ca ]
-default_ca = d
-[ d ]
-dir = expired-ca
-database = \$dir/index.txt
-serial = \$dir/serial
-new_certs_dir = \$dir
-default_md = sha256
-policy = p
-copy_extensions = none
-[ p ]
-commonName = supplied
-CNF
+ca_db expired-ca 1000
 key expired.key
 openssl req -new -key expired.key -out expired.csr -subj "/CN=node-old" 2>/dev/null
 openssl ca -batch -config expired-ca/ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr \
@@ -99,30 +110,7 @@ leaf sannode node-1 ca "subjectAltName=DNS:node-9.fleet.example,URI:urn:usbws:no
 extendedKeyUsage=clientAuth"
 
 # a revoked node: 'openssl ca' keeps the index a CRL is made from
-mkdir -p ca-db
-: >ca-db/index.txt
-echo 2000 >ca-db/serial
-echo 01 >ca-db/crlnumber
-cat >ca-db/ca.cnf <<CNF
-[ ca ]
-default_ca = d
-[ d ]
-dir = ca-db
-database = \$dir/index.txt
-serial = \$dir/serial
-crlnumber = \$dir/crlnumber
-new_certs_dir = \$dir
-default_md = sha256
-default_days = 30
-default_crl_days = 30
-policy = p
-copy_extensions = none
-x509_extensions = node
-[ p ]
-commonName = supplied
-[ node ]
-extendedKeyUsage = clientAuth
-CNF
+ca_db ca-db 2000
 key node3.key
 openssl req -new -key node3.key -out node3.csr -subj "/CN=node-3" 2>/dev/null
 openssl ca -batch -config ca-db/ca.cnf -cert ca.pem -keyfile ca.key -in node3.csr -out node3.pem -notext 2>/dev/null

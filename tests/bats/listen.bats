@@ -47,25 +47,26 @@ proxy_at() {
 	URL=wss://localhost:$WSS_PORT/usbip
 }
 
-@test "an IPv4 address binds that IPv4 address only, on both listeners" {
-	proxy_at "$WORK/proxy.log" 127.0.0.1:0 127.0.0.1:0
+# listens_only_on ADDR OTHER: both listeners are on ADDR and nowhere else
+# (ss), and OTHER, the other family's loopback, is refused on both ports
+listens_only_on() {
 	run ss -ltnH "( sport = :$WSS_PORT or sport = :$USBIP_PORT )"
 	[ "${#lines[@]}" -eq 2 ]
-	[[ "${lines[0]}" == *" 127.0.0.1:"* ]]
-	[[ "${lines[1]}" == *" 127.0.0.1:"* ]]
-	[ "$(tcp_connect ::1 "$WSS_PORT")" = "Connection refused" ]
-	[ "$(tcp_connect ::1 "$USBIP_PORT")" = "Connection refused" ]
+	[[ "${lines[0]}" == *" $1:"* ]]
+	[[ "${lines[1]}" == *" $1:"* ]]
+	[ "$(tcp_connect "$2" "$WSS_PORT")" = "Connection refused" ]
+	[ "$(tcp_connect "$2" "$USBIP_PORT")" = "Connection refused" ]
+}
+
+@test "an IPv4 address binds that IPv4 address only, on both listeners" {
+	proxy_at "$WORK/proxy.log" 127.0.0.1:0 127.0.0.1:0
+	listens_only_on 127.0.0.1 ::1
 	[ "$(tcp_connect 127.0.0.1 "$USBIP_PORT")" = connected ]
 }
 
 @test "a bracketed IPv6 address binds that IPv6 address only" {
 	proxy_at "$WORK/proxy.log" "[::1]:0" "[::1]:0"
-	run ss -ltnH "( sport = :$WSS_PORT or sport = :$USBIP_PORT )"
-	[ "${#lines[@]}" -eq 2 ]
-	[[ "${lines[0]}" == *" [::1]:"* ]]
-	[[ "${lines[1]}" == *" [::1]:"* ]]
-	[ "$(tcp_connect 127.0.0.1 "$WSS_PORT")" = "Connection refused" ]
-	[ "$(tcp_connect 127.0.0.1 "$USBIP_PORT")" = "Connection refused" ]
+	listens_only_on "[::1]" 127.0.0.1
 	# and a node reaches it there
 	random_image "$WORK/disk.img" 1
 	URL="wss://[::1]:$WSS_PORT/usbip"
