@@ -42,6 +42,9 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_WS_MASK: return "WebSocket frame masked the wrong way for its direction";
 	case USBWS_ERR_WS_LENGTH: return "WebSocket frame longer than allowed";
 	case USBWS_ERR_WS_FRAGMENT: return "WebSocket continuation frame out of place";
+	case USBWS_ERR_HTTP_STATUS: return "HTTP answer with another status than the one asked for";
+	case USBWS_ERR_WS_ACCEPT: return "WebSocket upgrade answered with a missing or wrong Sec-WebSocket-Accept";
+	case USBWS_ERR_WS_SUBPROTOCOL: return "WebSocket upgrade answered without agreeing to the subprotocol";
 	}
 	return "unknown error";
 }

@@ -52,6 +52,11 @@ enum usbws_err {
 	USBWS_ERR_WS_MASK = -53,        /* masked when it must not be, or the reverse */
 	USBWS_ERR_WS_LENGTH = -54,      /* frame longer than the limit, or length MSB set */
 	USBWS_ERR_WS_FRAGMENT = -55,    /* continuation without a message, or a message inside one */
+
+	/* HTTP answers while the node sets up its link (httpreply.h) */
+	USBWS_ERR_HTTP_STATUS = -60,    /* not the status asked for (200 to CONNECT, 101 to an upgrade) */
+	USBWS_ERR_WS_ACCEPT = -61,      /* Sec-WebSocket-Accept missing or not for our key */
+	USBWS_ERR_WS_SUBPROTOCOL = -62, /* the server did not agree to our subprotocol */
 };
 
 /* Returns a static sentence describing err; never NULL. */

@@ -124,6 +124,22 @@ static void usbids_seeds(void)
 		   "# a comment between products\n\tc534  Unifying Receiver\n0781  SanDisk duplicate\n");
 }
 
+/* real answers: tinyproxy's to CONNECT, libwebsockets 4.1's to the upgrade (RFC 6455's example key) */
+static void http_seeds(void)
+{
+	write_text("http", "connect-tinyproxy", "\x01", 1, (char *)
+		   "HTTP/1.0 200 Connection established\r\nProxy-agent: tinyproxy/1.11.1\r\n\r\n");
+	write_text("http", "connect-refused", "\x02", 1, (char *)
+		   "HTTP/1.0 403 Access violation\r\nServer: tinyproxy/1.11.1\r\nContent-Type: text/html\r\n"
+		   "Connection: close\r\n\r\n<html><body>Access denied</body></html>\n");
+	write_text("http", "upgrade-lws", "\x03", 1, (char *)
+		   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: usbws.v1\r\n\r\n"
+		   "\x81\x05hello");
+	write_text("http", "upgrade-refused", "\x04", 1, (char *)
+		   "HTTP/1.1 403 Forbidden\r\nserver: lwsws\r\ncontent-type: text/html\r\ncontent-length: 0\r\n\r\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct usbws_sample_session s;
@@ -209,5 +225,6 @@ int main(int argc, char **argv)
 	ctl_seeds(&dev);
 	vhci_seeds();
 	usbids_seeds();
+	http_seeds();
 	return 0;
 }
