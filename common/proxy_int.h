@@ -97,6 +97,8 @@ struct proxy {
 	unsigned int next_bus;
 	struct lws_vhost *local_vh;       /* adopts vhci sockets and the control socket */
 	int control_listening;
+	struct lws *control_wsi;          /* proxy.sock's listener, not watched while at the cap */
+	unsigned int control_clients;     /* served now, at most CTLSOCK_MAX_CLIENTS */
 	int vhci_on;
 	struct vhci_set vhci_allowed;
 	struct vhci_pin *pins;
