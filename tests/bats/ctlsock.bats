@@ -48,7 +48,7 @@ silent_done() {
 	timeout 60 "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$BUSID" "$WORK/read.img"
 	[ "$(sha256sum <"$WORK/read.img")" = "$(sha256sum <"$WORK/disk.img")" ]
 	# all that while 20 were held: the ones the proxy closed were replaced
-	jq -e '.held == 20' "$WORK/proxy.json" >/dev/null
+	wait_for "$WORK/proxy.json" '"held": 20,'
 	wait_count "$WORK/proxy.log" "$(re "$DEADLINE_LINE")" 20 10
 	silent_done proxy
 	cat "$WORK/proxy.json"
@@ -70,7 +70,7 @@ silent_done() {
 	done
 	timeout 60 "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$BUSID" "$WORK/read.img"
 	[ "$(sha256sum <"$WORK/read.img")" = "$(sha256sum <"$WORK/disk.img")" ]
-	jq -e '.held == 20' "$WORK/node.json" >/dev/null
+	wait_for "$WORK/node.json" '"held": 20,'
 	wait_count "$WORK/node.log" "$(re "$DEADLINE_LINE")" 20 10
 	silent_done node
 	cat "$WORK/node.json"
