@@ -210,7 +210,8 @@ static int conn_reserve(struct ctlsock_conn *c, size_t need)
 	return 0;
 }
 
-int ctlsock_conn_feed(struct ctlsock_conn *c, const char *in, size_t len, ctlsock_answer_fn answer, void *ctx)
+int ctlsock_conn_feed(struct ctlsock_conn *c, int64_t now_ms, const char *in, size_t len, ctlsock_answer_fn answer,
+		      void *ctx)
 {
 	const char *nl;
 	char *reply;
@@ -231,6 +232,7 @@ int ctlsock_conn_feed(struct ctlsock_conn *c, const char *in, size_t len, ctlsoc
 	if (!nl)
 		return 0;
 	c->_answered = 1;
+	c->deadline_ms = now_ms + CTLSOCK_DEADLINE_MS;
 	reply = answer(ctx, c->_buf);
 	c->_len = 0;
 	if (reply) {
@@ -329,7 +331,7 @@ static int client_io(struct ctlsock_server *s, struct ctlsock_client *cl, short 
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	if (n == 0)
 		return -1;  /* gone before its request was complete */
-	rc = ctlsock_conn_feed(&cl->conn, in, (size_t)n, s->answer, s->ctx);
+	rc = ctlsock_conn_feed(&cl->conn, monotonic_ms(), in, (size_t)n, s->answer, s->ctx);
 	if (rc < 0) {
 		log_warn("control socket: a request %s; closed that client",
 			 rc == USBWS_ERR_NOSPACE ? "too long" : "could not be answered (out of memory)");

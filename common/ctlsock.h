@@ -10,8 +10,9 @@
  *
  * Serving never blocks the event loop it runs in, which also carries the
  * tunnels: each client's request is read as it arrives and its answer
- * written as the socket takes it, and a client that has not sent its
- * request and taken its answer within CTLSOCK_DEADLINE_MS is closed.  At
+ * written as the socket takes it.  A client that has not sent its request
+ * within CTLSOCK_DEADLINE_MS, or not taken its answer within as long
+ * again, is closed.  At
  * most CTLSOCK_MAX_CLIENTS are served at once; more wait in the listen
  * backlog until one is done.
  */
@@ -20,7 +21,7 @@
 #include <stdint.h>
 
 #define CTLSOCK_MAX_LINE 65536        /* a request, its newline included */
-#define CTLSOCK_DEADLINE_MS 2000      /* a client's whole exchange */
+#define CTLSOCK_DEADLINE_MS 2000      /* for the request, then again for the answer */
 #define CTLSOCK_MAX_CLIENTS 32        /* served at once */
 #define CTLSOCK_PROXY "proxy.sock"
 #define CTLSOCK_CONNECT_PREFIX "connect-"
@@ -60,11 +61,14 @@ struct ctlsock_conn {
 
 void ctlsock_conn_init(struct ctlsock_conn *c, int64_t now_ms);
 void ctlsock_conn_free(struct ctlsock_conn *c);
-/* Takes request bytes.  Returns 0 while the line is incomplete; 1 when it
- * is complete and answered (pending() then has the answer; bytes after the
+/* Takes request bytes that arrived at now_ms.  Returns 0 while the line is
+ * incomplete; 1 when it is complete and answered (pending() then has the
+ * answer, and the deadline is now_ms + CTLSOCK_DEADLINE_MS: a server late
+ * to read a request in time must not drop its answer; bytes after the
  * newline are ignored); USBWS_ERR_NOSPACE for a line longer than
  * CTLSOCK_MAX_LINE - 2 bytes, USBWS_ERR_NOMEM. */
-int ctlsock_conn_feed(struct ctlsock_conn *c, const char *in, size_t len, ctlsock_answer_fn answer, void *ctx);
+int ctlsock_conn_feed(struct ctlsock_conn *c, int64_t now_ms, const char *in, size_t len, ctlsock_answer_fn answer,
+		      void *ctx);
 /* The answer's bytes not sent yet; NULL (*len 0) before it exists. */
 const char *ctlsock_conn_pending(const struct ctlsock_conn *c, size_t *len);
 /* n of them went out; returns 1 once the whole answer has. */

@@ -80,19 +80,23 @@ static int control_client_callback(struct lws *wsi, enum lws_callback_reasons re
 	case LWS_CALLBACK_RAW_ADOPT:
 		ctlsock_conn_init(&cc->conn, monotonic_ms());
 		px->control_clients++;
-		/* request in and answer out, or lws closes it (Debian's lws 4.1.6
-		 * does not export lws_set_timeout_us: whole seconds it is) */
+		/* the request in time, or lws closes it (Debian's lws 4.1.6 does
+		 * not export lws_set_timeout_us: whole seconds it is) */
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (CTLSOCK_DEADLINE_MS + 999) / 1000);
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
-		rc = ctlsock_conn_feed(&cc->conn, in, len, answer_control, px);
+		rc = ctlsock_conn_feed(&cc->conn, monotonic_ms(), in, len, answer_control, px);
 		if (rc < 0) {
 			log_warn("control socket: a request %s; closed that client",
 				 rc == USBWS_ERR_NOSPACE ? "too long" : "could not be answered (out of memory)");
 			return -1;
 		}
-		if (rc == 1)
+		if (rc == 1) {
+			/* then the answer out in time: a loop that was late to read
+			 * the request (its timers run first) does not drop the answer */
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (CTLSOCK_DEADLINE_MS + 999) / 1000);
 			lws_callback_on_writable(wsi);
+		}
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		p = ctlsock_conn_pending(&cc->conn, &n);

@@ -29,6 +29,13 @@ silent() {
 	wait_for "$WORK/$3.json" '"ready": true' 10
 }
 
+# tell LOG NAME: what the server logged and how its silent clients fare, for a failure
+tell() {
+	grep -v "$DEADLINE_LINE" "$1" | tail -20
+	cat "$WORK/$2.json"
+	false
+}
+
 # silent_done NAME: stops the silent clients and waits for their summary
 silent_done() {
 	touch "$WORK/$1.stop"
@@ -42,7 +49,7 @@ silent_done() {
 	silent "$USBWS_RUN_DIR/proxy.sock" 20 proxy
 	for i in $(seq 200); do
 		# the old proxy served clients one by one, 0.5 s for each silent one ahead
-		timeout 5 "$USBWS" port --json >"$WORK/port.json"
+		timeout 5 "$USBWS" port --json >"$WORK/port.json" || tell "$WORK/proxy.log" proxy
 		jq -e '.vhci == false and .ports == []' "$WORK/port.json" >/dev/null
 	done
 	timeout 60 "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$BUSID" "$WORK/read.img"
@@ -65,7 +72,7 @@ silent_done() {
 	silent "$sock" 20 node
 	for i in $(seq 200); do
 		# the old node stopped its whole loop, tunnel included, for each silent client
-		timeout 5 "$USBWS" status --json >"$WORK/status.json"
+		timeout 5 "$USBWS" status --json >"$WORK/status.json" || tell "$WORK/node.log" node
 		jq -e '.tunnels | length == 1 and .[0].state == "exported"' "$WORK/status.json" >/dev/null
 	done
 	timeout 60 "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$BUSID" "$WORK/read.img"

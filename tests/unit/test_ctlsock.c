@@ -48,7 +48,7 @@ static void test_feed(void **state)
 		ctlsock_conn_init(&c, 1000);
 		assert_int_equal(c.deadline_ms, 1000 + CTLSOCK_DEADLINE_MS);
 		for (j = 0; j < 4 && rows[i].pieces[j]; j++)
-			rc = ctlsock_conn_feed(&c, rows[i].pieces[j], strlen(rows[i].pieces[j]), echo, NULL);
+			rc = ctlsock_conn_feed(&c, 0, rows[i].pieces[j], strlen(rows[i].pieces[j]), echo, NULL);
 		assert_int_equal(rc, rows[i].want_rc);
 		p = ctlsock_conn_pending(&c, &len);
 		if (!rows[i].want_answer) {
@@ -61,7 +61,7 @@ static void test_feed(void **state)
 			assert_memory_equal(p, rows[i].want_answer, len);
 			assert_int_equal(calls, 1);
 			/* answered once: more bytes change nothing */
-			assert_int_equal(ctlsock_conn_feed(&c, "x\n", 2, echo, NULL), 1);
+			assert_int_equal(ctlsock_conn_feed(&c, 0, "x\n", 2, echo, NULL), 1);
 			assert_int_equal(calls, 1);
 		}
 		ctlsock_conn_free(&c);
@@ -76,7 +76,7 @@ static void test_sent_in_pieces(void **state)
 
 	(void)state;
 	ctlsock_conn_init(&c, 0);
-	assert_int_equal(ctlsock_conn_feed(&c, "abc\n", 4, echo, NULL), 1);
+	assert_int_equal(ctlsock_conn_feed(&c, 0, "abc\n", 4, echo, NULL), 1);
 	p = ctlsock_conn_pending(&c, &len);
 	assert_int_equal(len, 14);
 	assert_int_equal(ctlsock_conn_sent(&c, 5), 0);
@@ -100,24 +100,27 @@ static void test_limits(void **state)
 	memset(big, 'x', CTLSOCK_MAX_LINE);
 	big[CTLSOCK_MAX_LINE - 2] = '\n';
 	ctlsock_conn_init(&c, 0);
-	assert_int_equal(ctlsock_conn_feed(&c, big, 1000, echo, NULL), 0);
-	assert_int_equal(ctlsock_conn_feed(&c, big + 1000, CTLSOCK_MAX_LINE - 1 - 1000, echo, NULL), 1);
+	assert_int_equal(ctlsock_conn_feed(&c, 0, big, 1000, echo, NULL), 0);
+	assert_int_equal(ctlsock_conn_feed(&c, 0, big + 1000, CTLSOCK_MAX_LINE - 1 - 1000, echo, NULL), 1);
 	ctlsock_conn_pending(&c, &len);
 	assert_int_equal(len, CTLSOCK_MAX_LINE - 2 + 11);
 	ctlsock_conn_free(&c);
 	/* one byte more is refused, newline or not */
 	big[CTLSOCK_MAX_LINE - 2] = 'x';
 	ctlsock_conn_init(&c, 0);
-	assert_usbws_err(ctlsock_conn_feed(&c, big, CTLSOCK_MAX_LINE - 1, echo, NULL), USBWS_ERR_NOSPACE);
+	assert_usbws_err(ctlsock_conn_feed(&c, 0, big, CTLSOCK_MAX_LINE - 1, echo, NULL), USBWS_ERR_NOSPACE);
 	ctlsock_conn_free(&c);
 	big[CTLSOCK_MAX_LINE - 1] = '\n';
 	ctlsock_conn_init(&c, 0);
-	assert_usbws_err(ctlsock_conn_feed(&c, big, CTLSOCK_MAX_LINE, echo, NULL), USBWS_ERR_NOSPACE);
+	assert_usbws_err(ctlsock_conn_feed(&c, 0, big, CTLSOCK_MAX_LINE, echo, NULL), USBWS_ERR_NOSPACE);
 	ctlsock_conn_free(&c);
-	/* the deadline */
+	/* the deadline: for the request, then again from the answer on */
 	ctlsock_conn_init(&c, 5000);
 	assert_false(ctlsock_conn_expired(&c, 5000 + CTLSOCK_DEADLINE_MS - 1));
 	assert_true(ctlsock_conn_expired(&c, 5000 + CTLSOCK_DEADLINE_MS));
+	assert_int_equal(ctlsock_conn_feed(&c, 9000, "late\n", 5, echo, NULL), 1);
+	assert_false(ctlsock_conn_expired(&c, 9000 + CTLSOCK_DEADLINE_MS - 1));
+	assert_true(ctlsock_conn_expired(&c, 9000 + CTLSOCK_DEADLINE_MS));
 	ctlsock_conn_free(&c);
 	free(big);
 }
