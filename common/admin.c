@@ -105,8 +105,12 @@ static json_t *call(const char *path, const char *request)
 	char *reply = malloc(CTLSOCK_MAX_LINE);
 	json_t *o = NULL;
 
-	if (reply && ctlsock_call(path, request, reply, CTLSOCK_MAX_LINE) == 0)
+	if (reply && ctlsock_call(path, request, reply, CTLSOCK_MAX_LINE) == 0) {
 		o = json_loads(reply, 0, NULL);
+		/* the callers' messages quote errno: not one left from before */
+		if (!o)
+			errno = reply[0] ? EPROTO : ENODATA;
+	}
 	free(reply);
 	return o;
 }

@@ -160,7 +160,7 @@ static int parse_device(json_t *o, struct usbip_usb_device *dev, struct usbip_us
 	v = json_object_get(o, "busid");
 	if (!json_is_string(v) || json_string_length(v) >= sizeof(dev->busid))
 		goto bad;
-	snprintf(dev->busid, sizeof(dev->busid), "%s", json_string_value(v));
+	log_printable(dev->busid, sizeof(dev->busid), json_string_value(v), json_string_length(v));
 	if (hex_field(o, "vendor", 4, &vendor) < 0 || hex_field(o, "product", 4, &product) < 0 ||
 	    hex_field(o, "class", 2, &class) < 0)
 		goto bad;

@@ -15,8 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CLIENT_TIMEOUT_MS 500
+#include "log.h"
+#include "usbws_err.h"
+
 #define CALL_TIMEOUT_MS 5000
+#define CONN_FIRST_CAP 256
+#define READ_CHUNK 4096
 
 const char *ctlsock_dir(void)
 {
@@ -99,8 +103,8 @@ int ctlsock_listen(const char *name)
 	return fd;
 }
 
-/* Reads up to a newline (or EOF), within timeout_ms.  Returns the length
- * or -1 (errno ETIMEDOUT, EMSGSIZE). */
+/* The client's side, which may block: reads up to a newline (or EOF),
+ * within timeout_ms.  Returns the length or -1 (errno ETIMEDOUT, EMSGSIZE). */
 static int read_line(int fd, char *out, size_t cap, int timeout_ms)
 {
 	int64_t t0 = monotonic_ms();
@@ -151,7 +155,7 @@ static int write_all(int fd, const char *s, size_t len)
 		if (n < 0 && errno == EAGAIN) {
 			struct pollfd p = { fd, POLLOUT, 0 };
 
-			if (poll(&p, 1, CLIENT_TIMEOUT_MS) <= 0)
+			if (poll(&p, 1, CALL_TIMEOUT_MS) <= 0)
 				return -1;
 			continue;
 		}
@@ -175,22 +179,222 @@ int ctlsock_call(const char *path, const char *request, char *reply, size_t cap)
 	return rc < 0 ? -1 : 0;
 }
 
-void ctlsock_serve(int listen_fd, char *(*answer)(void *ctx, const char *request), void *ctx)
+void ctlsock_conn_init(struct ctlsock_conn *c, int64_t now_ms)
 {
-	char *line = malloc(CTLSOCK_MAX_LINE), *reply;
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	*c = (struct ctlsock_conn){ .deadline_ms = now_ms + CTLSOCK_DEADLINE_MS };
+}
 
-	if (fd >= 0 && line && read_line(fd, line, CTLSOCK_MAX_LINE, CLIENT_TIMEOUT_MS) >= 0) {
-		reply = answer(ctx, line);
-		if (reply) {
-			write_all(fd, reply, strlen(reply));
-			write_all(fd, "\n", 1);
+void ctlsock_conn_free(struct ctlsock_conn *c)
+{
+	free(c->_buf);
+	c->_buf = NULL;
+	c->_len = c->_cap = c->_sent = 0;
+}
+
+/* Room for need bytes and a NUL, grown as the request grows: most are a
+ * few dozen bytes, and 32 idle clients should not pin 2 MiB. */
+static int conn_reserve(struct ctlsock_conn *c, size_t need)
+{
+	size_t cap = c->_cap ? c->_cap : CONN_FIRST_CAP;
+	char *b;
+
+	while (cap < need + 1)
+		cap *= 2;
+	if (cap == c->_cap)
+		return 0;
+	b = realloc(c->_buf, cap);
+	if (!b)
+		return USBWS_ERR_NOMEM;
+	c->_buf = b;
+	c->_cap = cap;
+	return 0;
+}
+
+int ctlsock_conn_feed(struct ctlsock_conn *c, int64_t now_ms, const char *in, size_t len, ctlsock_answer_fn answer,
+		      void *ctx)
+{
+	const char *nl;
+	char *reply;
+	size_t take, rlen;
+
+	if (c->_answered)
+		return 1;
+	nl = memchr(in, '\n', len);
+	take = nl ? (size_t)(nl - in) : len;
+	/* the line, its newline and a NUL fit CTLSOCK_MAX_LINE, as ctlsock_call reads */
+	if (c->_len + take > CTLSOCK_MAX_LINE - 2)
+		return USBWS_ERR_NOSPACE;
+	if (conn_reserve(c, c->_len + take) < 0)
+		return USBWS_ERR_NOMEM;
+	memcpy(c->_buf + c->_len, in, take);
+	c->_len += take;
+	c->_buf[c->_len] = '\0';
+	if (!nl)
+		return 0;
+	c->_answered = 1;
+	c->deadline_ms = now_ms + CTLSOCK_DEADLINE_MS;
+	reply = answer(ctx, c->_buf);
+	c->_len = 0;
+	if (reply) {
+		rlen = strlen(reply);
+		if (conn_reserve(c, rlen + 1) < 0) {
+			free(reply);
+			return USBWS_ERR_NOMEM;
 		}
+		memcpy(c->_buf, reply, rlen);
+		c->_buf[rlen] = '\n';
+		c->_len = rlen + 1;
 		free(reply);
 	}
-	if (fd >= 0)
-		close(fd);
-	free(line);
+	return 1;
+}
+
+const char *ctlsock_conn_pending(const struct ctlsock_conn *c, size_t *len)
+{
+	*len = c->_answered ? c->_len - c->_sent : 0;
+	return c->_answered ? c->_buf + c->_sent : NULL;
+}
+
+int ctlsock_conn_sent(struct ctlsock_conn *c, size_t n)
+{
+	c->_sent += n;
+	return c->_answered && c->_sent >= c->_len;
+}
+
+int ctlsock_conn_expired(const struct ctlsock_conn *c, int64_t now_ms)
+{
+	return now_ms >= c->deadline_ms;
+}
+
+void ctlsock_server_init(struct ctlsock_server *s, int listen_fd, ctlsock_answer_fn answer, void *ctx)
+{
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = listen_fd;
+	s->answer = answer;
+	s->ctx = ctx;
+}
+
+size_t ctlsock_server_pollfds(struct ctlsock_server *s, struct pollfd *pfd, int *timeout_ms)
+{
+	int64_t now = monotonic_ms();
+	size_t i, k = 0;
+
+	if (s->listen_fd < 0)
+		return 0;
+	/* at the cap the listener is not watched: newcomers wait in the backlog */
+	if (s->_n < CTLSOCK_MAX_CLIENTS)
+		pfd[k++] = (struct pollfd){ s->listen_fd, POLLIN, 0 };
+	for (i = 0; i < s->_n; i++) {
+		struct ctlsock_client *cl = &s->_clients[i];
+		int64_t left = cl->conn.deadline_ms - now;
+		size_t pending;
+
+		ctlsock_conn_pending(&cl->conn, &pending);
+		pfd[k++] = (struct pollfd){ cl->fd, pending ? POLLOUT : POLLIN, 0 };
+		if (left < *timeout_ms)
+			*timeout_ms = left < 0 ? 0 : (int)left;
+	}
+	return k;
+}
+
+/* Sends what the socket takes now.  Returns 1 when the answer is all out. */
+static int client_write(struct ctlsock_client *cl)
+{
+	size_t len;
+	const char *p = ctlsock_conn_pending(&cl->conn, &len);
+	ssize_t n;
+
+	if (!len)
+		return 1;
+	n = send(cl->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	return ctlsock_conn_sent(&cl->conn, (size_t)n);
+}
+
+/* Reads what has arrived.  Returns 0 to go on, 1 when the answer is all
+ * out, -1 to close. */
+static int client_io(struct ctlsock_server *s, struct ctlsock_client *cl, short revents)
+{
+	char in[READ_CHUNK];
+	size_t pending;
+	ssize_t n;
+	int rc;
+
+	ctlsock_conn_pending(&cl->conn, &pending);
+	if (pending || (revents & POLLOUT))
+		return client_write(cl);
+	if (!(revents & (POLLIN | POLLHUP | POLLERR)))
+		return 0;
+	n = recv(cl->fd, in, sizeof(in), MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if (n == 0)
+		return -1;  /* gone before its request was complete */
+	rc = ctlsock_conn_feed(&cl->conn, monotonic_ms(), in, (size_t)n, s->answer, s->ctx);
+	if (rc < 0) {
+		log_warn("control socket: a request %s; closed that client",
+			 rc == USBWS_ERR_NOSPACE ? "too long" : "could not be answered (out of memory)");
+		return -1;
+	}
+	/* most answers fit the socket's buffer at once */
+	return rc == 1 ? client_write(cl) : 0;
+}
+
+static void accept_clients(struct ctlsock_server *s)
+{
+	while (s->_n < CTLSOCK_MAX_CLIENTS) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0)
+			return;
+		s->_clients[s->_n].fd = fd;
+		ctlsock_conn_init(&s->_clients[s->_n].conn, monotonic_ms());
+		s->_n++;
+	}
+}
+
+static void drop_client(struct ctlsock_server *s, size_t i)
+{
+	close(s->_clients[i].fd);
+	ctlsock_conn_free(&s->_clients[i].conn);
+	s->_clients[i] = s->_clients[--s->_n];
+}
+
+void ctlsock_server_serve(struct ctlsock_server *s, const struct pollfd *pfd, size_t n)
+{
+	int64_t now;
+	size_t i, k;
+
+	/* the clients first, while pfd's order still matches them */
+	for (k = 0; k < n; k++) {
+		if (pfd[k].fd == s->listen_fd || !pfd[k].revents)
+			continue;
+		for (i = 0; i < s->_n; i++) {
+			if (s->_clients[i].fd == pfd[k].fd) {
+				if (client_io(s, &s->_clients[i], pfd[k].revents) != 0)
+					drop_client(s, i);
+				break;
+			}
+		}
+	}
+	now = monotonic_ms();
+	for (i = s->_n; i-- > 0;) {
+		if (!ctlsock_conn_expired(&s->_clients[i].conn, now))
+			continue;
+		log_info("control socket: a client did not complete its request within %d ms; closed it",
+			 CTLSOCK_DEADLINE_MS);
+		drop_client(s, i);
+	}
+	for (k = 0; k < n; k++)
+		if (pfd[k].fd == s->listen_fd && (pfd[k].revents & POLLIN))
+			accept_clients(s);
+}
+
+void ctlsock_server_close(struct ctlsock_server *s)
+{
+	while (s->_n)
+		drop_client(s, s->_n - 1);
 }
 
 int ctlsock_each(const char *prefix, int (*fn)(void *ctx, const char *path), void *ctx)

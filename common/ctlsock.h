@@ -7,10 +7,22 @@
  * proxy on proxy.sock.  A request is one line of JSON, the answer one line
  * of JSON, then the server closes.  The directory is root's (0700): the
  * sockets steer devices.
+ *
+ * Serving never blocks the event loop it runs in, which also carries the
+ * tunnels: each client's request is read as it arrives and its answer
+ * written as the socket takes it.  A client that has not sent its request
+ * within CTLSOCK_DEADLINE_MS, or not taken its answer within as long
+ * again, is closed.  At
+ * most CTLSOCK_MAX_CLIENTS are served at once; more wait in the listen
+ * backlog until one is done.
  */
+#include <poll.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#define CTLSOCK_MAX_LINE 65536
+#define CTLSOCK_MAX_LINE 65536        /* a request, its newline included */
+#define CTLSOCK_DEADLINE_MS 2000      /* for the request, then again for the answer */
+#define CTLSOCK_MAX_CLIENTS 32        /* served at once */
 #define CTLSOCK_PROXY "proxy.sock"
 #define CTLSOCK_CONNECT_PREFIX "connect-"
 
@@ -31,11 +43,62 @@ int ctlsock_listen(const char *name);
  * Returns 0, or -1 with errno (ENOENT/ECONNREFUSED: nobody there). */
 int ctlsock_call(const char *path, const char *request, char *reply, size_t cap);
 
-/* Server side, for a poll loop: accepts one client, reads its line
- * (bounded in size and time), hands it to answer, writes the malloc'd
- * answer back.  Never blocks for long; a client that sends nothing within
- * the timeout is dropped. */
-void ctlsock_serve(int listen_fd, char *(*answer)(void *ctx, const char *request), void *ctx);
+/* Makes the answer to one request line: a malloc'd string without its
+ * newline, or NULL (the client is closed unanswered). */
+typedef char *(*ctlsock_answer_fn)(void *ctx, const char *request);
+
+/*
+ * One client's exchange, apart from I/O: the caller feeds in the bytes its
+ * socket gives and sends what pending() shows.  The caller zero-fills it
+ * and calls init; fields with a leading _ are private.
+ */
+struct ctlsock_conn {
+	int64_t deadline_ms;          /* monotonic_ms(): past it the client is closed */
+	char *_buf;                   /* the request, then the answer and its newline */
+	size_t _len, _cap, _sent;
+	int _answered;
+};
+
+void ctlsock_conn_init(struct ctlsock_conn *c, int64_t now_ms);
+void ctlsock_conn_free(struct ctlsock_conn *c);
+/* Takes request bytes that arrived at now_ms.  Returns 0 while the line is
+ * incomplete; 1 when it is complete and answered (pending() then has the
+ * answer, and the deadline is now_ms + CTLSOCK_DEADLINE_MS: a server late
+ * to read a request in time must not drop its answer; bytes after the
+ * newline are ignored); USBWS_ERR_NOSPACE for a line longer than
+ * CTLSOCK_MAX_LINE - 2 bytes, USBWS_ERR_NOMEM. */
+int ctlsock_conn_feed(struct ctlsock_conn *c, int64_t now_ms, const char *in, size_t len, ctlsock_answer_fn answer,
+		      void *ctx);
+/* The answer's bytes not sent yet; NULL (*len 0) before it exists. */
+const char *ctlsock_conn_pending(const struct ctlsock_conn *c, size_t *len);
+/* n of them went out; returns 1 once the whole answer has. */
+int ctlsock_conn_sent(struct ctlsock_conn *c, size_t n);
+int ctlsock_conn_expired(const struct ctlsock_conn *c, int64_t now_ms);
+
+/* A control socket served from a poll loop (the node's). */
+struct ctlsock_server {
+	int listen_fd;                /* -1: none */
+	ctlsock_answer_fn answer;
+	void *ctx;
+	size_t _n;
+	struct ctlsock_client {
+		int fd;
+		struct ctlsock_conn conn;
+	} _clients[CTLSOCK_MAX_CLIENTS];
+};
+
+#define CTLSOCK_SERVER_POLLFDS (CTLSOCK_MAX_CLIENTS + 1)
+
+void ctlsock_server_init(struct ctlsock_server *s, int listen_fd, ctlsock_answer_fn answer, void *ctx);
+/* Fills pfd (room for CTLSOCK_SERVER_POLLFDS) with what to watch: the
+ * listener while below the cap, and each client.  Returns how many; lowers
+ * *timeout_ms to the nearest deadline. */
+size_t ctlsock_server_pollfds(struct ctlsock_server *s, struct pollfd *pfd, int *timeout_ms);
+/* After poll, with what pollfds filled: accepts, reads, answers, writes,
+ * and closes the clients that are done or past their deadline. */
+void ctlsock_server_serve(struct ctlsock_server *s, const struct pollfd *pfd, size_t n);
+/* Closes the clients (the listener stays the caller's). */
+void ctlsock_server_close(struct ctlsock_server *s);
 
 /* Calls fn with the path of every socket whose name starts with prefix. */
 int ctlsock_each(const char *prefix, int (*fn)(void *ctx, const char *path), void *ctx);

@@ -111,6 +111,7 @@ struct node {
 	time_t started;
 	time_t exported_at;
 	int ctl_fd;
+	struct ctlsock_server ctl;    /* the clients of ctl_fd */
 	char ctl_path[108];
 };
 
@@ -771,9 +772,11 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 {
 	n->next_attempt_ms = monotonic_ms();
 	while (!n->done) {
-		struct pollfd pfd[3] = { { -1, 0, 0 }, { -1, 0, 0 }, { n->ctl_fd, POLLIN, 0 } };
+		/* the link, the device, then the control socket's listener and clients */
+		struct pollfd pfd[2 + CTLSOCK_SERVER_POLLFDS] = { { -1, 0, 0 }, { -1, 0, 0 } };
 		struct buf *tx;
 		int timeout = POLL_MS, rc;
+		size_t nctl;
 
 		if (*stop)
 			n->stopping = 1;
@@ -825,10 +828,11 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 		}
 		if (n->mode == MODE_EXPORT && !n->dev_closed && (pfd[1].events = n->ops->poll_events(n)))
 			pfd[1].fd = n->kd->fd;
-		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+		nctl = ctlsock_server_pollfds(&n->ctl, pfd + 2, &timeout);
+		if (poll(pfd, 2 + nctl, timeout) < 0 && errno != EINTR)
 			break;
-		if (pfd[2].revents & POLLIN)
-			ctlsock_serve(n->ctl_fd, answer_control, n);
+		/* never blocks: a silent client must not stall the link */
+		ctlsock_server_serve(&n->ctl, pfd + 2, nctl);
 		if (pfd[1].revents && n->ops->io(n, pfd[1].revents) < 0) {
 			log_err("%s %s broke the USB/IP protocol; closing", n->kd->ops->kind, n->kd->name);
 			finish(n, 1);
@@ -873,6 +877,7 @@ static int open_control(struct node *n)
 			log_err("cannot listen on %s: %s", n->ctl_path, strerror(errno));
 		return -1;
 	}
+	ctlsock_server_init(&n->ctl, n->ctl_fd, answer_control, n);
 	return 0;
 }
 
@@ -882,6 +887,7 @@ static void close_control(struct node *n)
 {
 	if (n->ctl_fd < 0)
 		return;
+	ctlsock_server_close(&n->ctl);
 	close(n->ctl_fd);
 	unlink(n->ctl_path);
 }
@@ -932,6 +938,7 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	n.cfg = cfg;
 	n.mode = MODE_EXPORT;
 	n.ctl_fd = -1;
+	ctlsock_server_init(&n.ctl, -1, NULL, NULL);
 	n.started = time(NULL);
 	srand((unsigned int)(time(NULL) ^ getpid()));
 	if (open_device(&n, cfg) < 0)
@@ -958,6 +965,7 @@ int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	n.cfg = cfg;
 	n.mode = MODE_LIST;
 	n.ctl_fd = -1;
+	ctlsock_server_init(&n.ctl, -1, NULL, NULL);
 	/* a listing may be longer than any other message: this node's own
 	 * devices, as many as the proxy's caps allow */
 	buf_init(&n.text_in, 0, USBWS_LIST_MAX);

@@ -146,6 +146,8 @@ struct proxy {
 	struct lws_vhost *listen_vh;      /* watches the listening sockets */
 	struct proxy_listener wss, usbip;
 	int control_listening;
+	struct lws *control_wsi;          /* proxy.sock's listener, not watched while at the cap */
+	unsigned int control_clients;     /* served now, at most CTLSOCK_MAX_CLIENTS */
 	int vhci_on;
 	struct vhci_set vhci_allowed;
 	struct vhci_pin *pins;

@@ -16,10 +16,12 @@
 #include "ctl.h"
 #include "ctlsock.h"
 #include "log.h"
+#include "monoclock.h"
 #include "proxy.h"
 #include "proxy_int.h"
 #include "sysfs.h"
 #include "usbids.h"
+#include "usbws_err.h"
 
 static int parse_pins(struct proxy *px)
 {
@@ -51,8 +53,104 @@ static int parse_pins(struct proxy *px)
 	return 0;
 }
 
-/* The control socket: one request line, one answer line. */
+/*
+ * The control socket: one request line, one answer line.  lws watches the
+ * listener and each client (a raw socket); ctlsock_conn keeps each
+ * exchange, so a client that sends its request slowly, or never, costs a
+ * slot and never a wait: the tunnels share this loop.
+ */
 static char *answer_control(void *ctx, const char *request);
+
+struct control_client {
+	struct ctlsock_conn conn;
+};
+
+#define CONTROL_WRITE_CHUNK 4096
+
+static int control_client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+				   size_t len)
+{
+	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
+	struct control_client *cc = user;
+	uint8_t out[LWS_PRE + CONTROL_WRITE_CHUNK];
+	const char *p;
+	size_t n;
+	int rc;
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_ADOPT:
+		ctlsock_conn_init(&cc->conn, monotonic_ms());
+		px->control_clients++;
+		/* the request in time, or lws closes it (Debian's lws 4.1.6 does
+		 * not export lws_set_timeout_us: whole seconds it is) */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (CTLSOCK_DEADLINE_MS + 999) / 1000);
+		return 0;
+	case LWS_CALLBACK_RAW_RX:
+		rc = ctlsock_conn_feed(&cc->conn, monotonic_ms(), in, len, answer_control, px);
+		if (rc < 0) {
+			log_warn("control socket: a request %s; closed that client",
+				 rc == USBWS_ERR_NOSPACE ? "too long" : "could not be answered (out of memory)");
+			return -1;
+		}
+		if (rc == 1) {
+			/* then the answer out in time: a loop that was late to read
+			 * the request (its timers run first) does not drop the answer */
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (CTLSOCK_DEADLINE_MS + 999) / 1000);
+			lws_callback_on_writable(wsi);
+		}
+		return 0;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		p = ctlsock_conn_pending(&cc->conn, &n);
+		if (!p)
+			return 0;
+		/* lws sends what the socket refused before it calls here again:
+		 * nothing pending means all of it is out */
+		if (!n)
+			return -1;
+		if (n > CONTROL_WRITE_CHUNK)
+			n = CONTROL_WRITE_CHUNK;
+		memcpy(out + LWS_PRE, p, n);
+		if (lws_write(wsi, out + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
+			return -1;
+		ctlsock_conn_sent(&cc->conn, n);
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE:
+		if (!ctlsock_conn_pending(&cc->conn, &n) && ctlsock_conn_expired(&cc->conn, monotonic_ms()))
+			log_info("control socket: a client did not complete its request within %d ms; closed it",
+				 CTLSOCK_DEADLINE_MS);
+		ctlsock_conn_free(&cc->conn);
+		if (px->control_clients-- == CTLSOCK_MAX_CLIENTS && px->control_wsi)
+			lws_rx_flow_control(px->control_wsi, 1);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols control_client_protocol = {
+	.name = "usbws-control-client",
+	.callback = control_client_callback,
+	.per_session_data_size = sizeof(struct control_client),
+};
+
+/* The listener: takes clients while there is room, then stops watching
+ * it, so that newcomers wait in the backlog instead of waking us. */
+static void accept_control(struct proxy *px, struct lws *wsi)
+{
+	lws_sock_file_fd_type u;
+
+	while (px->control_clients < CTLSOCK_MAX_CLIENTS) {
+		u.sockfd = accept4(lws_get_socket_fd(wsi), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (u.sockfd < 0)
+			break;
+		/* adopting runs RAW_ADOPT, which counts the client; a failure closes the fd */
+		if (!lws_adopt_descriptor_vhost(px->local_vh, LWS_ADOPT_SOCKET, u, control_client_protocol.name, NULL))
+			log_warn("control socket: cannot adopt a client");
+	}
+	if (px->control_clients >= CTLSOCK_MAX_CLIENTS)
+		lws_rx_flow_control(wsi, 0);
+}
 
 static int control_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -62,7 +160,9 @@ static int control_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 	(void)in;
 	(void)len;
 	if (reason == LWS_CALLBACK_RAW_RX_FILE)
-		ctlsock_serve(lws_get_socket_fd(wsi), answer_control, px);
+		accept_control(px, wsi);
+	else if (reason == LWS_CALLBACK_RAW_CLOSE_FILE)
+		px->control_wsi = NULL;
 	return 0;
 }
 
@@ -83,8 +183,10 @@ static int open_control(struct proxy *px)
 			errno == EADDRINUSE ? "another usbws-proxy answers there" : strerror(errno));
 		return -1;
 	}
-	/* lws polls the listening socket; accepting is ctlsock's */
-	if (!lws_adopt_descriptor_vhost(px->local_vh, LWS_ADOPT_RAW_FILE_DESC, u, control_protocol.name, NULL)) {
+	/* lws polls the listening socket; accept_control takes the clients */
+	px->control_wsi = lws_adopt_descriptor_vhost(px->local_vh, LWS_ADOPT_RAW_FILE_DESC, u, control_protocol.name,
+						     NULL);
+	if (!px->control_wsi) {
 		close(u.filefd);
 		log_err("cannot watch %s", path);
 		return -1;
@@ -96,7 +198,7 @@ static int open_control(struct proxy *px)
 
 int proxy_vhci_init(struct proxy *px)
 {
-	static struct lws_protocols protocols[3];
+	static struct lws_protocols protocols[4];
 	const char *mode = px->cfg->vhci ? px->cfg->vhci : "auto";
 	struct lws_context_creation_info info;
 	char why[200];
@@ -134,6 +236,7 @@ int proxy_vhci_init(struct proxy *px)
 	memset(&info, 0, sizeof(info));
 	protocols[0] = proxy_usbip_protocol;
 	protocols[1] = control_protocol;
+	protocols[2] = control_client_protocol;
 	info.vhost_name = "local";
 	/* raw sockets only: the WSS vhost is the one HTTP server (proxy.c) */
 	info.port = CONTEXT_PORT_NO_LISTEN;

@@ -56,6 +56,9 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_ID_ENCODING:
 		return "the certificate's identity is not valid UTF-8 or holds a control character; issue it with "
 		       "printable text";
+	case USBWS_ERR_HTTP_STATUS: return "HTTP answer with another status than the one asked for";
+	case USBWS_ERR_WS_ACCEPT: return "WebSocket upgrade answered with a missing or wrong Sec-WebSocket-Accept";
+	case USBWS_ERR_WS_SUBPROTOCOL: return "WebSocket upgrade answered without agreeing to the subprotocol";
 	}
 	return "unknown error";
 }

@@ -64,6 +64,11 @@ enum usbws_err {
 	USBWS_ERR_ID_AMBIGUOUS = -71,   /* two CNs, or two SANs of the configured kind */
 	USBWS_ERR_ID_TOO_LONG = -72,    /* longer than CERTID_MAX bytes */
 	USBWS_ERR_ID_ENCODING = -73,    /* not valid UTF-8, or a control character */
+
+	/* HTTP answers while the node sets up its link (httpreply.h) */
+	USBWS_ERR_HTTP_STATUS = -80,    /* not the status asked for (200 to CONNECT, 101 to an upgrade) */
+	USBWS_ERR_WS_ACCEPT = -81,      /* Sec-WebSocket-Accept missing or not for our key */
+	USBWS_ERR_WS_SUBPROTOCOL = -82, /* the server did not agree to our subprotocol */
 };
 
 /* Returns a static sentence describing err; never NULL. */

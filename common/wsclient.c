@@ -14,12 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "httpreply.h"
 #include "log.h"
 #include "monoclock.h"
 #include "netaddr.h"
@@ -27,8 +27,7 @@
 
 #define RX_CHUNK (64u << 10)
 #define MAX_FRAME_OUT (256u << 10)
-#define MAX_HTTP_HEAD 8192
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define MAX_HTTP_HEAD HTTPREPLY_MAX_HEAD
 
 struct wsclient {
 	int fd;
@@ -90,11 +89,11 @@ static char *base64(const uint8_t *in, size_t len, char *out)
 }
 
 /* Reads an HTTP response head through rd (plain or TLS) into buf; returns
- * its length and leaves any bytes after it in buf too (*total). */
+ * its length and leaves any bytes after it in buf too (*total).  buf stays
+ * NUL-terminated for the log lines that quote it; httpreply judges it. */
 static int read_head(struct wsclient *c, int tls, char *buf, size_t cap, size_t *total)
 {
-	size_t have = 0;
-	char *end;
+	size_t have = 0, head;
 
 	while (have < cap - 1) {
 		int n = tls ? SSL_read(c->ssl, buf + have, (int)(cap - 1 - have))
@@ -104,10 +103,10 @@ static int read_head(struct wsclient *c, int tls, char *buf, size_t cap, size_t 
 			return -1;
 		have += (size_t)n;
 		buf[have] = 0;
-		end = strstr(buf, "\r\n\r\n");
-		if (end) {
+		head = httpreply_head_len(buf, have);
+		if (head) {
 			*total = have;
-			return (int)(end + 4 - buf);
+			return (int)head;
 		}
 	}
 	return -1;
@@ -118,7 +117,7 @@ static int proxy_connect(struct wsclient *c, const char *proxy, const char *host
 	char creds[256] = "", phost[256], pport[16], auth[512] = "", req[1024], head[MAX_HTTP_HEAD];
 	const char *hostport = proxy, *at;
 	size_t total;
-	int n;
+	int n, head_len;
 
 	if (strncmp(hostport, "http://", 7) == 0)
 		hostport += 7;
@@ -144,11 +143,12 @@ static int proxy_connect(struct wsclient *c, const char *proxy, const char *host
 	}
 	n = snprintf(req, sizeof(req), "CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n%s\r\n", host, port, host, port,
 		     auth);
-	if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n || read_head(c, 0, head, sizeof(head), &total) < 0) {
+	if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n ||
+	    (head_len = read_head(c, 0, head, sizeof(head), &total)) < 0) {
 		log_err("the HTTP proxy %s:%s did not answer CONNECT", phost, pport);
 		return -1;
 	}
-	if (strncmp(head, "HTTP/1.", 7) != 0 || strncmp(head + 8, " 200", 4) != 0) {
+	if (httpreply_connect(head, (size_t)head_len) < 0) {
 		log_err("the HTTP proxy refused CONNECT %s:%s: %.*s", host, port, (int)strcspn(head, "\r\n"), head);
 		return -1;
 	}
@@ -197,32 +197,14 @@ static int tls_setup(struct wsclient *c, const struct wsclient_config *cfg, cons
 	return 0;
 }
 
-static const char *header_value(const char *head, const char *name)
-{
-	const char *p = head;
-	size_t n = strlen(name);
-
-	while ((p = strstr(p, "\r\n"))) {
-		p += 2;
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			p += n + 1;
-			while (*p == ' ')
-				p++;
-			return p;
-		}
-	}
-	return NULL;
-}
-
 static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const char *host, const char *port,
 		   const char *path)
 {
 	uint8_t key[16], sha[EVP_MAX_MD_SIZE];
 	char key64[32], expect[64], req[1024], head[MAX_HTTP_HEAD], both[128];
-	const char *accept, *proto;
 	unsigned int shalen;
 	size_t total;
-	int n, head_len;
+	int n, head_len, rc;
 
 	RAND_bytes(key, sizeof(key));
 	base64(key, sizeof(key), key64);
@@ -256,20 +238,19 @@ static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const 
 			log_ssl_error(c, "reading the upgrade answer from", cfg->url);
 		return -1;
 	}
-	if (strncmp(head, "HTTP/1.1 101", 12) != 0) {
+	snprintf(both, sizeof(both), "%s%s", key64, HTTPREPLY_WS_GUID);
+	EVP_Digest(both, strlen(both), sha, &shalen, EVP_sha1(), NULL);
+	base64(sha, shalen, expect);
+	rc = httpreply_upgrade(head, (size_t)head_len, expect, cfg->subprotocol);
+	if (rc == USBWS_ERR_HTTP_STATUS) {
 		log_err("%s answered the upgrade with '%.*s'", cfg->url, (int)strcspn(head, "\r\n"), head);
 		return -1;
 	}
-	snprintf(both, sizeof(both), "%s%s", key64, WS_GUID);
-	EVP_Digest(both, strlen(both), sha, &shalen, EVP_sha1(), NULL);
-	base64(sha, shalen, expect);
-	accept = header_value(head, "Sec-WebSocket-Accept");
-	proto = header_value(head, "Sec-WebSocket-Protocol");
-	if (!accept || strncmp(accept, expect, strlen(expect)) != 0) {
+	if (rc == USBWS_ERR_WS_ACCEPT) {
 		log_err("%s answered the upgrade with a wrong Sec-WebSocket-Accept", cfg->url);
 		return -1;
 	}
-	if (!proto || strncmp(proto, cfg->subprotocol, strlen(cfg->subprotocol)) != 0) {
+	if (rc < 0) {
 		log_err("%s did not agree to the %s subprotocol", cfg->url, cfg->subprotocol);
 		return -1;
 	}

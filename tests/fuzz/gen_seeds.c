@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Writes the seed inputs for the fuzz targets into DIR/codec and
- * DIR/framer: valid PDUs of every kind and the sample session, laid out as
- * each target reads its input.  libFuzzer grows the corpus from these;
+ * Writes the seed inputs for the fuzz targets into DIR/NAME: valid PDUs of
+ * every kind and the sample session, each control message type as the
+ * ctl_* builders write it, vhci_hcd status text as the 6.1 kernel prints
+ * it, real usb.ids lines, laid out as each target reads its input.  libFuzzer grows the corpus from these;
  * `make fuzz-seeds` regenerates them.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "byteorder.h"
+#include "ctl.h"
 #include "selftest.h"
 #include "usbws_err.h"
 
@@ -38,6 +42,102 @@ static int write_seed(const char *target, const char *name, uint8_t sel_or_flags
 	return fclose(f);
 }
 
+/* A seed that is the whole input: a prefix of `pre` bytes (may be 0), then text. */
+static int write_text(const char *target, const char *name, const char *pre, size_t pre_len, char *text)
+{
+	char path[4096];
+	FILE *f;
+
+	if (!text)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s/seed-%s", outdir, target, name);
+	f = fopen(path, "wb");
+	if (!f) {
+		fprintf(stderr, "gen_seeds: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fwrite(pre, 1, pre_len, f);
+	fwrite(text, 1, strlen(text), f);
+	return fclose(f);
+}
+
+static void ctl_seeds(const struct usbip_usb_device *dev)
+{
+	static const struct usbip_usb_interface ifs[2] = { { 8, 6, 0x50 }, { 3, 1, 1 } };
+	static const char session[] = "0123456789abcdef0123456789abcdef";
+	char *s;
+
+	write_text("ctl", "hello-export", "", 0, s = ctl_hello_export(dev, ifs));
+	free(s);
+	write_text("ctl", "hello-list", "", 0, s = ctl_hello_list());
+	free(s);
+	write_text("ctl", "hello-resume", "", 0, s = ctl_hello_resume(session, 123456789));
+	free(s);
+	write_text("ctl", "welcome", "", 0, s = ctl_welcome("CN=camera-7", "1-1", session, 30));
+	free(s);
+	write_text("ctl", "welcome-no-session", "", 0, s = ctl_welcome("CN=camera-7", "1-1", NULL, 0));
+	free(s);
+	write_text("ctl", "resumed", "", 0, s = ctl_resumed(4096));
+	free(s);
+	write_text("ctl", "ack", "", 0, s = ctl_ack(1u << 20));
+	free(s);
+	write_text("ctl", "error", "", 0, s = ctl_error("policy", "node camera-7 is not allowed \"1-1\""));
+	free(s);
+	/* the proxy's listing for usbws list, as proxy_tunnel.c writes it */
+	write_text("ctl", "nodes", "", 0, (char *)"{\"type\":\"nodes\",\"nodes\":[{\"node\":\"camera-7\","
+		   "\"devices\":[{\"busid\":\"1-1\",\"vendor\":\"1d6b\",\"product\":\"0104\"}]}]}");
+}
+
+/* vhci_hcd.0's status with port 0 in use (6.1 kernel, port_show_vhci), and an older kernel's */
+static void vhci_seeds(void)
+{
+	write_text("vhci", "status-6.1", "\x10", 1, (char *)
+		   "hub port sta spd dev      sockfd local_busid\n"
+		   "hs  0000 006 003 00110002 000005 3-1\n"
+		   "hs  0001 004 000 00000000 000000 0-0\n"
+		   "ss  0002 006 005 00020003 000007 5-1.2\n"
+		   "ss  0003 004 000 00000000 000000 0-0\n");
+	write_text("vhci", "status-pointer", "\x82", 1, (char *)
+		   "hub port sta spd dev      sockfd local_busid\n"
+		   "hs  0008 004 000 00000000 0000000000000000 0-0\n"
+		   "ss  0009 004 000 00000000 0000000000000000 0-0\n");
+	write_text("vhci", "full", "\x41", 1, (char *)
+		   "hub port sta spd dev      sockfd local_busid\n"
+		   "hs  0000 004 000 00000000 000000 0-0\n"
+		   "hs  0001 004 000 00000000 000000 0-0\n");
+}
+
+/* lines of hwdata's usb.ids: vendors, products, interfaces, comments, the class table after */
+static void usbids_seeds(void)
+{
+	write_text("usbids", "linux-foundation", "\x01\x04", 2, (char *)
+		   "#\n#\tList of USB ID's\n#\n# Version: 2023.01.16\n\n"
+		   "1d6b  Linux Foundation\n\t0001  1.1 root hub\n\t0002  2.0 root hub\n"
+		   "\t0003  3.0 root hub\n\t0100  PTP Gadget\n\t0104  Multifunction Composite Gadget\n"
+		   "1d90  Citizen\n\t201e  PPU-700\n"
+		   "C 00  (Defined at Interface level)\nC 01  Audio\n\t01  Control Device\n");
+	write_text("usbids", "sandisk", "\x55\x67", 2, (char *)
+		   "0781  SanDisk Corp.\n\t5567  Cruzer Blade\n\t5583  Ultra Fit\r\n"
+		   "046d  Logitech, Inc.\n\tc52b  Unifying Receiver\n\t\t00  Interface\n"
+		   "# a comment between products\n\tc534  Unifying Receiver\n0781  SanDisk duplicate\n");
+}
+
+/* real answers: tinyproxy's to CONNECT, libwebsockets 4.1's to the upgrade (RFC 6455's example key) */
+static void http_seeds(void)
+{
+	write_text("http", "connect-tinyproxy", "\x01", 1, (char *)
+		   "HTTP/1.0 200 Connection established\r\nProxy-agent: tinyproxy/1.11.1\r\n\r\n");
+	write_text("http", "connect-refused", "\x02", 1, (char *)
+		   "HTTP/1.0 403 Access violation\r\nServer: tinyproxy/1.11.1\r\nContent-Type: text/html\r\n"
+		   "Connection: close\r\n\r\n<html><body>Access denied</body></html>\n");
+	write_text("http", "upgrade-lws", "\x03", 1, (char *)
+		   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: usbws.v1\r\n\r\n"
+		   "\x81\x05hello");
+	write_text("http", "upgrade-refused", "\x04", 1, (char *)
+		   "HTTP/1.1 403 Forbidden\r\nserver: lwsws\r\ncontent-type: text/html\r\ncontent-length: 0\r\n\r\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct usbws_sample_session s;
@@ -63,6 +163,10 @@ int main(int argc, char **argv)
 	mkdir((char *)buf, 0755);
 	snprintf((char *)buf, sizeof(buf), "%s/wsframe", outdir);
 	mkdir((char *)buf, 0755);
+	for (n = 0; n < 4; n++) {
+		snprintf((char *)buf, sizeof(buf), "%s/%s", outdir, (const char *[]){ "ctl", "vhci", "usbids", "http" }[n]);
+		mkdir((char *)buf, 0755);
+	}
 	memset(data, 0x5a, sizeof(data));
 
 	/* codec: selector byte, then one PDU */
@@ -116,5 +220,9 @@ int main(int argc, char **argv)
 
 	n = usbip_encode_devlist(buf, sizeof(buf), devs, 2);
 	write_seed("framer", "devlist", 0, (const uint8_t *)"\x01\x11\x80\x05\0\0\0\0", 8, buf, (size_t)n, 1);
+	ctl_seeds(&dev);
+	vhci_seeds();
+	usbids_seeds();
+	http_seeds();
 	return 0;
 }
