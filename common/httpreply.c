@@ -16,18 +16,21 @@ size_t httpreply_head_len(const char *buf, size_t len)
 	return 0;
 }
 
-/* Does buf[0..len) start with the string s? */
-static int starts(const char *buf, size_t len, const char *s)
+/* The status line is "HTTP/1.x CODE", then a reason or the line's end:
+ * "HTTP/1.1 2000" is not 200. */
+static int status_is(const char *head, size_t len, const char *version, const char *code)
 {
-	size_t n = strlen(s);
+	size_t n = strlen(version);
 
-	return len >= n && memcmp(buf, s, n) == 0;
+	if (len < n + 5 || memcmp(head, version, n) != 0 || head[n] != ' ' || memcmp(head + n + 1, code, 3) != 0)
+		return 0;
+	return head[n + 4] == ' ' || head[n + 4] == '\r';
 }
 
 int httpreply_connect(const char *head, size_t len)
 {
-	/* any HTTP/1.x; the status is the 3 digits after "HTTP/1.x " */
-	if (!starts(head, len, "HTTP/1.") || len < 12 || memcmp(head + 8, " 200", 4) != 0)
+	/* any HTTP/1.x */
+	if (!status_is(head, len, "HTTP/1.0", "200") && !status_is(head, len, "HTTP/1.1", "200"))
 		return USBWS_ERR_HTTP_STATUS;
 	return 0;
 }
@@ -63,22 +66,27 @@ const char *httpreply_header(const char *head, size_t len, const char *name, siz
 	return NULL;
 }
 
-/* The header's value starts with want (what the old strncmp checked). */
-static int value_starts(const char *head, size_t len, const char *name, const char *want)
+/* The header's value is want, whole: "usbws.v10" is not "usbws.v1".
+ * Trailing blanks are not part of a value (RFC 9110 5.5). */
+static int value_is(const char *head, size_t len, const char *name, const char *want)
 {
 	size_t vlen;
 	const char *v = httpreply_header(head, len, name, &vlen);
 
-	return v && starts(v, vlen, want);
+	if (!v)
+		return 0;
+	while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+		vlen--;
+	return vlen == strlen(want) && memcmp(v, want, vlen) == 0;
 }
 
 int httpreply_upgrade(const char *head, size_t len, const char *accept, const char *subprotocol)
 {
-	if (!starts(head, len, "HTTP/1.1 101"))
+	if (!status_is(head, len, "HTTP/1.1", "101"))
 		return USBWS_ERR_HTTP_STATUS;
-	if (!value_starts(head, len, "Sec-WebSocket-Accept", accept))
+	if (!value_is(head, len, "Sec-WebSocket-Accept", accept))
 		return USBWS_ERR_WS_ACCEPT;
-	if (!value_starts(head, len, "Sec-WebSocket-Protocol", subprotocol))
+	if (!value_is(head, len, "Sec-WebSocket-Protocol", subprotocol))
 		return USBWS_ERR_WS_SUBPROTOCOL;
 	return 0;
 }

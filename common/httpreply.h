@@ -23,8 +23,8 @@ int httpreply_connect(const char *head, size_t len);
 
 /*
  * An upgrade answer: 0 when it is "HTTP/1.1 101", its Sec-WebSocket-Accept
- * starts with accept (base64 of SHA-1 of the key and HTTPREPLY_WS_GUID, the
- * caller's to compute) and its Sec-WebSocket-Protocol with subprotocol.
+ * is accept (base64 of SHA-1 of the key and HTTPREPLY_WS_GUID, the caller's
+ * to compute) and its Sec-WebSocket-Protocol is subprotocol, exactly.
  * Else USBWS_ERR_HTTP_STATUS, USBWS_ERR_WS_ACCEPT or USBWS_ERR_WS_SUBPROTOCOL,
  * checked in that order.
  */

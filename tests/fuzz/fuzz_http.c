@@ -32,13 +32,15 @@ static void judge(const char *head, size_t len)
 	int rc = httpreply_connect(head, len);
 
 	FUZZ_ASSERT(rc == 0 || rc == USBWS_ERR_HTTP_STATUS);
+	/* the status is the whole code: a reason or the line's end follows */
 	if (rc == 0)
-		FUZZ_ASSERT(len >= 12 && memcmp(head, "HTTP/1.", 7) == 0 && memcmp(head + 8, " 200", 4) == 0);
+		FUZZ_ASSERT(len >= 13 && memcmp(head, "HTTP/1.", 7) == 0 && memcmp(head + 8, " 200", 4) == 0 &&
+			    (head[12] == ' ' || head[12] == '\r'));
 	rc = httpreply_upgrade(head, len, ACCEPT, PROTO);
 	FUZZ_ASSERT(rc == 0 || rc == USBWS_ERR_HTTP_STATUS || rc == USBWS_ERR_WS_ACCEPT ||
 		    rc == USBWS_ERR_WS_SUBPROTOCOL);
 	if (rc == 0)
-		FUZZ_ASSERT(len >= 12 && memcmp(head, "HTTP/1.1 101", 12) == 0);
+		FUZZ_ASSERT(len >= 13 && memcmp(head, "HTTP/1.1 101", 12) == 0 && (head[12] == ' ' || head[12] == '\r'));
 	check_header(head, len, "Sec-WebSocket-Accept", rc == 0 || rc == USBWS_ERR_WS_SUBPROTOCOL);
 	check_header(head, len, "Sec-WebSocket-Protocol", rc == 0);
 }

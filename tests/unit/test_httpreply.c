@@ -48,6 +48,8 @@ static void test_connect(void **state)
 		{ "too short", "HTTP/1.1 20", USBWS_ERR_HTTP_STATUS },
 		{ "empty", "", USBWS_ERR_HTTP_STATUS },
 		{ "200 in a header", "HTTP/1.1 502 Bad Gateway\r\nX: HTTP/1.1 200\r\n\r\n", USBWS_ERR_HTTP_STATUS },
+		{ "2000 is not 200", "HTTP/1.1 2000 OK\r\n\r\n", USBWS_ERR_HTTP_STATUS },
+		{ "HTTP/1.2 is no HTTP/1.x we know", "HTTP/1.2 200 OK\r\n\r\n", USBWS_ERR_HTTP_STATUS },
 	};
 	size_t i;
 
@@ -89,6 +91,18 @@ static void test_upgrade(void **state)
 		  "\r\nSec-WebSocket-Accept: " ACCEPT "\r\n", USBWS_ERR_WS_ACCEPT },
 		{ "no subprotocol", "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: " ACCEPT "\r\n\r\n",
 		  USBWS_ERR_WS_SUBPROTOCOL },
+		{ "a subprotocol that only starts like ours",
+		  "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: " ACCEPT "\r\n"
+		  "Sec-WebSocket-Protocol: " PROTO "0\r\n\r\n", USBWS_ERR_WS_SUBPROTOCOL },
+		{ "an accept with more after it",
+		  "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: " ACCEPT "x\r\n"
+		  "Sec-WebSocket-Protocol: " PROTO "\r\n\r\n", USBWS_ERR_WS_ACCEPT },
+		{ "trailing blanks are not the value",
+		  "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: " ACCEPT " \t\r\n"
+		  "Sec-WebSocket-Protocol: " PROTO "\r\n\r\n", 0 },
+		{ "1010 is not 101",
+		  "HTTP/1.1 1010 Switching Protocols\r\nSec-WebSocket-Accept: " ACCEPT "\r\n"
+		  "Sec-WebSocket-Protocol: " PROTO "\r\n\r\n", USBWS_ERR_HTTP_STATUS },
 		{ "another subprotocol",
 		  "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: " ACCEPT "\r\n"
 		  "Sec-WebSocket-Protocol: usbws.v2\r\n\r\n", USBWS_ERR_WS_SUBPROTOCOL },
