@@ -90,11 +90,14 @@ absent() { ! grep -qE "$1" "$2"; }
 re() { printf '%s' "$1" | sed 's/[][\.*^$()+?{}|/]/\\&/g'; }
 
 # start_proxy LOG [CERT-NAME [ARGS...]]: WSS on a free port (WSS_PORT),
-# USB/IP re-export on another (USBIP_PORT); CERT-NAME defaults to server
+# USB/IP re-export on another (USBIP_PORT); CERT-NAME defaults to server.
+# PROXY_LISTEN and PROXY_USBIP_LISTEN change the addresses (127.0.0.1:0),
+# NOFILE=SOFT:HARD the file descriptor limits.
 start_proxy() {
 	local log=$1 name=${2:-server}
 	shift $(($# < 2 ? $# : 2))
-	"$(PROXY_BIN)" --listen 127.0.0.1:0 --usbip-listen 127.0.0.1:0 \
+	prlimit --nofile="${NOFILE:-$(ulimit -Sn):$(ulimit -Hn)}" "$(PROXY_BIN)" \
+		--listen "${PROXY_LISTEN:-127.0.0.1:0}" --usbip-listen "${PROXY_USBIP_LISTEN:-127.0.0.1:0}" \
 		--cert "$PKI/$name.pem" --key "$PKI/$name.key" --ca "$PKI/ca.pem" "$@" 2>"$log" &
 	PIDS+=($!)
 	wait_for "$log" "re-exporting devices over USB/IP" || return 1

@@ -33,18 +33,9 @@ cpu_percent() {
 	echo $(((t1 - t0) * 100 / ($2 * $(getconf CLK_TCK))))
 }
 
-# proxy_at LOG LISTEN USBIP-LISTEN [ARGS...]: a proxy on these addresses,
-# with the file descriptor limits SOFT:HARD in $NOFILE if set
+# proxy_at LOG LISTEN USBIP-LISTEN [ARGS...]: a proxy on these addresses
 proxy_at() {
-	local log=$1 listen=$2 usbip=$3
-	shift 3
-	prlimit --nofile="${NOFILE:-$(ulimit -Sn):$(ulimit -Hn)}" "$(PROXY_BIN)" --listen "$listen" --usbip-listen "$usbip" --cert "$PKI/server.pem" \
-		--key "$PKI/server.key" --ca "$PKI/ca.pem" "$@" 2>"$log" &
-	PIDS+=($!)
-	wait_for "$log" "re-exporting devices over USB/IP" || return 1
-	WSS_PORT=$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$log")
-	USBIP_PORT=$(sed -n 's/.*re-exporting devices over USB\/IP on .*(port \([0-9]*\)).*/\1/p' "$log")
-	URL=wss://localhost:$WSS_PORT/usbip
+	PROXY_LISTEN=$2 PROXY_USBIP_LISTEN=$3 start_proxy "$1" server "${@:4}"
 }
 
 # listens_only_on ADDR OTHER: both listeners are on ADDR and nowhere else
