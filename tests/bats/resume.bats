@@ -175,7 +175,7 @@ node_via_relay() {
 	hello='{"type":"hello","version":1,"role":"export","device":{"busid":"1-1","vendor":"0525","product":"a4a5","speed":"high","class":"00","interfaces":[{"class":"08","subclass":"06","protocol":"50"}]}}'
 	hex() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; printf '%0*d' $((($2 - ${#1}) * 2)) 0; }
 	export_req="0111 8006 00000000 $(hex /sys/devices/x/1-1 256)$(hex 1-1 32) 00000001 00000002 00000003 0525 a4a5 0100 00 00 00 01 01 01"
-	stdbuf -oL "$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
+	"$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
 		--ca "$PKI/ca.pem" --timeout 30 --text "$hello" --hex "$export_req" >"$WORK/node1.out" 2>&1 &
 	PIDS+=($!)
 	wait_for "$WORK/node1.out" '"type":"welcome"'
