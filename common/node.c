@@ -715,6 +715,16 @@ static void check_resume_expiry(struct node *n)
 		return;
 	if (monotonic_ms() - n->down_since_ms < (int64_t)n->resume_seconds * 1000)
 		return;
+	/* binding it again would make a new usbip_sockfd, root's to open:
+	 * stopping now beats failing at the next export's socket */
+	if (n->cfg->user && n->kd && n->kd->bound_by_us) {
+		log_err("no reconnect within %u s: the proxy has let the session go; giving %s back to %s and "
+			"stopping, as %s cannot bind it again (start usbws connect again to export it)",
+			n->resume_seconds, n->kd->name, n->kd->orig_driver, n->cfg->user);
+		reset_export(n, 0);
+		finish(n, 1);
+		return;
+	}
 	log_warn("no reconnect within %u s: the proxy has let the session go; releasing %s until it is back",
 		 n->resume_seconds, n->ops->info(n)->busid);
 	reset_export(n, 0);
@@ -788,7 +798,7 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 				break;
 			}
 			check_resume_expiry(n);
-			if (monotonic_ms() >= n->next_attempt_ms)
+			if (!n->done && monotonic_ms() >= n->next_attempt_ms)
 				link_open(n, stop);
 			if (n->done)
 				break;
