@@ -59,7 +59,8 @@ static int connect_socket(char *out, size_t cap, const char *busid)
 
 	ctlsock_connect_name(name, sizeof(name), busid);
 	ctlsock_path(out, cap, name);
-	return access(out, F_OK) == 0;
+	/* a connect --user leaves its socket file behind */
+	return access(out, F_OK) == 0 && ctlsock_answers(out);
 }
 
 int admin_unbind(const char *busid, FILE *out)
@@ -200,9 +201,9 @@ int admin_disconnect(const char *busid, FILE *out)
 	json_decref(o);
 	/* the process unexports and gives the device back; wait for it so
 	 * that the next command finds the device free */
-	for (int i = 0; i < 100 && access(path, F_OK) == 0; i++)
+	for (int i = 0; i < 100 && ctlsock_answers(path); i++)
 		usleep(100 * 1000);
-	if (access(path, F_OK) == 0) {
+	if (ctlsock_answers(path)) {
 		log_warn("%s: asked to disconnect, still running after 10 s", busid);
 		return 1;
 	}

@@ -72,6 +72,16 @@ static int connect_to(const char *path)
 	return fd;
 }
 
+int ctlsock_answers(const char *path)
+{
+	int fd = connect_to(path);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
 int ctlsock_listen(const char *name)
 {
 	struct sockaddr_un a;

@@ -39,6 +39,11 @@ void ctlsock_path(char *out, size_t cap, const char *name);
  * another process owns the name: -1 with errno EADDRINUSE. */
 int ctlsock_listen(const char *name);
 
+/* 1 when a process listens on path.  A program that stopped being root
+ * cannot unlink its socket from root's directory: when it exits, the file
+ * stays and nobody answers. */
+int ctlsock_answers(const char *path);
+
 /* Sends one request line and reads the one-line answer into reply.
  * Returns 0, or -1 with errno (ENOENT/ECONNREFUSED: nobody there). */
 int ctlsock_call(const char *path, const char *request, char *reply, size_t cap);

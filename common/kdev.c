@@ -54,6 +54,50 @@ static int host_give_socket(struct kdev *k, int fd, char *why, size_t why_cap)
 	return usbdev_give_socket(k->name, fd, why, why_cap);
 }
 
+/* A file the export cannot go without: held, or why says which and why not. */
+static int hold(char *why, size_t why_cap, const char *path)
+{
+	if (sysfs_hold("%s", path) == 0)
+		return 0;
+	snprintf(why, why_cap, "cannot open %s/%s for writing: %s", sysfs_root(), path, strerror(errno));
+	return -1;
+}
+
+/* One that only some kernels have: usbdev_unbind tries rebind, then drivers_probe. */
+static int hold_if_there(char *why, size_t why_cap, const char *path)
+{
+	return sysfs_exists("%s", path) ? hold(why, why_cap, path) : 0;
+}
+
+/* usbdev_give_socket's, usbdev_unbind's and (after an expiry) usbdev_bind's
+ * writes; a device bound before usbws came is left bound, so only its
+ * socket is written. */
+static int host_hold(struct kdev *k, char *why, size_t why_cap)
+{
+	static const char *const stub[] = { "match_busid", "bind", "unbind" };
+	char path[128];
+	size_t i;
+
+	snprintf(path, sizeof(path), "bus/usb/devices/%s/usbip_sockfd", k->name);
+	if (hold(why, why_cap, path) < 0)
+		return -1;
+	if (!k->bound_by_us)
+		return 0;
+	for (i = 0; i < sizeof(stub) / sizeof(stub[0]); i++) {
+		snprintf(path, sizeof(path), "bus/usb/drivers/usbip-host/%s", stub[i]);
+		if (hold(why, why_cap, path) < 0)
+			return -1;
+	}
+	if (hold_if_there(why, why_cap, "bus/usb/drivers/usbip-host/rebind") < 0 ||
+	    hold_if_there(why, why_cap, "bus/usb/drivers_probe") < 0)
+		return -1;
+	snprintf(path, sizeof(path), "bus/usb/drivers/%s/bind", k->orig_driver);
+	if (hold(why, why_cap, path) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "bus/usb/drivers/%s/unbind", k->orig_driver);
+	return hold(why, why_cap, path);
+}
+
 static void host_close(struct kdev *k)
 {
 	char why[256];
@@ -70,6 +114,7 @@ static const struct kdev_ops host_ops = {
 	.kind = "usbip-host",
 	.open = host_open,
 	.give_socket = host_give_socket,
+	.hold = host_hold,
 	.close = host_close,
 };
 
@@ -144,6 +189,14 @@ static int vudc_give_socket(struct kdev *k, int fd, char *why, size_t why_cap)
 	return 0;
 }
 
+static int vudc_hold(struct kdev *k, char *why, size_t why_cap)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "devices/platform/%s/usbip_sockfd", k->name);
+	return hold(why, why_cap, path);
+}
+
 static void vudc_close(struct kdev *k)
 {
 	(void)k;
@@ -153,6 +206,7 @@ static const struct kdev_ops vudc_ops = {
 	.kind = "usbip-vudc",
 	.open = vudc_open,
 	.give_socket = vudc_give_socket,
+	.hold = vudc_hold,
 	.close = vudc_close,
 };
 
@@ -210,6 +264,11 @@ void kdev_close(struct kdev *k)
 	buf_free(&k->tx);
 	free(k->rx_scratch);
 	free(k);
+}
+
+int kdev_hold_files(struct kdev *k, char *why, size_t why_cap)
+{
+	return k->ops->hold(k, why, why_cap);
 }
 
 int kdev_start(struct kdev *k, char *why, size_t why_cap)

@@ -23,6 +23,8 @@ struct kdev_ops {
 	/* Fills k->info/ifs; may bind the device (and note it to undo). */
 	int (*open)(struct kdev *k, char *why, size_t why_cap);
 	int (*give_socket)(struct kdev *k, int fd, char *why, size_t why_cap);
+	/* Opens (sysfs_hold) every file the export may write from now on. */
+	int (*hold)(struct kdev *k, char *why, size_t why_cap);
 	/* Undoes open's binding, when it made one. */
 	void (*close)(struct kdev *k);
 };
@@ -53,6 +55,10 @@ struct kdev {
 int kdev_open(struct kdev **out, const char *spec, size_t window, char *why, size_t why_cap);
 /* Unbinds what open bound; closes the socket (the kernel sees EOF). */
 void kdev_close(struct kdev *k);
+/* After open, before dropping root: opens every sysfs file that giving the
+ * socket, giving the device back and binding it again will write, so that
+ * they still can be written afterwards.  Returns 0, or -1 with why filled. */
+int kdev_hold_files(struct kdev *k, char *why, size_t why_cap);
 
 /* After OP_REP_EXPORT: make the socketpair and hand one end over. */
 int kdev_start(struct kdev *k, char *why, size_t why_cap);

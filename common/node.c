@@ -28,6 +28,7 @@
 #include "kdev.h"
 #include "log.h"
 #include "monoclock.h"
+#include "privdrop.h"
 #include "resume.h"
 #include "usbws_err.h"
 #include "vdev_stream.h"
@@ -72,6 +73,7 @@ struct node {
 	const struct node_config *cfg;
 	enum node_mode mode;
 	struct wsclient *ws;
+	struct ssl_ctx_st *tls;       /* --user: cert and key, read while root */
 	enum link_state link;
 	int done;
 	int failed;
@@ -661,7 +663,7 @@ static void link_open(struct node *n, volatile sig_atomic_t *stop)
 	struct wsclient_config wc = {
 		.url = n->cfg->url, .cert = n->cfg->cert, .key = n->cfg->key, .ca = n->cfg->ca,
 		.http_proxy = n->cfg->http_proxy, .subprotocol = USBWS_SUBPROTOCOL,
-		.timeout_seconds = n->cfg->connect_timeout,
+		.timeout_seconds = n->cfg->connect_timeout, .tls = n->tls,
 	};
 	int fatal, rc;
 
@@ -713,6 +715,16 @@ static void check_resume_expiry(struct node *n)
 		return;
 	if (monotonic_ms() - n->down_since_ms < (int64_t)n->resume_seconds * 1000)
 		return;
+	/* binding it again would make a new usbip_sockfd, root's to open:
+	 * stopping now beats failing at the next export's socket */
+	if (n->cfg->user && n->kd && n->kd->bound_by_us) {
+		log_err("no reconnect within %u s: the proxy has let the session go; giving %s back to %s and "
+			"stopping, as %s cannot bind it again (start usbws connect again to export it)",
+			n->resume_seconds, n->kd->name, n->kd->orig_driver, n->cfg->user);
+		reset_export(n, 0);
+		finish(n, 1);
+		return;
+	}
 	log_warn("no reconnect within %u s: the proxy has let the session go; releasing %s until it is back",
 		 n->resume_seconds, n->ops->info(n)->busid);
 	reset_export(n, 0);
@@ -786,7 +798,7 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 				break;
 			}
 			check_resume_expiry(n);
-			if (monotonic_ms() >= n->next_attempt_ms)
+			if (!n->done && monotonic_ms() >= n->next_attempt_ms)
 				link_open(n, stop);
 			if (n->done)
 				break;
@@ -929,6 +941,36 @@ static void close_device(struct node *n)
 	vdev_close(n->dev);
 }
 
+/* The device is bound and the control socket listens: what is left to do
+ * as root is reading the key and the sysfs writes of the export's life,
+ * and those are done or opened now.  TLS, WebSocket and JSON then run as
+ * cfg->user.  Without --user nothing changes, and nothing is said: the
+ * systemd unit runs as root with no capability to change users with. */
+static int drop_privileges(struct node *n)
+{
+	struct wsclient_config wc = {
+		.url = n->cfg->url, .cert = n->cfg->cert, .key = n->cfg->key, .ca = n->cfg->ca,
+	};
+	char why[256];
+
+	if (!n->cfg->user)
+		return 0;
+	/* the key stays root's to read; a renewed certificate needs a restart */
+	n->tls = wsclient_tls_load(&wc);
+	if (!n->tls)
+		return -1;
+	if (n->kd && kdev_hold_files(n->kd, why, sizeof(why)) < 0) {
+		log_err("--user %s: %s", n->cfg->user, why);
+		return -1;
+	}
+	if (privdrop_to(n->cfg->user, why, sizeof(why)) < 0) {
+		log_err("--user %s: %s", n->cfg->user, why);
+		return -1;
+	}
+	log_info("running as %s (uid %u)", n->cfg->user, (unsigned int)getuid());
+	return 0;
+}
+
 int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 {
 	struct node n;
@@ -943,7 +985,7 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	srand((unsigned int)(time(NULL) ^ getpid()));
 	if (open_device(&n, cfg) < 0)
 		return 1;
-	if (open_control(&n) == 0) {
+	if (open_control(&n) == 0 && drop_privileges(&n) == 0) {
 		usbip_framer_init(&n.op, USBIP_FLOW_TO_DEVICE, NULL);
 		buf_init(&n.in, 0, 2 * NODE_RX_CHUNK);
 		buf_init(&n.text_in, 0, USBWS_CTL_MAX);
@@ -952,6 +994,7 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	if (!n.dev_closed)
 		close_device(&n);
 	close_control(&n);
+	wsclient_tls_free(n.tls);
 	return rc;
 }
 

@@ -26,6 +26,7 @@ struct node_config {
 	int backoff_max;            /* seconds: the longest wait between attempts */
 	unsigned int retries;       /* attempts in a row before giving up; 0: never */
 	size_t resume_window;       /* bytes kept until the proxy acknowledges them */
+	const char *user;           /* export: who parses the network, once the device's files are open */
 	int verbose;
 };
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -14,7 +15,10 @@
 int privdrop_to(const char *user, char *why, size_t why_cap)
 {
 	struct passwd *pw;
+	pid_t parent = getppid();
+	int deathsig = 0;
 
+	prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0);
 	errno = 0;
 	pw = getpwnam(user);
 	if (!pw) {
@@ -32,5 +36,12 @@ int privdrop_to(const char *user, char *why, size_t why_cap)
 		return USBWS_ERR_SYSTEM;
 	}
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	/* the kernel forgets the parent-death signal on a change of uid: a
+	 * hotplug child must still stop with its supervisor */
+	if (deathsig) {
+		prctl(PR_SET_PDEATHSIG, deathsig, 0, 0, 0);
+		if (getppid() != parent)
+			raise(deathsig);
+	}
 	return 0;
 }

@@ -18,6 +18,13 @@
 
 static char root_dir[PATH_MAX];
 
+/* sysfs_hold's fds, by the path they were opened at */
+static struct {
+	char path[PATH_MAX];
+	int fd;
+} held[SYSFS_MAX_HELD];
+static unsigned int n_held;
+
 void sysfs_set_root(const char *root)
 {
 	size_t n;
@@ -124,6 +131,14 @@ int sysfs_read_bin(void *out, size_t cap, const char *fmt, ...)
 	return read_file(path, out, cap);
 }
 
+static int held_fd(const char *path)
+{
+	for (unsigned int i = 0; i < n_held; i++)
+		if (strcmp(held[i].path, path) == 0)
+			return held[i].fd;
+	return -1;
+}
+
 int sysfs_write(const char *value, const char *fmt, ...)
 {
 	size_t len = strlen(value);
@@ -131,6 +146,15 @@ int sysfs_write(const char *value, const char *fmt, ...)
 	int fd, saved;
 	WITH_PATH(path, fmt);
 
+	fd = held_fd(path);
+	if (fd >= 0) {
+		/* a held fd outlives the permission to open the path again */
+		n = sysfs_write_fd(fd, value) < 0 ? -1 : (ssize_t)len;
+		saved = errno;
+		log_debug("sysfs: wrote \"%s\" to %s (held): %s", value, path, n < 0 ? strerror(saved) : "ok");
+		errno = saved;
+		return n < 0 ? -1 : 0;
+	}
 	/* O_TRUNC is ignored by sysfs and keeps a fake tree's file exact */
 	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
@@ -151,6 +175,25 @@ int sysfs_open_write(const char *fmt, ...)
 {
 	WITH_PATH(path, fmt);
 	return open(path, O_WRONLY | O_CLOEXEC);
+}
+
+int sysfs_hold(const char *fmt, ...)
+{
+	int fd;
+	WITH_PATH(path, fmt);
+
+	if (held_fd(path) >= 0)
+		return 0;
+	if (n_held == SYSFS_MAX_HELD) {
+		errno = ENOSPC;
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	memcpy(held[n_held].path, path, sizeof(path));
+	held[n_held++].fd = fd;
+	return 0;
 }
 
 int sysfs_write_fd(int fd, const char *value)

@@ -28,6 +28,13 @@ int sysfs_write(const char *value, const char *fmt, ...) __attribute__((format(p
 int sysfs_open_write(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes value to such an fd as sysfs_write would to its path. */
 int sysfs_write_fd(int fd, const char *value);
+/* Opens a file for writing now and keeps the fd, at most SYSFS_MAX_HELD of
+ * them: every later sysfs_write to the same path goes through it, so a
+ * program holds what it will write and then stops being root.  Holding a
+ * path twice holds it once.  Returns 0, or -1 with errno set (ENOSPC when
+ * the table is full). */
+#define SYSFS_MAX_HELD 16
+int sysfs_hold(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The last component of a symbolic link's target (a driver's name). */
 int sysfs_link_name(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The resolved path, with the root replaced by "/sys" so that it reads

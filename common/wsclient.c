@@ -49,7 +49,7 @@ struct wsclient {
 	int close_sent;              /* a connection has one close frame each way */
 };
 
-static void log_ssl_error(struct wsclient *c, const char *what, const char *url)
+static void log_ssl_error(int *fatal, const char *what, const char *url)
 {
 	unsigned long e = ERR_peek_last_error();
 	const char *reason = e ? ERR_reason_error_string(e) : NULL;
@@ -57,7 +57,7 @@ static void log_ssl_error(struct wsclient *c, const char *what, const char *url)
 	if (reason && strstr(reason, "alert") && ERR_GET_LIB(e) == ERR_LIB_SSL) {
 		log_err("the proxy at %s refused this node's certificate: %s (check --cert and --key, and that "
 			"the proxy's --ca signed them)", url, reason);
-		c->fatal = 1;
+		*fatal = 1;
 	} else if (!reason && errno == EINTR) {
 		/* a stop signal: the caller says so */
 		log_info("%s %s interrupted", what, url);
@@ -155,24 +155,49 @@ static int proxy_connect(struct wsclient *c, const char *proxy, const char *host
 	return 0;
 }
 
+static SSL_CTX *tls_load(int *fatal, const struct wsclient_config *cfg)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (!ctx)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (SSL_CTX_load_verify_locations(ctx, cfg->ca, NULL) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		log_ssl_error(fatal, "loading --cert, --key and --ca for", cfg->url);
+		*fatal = 1;
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+	return ctx;
+}
+
+SSL_CTX *wsclient_tls_load(const struct wsclient_config *cfg)
+{
+	int fatal = 0;
+
+	return tls_load(&fatal, cfg);
+}
+
+void wsclient_tls_free(SSL_CTX *tls)
+{
+	SSL_CTX_free(tls);
+}
+
 static int tls_setup(struct wsclient *c, const struct wsclient_config *cfg, const char *host)
 {
 	X509_VERIFY_PARAM *param;
 	unsigned char ip[16];
 
-	c->ctx = SSL_CTX_new(TLS_client_method());
+	if (cfg->tls && SSL_CTX_up_ref(cfg->tls) == 1)
+		c->ctx = cfg->tls;
+	else if (!cfg->tls)
+		c->ctx = tls_load(&c->fatal, cfg);
 	if (!c->ctx)
 		return -1;
-	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-	if (SSL_CTX_load_verify_locations(c->ctx, cfg->ca, NULL) != 1 ||
-	    SSL_CTX_use_certificate_chain_file(c->ctx, cfg->cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(c->ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(c->ctx) != 1) {
-		log_ssl_error(c, "loading --cert, --key and --ca for", cfg->url);
-		c->fatal = 1;
-		return -1;
-	}
-	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, verify_cb);
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl)
 		return -1;
@@ -188,7 +213,7 @@ static int tls_setup(struct wsclient *c, const struct wsclient_config *cfg, cons
 	SSL_set_fd(c->ssl, c->fd);
 	if (SSL_connect(c->ssl) != 1) {
 		if (SSL_get_verify_result(c->ssl) == X509_V_OK)
-			log_ssl_error(c, "TLS handshake with", cfg->url);
+			log_ssl_error(&c->fatal, "TLS handshake with", cfg->url);
 		else
 			c->fatal = 1;  /* verify_cb said why */
 		ERR_clear_error();
@@ -221,7 +246,7 @@ static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const 
 		ERR_clear_error();
 		SSL_read(c->ssl, &one, 1);
 		if (ERR_peek_last_error())
-			log_ssl_error(c, "sending the upgrade to", cfg->url);
+			log_ssl_error(&c->fatal, "sending the upgrade to", cfg->url);
 		else
 			log_err("the proxy at %s closed the connection right after the TLS handshake; if its log "
 				"says 'client certificate rejected', check this node's --cert", cfg->url);
@@ -235,7 +260,7 @@ static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const 
 			log_err("no WebSocket handshake from %s within %d s; if the proxy logged "
 				"'client certificate rejected', check this node's --cert", cfg->url, c->timeout);
 		else
-			log_ssl_error(c, "reading the upgrade answer from", cfg->url);
+			log_ssl_error(&c->fatal, "reading the upgrade answer from", cfg->url);
 		return -1;
 	}
 	snprintf(both, sizeof(both), "%s%s", key64, HTTPREPLY_WS_GUID);
@@ -447,7 +472,7 @@ int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *t
 
 			if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
 				return 0;
-			log_ssl_error(c, "writing to", c->url);
+			log_ssl_error(&c->fatal, "writing to", c->url);
 			return -1;
 		}
 		if (c->cur_is_out)
@@ -477,7 +502,7 @@ int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws
 				snprintf(why, why_size, "the connection was closed");
 				return 1;
 			}
-			log_ssl_error(c, "reading from", c->url);
+			log_ssl_error(&c->fatal, "reading from", c->url);
 			return -1;
 		}
 		len = (size_t)n;

@@ -17,6 +17,7 @@
 #include "wsframe.h"
 
 struct wsclient;
+struct ssl_ctx_st;
 
 struct wsclient_config {
 	const char *url;         /* wss://HOST[:PORT]/PATH */
@@ -24,7 +25,17 @@ struct wsclient_config {
 	const char *http_proxy;  /* http://[user:pass@]host:port or NULL */
 	const char *subprotocol;
 	int timeout_seconds;
+	/* from wsclient_tls_load, used instead of reading cert, key and ca
+	 * again at each connection; NULL: read them */
+	struct ssl_ctx_st *tls;
 };
+
+/* Reads cfg's cert, key and ca once into a TLS context for every later
+ * connection: a program that stops being root keeps its key without being
+ * able to read the file.  Returns it (SSL_CTX_free), or NULL after logging
+ * why. */
+struct ssl_ctx_st *wsclient_tls_load(const struct wsclient_config *cfg);
+void wsclient_tls_free(struct ssl_ctx_st *tls);
 
 /* Connects and upgrades.  Returns NULL after logging one line that says
  * which step failed and why; *fatal then tells that trying again would fail

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,11 +42,12 @@ static void usage(FILE *out)
 		"                    | --match VID:PID [--match VID:PID...] | --all)\n"
 		"                   [--proxy http://[user:pass@]host:port]\n"
 		"                   [--ping-interval SECS] [--ping-timeout SECS] [--backoff-max SECS]\n"
-		"                   [--retries N] [--resume-window BYTES]\n"
+		"                   [--retries N] [--resume-window BYTES] [--user USER]\n"
 		"               reconnects forever (backoff with jitter up to --backoff-max, 30 s),\n"
 		"               resuming the session the proxy keeps; pings every 15 s, and a\n"
 		"               link silent for 45 s is dead\n"
 		"               --match/--all export each matching device while it is plugged in\n"
+		"               --user: parse the network as USER once the device's files are open\n"
 		"  list         list what a proxy has: usbws list --remote URL --json --cert .. --key .. --ca ..\n"
 		"               or this node's own USB devices: usbws list --local [--json]\n"
 		"  bind         usbws bind --busid BUSID: give a device to usbip-host\n"
@@ -104,6 +106,7 @@ static int cmd_tunnel(int argc, char **argv, int list)
 		{ "backoff-max", required_argument, NULL, 'B' },
 		{ "retries", required_argument, NULL, 'R' },
 		{ "resume-window", required_argument, NULL, 'W' },
+		{ "user", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = list ? "list" : "connect";
@@ -148,6 +151,7 @@ static int cmd_tunnel(int argc, char **argv, int list)
 			break;
 		case 'j': json = 1; break;
 		case 'L': local = list; break;
+		case 'U': cfg.user = optarg; break;
 		case 't':
 			cfg.connect_timeout = atoi(optarg);
 			if (cfg.connect_timeout <= 0) {
@@ -184,6 +188,16 @@ static int cmd_tunnel(int argc, char **argv, int list)
 	}
 	if (hotplug && list) {
 		fprintf(stderr, "usbws list: %s is for usbws connect\n", hotplug);
+		return 2;
+	}
+	if (cfg.user && list) {
+		fprintf(stderr, "usbws list: --user is for usbws connect\n");
+		return 2;
+	}
+	/* before any device is bound, or any child started */
+	if (cfg.user && !getpwnam(cfg.user)) {
+		fprintf(stderr, "usbws connect: --user %s: no such user (give an existing one, e.g. nobody)\n",
+			cfg.user);
 		return 2;
 	}
 	if (filter.all && filter.n_matches) {

@@ -194,6 +194,29 @@ child_gone() { ! kill -0 "$1" 2>/dev/null; }
 	[ ! -e "$USBWS_RUN_DIR/connect-2-1.sock" ]
 }
 
+@test "with --user the supervisor stays root, each export parses the network as that user, and still dies with it" {
+	pki
+	blackhole
+	fake_stub 1-1 1
+	# as the kernel has it: root's, writable by root alone
+	chmod 0200 "$S/bus/usb/devices/1-1/usbip_sockfd"
+	chmod 0755 "$WORK"
+	start_hotplug "$WORK/node.log" --match 1050:0407 --user nobody --connect-timeout 60
+	hellos 1
+	cat "$WORK/node.log"
+	uid=$(id -u nobody)
+	grep -q "usbws\[1-1\]: info: running as nobody (uid $uid)" "$WORK/node.log"
+	child=$(sed -n 's/.*export of 1-1 started (pid \([0-9]*\)).*/\1/p' "$WORK/node.log")
+	[ "$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$child/status")" = "$uid $uid $uid $uid" ]
+	[ "$(awk '/^CapEff:/ { print $2 }' "/proc/$child/status")" = 0000000000000000 ]
+	# the supervisor reads only udev and sysfs, and opens each new device's files
+	[ "$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$HOTPLUG_PID/status")" = "0 0 0 0" ]
+	# the kernel clears the parent-death signal when the uid changes; the
+	# drop sets it again, so an export never outlives its supervisor
+	kill -KILL "$HOTPLUG_PID"
+	wait_until 10 child_gone "$child"
+}
+
 @test "connect refuses bad --match values and mixing --match/--all with one device" {
 	local tls=(--url wss://localhost:1/usbip --cert c --key k --ca a)
 	run "$USBWS" connect "${tls[@]}" --match 0525a4a5

@@ -112,6 +112,30 @@ node_via_relay() {
 	[ "$(sha256sum <"$WORK/read.img")" = "$(sha256sum <"$WORK/disk.img")" ]
 }
 
+@test "with --user the node reconnects, reopens its device and exports afresh past the resume time, as that user" {
+	random_image "$WORK/disk.img" 4
+	# the image is opened again for the fresh export, by nobody by then
+	chmod 0666 "$WORK/disk.img"
+	chmod 0755 "$WORK"
+	start_proxy "$WORK/proxy.log" server "${FAST[@]}" --resume-time 2
+	relay_to "$WSS_PORT"
+	node_via_relay "$WORK/node.log" "storage:$WORK/disk.img" --user nobody
+	first_busid=$BUSID
+	grep -q "running as nobody (uid $(id -u nobody))" "$WORK/node.log"
+	kill -USR1 "$RELAY_PID"
+	wait_for "$WORK/node.log" "no reconnect within 2 s: the proxy has let the session go" 15
+	kill -USR2 "$RELAY_PID"
+	for i in $(seq 200); do
+		[ "$(grep -c 'on the proxy, which knows this node as node-1' "$WORK/node.log")" -ge 2 ] && break
+		sleep 0.1
+	done
+	busid=$(sed -n 's/.* as busid \([0-9]*-[0-9]*\) on the proxy.*/\1/p' "$WORK/node.log" | tail -1)
+	[ "$busid" != "$first_busid" ]
+	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$busid" "$WORK/read.img"
+	[ "$(sha256sum <"$WORK/read.img")" = "$(sha256sum <"$WORK/disk.img")" ]
+	[ "$(awk '/^Uid:/ { print $2 }' "/proc/$NODE_PID/status")" = "$(id -u nobody)" ]
+}
+
 @test "a proxy killed and restarted: the node is back within its backoff, exported afresh" {
 	random_image "$WORK/disk.img" 4
 	start_proxy "$WORK/proxy.log" server "${FAST[@]}"

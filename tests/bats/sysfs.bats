@@ -125,6 +125,104 @@ teardown() { usbws_teardown; }
 	[ ! -s "$S/bus/usb/drivers/usbip-host/unbind" ]
 }
 
+# usbip-host binding BUSID as the kernel would, once usbws writes its bind
+# file: that file is a FIFO until then, so usbws waits in open(2) while the
+# device moves over, and then a regular file (mode 0200, as the kernel has
+# it) that holds what usbws wrote
+fake_stub_on_bind() {
+	local b=$S/bus/usb/drivers/usbip-host/bind
+	rm -f "$b"
+	mkfifo "$b"
+	(
+		until [ -s "$S/bus/usb/drivers/usbip-host/match_busid" ]; do sleep 0.05; done
+		fake_stub "$1" 1
+		chmod 0200 "$S/bus/usb/devices/$1/usbip_sockfd"
+		mv "$b" "$b.fifo"
+		: >"$b"
+		chmod 0200 "$b"
+		cat "$b.fifo" >"$b"
+		rm "$b.fifo"
+	) &
+	PIDS+=($!)
+}
+
+@test "connect --user: the node binds as root, then parses the network as that user and writes sysfs through the files it opened first" {
+	pki
+	# as the kernel has them: root's, writable by root alone
+	chmod 0200 "$S"/bus/usb/drivers/usbip-host/{match_busid,unbind,rebind} "$S"/bus/usb/drivers/usb/{bind,unbind} \
+		"$S/bus/usb/drivers_probe"
+	chmod 0755 "$WORK"
+	fake_stub_on_bind 1-1
+	start_proxy "$WORK/proxy.log" server --vhci none
+	uid=$(id -u nobody)
+	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
+		--ca "$PKI/ca.pem" --busid 1-1 --user nobody --verbose
+	echo "$output"
+	# the fake stub holds no reference to its socket: the export ends at once
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"bound 1-1 to usbip-host (it was on usb)"* ]]
+	[[ "$output" == *"running as nobody (uid $uid)"* ]]
+	[[ "$output" == *"usbip-host 1-1 has its socket; relaying"* ]]
+	wait_for "$WORK/proxy.log" "node node-1 exported 1050:0407"
+	[ "$(stat -c %a "$S/bus/usb/devices/1-1/usbip_sockfd")" = 200 ]
+	[ "$(stat -c %a "$S/bus/usb/drivers/usbip-host/bind")" = 200 ]
+	[ "$(cat "$S/bus/usb/drivers/usbip-host/bind")" = "1-1" ]
+	# the socket, and the device given back: usbip-host lets go of it, then usb has it again
+	[[ "$(cat "$S/bus/usb/devices/1-1/usbip_sockfd")" =~ ^[0-9]+$ ]]
+	[ "$(cat "$S/bus/usb/drivers/usbip-host/unbind")" = "1-1" ]
+	[ "$(cat "$S/bus/usb/drivers/usbip-host/match_busid")" = "del 1-1" ]
+	[ "$(cat "$S/bus/usb/drivers/usbip-host/rebind")" = "1-1" ]
+	[ "$(cat "$S/bus/usb/drivers/usb/bind")" = "1-1" ]
+	[[ "$output" == *"gave 1-1 back to usb"* ]]
+	# every write after the drop went through a held fd, in this order
+	after=$(printf '%s\n' "$output" | sed -n '/running as nobody/,$p' |
+		sed -n 's/.*sysfs: wrote "\([^"]*\)" to [^ ]*\/\(bus\/usb\/[^ ]*\) (held): ok/\2=\1/p' | paste -sd' ')
+	[ "$after" = "bus/usb/devices/1-1/usbip_sockfd=$(cat "$S/bus/usb/devices/1-1/usbip_sockfd") bus/usb/drivers/usbip-host/unbind=1-1 bus/usb/drivers/usbip-host/match_busid=del 1-1 bus/usb/drivers/usbip-host/rebind=1-1 bus/usb/drivers/usb/bind=1-1" ]
+	! printf '%s\n' "$output" | sed -n '/running as nobody/,$p' | grep "sysfs: wrote" | grep -vq "(held): ok$"
+	# nobody cannot unlink its control socket from root's directory: the
+	# file stays, and a socket nobody answers on counts as gone
+	[ -S "$USBWS_RUN_DIR/connect-1-1.sock" ]
+	run "$USBWS" disconnect --busid 1-1
+	[ "$status" -eq 1 ]
+	[ "$output" = "usbws: error: no usbws connect is exporting 1-1 (no $USBWS_RUN_DIR/connect-1-1.sock)" ]
+}
+
+@test "connect --user: the export runs as that user, with no capabilities, until SIGTERM" {
+	pki
+	chmod 0755 "$WORK"
+	start_proxy "$WORK/proxy.log" server --vhci none
+	# the key is root's alone: read before the drop, once for every connection
+	chmod 0600 "$PKI/node.key"
+	start_node "$WORK/node.log" node sourcesink --user nobody
+	uid=$(id -u nobody)
+	grep -q "running as nobody (uid $uid)" "$WORK/node.log"
+	[ "$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$NODE_PID/status")" = "$uid $uid $uid $uid" ]
+	[ "$(awk '/^CapEff:/ { print $2 }' "/proc/$NODE_PID/status")" = 0000000000000000 ]
+	[ "$(awk '/^CapPrm:/ { print $2 }' "/proc/$NODE_PID/status")" = 0000000000000000 ]
+	[ "$(awk '/^Groups:/ { print $2 }' "/proc/$NODE_PID/status")" = "" ]
+	# its control socket still answers root, and disconnect sees it go
+	# although the process can no longer unlink it
+	run "$USBWS" status --json
+	[ "$status" -eq 0 ]
+	echo "$output" | jq -e '.tunnels | length == 1' >/dev/null
+	kill -TERM "$NODE_PID"
+	wait_for "$WORK/node.log" "the proxy confirmed the unexport"
+	wait_for "$WORK/proxy.log" "node node-1 unexported busid"
+	wait "$NODE_PID"
+	run "$USBWS" status --json
+	echo "$output" | jq -e '.tunnels | length == 0' >/dev/null
+}
+
+@test "connect --user with a user that does not exist stops before it binds or connects" {
+	pki
+	run "$USBWS" connect --url wss://localhost:1/usbip --cert "$PKI/node.pem" --key "$PKI/node.key" \
+		--ca "$PKI/ca.pem" --busid 1-1 --user no-such-user-here
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws connect: --user no-such-user-here: no such user (give an existing one, e.g. nobody)" ]
+	[ ! -s "$S/bus/usb/drivers/usbip-host/match_busid" ]
+	[ ! -s "$S/bus/usb/drivers/usb/unbind" ]
+}
+
 @test "usbws connect --device usbip-vudc.N explains a UDC with no gadget" {
 	pki
 	mkdir -p "$S/devices/platform/usbip-vudc.0"

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vhci_hcd's status files as the 6.1 kernel prints them, port choice by
- * speed half and controller set, and the --vhci/--pin list syntax. */
+ * speed half and controller set, and the --vhci/--pin list syntax; and the
+ * sysfs writes a program keeps after it stops being root. */
 #include "testutil.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "sysfs.h"
 #include "usbip_proto.h"
 #include "vhci.h"
 
@@ -125,6 +131,68 @@ static void test_sets(void **state)
 	}
 }
 
+static void slurp(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	fclose(f);
+}
+
+/* A held path is written through the fd opened at sysfs_hold: the file
+ * opened then gets the write even once the path names another (as a
+ * process that dropped root can no longer open the path itself). */
+static void test_sysfs_hold(void **state)
+{
+	char dir[] = "/tmp/usbws-hold-XXXXXX", path[128], moved[128], got[32];
+	FILE *f;
+	int i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	sysfs_set_root(dir);
+	snprintf(path, sizeof(path), "%s/attach", dir);
+	snprintf(moved, sizeof(moved), "%s/attach.held", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("previous contents, longer", f);
+	fclose(f);
+	assert_int_equal(sysfs_hold("attach"), 0);
+	/* twice is once */
+	assert_int_equal(sysfs_hold("%s", "attach"), 0);
+	assert_int_equal(rename(path, moved), 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(sysfs_write("16 5 65537 3", "attach"), 0);
+	slurp(moved, got, sizeof(got));
+	/* the whole file is the last write, as sysfs has it */
+	assert_string_equal(got, "16 5 65537 3");
+	slurp(path, got, sizeof(got));
+	assert_string_equal(got, "");
+	/* an unheld path is opened as before */
+	assert_int_equal(sysfs_write("16", "detach"), -1);
+	assert_int_equal(errno, ENOENT);
+	/* a missing file cannot be held; a full table says so */
+	assert_int_equal(sysfs_hold("detach"), -1);
+	assert_int_equal(errno, ENOENT);
+	for (i = 1; i < SYSFS_MAX_HELD; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", dir, i);
+		fclose(fopen(path, "w"));
+		assert_int_equal(sysfs_hold("f%d", i), 0);
+	}
+	snprintf(path, sizeof(path), "%s/one-more", dir);
+	fclose(fopen(path, "w"));
+	assert_int_equal(sysfs_hold("one-more"), -1);
+	assert_int_equal(errno, ENOSPC);
+	/* the fds stay open for the process's life: the files go, the test's tree too */
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -132,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_pick),
 		cmocka_unit_test(test_sets),
+		cmocka_unit_test(test_sysfs_hold),
 	};
 
 	return cmocka_run_group_tests_name("vhci", tests, NULL, NULL);

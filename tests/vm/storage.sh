@@ -23,7 +23,14 @@ start_proxy --vhci auto --user nobody
 wait_for "$work/proxy.log" "running as nobody \(uid $(id -u nobody)\)" 10
 [ "$(awk '/^Uid:/ { print $2 $3 $4 $5 }' "/proc/$PROXY_PID/status")" = "$(id -u nobody | sed 's/.*/&&&&/')" ] \
 	|| fail "the proxy is not running as nobody: $(grep ^Uid: "/proc/$PROXY_PID/status")"
-start_node "$work/node.log" --busid "$busid"
+# the node too: root binds the device and opens the sysfs files it will
+# write (usbip_sockfd, the unbind and bind back to usb), then drops
+start_node "$work/node.log" --busid "$busid" --user nobody
+grep -qE "running as nobody \(uid $(id -u nobody)\)" "$work/node.log" || fail "the node did not say it dropped to nobody"
+[ "$(awk '/^Uid:/ { print $2 $3 $4 $5 }' "/proc/$NODE_PID/status")" = "$(id -u nobody | sed 's/.*/&&&&/')" ] \
+	|| fail "the node is not running as nobody: $(grep ^Uid: "/proc/$NODE_PID/status")"
+[ "$(awk '/^CapEff:/ { print $2 }' "/proc/$NODE_PID/status")" = 0000000000000000 ] \
+	|| fail "the node kept capabilities: $(grep ^CapEff: "/proc/$NODE_PID/status")"
 [ "$(usb_driver "$busid")" = usbip-host ] || fail "$busid is not on usbip-host while exported"
 [ "$(cat "/sys/bus/usb/devices/$busid/usbip_status")" = 2 ] || fail "the stub is not in use"
 dev=$(wait_block_dev 1d6b 0104 60) || fail "no disk through vhci"
