@@ -254,7 +254,6 @@ void proxy_vhci_free(struct proxy *px)
 {
 	char path[108];
 
-	vhci_close_control();
 	free(px->pins);
 	free(px->claims);
 	px->claims = NULL;

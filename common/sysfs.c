@@ -139,6 +139,26 @@ static int held_fd(const char *path)
 	return -1;
 }
 
+/* Writes value to a held fd as sysfs_write would to its path. */
+static int write_held(int fd, const char *value)
+{
+	size_t len = strlen(value);
+	struct statfs fs;
+	ssize_t n;
+
+	/* a sysfs attribute takes each write whole, whatever the offset */
+	n = pwrite(fd, value, len, 0);
+	if (n != (ssize_t)len) {
+		if (n >= 0)
+			errno = EIO;
+		return -1;
+	}
+	/* a fake tree's file holds exactly the last write, as with O_TRUNC */
+	if (fstatfs(fd, &fs) == 0 && fs.f_type != SYSFS_MAGIC && ftruncate(fd, (off_t)len) < 0)
+		return -1;
+	return 0;
+}
+
 int sysfs_write(const char *value, const char *fmt, ...)
 {
 	size_t len = strlen(value);
@@ -149,7 +169,7 @@ int sysfs_write(const char *value, const char *fmt, ...)
 	fd = held_fd(path);
 	if (fd >= 0) {
 		/* a held fd outlives the permission to open the path again */
-		n = sysfs_write_fd(fd, value) < 0 ? -1 : (ssize_t)len;
+		n = write_held(fd, value) < 0 ? -1 : (ssize_t)len;
 		saved = errno;
 		log_debug("sysfs: wrote \"%s\" to %s (held): %s", value, path, n < 0 ? strerror(saved) : "ok");
 		errno = saved;
@@ -171,12 +191,6 @@ int sysfs_write(const char *value, const char *fmt, ...)
 	return 0;
 }
 
-int sysfs_open_write(const char *fmt, ...)
-{
-	WITH_PATH(path, fmt);
-	return open(path, O_WRONLY | O_CLOEXEC);
-}
-
 int sysfs_hold(const char *fmt, ...)
 {
 	int fd;
@@ -193,25 +207,6 @@ int sysfs_hold(const char *fmt, ...)
 		return -1;
 	memcpy(held[n_held].path, path, sizeof(path));
 	held[n_held++].fd = fd;
-	return 0;
-}
-
-int sysfs_write_fd(int fd, const char *value)
-{
-	size_t len = strlen(value);
-	struct statfs fs;
-	ssize_t n;
-
-	/* a sysfs attribute takes each write whole, whatever the offset */
-	n = pwrite(fd, value, len, 0);
-	if (n != (ssize_t)len) {
-		if (n >= 0)
-			errno = EIO;
-		return -1;
-	}
-	/* a fake tree's file holds exactly the last write, as with O_TRUNC */
-	if (fstatfs(fd, &fs) == 0 && fs.f_type != SYSFS_MAGIC && ftruncate(fd, (off_t)len) < 0)
-		return -1;
 	return 0;
 }
 

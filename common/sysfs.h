@@ -22,15 +22,10 @@ int sysfs_read_ulong(unsigned long *out, int base, const char *fmt, ...) __attri
 int sysfs_read_bin(void *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Writes value in one write(2), as the kernel's store methods expect. */
 int sysfs_write(const char *value, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Opens a file for writing now, to write it later with sysfs_write_fd: the
- * permission is checked at open, so a process that drops its privileges
- * keeps exactly these writes.  Returns the fd, or -1 with errno set. */
-int sysfs_open_write(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Writes value to such an fd as sysfs_write would to its path. */
-int sysfs_write_fd(int fd, const char *value);
 /* Opens a file for writing now and keeps the fd, at most SYSFS_MAX_HELD of
- * them: every later sysfs_write to the same path goes through it, so a
- * program holds what it will write and then stops being root.  Holding a
+ * them: every later sysfs_write to the same path goes through it.  The
+ * permission is checked at open, so a program holds what it will write and
+ * then stops being root, keeping exactly these writes.  Holding a
  * path twice holds it once.  Returns 0, or -1 with errno set (ENOSPC when
  * the table is full). */
 #define SYSFS_MAX_HELD 16

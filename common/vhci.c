@@ -134,39 +134,18 @@ const struct vhci_port *vhci_pick(const struct vhci_port *ports, size_t n, uint3
 	return NULL;
 }
 
-/* attach and detach, opened once by vhci_open_control, or -1 */
-static int control_fd[2] = { -1, -1 };
-
 int vhci_open_control(char *why, size_t why_cap)
 {
 	static const char *const names[2] = { VHCI_DIR "/attach", VHCI_DIR "/detach" };
 
 	for (int i = 0; i < 2; i++) {
-		if (control_fd[i] >= 0)
-			continue;
-		control_fd[i] = sysfs_open_write("%s", names[i]);
-		if (control_fd[i] < 0) {
+		if (sysfs_hold("%s", names[i]) < 0) {
 			snprintf(why, why_cap, "cannot open %s/%s for writing: %s", sysfs_root(), names[i],
 				 strerror(errno));
-			vhci_close_control();
 			return -1;
 		}
 	}
 	return 0;
-}
-
-void vhci_close_control(void)
-{
-	for (int i = 0; i < 2; i++) {
-		if (control_fd[i] >= 0)
-			close(control_fd[i]);
-		control_fd[i] = -1;
-	}
-}
-
-static int control_write(int which, const char *line, const char *path)
-{
-	return control_fd[which] >= 0 ? sysfs_write_fd(control_fd[which], line) : sysfs_write(line, "%s", path);
 }
 
 int vhci_attach(unsigned int port, int fd, uint32_t devid, uint32_t speed, char *why, size_t why_cap)
@@ -174,7 +153,7 @@ int vhci_attach(unsigned int port, int fd, uint32_t devid, uint32_t speed, char 
 	char line[64];
 
 	snprintf(line, sizeof(line), "%u %d %u %u", port, fd, devid, speed);
-	if (control_write(0, line, VHCI_DIR "/attach") < 0) {
+	if (sysfs_write(line, VHCI_DIR "/attach") < 0) {
 		snprintf(why, why_cap, "vhci_hcd refused to attach port %u: %s", port, strerror(errno));
 		return -1;
 	}
@@ -186,7 +165,7 @@ int vhci_detach(unsigned int port, char *why, size_t why_cap)
 	char line[16];
 
 	snprintf(line, sizeof(line), "%u", port);
-	if (control_write(1, line, VHCI_DIR "/detach") < 0) {
+	if (sysfs_write(line, VHCI_DIR "/detach") < 0) {
 		snprintf(why, why_cap, "vhci_hcd refused to detach port %u: %s", port, strerror(errno));
 		return -1;
 	}

@@ -57,11 +57,11 @@ int vhci_scan(struct vhci_port *ports, size_t cap, size_t *n, char *why, size_t 
 const struct vhci_port *vhci_pick(const struct vhci_port *ports, size_t n, uint32_t speed,
 				  const struct vhci_set *allowed);
 
-/* Opens vhci_hcd's attach and detach files now, so that vhci_attach and
- * vhci_detach write through them once privileges are dropped.  Returns 0
- * or -1 with why filled.  Without it they open the files for each write. */
+/* Holds vhci_hcd's attach and detach files open (sysfs_hold), so that
+ * vhci_attach and vhci_detach write through them once privileges are
+ * dropped.  Returns 0 or -1 with why filled.  Without it they open the
+ * files for each write. */
 int vhci_open_control(char *why, size_t why_cap);
-void vhci_close_control(void);
 
 /* Attaches: the kernel takes its own reference to fd; the caller closes
  * its copy.  Returns 0 or -1 with why filled. */

@@ -118,6 +118,6 @@ make_var() {
 	for f in "$unitdir/usbws-proxy.service" "$unitdir/usbws-connect@.service" "$bindir/usbws" "$bindir/usbws-proxy"; do
 		[ -s "$BATS_TEST_TMPDIR/root$f" ] || { echo "make install left out $f"; false; }
 	done
-	grep -qx "ExecStart=$bindir/usbws connect \$USBWS_CONNECT_ARGS \$USBWS_DEVICE_ARGS" \
+	grep -qx "ExecStart=$bindir/usbws connect --user usbws \$USBWS_CONNECT_ARGS \$USBWS_DEVICE_ARGS" \
 		"$BATS_TEST_TMPDIR/root$unitdir/usbws-connect@.service"
 }

@@ -52,6 +52,9 @@ traced_families() {
 	# privileged step only lets that group write vhci_hcd's attach/detach
 	grep -qx "User=usbws" "$USBWS_BUILDDIR/systemd/usbws-proxy.service"
 	grep -q "^ExecStartPre=+.*chgrp usbws \$\$d/attach \$\$d/detach" "$USBWS_BUILDDIR/systemd/usbws-proxy.service"
+	# the node starts as root for sysfs and becomes usbws before the network
+	grep -q "^ExecStart=.*/usbws connect --user usbws " "$USBWS_BUILDDIR/systemd/usbws-connect@.service"
+	grep -qx "CapabilityBoundingSet=CAP_SETUID CAP_SETGID" "$USBWS_BUILDDIR/systemd/usbws-connect@.service"
 }
 
 @test "the proxy opens only the address families its unit allows, through a whole session" {
