@@ -6,12 +6,12 @@
 #include <unistd.h>
 
 #include "certid.h"
-#include "ctl.h"
-#include "log.h"
-#include "numarg.h"
+#include "tunnel/ctl.h"
+#include "base/log.h"
+#include "base/numarg.h"
 #include "proxy.h"
-#include "resume.h"
-#include "stopsig.h"
+#include "tunnel/resume.h"
+#include "base/stopsig.h"
 
 #define MAX_PINS 256
 #define MAX_CRLS 64

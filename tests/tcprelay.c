@@ -42,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "netaddr.h"
+#include "net/netaddr.h"
 
 #define HALF_SIZE (64u << 10)
 #define ACCEPT_PAUSE_MS 100	/* after EMFILE: let connections finish first */

@@ -22,10 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "byteorder.h"
-#include "netaddr.h"
-#include "usbip_framer.h"
-#include "usbws_err.h"
+#include "base/byteorder.h"
+#include "net/netaddr.h"
+#include "usbip/usbip_framer.h"
+#include "base/usbws_err.h"
 
 #define MAX_URB (1u << 20)
 

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "usbip_codec.h"
-#include "usbip_framer.h"
+#include "usbip/usbip_codec.h"
+#include "usbip/usbip_framer.h"
 
 static void same_device(const struct usbip_usb_device *a, const struct usbip_usb_device *b)
 {

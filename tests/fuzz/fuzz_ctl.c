@@ -10,9 +10,9 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "tunnel/ctl.h"
 #include "fuzz_common.h"
-#include "usbws_err.h"
+#include "base/usbws_err.h"
 
 static void check_field(const char *s, size_t size)
 {

@@ -10,10 +10,10 @@
  */
 #include <string.h>
 
-#include "byteorder.h"
+#include "base/byteorder.h"
 #include "fuzz_common.h"
-#include "selftest.h"
-#include "usbws_err.h"
+#include "usbip/selftest.h"
+#include "base/usbws_err.h"
 
 struct run {
 	struct usbws_bytes log;

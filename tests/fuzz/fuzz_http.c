@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "httpreply.h"
-#include "usbws_err.h"
+#include "tunnel/httpreply.h"
+#include "base/usbws_err.h"
 
 /* RFC 6455 1.3's example key gives this accept */
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "usbids.h"
+#include "kernel/usbids.h"
 
 #define MAX_LOOKUPS 64
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "vhci.h"
+#include "kernel/vhci.h"
 
 #define MAX_TEXT (64u << 10)  /* what vhci_scan reads of one file */
 

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "selftest.h"
-#include "wsframe.h"
+#include "usbip/selftest.h"
+#include "tunnel/wsframe.h"
 
 static int run(const uint8_t *data, size_t size, int server, uint32_t seed, struct usbws_bytes *log)
 {

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "byteorder.h"
-#include "ctl.h"
-#include "selftest.h"
-#include "usbws_err.h"
+#include "base/byteorder.h"
+#include "tunnel/ctl.h"
+#include "usbip/selftest.h"
+#include "base/usbws_err.h"
 
 static const char *outdir;
 

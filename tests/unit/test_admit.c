@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Admission of unauthenticated connections (common/admit.c). */
+/* Admission of unauthenticated connections (proxy/admit.c). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -8,9 +8,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "admit.h"
+#include "proxy/admit.h"
 #include "testutil.h"
-#include "usbws_err.h"
+#include "base/usbws_err.h"
 
 /* A socket address for text: "192.0.2.1" or "2001:db8::1". */
 static socklen_t addr(const char *text, struct sockaddr_storage *ss)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* A node's identity from its certificate's fields (common/certid.c).  The
+/* A node's identity from its certificate's fields (proxy/certid.c).  The
  * certificates are made here, in memory: certid only reads fields, so
  * they need no signature. */
 #include <stdarg.h>
@@ -11,9 +11,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "certid.h"
+#include "proxy/certid.h"
 #include "testutil.h"
-#include "usbws_err.h"
+#include "base/usbws_err.h"
 
 struct attr {
 	int nid;          /* 0 ends the list */

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "byteorder.h"
+#include "base/byteorder.h"
 
 /* The capture in the kernel's usbip_protocol document, verbatim. */
 static const char cmd_intr_in[] =

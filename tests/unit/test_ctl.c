@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "tunnel/ctl.h"
 
 static void test_hello_roundtrip(void **state)
 {

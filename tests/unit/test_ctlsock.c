@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctlsock.h"
+#include "net/ctlsock.h"
 
 static int calls;
 

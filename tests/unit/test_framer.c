@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "byteorder.h"
+#include "base/byteorder.h"
 
 static void frame_sample(size_t chunk, const size_t *cuts, struct usbws_bytes *log,
 			 struct usbip_flow_stats stats[2])

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "hotplug.h"
+#include "usbws/hotplug.h"
 
 static void test_parse_accepts(void **state)
 {

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The HTTP answers the node judges while it sets up a link: the end of a
  * head, an HTTP proxy's answer to CONNECT, the WebSocket upgrade answer
- * (common/httpreply.c). */
+ * (common/tunnel/httpreply.c). */
 #include "testutil.h"
 
 #include <string.h>
 
-#include "httpreply.h"
+#include "tunnel/httpreply.h"
 
 /* RFC 6455 1.3's example: the key "dGhlIHNhbXBsZSBub25jZQ==" gives this accept */
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The byte accounting behind session resumption (common/resume.c). */
+/* The byte accounting behind session resumption (common/tunnel/resume.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <string.h>
 #include <cmocka.h>
 
-#include "resume.h"
+#include "tunnel/resume.h"
 #include "testutil.h"
-#include "usbws_err.h"
+#include "base/usbws_err.h"
 
 static void fill(struct buf *b, uint8_t first, size_t n)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Vendor and product names from a usb.ids text (common/usbids.c). */
+/* Vendor and product names from a usb.ids text (common/kernel/usbids.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "usbids.h"
+#include "kernel/usbids.h"
 
 /* The shapes of hwdata's file: comments, interfaces under products, CRLF,
  * vendors out of order, a repeated id, and the class table after them. */

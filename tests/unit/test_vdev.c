@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "byteorder.h"
-#include "vdev_stream.h"
+#include "base/byteorder.h"
+#include "vdev/vdev_stream.h"
 
 #define IMAGE_BLOCKS 128
 

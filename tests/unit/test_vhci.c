@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sysfs.h"
-#include "usbip_proto.h"
-#include "vhci.h"
+#include "kernel/sysfs.h"
+#include "usbip/usbip_proto.h"
+#include "kernel/vhci.h"
 
 /* vhci_hcd.0's status with port 0 in use, printed by port_show_vhci() */
 static const char status0[] =

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "wsframe.h"
+#include "tunnel/wsframe.h"
 
 /* Parses all of buf in chunks of `chunk` (0 = whole) into a flat log:
  * for each event its type and opcode, then the bytes it carries.  Runs of

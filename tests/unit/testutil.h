@@ -8,11 +8,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "usbip_codec.h"
-#include "usbip_framer.h"
-#include "usbip_validator.h"
-#include "selftest.h"
-#include "usbws_err.h"
+#include "usbip/usbip_codec.h"
+#include "usbip/usbip_framer.h"
+#include "usbip/usbip_validator.h"
+#include "usbip/selftest.h"
+#include "base/usbws_err.h"
 
 /* Decodes hex digits (whitespace ignored) into out; returns the byte count.
  * Fails the test on odd or invalid input. */

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "base/numarg.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+int parse_count(const char *s, unsigned long long min, unsigned long long max, int sizes,
+		unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	if (sizes && *end) {
+		int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20 :
+			    *end == 'G' || *end == 'g' ? 30 : -1;
+
+		if (shift < 0 || end[1] || v > (max >> shift))
+			return -1;
+		v <<= shift;
+		end++;
+	}
+	if (*end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "base/usbws_err.h"
+
+#include <errno.h>
+#include <string.h>
+
+const char *usbws_strerror(int err)
+{
+	switch ((enum usbws_err)err) {
+	case USBWS_OK: return "success";
+	case USBWS_ERR_INVAL: return "invalid argument";
+	case USBWS_ERR_NOMEM: return "out of memory";
+	case USBWS_ERR_NOSPACE: return "output buffer too small";
+	case USBWS_ERR_SYSTEM: return strerror(errno);
+	case USBWS_ERR_TRUNCATED: return "message truncated";
+	case USBWS_ERR_VERSION: return "USB/IP version is not 1.1.1 (0x0111)";
+	case USBWS_ERR_UNKNOWN_OP: return "unknown USB/IP operation code";
+	case USBWS_ERR_UNKNOWN_CMD: return "unknown USB/IP URB command";
+	case USBWS_ERR_WRONG_WAY: return "USB/IP message sent in the wrong direction";
+	case USBWS_ERR_PHASE: return "USB/IP message not allowed in this phase of the session";
+	case USBWS_ERR_STRING: return "string field is not NUL-terminated within its size";
+	case USBWS_ERR_DIRECTION: return "URB direction is neither IN nor OUT";
+	case USBWS_ERR_ENDPOINT: return "endpoint number above 15";
+	case USBWS_ERR_TRANSFER_LENGTH: return "transfer length above the configured maximum";
+	case USBWS_ERR_ISO_COUNT: return "bogus ISO packet count";
+	case USBWS_ERR_ISO_DESC: return "ISO packet descriptor outside the transfer buffer";
+	case USBWS_ERR_ISO_TOTAL: return "ISO packet actual lengths do not add up to actual_length";
+	case USBWS_ERR_ACTUAL_LENGTH: return "actual_length larger than the requested length";
+	case USBWS_ERR_UNSOLICITED: return "reply to a seqnum that is not outstanding (unsolicited)";
+	case USBWS_ERR_DUPLICATE_SEQNUM: return "command reuses an outstanding seqnum";
+	case USBWS_ERR_INFLIGHT: return "too many URBs in flight";
+	case USBWS_ERR_TOO_MANY_DEVICES: return "device list longer than the configured maximum";
+	case USBWS_ERR_TOO_MANY_INTERFACES: return "device claims more than 32 interfaces";
+	case USBWS_ERR_AFTER_UNEXPORT: return "data after the device was unexported";
+	case USBWS_ERR_SPEED: return "unknown USB speed";
+	case USBWS_ERR_REFUSED: return "the USB/IP peer refused the request (non-zero status)";
+	case USBWS_ERR_STRING_CONTROL: return "path or busid holds a control character";
+	case USBWS_ERR_STREAM_TRUNCATED: return "the stream ended inside a message (truncated)";
+	case USBWS_ERR_RESUME_OFFSET: return "acknowledged stream offset outside what was sent";
+	case USBWS_ERR_WS_RSV: return "WebSocket frame with reserved bits set";
+	case USBWS_ERR_WS_OPCODE: return "WebSocket frame with a reserved opcode";
+	case USBWS_ERR_WS_CONTROL: return "WebSocket control frame fragmented or longer than 125 bytes";
+	case USBWS_ERR_WS_MASK: return "WebSocket frame masked the wrong way for its direction";
+	case USBWS_ERR_WS_LENGTH: return "WebSocket frame longer than allowed";
+	case USBWS_ERR_WS_FRAGMENT: return "WebSocket continuation frame out of place";
+	case USBWS_ERR_ADMIT_SOURCE: return "too many connections from this address";
+	case USBWS_ERR_ADMIT_FULL: return "too many connections at once";
+	case USBWS_ERR_ADMIT_DROPPED: return "dropped at random: many connections at once";
+	case USBWS_ERR_ID_MISSING:
+		return "the certificate names no identity: it has no subject CN (or no subjectAltName of the kind "
+		       "--identity asks for); issue it with one";
+	case USBWS_ERR_ID_AMBIGUOUS:
+		return "the certificate names more than one identity (two CNs, or two subjectAltNames of the kind "
+		       "--identity asks for); issue it with exactly one";
+	case USBWS_ERR_ID_TOO_LONG: return "the certificate's identity is longer than 64 bytes; issue a shorter one";
+	case USBWS_ERR_ID_ENCODING:
+		return "the certificate's identity is not valid UTF-8 or holds a control character; issue it with "
+		       "printable text";
+	case USBWS_ERR_HTTP_STATUS: return "HTTP answer with another status than the one asked for";
+	case USBWS_ERR_WS_ACCEPT: return "WebSocket upgrade answered with a missing or wrong Sec-WebSocket-Accept";
+	case USBWS_ERR_WS_SUBPROTOCOL: return "WebSocket upgrade answered without agreeing to the subprotocol";
+	}
+	return "unknown error";
+}

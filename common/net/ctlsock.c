@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "net/ctlsock.h"
+#include "base/monoclock.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/usbws_err.h"
+
+#define CALL_TIMEOUT_MS 5000
+#define CONN_FIRST_CAP 256
+#define READ_CHUNK 4096
+
+const char *ctlsock_dir(void)
+{
+	const char *d = getenv("USBWS_RUN_DIR");
+
+	return d && *d ? d : "/run/usbws";
+}
+
+void ctlsock_path(char *out, size_t cap, const char *name)
+{
+	if ((size_t)snprintf(out, cap, "%s/%s", ctlsock_dir(), name) >= cap)
+		out[0] = '\0';
+}
+
+void ctlsock_connect_name(char *out, size_t cap, const char *busid)
+{
+	snprintf(out, cap, CTLSOCK_CONNECT_PREFIX "%s.sock", busid);
+}
+
+static int make_addr(struct sockaddr_un *a, const char *path)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (!*path || strlen(path) >= sizeof(a->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(a->sun_path, path, strlen(path));
+	return 0;
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un a;
+	int fd;
+
+	if (make_addr(&a, path) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int ctlsock_answers(const char *path)
+{
+	int fd = connect_to(path);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+int ctlsock_listen(const char *name)
+{
+	struct sockaddr_un a;
+	char path[sizeof(a.sun_path)];
+	int fd;
+
+	ctlsock_path(path, sizeof(path), name);
+	if (make_addr(&a, path) < 0)
+		return -1;
+	if (mkdir(ctlsock_dir(), 0700) < 0 && errno != EEXIST)
+		return -1;
+	fd = connect_to(path);
+	if (fd >= 0) {
+		close(fd);
+		errno = EADDRINUSE;
+		return -1;
+	}
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0 || listen(fd, 8) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* The client's side, which may block: reads up to a newline (or EOF),
+ * within timeout_ms.  Returns the length or -1 (errno ETIMEDOUT, EMSGSIZE). */
+static int read_line(int fd, char *out, size_t cap, int timeout_ms)
+{
+	int64_t t0 = monotonic_ms();
+	size_t have = 0;
+
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		long left = (long)(timeout_ms - (monotonic_ms() - t0));
+		ssize_t n;
+		char *nl;
+
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			return -1;
+		if (!p.revents)
+			continue;
+		n = read(fd, out + have, cap - 1 - have);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -1;
+		have += (size_t)n;
+		out[have] = '\0';
+		nl = strchr(out, '\n');
+		if (nl) {
+			*nl = '\0';
+			return (int)(nl - out);
+		}
+		if (n == 0)
+			return (int)have;
+		if (have == cap - 1) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+	}
+}
+
+static int write_all(int fd, const char *s, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd p = { fd, POLLOUT, 0 };
+
+			if (poll(&p, 1, CALL_TIMEOUT_MS) <= 0)
+				return -1;
+			continue;
+		}
+		if (n < 0)
+			return -1;
+		s += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ctlsock_call(const char *path, const char *request, char *reply, size_t cap)
+{
+	int fd = connect_to(path), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = write_all(fd, request, strlen(request)) < 0 || write_all(fd, "\n", 1) < 0 ? -1
+		: read_line(fd, reply, cap, CALL_TIMEOUT_MS);
+	close(fd);
+	return rc < 0 ? -1 : 0;
+}
+
+void ctlsock_conn_init(struct ctlsock_conn *c, int64_t now_ms)
+{
+	*c = (struct ctlsock_conn){ .deadline_ms = now_ms + CTLSOCK_DEADLINE_MS };
+}
+
+void ctlsock_conn_free(struct ctlsock_conn *c)
+{
+	free(c->_buf);
+	c->_buf = NULL;
+	c->_len = c->_cap = c->_sent = 0;
+}
+
+/* Room for need bytes and a NUL, grown as the request grows: most are a
+ * few dozen bytes, and 32 idle clients should not pin 2 MiB. */
+static int conn_reserve(struct ctlsock_conn *c, size_t need)
+{
+	size_t cap = c->_cap ? c->_cap : CONN_FIRST_CAP;
+	char *b;
+
+	while (cap < need + 1)
+		cap *= 2;
+	if (cap == c->_cap)
+		return 0;
+	b = realloc(c->_buf, cap);
+	if (!b)
+		return USBWS_ERR_NOMEM;
+	c->_buf = b;
+	c->_cap = cap;
+	return 0;
+}
+
+int ctlsock_conn_feed(struct ctlsock_conn *c, int64_t now_ms, const char *in, size_t len, ctlsock_answer_fn answer,
+		      void *ctx)
+{
+	const char *nl;
+	char *reply;
+	size_t take, rlen;
+
+	if (c->_answered)
+		return 1;
+	nl = memchr(in, '\n', len);
+	take = nl ? (size_t)(nl - in) : len;
+	/* the line, its newline and a NUL fit CTLSOCK_MAX_LINE, as ctlsock_call reads */
+	if (c->_len + take > CTLSOCK_MAX_LINE - 2)
+		return USBWS_ERR_NOSPACE;
+	if (conn_reserve(c, c->_len + take) < 0)
+		return USBWS_ERR_NOMEM;
+	memcpy(c->_buf + c->_len, in, take);
+	c->_len += take;
+	c->_buf[c->_len] = '\0';
+	if (!nl)
+		return 0;
+	c->_answered = 1;
+	c->deadline_ms = now_ms + CTLSOCK_DEADLINE_MS;
+	reply = answer(ctx, c->_buf);
+	c->_len = 0;
+	if (reply) {
+		rlen = strlen(reply);
+		if (conn_reserve(c, rlen + 1) < 0) {
+			free(reply);
+			return USBWS_ERR_NOMEM;
+		}
+		memcpy(c->_buf, reply, rlen);
+		c->_buf[rlen] = '\n';
+		c->_len = rlen + 1;
+		free(reply);
+	}
+	return 1;
+}
+
+const char *ctlsock_conn_pending(const struct ctlsock_conn *c, size_t *len)
+{
+	*len = c->_answered ? c->_len - c->_sent : 0;
+	return c->_answered ? c->_buf + c->_sent : NULL;
+}
+
+int ctlsock_conn_sent(struct ctlsock_conn *c, size_t n)
+{
+	c->_sent += n;
+	return c->_answered && c->_sent >= c->_len;
+}
+
+int ctlsock_conn_expired(const struct ctlsock_conn *c, int64_t now_ms)
+{
+	return now_ms >= c->deadline_ms;
+}
+
+void ctlsock_server_init(struct ctlsock_server *s, int listen_fd, ctlsock_answer_fn answer, void *ctx)
+{
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = listen_fd;
+	s->answer = answer;
+	s->ctx = ctx;
+}
+
+size_t ctlsock_server_pollfds(struct ctlsock_server *s, struct pollfd *pfd, int *timeout_ms)
+{
+	int64_t now = monotonic_ms();
+	size_t i, k = 0;
+
+	if (s->listen_fd < 0)
+		return 0;
+	/* at the cap the listener is not watched: newcomers wait in the backlog */
+	if (s->_n < CTLSOCK_MAX_CLIENTS)
+		pfd[k++] = (struct pollfd){ s->listen_fd, POLLIN, 0 };
+	for (i = 0; i < s->_n; i++) {
+		struct ctlsock_client *cl = &s->_clients[i];
+		int64_t left = cl->conn.deadline_ms - now;
+		size_t pending;
+
+		ctlsock_conn_pending(&cl->conn, &pending);
+		pfd[k++] = (struct pollfd){ cl->fd, pending ? POLLOUT : POLLIN, 0 };
+		if (left < *timeout_ms)
+			*timeout_ms = left < 0 ? 0 : (int)left;
+	}
+	return k;
+}
+
+/* Sends what the socket takes now.  Returns 1 when the answer is all out. */
+static int client_write(struct ctlsock_client *cl)
+{
+	size_t len;
+	const char *p = ctlsock_conn_pending(&cl->conn, &len);
+	ssize_t n;
+
+	if (!len)
+		return 1;
+	n = send(cl->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	return ctlsock_conn_sent(&cl->conn, (size_t)n);
+}
+
+/* Reads what has arrived.  Returns 0 to go on, 1 when the answer is all
+ * out, -1 to close. */
+static int client_io(struct ctlsock_server *s, struct ctlsock_client *cl, short revents)
+{
+	char in[READ_CHUNK];
+	size_t pending;
+	ssize_t n;
+	int rc;
+
+	ctlsock_conn_pending(&cl->conn, &pending);
+	if (pending || (revents & POLLOUT))
+		return client_write(cl);
+	if (!(revents & (POLLIN | POLLHUP | POLLERR)))
+		return 0;
+	n = recv(cl->fd, in, sizeof(in), MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if (n == 0)
+		return -1;  /* gone before its request was complete */
+	rc = ctlsock_conn_feed(&cl->conn, monotonic_ms(), in, (size_t)n, s->answer, s->ctx);
+	if (rc < 0) {
+		log_warn("control socket: a request %s; closed that client",
+			 rc == USBWS_ERR_NOSPACE ? "too long" : "could not be answered (out of memory)");
+		return -1;
+	}
+	/* most answers fit the socket's buffer at once */
+	return rc == 1 ? client_write(cl) : 0;
+}
+
+static void accept_clients(struct ctlsock_server *s)
+{
+	while (s->_n < CTLSOCK_MAX_CLIENTS) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0)
+			return;
+		s->_clients[s->_n].fd = fd;
+		ctlsock_conn_init(&s->_clients[s->_n].conn, monotonic_ms());
+		s->_n++;
+	}
+}
+
+static void drop_client(struct ctlsock_server *s, size_t i)
+{
+	close(s->_clients[i].fd);
+	ctlsock_conn_free(&s->_clients[i].conn);
+	s->_clients[i] = s->_clients[--s->_n];
+}
+
+void ctlsock_server_serve(struct ctlsock_server *s, const struct pollfd *pfd, size_t n)
+{
+	int64_t now;
+	size_t i, k;
+
+	/* the clients first, while pfd's order still matches them */
+	for (k = 0; k < n; k++) {
+		if (pfd[k].fd == s->listen_fd || !pfd[k].revents)
+			continue;
+		for (i = 0; i < s->_n; i++) {
+			if (s->_clients[i].fd == pfd[k].fd) {
+				if (client_io(s, &s->_clients[i], pfd[k].revents) != 0)
+					drop_client(s, i);
+				break;
+			}
+		}
+	}
+	now = monotonic_ms();
+	for (i = s->_n; i-- > 0;) {
+		if (!ctlsock_conn_expired(&s->_clients[i].conn, now))
+			continue;
+		log_info("control socket: a client did not complete its request within %d ms; closed it",
+			 CTLSOCK_DEADLINE_MS);
+		drop_client(s, i);
+	}
+	for (k = 0; k < n; k++)
+		if (pfd[k].fd == s->listen_fd && (pfd[k].revents & POLLIN))
+			accept_clients(s);
+}
+
+void ctlsock_server_close(struct ctlsock_server *s)
+{
+	while (s->_n)
+		drop_client(s, s->_n - 1);
+}
+
+int ctlsock_each(const char *prefix, int (*fn)(void *ctx, const char *path), void *ctx)
+{
+	struct dirent **names;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int n, i, rc = 0;
+
+	n = scandir(ctlsock_dir(), &names, NULL, alphasort);
+	if (n < 0)
+		return errno == ENOENT ? 0 : -1;
+	for (i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+		size_t len = strlen(name);
+
+		if (!rc && strncmp(name, prefix, strlen(prefix)) == 0 && len > 5 &&
+		    strcmp(name + len - 5, ".sock") == 0) {
+			ctlsock_path(path, sizeof(path), name);
+			if (path[0])
+				rc = fn(ctx, path);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}

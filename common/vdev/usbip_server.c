@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "vdev/usbip_server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "net/netaddr.h"
+#include "usbip/usbip_framer.h"
+#include "base/usbws_err.h"
+#include "vdev/vdev_stream.h"
+
+#define MAX_CONNS 64
+#define IN_LIMIT (64u << 10)
+#define OP_REPLY_LIMIT (64u << 10)
+#define URB_MAX_TRANSFER (1u << 20)
+#define TX_HIGH_WATER (256u << 10)
+
+struct conn {
+	int fd;
+	struct usbip_framer op;       /* until the import */
+	struct usbip_request req;
+	struct buf in;                /* read, not yet taken */
+	struct buf reply;             /* OP replies of a connection that will close */
+	int close_when_sent;
+	int imported;                 /* index of the device, or -1 */
+	struct vdev_stream vs;
+};
+
+struct usbip_server {
+	int listen_fd;
+	struct vdev **devs;
+	size_t ndevs;
+	int *busy;                    /* per device: imported */
+	struct conn *conns[MAX_CONNS];
+};
+
+struct usbip_server *usbip_server_new(const char *spec, struct vdev **devs, size_t ndevs,
+				      const char **why)
+{
+	struct usbip_server *s = calloc(1, sizeof(*s));
+	int fd;
+
+	if (!s || !(s->busy = calloc(ndevs ? ndevs : 1, sizeof(*s->busy)))) {
+		*why = "out of memory";
+		free(s);
+		return NULL;
+	}
+	fd = net_listen(spec, why);
+	if (fd < 0) {
+		free(s->busy);
+		free(s);
+		return NULL;
+	}
+	s->listen_fd = fd;
+	s->devs = devs;
+	s->ndevs = ndevs;
+	return s;
+}
+
+static struct buf *conn_tx(struct conn *c)
+{
+	return c->imported >= 0 ? vdev_stream_tx(&c->vs) : &c->reply;
+}
+
+static void conn_close(struct usbip_server *s, int i, const char *why)
+{
+	struct conn *c = s->conns[i];
+
+	if (c->imported >= 0) {
+		log_info("device %s released by its importer (%s)", s->devs[c->imported]->info.busid, why);
+		s->busy[c->imported] = 0;
+		vdev_stream_free(&c->vs);
+	} else {
+		log_debug("connection closed: %s", why);
+	}
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->reply);
+	free(c);
+	s->conns[i] = NULL;
+}
+
+static int reply_devlist(struct usbip_server *s, struct conn *c)
+{
+	size_t need = 12 + s->ndevs * (USBIP_USB_DEVICE_SIZE + USBIP_MAX_INTERFACES * 4);
+	struct usbip_exported_device *list;
+	uint8_t *p;
+	size_t i;
+	int n;
+
+	list = calloc(s->ndevs ? s->ndevs : 1, sizeof(*list));
+	p = buf_reserve(&c->reply, need);
+	if (!list || !p) {
+		free(list);
+		return USBWS_ERR_NOMEM;
+	}
+	for (i = 0; i < s->ndevs; i++) {
+		list[i].udev = s->devs[i]->info;
+		memcpy(list[i].interfaces, s->devs[i]->interfaces, sizeof(list[i].interfaces));
+	}
+	n = usbip_encode_devlist(p, need, list, (uint32_t)s->ndevs);
+	free(list);
+	if (n < 0)
+		return n;
+	buf_commit(&c->reply, (size_t)n);
+	c->close_when_sent = 1;
+	return 0;
+}
+
+static int reply_import(struct usbip_server *s, struct conn *c)
+{
+	uint8_t rep[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
+	size_t i;
+	int rc, n;
+
+	for (i = 0; i < s->ndevs; i++)
+		if (strcmp(s->devs[i]->info.busid, c->req.busid) == 0)
+			break;
+	if (i == s->ndevs || s->busy[i]) {
+		uint32_t status = i == s->ndevs ? USBIP_ST_NODEV : USBIP_ST_DEV_BUSY;
+
+		log_info("import of %s refused: %s", c->req.busid, i == s->ndevs ? "no such device" : "already imported");
+		n = usbip_op_common_encode(rep, sizeof(rep), USBIP_OP_REP_IMPORT, status);
+		c->close_when_sent = 1;
+		return buf_append(&c->reply, rep, (size_t)n);
+	}
+	rc = vdev_stream_init(&c->vs, s->devs[i], URB_MAX_TRANSFER, TX_HIGH_WATER, 0);
+	if (rc < 0)
+		return rc;
+	vdev_reset(s->devs[i]);
+	n = usbip_encode_op_device(rep, sizeof(rep), USBIP_OP_REP_IMPORT, USBIP_ST_OK, &s->devs[i]->info);
+	rc = buf_append(vdev_stream_tx(&c->vs), rep, (size_t)n);
+	if (rc < 0) {
+		vdev_stream_free(&c->vs);
+		return rc;
+	}
+	s->busy[i] = 1;
+	c->imported = (int)i;
+	log_info("device %s imported", c->req.busid);
+	return 0;
+}
+
+/* Runs the OP phase on buffered input; returns 0 or an error. */
+static int op_phase(struct usbip_server *s, struct conn *c)
+{
+	size_t used;
+	int rc;
+
+	while (c->imported < 0 && !c->close_when_sent) {
+		rc = usbip_request_feed(&c->op, buf_data(&c->in), buf_len(&c->in), &used, &c->req);
+		buf_consume(&c->in, used);
+		if (rc <= 0)
+			return rc;
+		rc = c->req.code == USBIP_OP_REQ_DEVLIST ? reply_devlist(s, c) : reply_import(s, c);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int conn_process(struct usbip_server *s, struct conn *c)
+{
+	size_t used;
+	int rc;
+
+	rc = op_phase(s, c);
+	if (rc < 0 || c->imported < 0)
+		return rc;
+	rc = vdev_stream_feed(&c->vs, buf_data(&c->in), buf_len(&c->in), &used);
+	buf_consume(&c->in, used);
+	return rc;
+}
+
+static void accept_all(struct usbip_server *s)
+{
+	int fd, i;
+
+	while ((fd = net_accept(s->listen_fd)) >= 0) {
+		struct conn *c = NULL;
+
+		for (i = 0; i < MAX_CONNS && s->conns[i]; i++)
+			;
+		if (i < MAX_CONNS)
+			c = calloc(1, sizeof(*c));
+		if (!c) {
+			log_warn("connection refused: %s", i == MAX_CONNS ? "too many connections" : "out of memory");
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->imported = -1;
+		usbip_framer_init(&c->op, USBIP_FLOW_TO_DEVICE, NULL);
+		buf_init(&c->in, 0, IN_LIMIT);
+		buf_init(&c->reply, 0, OP_REPLY_LIMIT);
+		s->conns[i] = c;
+	}
+}
+
+static short conn_events(struct conn *c)
+{
+	short ev = 0;
+
+	if (buf_len(conn_tx(c)))
+		ev |= POLLOUT;
+	/* read only while there is somewhere to put it: this is the flow
+	 * control that keeps a fast writer from growing a slow session */
+	if (!c->close_when_sent && buf_space(&c->in) &&
+	    (c->imported < 0 || buf_len(vdev_stream_tx(&c->vs)) < TX_HIGH_WATER))
+		ev |= POLLIN;
+	return ev;
+}
+
+/* Returns NULL while healthy, else why the connection ends. */
+static const char *conn_io(struct usbip_server *s, struct conn *c, short revents)
+{
+	struct buf *tx;
+	ssize_t n;
+	int rc;
+
+	if (revents & POLLIN) {
+		size_t room = buf_space(&c->in);
+		uint8_t *p = buf_reserve(&c->in, room);
+
+		n = p ? read(c->fd, p, room) : -1;
+		if (n == 0)
+			return "closed by the peer";
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return strerror(errno);
+		if (n > 0)
+			buf_commit(&c->in, (size_t)n);
+	}
+	rc = conn_process(s, c);
+	if (rc < 0) {
+		log_warn("USB/IP peer broke the protocol: %s", usbws_strerror(rc));
+		return usbws_strerror(rc);
+	}
+	tx = conn_tx(c);
+	if (buf_len(tx)) {
+		n = send(c->fd, buf_data(tx), buf_len(tx), MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return strerror(errno);
+		if (n > 0)
+			buf_consume(tx, (size_t)n);
+		/* draining may let more commands through */
+		rc = conn_process(s, c);
+		if (rc < 0)
+			return usbws_strerror(rc);
+	}
+	if (revents & (POLLERR | POLLHUP) && !(revents & POLLIN))
+		return "connection lost";
+	if (c->close_when_sent && !buf_len(tx))
+		return "request answered";
+	return NULL;
+}
+
+int usbip_server_run(struct usbip_server *s, volatile sig_atomic_t *stop)
+{
+	struct pollfd pfd[MAX_CONNS + 1];
+	int map[MAX_CONNS + 1];
+	int i, n;
+
+	while (!*stop) {
+		n = 0;
+		pfd[n].fd = s->listen_fd;
+		pfd[n].events = POLLIN;
+		map[n++] = -1;
+		for (i = 0; i < MAX_CONNS; i++) {
+			if (!s->conns[i])
+				continue;
+			pfd[n].fd = s->conns[i]->fd;
+			pfd[n].events = conn_events(s->conns[i]);
+			map[n++] = i;
+		}
+		if (poll(pfd, (nfds_t)n, 500) < 0) {
+			if (errno == EINTR)
+				continue;
+			return USBWS_ERR_SYSTEM;
+		}
+		if (pfd[0].revents & POLLIN)
+			accept_all(s);
+		for (i = 1; i < n; i++) {
+			const char *why;
+
+			if (!pfd[i].revents)
+				continue;
+			why = conn_io(s, s->conns[map[i]], pfd[i].revents);
+			if (why)
+				conn_close(s, map[i], why);
+		}
+	}
+	return 0;
+}
+
+int usbip_server_port(const struct usbip_server *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+void usbip_server_free(struct usbip_server *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	for (i = 0; i < MAX_CONNS; i++)
+		if (s->conns[i])
+			conn_close(s, i, "server stopping");
+	close(s->listen_fd);
+	free(s->busy);
+	free(s);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef USBWS_VDEV_STREAM_H
+#define USBWS_VDEV_STREAM_H
+
+/*
+ * Runs a virtual device on a USB/IP URB stream: CMD_* bytes in, RET_*
+ * bytes out, with no I/O of its own.  Input is framed and validated like
+ * any peer's; replies go to a bounded buffer, and input stops being taken
+ * while that buffer is above its high-water mark, so a reader that does not
+ * drain never makes the device session grow.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "usbip/usbip_framer.h"
+#include "vdev/vdev.h"
+
+struct vdev_stream {
+	struct vdev *dev;
+	struct usbip_validator *validator;
+	struct usbip_framer rx;
+	struct usbip_header cmd;     /* the command being received */
+	uint8_t *out_data;           /* its OUT data, max_transfer bytes */
+	uint32_t out_have;
+	uint32_t max_transfer;
+	struct buf tx;               /* replies not yet taken by the caller */
+	size_t high_water;
+	uint64_t urbs;
+};
+
+/* max_transfer bounds one URB; tx holds at most high_water plus one reply.
+ * headroom is kept in front of tx data (LWS_PRE for a WebSocket). */
+int vdev_stream_init(struct vdev_stream *s, struct vdev *dev, uint32_t max_transfer,
+		     size_t high_water, size_t headroom);
+void vdev_stream_free(struct vdev_stream *s);
+
+/*
+ * Takes bytes from the importer.  *used may be less than len when the
+ * reply buffer is full: drain it and feed the rest again.  Returns 0 or a
+ * negative enum usbws_err (the stream broke a rule; close it).
+ */
+int vdev_stream_feed(struct vdev_stream *s, const uint8_t *buf, size_t len, size_t *used);
+
+static inline struct buf *vdev_stream_tx(struct vdev_stream *s) { return &s->tx; }
+
+#endif

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "certid.h"
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/x509v3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/usbws_err.h"
+
+static const char *const source_names[] = {
+	[CERTID_CN] = "cn",
+	[CERTID_SAN_DNS] = "san-dns",
+	[CERTID_SAN_URI] = "san-uri",
+};
+
+int certid_parse_source(const char *s, enum certid_source *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(source_names) / sizeof(source_names[0]); i++) {
+		if (strcmp(s, source_names[i]) == 0) {
+			*out = (enum certid_source)i;
+			return 0;
+		}
+	}
+	return USBWS_ERR_INVAL;
+}
+
+const char *certid_source_name(enum certid_source src)
+{
+	return (size_t)src < sizeof(source_names) / sizeof(source_names[0]) ? source_names[src] : "?";
+}
+
+/* Code points that would let a name rewrite a log line or how a terminal
+ * shows it: C0, DEL, C1, the line and paragraph separators, and the bidi
+ * embeddings, overrides and isolates (the "Trojan Source" characters). */
+static int forbidden(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
+ * U+10FFFF. */
+static int check_utf8(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint32_t cp, min;
+		size_t n, k;
+
+		if (s[i] < 0x80) {
+			cp = s[i];
+			n = 1;
+			min = 0;
+		} else if ((s[i] & 0xe0) == 0xc0) {
+			cp = s[i] & 0x1f;
+			n = 2;
+			min = 0x80;
+		} else if ((s[i] & 0xf0) == 0xe0) {
+			cp = s[i] & 0x0f;
+			n = 3;
+			min = 0x800;
+		} else if ((s[i] & 0xf8) == 0xf0) {
+			cp = s[i] & 0x07;
+			n = 4;
+			min = 0x10000;
+		} else {
+			return USBWS_ERR_ID_ENCODING;
+		}
+		if (len - i < n)
+			return USBWS_ERR_ID_ENCODING;
+		for (k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return USBWS_ERR_ID_ENCODING;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || forbidden(cp))
+			return USBWS_ERR_ID_ENCODING;
+		i += n;
+	}
+	return 0;
+}
+
+int certid_check(const unsigned char *s, size_t len)
+{
+	if (len == 0)
+		return USBWS_ERR_ID_MISSING;
+	if (len > CERTID_MAX)
+		return USBWS_ERR_ID_TOO_LONG;
+	return check_utf8(s, len);
+}
+
+/* Checks and copies an identity of len bytes. */
+static int take(const unsigned char *s, size_t len, char out[CERTID_MAX + 1])
+{
+	int rc = certid_check(s, len);
+
+	if (rc < 0)
+		return rc;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return (int)len;
+}
+
+static int from_cn(X509 *cert, char out[CERTID_MAX + 1])
+{
+	const X509_NAME *name = X509_get_subject_name(cert);
+	ASN1_STRING *data;
+	unsigned char *utf8 = NULL;
+	int i, len, rc;
+
+	i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	if (i < 0)
+		return USBWS_ERR_ID_MISSING;
+	/* which of two CNs is the name depends on who reads it: refuse both */
+	if (X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0)
+		return USBWS_ERR_ID_AMBIGUOUS;
+	data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+	/* BMPString, T61String and the rest all become UTF-8 here; a
+	 * UTF8String that is not valid UTF-8 fails */
+	len = ASN1_STRING_to_UTF8(&utf8, data);
+	if (len < 0)
+		return USBWS_ERR_ID_ENCODING;
+	rc = take(utf8, (size_t)len, out);
+	OPENSSL_free(utf8);
+	return rc;
+}
+
+static int from_san(X509 *cert, int type, char out[CERTID_MAX + 1])
+{
+	GENERAL_NAMES *names;
+	const ASN1_IA5STRING *found = NULL;
+	int crit = -1, i, rc, count = 0;
+
+	names = X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, NULL);
+	if (!names)
+		/* -2: the extension appears twice */
+		return crit == -2 ? USBWS_ERR_ID_AMBIGUOUS : USBWS_ERR_ID_MISSING;
+	for (i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+
+		if (gn->type != type)
+			continue;
+		count++;
+		found = type == GEN_DNS ? gn->d.dNSName : gn->d.uniformResourceIdentifier;
+	}
+	if (count == 0) {
+		rc = USBWS_ERR_ID_MISSING;
+	} else if (count > 1) {
+		rc = USBWS_ERR_ID_AMBIGUOUS;
+	} else {
+		const unsigned char *p = ASN1_STRING_get0_data(found);
+		int len = ASN1_STRING_length(found), k;
+
+		rc = take(p, (size_t)len, out);
+		/* IA5String is ASCII: a high byte is no character at all */
+		for (k = 0; rc >= 0 && k < len; k++)
+			if (p[k] & 0x80)
+				rc = USBWS_ERR_ID_ENCODING;
+	}
+	GENERAL_NAMES_free(names);
+	return rc;
+}
+
+int certid_get(X509 *cert, enum certid_source src, char out[CERTID_MAX + 1])
+{
+	int rc;
+
+	out[0] = '\0';
+	if (!cert)
+		return USBWS_ERR_ID_MISSING;
+	switch (src) {
+	case CERTID_CN:
+		rc = from_cn(cert, out);
+		break;
+	case CERTID_SAN_DNS:
+		rc = from_san(cert, GEN_DNS, out);
+		break;
+	case CERTID_SAN_URI:
+		rc = from_san(cert, GEN_URI, out);
+		break;
+	default:
+		rc = USBWS_ERR_INVAL;
+	}
+	if (rc < 0)
+		out[0] = '\0';
+	return rc;
+}
+
+void certid_subject(X509 *cert, char *out, size_t cap)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *text;
+	long n;
+
+	if (!cap)
+		return;
+	snprintf(out, cap, "?");
+	if (!bio || !cert)
+		goto out;
+	/* RFC 2253 escapes what would make one attribute look like two,
+	 * and control characters */
+	if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) < 0)
+		goto out;
+	n = BIO_get_mem_data(bio, &text);
+	if (n > 0)
+		log_printable(out, cap, text, (size_t)n);
+out:
+	BIO_free(bio);
+}
+
+void certid_serial(X509 *cert, char *out, size_t cap)
+{
+	BIGNUM *bn = cert ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL) : NULL;
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+	if (cap)
+		snprintf(out, cap, "%s", hex ? hex : "?");
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
+_Static_assert(CERTID_MAX == 64, "usbws_strerror(USBWS_ERR_ID_TOO_LONG) and usbws-proxy(8) say 64");

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "lwslog.h"
+
+#include <libwebsockets.h>
+#include <string.h>
+
+#include "base/log.h"
+
+static void emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
+		n--;
+	log_msg(level & LLL_ERR ? LOG_LEVEL_ERR : level & LLL_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
+		"lws: %.*s", (int)n, line);
+}
+
+void lwslog_init(int verbose)
+{
+	lws_set_log_level(LLL_ERR | LLL_WARN | (verbose ? LLL_NOTICE | LLL_INFO : 0), emit);
+}

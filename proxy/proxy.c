@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "proxy.h"
+
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/privdrop.h"
+#include "lwslog.h"
+#include "proxy_int.h"
+
+/* A vhost that serves connections proxy_listen.c accepts and admits.
+ * lws picks an HTTP connection's vhost again by its Host header among the
+ * vhosts of its port, and every vhost without a listener shares one:
+ * only the WSS one may be a server (port NO_LISTEN_SERVER). */
+static struct lws_vhost *serving_vhost(struct proxy *px, const char *name, struct lws_protocols protocols[2],
+				       const struct lws_protocols *protocol, struct lws_context_creation_info *info)
+{
+	protocols[0] = *protocol;
+	info->vhost_name = name;
+	info->protocols = protocols;
+	info->port = info->ssl_cert_filepath ? CONTEXT_PORT_NO_LISTEN_SERVER : CONTEXT_PORT_NO_LISTEN;
+	info->user = px;
+	return lws_create_vhost(px->ctx, info);
+}
+
+static int open_wss(struct proxy *px, const struct proxy_config *cfg)
+{
+	static struct lws_protocols protocols[2];
+	struct proxy_listener *l = &px->wss;
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	/* --ca and --crl, checked before lws sees them; the vhost's
+	 * LOAD_EXTRA_SERVER_VERIFY_CERTS callback puts it in the TLS context */
+	px->first_store = proxy_trust_load(cfg);
+	if (!px->first_store)
+		return -1;
+	info.ssl_cert_filepath = cfg->cert;
+	info.ssl_private_key_filepath = cfg->key;
+	info.ssl_ca_filepath = cfg->ca;
+	/* mutual TLS, TLS 1.2 or later, and only --ca vouches for nodes */
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
+		       LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+	/* the certificate verification callback must reach the tunnel protocol */
+	l->vh = serving_vhost(px, "usbws", protocols, &proxy_tunnel_protocol, &info);
+	X509_STORE_free(px->first_store);   /* NULL once the TLS context has it */
+	px->first_store = NULL;
+	if (!l->vh) {
+		log_err("cannot serve WSS: check --cert, --key and --ca");
+		return -1;
+	}
+	if (!px->wss_ssl) {
+		log_err("cannot serve WSS: the TLS context never reached the CRL setup");
+		return -1;
+	}
+	l->option = "--listen";
+	l->spec = cfg->listen;
+	l->expiry_what = "no authenticated hello";
+	l->source_flag = "--max-startups-per-source";
+	l->full_flag = "--max-startups";
+	l->policy = (struct admit_policy){
+		.per_source = cfg->unauth_per_source, .start = cfg->unauth_start, .rate = cfg->unauth_rate,
+		.full = cfg->unauth_full, .timeout_ms = (int64_t)cfg->auth_timeout * 1000,
+	};
+	l->adopt_type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | LWS_ADOPT_ALLOW_SSL;
+	if (proxy_listen_open(px, l) < 0)
+		return -1;
+	log_info("listening for nodes on %s (port %d)", cfg->listen, l->port);
+	return 0;
+}
+
+static int open_usbip(struct proxy *px, const struct proxy_config *cfg)
+{
+	static struct lws_protocols protocols[2];
+	struct proxy_listener *l = &px->usbip;
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	l->vh = serving_vhost(px, "usbip", protocols, &proxy_usbip_protocol, &info);
+	if (!l->vh) {
+		log_err("cannot make the USB/IP vhost");
+		return -1;
+	}
+	l->option = "--usbip-listen";
+	l->spec = cfg->usbip_listen;
+	l->expiry_what = "no USB/IP request";
+	l->source_flag = "--usbip-max-per-source";
+	l->full_flag = "--usbip-max-clients";
+	/* importers never authenticate: the cap holds them all, and the
+	 * deadline only until their request is answered */
+	l->policy = (struct admit_policy){
+		.per_source = cfg->usbip_max_per_source, .start = cfg->usbip_max_clients,
+		.full = cfg->usbip_max_clients, .timeout_ms = (int64_t)cfg->usbip_timeout * 1000,
+	};
+	l->adopt_type = LWS_ADOPT_SOCKET;
+	l->protocol = proxy_usbip_protocol.name;
+	if (proxy_listen_open(px, l) < 0)
+		return -1;
+	log_info("re-exporting devices over USB/IP on %s (port %d); it has no authentication: keep it on "
+		 "loopback or a trusted network", cfg->usbip_listen, l->port);
+	return 0;
+}
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	struct proxy *px = (struct proxy *)((char *)sul - offsetof(struct proxy, tick));
+
+	proxy_tunnel_tick(px);
+	proxy_listen_tick(&px->wss);
+	proxy_listen_tick(&px->usbip);
+	lws_sul_schedule(px->ctx, 0, &px->tick, tick, LWS_US_PER_SEC);
+}
+
+/* Everything only root may do is done: listening sockets, the control
+ * socket, vhci_hcd's attach and detach, the key.  What follows parses the
+ * network, and need not be root. */
+static int drop_privileges(const struct proxy_config *cfg)
+{
+	char why[200];
+
+	if (!cfg->user) {
+		if (geteuid() == 0)
+			log_warn("running as root: --user USER would parse the network as USER (usbws-proxy(8))");
+		return 0;
+	}
+	if (privdrop_to(cfg->user, why, sizeof(why)) < 0) {
+		log_err("--user %s: %s", cfg->user, why);
+		return -1;
+	}
+	log_info("running as %s (uid %u)", cfg->user, (unsigned int)getuid());
+	return 0;
+}
+
+int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
+{
+	struct lws_context_creation_info info;
+	struct proxy px;
+
+	memset(&px, 0, sizeof(px));
+	px.cfg = cfg;
+	proxy_raise_fd_limit();
+	lwslog_init(cfg->verbose);
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.pt_serv_buf_size = PROXY_RX_CHUNK + LWS_PRE;
+	info.user = &px;
+	px.ctx = lws_create_context(&info);
+	if (!px.ctx) {
+		log_err("cannot create the libwebsockets context");
+		return 1;
+	}
+	/* the control socket answers before nodes can come */
+	if (proxy_vhci_init(&px) < 0 || open_wss(&px, cfg) < 0 || (cfg->usbip_listen && open_usbip(&px, cfg) < 0)) {
+		lws_context_destroy(px.ctx);
+		proxy_listen_close(&px.wss);
+		proxy_listen_close(&px.usbip);
+		proxy_vhci_free(&px);
+		return 1;
+	}
+	if (drop_privileges(cfg) < 0) {
+		lws_context_destroy(px.ctx);
+		proxy_listen_close(&px.wss);
+		proxy_listen_close(&px.usbip);
+		proxy_vhci_free(&px);
+		return 1;
+	}
+	lws_sul_schedule(px.ctx, 0, &px.tick, tick, LWS_US_PER_SEC);
+	/* a signal ends epoll_wait early, so a SIGHUP is seen at once */
+	while (!*stop) {
+		if (lws_service(px.ctx, 0) < 0)
+			break;
+		if (reload && *reload) {
+			*reload = 0;
+			proxy_trust_reload(&px);
+		}
+	}
+	log_info("stopping");
+	px.stopping = 1;
+	lws_sul_schedule(px.ctx, 0, &px.tick, NULL, LWS_SET_TIMER_USEC_CANCEL);
+	/* closing every socket detaches every vhci port; parked tunnels go too */
+	lws_context_destroy(px.ctx);
+	proxy_listen_close(&px.wss);
+	proxy_listen_close(&px.usbip);
+	proxy_tunnel_free_all(&px);
+	proxy_vhci_free(&px);
+	return 0;
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef USBWS_PROXY_INT_H
+#define USBWS_PROXY_INT_H
+
+/* State shared by the proxy's two lws protocols. */
+
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "admit.h"
+#include "base/buf.h"
+#include "certid.h"
+#include "tunnel/ctl.h"
+#include "base/log.h"
+#include "tunnel/resume.h"
+#include "usbip/usbip_framer.h"
+#include "kernel/vhci.h"
+
+/* Per-direction buffering: reading from the source stops at HIGH_WATER,
+ * and one more read (at most RX_CHUNK) may still land. */
+#define PROXY_RX_CHUNK (64u << 10)
+#define PROXY_HIGH_WATER (256u << 10)
+#define PROXY_BUF_LIMIT (PROXY_HIGH_WATER + 2 * PROXY_RX_CHUNK)
+/* Largest single write.  libwebsockets keeps whatever part of a write the
+ * socket refuses, so a tunnel holds at most 2 x (PROXY_BUF_LIMIT +
+ * PROXY_WRITE_MAX) = 1 MiB on the proxy, however slow either side is. */
+#define PROXY_WRITE_MAX (128u << 10)
+
+/* Two devices that share one identity and node busid take the export from
+ * each other in turn; past this many takeovers, each within this many
+ * seconds of the last, that is a loop, and one warning a window says so. */
+#define PROXY_LOOP_REPLACEMENTS 3
+#define PROXY_LOOP_SECONDS 60
+
+struct importer;
+struct tunnel;
+struct admit;
+
+/* A listening address (--listen, --usbip-listen) and what it admits. */
+struct proxy_listener {
+	const char *option, *spec;        /* for log lines: "--listen", "0.0.0.0:443" */
+	const char *expiry_what;          /* what a peer failed to do in time */
+	const char *source_flag, *full_flag;  /* the caps a refusal names */
+	struct admit_policy policy;
+	struct lws_vhost *vh;             /* serves what is admitted */
+	lws_adoption_type adopt_type;
+	const char *protocol;             /* NULL: vh's first */
+	struct proxy *px;
+	struct admit *admit;
+	struct admit_entry *adopting;     /* the entry being handed to lws */
+	int fds[4];                       /* a name may have several addresses */
+	struct lws *wsi[4];
+	size_t nfds;
+	int port;                         /* the first socket's */
+	int paused;
+	lws_sorted_usec_list_t pause;
+	unsigned long refused, expired;
+	struct log_limit refusal_log, expiry_log, fd_log;
+};
+
+/* A node's WebSocket connection; its tunnel may move on to a newer one,
+ * and then this one closes with close_reason. */
+struct conn {
+	struct tunnel *t;
+	char close_reason[124];           /* a close frame's reason fits in 123 bytes */
+};
+
+/* One exported device.  It lives on the heap, not in the connection: when
+ * the connection is lost it is kept (parked, wsi NULL) for resume_seconds,
+ * its vhci port and importer untouched, so the node can resume it. */
+struct tunnel {
+	struct tunnel *next;
+	struct proxy *px;
+	struct lws *wsi;                  /* NULL while parked */
+	struct conn *conn;
+	char session[CTL_SESSION_HEX + 1];
+	struct resume_stream rs;          /* tx keeps what the node has not acknowledged */
+	time_t parked_since;
+	int64_t last_rx_ms, last_ping_ms;  /* monotonic_ms() */
+	int ping_due;
+	int peer_closed;                  /* the node closed on purpose: it is not coming back */
+	int ack_due;
+	uint64_t resumes;
+	char node[CERTID_MAX + 1];        /* the identity from the certificate (certid.h), whole */
+	X509 *cert;                       /* the live connection's certificate and chain, for */
+	STACK_OF(X509) *chain;            /* checking it against CRLs reloaded later */
+	time_t replaced_at;               /* when this export took over an older one of the */
+	time_t replaced_since;            /* same node busid; the run of takeovers each within */
+	unsigned int replacements;        /* PROXY_LOOP_SECONDS of the last, and its last warning */
+	time_t loop_warned;
+	char busid[USBIP_BUSID_SIZE];     /* as the proxy exports it */
+	char node_busid[USBIP_BUSID_SIZE];/* as the node calls it */
+	char hello_busid[USBIP_BUSID_SIZE];/* as its hello named it */
+	struct usbip_usb_device dev;
+	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];
+	int hello_seen;
+	int exported;
+	uint64_t list_seq;                /* order of export: exported tunnels sit newest first */
+	uint16_t op_code;
+	struct usbip_validator *validator;
+	struct usbip_framer from_node;    /* RET_* and OP requests */
+	struct usbip_framer to_node;      /* the importer's CMD_* */
+	struct buf tx;                    /* binary bytes for the node, kept until acknowledged */
+	char *text_queue[4];              /* JSON messages for the node */
+	unsigned int ntext;
+	size_t text_off, text_len;        /* the first one goes in fragments (a listing can be long) */
+	struct buf text_in;               /* a JSON frame arriving in fragments */
+	struct importer *imp;
+	int closing;                      /* close once the queues are sent */
+	char close_reason[124];
+};
+
+struct importer {
+	struct proxy *px;
+	struct lws *wsi;
+	struct usbip_framer op;           /* OP phase */
+	struct usbip_request req;
+	struct buf out;                   /* bytes for the importer */
+	struct tunnel *t;
+	int close_when_sent;
+	int rx_paused;
+	int vhci_port;                    /* the vhci_hcd port behind this socket, or -1 (TCP) */
+	uint32_t devlist_left;            /* OP_REP_DEVLIST records still to write */
+	uint64_t devlist_below;           /* the next is the newest export older than this */
+};
+
+/* A vhci_hcd port this proxy attached, until the socket behind it closes. */
+struct vhci_claim {
+	unsigned int port;
+	unsigned int controller;
+	int superspeed;
+	struct importer *imp;             /* its socket; imp->t is NULL once the tunnel is gone */
+	time_t since;
+};
+
+struct proxy {
+	const struct proxy_config *cfg;
+	struct lws_context *ctx;
+	lws_sorted_usec_list_t tick;      /* once a second: pings, acks, expiry */
+	int stopping;                     /* lost connections are not kept for a resume */
+	struct tunnel *tunnels;
+	uint64_t list_seq;                /* the newest export's tunnel list_seq */
+	unsigned int next_bus;
+	struct lws_vhost *local_vh;       /* adopts vhci sockets and the control socket */
+	struct lws_vhost *listen_vh;      /* watches the listening sockets */
+	struct proxy_listener wss, usbip;
+	int control_listening;
+	struct lws *control_wsi;          /* proxy.sock's listener, not watched while at the cap */
+	unsigned int control_clients;     /* served now, at most CTLSOCK_MAX_CLIENTS */
+	int vhci_on;
+	struct vhci_set vhci_allowed;
+	struct vhci_pin *pins;
+	size_t npins;
+	struct vhci_set reserved;         /* every pinned controller: no other node's devices go there */
+	struct vhci_claim *claims;
+	size_t nclaims;
+	SSL_CTX *wss_ssl;                 /* the nodes' TLS context, whose X509_STORE a reload replaces */
+	X509_STORE *first_store;          /* --ca and --crl, made before the vhost takes it */
+};
+
+struct vhci_pin {
+	char node[CERTID_MAX + 1];        /* the node's identity */
+	struct vhci_set set;
+};
+
+extern const struct lws_protocols proxy_tunnel_protocol;
+extern const struct lws_protocols proxy_usbip_protocol;
+
+struct tunnel *proxy_find_busid(struct proxy *px, const char *busid);
+/* Called by either side when the importer goes away. */
+void proxy_detach_importer(struct tunnel *t);
+/* Queue bytes for the node and ask for a write. */
+void tunnel_kick(struct tunnel *t);
+/* The once-a-second walk over tunnels (proxy_tunnel.c). */
+void proxy_tunnel_tick(struct proxy *px);
+void proxy_tunnel_free_all(struct proxy *px);
+void importer_kick(struct importer *imp);
+
+/* proxy_listen.c */
+/* Binds l->spec exactly and starts accepting into l->vh.  Returns 0, or
+ * -1 after logging why. */
+int proxy_listen_open(struct proxy *px, struct proxy_listener *l);
+/* After the context is gone (its sockets with it). */
+void proxy_listen_close(struct proxy_listener *l);
+/* A connection l admitted: it has authenticated (it no longer counts), its
+ * request was answered (no deadline, but it still counts), or it is gone.
+ * Connections the listeners did not admit are ignored. */
+void proxy_listen_authenticated(struct lws *wsi);
+void proxy_listen_settled(struct lws *wsi);
+void proxy_listen_closed(struct lws *wsi);
+/* Once a second: closes connections past their deadline, sums up what the
+ * rate-limited log lines left out. */
+void proxy_listen_tick(struct proxy_listener *l);
+/* RLIMIT_NOFILE up to its hard limit: each tunnel needs descriptors. */
+void proxy_raise_fd_limit(void);
+
+/* proxy_vhci.c */
+/* Reads --vhci and --pin and makes the local vhost.  Returns 0 or -1. */
+int proxy_vhci_init(struct proxy *px);
+void proxy_vhci_free(struct proxy *px);
+/* The node's export was accepted: attach it to a vhci_hcd port when vhci
+ * is on.  Returns 0, or -1 after failing the tunnel (no port, ...). */
+int proxy_vhci_attach(struct tunnel *t);
+/* An importer socket closed: a vhci one gives its port back. */
+void proxy_vhci_released(struct importer *imp);
+/* Fail a tunnel with a reason for the node (proxy_tunnel.c). */
+void tunnel_fail(struct tunnel *t, const char *code, const char *why);
+/* After a reload: ends every tunnel, live or parked, whose certificate
+ * store now says is revoked, logged with its serial and subject.  Returns
+ * how many (proxy_tunnel.c). */
+unsigned int proxy_tunnel_revoke(struct proxy *px, X509_STORE *store);
+
+/* proxy_trust.c: the X509_STORE that vouches for nodes */
+/* A store of --ca and every --crl (CRL checks on when there is one);
+ * NULL after logging why. */
+X509_STORE *proxy_trust_load(const struct proxy_config *cfg);
+/* Is cert revoked by a CRL in store?  chain: the intermediates the node
+ * sent, or NULL. */
+int proxy_trust_revoked(X509_STORE *store, X509 *cert, STACK_OF(X509) *chain);
+/* SIGHUP: a fresh store for new handshakes, and revoked tunnels cut off.
+ * A file that fails to load keeps the old store, and says so. */
+void proxy_trust_reload(struct proxy *px);
+
+#endif

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The proxy's listening sockets.  libwebsockets 4.1 would bind an IPv4
+ * literal on an IPv6 socket ([::], every address) and accept without
+ * limit, spinning when it runs out of descriptors; so the proxy binds
+ * exactly what was asked (netaddr.c), accepts itself, and hands each
+ * admitted connection to the vhost that serves it.  What a peer costs
+ * before it authenticates is bounded by admit.h: per source, in all, and
+ * in time.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+
+#include "admit.h"
+#include "base/log.h"
+#include "base/monoclock.h"
+#include "net/netaddr.h"
+#include "proxy.h"
+#include "proxy_int.h"
+#include "base/usbws_err.h"
+
+/* how long accepting stops when the descriptors run out */
+#define PAUSE_MS 250
+/* accepts per readiness: one busy listener must not starve the loop */
+#define ACCEPT_BATCH 64
+
+static int listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
+static const struct lws_protocols listen_protocol = {
+	.name = "usbws-listen",
+	.callback = listen_callback,
+};
+
+static void pause_listener(struct proxy_listener *l, int on);
+
+static void resume_accepting(lws_sorted_usec_list_t *sul)
+{
+	struct proxy_listener *l = (struct proxy_listener *)((char *)sul - offsetof(struct proxy_listener, pause));
+
+	pause_listener(l, 0);
+}
+
+/* Out of descriptors: accepting again at once would fail again at once
+ * (the connection stays in the backlog), so wait for some to close. */
+static void pause_listener(struct proxy_listener *l, int on)
+{
+	struct rlimit rl;
+	size_t i;
+
+	for (i = 0; i < l->nfds; i++)
+		lws_rx_flow_control(l->wsi[i], !on);
+	l->paused = on;
+	if (!on)
+		return;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (log_limit_allow(&l->fd_log, monotonic_ms()))
+		log_warn("%s %s: out of file descriptors (limit %llu, %s); not accepting for %d ms", l->option,
+			 l->spec, (unsigned long long)rl.rlim_cur, strerror(errno), PAUSE_MS);
+	lws_sul_schedule(l->px->ctx, 0, &l->pause, resume_accepting, PAUSE_MS * LWS_US_PER_MS);
+}
+
+static void refuse(struct proxy_listener *l, int fd, const struct sockaddr *sa, socklen_t len, int why)
+{
+	char addr[NETADDR_STRLEN];
+
+	close(fd);
+	l->refused++;
+	if (!log_limit_allow(&l->refusal_log, monotonic_ms()))
+		return;
+	netaddr_format(sa, len, addr, sizeof(addr));
+	log_warn("%s %s: refused a connection from %s: %s (%s)", l->option, l->spec, addr, usbws_strerror(why),
+		 why == USBWS_ERR_ADMIT_SOURCE ? l->source_flag : l->full_flag);
+}
+
+static void admit_one(struct proxy_listener *l, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct admit_entry *e;
+	lws_adopt_desc_t desc;
+	struct lws *wsi;
+	int rc, one = 1;
+
+	rc = admit_try(l->admit, sa, len, arc4random(), monotonic_ms(), &e);
+	if (rc < 0) {
+		refuse(l, fd, sa, len, rc);
+		return;
+	}
+	e->owner_ctx = l;
+	/* USB/IP is request and reply: Nagle would hold each small URB back */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	memset(&desc, 0, sizeof(desc));
+	desc.vh = l->vh;
+	desc.type = l->adopt_type;
+	desc.fd.sockfd = fd;
+	desc.vh_prot_name = l->protocol;
+	desc.opaque = e;
+	/* a failed adoption closes fd, and may or may not have told
+	 * proxy_listen_closed: the entry is freed here either way */
+	l->adopting = e;
+	wsi = lws_adopt_descriptor_vhost_via_info(&desc);
+	l->adopting = NULL;
+	if (!wsi) {
+		admit_done(l->admit, e);
+		return;
+	}
+	e->owner = wsi;
+}
+
+static void accept_ready(struct proxy_listener *l, int listen_fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, n;
+
+	for (n = 0; n < ACCEPT_BATCH && !l->paused; n++) {
+		len = sizeof(ss);
+		fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				pause_listener(l, 1);
+			/* EAGAIN: done; ECONNABORTED and the like: that peer left */
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("%s %s: accept: %s", l->option, l->spec, strerror(errno));
+			if (errno != ECONNABORTED && errno != EINTR)
+				return;
+			continue;
+		}
+		admit_one(l, fd, (struct sockaddr *)&ss, len);
+	}
+}
+
+static int listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct proxy_listener *l = lws_get_opaque_user_data(wsi);
+
+	(void)user;
+	(void)in;
+	(void)len;
+	if (reason == LWS_CALLBACK_RAW_RX_FILE && l)
+		accept_ready(l, lws_get_socket_fd(wsi));
+	return 0;
+}
+
+static int listen_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					       : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int proxy_listen_open(struct proxy *px, struct proxy_listener *l)
+{
+	struct lws_context_creation_info info;
+	const char *why = NULL;
+	size_t i;
+	int n;
+
+	l->px = px;
+	l->admit = admit_new(&l->policy);
+	if (!l->admit) {
+		log_err("%s %s: out of memory", l->option, l->spec);
+		return -1;
+	}
+	if (!px->listen_vh) {
+		static struct lws_protocols protocols[2];
+
+		protocols[0] = listen_protocol;
+		memset(&info, 0, sizeof(info));
+		info.vhost_name = "listen";
+		info.port = CONTEXT_PORT_NO_LISTEN;
+		info.protocols = protocols;
+		info.user = px;
+		px->listen_vh = lws_create_vhost(px->ctx, &info);
+		if (!px->listen_vh) {
+			log_err("cannot create the listening vhost");
+			return -1;
+		}
+	}
+	n = net_listen_all(l->spec, l->fds, sizeof(l->fds) / sizeof(l->fds[0]), &why);
+	if (n < 0) {
+		log_err("%s %s: %s", l->option, l->spec, why);
+		return -1;
+	}
+	l->nfds = (size_t)n;
+	for (i = 0; i < l->nfds; i++) {
+		lws_adopt_desc_t desc;
+
+		memset(&desc, 0, sizeof(desc));
+		desc.vh = px->listen_vh;
+		desc.type = LWS_ADOPT_RAW_FILE_DESC;
+		desc.fd.filefd = l->fds[i];
+		desc.vh_prot_name = listen_protocol.name;
+		desc.opaque = l;
+		l->wsi[i] = lws_adopt_descriptor_vhost_via_info(&desc);
+		if (!l->wsi[i]) {
+			log_err("%s %s: cannot watch the listening socket", l->option, l->spec);
+			return -1;
+		}
+	}
+	l->port = listen_port(l->fds[0]);
+	return 0;
+}
+
+void proxy_listen_close(struct proxy_listener *l)
+{
+	admit_free(l->admit);
+	l->admit = NULL;
+}
+
+static struct admit_entry *entry_of(struct lws *wsi)
+{
+	return wsi ? lws_get_opaque_user_data(wsi) : NULL;
+}
+
+void proxy_listen_settled(struct lws *wsi)
+{
+	struct admit_entry *e = entry_of(wsi);
+
+	if (e)
+		admit_settle(((struct proxy_listener *)e->owner_ctx)->admit, e);
+}
+
+void proxy_listen_authenticated(struct lws *wsi)
+{
+	struct admit_entry *e = entry_of(wsi);
+
+	if (!e)
+		return;
+	lws_set_opaque_user_data(wsi, NULL);
+	admit_done(((struct proxy_listener *)e->owner_ctx)->admit, e);
+}
+
+void proxy_listen_closed(struct lws *wsi)
+{
+	struct admit_entry *e = entry_of(wsi);
+	struct proxy_listener *l;
+
+	if (!e)
+		return;
+	l = e->owner_ctx;
+	lws_set_opaque_user_data(wsi, NULL);
+	/* admit_one frees what a failed adoption leaves */
+	if (e != l->adopting)
+		admit_done(l->admit, e);
+}
+
+void proxy_listen_tick(struct proxy_listener *l)
+{
+	int64_t now = monotonic_ms();
+	struct admit_entry *e;
+	unsigned int hidden;
+
+	if (!l->admit)
+		return;
+	while ((e = admit_expired(l->admit, now))) {
+		char addr[NETADDR_STRLEN];
+
+		l->expired++;
+		if (log_limit_allow(&l->expiry_log, now)) {
+			netaddr_peer(lws_get_socket_fd(e->owner), addr, sizeof(addr));
+			log_warn("%s %s: closing the connection from %s: %s within %d s", l->option, l->spec, addr,
+				 l->expiry_what, (int)(l->policy.timeout_ms / 1000));
+		}
+		lws_set_timeout(e->owner, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
+	if ((hidden = log_limit_flush(&l->refusal_log, now)))
+		log_warn("%s %s: refused %u more connections in the last %d s (%lu refused in all)", l->option,
+			 l->spec, hidden, LOG_LIMIT_WINDOW_MS / 1000, l->refused);
+	if ((hidden = log_limit_flush(&l->expiry_log, now)))
+		log_warn("%s %s: closed %u more connections for the same reason in the last %d s", l->option,
+			 l->spec, hidden, LOG_LIMIT_WINDOW_MS / 1000);
+	if ((hidden = log_limit_flush(&l->fd_log, now)))
+		log_warn("%s %s: out of file descriptors %u more times in the last %d s", l->option, l->spec, hidden,
+			 LOG_LIMIT_WINDOW_MS / 1000);
+}
+
+void proxy_raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("cannot raise the file descriptor limit to %llu: %s", (unsigned long long)rl.rlim_max,
+			 strerror(errno));
+}

@@ -1,0 +1,951 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The proxy's WebSocket protocol: one exported device per tunnel, one
+ * tunnel per connection at a time.  The node's identity is one field of its
+ * certificate (certid.h), checked during the TLS handshake, and one
+ * identity has one live connection per device it exports: a newer export
+ * of the same node busid, or a resume, takes over from the older
+ * connection, which is closed with the reason.  Bytes from the node are
+ * framed and validated, then relayed to the importer; the importer's bytes
+ * come the other way in proxy_usbip.c.  A tunnel whose connection is lost
+ * is parked with its importer for resume_seconds, and a node that names its
+ * session on a new connection carries on from the byte each side holds
+ * (resume.h).
+ */
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certid.h"
+#include "tunnel/ctl.h"
+#include "base/log.h"
+#include "base/monoclock.h"
+#include "net/netaddr.h"
+#include "proxy.h"
+#include "proxy_int.h"
+#include "usbip/relay.h"
+#include "base/usbws_err.h"
+#include "tunnel/wsframe.h"
+
+void tunnel_kick(struct tunnel *t)
+{
+	if (t->wsi)
+		lws_callback_on_writable(t->wsi);
+}
+
+static void queue_text(struct tunnel *t, char *json)
+{
+	if (!json || t->ntext == sizeof(t->text_queue) / sizeof(t->text_queue[0])) {
+		free(json);
+		return;
+	}
+	t->text_queue[t->ntext++] = json;
+	tunnel_kick(t);
+}
+
+static void tunnel_free(struct tunnel *t)
+{
+	struct tunnel **pp;
+
+	proxy_detach_importer(t);
+	for (pp = &t->px->tunnels; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	if (t->conn)
+		t->conn->t = NULL;
+	while (t->ntext)
+		free(t->text_queue[--t->ntext]);
+	X509_free(t->cert);
+	sk_X509_pop_free(t->chain, X509_free);
+	usbip_validator_free(t->validator);
+	buf_free(&t->tx);
+	buf_free(&t->text_in);
+	free(t);
+}
+
+/* Tells the node why, then closes its tunnel; nothing else is touched.  A
+ * parked tunnel has no one to tell: its session just ends. */
+void tunnel_fail(struct tunnel *t, const char *code, const char *why)
+{
+	if (t->closing)
+		return;
+	log_warn("node %s: closing its tunnel: %s", t->node, why);
+	if (!t->wsi) {
+		tunnel_free(t);
+		return;
+	}
+	queue_text(t, ctl_error(code, why));
+	snprintf(t->close_reason, sizeof(t->close_reason), "%s", why);
+	t->closing = 1;
+	buf_consume(&t->tx, buf_len(&t->tx));
+	t->rs.sent = 0;
+	proxy_detach_importer(t);
+	tunnel_kick(t);
+}
+
+/* The importer waits while the node holds a window's worth unacknowledged. */
+static void importer_resume_if_room(struct tunnel *t)
+{
+	if (t->imp && t->imp->rx_paused && buf_len(&t->tx) < t->px->cfg->resume_window) {
+		t->imp->rx_paused = 0;
+		lws_rx_flow_control(t->imp->wsi, 1);
+	}
+}
+
+/* Who a listing is for, and so what it shows.  A node sees its own exported
+ * devices and nothing of any other node's: tenants of one proxy do not learn
+ * of each other.  A wider view (an operator's) would be another scope. */
+struct listing_scope {
+	const char *node;                 /* the only node shown */
+};
+
+/* A tunnel on its way out is not shown, as in the devlist; what is shown
+ * is so at most --max-tunnels-per-node devices a node (USBWS_LIST_MAX). */
+static int scope_shows(const struct listing_scope *scope, const struct tunnel *t)
+{
+	return t->exported && !t->closing && strcmp(t->node, scope->node) == 0;
+}
+
+static char *nodes_listing(struct proxy *px, const struct listing_scope *scope)
+{
+	json_t *root = json_pack("{s:s, s:[]}", "type", "nodes", "nodes");
+	json_t *nodes = json_object_get(root, "nodes");
+	struct tunnel *t, *u;
+	char *s;
+
+	for (t = px->tunnels; t; t = t->next) {
+		json_t *node, *devs;
+		int seen = 0;
+
+		/* one entry per node name that has a device exported */
+		if (!scope_shows(scope, t))
+			continue;
+		for (u = px->tunnels; u != t && !seen; u = u->next)
+			seen = scope_shows(scope, u) && strcmp(u->node, t->node) == 0;
+		if (seen)
+			continue;
+		node = json_pack("{s:s, s:[]}", "node", t->node, "devices");
+		devs = json_object_get(node, "devices");
+		for (u = t; u; u = u->next) {
+			if (strcmp(u->node, t->node) != 0 || !scope_shows(scope, u))
+				continue;
+			json_array_append_new(devs, ctl_device_json(&u->dev, u->ifs, u->imp ? "imported" : "exported"));
+		}
+		json_array_append_new(nodes, node);
+	}
+	s = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return s;
+}
+
+static int reply_op(struct tunnel *t, uint16_t code, uint32_t status)
+{
+	uint8_t rep[USBIP_OP_COMMON_SIZE];
+
+	usbip_op_common_encode(rep, sizeof(rep), code, status);
+	if (buf_append(&t->tx, rep, sizeof(rep)) < 0)
+		return USBWS_ERR_NOSPACE;
+	tunnel_kick(t);
+	return 0;
+}
+
+static void new_session(char out[CTL_SESSION_HEX + 1])
+{
+	uint8_t raw[CTL_SESSION_HEX / 2];
+	size_t i;
+
+	RAND_bytes(raw, sizeof(raw));
+	for (i = 0; i < sizeof(raw); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* An exported tunnel goes first in the list, numbered, so that exported
+ * tunnels run newest first: a devlist streamed over many writes resumes
+ * from a number, whatever came and went meanwhile (proxy_usbip.c). */
+static void move_to_front(struct tunnel *t)
+{
+	struct tunnel **pp;
+
+	for (pp = &t->px->tunnels; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	t->next = t->px->tunnels;
+	t->px->tunnels = t;
+	t->list_seq = ++t->px->list_seq;
+}
+
+/* The connection of an older tunnel that has been taken over closes, with
+ * why; a link that is only half-open would never let the close frame out,
+ * so it goes after a few seconds regardless. */
+static void close_superseded(struct lws *wsi, struct conn *c, const char *why)
+{
+	if (c)
+		snprintf(c->close_reason, sizeof(c->close_reason), "%s", why);
+	lws_callback_on_writable(wsi);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 3);
+}
+
+/* t has just exported what older tunnels of its identity export under the
+ * same node busid: the node restarted (its old link half-open, or parked
+ * for a resume that will never come), or a second device holds the same
+ * certificate.  One identity, one live connection per device: the older
+ * ones end now, their importers and vhci ports with them, rather than
+ * after the keepalive or resume time.  A run of takeovers, each soon after
+ * the last, is two devices fighting: past PROXY_LOOP_REPLACEMENTS it is
+ * said once per PROXY_LOOP_SECONDS instead of once each. */
+static void replace_older(struct tunnel *t)
+{
+	struct tunnel *u, *next;
+	time_t now = time(NULL);
+	char why[CERTID_MAX + 48];
+
+	snprintf(why, sizeof(why), "replaced by a newer connection of %s", t->node);
+	for (u = t->px->tunnels; u; u = next) {
+		next = u->next;
+		if (u == t || !u->exported || u->closing || strcmp(u->node, t->node) != 0 ||
+		    strcmp(u->node_busid, t->node_busid) != 0)
+			continue;
+		if (u->replacements && now - u->replaced_at <= PROXY_LOOP_SECONDS) {
+			t->replacements = u->replacements + 1;
+			t->replaced_since = u->replaced_since;
+			t->loop_warned = u->loop_warned;
+		} else {
+			t->replacements = 1;
+			t->replaced_since = now;
+			t->loop_warned = 0;
+		}
+		t->replaced_at = now;
+		if (t->replacements <= PROXY_LOOP_REPLACEMENTS) {
+			log_info("node %s: a newer connection exports its %s again; ending the older one "
+				 "(busid %s, %s): %s", t->node, t->node_busid, u->busid,
+				 u->wsi ? "connected" : "waiting for a resume", why);
+		} else if (!t->loop_warned || now - t->loop_warned >= PROXY_LOOP_SECONDS) {
+			log_warn("node %s: replacement loop: its %s has changed connections %u times in %ld s; "
+				 "two live devices seem to share this identity (a copied certificate?); said again "
+				 "at most once every %d s", t->node, t->node_busid, t->replacements,
+				 (long)(now - t->replaced_since), PROXY_LOOP_SECONDS);
+			t->loop_warned = now;
+		} else {
+			log_debug("node %s: its %s replaced again (%u times)", t->node, t->node_busid, t->replacements);
+		}
+		/* out of listings and beyond a resume at once, whenever the
+		 * old connection finally closes */
+		u->exported = 0;
+		u->session[0] = 0;
+		if (!u->wsi) {
+			tunnel_free(u);
+			continue;
+		}
+		proxy_detach_importer(u);
+		queue_text(u, ctl_error("replaced", why));
+		snprintf(u->close_reason, sizeof(u->close_reason), "%s", why);
+		u->closing = 1;
+		buf_consume(&u->tx, buf_len(&u->tx));
+		u->rs.sent = 0;
+		close_superseded(u->wsi, NULL, why);
+	}
+}
+
+static int over_tunnel_cap(struct tunnel *t, const char *busid);
+
+/* OP messages from the node: the export and, at the end, the unexport. */
+static int on_node_op(void *ctx, const struct usbip_event *ev)
+{
+	struct tunnel *t = ctx;
+	struct proxy *px = t->px;
+	int rc;
+
+	switch (ev->type) {
+	case USBIP_EV_OP:
+		t->op_code = ev->u.op.code;
+		return 0;
+	case USBIP_EV_DEVICE:
+		if (t->op_code == USBIP_OP_REQ_EXPORT)
+			t->dev = ev->u.device;
+		return 0;
+	case USBIP_EV_END:
+		break;
+	default:
+		return 0;
+	}
+	if (t->op_code == USBIP_OP_REQ_EXPORT) {
+		char node_busid[USBIP_BUSID_SIZE];
+		unsigned int bus = ++px->next_bus;
+
+		memcpy(node_busid, t->dev.busid, sizeof(node_busid));
+		/* again, for the device the export names, which may not be the
+		 * hello's */
+		if (over_tunnel_cap(t, node_busid))
+			return USBWS_ERR_REFUSED;
+		memcpy(t->node_busid, t->dev.busid, sizeof(t->node_busid));
+		/* busids must be unique on the proxy whatever the nodes call them */
+		snprintf(t->busid, sizeof(t->busid), "%u-1", bus);
+		memcpy(t->dev.busid, t->busid, sizeof(t->busid));
+		snprintf(t->dev.path, sizeof(t->dev.path), "/usbws/%s/%s", t->node, node_busid);
+		t->dev.busnum = bus;
+		t->dev.devnum = 1;
+		t->exported = 1;
+		move_to_front(t);
+		log_info("node %s exported %04x:%04x (its %s) as busid %s", t->node, t->dev.id_vendor,
+			 t->dev.id_product, node_busid, t->busid);
+		replace_older(t);
+		if (px->cfg->resume_seconds > 0)
+			new_session(t->session);
+		queue_text(t, ctl_welcome(t->node, t->busid, t->session[0] ? t->session : NULL,
+					  (unsigned int)px->cfg->resume_seconds));
+		rc = reply_op(t, USBIP_OP_REP_EXPORT, USBIP_ST_OK);
+		/* vhci_hcd sends its first commands once attached: they queue
+		 * behind the reply */
+		if (rc == 0)
+			proxy_vhci_attach(t);
+		return rc;
+	}
+	if (t->op_code == USBIP_OP_REQ_UNEXPORT) {
+		log_info("node %s unexported busid %s", t->node, t->busid);
+		t->exported = 0;
+		t->session[0] = 0;
+		proxy_detach_importer(t);
+		snprintf(t->close_reason, sizeof(t->close_reason), "device unexported");
+		t->closing = 1;
+		return reply_op(t, USBIP_OP_REP_UNEXPORT, USBIP_ST_OK);
+	}
+	return 0;
+}
+
+static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
+{
+	struct importer *imp = t->imp;
+	struct buf discard;
+	int rc;
+
+	if (!t->hello_seen) {
+		tunnel_fail(t, "protocol", "USB/IP data before the hello message");
+		return;
+	}
+	resume_received(&t->rs, len);
+	if (resume_ack_due(&t->rs, 0)) {
+		t->ack_due = 1;
+		tunnel_kick(t);
+	}
+	if (imp) {
+		rc = relay_chunk(&t->from_node, in, len, &imp->out, on_node_op, t);
+	} else {
+		/* replies for an importer that has left go nowhere, but are
+		 * still checked */
+		buf_init(&discard, 0, PROXY_BUF_LIMIT);
+		rc = relay_chunk(&t->from_node, in, len, &discard, on_node_op, t);
+		buf_free(&discard);
+	}
+	if (rc < 0) {
+		char why[120];
+
+		snprintf(why, sizeof(why), "USB/IP protocol violation: %s", usbws_strerror(rc));
+		tunnel_fail(t, "usbip", why);
+		return;
+	}
+	if (t->imp) {
+		importer_kick(t->imp);
+		if (buf_len(&t->imp->out) >= PROXY_HIGH_WATER)
+			lws_rx_flow_control(t->wsi, 0);
+	}
+}
+
+/* The other tunnels of self's node: live, waiting for their export, parked
+ * for a resume, or closing (a node that never reads its close would keep
+ * those around), but not listings, and not the one an export of busid
+ * (the node's name for its device) is about to replace. */
+static unsigned int node_tunnels(const struct proxy *px, const struct tunnel *self, const char *busid)
+{
+	const struct tunnel *t;
+	unsigned int n = 0;
+
+	for (t = px->tunnels; t; t = t->next) {
+		if (t == self || !t->hello_seen || strcmp(t->node, self->node) != 0)
+			continue;
+		if (t->exported && !t->closing && busid[0] && strcmp(t->node_busid, busid) == 0)
+			continue;
+		n++;
+	}
+	return n;
+}
+
+/* One node may not take every tunnel (and so the memory and ports behind
+ * them): past --max-tunnels-per-node its next export is refused, and the
+ * node tries again later, as a parked tunnel may expire meanwhile. */
+static int over_tunnel_cap(struct tunnel *t, const char *busid)
+{
+	const struct proxy_config *cfg = t->px->cfg;
+	char why[300];
+
+	if (node_tunnels(t->px, t, busid) < cfg->max_tunnels_per_node)
+		return 0;
+	snprintf(why, sizeof(why), "node %s already has %u tunnels, live or kept for a resume, the most this proxy "
+		 "allows one node (--max-tunnels-per-node); end one, or let a lost one's %d s resume time pass",
+		 t->node, cfg->max_tunnels_per_node, cfg->resume_seconds);
+	tunnel_fail(t, "limit", why);
+	return 1;
+}
+
+/* A node names the session of a tunnel it lost: the tunnel moves to this
+ * connection and both sides carry on from what the other holds. */
+static void resume_session(struct conn *c, const struct ctl_msg *msg)
+{
+	struct tunnel *t = c->t, *old;
+	char why[320];
+	int rc;
+
+	for (old = t->px->tunnels; old; old = old->next)
+		if (old != t && old->session[0] && strcmp(old->session, msg->session) == 0 && !old->closing)
+			break;
+	/* a session is its identity's alone; the node is told what it would
+	 * be told of a session that does not exist, the log says more */
+	if (old && strcmp(old->node, t->node) != 0) {
+		log_warn("node %s named session %.8s... of node %s: refused, a session is resumed only by its own "
+			 "identity", t->node, msg->session, old->node);
+		old = NULL;
+	}
+	if (!old) {
+		snprintf(why, sizeof(why), "no session %.8s... for node %s here: it ended, expired after %d s, or "
+			 "this proxy restarted", msg->session, t->node, t->px->cfg->resume_seconds);
+		tunnel_fail(t, "no-session", why);
+		return;
+	}
+	rc = resume_rewind(&old->rs, &old->tx, msg->received);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot resume at byte %llu: %s", (unsigned long long)msg->received,
+			 usbws_strerror(rc));
+		tunnel_fail(t, "protocol", why);
+		tunnel_fail(old, "protocol", why);
+		return;
+	}
+	if (old->wsi) {
+		/* the node saw its link die before we did */
+		char replaced[CERTID_MAX + 48];
+
+		snprintf(replaced, sizeof(replaced), "replaced by a newer connection of %s", t->node);
+		log_info("node %s: a newer connection resumes busid %s; closing the old one: %s", t->node, old->busid,
+			 replaced);
+		old->conn->t = NULL;
+		close_superseded(old->wsi, old->conn, replaced);
+	}
+	log_info("node %s resumed busid %s after %ld s: it had %llu bytes, this proxy %llu", t->node, old->busid,
+		 old->parked_since ? (long)(time(NULL) - old->parked_since) : 0L,
+		 (unsigned long long)msg->received, (unsigned long long)old->rs.received);
+	old->wsi = t->wsi;
+	old->conn = c;
+	old->parked_since = 0;
+	old->last_rx_ms = old->last_ping_ms = monotonic_ms();
+	old->resumes++;
+	/* revocation is checked against the certificate of the live link */
+	X509_free(old->cert);
+	sk_X509_pop_free(old->chain, X509_free);
+	old->cert = t->cert;
+	old->chain = t->chain;
+	t->cert = NULL;
+	t->chain = NULL;
+	t->conn = NULL;
+	tunnel_free(t);
+	c->t = old;
+	queue_text(old, ctl_resumed(old->rs.received));
+	old->rs.ack_sent = old->rs.received;
+	if (old->imp && buf_len(&old->imp->out) >= PROXY_HIGH_WATER)
+		lws_rx_flow_control(old->wsi, 0);
+	tunnel_kick(old);
+}
+
+static void node_text(struct conn *c, const void *in, size_t len, int final)
+{
+	struct tunnel *t = c->t;
+	struct ctl_msg msg;
+	char why[200];
+	int rc;
+
+	if (buf_append(&t->text_in, in, len) < 0) {
+		tunnel_fail(t, "bad-json", "control message too long");
+		return;
+	}
+	if (!final)
+		return;
+	if (ctl_parse((const char *)buf_data(&t->text_in), buf_len(&t->text_in), &msg, why, sizeof(why)) < 0) {
+		char reason[240];
+
+		snprintf(reason, sizeof(reason), "malformed control message: %s", why);
+		buf_consume(&t->text_in, buf_len(&t->text_in));
+		tunnel_fail(t, "bad-json", reason);
+		return;
+	}
+	buf_consume(&t->text_in, buf_len(&t->text_in));
+	switch (msg.type) {
+	case CTL_HELLO:
+		/* a node with a valid certificate has said who it is: it
+		 * leaves the caps on connections not yet authenticated */
+		proxy_listen_authenticated(t->wsi);
+		if (t->hello_seen) {
+			tunnel_fail(t, "protocol", "second hello");
+			return;
+		}
+		if (strcmp(msg.role, "list") == 0) {
+			struct listing_scope scope = { .node = t->node };
+
+			log_info("%s asked for the listing", t->node);
+			queue_text(t, nodes_listing(t->px, &scope));
+			snprintf(t->close_reason, sizeof(t->close_reason), "listing sent");
+			t->closing = 1;
+			return;
+		}
+		t->hello_seen = 1;
+		if (strcmp(msg.role, "resume") == 0) {
+			resume_session(c, &msg);
+			return;
+		}
+		/* a node back from a dead link, at its cap, replaces its own
+		 * older tunnel of this device rather than being refused */
+		snprintf(t->hello_busid, sizeof(t->hello_busid), "%s", msg.busid);
+		if (over_tunnel_cap(t, t->hello_busid))
+			return;
+		log_info("node %s connected", t->node);
+		/* REQ_EXPORT carries no interfaces; listings take them from here */
+		memcpy(t->ifs, msg.ifs, sizeof(t->ifs));
+		return;
+	case CTL_ACK:
+		/* without a session nothing is kept to drop */
+		if (!t->session[0])
+			return;
+		rc = resume_acked(&t->rs, &t->tx, msg.received);
+		if (rc < 0) {
+			snprintf(why, sizeof(why), "acknowledged byte %llu: %s", (unsigned long long)msg.received,
+				 usbws_strerror(rc));
+			tunnel_fail(t, "protocol", why);
+			return;
+		}
+		importer_resume_if_room(t);
+		return;
+	case CTL_ERROR:
+		log_warn("node %s reports: %s (%s)", t->node, msg.message, msg.code);
+		return;
+	default:
+		tunnel_fail(t, "protocol", "unexpected control message from a node");
+		return;
+	}
+}
+
+/* The message at the head of the queue, one fragment of at most
+ * USBWS_CTL_MAX per call: a listing can be far longer than one frame, and
+ * what lws holds for a slow node stays one fragment. */
+static int write_text_fragment(struct tunnel *t)
+{
+	static uint8_t frame[LWS_PRE + USBWS_CTL_MAX];
+	char *s = t->text_queue[0];
+	int kind = t->text_off ? LWS_WRITE_CONTINUATION : LWS_WRITE_TEXT;
+	size_t n;
+
+	if (!t->text_off)
+		t->text_len = strlen(s);
+	n = t->text_len - t->text_off;
+	if (n > USBWS_CTL_MAX) {
+		n = USBWS_CTL_MAX;
+		kind |= LWS_WRITE_NO_FIN;
+	}
+	memcpy(frame + LWS_PRE, s + t->text_off, n);
+	t->text_off += n;
+	if (t->text_off == t->text_len) {
+		free(s);
+		memmove(t->text_queue, t->text_queue + 1, --t->ntext * sizeof(t->text_queue[0]));
+		t->text_off = 0;
+	}
+	return lws_write(t->wsi, frame + LWS_PRE, n, (enum lws_write_protocol)kind) < (int)n ? -1 : 0;
+}
+
+static int write_text(struct tunnel *t, char *s, enum lws_write_protocol kind)
+{
+	static uint8_t frame[LWS_PRE + USBWS_CTL_MAX];
+	size_t n = s ? strlen(s) : 0;
+
+	if (n > USBWS_CTL_MAX)
+		n = USBWS_CTL_MAX;
+	memcpy(frame + LWS_PRE, s ? s : "", n);
+	free(s);
+	return lws_write(t->wsi, frame + LWS_PRE, n, kind) < (int)n ? -1 : 0;
+}
+
+/* One write per call: a ping, a control message, an ack, then the stream. */
+static int write_queued(struct tunnel *t)
+{
+	/* the stream's bytes stay in tx until acknowledged: lws gets a copy,
+	 * with the headroom it writes its frame header into */
+	static uint8_t frame[LWS_PRE + PROXY_WRITE_MAX];
+	size_t n;
+
+	/* nothing comes between the fragments of a message */
+	if (t->ping_due && !t->text_off) {
+		t->ping_due = 0;
+		if (write_text(t, strdup("usbws"), LWS_WRITE_PING) < 0)
+			return -1;
+	} else if (t->ntext) {
+		if (write_text_fragment(t) < 0)
+			return -1;
+	} else if (t->ack_due && !t->closing) {
+		t->ack_due = 0;
+		resume_ack_queued(&t->rs);
+		if (write_text(t, ctl_ack(t->rs.received), LWS_WRITE_TEXT) < 0)
+			return -1;
+	} else if (resume_unsent(&t->rs, &t->tx)) {
+		/* large frames mean fewer poll rounds; see PROXY_WRITE_MAX */
+		n = resume_unsent(&t->rs, &t->tx);
+		if (n > PROXY_WRITE_MAX)
+			n = PROXY_WRITE_MAX;
+		memcpy(frame + LWS_PRE, resume_unsent_data(&t->rs, &t->tx), n);
+		/* counted before the write: a write that fails may still have
+		 * put part of the frame on the wire, and the node counts what
+		 * arrives; the bytes stay in tx until acknowledged either way */
+		resume_wrote(&t->rs, n);
+		if (lws_write(t->wsi, frame + LWS_PRE, n, LWS_WRITE_BINARY) < (int)n)
+			return -1;
+		/* without a session nothing is ever resent */
+		if (!t->session[0])
+			resume_acked(&t->rs, &t->tx, t->rs.acked + t->rs.sent);
+		importer_resume_if_room(t);
+	} else if (t->closing) {
+		lws_close_reason(t->wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)t->close_reason,
+				 strlen(t->close_reason));
+		return -1;
+	}
+	if (t->ntext || t->ping_due || t->ack_due || resume_unsent(&t->rs, &t->tx) || t->closing)
+		lws_callback_on_writable(t->wsi);
+	return 0;
+}
+
+/* OpenSSL's verdict on each certificate of the chain, and then ours on the
+ * node's own: it must name exactly one identity (certid.h).  Returns 0 to
+ * go on, 1 to refuse the handshake. */
+static int verify_client_cert(struct lws *wsi, X509_STORE_CTX *xctx, size_t preverify_ok)
+{
+	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
+	X509 *cert = X509_STORE_CTX_get_current_cert(xctx);
+	char subject[256], serial[80], name[CERTID_MAX + 1];
+	int err;
+
+	if (preverify_ok && X509_STORE_CTX_get_error_depth(xctx) > 0)
+		return 0;
+	certid_subject(cert, subject, sizeof(subject));
+	certid_serial(cert, serial, sizeof(serial));
+	if (!preverify_ok) {
+		err = X509_STORE_CTX_get_error(xctx);
+		log_warn("client certificate rejected: %s (subject %s, serial %s); a node needs a certificate signed "
+			 "by --ca, valid now and not revoked", X509_verify_cert_error_string(err), subject, serial);
+		return 1;
+	}
+	err = certid_get(cert, px->cfg->identity, name);
+	if (err < 0) {
+		log_warn("client certificate rejected: %s (subject %s, serial %s, --identity %s)", usbws_strerror(err),
+			 subject, serial, certid_source_name(px->cfg->identity));
+		/* the node is told "bad certificate" */
+		X509_STORE_CTX_set_error(xctx, X509_V_ERR_CERT_REJECTED);
+		return 1;
+	}
+	return 0;
+}
+
+/* Handshakes (TLS, the upgrade) anyone can fail at will: a few lines, then
+ * a sum (tick). */
+static struct log_limit tls_refusals;
+
+/* Every alert the proxy sends during a handshake explains a refusal; the
+ * one that matters most is "certificate required" (no client certificate),
+ * which never reaches the verification callback. */
+static void tls_info(const SSL *ssl, int where, int ret)
+{
+	char peer[NETADDR_STRLEN];
+
+	if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE) || (ret >> 8) != SSL3_AL_FATAL)
+		return;
+	/* a peer that connects and leaves without a byte was refused
+	 * nothing: OpenSSL answers its EOF with a decode_error alert */
+	if (BIO_number_read(SSL_get_rbio(ssl)) == 0)
+		return;
+	netaddr_peer(SSL_get_fd(ssl), peer, sizeof(peer));
+	if (!log_limit_allow(&tls_refusals, monotonic_ms()))
+		return;
+	/* TLS 1.3's certificate_required (116) is missing from OpenSSL 3.0's names */
+	if ((ret & 0xff) == 116)
+		log_warn("TLS handshake with %s refused: certificate required (the node sent no client certificate)",
+			 peer);
+	else
+		log_warn("TLS handshake with %s refused: %s", peer, SSL_alert_desc_string_long(ret));
+}
+
+static void tunnel_open(struct conn *c, struct lws *wsi)
+{
+	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
+	SSL *ssl = lws_get_ssl(wsi);
+	STACK_OF(X509) *chain = ssl ? SSL_get_peer_cert_chain(ssl) : NULL;
+	struct tunnel *t = calloc(1, sizeof(*t));
+	int rc;
+
+	c->t = t;
+	if (!t)
+		return;
+	t->px = px;
+	t->wsi = wsi;
+	t->conn = c;
+	t->last_rx_ms = t->last_ping_ms = monotonic_ms();
+	/* the name the handshake checked, read again from the same field */
+	t->cert = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
+	rc = certid_get(t->cert, px->cfg->identity, t->node);
+	if (rc < 0) {
+		log_warn("a connection without a usable identity is refused: %s", usbws_strerror(rc));
+		goto refuse;
+	}
+	t->chain = chain ? X509_chain_up_ref(chain) : NULL;
+	t->validator = usbip_validator_new(NULL);
+	usbip_framer_init(&t->from_node, USBIP_FLOW_FROM_DEVICE, t->validator);
+	usbip_framer_init(&t->to_node, USBIP_FLOW_TO_DEVICE, t->validator);
+	usbip_framer_start_urb_phase(&t->to_node);
+	/* the window, plus one more read from the importer */
+	buf_init(&t->tx, 0, px->cfg->resume_window + 2 * PROXY_RX_CHUNK);
+	buf_init(&t->text_in, 0, USBWS_CTL_MAX);
+	t->next = px->tunnels;
+	px->tunnels = t;
+	log_debug("TLS client %s connected", t->node);
+	return;
+refuse:
+	X509_free(t->cert);
+	free(t);
+	c->t = NULL;
+}
+
+/* A node that closes for a reason of its own (it found our stream broken,
+ * say) is worth a line; a normal close is said by "disconnected". */
+static void log_peer_close(const struct tunnel *t, const uint8_t *payload, size_t len)
+{
+	char reason[WS_MAX_CLOSE_REASON + 1];
+	unsigned int code;
+
+	if (len < 2)
+		return;
+	code = (unsigned int)(payload[0] << 8 | payload[1]);
+	if (code == WS_CLOSE_NORMAL || code == WS_CLOSE_GOING_AWAY)
+		return;
+	log_printable(reason, sizeof(reason), payload + 2, len - 2);
+	log_warn("node %s closed its connection with status %u: %s", t->node, code,
+		 reason[0] ? reason : "no reason given");
+}
+
+/* The connection is gone.  An exported device with a session waits for
+ * its node; anything else ends here. */
+static void tunnel_closed(struct conn *c)
+{
+	struct tunnel *t = c->t;
+
+	c->t = NULL;
+	if (!t)
+		return;
+	t->conn = NULL;
+	t->wsi = NULL;
+	if (t->peer_closed && !usbip_framer_at_boundary(&t->from_node) && !t->from_node.err && !t->closing) {
+		log_warn("node %s: closing its tunnel: USB/IP protocol violation: %s", t->node,
+			 usbws_strerror(USBWS_ERR_STREAM_TRUNCATED));
+		t->closing = 1;
+	}
+	if (t->exported && t->session[0] && !t->closing && !t->peer_closed && !t->px->stopping) {
+		t->parked_since = time(NULL);
+		t->ack_due = t->ping_due = 0;
+		log_warn("node %s: connection lost; keeping busid %s%s for %d s for it to resume", t->node,
+			 t->busid, t->imp ? " and its importer" : "", t->px->cfg->resume_seconds);
+		return;
+	}
+	if (t->hello_seen)
+		log_info("node %s disconnected%s%s", t->node, t->busid[0] ? ", busid " : "", t->busid);
+	tunnel_free(t);
+}
+
+void proxy_tunnel_tick(struct proxy *px)
+{
+	const struct proxy_config *cfg = px->cfg;
+	time_t now = time(NULL);
+	int64_t now_ms = monotonic_ms();
+	struct tunnel *t, *next;
+	unsigned int hidden;
+
+	if ((hidden = log_limit_flush(&tls_refusals, now_ms)))
+		log_warn("refused %u more TLS handshakes or upgrades in the last %d s", hidden,
+			 LOG_LIMIT_WINDOW_MS / 1000);
+	for (t = px->tunnels; t; t = next) {
+		next = t->next;
+		if (!t->wsi) {
+			if (now - t->parked_since >= cfg->resume_seconds) {
+				log_warn("node %s did not resume within %d s; detaching busid %s", t->node,
+					 cfg->resume_seconds, t->busid);
+				tunnel_free(t);
+			}
+			continue;
+		}
+		/* in milliseconds: whole seconds would let a 3 s timeout fire
+		 * after 2 s of silence */
+		if (cfg->ping_interval && now_ms - t->last_rx_ms >= (int64_t)cfg->ping_timeout * 1000) {
+			log_warn("node %s: nothing heard for %ld s (keepalive timeout); dropping its connection",
+				 t->node, (long)((now_ms - t->last_rx_ms) / 1000));
+			t->last_rx_ms = now_ms;
+			lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			continue;
+		}
+		/* the tick comes once a second: half a tick early is on time */
+		if (cfg->ping_interval && now_ms - t->last_ping_ms + 500 >= (int64_t)cfg->ping_interval * 1000) {
+			t->last_ping_ms = now_ms;
+			t->ping_due = 1;
+		}
+		if (resume_ack_due(&t->rs, 1) && t->session[0])
+			t->ack_due = 1;
+		if (t->ping_due || t->ack_due)
+			tunnel_kick(t);
+	}
+}
+
+unsigned int proxy_tunnel_revoke(struct proxy *px, X509_STORE *store)
+{
+	struct tunnel *t, *next;
+	char subject[256], serial[80];
+	unsigned int n = 0;
+
+	for (t = px->tunnels; t; t = next) {
+		next = t->next;
+		if (!t->cert || t->closing || !proxy_trust_revoked(store, t->cert, t->chain))
+			continue;
+		certid_subject(t->cert, subject, sizeof(subject));
+		certid_serial(t->cert, serial, sizeof(serial));
+		log_warn("node %s: certificate revoked (serial %s, subject %s); %s", t->node, serial, subject,
+			 t->wsi ? "cutting off its connection" : "ending its parked session");
+		n++;
+		t->session[0] = 0;
+		t->exported = 0;
+		if (!t->wsi) {
+			tunnel_free(t);
+			continue;
+		}
+		tunnel_fail(t, "revoked", "this node's certificate has been revoked");
+		/* a stalled link must not keep it open */
+		lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, 3);
+	}
+	return n;
+}
+
+void proxy_tunnel_free_all(struct proxy *px)
+{
+	while (px->tunnels)
+		tunnel_free(px->tunnels);
+}
+
+/* Only WebSocket upgrades to USBWS_PATH that ask for our subprotocol. */
+static int filter_connection(struct lws *wsi)
+{
+	char uri[64] = "", proto[128] = "";
+
+	lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+	lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL);
+	if (strcmp(uri, USBWS_PATH) != 0 || !strstr(proto, USBWS_SUBPROTOCOL)) {
+		char peer[NETADDR_STRLEN], shown_uri[sizeof(uri)], shown_proto[sizeof(proto)];
+
+		if (!log_limit_allow(&tls_refusals, monotonic_ms()))
+			return 1;
+		netaddr_peer(lws_get_socket_fd(wsi), peer, sizeof(peer));
+		log_printable(shown_uri, sizeof(shown_uri), uri, strlen(uri));
+		log_printable(shown_proto, sizeof(shown_proto), proto, strlen(proto));
+		log_warn("refused a WebSocket upgrade from %s to '%s' with subprotocol '%s' (want %s, %s)", peer,
+			 shown_uri, shown_proto, USBWS_PATH, USBWS_SUBPROTOCOL);
+		return 1;
+	}
+	return 0;
+}
+
+/* The vhost's TLS context is made: it verifies nodes against the store
+ * of --ca and --crl, which a reload replaces (proxy_trust.c). */
+static int tls_context_made(SSL_CTX *ssl_ctx, struct lws_vhost *vh)
+{
+	struct proxy *px = lws_get_vhost_user(vh);
+
+	SSL_CTX_set_info_callback(ssl_ctx, tls_info);
+	/* a resumed TLS session skips certificate verification: a node revoked
+	 * or expired since its first handshake would get back in that way.  A
+	 * full handshake on each reconnect costs a node nothing it notices. */
+	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ssl_ctx, 0);
+	if (!px->first_store)
+		return 1;
+	SSL_CTX_set_cert_store(ssl_ctx, px->first_store);
+	px->first_store = NULL;
+	px->wss_ssl = ssl_ctx;
+	return 0;
+}
+
+static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct conn *c;
+	struct tunnel *t;
+
+	/* these two come before there is a connection: user is OpenSSL's */
+	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION)
+		return verify_client_cert(wsi, user, len);
+	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS)
+		return tls_context_made(user, in);
+	c = user;
+	t = c ? c->t : NULL;
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		tunnel_open(c, wsi);
+		return c->t ? 0 : -1;
+	case LWS_CALLBACK_RECEIVE:
+		if (!t || t->closing)
+			return 0;
+		t->last_rx_ms = monotonic_ms();
+		if (lws_frame_is_binary(wsi))
+			node_binary(t, in, len);
+		else
+			node_text(c, in, len, lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi));
+		return 0;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (t) {
+			t->peer_closed = 1;
+			log_peer_close(t, in, len);
+		}
+		return 0;
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (t)
+			t->last_rx_ms = monotonic_ms();
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (t)
+			return write_queued(t);
+		/* a connection whose tunnel moved on to a newer one is closing */
+		if (c && c->close_reason[0])
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)c->close_reason,
+					 strlen(c->close_reason));
+		return -1;
+	case LWS_CALLBACK_CLOSED:
+		tunnel_closed(c);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		proxy_listen_closed(wsi);
+		return 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return filter_connection(wsi);
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+const struct lws_protocols proxy_tunnel_protocol = {
+	.name = USBWS_SUBPROTOCOL,
+	.callback = tunnel_callback,
+	.per_session_data_size = sizeof(struct conn),
+	.rx_buffer_size = PROXY_RX_CHUNK,
+};

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The proxy's USB/IP re-export (--usbip-listen): a raw TCP protocol that
+ * answers OP_REQ_DEVLIST with the devices nodes have exported and
+ * OP_REQ_IMPORT by splicing the importer into that device's tunnel.
+ * Stock clients (usbip list -r, usbip attach) speak to it unchanged.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "proxy.h"
+#include "proxy_int.h"
+#include "usbip/relay.h"
+#include "base/usbws_err.h"
+
+void importer_kick(struct importer *imp)
+{
+	if (imp->wsi)
+		lws_callback_on_writable(imp->wsi);
+}
+
+struct tunnel *proxy_find_busid(struct proxy *px, const char *busid)
+{
+	struct tunnel *t;
+
+	for (t = px->tunnels; t; t = t->next)
+		if (t->exported && !t->closing && strcmp(t->busid, busid) == 0)
+			return t;
+	return NULL;
+}
+
+void proxy_detach_importer(struct tunnel *t)
+{
+	struct importer *imp = t->imp;
+
+	if (!imp)
+		return;
+	t->imp = NULL;
+	imp->t = NULL;
+	imp->close_when_sent = 1;
+	importer_kick(imp);
+	if (t->wsi)
+		lws_rx_flow_control(t->wsi, 1);
+	/* a command cut off halfway, or refused, may have reached the node
+	 * in part: the stream cannot carry another importer's commands */
+	if (!usbip_framer_at_boundary(&t->to_node) && !t->closing) {
+		log_warn("node %s: its importer %s; closing the tunnel, whose stream may hold part of it",
+			 t->node, t->to_node.err ? "broke the USB/IP protocol" : "left in the middle of a URB");
+		snprintf(t->close_reason, sizeof(t->close_reason), "importer left mid-URB");
+		t->closing = 1;
+		tunnel_kick(t);
+	}
+	log_info("busid %s released by its importer", t->busid);
+}
+
+/* What a devlist shows: every device exported and not going away (this
+ * listener is not a tenant's view, doc/protocol.md), up to a list_seq. */
+static int devlist_shows(const struct tunnel *t, uint64_t below)
+{
+	return t->exported && !t->closing && t->list_seq && t->list_seq < below;
+}
+
+/* Adds devlist records while imp->out is under its high water, newest
+ * export first.  The count went out first: a device exported since is not
+ * in this list, and one that left is a record this importer will never get,
+ * so it is dropped to ask again.  Returns 0, or -1 after logging why. */
+static int devlist_fill(struct importer *imp)
+{
+	struct usbip_exported_device d;
+	struct tunnel *t;
+	uint8_t *p;
+	int rc;
+
+	for (t = imp->px->tunnels; t && imp->devlist_left; t = t->next) {
+		if (!devlist_shows(t, imp->devlist_below))
+			continue;
+		if (buf_len(&imp->out) >= PROXY_HIGH_WATER)
+			return 0;
+		p = buf_reserve(&imp->out, USBIP_DEVLIST_DEVICE_MAX);
+		if (!p && buf_len(&imp->out))
+			return 0;
+		if (!p) {
+			log_warn("USB/IP importer: out of memory for its device list; dropping it");
+			return -1;
+		}
+		d.udev = t->dev;
+		memcpy(d.interfaces, t->ifs, sizeof(t->ifs));
+		rc = usbip_encode_devlist_device(p, USBIP_DEVLIST_DEVICE_MAX, &d);
+		if (rc < 0) {
+			log_warn("USB/IP importer: cannot list busid %s: %s; dropping it", t->busid, usbws_strerror(rc));
+			return -1;
+		}
+		buf_commit(&imp->out, (size_t)rc);
+		imp->devlist_below = t->list_seq;
+		imp->devlist_left--;
+	}
+	if (imp->devlist_left) {
+		log_warn("USB/IP importer: %u devices of its list left while it was being sent; dropping it to ask "
+			 "again", imp->devlist_left);
+		return -1;
+	}
+	return 0;
+}
+
+/* OP_REP_DEVLIST for any number of devices: the count now, the records as
+ * the importer takes them, so a list costs one bounded buffer. */
+static int reply_devlist(struct importer *imp)
+{
+	struct tunnel *t;
+	uint32_t n = 0;
+	uint8_t *p;
+
+	for (t = imp->px->tunnels; t; t = t->next)
+		n += (uint32_t)devlist_shows(t, UINT64_MAX);
+	p = buf_reserve(&imp->out, USBIP_DEVLIST_HEAD_SIZE);
+	if (!p)
+		return USBWS_ERR_NOSPACE;
+	buf_commit(&imp->out, (size_t)usbip_encode_devlist_head(p, USBIP_DEVLIST_HEAD_SIZE, n));
+	imp->devlist_left = n;
+	/* exports from now on are newer: not in this list */
+	imp->devlist_below = imp->px->list_seq + 1;
+	imp->close_when_sent = 1;
+	return devlist_fill(imp) < 0 ? USBWS_ERR_TRUNCATED : 0;
+}
+
+static int reply_import(struct importer *imp)
+{
+	uint8_t rep[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
+	struct tunnel *t = proxy_find_busid(imp->px, imp->req.busid);
+	int n;
+
+	if (!t || t->imp || usbip_validator_inflight(t->validator)) {
+		const char *why = !t ? "no such device" : "already imported";
+
+		log_info("import of %s refused: %s", imp->req.busid, why);
+		n = usbip_op_common_encode(rep, sizeof(rep), USBIP_OP_REP_IMPORT,
+					   t ? USBIP_ST_DEV_BUSY : USBIP_ST_NODEV);
+		imp->close_when_sent = 1;
+		return buf_append(&imp->out, rep, (size_t)n);
+	}
+	n = usbip_encode_op_device(rep, sizeof(rep), USBIP_OP_REP_IMPORT, USBIP_ST_OK, &t->dev);
+	if (buf_append(&imp->out, rep, (size_t)n) < 0)
+		return USBWS_ERR_NOSPACE;
+	t->imp = imp;
+	imp->t = t;
+	/* an imported device may stay idle as long as it likes */
+	proxy_listen_settled(imp->wsi);
+	log_info("busid %s (node %s) imported", t->busid, t->node);
+	return 0;
+}
+
+/* OP phase: one request, answered.  Returns bytes consumed or an error. */
+static int op_phase(struct importer *imp, const uint8_t *in, size_t len)
+{
+	size_t pos = 0, used;
+	int rc;
+
+	while (!imp->t && !imp->close_when_sent) {
+		rc = usbip_request_feed(&imp->op, in + pos, len - pos, &used, &imp->req);
+		pos += used;
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+		rc = imp->req.code == USBIP_OP_REQ_DEVLIST ? reply_devlist(imp) : reply_import(imp);
+		if (rc < 0)
+			return rc;
+	}
+	return (int)pos;
+}
+
+static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
+{
+	struct tunnel *t;
+	int rc;
+
+	rc = op_phase(imp, in, len);
+	if (rc < 0)
+		return rc;
+	in += rc;
+	len -= (size_t)rc;
+	importer_kick(imp);
+	t = imp->t;
+	if (!t || !len)
+		return 0;
+	rc = relay_chunk(&t->to_node, in, len, &t->tx, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	tunnel_kick(t);
+	/* the window: what the node has not acknowledged counts */
+	if (buf_len(&t->tx) >= t->px->cfg->resume_window) {
+		imp->rx_paused = 1;
+		lws_rx_flow_control(imp->wsi, 0);
+	}
+	return 0;
+}
+
+static int importer_writeable(struct importer *imp)
+{
+	size_t n;
+
+	if (imp->devlist_left && devlist_fill(imp) < 0)
+		return -1;
+	n = buf_len(&imp->out);
+	if (n) {
+		/* large writes mean fewer poll rounds; see PROXY_WRITE_MAX */
+		if (n > PROXY_WRITE_MAX)
+			n = PROXY_WRITE_MAX;
+		if (lws_write(imp->wsi, buf_data(&imp->out), n, LWS_WRITE_RAW) < (int)n)
+			return -1;
+		buf_consume(&imp->out, n);
+		if (imp->t && imp->t->wsi && buf_len(&imp->out) < PROXY_HIGH_WATER)
+			lws_rx_flow_control(imp->t->wsi, 1);
+	}
+	if (buf_len(&imp->out) || imp->devlist_left)
+		importer_kick(imp);
+	else if (imp->close_when_sent)
+		return -1;
+	return 0;
+}
+
+static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct importer *imp = user;
+	int rc;
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_ADOPT:
+		memset(imp, 0, sizeof(*imp));
+		imp->px = lws_get_vhost_user(lws_get_vhost(wsi));
+		imp->wsi = wsi;
+		imp->vhci_port = -1;
+		usbip_framer_init(&imp->op, USBIP_FLOW_TO_DEVICE, NULL);
+		buf_init(&imp->out, LWS_PRE, PROXY_BUF_LIMIT);
+		return 0;
+	case LWS_CALLBACK_RAW_RX:
+		if (imp->close_when_sent)
+			return 0;
+		rc = importer_rx(imp, in, len);
+		if (rc < 0) {
+			log_warn("%s broke the protocol: %s; dropping it",
+				 imp->vhci_port >= 0 ? "vhci_hcd" : "USB/IP importer", usbws_strerror(rc));
+			return -1;
+		}
+		return 0;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return importer_writeable(imp);
+	case LWS_CALLBACK_RAW_CLOSE:
+		imp->wsi = NULL;
+		proxy_vhci_released(imp);
+		if (imp->t)
+			proxy_detach_importer(imp->t);
+		buf_free(&imp->out);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		proxy_listen_closed(wsi);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+const struct lws_protocols proxy_usbip_protocol = {
+	.name = "usbws-usbip",
+	.callback = usbip_callback,
+	.per_session_data_size = sizeof(struct importer),
+	.rx_buffer_size = PROXY_RX_CHUNK,
+};

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "admin.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "net/ctlsock.h"
+#include "base/log.h"
+#include "kernel/usbdev.h"
+
+#define BOUND_PREFIX "bound-"
+
+/* usbws bind remembers the driver it took a device from, so that unbind
+ * gives it back even from another process. */
+static void bound_path(char *out, size_t cap, const char *busid)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), BOUND_PREFIX "%s", busid);
+	ctlsock_path(out, cap, name);
+}
+
+int admin_bind(const char *busid, FILE *out)
+{
+	char orig[64], why[256], path[256];
+	FILE *f;
+
+	if (usbdev_bind(busid, orig, sizeof(orig), why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		return 1;
+	}
+	if (!orig[0]) {
+		fprintf(out, "%s was already bound to usbip-host\n", busid);
+		return 0;
+	}
+	bound_path(path, sizeof(path), busid);
+	if (mkdir(ctlsock_dir(), 0700) < 0 && errno != EEXIST)
+		f = NULL;
+	else
+		f = fopen(path, "w");
+	if (f) {
+		fprintf(f, "%s\n", orig);
+		fclose(f);
+	} else {
+		log_warn("cannot record %s's driver in %s: %s; unbind will let the kernel choose", busid, path,
+			 strerror(errno));
+	}
+	fprintf(out, "bound %s to usbip-host (it was on %s)\n", busid, orig);
+	return 0;
+}
+
+static int connect_socket(char *out, size_t cap, const char *busid)
+{
+	char name[64];
+
+	ctlsock_connect_name(name, sizeof(name), busid);
+	ctlsock_path(out, cap, name);
+	/* a connect --user leaves its socket file behind */
+	return access(out, F_OK) == 0 && ctlsock_answers(out);
+}
+
+int admin_unbind(const char *busid, FILE *out)
+{
+	char orig[64] = "", why[256], path[256];
+	struct usbdev d;
+	FILE *f;
+
+	if (usbdev_read(busid, &d) < 0) {
+		log_err("no USB device %s: %s", busid, strerror(errno));
+		return 1;
+	}
+	if (d.stub_status == STUB_USED || connect_socket(path, sizeof(path), busid)) {
+		log_err("%s is being exported; stop that first with usbws disconnect --busid %s", busid, busid);
+		return 1;
+	}
+	if (d.stub_status == STUB_NOT_BOUND) {
+		log_err("%s is not bound to usbip-host (its driver: %s)", busid, d.driver[0] ? d.driver : "none");
+		return 1;
+	}
+	bound_path(path, sizeof(path), busid);
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(orig, sizeof(orig), f))
+			orig[0] = '\0';
+		orig[strcspn(orig, "\n")] = '\0';
+		fclose(f);
+	}
+	if (usbdev_unbind(busid, orig, why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		return 1;
+	}
+	unlink(path);
+	if (usbdev_read(busid, &d) == 0 && d.driver[0])
+		fprintf(out, "unbound %s from usbip-host; it is on %s again\n", busid, d.driver);
+	else
+		fprintf(out, "unbound %s from usbip-host\n", busid);
+	return 0;
+}
+
+static json_t *call(const char *path, const char *request)
+{
+	char *reply = malloc(CTLSOCK_MAX_LINE);
+	json_t *o = NULL;
+
+	if (reply && ctlsock_call(path, request, reply, CTLSOCK_MAX_LINE) == 0) {
+		o = json_loads(reply, 0, NULL);
+		/* the callers' messages quote errno: not one left from before */
+		if (!o)
+			errno = reply[0] ? EPROTO : ENODATA;
+	}
+	free(reply);
+	return o;
+}
+
+static int add_status(void *ctx, const char *path)
+{
+	json_t *o = call(path, "{\"cmd\":\"status\"}");
+
+	/* a socket nobody answers on was left by a process that died */
+	if (o && json_is_true(json_object_get(o, "ok"))) {
+		json_object_del(o, "ok");
+		json_array_append_new(ctx, o);
+	} else {
+		json_decref(o);
+	}
+	return 0;
+}
+
+static void human_bytes(char *out, size_t cap, json_int_t n)
+{
+	if (n >= 10 << 20)
+		snprintf(out, cap, "%lld MiB", (long long)(n >> 20));
+	else if (n >= 10 << 10)
+		snprintf(out, cap, "%lld KiB", (long long)(n >> 10));
+	else
+		snprintf(out, cap, "%lld B", (long long)n);
+}
+
+static json_int_t num(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+int admin_status(int json, FILE *out)
+{
+	json_t *tunnels = json_array(), *t;
+	size_t i;
+
+	ctlsock_each(CTLSOCK_CONNECT_PREFIX, add_status, tunnels);
+	if (json) {
+		json_t *root = json_pack("{s:o}", "tunnels", tunnels);
+
+		json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', out);
+		json_decref(root);
+		return 0;
+	}
+	if (json_array_size(tunnels) == 0)
+		fprintf(out, "no tunnels running\n");
+	json_array_foreach(tunnels, i, t) {
+		json_t *d = json_object_get(t, "device");
+		char to[32], from[32];
+
+		human_bytes(from, sizeof(from), num(t, "bytes_from_proxy"));
+		human_bytes(to, sizeof(to), num(t, "bytes_to_proxy"));
+		fprintf(out, "%-14s %s:%s %-10s %-9s proxy busid %-6s up %llds  urbs %lld  from proxy %s  to proxy %s  %s\n",
+			str(t, "busid"), str(d, "vendor"), str(d, "product"), str(t, "kind"), str(t, "state"),
+			*str(t, "proxy_busid") ? str(t, "proxy_busid") : "-", (long long)num(t, "uptime_seconds"),
+			(long long)num(t, "urbs"), from, to, str(t, "url"));
+	}
+	json_decref(tunnels);
+	return 0;
+}
+
+int admin_disconnect(const char *busid, FILE *out)
+{
+	char path[256];
+	json_t *o;
+
+	if (!connect_socket(path, sizeof(path), busid)) {
+		log_err("no usbws connect is exporting %s (no %s)", busid, path);
+		return 1;
+	}
+	o = call(path, "{\"cmd\":\"disconnect\"}");
+	if (!o || !json_is_true(json_object_get(o, "ok"))) {
+		log_err("the usbws connect for %s did not answer on %s", busid, path);
+		json_decref(o);
+		return 1;
+	}
+	json_decref(o);
+	/* the process unexports and gives the device back; wait for it so
+	 * that the next command finds the device free */
+	for (int i = 0; i < 100 && ctlsock_answers(path); i++)
+		usleep(100 * 1000);
+	if (ctlsock_answers(path)) {
+		log_warn("%s: asked to disconnect, still running after 10 s", busid);
+		return 1;
+	}
+	fprintf(out, "disconnected %s\n", busid);
+	return 0;
+}
+
+static json_t *call_proxy(const char *request)
+{
+	char path[256];
+	json_t *o;
+
+	ctlsock_path(path, sizeof(path), CTLSOCK_PROXY);
+	o = call(path, request);
+	if (!o)
+		log_err("no usbws-proxy answers on %s: %s", path, strerror(errno));
+	return o;
+}
+
+int admin_ports(int json, FILE *out)
+{
+	json_t *o = call_proxy("{\"cmd\":\"ports\"}"), *ports, *p;
+	size_t i;
+
+	if (!o)
+		return 1;
+	ports = json_object_get(o, "ports");
+	if (json) {
+		json_object_del(o, "ok");
+		json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', out);
+	} else if (json_array_size(ports) == 0) {
+		fprintf(out, "no devices attached to vhci_hcd by this proxy\n");
+	} else {
+		json_array_foreach(ports, i, p) {
+			json_t *d = json_object_get(p, "device");
+
+			fprintf(out, "port %-3lld vhci_hcd.%lld %s  %s:%s  node %s busid %s (here %s)  %s : %s\n",
+				(long long)num(p, "port"), (long long)num(p, "controller"), str(p, "hub"),
+				str(d, "vendor"), str(d, "product"), str(p, "node"), str(p, "node_busid"),
+				str(p, "local_busid"), *str(p, "vendor_name") ? str(p, "vendor_name") : "unknown vendor",
+				*str(p, "product_name") ? str(p, "product_name") : "unknown product");
+		}
+	}
+	json_decref(o);
+	return 0;
+}
+
+int admin_detach(unsigned int port, FILE *out)
+{
+	char req[64];
+	json_t *o;
+	int ok;
+
+	snprintf(req, sizeof(req), "{\"cmd\":\"detach\",\"port\":%u}", port);
+	o = call_proxy(req);
+	if (!o)
+		return 1;
+	ok = json_is_true(json_object_get(o, "ok"));
+	if (ok)
+		fprintf(out, "detached port %u\n", port);
+	else
+		log_err("%s", str(o, "error"));
+	json_decref(o);
+	return ok ? 0 : 1;
+}
