@@ -2,6 +2,8 @@
 #include "base/usbws_err.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *usbws_strerror(int err)
@@ -61,4 +63,18 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_WS_SUBPROTOCOL: return "WebSocket upgrade answered without agreeing to the subprotocol";
 	}
 	return "unknown error";
+}
+
+int usbws_why(char *why, size_t why_cap, int err, const char *fmt, ...)
+{
+	int saved_errno = errno;
+	va_list ap;
+
+	if (why && why_cap) {
+		va_start(ap, fmt);
+		vsnprintf(why, why_cap, fmt, ap);
+		va_end(ap);
+	}
+	errno = saved_errno;
+	return err;
 }

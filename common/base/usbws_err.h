@@ -2,6 +2,8 @@
 #ifndef USBWS_ERR_H
 #define USBWS_ERR_H
 
+#include <stddef.h>
+
 /*
  * One error space for the whole project.  Functions return 0 (or a byte
  * count) on success and one of these negative codes on failure.  Protocol
@@ -73,5 +75,16 @@ enum usbws_err {
 
 /* Returns a static sentence describing err; never NULL. */
 const char *usbws_strerror(int err);
+
+/*
+ * The convention (HACKING.md): a function that can fail returns an enum
+ * usbws_err, and when the failure needs context (a path, a busid, errno's
+ * text) it also takes `char *why, size_t why_cap` last, which may be NULL.
+ * usbws_why() fills that buffer and returns err, so a failure is one line:
+ *     return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s: %s", path, strerror(errno));
+ * errno is preserved.
+ */
+int usbws_why(char *why, size_t why_cap, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif
