@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The argument helpers the usbws commands share (cmd.h). */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "base/log.h"
+#include "base/numarg.h"
+#include "tunnel/resume.h"
+
+int cmd_help(const struct cmd *cmd)
+{
+	fputs(cmd->usage, stdout);
+	return 0;
+}
+
+int cmd_no_more_args(const struct cmd *cmd, int argc, char **argv)
+{
+	if (optind >= argc)
+		return 0;
+	fprintf(stderr, "usbws %s: unexpected argument '%s'\n", cmd->name, argv[optind]);
+	return CMD_USAGE_ERROR;
+}
+
+static const char *option_name(const struct option *opts, int val)
+{
+	int i;
+
+	for (i = 0; opts[i].name; i++)
+		if (opts[i].val == val)
+			return opts[i].name;
+	return "?";
+}
+
+void cmd_link_args_init(struct cmd_link_args *args)
+{
+	memset(args, 0, sizeof(*args));
+	args->node.connect_timeout = NODE_DEFAULT_CONNECT_TIMEOUT;
+	args->node.ping_interval = NODE_DEFAULT_PING_INTERVAL;
+	args->node.ping_timeout = NODE_DEFAULT_PING_TIMEOUT;
+	args->node.backoff_max = NODE_DEFAULT_BACKOFF_MAX;
+	args->node.resume_window = RESUME_DEFAULT_WINDOW;
+}
+
+int cmd_link_option(const struct cmd *cmd, const struct option *opts, int c, const char *arg,
+		    struct cmd_link_args *args)
+{
+	struct node_config *cfg = &args->node;
+	struct hotplug_filter *filter = &args->filter;
+	unsigned long long number;
+	char why[160];
+
+	switch (c) {
+	case LINK_URL: case LINK_REMOTE: cfg->url = arg; break;
+	case LINK_CERT: cfg->cert = arg; break;
+	case LINK_KEY: cfg->key = arg; break;
+	case LINK_CA: cfg->ca = arg; break;
+	case LINK_PROXY: cfg->http_proxy = arg; break;
+	case LINK_VIRTUAL: cfg->virtual_spec = arg; args->one_device = "--virtual"; break;
+	case LINK_BUSID: case LINK_DEVICE:
+		cfg->device = arg;
+		args->one_device = c == LINK_BUSID ? "--busid" : "--device";
+		args->busid = c == LINK_BUSID ? arg : NULL;
+		break;
+	case LINK_ALL: filter->all = 1; args->hotplug = "--all"; break;
+	case LINK_MATCH:
+		if (filter->n_matches == HOTPLUG_MAX_MATCHES) {
+			fprintf(stderr, "usbws %s: at most %d --match options\n", cmd->name, HOTPLUG_MAX_MATCHES);
+			return CMD_USAGE_ERROR;
+		}
+		if (hotplug_parse_match(arg, &filter->matches[filter->n_matches++], why, sizeof(why)) < 0) {
+			fprintf(stderr, "usbws %s: --match %s: %s\n", cmd->name, arg, why);
+			return CMD_USAGE_ERROR;
+		}
+		args->hotplug = "--match";
+		break;
+	case LINK_JSON: args->json = 1; break;
+	case LINK_LOCAL: args->local = 1; break;
+	case LINK_USER: cfg->user = arg; break;
+	case LINK_CONNECT_TIMEOUT:
+		cfg->connect_timeout = atoi(arg);
+		if (cfg->connect_timeout <= 0) {
+			fprintf(stderr, "usbws %s: --connect-timeout needs a positive number of seconds\n", cmd->name);
+			return CMD_USAGE_ERROR;
+		}
+		break;
+	case LINK_PING_INTERVAL: case LINK_PING_TIMEOUT: case LINK_BACKOFF_MAX: case LINK_RETRIES:
+		if (parse_count(arg, 0, 86400, 0, &number) < 0) {
+			fprintf(stderr, "usbws %s: --%s needs a number of %s from 0 to 86400, not '%s'\n", cmd->name,
+				option_name(opts, c), c == LINK_RETRIES ? "attempts" : "seconds", arg);
+			return CMD_USAGE_ERROR;
+		}
+		if (c == LINK_RETRIES)
+			cfg->retries = (unsigned int)number;
+		else if (c == LINK_PING_INTERVAL)
+			cfg->ping_interval = (int)number;
+		else if (c == LINK_PING_TIMEOUT)
+			cfg->ping_timeout = (int)number;
+		else
+			cfg->backoff_max = (int)number;
+		break;
+	case LINK_RESUME_WINDOW:
+		if (parse_count(arg, RESUME_MIN_WINDOW, 1u << 30, 1, &number) < 0) {
+			fprintf(stderr, "usbws %s: --resume-window needs a size from 256K to 1G (K and M suffixes), "
+				"not '%s'\n", cmd->name, arg);
+			return CMD_USAGE_ERROR;
+		}
+		cfg->resume_window = (size_t)number;
+		break;
+	case LINK_VERBOSE: cfg->verbose = 1; log_init("usbws", LOG_LEVEL_DEBUG); break;
+	default: return CMD_USAGE_ERROR;
+	}
+	return 0;
+}
+
+int cmd_link_check_timers(const struct cmd *cmd, const struct cmd_link_args *args)
+{
+	const struct node_config *cfg = &args->node;
+
+	if (cfg->ping_interval && cfg->ping_timeout <= cfg->ping_interval) {
+		fprintf(stderr, "usbws %s: --ping-timeout (%d s) must be longer than --ping-interval (%d s)\n",
+			cmd->name, cfg->ping_timeout, cfg->ping_interval);
+		return CMD_USAGE_ERROR;
+	}
+	if (cfg->backoff_max < 1) {
+		fprintf(stderr, "usbws %s: --backoff-max must be at least 1 second\n", cmd->name);
+		return CMD_USAGE_ERROR;
+	}
+	return 0;
+}
+
+static int need_file(const struct cmd *cmd, const char *option, const char *path)
+{
+	if (path)
+		return 0;
+	fprintf(stderr, "usbws %s: %s FILE is required\n", cmd->name, option);
+	return CMD_USAGE_ERROR;
+}
+
+int cmd_link_check_tls(const struct cmd *cmd, const char *url_option, const struct cmd_link_args *args)
+{
+	const struct node_config *cfg = &args->node;
+
+	if (!cfg->url) {
+		fprintf(stderr, "usbws %s: %s wss://HOST:PORT/usbip is required\n", cmd->name, url_option);
+		return CMD_USAGE_ERROR;
+	}
+	if (need_file(cmd, "--cert", cfg->cert) || need_file(cmd, "--key", cfg->key) ||
+	    need_file(cmd, "--ca", cfg->ca))
+		return CMD_USAGE_ERROR;
+	return 0;
+}
+
+int cmd_admin_parse(const struct cmd *cmd, const struct option *opts, enum cmd_admin_takes takes, int argc,
+		    char **argv, struct cmd_admin_args *args)
+{
+	const int wants_busid = takes == ADMIN_TAKES_BUSID, wants_port = takes == ADMIN_TAKES_PORT;
+	const char *port = NULL;
+	unsigned long port_nr;
+	char *end;
+	int c;
+
+	memset(args, 0, sizeof(*args));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case ADMIN_BUSID: args->busid = optarg; break;
+		case ADMIN_PORT: port = optarg; break;
+		case ADMIN_JSON: args->json = 1; break;
+		case ADMIN_VERBOSE: log_init("usbws", LOG_LEVEL_DEBUG); break;
+		case CMD_HELP: args->help = 1; return 0;
+		default: return CMD_USAGE_ERROR;
+		}
+	}
+	if (cmd_no_more_args(cmd, argc, argv))
+		return CMD_USAGE_ERROR;
+	if (wants_busid != (args->busid != NULL)) {
+		fprintf(stderr, wants_busid ? "usbws %s: --busid BUSID is required\n" : "usbws %s: takes no --busid\n",
+			cmd->name);
+		return CMD_USAGE_ERROR;
+	}
+	if (wants_port != (port != NULL)) {
+		fprintf(stderr, wants_port ? "usbws %s: --port N is required\n" : "usbws %s: takes no --port\n",
+			cmd->name);
+		return CMD_USAGE_ERROR;
+	}
+	if (port) {
+		errno = 0;
+		port_nr = strtoul(port, &end, 10);
+		if (!*port || *end || errno || port_nr > 65535) {
+			fprintf(stderr, "usbws %s: --port wants a vhci port number, not '%s'\n", cmd->name, port);
+			return CMD_USAGE_ERROR;
+		}
+		args->port = (unsigned int)port_nr;
+	}
+	return 0;
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef USBWS_CMD_H
+#define USBWS_CMD_H
+/*
+ * The usbws commands: main.c holds the table of them and dispatches,
+ * each cmd_NAME.c parses one command's line and runs it, and cmd.c holds
+ * the argument helpers they share.
+ *
+ * A command is called with argv[0] its own name and returns the process's
+ * exit status, as main() would: 0, 1 when the work failed, CMD_USAGE_ERROR
+ * when the command line is wrong (after saying why on stderr).  Its usage
+ * text starts with "usage: usbws NAME" and names every option its getopt
+ * table holds, with its argument and default (tests/bats/cli.bats checks).
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "hotplug.h"
+#include "node.h"
+
+#define CMD_USAGE_ERROR 2
+
+/* A numeric default in a usage text: "(default " CMD_STR(NODE_DEFAULT_PING_INTERVAL) ")" */
+#define CMD_STR(x) CMD_STR_(x)
+#define CMD_STR_(x) #x
+
+struct cmd {
+	const char *name;
+	const char *summary;    /* one line, for usbws --help */
+	int (*run)(const struct cmd *cmd, int argc, char **argv);
+	const char *usage;      /* for usbws NAME --help */
+};
+
+/* The node's commands. */
+int cmd_selftest(const struct cmd *cmd, int argc, char **argv);
+int cmd_serve(const struct cmd *cmd, int argc, char **argv);
+int cmd_connect(const struct cmd *cmd, int argc, char **argv);
+int cmd_list(const struct cmd *cmd, int argc, char **argv);
+int cmd_bind(const struct cmd *cmd, int argc, char **argv);
+int cmd_unbind(const struct cmd *cmd, int argc, char **argv);
+int cmd_status(const struct cmd *cmd, int argc, char **argv);
+int cmd_disconnect(const struct cmd *cmd, int argc, char **argv);
+extern const char cmd_selftest_usage[], cmd_serve_usage[], cmd_connect_usage[], cmd_list_usage[],
+	cmd_bind_usage[], cmd_unbind_usage[], cmd_status_usage[], cmd_disconnect_usage[];
+
+/* The proxy host's commands: they talk to usbws-proxy's proxy.sock. */
+int cmd_port(const struct cmd *cmd, int argc, char **argv);
+int cmd_detach(const struct cmd *cmd, int argc, char **argv);
+extern const char cmd_port_usage[], cmd_detach_usage[];
+
+/* Prints the command's usage on stdout; returns 0, the status of --help. */
+int cmd_help(const struct cmd *cmd);
+
+/* Every command takes -h/--help: CMD_HELP is its getopt value. */
+#define CMD_HELP 'h'
+
+/* Returns 0, or CMD_USAGE_ERROR after saying that argv[optind] is one
+ * argument too many. */
+int cmd_no_more_args(const struct cmd *cmd, int argc, char **argv);
+
+/*
+ * connect and list: one set of options serves both (a unit's
+ * $USBWS_CONNECT_ARGS works for list too), so each table names them with
+ * these values and cmd_link_option() reads them.
+ */
+enum cmd_link_opt {
+	LINK_URL = 'u', LINK_REMOTE = 'r', LINK_CERT = 'c', LINK_KEY = 'k', LINK_CA = 'a',
+	LINK_PROXY = 'p', LINK_CONNECT_TIMEOUT = 't', LINK_PING_INTERVAL = 'I',
+	LINK_PING_TIMEOUT = 'T', LINK_BACKOFF_MAX = 'B', LINK_RETRIES = 'R', LINK_RESUME_WINDOW = 'W',
+	LINK_VERBOSE = 'd',
+	/* the device to export (list accepts them too, and ignores them) */
+	LINK_BUSID = 'b', LINK_DEVICE = 'D', LINK_VIRTUAL = 'v', LINK_MATCH = 'm', LINK_ALL = 'A',
+	LINK_USER = 'U',
+	/* list's (connect accepts them too, and ignores them) */
+	LINK_JSON = 'j', LINK_LOCAL = 'L',
+};
+
+/* What connect's and list's command lines say. */
+struct cmd_link_args {
+	struct node_config node;
+	struct hotplug_filter filter;
+	const char *one_device;   /* "--busid", "--device", "--virtual": the last one given */
+	const char *hotplug;      /* "--match" or "--all": the last one given */
+	const char *busid;        /* --busid, when it came after --device */
+	int json;
+	int local;
+};
+
+/* The defaults: node.h's and resume.h's. */
+void cmd_link_args_init(struct cmd_link_args *args);
+
+/* Reads one option c of a table made of enum cmd_link_opt values (opts is
+ * that table, to name the option).  Returns 0, or CMD_USAGE_ERROR after
+ * saying why. */
+int cmd_link_option(const struct cmd *cmd, const struct option *opts, int c, const char *arg,
+		    struct cmd_link_args *args);
+
+/* The checks of the keepalive and backoff options both commands make. */
+int cmd_link_check_timers(const struct cmd *cmd, const struct cmd_link_args *args);
+
+/* The checks of the proxy's URL (url_option: "--url" or "--remote") and
+ * of --cert, --key and --ca. */
+int cmd_link_check_tls(const struct cmd *cmd, const char *url_option, const struct cmd_link_args *args);
+
+/*
+ * bind, unbind, status, disconnect, port and detach share one option set
+ * (--busid, --port, --json, --verbose): each refuses the --busid or
+ * --port it does not take by name ("usbws status: takes no --busid"), and
+ * those without output of their own accept --json and ignore it.
+ */
+enum cmd_admin_opt {
+	ADMIN_BUSID = 'b', ADMIN_PORT = 'p', ADMIN_JSON = 'j', ADMIN_VERBOSE = 'd',
+};
+
+/* Which of --busid and --port a command requires; it refuses the other. */
+enum cmd_admin_takes {
+	ADMIN_TAKES_NONE = 0,
+	ADMIN_TAKES_BUSID = 1,
+	ADMIN_TAKES_PORT = 2,
+};
+
+struct cmd_admin_args {
+	const char *busid;
+	unsigned int port;
+	int json;
+	int help;                 /* -h/--help was given: print the usage and exit 0 */
+};
+
+/* Parses an admin command's line with its table opts.  Returns 0 (see
+ * args->help), or CMD_USAGE_ERROR after saying why. */
+int cmd_admin_parse(const struct cmd *cmd, const struct option *opts, enum cmd_admin_takes takes, int argc,
+		    char **argv, struct cmd_admin_args *args);
+
+#endif

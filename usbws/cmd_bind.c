@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* usbws bind: give a device to usbip-host. */
+
+#include <stdio.h>
+
+#include "admin.h"
+#include "cmd.h"
+
+const char cmd_bind_usage[] =
+	"usage: usbws bind --busid BUSID [--verbose]\n"
+	"\n"
+	"Gives the device BUSID to usbip-host, as usbip bind does: adds it to match_busid,\n"
+	"unbinds it from its driver, binds it to usbip-host.  The driver it had is\n"
+	"remembered in the run directory, for usbws unbind.\n"
+	"\n"
+	"  --busid BUSID             the device (required)\n"
+	"  --verbose                 log more\n"
+	"  -h, --help                show this help\n"
+	"\n"
+	"--port, usbws detach's option, is refused; --json is accepted and ignored.\n";
+
+int cmd_bind(const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "busid", required_argument, NULL, ADMIN_BUSID },
+		{ "port", required_argument, NULL, ADMIN_PORT },
+		{ "json", no_argument, NULL, ADMIN_JSON },
+		{ "verbose", no_argument, NULL, ADMIN_VERBOSE },
+		{ "help", no_argument, NULL, CMD_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cmd_admin_args args;
+	int rc = cmd_admin_parse(cmd, opts, ADMIN_TAKES_BUSID, argc, argv, &args);
+
+	if (rc)
+		return rc;
+	if (args.help)
+		return cmd_help(cmd);
+	return admin_bind(args.busid, stdout);
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* usbws connect: export a device, or each matching one, to a usbws-proxy. */
+
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "cmd.h"
+#include "hotplug.h"
+#include "node.h"
+#include "base/stopsig.h"
+#include "tunnel/resume.h"
+
+_Static_assert(RESUME_DEFAULT_WINDOW == 1u << 20, "the usage below says --resume-window is 1M by default");
+
+const char cmd_connect_usage[] =
+	"usage: usbws connect --url wss://HOST:PORT/usbip --cert FILE --key FILE --ca FILE DEVICE [OPTIONS]\n"
+	"\n"
+	"Exports a device to a usbws-proxy over WebSocket/TLS.  Reconnects forever, with\n"
+	"backoff and jitter, resuming the session the proxy keeps.\n"
+	"\n"
+	"DEVICE, one of:\n"
+	"  --busid BUSID             a USB device of this node, bound to usbip-host first\n"
+	"  --device usbip-vudc.N     the gadget on that usbip-vudc UDC\n"
+	"  --virtual SPEC            a virtual device: storage:PATH (mass storage on an image\n"
+	"                            file) or sourcesink; with --busid BUSID it goes by that\n"
+	"                            busid (default 1-1)\n"
+	"  --match VID:PID           each device with these IDs while it is plugged in, one\n"
+	"                            child each (repeatable, up to " CMD_STR(HOTPLUG_MAX_MATCHES) ")\n"
+	"  --all                     each device of this node but hubs and imported ones\n"
+	"\n"
+	"Options:\n"
+	"  --url wss://HOST:PORT/usbip\n"
+	"                            the proxy (required; --remote is another name for it)\n"
+	"  --cert FILE               this node's certificate, PEM (required)\n"
+	"  --key FILE                its private key, PEM (required)\n"
+	"  --ca FILE                 the CA that signs the proxy's certificate (required)\n"
+	"  --proxy http://[user:pass@]host:port\n"
+	"                            go out through this HTTP CONNECT proxy (default: direct)\n"
+	"  --connect-timeout SECS    wait for the WebSocket handshake this long (default "
+	CMD_STR(NODE_DEFAULT_CONNECT_TIMEOUT) ")\n"
+	"  --ping-interval SECS      ping the proxy this often (default " CMD_STR(NODE_DEFAULT_PING_INTERVAL)
+	"; 0: never)\n"
+	"  --ping-timeout SECS       a link silent this long is dead (default " CMD_STR(NODE_DEFAULT_PING_TIMEOUT) ")\n"
+	"  --backoff-max SECS        the longest wait between attempts (default " CMD_STR(NODE_DEFAULT_BACKOFF_MAX) ")\n"
+	"  --retries N               give up after N failed attempts in a row (default 0:\n"
+	"                            never)\n"
+	"  --resume-window BYTES     bytes kept until the proxy acknowledges them, 256K to 1G,\n"
+	"                            K and M suffixes (default 1M)\n"
+	"  --user USER               parse the network as USER once the device's files are\n"
+	"                            open (default: the user that started it)\n"
+	"  --verbose                 log more\n"
+	"  -h, --help                show this help\n"
+	"\n"
+	"--json and --local, usbws list's, are accepted and ignored.\n";
+
+int cmd_connect(const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "url", required_argument, NULL, LINK_URL },
+		{ "remote", required_argument, NULL, LINK_REMOTE },
+		{ "cert", required_argument, NULL, LINK_CERT },
+		{ "key", required_argument, NULL, LINK_KEY },
+		{ "ca", required_argument, NULL, LINK_CA },
+		{ "proxy", required_argument, NULL, LINK_PROXY },
+		{ "virtual", required_argument, NULL, LINK_VIRTUAL },
+		{ "json", no_argument, NULL, LINK_JSON },
+		{ "verbose", no_argument, NULL, LINK_VERBOSE },
+		{ "local", no_argument, NULL, LINK_LOCAL },
+		{ "connect-timeout", required_argument, NULL, LINK_CONNECT_TIMEOUT },
+		{ "busid", required_argument, NULL, LINK_BUSID },
+		{ "device", required_argument, NULL, LINK_DEVICE },
+		{ "match", required_argument, NULL, LINK_MATCH },
+		{ "all", no_argument, NULL, LINK_ALL },
+		{ "ping-interval", required_argument, NULL, LINK_PING_INTERVAL },
+		{ "ping-timeout", required_argument, NULL, LINK_PING_TIMEOUT },
+		{ "backoff-max", required_argument, NULL, LINK_BACKOFF_MAX },
+		{ "retries", required_argument, NULL, LINK_RETRIES },
+		{ "resume-window", required_argument, NULL, LINK_RESUME_WINDOW },
+		{ "user", required_argument, NULL, LINK_USER },
+		{ "help", no_argument, NULL, CMD_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cmd_link_args args;
+	struct node_config *cfg = &args.node;
+	volatile sig_atomic_t *stop;
+	int c, rc;
+
+	cmd_link_args_init(&args);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == CMD_HELP)
+			return cmd_help(cmd);
+		rc = cmd_link_option(cmd, opts, c, optarg, &args);
+		if (rc)
+			return rc;
+	}
+	if (cmd_no_more_args(cmd, argc, argv))
+		return CMD_USAGE_ERROR;
+	/* before any device is bound, or any child started */
+	if (cfg->user && !getpwnam(cfg->user)) {
+		fprintf(stderr, "usbws connect: --user %s: no such user (give an existing one, e.g. nobody)\n",
+			cfg->user);
+		return CMD_USAGE_ERROR;
+	}
+	if (args.filter.all && args.filter.n_matches) {
+		fprintf(stderr, "usbws connect: --all already exports every device; drop --match or --all\n");
+		return CMD_USAGE_ERROR;
+	}
+	if (args.hotplug && args.one_device) {
+		fprintf(stderr, "usbws connect: %s and %s do not go together: %s exports one device, %s every "
+				"matching device while it is plugged in; give one of them\n",
+			args.hotplug, args.one_device, args.one_device, args.hotplug);
+		return CMD_USAGE_ERROR;
+	}
+	if (cmd_link_check_timers(cmd, &args) || cmd_link_check_tls(cmd, "--url", &args))
+		return CMD_USAGE_ERROR;
+	/* a virtual device goes by a busid too (1-1 unless told): devices of
+	 * one node must differ in it, as the proxy keeps one connection per
+	 * node and busid */
+	if (cfg->virtual_spec && args.busid && cfg->device == args.busid) {
+		cfg->virtual_busid = args.busid;
+		cfg->device = NULL;
+	}
+	if (!args.hotplug && !cfg->virtual_spec == !cfg->device) {
+		fprintf(stderr, "usbws connect: one of --busid BUSID, --device usbip-vudc.N, --virtual SPEC "
+				"(storage:PATH or sourcesink), --match VID:PID or --all is required\n");
+		return CMD_USAGE_ERROR;
+	}
+	stop = stopsig_install();
+	if (args.hotplug)
+		return hotplug_run(cfg, &args.filter, stop);
+	return node_export_run(cfg, stop);
+}

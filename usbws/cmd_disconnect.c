@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* usbws disconnect: stop the usbws connect exporting a device. */
+
+#include <stdio.h>
+
+#include "admin.h"
+#include "cmd.h"
+
+const char cmd_disconnect_usage[] =
+	"usage: usbws disconnect --busid BUSID [--verbose]\n"
+	"\n"
+	"Asks the usbws connect exporting BUSID, through its control socket, to unexport\n"
+	"and stop (giving the device back to its driver if it bound it), and waits\n"
+	"until it has.\n"
+	"\n"
+	"  --busid BUSID             the device (required)\n"
+	"  --verbose                 log more\n"
+	"  -h, --help                show this help\n"
+	"\n"
+	"--port, usbws detach's option, is refused; --json is accepted and ignored.\n";
+
+int cmd_disconnect(const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "busid", required_argument, NULL, ADMIN_BUSID },
+		{ "port", required_argument, NULL, ADMIN_PORT },
+		{ "json", no_argument, NULL, ADMIN_JSON },
+		{ "verbose", no_argument, NULL, ADMIN_VERBOSE },
+		{ "help", no_argument, NULL, CMD_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cmd_admin_args args;
+	int rc = cmd_admin_parse(cmd, opts, ADMIN_TAKES_BUSID, argc, argv, &args);
+
+	if (rc)
+		return rc;
+	if (args.help)
+		return cmd_help(cmd);
+	return admin_disconnect(args.busid, stdout);
+}

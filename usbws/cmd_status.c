@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* usbws status: the running tunnels of this node. */
+
+#include <stdio.h>
+
+#include "admin.h"
+#include "cmd.h"
+
+const char cmd_status_usage[] =
+	"usage: usbws status [--json] [--verbose]\n"
+	"\n"
+	"The running usbws connect processes of this node, through their control\n"
+	"sockets: busid, kind, state, the proxy's busid for the device, uptime, URBs\n"
+	"and bytes each way.\n"
+	"\n"
+	"  --json                    print JSON (default: a table)\n"
+	"  --verbose                 log more\n"
+	"  -h, --help                show this help\n"
+	"\n"
+	"--busid and --port, other commands' options, are refused.\n";
+
+int cmd_status(const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "busid", required_argument, NULL, ADMIN_BUSID },
+		{ "port", required_argument, NULL, ADMIN_PORT },
+		{ "json", no_argument, NULL, ADMIN_JSON },
+		{ "verbose", no_argument, NULL, ADMIN_VERBOSE },
+		{ "help", no_argument, NULL, CMD_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cmd_admin_args args;
+	int rc = cmd_admin_parse(cmd, opts, ADMIN_TAKES_NONE, argc, argv, &args);
+
+	if (rc)
+		return rc;
+	if (args.help)
+		return cmd_help(cmd);
+	return admin_status(args.json, stdout);
+}

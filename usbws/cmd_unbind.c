@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* usbws unbind: give a device back to its own driver. */
+
+#include <stdio.h>
+
+#include "admin.h"
+#include "cmd.h"
+
+const char cmd_unbind_usage[] =
+	"usage: usbws unbind --busid BUSID [--verbose]\n"
+	"\n"
+	"Takes the device BUSID from usbip-host and has the kernel probe it again; if the\n"
+	"driver it had before usbws bind did not take it back, binds it to that driver.\n"
+	"A device being exported is refused: stop it with usbws disconnect first.\n"
+	"\n"
+	"  --busid BUSID             the device (required)\n"
+	"  --verbose                 log more\n"
+	"  -h, --help                show this help\n"
+	"\n"
+	"--port, usbws detach's option, is refused; --json is accepted and ignored.\n";
+
+int cmd_unbind(const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "busid", required_argument, NULL, ADMIN_BUSID },
+		{ "port", required_argument, NULL, ADMIN_PORT },
+		{ "json", no_argument, NULL, ADMIN_JSON },
+		{ "verbose", no_argument, NULL, ADMIN_VERBOSE },
+		{ "help", no_argument, NULL, CMD_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cmd_admin_args args;
+	int rc = cmd_admin_parse(cmd, opts, ADMIN_TAKES_BUSID, argc, argv, &args);
+
+	if (rc)
+		return rc;
+	if (args.help)
+		return cmd_help(cmd);
+	return admin_unbind(args.busid, stdout);
+}
