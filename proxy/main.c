@@ -38,6 +38,7 @@ static void usage(FILE *out)
 		"                            (default), or its one DNS or URI subjectAltName; at\n"
 		"                            most 64 bytes of printable UTF-8, else it is refused\n"
 		"  --usbip-listen ADDR:PORT  serve the exported devices to USB/IP importers\n"
+		"                            (default: none)\n"
 		"  --vhci auto|none|LIST     attach exported devices to this host's vhci_hcd:\n"
 		"                            auto (default) when it is loaded, none, or only the\n"
 		"                            listed controllers (0,1 or vhci_hcd.0,vhci_hcd.1)\n"
@@ -69,6 +70,7 @@ static void usage(FILE *out)
 		"                            after it came (default 10)\n"
 		"  --user USER               once its sockets and vhci_hcd's files are open,\n"
 		"                            become USER before parsing anything from the network\n"
+		"                            (default: stay the user that started it)\n"
 		"  -v, --verbose             log more\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n");
