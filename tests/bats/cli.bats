@@ -5,6 +5,36 @@ setup() {
 	USBWS=${USBWS_BUILDDIR:?run through make check}/usbws/usbws
 	PROXY=$USBWS_BUILDDIR/proxy/usbws-proxy
 	VERSION=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"/\1/p' "$USBWS_BUILDDIR/config.h")
+	SRC=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+}
+
+# commands [SECTION]: the commands usbws --help lists, one a line; with
+# SECTION, those under the heading that starts with it only
+commands() {
+	"$USBWS" --help | awk -v want="$1" '
+		/^Commands/ { inside = index($0, want) == 1 }
+		/^$/ { inside = 0 }
+		inside && /^  [a-z]/ { print $1 }'
+}
+
+# long_options FILE...: the long options of the files' getopt tables
+# (their struct option arrays), one a line
+long_options() {
+	awk '/struct option/ { inside = 1 }
+	     inside && match($0, /\{ "[^"]+",/) { print substr($0, RSTART + 3, RLENGTH - 5) }
+	     inside && /^\t*\};/ { inside = 0 }' "$@"
+}
+
+# names_every_option FILE HELP: fails naming each long option of FILE's
+# getopt tables that HELP does not mention as --NAME
+names_every_option() {
+	local opt missing=0 n=0
+	for opt in $(long_options "$1"); do
+		n=$((n + 1))
+		grep -qE -- "--$opt([^a-z-]|\$)" <<<"$2" || { echo "${1#"$SRC"/}: --$opt is not in its help"; missing=1; }
+	done
+	[ "$n" -gt 0 ] || { echo "${1#"$SRC"/}: no options found"; return 1; }
+	return $missing
 }
 
 @test "usbws --version prints the configured version" {
@@ -49,6 +79,70 @@ setup() {
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"unrecognized option '--bogus'"* ]]
 	[[ "$output" == *"usage: usbws COMMAND"* ]]
+}
+
+@test "usbws --help lists each command of the table, and each has a file of its own" {
+	run "$USBWS" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == "usage: usbws COMMAND"* ]]
+	listed=$(commands | sort)
+	files=$(cd "$SRC/usbws" && ls cmd_*.c | sed 's/^cmd_\(.*\)\.c$/\1/' | sort)
+	echo "listed: $listed"; echo "files: $files"
+	[ -n "$listed" ]
+	[ "$listed" = "$files" ]
+	# the proxy host's commands are a group apart
+	[ "$(commands "Commands on the proxy's host" | tr '\n' ' ')" = "port detach " ]
+	[[ " $(commands "Commands on the node" | tr '\n' ' ') " != *" port "* ]]
+	[[ " $(commands "Commands on the node" | tr '\n' ' ') " != *" detach "* ]]
+}
+
+@test "usbws CMD --help and -h print that command's usage and exit 0" {
+	for cmd in $(commands); do
+		for h in --help -h; do
+			run "$USBWS" "$cmd" "$h"
+			echo "usbws $cmd $h: status $status: ${lines[0]}"
+			[ "$status" -eq 0 ]
+			[[ "${lines[0]}" =~ ^usage:\ usbws\ $cmd( |$) ]]
+		done
+	done
+	# --help wins wherever it comes among the options
+	run "$USBWS" connect --url wss://localhost:1/usbip --help
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "usage: usbws connect "* ]]
+}
+
+@test "each usbws command's help names every option of its getopt table" {
+	for cmd in $(commands); do
+		help=$("$USBWS" "$cmd" --help)
+		if grep -q "struct option" "$SRC/usbws/cmd_$cmd.c"; then
+			names_every_option "$SRC/usbws/cmd_$cmd.c" "$help"
+		else
+			# selftest: no options but --help
+			[[ "$help" == *"--help"* ]]
+		fi
+	done
+	names_every_option "$SRC/usbws/main.c" "$("$USBWS" --help)"
+}
+
+@test "usbws-proxy --help names every option of its getopt table and exits 0" {
+	run "$PROXY" --help
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "usage: usbws-proxy "* ]]
+	names_every_option "$SRC/proxy/main.c" "$output"
+}
+
+@test "the man pages name every option of the getopt tables" {
+	# in roff source a dash is "\-": --ping-timeout is \-\-ping\-timeout
+	in_man() {
+		local opt pat missing=0
+		for opt in $(long_options "${@:2}" | sort -u); do
+			pat=$(printf '%s' "$opt" | sed 's/-/\\\\-/g')
+			grep -qE -- "\\\\-\\\\-$pat([^a-z\\\\]|\\\\[^-]|\$)" "$1" || { echo "${1#"$SRC"/} lacks --$opt"; missing=1; }
+		done
+		return $missing
+	}
+	in_man "$SRC/doc/usbws.1" "$SRC/usbws/main.c" "$SRC"/usbws/cmd_*.c
+	in_man "$SRC/doc/usbws-proxy.8" "$SRC/proxy/main.c"
 }
 
 @test "usbws-proxy names each missing or unreadable file" {
