@@ -11,6 +11,11 @@
  * when the command line is wrong (after saying why on stderr).  Its usage
  * text starts with "usage: usbws NAME" and names every option its getopt
  * table holds, with its argument and default (tests/bats/cli.bats checks).
+ *
+ * cmd.c's helpers are the front end too, as main.c was: they say on
+ * stderr what is wrong with the command line (getopt_long already does
+ * for an unknown option) and return 0 or CMD_USAGE_ERROR, the exit
+ * status, not an enum usbws_err.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -59,9 +64,9 @@ int cmd_help(const struct cmd *cmd);
 int cmd_no_more_args(const struct cmd *cmd, int argc, char **argv);
 
 /*
- * connect and list: one set of options serves both (a unit's
- * $USBWS_CONNECT_ARGS works for list too), so each table names them with
- * these values and cmd_link_option() reads them.
+ * connect and list: one set of options serves both (the units'
+ * USBWS_CONNECT_ARGS, --url included, does for list --json too), so each
+ * table names them with these values and cmd_link_option() reads them.
  */
 enum cmd_link_opt {
 	LINK_URL = 'u', LINK_REMOTE = 'r', LINK_CERT = 'c', LINK_KEY = 'k', LINK_CA = 'a',
@@ -81,7 +86,7 @@ struct cmd_link_args {
 	struct hotplug_filter filter;
 	const char *one_device;   /* "--busid", "--device", "--virtual": the last one given */
 	const char *hotplug;      /* "--match" or "--all": the last one given */
-	const char *busid;        /* --busid, when it came after --device */
+	const char *busid;        /* --busid's value, unless a --device came after it */
 	int json;
 	int local;
 };
@@ -106,13 +111,14 @@ int cmd_link_check_tls(const struct cmd *cmd, const char *url_option, const stru
  * bind, unbind, status, disconnect, port and detach share one option set
  * (--busid, --port, --json, --verbose): each refuses the --busid or
  * --port it does not take by name ("usbws status: takes no --busid"), and
- * those without output of their own accept --json and ignore it.
+ * those without a JSON output (bind, unbind, disconnect, detach) accept
+ * --json and ignore it.
  */
 enum cmd_admin_opt {
 	ADMIN_BUSID = 'b', ADMIN_PORT = 'p', ADMIN_JSON = 'j', ADMIN_VERBOSE = 'd',
 };
 
-/* Which of --busid and --port a command requires; it refuses the other. */
+/* Which of --busid and --port a command requires; it refuses the rest. */
 enum cmd_admin_takes {
 	ADMIN_TAKES_NONE = 0,
 	ADMIN_TAKES_BUSID = 1,

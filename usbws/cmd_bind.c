@@ -9,9 +9,9 @@
 const char cmd_bind_usage[] =
 	"usage: usbws bind --busid BUSID [--verbose]\n"
 	"\n"
-	"Gives the device BUSID to usbip-host, as usbip bind does: adds it to match_busid,\n"
-	"unbinds it from its driver, binds it to usbip-host.  The driver it had is\n"
-	"remembered in the run directory, for usbws unbind.\n"
+	"Gives the device BUSID to usbip-host, as usbip bind does: adds it to\n"
+	"match_busid, unbinds it from its driver, binds it to usbip-host.  The driver\n"
+	"it had is remembered in the run directory, for usbws unbind.\n"
 	"\n"
 	"  --busid BUSID             the device (required)\n"
 	"  --verbose                 log more\n"

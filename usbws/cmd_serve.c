@@ -14,7 +14,8 @@
 #define MAX_VIRTUAL 32
 
 const char cmd_serve_usage[] =
-	"usage: usbws serve --listen ADDR:PORT --virtual SPEC [--virtual SPEC...] [--verbose]\n"
+	"usage: usbws serve --listen ADDR:PORT --virtual SPEC [--virtual SPEC...]\n"
+	"                   [--verbose]\n"
 	"\n"
 	"Serves virtual devices over plain USB/IP TCP, as usbipd does: usbip list -r\n"
 	"and usbip attach work against it.  The devices get busids 1-1, 1-2, ... in\n"
@@ -22,8 +23,9 @@ const char cmd_serve_usage[] =
 	"\n"
 	"  -l, --listen ADDR:PORT    the address to listen on (required; [IPv6]:PORT;\n"
 	"                            port 0 picks a free one, which the log says)\n"
-	"  -v, --virtual SPEC        a device: storage:PATH (mass storage on an image file)\n"
-	"                            or sourcesink (required; repeatable, up to " CMD_STR(MAX_VIRTUAL) ")\n"
+	"  -v, --virtual SPEC        a device: storage:PATH (mass storage on an image\n"
+	"                            file) or sourcesink (required; repeatable, up to\n"
+	"                            " CMD_STR(MAX_VIRTUAL) ")\n"
 	"  -d, --verbose             log every connection\n"
 	"  -h, --help                show this help\n";
 
