@@ -20,7 +20,6 @@
 #include "kernel/usbdev.h"
 #include "base/usbws_err.h"
 
-#define ID_MAX_DIGITS 4
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 30000
 /* a child that lasted this long was healthy: its next failure is not part
@@ -28,80 +27,6 @@
 #define BACKOFF_RESET_MS 60000
 /* a burst of udev events is one rescan; the rest wait for the next round */
 #define UDEV_DRAIN_MAX 256
-#define MATCH_EXAMPLE "expected VID:PID in hex, e.g. 0525:a4a5"
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int parse_id(const char *s, size_t len, const char *what, uint16_t *out, char *why, size_t why_cap)
-{
-	unsigned int v = 0;
-	size_t i;
-
-	if (len == 0) {
-		snprintf(why, why_cap, "the %s ID is missing; " MATCH_EXAMPLE, what);
-		return USBWS_ERR_INVAL;
-	}
-	if (len > ID_MAX_DIGITS) {
-		snprintf(why, why_cap, "the %s ID \"%.*s\" is longer than %d hex digits; " MATCH_EXAMPLE, what,
-			 (int)len, s, ID_MAX_DIGITS);
-		return USBWS_ERR_INVAL;
-	}
-	for (i = 0; i < len; i++) {
-		int d = hex_digit(s[i]);
-
-		if (d < 0) {
-			snprintf(why, why_cap, "the %s ID \"%.*s\" is not hexadecimal; " MATCH_EXAMPLE, what, (int)len,
-				 s);
-			return USBWS_ERR_INVAL;
-		}
-		v = v << 4 | (unsigned int)d;
-	}
-	*out = (uint16_t)v;
-	return 0;
-}
-
-int hotplug_parse_match(const char *text, struct hotplug_match *m, char *why, size_t why_cap)
-{
-	const char *colon = strchr(text, ':');
-	struct hotplug_match parsed;
-	int rc;
-
-	if (!colon) {
-		snprintf(why, why_cap, "no colon between vendor and product; " MATCH_EXAMPLE);
-		return USBWS_ERR_INVAL;
-	}
-	if (strchr(colon + 1, ':')) {
-		snprintf(why, why_cap, "more than one colon; " MATCH_EXAMPLE);
-		return USBWS_ERR_INVAL;
-	}
-	rc = parse_id(text, (size_t)(colon - text), "vendor", &parsed.vendor, why, why_cap);
-	if (rc == 0)
-		rc = parse_id(colon + 1, strlen(colon + 1), "product", &parsed.product, why, why_cap);
-	if (rc == 0)
-		*m = parsed;
-	return rc;
-}
-
-int hotplug_matches(const struct hotplug_filter *f, uint16_t vendor, uint16_t product)
-{
-	size_t i;
-
-	if (f->all)
-		return 1;
-	for (i = 0; i < f->n_matches; i++)
-		if (f->matches[i].vendor == vendor && f->matches[i].product == product)
-			return 1;
-	return 0;
-}
 
 /* The supervisor.  One entry per busid seen in sysfs, kept while the
  * device is present or its child still runs. */

@@ -5,7 +5,9 @@
  * run here (vdev_stream) or a kernel one behind a socketpair (kdev), each
  * behind export_ops.  The export outlives its connections: pings find a
  * dead link, reconnects back off with jitter, and a session the proxy still
- * holds resumes from the byte it has (resume.h), the device untouched.  A
+ * holds resumes from the byte it has (resume.h), the device untouched.
+ * When to connect, resume, back off or give up is decided by link.h; this
+ * file does the I/O it asks for.  A
  * control socket answers `usbws status` and `usbws disconnect`.  The same
  * connection code asks a proxy for its listing.  Frames are parsed in
  * blocks by wsframe: libwebsockets 4.1's client parser went byte by byte
@@ -19,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,174 +35,205 @@
 #include "vdev/vdev_stream.h"
 #include "net/wsclient.h"
 
+#include "link.h"
+
 #define NODE_RX_CHUNK (64u << 10)
 #define NODE_MAX_TRANSFER (1u << 20)
 #define UNEXPORT_GRACE_SECONDS 3
 #define POLL_MS 250
+#define CLOSE_FLUSH_MS 1000
+
+/* The link's policy (link.h): the first wait, and how long a link must
+ * last for the backoff to start over */
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_RESET_MS 10000
-#define CLOSE_FLUSH_MS 1000
 
 enum node_mode { MODE_EXPORT, MODE_LIST };
 
-/* Where the connection is.  Binary bytes go out only when UP: after a
- * resume they wait for the offset the proxy holds. */
-enum link_state { LINK_DOWN, LINK_HELLO, LINK_UP };
+/* Why the connection is given up once the parser is done with it. */
+enum node_drop { DROP_NONE, DROP_SESSION_GONE, DROP_REFUSED };
 
-struct node;
+struct export;
 
 /* The exported device: what it is, and how its URB stream runs. */
 struct export_ops {
-	const char *kind;
-	const struct usbip_usb_device *(*info)(struct node *n);
-	const struct usbip_usb_interface *(*ifs)(struct node *n);
-	struct buf *(*tx)(struct node *n);                  /* bytes for the proxy */
-	struct usbip_validator *(*validator)(struct node *n);
-	int (*start)(struct node *n);                       /* the proxy confirmed the export */
+	const char *(*kind)(const struct export *x);        /* "virtual", "usbip-host", "usbip-vudc" */
+	/* a kernel device's busid or UDC; NULL for a virtual one, of which
+	 * a node may run several */
+	const char *(*name)(const struct export *x);
+	const struct usbip_usb_device *(*info)(const struct export *x);
+	const struct usbip_usb_interface *(*ifs)(const struct export *x);
+	struct buf *(*tx)(struct export *x);                 /* bytes for the proxy */
+	struct usbip_validator *(*validator)(const struct export *x);
+	int (*start)(struct export *x);                      /* the proxy confirmed the export */
 	/* Commands from the proxy; *used may fall short while the device is busy. */
-	int (*feed)(struct node *n, const uint8_t *in, size_t len, size_t *used);
-	int (*closed)(struct node *n);                      /* the unexport reply came */
+	int (*feed)(struct export *x, const uint8_t *in, size_t len, size_t *used);
+	int (*at_boundary)(const struct export *x);          /* the commands are between messages */
+	int (*closed)(const struct export *x);               /* the unexport reply came */
 	/* Stop taking commands; then quiesced says 1 when the outbound stream
 	 * is between messages (an unexport may follow), -1 when it never will. */
-	void (*stop)(struct node *n);
-	int (*quiesced)(struct node *n);
-	short (*poll_events)(struct node *n);
-	int (*io)(struct node *n, short revents);
+	void (*stop)(struct export *x);
+	int (*quiesced)(const struct export *x);
+	int (*fd)(const struct export *x);                   /* polled for poll_events, when any */
+	short (*poll_events)(const struct export *x);
+	/* Returns 0, 1 when the device went away just now, or a negative
+	 * enum usbws_err: the device broke the protocol. */
+	int (*io)(struct export *x, short revents);
+	/* The driver usbws took the device from, when it bound it. */
+	const char *(*taken_from)(const struct export *x);
+	/* Before root is dropped: opens every file the export writes later. */
+	int (*hold_files)(struct export *x, char *why, size_t why_cap);
+	void (*close)(struct export *x);
+};
+
+struct export {
+	const struct export_ops *ops;
+	int closed;                   /* given back after a session ended; reopened to export */
+	struct vdev *vdev;            /* virtual */
+	struct vdev_stream vs;
+	struct kdev *kd;              /* kernel */
+};
+
+struct node_stats {
+	time_t started;
+	time_t exported_at;
+	uint64_t bytes_from_proxy;    /* USB/IP bytes, both ways */
+	uint64_t bytes_to_proxy;
+};
+
+/* `usbws status` and `usbws disconnect` */
+struct node_control {
+	int fd;
+	struct ctlsock_server server; /* the clients of fd */
+	char path[108];
 };
 
 struct node {
 	const struct node_config *cfg;
 	enum node_mode mode;
-	struct wsclient *ws;
-	struct ssl_ctx_st *tls;       /* --user: cert and key, read while root */
-	enum link_state link;
 	int done;
 	int failed;
+	struct link link;             /* when to connect, resume, back off or give up */
 
-	/* reconnecting */
-	unsigned int attempts;        /* failed in a row */
-	int64_t next_attempt_ms;      /* monotonic */
+	/* the connection, while there is one */
+	struct wsclient *ws;
+	struct ssl_ctx_st *tls;       /* --user: cert and key, read while root */
 	int64_t last_ping_ms;
 	int64_t next_ack_ms;
-	uint64_t reconnects, resumes;
-	int ever_connected;
-	const char *drop_link;        /* set while parsing: give up the connection after */
-	int retry_now;
-	/* resuming */
-	struct resume_stream rs;
-	char session[CTL_SESSION_HEX + 1];  /* empty: nothing to resume */
-	unsigned int resume_seconds;
-	int64_t down_since_ms;        /* 0 while the link is up */
-	int64_t up_since_ms;          /* the export or resume was confirmed */
+	enum node_drop drop;          /* set while parsing: give up the connection after */
+	const char *drop_why;
+	struct buf text_in;
 
-	const struct export_ops *ops;
-	int dev_closed;               /* given back after a session ended; reopened to export */
-	struct vdev *dev;             /* virtual */
-	struct vdev_stream vs;
-	struct kdev *kd;              /* kernel */
+	/* the export's USB/IP stream, which outlives its connections */
+	struct export dev;
+	struct resume_stream rs;
 	struct usbip_framer op;       /* the proxy's OP_REP_EXPORT */
+	struct buf in;                /* from the proxy, not yet taken */
 	int exported;
 	int listed;
-	int stopping;                 /* asked to stop, or the device went away */
 	int unexport_queued;
 	time_t unexport_deadline;
-	struct buf in;                /* from the proxy, not yet taken */
-	struct buf text_in;
 	char proxy_busid[USBIP_BUSID_SIZE];
-	uint64_t bytes_from_proxy;    /* USB/IP bytes, both ways */
-	uint64_t bytes_to_proxy;
-	time_t started;
-	time_t exported_at;
-	int ctl_fd;
-	struct ctlsock_server ctl;    /* the clients of ctl_fd */
-	char ctl_path[108];
+
+	struct node_stats stats;
+	struct node_control ctl;
 };
 
 /* virtual devices */
 
-static const struct usbip_usb_device *virt_info(struct node *n) { return &n->dev->info; }
-static const struct usbip_usb_interface *virt_ifs(struct node *n) { return n->dev->interfaces; }
-static struct buf *virt_tx(struct node *n) { return vdev_stream_tx(&n->vs); }
-static struct usbip_validator *virt_validator(struct node *n) { return n->vs.validator; }
-static int virt_start(struct node *n) { (void)n; return 0; }
-static int virt_closed(struct node *n) { return n->vs.rx.phase == USBIP_PHASE_CLOSED; }
-static void virt_stop(struct node *n) { (void)n; }
+static const char *virt_kind(const struct export *x) { (void)x; return "virtual"; }
+static const char *virt_name(const struct export *x) { (void)x; return NULL; }
+static const struct usbip_usb_device *virt_info(const struct export *x) { return &x->vdev->info; }
+static const struct usbip_usb_interface *virt_ifs(const struct export *x) { return x->vdev->interfaces; }
+static struct buf *virt_tx(struct export *x) { return vdev_stream_tx(&x->vs); }
+static struct usbip_validator *virt_validator(const struct export *x) { return vdev_stream_validator(&x->vs); }
+static int virt_start(struct export *x) { (void)x; return 0; }
+static int virt_at_boundary(const struct export *x) { return vdev_stream_at_boundary(&x->vs); }
+static int virt_closed(const struct export *x) { return vdev_stream_closed(&x->vs); }
+static void virt_stop(struct export *x) { (void)x; }
 /* the device adds whole replies only */
-static int virt_quiesced(struct node *n) { (void)n; return 1; }
-static short virt_poll_events(struct node *n) { (void)n; return 0; }
-static int virt_io(struct node *n, short revents) { (void)n; (void)revents; return 0; }
+static int virt_quiesced(const struct export *x) { (void)x; return 1; }
+static int virt_fd(const struct export *x) { (void)x; return -1; }
+static short virt_poll_events(const struct export *x) { (void)x; return 0; }
+static int virt_io(struct export *x, short revents) { (void)x; (void)revents; return 0; }
+static const char *virt_taken_from(const struct export *x) { (void)x; return NULL; }
+static int virt_hold_files(struct export *x, char *why, size_t why_cap) { (void)x; (void)why; (void)why_cap; return 0; }
 
-static int virt_feed(struct node *n, const uint8_t *in, size_t len, size_t *used)
+static int virt_feed(struct export *x, const uint8_t *in, size_t len, size_t *used)
 {
-	return vdev_stream_feed(&n->vs, in, len, used);
+	return vdev_stream_feed(&x->vs, in, len, used);
+}
+
+static void virt_close(struct export *x)
+{
+	vdev_stream_free(&x->vs);
+	vdev_close(x->vdev);
 }
 
 static const struct export_ops virtual_ops = {
-	.kind = "virtual", .info = virt_info, .ifs = virt_ifs, .tx = virt_tx, .validator = virt_validator,
-	.start = virt_start, .feed = virt_feed, .closed = virt_closed, .stop = virt_stop,
-	.quiesced = virt_quiesced, .poll_events = virt_poll_events, .io = virt_io,
+	.kind = virt_kind, .name = virt_name, .info = virt_info, .ifs = virt_ifs, .tx = virt_tx,
+	.validator = virt_validator, .start = virt_start, .feed = virt_feed, .at_boundary = virt_at_boundary,
+	.closed = virt_closed, .stop = virt_stop, .quiesced = virt_quiesced, .fd = virt_fd,
+	.poll_events = virt_poll_events, .io = virt_io, .taken_from = virt_taken_from,
+	.hold_files = virt_hold_files, .close = virt_close,
 };
 
 /* kernel devices: usbip-host or usbip-vudc, through a socketpair */
 
-static const struct usbip_usb_device *kern_info(struct node *n) { return &n->kd->info; }
-static const struct usbip_usb_interface *kern_ifs(struct node *n) { return n->kd->ifs; }
-static struct buf *kern_tx(struct node *n) { return kdev_tx(n->kd); }
-static struct usbip_validator *kern_validator(struct node *n) { return n->kd->validator; }
-static int kern_closed(struct node *n) { return n->kd->to_dev.phase == USBIP_PHASE_CLOSED; }
-static short kern_poll_events(struct node *n) { return kdev_poll_events(n->kd); }
+static const char *kern_kind(const struct export *x) { return kdev_kind(x->kd); }
+static const char *kern_name(const struct export *x) { return kdev_name(x->kd); }
+static const struct usbip_usb_device *kern_info(const struct export *x) { return kdev_info(x->kd); }
+static const struct usbip_usb_interface *kern_ifs(const struct export *x) { return kdev_ifs(x->kd); }
+static struct buf *kern_tx(struct export *x) { return kdev_tx(x->kd); }
+static struct usbip_validator *kern_validator(const struct export *x) { return kdev_validator(x->kd); }
+static int kern_at_boundary(const struct export *x) { return kdev_commands_at_boundary(x->kd); }
+static int kern_closed(const struct export *x) { return kdev_closed(x->kd); }
+/* The kernel tears the connection down when it reads EOF, unlinking what
+ * is in flight, and then closes its end: after that nothing more comes. */
+static void kern_stop(struct export *x) { kdev_stop(x->kd); }
+static int kern_quiesced(const struct export *x) { return kdev_quiesced(x->kd); }
+static int kern_fd(const struct export *x) { return kdev_fd(x->kd); }
+static short kern_poll_events(const struct export *x) { return kdev_poll_events(x->kd); }
+static const char *kern_taken_from(const struct export *x) { return kdev_taken_from(x->kd); }
+static void kern_close(struct export *x) { kdev_close(x->kd); }
 
-static int kern_start(struct node *n)
+static int kern_hold_files(struct export *x, char *why, size_t why_cap)
+{
+	return kdev_hold_files(x->kd, why, why_cap);
+}
+
+static int kern_start(struct export *x)
 {
 	char why[256];
 
-	if (kdev_start(n->kd, why, sizeof(why)) < 0) {
+	if (kdev_start(x->kd, why, sizeof(why)) < 0) {
 		log_err("%s", why);
 		return -1;
 	}
-	log_info("%s %s has its socket; relaying", n->kd->ops->kind, n->kd->name);
+	log_info("%s %s has its socket; relaying", kdev_kind(x->kd), kdev_name(x->kd));
 	return 0;
 }
 
-static int kern_feed(struct node *n, const uint8_t *in, size_t len, size_t *used)
+static int kern_feed(struct export *x, const uint8_t *in, size_t len, size_t *used)
 {
-	return kdev_feed(n->kd, in, len, used);
+	return kdev_feed(x->kd, in, len, used);
 }
 
-/* The kernel tears the connection down when it reads EOF, unlinking what
- * is in flight, and then closes its end: after that nothing more comes. */
-static void kern_stop(struct node *n)
+static int kern_io(struct export *x, short revents)
 {
-	if (n->kd->fd >= 0 && !n->kd->kernel_eof)
-		shutdown(n->kd->fd, SHUT_WR);
-}
-
-static int kern_quiesced(struct node *n)
-{
-	if (n->kd->fd >= 0 && !n->kd->kernel_eof)
-		return 0;
-	return usbip_framer_at_boundary(&n->kd->from_dev) ? 1 : -1;
-}
-
-static int kern_io(struct node *n, short revents)
-{
-	int was_eof = n->kd->kernel_eof, rc = kdev_io(n->kd, revents);
+	int was_eof = kdev_kernel_eof(x->kd), rc = kdev_io(x->kd, revents);
 
 	if (rc < 0)
 		return rc;
-	if (n->kd->kernel_eof && !was_eof && !n->stopping) {
-		log_err("%s closed its end of the connection: %s went away or was taken down",
-			n->kd->ops->kind, n->kd->name);
-		n->stopping = 1;
-		n->failed = 1;
-	}
-	return 0;
+	return kdev_kernel_eof(x->kd) && !was_eof;
 }
 
 static const struct export_ops kernel_ops = {
-	.kind = "kernel", .info = kern_info, .ifs = kern_ifs, .tx = kern_tx, .validator = kern_validator,
-	.start = kern_start, .feed = kern_feed, .closed = kern_closed, .stop = kern_stop,
-	.quiesced = kern_quiesced, .poll_events = kern_poll_events, .io = kern_io,
+	.kind = kern_kind, .name = kern_name, .info = kern_info, .ifs = kern_ifs, .tx = kern_tx,
+	.validator = kern_validator, .start = kern_start, .feed = kern_feed, .at_boundary = kern_at_boundary,
+	.closed = kern_closed, .stop = kern_stop, .quiesced = kern_quiesced, .fd = kern_fd,
+	.poll_events = kern_poll_events, .io = kern_io, .taken_from = kern_taken_from,
+	.hold_files = kern_hold_files, .close = kern_close,
 };
 
 static void finish(struct node *n, int failed)
@@ -231,16 +263,16 @@ static int send_text(struct node *n, char *json)
 	return rc;
 }
 
+/* the export request is binary: it goes with the rest of the stream */
 static int queue_export(struct node *n)
 {
+	struct export *x = &n->dev;
 	uint8_t req[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
-	int len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_EXPORT, 0, n->ops->info(n));
+	int len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_EXPORT, 0, x->ops->info(x));
 
-	if (send_text(n, ctl_hello_export(n->ops->info(n), n->ops->ifs(n))) < 0 || len < 0 ||
-	    buf_append(n->ops->tx(n), req, (size_t)len) < 0)
+	if (send_text(n, ctl_hello_export(x->ops->info(x), x->ops->ifs(x))) < 0 || len < 0 ||
+	    buf_append(x->ops->tx(x), req, (size_t)len) < 0)
 		return USBWS_ERR_NOMEM;
-	/* the export request is binary: it goes with the rest of the stream */
-	n->link = LINK_UP;
 	return 0;
 }
 
@@ -248,13 +280,14 @@ static int queue_export(struct node *n)
  * device's own stream is between messages. */
 static void queue_unexport(struct node *n)
 {
+	struct export *x = &n->dev;
 	uint8_t req[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
 	int len, ready;
 
 	if (!n->unexport_deadline) {
 		n->unexport_deadline = time(NULL) + UNEXPORT_GRACE_SECONDS;
 		if (n->mode == MODE_EXPORT && n->exported)
-			n->ops->stop(n);
+			x->ops->stop(x);
 	}
 	if (n->unexport_queued)
 		return;
@@ -262,7 +295,7 @@ static void queue_unexport(struct node *n)
 		finish(n, 0);
 		return;
 	}
-	ready = n->ops->quiesced(n);
+	ready = x->ops->quiesced(x);
 	if (ready == 0)
 		return;
 	if (ready < 0) {
@@ -271,24 +304,25 @@ static void queue_unexport(struct node *n)
 		return;
 	}
 	n->unexport_queued = 1;
-	len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_UNEXPORT, 0, n->ops->info(n));
-	buf_append(n->ops->tx(n), req, (size_t)len);
-	log_info("unexporting %s", n->ops->info(n)->busid);
+	len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_UNEXPORT, 0, x->ops->info(x));
+	buf_append(x->ops->tx(x), req, (size_t)len);
+	log_info("unexporting %s", x->ops->info(x)->busid);
 }
 
 /* Moves buffered input into the device as far as its replies allow. */
 static int pump(struct node *n)
 {
+	struct export *x = &n->dev;
 	size_t used;
 	int rc;
 
-	if (n->mode != MODE_EXPORT || !n->exported || n->dev_closed)
+	if (n->mode != MODE_EXPORT || !n->exported || x->closed)
 		return 0;
-	rc = n->ops->feed(n, buf_data(&n->in), buf_len(&n->in), &used);
+	rc = x->ops->feed(x, buf_data(&n->in), buf_len(&n->in), &used);
 	buf_consume(&n->in, used);
 	if (rc < 0)
 		return rc;
-	if (n->ops->closed(n)) {
+	if (x->ops->closed(x)) {
 		log_info("the proxy confirmed the unexport");
 		finish(n, 0);
 	}
@@ -317,15 +351,22 @@ static int export_reply(struct node *n, const uint8_t *in, size_t len, size_t *t
 				return 0;
 			}
 		} else if (ev.type == USBIP_EV_END) {
-			if (n->ops->start(n) < 0) {
+			if (n->dev.ops->start(&n->dev) < 0) {
 				finish(n, 1);
 				return 0;
 			}
 			n->exported = 1;
-			n->exported_at = time(NULL);
+			n->stats.exported_at = time(NULL);
 		}
 	}
 	return 0;
+}
+
+/* Binary bytes flow only on an export's link that is up: after a resume
+ * they wait for the offset the proxy holds. */
+static int streaming(const struct node *n)
+{
+	return n->mode == MODE_EXPORT && n->link.state == LINK_UP;
 }
 
 static int on_binary(struct node *n, const uint8_t *in, size_t len)
@@ -333,9 +374,9 @@ static int on_binary(struct node *n, const uint8_t *in, size_t len)
 	size_t taken = 0;
 	int rc;
 
-	if (n->mode != MODE_EXPORT || n->link != LINK_UP)
+	if (!streaming(n))
 		return USBWS_ERR_PHASE;
-	n->bytes_from_proxy += len;
+	n->stats.bytes_from_proxy += len;
 	resume_received(&n->rs, len);
 	if (!n->exported) {
 		rc = export_reply(n, in, len, &taken);
@@ -347,63 +388,63 @@ static int on_binary(struct node *n, const uint8_t *in, size_t len)
 	return pump(n);
 }
 
-/* Full jitter over an exponential step: 1, 2, 4 ... up to the cap. */
-static int64_t backoff_ms(const struct node *n)
+static uint32_t jitter(void)
 {
-	int64_t step = BACKOFF_FIRST_MS, cap = (int64_t)n->cfg->backoff_max * 1000;
-
-	for (unsigned int i = 1; i < n->attempts && step < cap; i++)
-		step *= 2;
-	if (step > cap)
-		step = cap;
-	return step / 2 + rand() % (step / 2 + 1);
+	return (uint32_t)rand();
 }
 
-/* A failed attempt: wait longer each time, or give up when told to. */
-static void schedule_retry(struct node *n)
+static void close_connection(struct node *n)
 {
-	int64_t wait;
-
-	n->attempts++;
-	if (n->cfg->retries && n->attempts >= n->cfg->retries) {
-		log_err("giving up after %u attempts (--retries)", n->attempts);
-		finish(n, 1);
-		return;
-	}
-	wait = backoff_ms(n);
-	n->next_attempt_ms = monotonic_ms() + wait;
-	log_info("attempt %u failed; next in %.1f s", n->attempts, wait / 1000.0);
-}
-
-/* The link is gone: resume later if the proxy keeps a session, else start
- * over. */
-static void link_lost(struct node *n, const char *why)
-{
-	if (!n->ws)
-		return;
 	wsclient_close(n->ws);
 	n->ws = NULL;
-	n->link = LINK_DOWN;
 	buf_consume(&n->text_in, buf_len(&n->text_in));
-	if (n->stopping || n->done) {
+}
+
+/* An attempt failed (act, from the link): say when the next one comes, or
+ * give up. */
+static void attempt_failed(struct node *n, enum link_action act, int64_t now)
+{
+	if (act == LINK_RETRY) {
+		log_info("attempt %u failed; next in %.1f s", n->link.attempts, (n->link.retry_at - now) / 1000.0);
+	} else if (act == LINK_STOP && n->link.stop_reason == LINK_STOP_RETRIES) {
+		log_err("giving up after %u attempts (--retries)", n->link.attempts);
+		finish(n, 1);
+	}
+}
+
+/* The connection is gone, and the link decided act: resume later if the
+ * proxy keeps a session, else start over. */
+static void connection_gone(struct node *n, enum link_action act, const char *why, int64_t now)
+{
+	if (n->done)
+		return;
+	if (act == LINK_STOP && n->link.stop_reason == LINK_STOP_REQUESTED) {
 		finish(n, 0);
 		return;
 	}
-	if (!n->down_since_ms)
-		n->down_since_ms = monotonic_ms();
-	/* a fleet that lost its proxy should not come back in one wave */
-	n->next_attempt_ms = monotonic_ms() + rand() % BACKOFF_FIRST_MS;
-	if (n->session[0])
+	if (link_has_session(&n->link))
 		log_warn("lost the proxy (%s); the device stays exported, resuming within %u s", why,
-			 n->resume_seconds);
+			 n->link.resume_seconds);
 	else
 		log_warn("lost the proxy (%s); reconnecting", why);
+	attempt_failed(n, act, now);
+}
+
+static void lose_link(struct node *n, const char *why)
+{
+	int64_t now = monotonic_ms();
+
+	if (!n->ws)
+		return;
+	close_connection(n);
+	connection_gone(n, link_lost(&n->link, now, jitter()), why, now);
 }
 
 /* The proxy's ack moves the front of what must be kept. */
 static void on_ack(struct node *n, uint64_t upto, int rewind)
 {
-	int rc = rewind ? resume_rewind(&n->rs, n->ops->tx(n), upto) : resume_acked(&n->rs, n->ops->tx(n), upto);
+	struct buf *tx = n->dev.ops->tx(&n->dev);
+	int rc = rewind ? resume_rewind(&n->rs, tx, upto) : resume_acked(&n->rs, tx, upto);
 
 	if (rc < 0) {
 		log_err("the proxy %s offset %llu, outside what this node sent (%llu..%llu): %s",
@@ -417,23 +458,19 @@ static void on_ack(struct node *n, uint64_t upto, int rewind)
 static void on_welcome(struct node *n, const struct ctl_msg *msg)
 {
 	log_info("exported %s as busid %s on the proxy, which knows this node as %s%s",
-		 n->ops->info(n)->busid, msg->busid, msg->node,
+		 n->dev.ops->info(&n->dev)->busid, msg->busid, msg->node,
 		 msg->session[0] ? "" : " (the proxy offers no session resumption)");
 	snprintf(n->proxy_busid, sizeof(n->proxy_busid), "%s", msg->busid);
-	memcpy(n->session, msg->session, sizeof(n->session));
-	n->resume_seconds = msg->resume_seconds;
-	n->up_since_ms = monotonic_ms();
-	n->down_since_ms = 0;
+	link_welcome(&n->link, monotonic_ms(), msg->session, msg->resume_seconds);
 }
 
 static void on_error(struct node *n, const struct ctl_msg *msg)
 {
 	/* the proxy forgot us (restarted, or we were away too long) */
-	if (strcmp(msg->code, "no-session") == 0 && n->link == LINK_HELLO) {
+	if (strcmp(msg->code, "no-session") == 0 && n->link.state == LINK_RESUMING) {
 		log_warn("the proxy has no session to resume (%s); exporting afresh", msg->message);
-		n->session[0] = 0;
-		n->drop_link = "session gone";
-		n->retry_now = 1;
+		n->drop = DROP_SESSION_GONE;
+		n->drop_why = "session gone";
 		return;
 	}
 	log_err("the proxy refused: %s (%s)", msg->message, msg->code);
@@ -441,8 +478,8 @@ static void on_error(struct node *n, const struct ctl_msg *msg)
 	 * own lost tunnels expire): both are tried again with backoff, never
 	 * at once; anything else would be refused again */
 	if (strcmp(msg->code, "vhci") == 0 || strcmp(msg->code, "limit") == 0) {
-		n->session[0] = 0;
-		n->drop_link = msg->code[0] == 'v' ? "no vhci_hcd port" : "over this node's limit on the proxy";
+		n->drop = DROP_REFUSED;
+		n->drop_why = msg->code[0] == 'v' ? "no vhci_hcd port" : "over this node's limit on the proxy";
 		return;
 	}
 	finish(n, 1);
@@ -465,15 +502,12 @@ static void on_text(struct node *n, const void *in, size_t len, int final)
 		finish(n, 1);
 	} else if (msg.type == CTL_WELCOME && n->mode == MODE_EXPORT && !n->proxy_busid[0]) {
 		on_welcome(n, &msg);
-	} else if (msg.type == CTL_RESUMED && n->link == LINK_HELLO) {
+	} else if (msg.type == CTL_RESUMED && n->link.state == LINK_RESUMING) {
 		log_info("resumed session with the proxy: it had %llu bytes, this node %llu",
 			 (unsigned long long)msg.received, (unsigned long long)n->rs.received);
-		n->link = LINK_UP;
-		n->up_since_ms = monotonic_ms();
-		n->down_since_ms = 0;
-		n->resumes++;
+		link_resumed(&n->link, monotonic_ms());
 		on_ack(n, msg.received, 1);
-	} else if (msg.type == CTL_ACK && n->link == LINK_UP) {
+	} else if (msg.type == CTL_ACK && streaming(n)) {
 		on_ack(n, msg.received, 0);
 	} else if (msg.type == CTL_ERROR) {
 		on_error(n, &msg);
@@ -514,19 +548,33 @@ static int on_ws_event(void *ctx, const struct ws_event *ev)
 	else
 		on_text(n, "", 0, 1);
 	/* the connection is given up after the parser is done with it */
-	return (n->done && n->failed) || n->drop_link ? -1 : 0;
+	return (n->done && n->failed) || n->drop ? -1 : 0;
+}
+
+/* The proxy answered in a way that ends this connection (on_error). */
+static void drop_connection(struct node *n)
+{
+	int64_t now = monotonic_ms();
+	enum link_action act = n->drop == DROP_SESSION_GONE ? link_resume_refused(&n->link, now)
+							    : link_export_refused(&n->link, now, jitter());
+	const char *why = n->drop_why;
+
+	n->drop = DROP_NONE;
+	n->drop_why = NULL;
+	close_connection(n);
+	connection_gone(n, act, why, now);
 }
 
 /* A normal close that leaves the device's command stream inside a message:
  * the rest will never come, and nothing of it reached the device. */
 static int device_stream_cut(struct node *n)
 {
-	if (n->mode != MODE_EXPORT || n->dev_closed)
+	if (n->mode != MODE_EXPORT || n->dev.closed)
 		return 0;
 	if (!n->exported)
 		return !usbip_framer_at_boundary(&n->op);
 	pump(n);
-	return buf_len(&n->in) || !usbip_framer_at_boundary(n->kd ? &n->kd->to_dev : &n->vs.rx);
+	return buf_len(&n->in) || !n->dev.ops->at_boundary(&n->dev);
 }
 
 /* Reads while there is room to put what arrives. */
@@ -537,17 +585,8 @@ static void read_available(struct node *n)
 
 	while (n->ws && !n->done && buf_space(&n->in) >= NODE_RX_CHUNK) {
 		rc = wsclient_read(n->ws, on_ws_event, n, why, sizeof(why));
-		if (n->drop_link) {
-			const char *reason = n->drop_link;
-			int now = n->retry_now;
-
-			n->drop_link = NULL;
-			n->retry_now = 0;
-			link_lost(n, reason);
-			if (now)
-				n->next_attempt_ms = monotonic_ms();
-			else
-				schedule_retry(n);
+		if (n->drop) {
+			drop_connection(n);
 			return;
 		}
 		if (rc == 0)
@@ -559,14 +598,14 @@ static void read_available(struct node *n)
 				log_info("the proxy closed the connection: %s", why[0] ? why : "no reason given");
 				finish(n, !n->unexport_queued);
 			} else if (!n->done) {
-				link_lost(n, why[0] ? why : "closed without a reason");
+				lose_link(n, why[0] ? why : "closed without a reason");
 			}
 			return;
 		}
 		if (rc < 0) {
 			if (n->done)
 				return;
-			link_lost(n, "connection error");
+			lose_link(n, "connection error");
 			return;
 		}
 		if ((rc = pump(n)) < 0) {
@@ -579,11 +618,36 @@ static void read_available(struct node *n)
 /* `usbws status` and `usbws disconnect`, through the control socket */
 static const char *state_name(const struct node *n)
 {
-	if (n->unexport_queued || n->stopping)
+	if (n->unexport_queued || n->link.stopping)
 		return "stopping";
-	if (n->link != LINK_UP)
+	if (n->link.state != LINK_UP)
 		return n->exported ? "resuming" : "connecting";
 	return n->exported ? "exported" : "connecting";
+}
+
+static json_t *status_json(struct node *n)
+{
+	struct export *x = &n->dev;
+	const struct usbip_usb_device *d = x->ops->info(x);
+	struct usbip_validator *v = x->ops->validator(x);
+	const struct usbip_flow_stats *to = usbip_validator_flow(v, USBIP_FLOW_TO_DEVICE);
+	time_t now = time(NULL);
+	json_t *o;
+
+	o = json_pack("{s:b, s:s, s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "ok", 1,
+		      "busid", d->busid, "kind", x->ops->kind(x),
+		      "device", ctl_device_json(d, x->ops->ifs(x), NULL), "url", n->cfg->url,
+		      "proxy_busid", n->proxy_busid, "state", state_name(n),
+		      "uptime_seconds", (json_int_t)(now - n->stats.started),
+		      "exported_seconds", (json_int_t)(n->exported ? now - n->stats.exported_at : 0),
+		      "bytes_from_proxy", (json_int_t)n->stats.bytes_from_proxy,
+		      "bytes_to_proxy", (json_int_t)n->stats.bytes_to_proxy, "urbs", (json_int_t)to->submits,
+		      "urbs_in_flight", (json_int_t)usbip_validator_inflight(v),
+		      "pid", (int)getpid());
+	json_object_set_new(o, "reconnects", json_integer((json_int_t)n->link.reconnects));
+	json_object_set_new(o, "resumes", json_integer((json_int_t)n->link.resumes));
+	json_object_set_new(o, "unacked_bytes", json_integer((json_int_t)n->rs.sent));
+	return o;
 }
 
 static char *answer_control(void *ctx, const char *request)
@@ -595,30 +659,13 @@ static char *answer_control(void *ctx, const char *request)
 
 	if (cmd && strcmp(cmd, "disconnect") == 0) {
 		log_info("disconnect requested through the control socket");
-		n->stopping = 1;
+		link_request_stop(&n->link);
 		o = json_pack("{s:b}", "ok", 1);
-	} else if (cmd && strcmp(cmd, "status") == 0 && n->dev_closed) {
+	} else if (cmd && strcmp(cmd, "status") == 0 && n->dev.closed) {
 		o = json_pack("{s:b, s:s, s:s, s:s, s:i}", "ok", 1, "busid", n->cfg->device ? n->cfg->device : "",
 			      "url", n->cfg->url, "state", "waiting for the device", "pid", (int)getpid());
 	} else if (cmd && strcmp(cmd, "status") == 0) {
-		const struct usbip_usb_device *d = n->ops->info(n);
-		struct usbip_validator *v = n->ops->validator(n);
-		const struct usbip_flow_stats *to = usbip_validator_flow(v, USBIP_FLOW_TO_DEVICE);
-		time_t now = time(NULL);
-
-		o = json_pack("{s:b, s:s, s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "ok", 1,
-			      "busid", d->busid, "kind", n->kd ? n->kd->ops->kind : "virtual",
-			      "device", ctl_device_json(d, n->ops->ifs(n), NULL), "url", n->cfg->url,
-			      "proxy_busid", n->proxy_busid, "state", state_name(n),
-			      "uptime_seconds", (json_int_t)(now - n->started),
-			      "exported_seconds", (json_int_t)(n->exported ? now - n->exported_at : 0),
-			      "bytes_from_proxy", (json_int_t)n->bytes_from_proxy,
-			      "bytes_to_proxy", (json_int_t)n->bytes_to_proxy, "urbs", (json_int_t)to->submits,
-			      "urbs_in_flight", (json_int_t)usbip_validator_inflight(v),
-			      "pid", (int)getpid());
-		json_object_set_new(o, "reconnects", json_integer((json_int_t)n->reconnects));
-		json_object_set_new(o, "resumes", json_integer((json_int_t)n->resumes));
-		json_object_set_new(o, "unacked_bytes", json_integer((json_int_t)n->rs.sent));
+		o = status_json(n);
 	} else {
 		o = json_pack("{s:b, s:s}", "ok", 0, "error", "unknown request; expected {\"cmd\": \"status\"} or {\"cmd\": \"disconnect\"}");
 	}
@@ -628,8 +675,7 @@ static char *answer_control(void *ctx, const char *request)
 	return out;
 }
 
-static int open_device(struct node *n, const struct node_config *cfg);
-static void close_device(struct node *n);
+static int open_device(struct node *n);
 
 /* The proxy no longer holds the session: the device side starts over, a
  * kernel device by giving its socket back (the stub lets go of it, and a
@@ -637,97 +683,121 @@ static void close_device(struct node *n);
  * taking it again for the next export. */
 static int reset_export(struct node *n, int reopen)
 {
+	struct export *x = &n->dev;
+
 	if (n->exported) {
-		close_device(n);
-		n->dev_closed = 1;
-	} else if (!n->dev_closed) {
-		buf_consume(n->ops->tx(n), buf_len(n->ops->tx(n)));
+		x->ops->close(x);
+		x->closed = 1;
+	} else if (!x->closed) {
+		buf_consume(x->ops->tx(x), buf_len(x->ops->tx(x)));
 	}
-	if (n->dev_closed && reopen) {
-		if (open_device(n, n->cfg) < 0)
+	if (x->closed && reopen) {
+		if (open_device(n) < 0)
 			return -1;
-		n->dev_closed = 0;
+		x->closed = 0;
 	}
 	n->exported = 0;
-	n->session[0] = 0;
 	n->proxy_busid[0] = 0;
-	n->down_since_ms = 0;
 	resume_init(&n->rs);
 	usbip_framer_init(&n->op, USBIP_FLOW_TO_DEVICE, NULL);
 	buf_consume(&n->in, buf_len(&n->in));
 	return 0;
 }
 
-static void link_open(struct node *n, volatile sig_atomic_t *stop)
+static void connect_link(struct node *n, volatile sig_atomic_t *stop)
 {
 	struct wsclient_config wc = {
 		.url = n->cfg->url, .cert = n->cfg->cert, .key = n->cfg->key, .ca = n->cfg->ca,
 		.http_proxy = n->cfg->http_proxy, .subprotocol = USBWS_SUBPROTOCOL,
 		.timeout_seconds = n->cfg->connect_timeout, .tls = n->tls,
 	};
+	enum link_action act;
+	int64_t now;
 	int fatal, rc;
 
 	n->ws = wsclient_open(&wc, &fatal);
+	now = monotonic_ms();
 	if (!n->ws) {
-		if (*stop && !fatal && n->mode == MODE_EXPORT) {
+		/* a stop that came while connecting */
+		if (*stop)
+			link_request_stop(&n->link);
+		/* a listing is asked for once */
+		act = link_connect_failed(&n->link, now, jitter(), fatal || n->mode == MODE_LIST);
+		if (act == LINK_STOP && n->link.stop_reason == LINK_STOP_REQUESTED) {
 			log_info("stopped while connecting to %s", n->cfg->url);
 			finish(n, 0);
-		} else if (fatal || n->mode == MODE_LIST || *stop) {
+		} else if (act == LINK_STOP && n->link.stop_reason == LINK_STOP_REFUSED) {
 			if (fatal && n->mode == MODE_EXPORT)
 				log_err("not retrying: the same connection would be refused again");
 			finish(n, 1);
 		} else {
-			schedule_retry(n);
+			attempt_failed(n, act, now);
 		}
 		return;
 	}
-	n->last_ping_ms = monotonic_ms();
-	n->next_ack_ms = monotonic_ms() + 1000;
-	n->up_since_ms = monotonic_ms();
+	n->last_ping_ms = now;
+	n->next_ack_ms = now + 1000;
+	act = link_connected(&n->link, now);
 	if (n->mode == MODE_LIST) {
 		log_info("connected to %s", n->cfg->url);
 		if (send_text(n, ctl_hello_list()) < 0)
 			finish(n, 1);
 		return;
 	}
-	if (n->ever_connected)
-		n->reconnects++;
-	n->ever_connected = 1;
-	if (n->session[0]) {
+	if (act == LINK_RESUME) {
 		log_info("connected to %s; resuming session %.8s... (this node has %llu bytes of its stream)",
-			 n->cfg->url, n->session, (unsigned long long)n->rs.received);
-		n->link = LINK_HELLO;
-		rc = send_text(n, ctl_hello_resume(n->session, n->rs.received));
+			 n->cfg->url, n->link.session, (unsigned long long)n->rs.received);
+		rc = send_text(n, ctl_hello_resume(n->link.session, n->rs.received));
 	} else {
 		log_info("connected to %s", n->cfg->url);
 		rc = reset_export(n, 1) < 0 ? -1 : queue_export(n);
 	}
 	if (rc < 0) {
-		link_lost(n, "cannot start the export");
-		schedule_retry(n);
+		close_connection(n);
+		connection_gone(n, link_start_failed(&n->link, now, jitter()), "cannot start the export", now);
 	}
 }
 
-/* Past the proxy's resume time it has let the device go: so does the node. */
-static void check_resume_expiry(struct node *n)
+/* Whether a device given back can be taken again: not one usbws bound as
+ * root when it runs as --user, as binding it again would make a new
+ * usbip_sockfd, root's to open. */
+static int device_retakable(const struct node *n)
 {
-	if (!n->session[0] || !n->down_since_ms || n->ws)
-		return;
-	if (monotonic_ms() - n->down_since_ms < (int64_t)n->resume_seconds * 1000)
-		return;
-	/* binding it again would make a new usbip_sockfd, root's to open:
-	 * stopping now beats failing at the next export's socket */
-	if (n->cfg->user && n->kd && n->kd->bound_by_us) {
-		log_err("no reconnect within %u s: the proxy has let the session go; giving %s back to %s and "
-			"stopping, as %s cannot bind it again (start usbws connect again to export it)",
-			n->resume_seconds, n->kd->name, n->kd->orig_driver, n->cfg->user);
-		reset_export(n, 0);
-		finish(n, 1);
-		return;
+	return !n->cfg->user || n->mode != MODE_EXPORT || n->dev.closed || !n->dev.ops->taken_from(&n->dev);
+}
+
+/* No connection: stop, give the device of an expired session back, or
+ * connect when it is time. */
+static void while_down(struct node *n, volatile sig_atomic_t *stop)
+{
+	struct export *x = &n->dev;
+
+	for (;;) {
+		switch (link_due(&n->link, monotonic_ms(), device_retakable(n))) {
+		case LINK_CONNECT:
+			connect_link(n, stop);
+			return;
+		case LINK_RELEASE:
+			log_warn("no reconnect within %u s: the proxy has let the session go; releasing %s until it is back",
+				 n->link.resume_seconds, x->ops->info(x)->busid);
+			reset_export(n, 0);
+			continue;
+		case LINK_STOP:
+			if (n->link.stop_reason == LINK_STOP_EXPIRED) {
+				/* stopping now beats failing at the next export's socket */
+				log_err("no reconnect within %u s: the proxy has let the session go; giving %s back to %s and "
+					"stopping, as %s cannot bind it again (start usbws connect again to export it)",
+					n->link.resume_seconds, x->ops->name(x), x->ops->taken_from(x), n->cfg->user);
+				reset_export(n, 0);
+				finish(n, 1);
+			} else {
+				finish(n, 0);
+			}
+			return;
+		default:
+			return;
+		}
 	}
-	log_warn("no reconnect within %u s: the proxy has let the session go; releasing %s until it is back",
-		 n->resume_seconds, n->ops->info(n)->busid);
-	reset_export(n, 0);
 }
 
 /* Pings while the link is quiet, and drops a link that stays silent. */
@@ -741,7 +811,7 @@ static void keepalive(struct node *n)
 		char why[96];
 
 		snprintf(why, sizeof(why), "nothing heard for %d s: keepalive timeout", n->cfg->ping_timeout);
-		link_lost(n, why);
+		lose_link(n, why);
 		return;
 	}
 	if (now - n->last_ping_ms >= (int64_t)n->cfg->ping_interval * 1000) {
@@ -754,7 +824,7 @@ static void send_acks(struct node *n)
 {
 	int tail = monotonic_ms() >= n->next_ack_ms;
 
-	if (!n->ws || n->link != LINK_UP || !n->session[0] || !resume_ack_due(&n->rs, tail))
+	if (!n->ws || !streaming(n) || !link_has_session(&n->link) || !resume_ack_due(&n->rs, tail))
 		return;
 	if (send_text(n, ctl_ack(n->rs.received)) == 0)
 		resume_ack_queued(&n->rs);
@@ -766,44 +836,86 @@ static void write_out(struct node *n, struct buf *tx)
 	size_t taken = 0;
 	int rc;
 
-	if (n->link == LINK_UP)
+	if (streaming(n))
 		rc = wsclient_send(n->ws, resume_unsent_data(&n->rs, tx), resume_unsent(&n->rs, tx), &taken);
 	else
 		rc = wsclient_send(n->ws, NULL, 0, &taken);
 	resume_wrote(&n->rs, taken);
-	n->bytes_to_proxy += taken;
+	n->stats.bytes_to_proxy += taken;
 	/* a proxy that offers no session never acknowledges: keep nothing */
-	if (n->proxy_busid[0] && !n->session[0])
+	if (n->proxy_busid[0] && !link_has_session(&n->link))
 		on_ack(n, n->rs.acked + n->rs.sent, 0);
 	if (rc < 0)
-		link_lost(n, "write failed");
+		lose_link(n, "write failed");
+}
+
+/* Waits for the link, the device and the control socket, and serves what
+ * is ready.  Returns -1 when the node must stop at once. */
+static int poll_once(struct node *n, struct buf *tx)
+{
+	/* the link, the device, then the control socket's listener and clients */
+	struct pollfd pfd[2 + CTLSOCK_SERVER_POLLFDS] = { { -1, 0, 0 }, { -1, 0, 0 } };
+	struct export *x = &n->dev;
+	int timeout = POLL_MS, rc;
+	size_t nctl;
+
+	if (n->ws) {
+		pfd[0].fd = wsclient_fd(n->ws);
+		if (buf_space(&n->in) >= NODE_RX_CHUNK)
+			pfd[0].events |= POLLIN;
+		if (wsclient_want_write(n->ws) || (tx && streaming(n) && resume_unsent(&n->rs, tx)))
+			pfd[0].events |= POLLOUT;
+	} else if (n->link.retry_at - monotonic_ms() < timeout) {
+		timeout = (int)(n->link.retry_at - monotonic_ms());
+		if (timeout < 0)
+			timeout = 0;
+	}
+	if (n->mode == MODE_EXPORT && !x->closed && (pfd[1].events = x->ops->poll_events(x)))
+		pfd[1].fd = x->ops->fd(x);
+	nctl = ctlsock_server_pollfds(&n->ctl.server, pfd + 2, &timeout);
+	if (poll(pfd, 2 + nctl, timeout) < 0 && errno != EINTR)
+		return -1;
+	/* never blocks: a silent client must not stall the link */
+	ctlsock_server_serve(&n->ctl.server, pfd + 2, nctl);
+	if (pfd[1].revents) {
+		rc = x->ops->io(x, pfd[1].revents);
+		if (rc < 0) {
+			log_err("%s %s broke the USB/IP protocol; closing", x->ops->kind(x), x->ops->name(x));
+			finish(n, 1);
+			return -1;
+		}
+		if (rc > 0 && !n->link.stopping) {
+			log_err("%s closed its end of the connection: %s went away or was taken down",
+				x->ops->kind(x), x->ops->name(x));
+			link_request_stop(&n->link);
+			n->failed = 1;
+		}
+	}
+	if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+		read_available(n);
+	return 0;
 }
 
 /* list_tx: a listing's (empty) stream; an export's is its device's */
 static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 {
-	n->next_attempt_ms = monotonic_ms();
-	while (!n->done) {
-		/* the link, the device, then the control socket's listener and clients */
-		struct pollfd pfd[2 + CTLSOCK_SERVER_POLLFDS] = { { -1, 0, 0 }, { -1, 0, 0 } };
-		struct buf *tx;
-		int timeout = POLL_MS, rc;
-		size_t nctl;
+	const struct link_policy policy = {
+		.backoff_first_ms = BACKOFF_FIRST_MS, .backoff_max_ms = (int64_t)n->cfg->backoff_max * 1000,
+		.backoff_reset_ms = BACKOFF_RESET_MS, .scatter_ms = BACKOFF_FIRST_MS, .retries = n->cfg->retries,
+	};
+	struct buf *tx;
+	int rc;
 
+	link_init(&n->link, &policy, monotonic_ms());
+	while (!n->done) {
 		if (*stop)
-			n->stopping = 1;
+			link_request_stop(&n->link);
 		if (!n->ws) {
-			if (n->stopping) {
-				finish(n, 0);
-				break;
-			}
-			check_resume_expiry(n);
-			if (!n->done && monotonic_ms() >= n->next_attempt_ms)
-				link_open(n, stop);
+			while_down(n, stop);
 			if (n->done)
 				break;
 		}
-		if (n->ws && n->stopping)
+		if (n->ws && n->link.stopping)
 			queue_unexport(n);
 		if (n->done)
 			break;
@@ -812,12 +924,9 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 			break;
 		}
 		keepalive(n);
-		/* a link that lasted is a success: backoff starts over; one the
-		 * proxy drops at once (no vhci port, say) keeps backing off */
-		if (n->attempts && n->ws && n->link == LINK_UP && monotonic_ms() - n->up_since_ms >= BACKOFF_RESET_MS)
-			n->attempts = 0;
+		link_tick(&n->link, monotonic_ms());
 		/* the device may have been reopened */
-		tx = n->mode == MODE_LIST ? list_tx : n->dev_closed ? NULL : n->ops->tx(n);
+		tx = n->mode == MODE_LIST ? list_tx : n->dev.closed ? NULL : n->dev.ops->tx(&n->dev);
 		if (n->ws && tx) {
 			send_acks(n);
 			write_out(n, tx);
@@ -827,31 +936,8 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 			protocol_violation(n, rc);
 			break;
 		}
-		if (n->ws) {
-			pfd[0].fd = wsclient_fd(n->ws);
-			if (buf_space(&n->in) >= NODE_RX_CHUNK)
-				pfd[0].events |= POLLIN;
-			if (wsclient_want_write(n->ws) || (tx && n->link == LINK_UP && resume_unsent(&n->rs, tx)))
-				pfd[0].events |= POLLOUT;
-		} else if (n->next_attempt_ms - monotonic_ms() < timeout) {
-			timeout = (int)(n->next_attempt_ms - monotonic_ms());
-			if (timeout < 0)
-				timeout = 0;
-		}
-		if (n->mode == MODE_EXPORT && !n->dev_closed && (pfd[1].events = n->ops->poll_events(n)))
-			pfd[1].fd = n->kd->fd;
-		nctl = ctlsock_server_pollfds(&n->ctl, pfd + 2, &timeout);
-		if (poll(pfd, 2 + nctl, timeout) < 0 && errno != EINTR)
+		if (poll_once(n, tx) < 0)
 			break;
-		/* never blocks: a silent client must not stall the link */
-		ctlsock_server_serve(&n->ctl, pfd + 2, nctl);
-		if (pfd[1].revents && n->ops->io(n, pfd[1].revents) < 0) {
-			log_err("%s %s broke the USB/IP protocol; closing", n->kd->ops->kind, n->kd->name);
-			finish(n, 1);
-			break;
-		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
-			read_available(n);
 	}
 	if (n->ws) {
 		/* what is queued last, a confirmation or a close, is worth a moment */
@@ -863,7 +949,7 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 	buf_free(&n->text_in);
 	/* success is an outcome: the export was confirmed (or we were told to
 	 * stop), or the list printed */
-	if (n->mode == MODE_EXPORT && !n->exported && !*stop && !n->stopping)
+	if (n->mode == MODE_EXPORT && !n->exported && !*stop && !n->link.stopping)
 		n->failed = 1;
 	if (n->mode == MODE_LIST && !n->listed)
 		n->failed = 1;
@@ -875,21 +961,22 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
  * node, go by process. */
 static int open_control(struct node *n)
 {
+	struct export *x = &n->dev;
 	char name[64], virt[32];
 
 	snprintf(virt, sizeof(virt), "virtual-%ld", (long)getpid());
-	ctlsock_connect_name(name, sizeof(name), n->kd ? n->kd->name : virt);
-	ctlsock_path(n->ctl_path, sizeof(n->ctl_path), name);
-	n->ctl_fd = ctlsock_listen(name);
-	if (n->ctl_fd < 0) {
+	ctlsock_connect_name(name, sizeof(name), x->ops->name(x) ? x->ops->name(x) : virt);
+	ctlsock_path(n->ctl.path, sizeof(n->ctl.path), name);
+	n->ctl.fd = ctlsock_listen(name);
+	if (n->ctl.fd < 0) {
 		if (errno == EADDRINUSE)
-			log_err("another usbws connect already exports %s (%s answers)", n->ops->info(n)->busid,
-				n->ctl_path);
+			log_err("another usbws connect already exports %s (%s answers)", x->ops->info(x)->busid,
+				n->ctl.path);
 		else
-			log_err("cannot listen on %s: %s", n->ctl_path, strerror(errno));
+			log_err("cannot listen on %s: %s", n->ctl.path, strerror(errno));
 		return -1;
 	}
-	ctlsock_server_init(&n->ctl, n->ctl_fd, answer_control, n);
+	ctlsock_server_init(&n->ctl.server, n->ctl.fd, answer_control, n);
 	return 0;
 }
 
@@ -897,48 +984,40 @@ static int open_control(struct node *n)
  * the device must be back with its driver. */
 static void close_control(struct node *n)
 {
-	if (n->ctl_fd < 0)
+	if (n->ctl.fd < 0)
 		return;
-	ctlsock_server_close(&n->ctl);
-	close(n->ctl_fd);
-	unlink(n->ctl_path);
+	ctlsock_server_close(&n->ctl.server);
+	close(n->ctl.fd);
+	unlink(n->ctl.path);
 }
 
-static int open_device(struct node *n, const struct node_config *cfg)
+static int open_device(struct node *n)
 {
+	const struct node_config *cfg = n->cfg;
+	struct export *x = &n->dev;
 	char why[256];
 	const char *vwhy;
 	int rc;
 
 	if (cfg->device) {
-		if (kdev_open(&n->kd, cfg->device, cfg->resume_window, why, sizeof(why)) < 0) {
+		if (kdev_open(&x->kd, cfg->device, cfg->resume_window, why, sizeof(why)) < 0) {
 			log_err("%s", why);
 			return -1;
 		}
-		n->ops = &kernel_ops;
+		x->ops = &kernel_ops;
 		return 0;
 	}
-	rc = vdev_open(cfg->virtual_spec, cfg->virtual_busid ? cfg->virtual_busid : "1-1", &n->dev, &vwhy);
+	rc = vdev_open(cfg->virtual_spec, cfg->virtual_busid ? cfg->virtual_busid : "1-1", &x->vdev, &vwhy);
 	if (rc < 0) {
 		log_err("--virtual %s: %s", cfg->virtual_spec, vwhy ? vwhy : usbws_strerror(rc));
 		return -1;
 	}
-	if (vdev_stream_init(&n->vs, n->dev, NODE_MAX_TRANSFER, cfg->resume_window, 0) < 0) {
-		vdev_close(n->dev);
+	if (vdev_stream_init(&x->vs, x->vdev, NODE_MAX_TRANSFER, cfg->resume_window, 0) < 0) {
+		vdev_close(x->vdev);
 		return -1;
 	}
-	n->ops = &virtual_ops;
+	x->ops = &virtual_ops;
 	return 0;
-}
-
-static void close_device(struct node *n)
-{
-	if (n->kd) {
-		kdev_close(n->kd);
-		return;
-	}
-	vdev_stream_free(&n->vs);
-	vdev_close(n->dev);
 }
 
 /* The device is bound and the control socket listens: what is left to do
@@ -959,7 +1038,7 @@ static int drop_privileges(struct node *n)
 	n->tls = wsclient_tls_load(&wc);
 	if (!n->tls)
 		return -1;
-	if (n->kd && kdev_hold_files(n->kd, why, sizeof(why)) < 0) {
+	if (n->dev.ops->hold_files(&n->dev, why, sizeof(why)) < 0) {
 		log_err("--user %s: %s", n->cfg->user, why);
 		return -1;
 	}
@@ -979,11 +1058,11 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	memset(&n, 0, sizeof(n));
 	n.cfg = cfg;
 	n.mode = MODE_EXPORT;
-	n.ctl_fd = -1;
-	ctlsock_server_init(&n.ctl, -1, NULL, NULL);
-	n.started = time(NULL);
+	n.ctl.fd = -1;
+	ctlsock_server_init(&n.ctl.server, -1, NULL, NULL);
+	n.stats.started = time(NULL);
 	srand((unsigned int)(time(NULL) ^ getpid()));
-	if (open_device(&n, cfg) < 0)
+	if (open_device(&n) < 0)
 		return 1;
 	if (open_control(&n) == 0 && drop_privileges(&n) == 0) {
 		usbip_framer_init(&n.op, USBIP_FLOW_TO_DEVICE, NULL);
@@ -991,8 +1070,8 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 		buf_init(&n.text_in, 0, USBWS_CTL_MAX);
 		rc = run(&n, NULL, stop);
 	}
-	if (!n.dev_closed)
-		close_device(&n);
+	if (!n.dev.closed)
+		n.dev.ops->close(&n.dev);
 	close_control(&n);
 	wsclient_tls_free(n.tls);
 	return rc;
@@ -1007,8 +1086,8 @@ int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	memset(&n, 0, sizeof(n));
 	n.cfg = cfg;
 	n.mode = MODE_LIST;
-	n.ctl_fd = -1;
-	ctlsock_server_init(&n.ctl, -1, NULL, NULL);
+	n.ctl.fd = -1;
+	ctlsock_server_init(&n.ctl.server, -1, NULL, NULL);
 	/* a listing may be longer than any other message: this node's own
 	 * devices, as many as the proxy's caps allow */
 	buf_init(&n.text_in, 0, USBWS_LIST_MAX);

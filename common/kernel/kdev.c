@@ -359,3 +359,16 @@ int kdev_io(struct kdev *k, short revents)
 	}
 	return 0;
 }
+
+void kdev_stop(struct kdev *k)
+{
+	if (k->fd >= 0 && !k->kernel_eof)
+		shutdown(k->fd, SHUT_WR);
+}
+
+int kdev_quiesced(const struct kdev *k)
+{
+	if (k->fd >= 0 && !k->kernel_eof)
+		return 0;
+	return usbip_framer_at_boundary(&k->from_dev) ? 1 : -1;
+}

@@ -78,4 +78,30 @@ int kdev_io(struct kdev *k, short revents);
 
 static inline struct buf *kdev_tx(struct kdev *k) { return &k->tx; }
 
+/* Stops taking commands: the kernel reads EOF, unlinks what is in flight
+ * and closes its end, after which nothing more comes. */
+void kdev_stop(struct kdev *k);
+/* After kdev_stop: 1 when the kernel's replies ended between messages (an
+ * unexport may follow), 0 while the kernel still has its end, -1 when it
+ * stopped in the middle of a reply. */
+int kdev_quiesced(const struct kdev *k);
+
+/* What the node reads of a device, without reaching into it. */
+static inline const char *kdev_kind(const struct kdev *k) { return k->ops->kind; }
+static inline const char *kdev_name(const struct kdev *k) { return k->name; }
+static inline const struct usbip_usb_device *kdev_info(const struct kdev *k) { return &k->info; }
+static inline const struct usbip_usb_interface *kdev_ifs(const struct kdev *k) { return k->ifs; }
+static inline struct usbip_validator *kdev_validator(const struct kdev *k) { return k->validator; }
+/* Our end of the socketpair, to poll with kdev_poll_events; -1 before kdev_start. */
+static inline int kdev_fd(const struct kdev *k) { return k->fd; }
+/* The kernel closed its end: the device went away or was taken down. */
+static inline int kdev_kernel_eof(const struct kdev *k) { return k->kernel_eof; }
+/* The proxy's commands stand between two messages. */
+static inline int kdev_commands_at_boundary(const struct kdev *k) { return usbip_framer_at_boundary(&k->to_dev); }
+/* The proxy's unexport reply came: its command stream is over. */
+static inline int kdev_closed(const struct kdev *k) { return k->to_dev.phase == USBIP_PHASE_CLOSED; }
+/* The driver usbws took the device from to bind it, and gives it back to;
+ * NULL when the device was bound to usbip-host already. */
+static inline const char *kdev_taken_from(const struct kdev *k) { return k->bound_by_us ? k->orig_driver : NULL; }
+
 #endif

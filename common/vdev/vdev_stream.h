@@ -44,5 +44,10 @@ void vdev_stream_free(struct vdev_stream *s);
 int vdev_stream_feed(struct vdev_stream *s, const uint8_t *buf, size_t len, size_t *used);
 
 static inline struct buf *vdev_stream_tx(struct vdev_stream *s) { return &s->tx; }
+static inline struct usbip_validator *vdev_stream_validator(const struct vdev_stream *s) { return s->validator; }
+/* The importer's commands stand between two messages. */
+static inline int vdev_stream_at_boundary(const struct vdev_stream *s) { return usbip_framer_at_boundary(&s->rx); }
+/* The importer's unexport reply came: its command stream is over. */
+static inline int vdev_stream_closed(const struct vdev_stream *s) { return s->rx.phase == USBIP_PHASE_CLOSED; }
 
 #endif

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "usbws/hotplug.h"
+#include "usbws/hotplug_match.h"
 
 static void test_parse_accepts(void **state)
 {
