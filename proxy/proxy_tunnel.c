@@ -751,7 +751,7 @@ static void tunnel_closed(struct conn *c)
 		return;
 	t->conn = NULL;
 	t->wsi = NULL;
-	if (t->peer_closed && !usbip_framer_at_boundary(&t->from_node) && !t->from_node.err && !t->closing) {
+	if (t->peer_closed && !usbip_framer_at_boundary(&t->from_node) && !usbip_framer_error(&t->from_node) && !t->closing) {
 		log_warn("node %s: closing its tunnel: USB/IP protocol violation: %s", t->node,
 			 usbws_strerror(USBWS_ERR_STREAM_TRUNCATED));
 		t->closing = 1;

@@ -47,7 +47,7 @@ void proxy_detach_importer(struct tunnel *t)
 	 * in part: the stream cannot carry another importer's commands */
 	if (!usbip_framer_at_boundary(&t->to_node) && !t->closing) {
 		log_warn("node %s: its importer %s; closing the tunnel, whose stream may hold part of it",
-			 t->node, t->to_node.err ? "broke the USB/IP protocol" : "left in the middle of a URB");
+			 t->node, usbip_framer_error(&t->to_node) ? "broke the USB/IP protocol" : "left in the middle of a URB");
 		snprintf(t->close_reason, sizeof(t->close_reason), "importer left mid-URB");
 		t->closing = 1;
 		tunnel_kick(t);

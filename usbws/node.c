@@ -124,7 +124,7 @@ static const struct usbip_usb_interface *virt_ifs(struct node *n) { return n->de
 static struct buf *virt_tx(struct node *n) { return vdev_stream_tx(&n->vs); }
 static struct usbip_validator *virt_validator(struct node *n) { return n->vs.validator; }
 static int virt_start(struct node *n) { (void)n; return 0; }
-static int virt_closed(struct node *n) { return n->vs.rx.phase == USBIP_PHASE_CLOSED; }
+static int virt_closed(struct node *n) { return usbip_framer_closed(&n->vs.rx); }
 static void virt_stop(struct node *n) { (void)n; }
 /* the device adds whole replies only */
 static int virt_quiesced(struct node *n) { (void)n; return 1; }
@@ -148,7 +148,7 @@ static const struct usbip_usb_device *kern_info(struct node *n) { return &n->kd-
 static const struct usbip_usb_interface *kern_ifs(struct node *n) { return n->kd->ifs; }
 static struct buf *kern_tx(struct node *n) { return kdev_tx(n->kd); }
 static struct usbip_validator *kern_validator(struct node *n) { return n->kd->validator; }
-static int kern_closed(struct node *n) { return n->kd->to_dev.phase == USBIP_PHASE_CLOSED; }
+static int kern_closed(struct node *n) { return usbip_framer_closed(&n->kd->to_dev); }
 static short kern_poll_events(struct node *n) { return kdev_poll_events(n->kd); }
 
 static int kern_start(struct node *n)
