@@ -68,7 +68,6 @@ static int devlist_shows(const struct tunnel *t, uint64_t below)
  * so it is dropped to ask again.  Returns 0, or -1 after logging why. */
 static int devlist_fill(struct importer *imp)
 {
-	struct usbip_exported_device d;
 	struct tunnel *t;
 	uint8_t *p;
 	int rc;
@@ -85,9 +84,7 @@ static int devlist_fill(struct importer *imp)
 			log_warn("USB/IP importer: out of memory for its device list; dropping it");
 			return -1;
 		}
-		d.udev = t->dev;
-		memcpy(d.interfaces, t->ifs, sizeof(t->ifs));
-		rc = usbip_encode_devlist_device(p, USBIP_DEVLIST_DEVICE_MAX, &d);
+		rc = usbip_encode_devlist_device(p, USBIP_DEVLIST_DEVICE_MAX, &t->dev, t->ifs);
 		if (rc < 0) {
 			log_warn("USB/IP importer: cannot list busid %s: %s; dropping it", t->busid, usbws_strerror(rc));
 			return -1;
@@ -127,7 +124,7 @@ static int reply_devlist(struct importer *imp)
 
 static int reply_import(struct importer *imp)
 {
-	uint8_t rep[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
+	uint8_t rep[USBIP_REP_IMPORT_MAX];
 	struct tunnel *t = proxy_find_busid(imp->px, imp->req.busid);
 	int n;
 
@@ -135,12 +132,11 @@ static int reply_import(struct importer *imp)
 		const char *why = !t ? "no such device" : "already imported";
 
 		log_info("import of %s refused: %s", imp->req.busid, why);
-		n = usbip_op_common_encode(rep, sizeof(rep), USBIP_OP_REP_IMPORT,
-					   t ? USBIP_ST_DEV_BUSY : USBIP_ST_NODEV);
+		n = usbip_encode_rep_import(rep, sizeof(rep), t ? USBIP_ST_DEV_BUSY : USBIP_ST_NODEV, NULL);
 		imp->close_when_sent = 1;
 		return buf_append(&imp->out, rep, (size_t)n);
 	}
-	n = usbip_encode_op_device(rep, sizeof(rep), USBIP_OP_REP_IMPORT, USBIP_ST_OK, &t->dev);
+	n = usbip_encode_rep_import(rep, sizeof(rep), USBIP_ST_OK, &t->dev);
 	if (buf_append(&imp->out, rep, (size_t)n) < 0)
 		return USBWS_ERR_NOSPACE;
 	t->imp = imp;

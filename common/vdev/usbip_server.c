@@ -88,34 +88,31 @@ static void conn_close(struct usbip_server *s, int i, const char *why)
 
 static int reply_devlist(struct usbip_server *s, struct conn *c)
 {
-	size_t need = 12 + s->ndevs * (USBIP_USB_DEVICE_SIZE + USBIP_MAX_INTERFACES * 4);
-	struct usbip_exported_device *list;
-	uint8_t *p;
-	size_t i;
+	size_t need = USBIP_DEVLIST_HEAD_SIZE + s->ndevs * USBIP_DEVLIST_DEVICE_MAX;
+	uint8_t *p = buf_reserve(&c->reply, need);
+	size_t i, pos;
 	int n;
 
-	list = calloc(s->ndevs ? s->ndevs : 1, sizeof(*list));
-	p = buf_reserve(&c->reply, need);
-	if (!list || !p) {
-		free(list);
+	if (!p)
 		return USBWS_ERR_NOMEM;
-	}
-	for (i = 0; i < s->ndevs; i++) {
-		list[i].udev = s->devs[i]->info;
-		memcpy(list[i].interfaces, s->devs[i]->interfaces, sizeof(list[i].interfaces));
-	}
-	n = usbip_encode_devlist(p, need, list, (uint32_t)s->ndevs);
-	free(list);
+	n = usbip_encode_devlist_head(p, need, (uint32_t)s->ndevs);
 	if (n < 0)
 		return n;
-	buf_commit(&c->reply, (size_t)n);
+	pos = (size_t)n;
+	for (i = 0; i < s->ndevs; i++) {
+		n = usbip_encode_devlist_device(p + pos, need - pos, &s->devs[i]->info, s->devs[i]->interfaces);
+		if (n < 0)
+			return n;
+		pos += (size_t)n;
+	}
+	buf_commit(&c->reply, pos);
 	c->close_when_sent = 1;
 	return 0;
 }
 
 static int reply_import(struct usbip_server *s, struct conn *c)
 {
-	uint8_t rep[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
+	uint8_t rep[USBIP_REP_IMPORT_MAX];
 	size_t i;
 	int rc, n;
 
@@ -126,7 +123,7 @@ static int reply_import(struct usbip_server *s, struct conn *c)
 		uint32_t status = i == s->ndevs ? USBIP_ST_NODEV : USBIP_ST_DEV_BUSY;
 
 		log_info("import of %s refused: %s", c->req.busid, i == s->ndevs ? "no such device" : "already imported");
-		n = usbip_op_common_encode(rep, sizeof(rep), USBIP_OP_REP_IMPORT, status);
+		n = usbip_encode_rep_import(rep, sizeof(rep), status, NULL);
 		c->close_when_sent = 1;
 		return buf_append(&c->reply, rep, (size_t)n);
 	}
@@ -134,7 +131,7 @@ static int reply_import(struct usbip_server *s, struct conn *c)
 	if (rc < 0)
 		return rc;
 	vdev_reset(s->devs[i]);
-	n = usbip_encode_op_device(rep, sizeof(rep), USBIP_OP_REP_IMPORT, USBIP_ST_OK, &s->devs[i]->info);
+	n = usbip_encode_rep_import(rep, sizeof(rep), USBIP_ST_OK, &s->devs[i]->info);
 	rc = buf_append(vdev_stream_tx(&c->vs), rep, (size_t)n);
 	if (rc < 0) {
 		vdev_stream_free(&c->vs);

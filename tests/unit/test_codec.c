@@ -212,6 +212,37 @@ static void test_roundtrip_req_export(void **state) { roundtrip_op_device(USBIP_
 static void test_roundtrip_req_unexport(void **state) { roundtrip_op_device(USBIP_OP_REQ_UNEXPORT, 0); }
 static void test_roundtrip_rep_import(void **state) { roundtrip_op_device(USBIP_OP_REP_IMPORT, 0); }
 
+/* The import reply both servers send: the device after OK, the status
+ * alone after a refusal. */
+static void test_rep_import(void **state)
+{
+	static const struct { uint32_t status; int len; } rows[] = {
+		{ USBIP_ST_OK, USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE },
+		{ USBIP_ST_NODEV, USBIP_OP_COMMON_SIZE },
+		{ USBIP_ST_DEV_BUSY, USBIP_OP_COMMON_SIZE },
+	};
+	struct usbip_exported_device d = make_device(5, 1);
+	uint8_t buf[USBIP_REP_IMPORT_MAX], want[USBIP_REP_IMPORT_MAX];
+	struct usbip_op_common op;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct usbip_usb_device *dev = rows[i].status == USBIP_ST_OK ? &d.udev : NULL;
+
+		assert_int_equal(usbip_encode_rep_import(buf, sizeof(buf), rows[i].status, dev), rows[i].len);
+		assert_usbws_err(usbip_op_common_decode(buf, (size_t)rows[i].len, &op), 8);
+		assert_int_equal(op.code, USBIP_OP_REP_IMPORT);
+		assert_int_equal(op.status, rows[i].status);
+		if (dev) {
+			assert_int_equal(usbip_encode_op_device(want, sizeof(want), USBIP_OP_REP_IMPORT, 0, dev),
+					 rows[i].len);
+			assert_memory_equal(buf, want, (size_t)rows[i].len);
+		}
+	}
+	assert_usbws_err(usbip_encode_rep_import(buf, USBIP_REP_IMPORT_MAX - 1, USBIP_ST_OK, &d.udev),
+			 USBWS_ERR_NOSPACE);
+}
+
 static void test_roundtrip_op_only(void **state)
 {
 	static const struct { uint16_t code; uint32_t status; } rows[] = {
@@ -559,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_req_export),
 		cmocka_unit_test(test_roundtrip_req_unexport),
 		cmocka_unit_test(test_roundtrip_rep_import),
+		cmocka_unit_test(test_rep_import),
 		cmocka_unit_test(test_roundtrip_op_only),
 		cmocka_unit_test(test_roundtrip_req_import),
 		cmocka_unit_test(test_roundtrip_devlist),
