@@ -44,6 +44,7 @@ struct proxy_listener {
 	const char *source_flag, *full_flag;  /* the caps a refusal names */
 	struct admit_policy policy;
 	struct lws_vhost *vh;             /* serves what is admitted */
+	struct lws_protocols protocols[2];  /* vh's, which lws keeps a pointer to */
 	lws_adoption_type adopt_type;
 	const char *protocol;             /* NULL: vh's first */
 	struct proxy *px;
