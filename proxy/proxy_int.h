@@ -62,7 +62,7 @@ struct proxy_listener {
 
 /* A node's WebSocket connection; its tunnel may move on to a newer one,
  * and then this one closes with close_reason. */
-struct conn {
+struct node_conn {
 	struct tunnel *t;
 	char close_reason[124];           /* a close frame's reason fits in 123 bytes */
 };
@@ -74,7 +74,7 @@ struct tunnel {
 	struct tunnel *next;
 	struct proxy *px;
 	struct lws *wsi;                  /* NULL while parked */
-	struct conn *conn;
+	struct node_conn *node_conn;      /* its live connection; NULL while parked */
 	char session[CTL_SESSION_HEX + 1];
 	struct resume_stream rs;          /* tx keeps what the node has not acknowledged */
 	time_t parked_since;

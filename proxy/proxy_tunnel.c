@@ -57,8 +57,8 @@ static void tunnel_free(struct tunnel *t)
 			break;
 		}
 	}
-	if (t->conn)
-		t->conn->t = NULL;
+	if (t->node_conn)
+		t->node_conn->t = NULL;
 	while (t->ntext)
 		free(t->text_queue[--t->ntext]);
 	X509_free(t->cert);
@@ -186,7 +186,7 @@ static void move_to_front(struct tunnel *t)
 /* The connection of an older tunnel that has been taken over closes, with
  * why; a link that is only half-open would never let the close frame out,
  * so it goes after a few seconds regardless. */
-static void close_superseded(struct lws *wsi, struct conn *c, const char *why)
+static void close_superseded(struct lws *wsi, struct node_conn *c, const char *why)
 {
 	if (c)
 		snprintf(c->close_reason, sizeof(c->close_reason), "%s", why);
@@ -397,7 +397,7 @@ static int over_tunnel_cap(struct tunnel *t, const char *busid)
 
 /* A node names the session of a tunnel it lost: the tunnel moves to this
  * connection and both sides carry on from what the other holds. */
-static void resume_session(struct conn *c, const struct ctl_msg *msg)
+static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
 {
 	struct tunnel *t = c->t, *old;
 	char why[320];
@@ -434,14 +434,14 @@ static void resume_session(struct conn *c, const struct ctl_msg *msg)
 		snprintf(replaced, sizeof(replaced), "replaced by a newer connection of %s", t->node);
 		log_info("node %s: a newer connection resumes busid %s; closing the old one: %s", t->node, old->busid,
 			 replaced);
-		old->conn->t = NULL;
-		close_superseded(old->wsi, old->conn, replaced);
+		old->node_conn->t = NULL;
+		close_superseded(old->wsi, old->node_conn, replaced);
 	}
 	log_info("node %s resumed busid %s after %ld s: it had %llu bytes, this proxy %llu", t->node, old->busid,
 		 old->parked_since ? (long)(time(NULL) - old->parked_since) : 0L,
 		 (unsigned long long)msg->received, (unsigned long long)old->rs.received);
 	old->wsi = t->wsi;
-	old->conn = c;
+	old->node_conn = c;
 	old->parked_since = 0;
 	old->last_rx_ms = old->last_ping_ms = monotonic_ms();
 	old->resumes++;
@@ -452,7 +452,7 @@ static void resume_session(struct conn *c, const struct ctl_msg *msg)
 	old->chain = t->chain;
 	t->cert = NULL;
 	t->chain = NULL;
-	t->conn = NULL;
+	t->node_conn = NULL;
 	tunnel_free(t);
 	c->t = old;
 	queue_text(old, ctl_resumed(old->rs.received));
@@ -462,7 +462,7 @@ static void resume_session(struct conn *c, const struct ctl_msg *msg)
 	tunnel_kick(old);
 }
 
-static void node_text(struct conn *c, const void *in, size_t len, int final)
+static void node_text(struct node_conn *c, const void *in, size_t len, int final)
 {
 	struct tunnel *t = c->t;
 	struct ctl_msg msg;
@@ -683,7 +683,7 @@ static void tls_info(const SSL *ssl, int where, int ret)
 		log_warn("TLS handshake with %s refused: %s", peer, SSL_alert_desc_string_long(ret));
 }
 
-static void tunnel_open(struct conn *c, struct lws *wsi)
+static void tunnel_open(struct node_conn *c, struct lws *wsi)
 {
 	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
 	SSL *ssl = lws_get_ssl(wsi);
@@ -696,7 +696,7 @@ static void tunnel_open(struct conn *c, struct lws *wsi)
 		return;
 	t->px = px;
 	t->wsi = wsi;
-	t->conn = c;
+	t->node_conn = c;
 	t->last_rx_ms = t->last_ping_ms = monotonic_ms();
 	/* the name the handshake checked, read again from the same field */
 	t->cert = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
@@ -742,14 +742,14 @@ static void log_peer_close(const struct tunnel *t, const uint8_t *payload, size_
 
 /* The connection is gone.  An exported device with a session waits for
  * its node; anything else ends here. */
-static void tunnel_closed(struct conn *c)
+static void tunnel_closed(struct node_conn *c)
 {
 	struct tunnel *t = c->t;
 
 	c->t = NULL;
 	if (!t)
 		return;
-	t->conn = NULL;
+	t->node_conn = NULL;
 	t->wsi = NULL;
 	if (t->peer_closed && !usbip_framer_at_boundary(&t->from_node) && !usbip_framer_error(&t->from_node) && !t->closing) {
 		log_warn("node %s: closing its tunnel: USB/IP protocol violation: %s", t->node,
@@ -889,7 +889,7 @@ static int tls_context_made(SSL_CTX *ssl_ctx, struct lws_vhost *vh)
 
 static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	struct conn *c;
+	struct node_conn *c;
 	struct tunnel *t;
 
 	/* these two come before there is a connection: user is OpenSSL's */
@@ -946,6 +946,6 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 const struct lws_protocols proxy_tunnel_protocol = {
 	.name = USBWS_SUBPROTOCOL,
 	.callback = tunnel_callback,
-	.per_session_data_size = sizeof(struct conn),
+	.per_session_data_size = sizeof(struct node_conn),
 	.rx_buffer_size = PROXY_RX_CHUNK,
 };

@@ -21,7 +21,9 @@
 #define URB_MAX_TRANSFER (1u << 20)
 #define TX_HIGH_WATER (256u << 10)
 
-struct conn {
+/* One USB/IP client (usbip list -r, usbip attach): its OP request, then,
+ * once it has imported a device, that device's URB stream. */
+struct importer_conn {
 	int fd;
 	struct usbip_framer op;       /* until the import */
 	struct usbip_request req;
@@ -37,7 +39,7 @@ struct usbip_server {
 	struct vdev **devs;
 	size_t ndevs;
 	int *busy;                    /* per device: imported */
-	struct conn *conns[MAX_CONNS];
+	struct importer_conn *conns[MAX_CONNS];
 };
 
 struct usbip_server *usbip_server_new(const char *spec, struct vdev **devs, size_t ndevs,
@@ -63,14 +65,14 @@ struct usbip_server *usbip_server_new(const char *spec, struct vdev **devs, size
 	return s;
 }
 
-static struct buf *conn_tx(struct conn *c)
+static struct buf *conn_tx(struct importer_conn *c)
 {
 	return c->imported >= 0 ? vdev_stream_tx(&c->vs) : &c->reply;
 }
 
 static void conn_close(struct usbip_server *s, int i, const char *why)
 {
-	struct conn *c = s->conns[i];
+	struct importer_conn *c = s->conns[i];
 
 	if (c->imported >= 0) {
 		log_info("device %s released by its importer (%s)", s->devs[c->imported]->info.busid, why);
@@ -86,7 +88,7 @@ static void conn_close(struct usbip_server *s, int i, const char *why)
 	s->conns[i] = NULL;
 }
 
-static int reply_devlist(struct usbip_server *s, struct conn *c)
+static int reply_devlist(struct usbip_server *s, struct importer_conn *c)
 {
 	size_t need = USBIP_DEVLIST_HEAD_SIZE + s->ndevs * USBIP_DEVLIST_DEVICE_MAX;
 	uint8_t *p = buf_reserve(&c->reply, need);
@@ -110,7 +112,7 @@ static int reply_devlist(struct usbip_server *s, struct conn *c)
 	return 0;
 }
 
-static int reply_import(struct usbip_server *s, struct conn *c)
+static int reply_import(struct usbip_server *s, struct importer_conn *c)
 {
 	uint8_t rep[USBIP_REP_IMPORT_MAX];
 	size_t i;
@@ -144,7 +146,7 @@ static int reply_import(struct usbip_server *s, struct conn *c)
 }
 
 /* Runs the OP phase on buffered input; returns 0 or an error. */
-static int op_phase(struct usbip_server *s, struct conn *c)
+static int op_phase(struct usbip_server *s, struct importer_conn *c)
 {
 	size_t used;
 	int rc;
@@ -161,7 +163,7 @@ static int op_phase(struct usbip_server *s, struct conn *c)
 	return 0;
 }
 
-static int conn_process(struct usbip_server *s, struct conn *c)
+static int conn_process(struct usbip_server *s, struct importer_conn *c)
 {
 	size_t used;
 	int rc;
@@ -179,7 +181,7 @@ static void accept_all(struct usbip_server *s)
 	int fd, i;
 
 	while ((fd = net_accept(s->listen_fd)) >= 0) {
-		struct conn *c = NULL;
+		struct importer_conn *c = NULL;
 
 		for (i = 0; i < MAX_CONNS && s->conns[i]; i++)
 			;
@@ -199,7 +201,7 @@ static void accept_all(struct usbip_server *s)
 	}
 }
 
-static short conn_events(struct conn *c)
+static short conn_events(struct importer_conn *c)
 {
 	short ev = 0;
 
@@ -214,7 +216,7 @@ static short conn_events(struct conn *c)
 }
 
 /* Returns NULL while healthy, else why the connection ends. */
-static const char *conn_io(struct usbip_server *s, struct conn *c, short revents)
+static const char *conn_io(struct usbip_server *s, struct importer_conn *c, short revents)
 {
 	struct buf *tx;
 	ssize_t n;
