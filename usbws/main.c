@@ -160,7 +160,7 @@ static int cmd_tunnel(int argc, char **argv, int list)
 			}
 			break;
 		case 'I': case 'T': case 'B': case 'R':
-			if (parse_count(optarg, 0, 86400, 0, &number) < 0) {
+			if (numarg_parse(optarg, 0, 86400, 0, &number) < 0) {
 				fprintf(stderr, "usbws %s: --%s needs a number of %s from 0 to 86400, not '%s'\n", cmd,
 					opts[option_by_val(opts, c)].name, c == 'R' ? "attempts" : "seconds", optarg);
 				return 2;
@@ -171,7 +171,7 @@ static int cmd_tunnel(int argc, char **argv, int list)
 				*(c == 'I' ? &cfg.ping_interval : c == 'T' ? &cfg.ping_timeout : &cfg.backoff_max) = (int)number;
 			break;
 		case 'W':
-			if (parse_count(optarg, RESUME_MIN_WINDOW, 1u << 30, 1, &number) < 0) {
+			if (numarg_parse(optarg, RESUME_MIN_WINDOW, 1u << 30, 1, &number) < 0) {
 				fprintf(stderr, "usbws %s: --resume-window needs a size from 256K to 1G (K and M suffixes), "
 					"not '%s'\n", cmd, optarg);
 				return 2;
