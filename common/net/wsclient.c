@@ -136,7 +136,7 @@ static int proxy_connect(struct wsclient *c, const char *proxy, const char *host
 		log_err("--proxy %s: expected http://[user:pass@]host:port", proxy);
 		return -1;
 	}
-	c->fd = net_connect_host(phost, pport, c->timeout);
+	c->fd = netaddr_connect_host(phost, pport, c->timeout);
 	if (c->fd < 0) {
 		log_err("cannot reach the HTTP proxy %s:%s: %s", phost, pport, strerror(errno));
 		return -1;
@@ -322,7 +322,7 @@ struct wsclient *wsclient_open(const struct wsclient_config *cfg, int *fatal)
 		if (proxy_connect(c, cfg->http_proxy, host, port) < 0)
 			goto fail;
 	} else {
-		c->fd = net_connect_host(host, port, c->timeout);
+		c->fd = netaddr_connect_host(host, port, c->timeout);
 		if (c->fd < 0) {
 			if (errno == EINTR)
 				log_info("connecting to %s interrupted", cfg->url);

@@ -53,7 +53,7 @@ struct usbip_server *usbip_server_new(const char *spec, struct vdev **devs, size
 		free(s);
 		return NULL;
 	}
-	fd = net_listen(spec, why);
+	fd = netaddr_listen(spec, why);
 	if (fd < 0) {
 		free(s->busy);
 		free(s);
@@ -180,7 +180,7 @@ static void accept_all(struct usbip_server *s)
 {
 	int fd, i;
 
-	while ((fd = net_accept(s->listen_fd)) >= 0) {
+	while ((fd = netaddr_accept(s->listen_fd)) >= 0) {
 		struct importer_conn *c = NULL;
 
 		for (i = 0; i < MAX_CONNS && s->conns[i]; i++)
