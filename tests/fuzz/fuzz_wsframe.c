@@ -22,7 +22,7 @@ static int run(const uint8_t *data, size_t size, int server, uint32_t seed, stru
 
 	FUZZ_ASSERT(work);
 	memcpy(work, data, size);
-	ws_parser_init(&p, server, 4096);
+	wsframe_parser_init(&p, server, 4096);
 	while (pos < size) {
 		size_t n = size - pos;
 		uint8_t *b = work + pos;
@@ -33,7 +33,7 @@ static int run(const uint8_t *data, size_t size, int server, uint32_t seed, stru
 				n = 1 + (seed >> 16) % 32;
 		}
 		pos += n;
-		while ((rc = ws_parse(&p, b, n, &used, &ev)) > 0) {
+		while ((rc = wsframe_parse(&p, b, n, &used, &ev)) > 0) {
 			uint8_t tag[2] = { (uint8_t)ev.type, (uint8_t)ev.opcode };
 
 			FUZZ_ASSERT(used <= n);
