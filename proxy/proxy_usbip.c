@@ -154,7 +154,7 @@ static int op_phase(struct importer *imp, const uint8_t *in, size_t len)
 	int rc;
 
 	while (!imp->t && !imp->close_when_sent) {
-		rc = usbip_request_feed(&imp->op, in + pos, len - pos, &used, &imp->req);
+		rc = usbip_framer_feed_request(&imp->op, in + pos, len - pos, &used, &imp->req);
 		pos += used;
 		if (rc < 0)
 			return rc;

@@ -378,8 +378,8 @@ int usbip_framer_feed(struct usbip_framer *f, const uint8_t *buf, size_t len, si
 	return rc;
 }
 
-int usbip_request_feed(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t *used,
-		       struct usbip_request *req)
+int usbip_framer_feed_request(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t *used,
+			      struct usbip_request *req)
 {
 	struct usbip_event ev;
 	size_t n;
@@ -405,8 +405,8 @@ int usbip_request_feed(struct usbip_framer *f, const uint8_t *buf, size_t len, s
 	}
 }
 
-int usbip_decode_devlist(const uint8_t *buf, size_t len, struct usbip_exported_device *devs,
-			 uint32_t max, uint32_t *ndevs)
+int usbip_framer_decode_devlist(const uint8_t *buf, size_t len, struct usbip_exported_device *devs,
+				uint32_t max, uint32_t *ndevs)
 {
 	struct usbip_framer f;
 	struct usbip_event ev;

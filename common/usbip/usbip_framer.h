@@ -157,14 +157,14 @@ struct usbip_request {
  * import request is USBWS_ERR_PHASE, and sticks like a framing error.
  * *used is as for usbip_framer_feed.
  */
-int usbip_request_feed(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t *used,
-		       struct usbip_request *req);
+int usbip_framer_feed_request(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t *used,
+			      struct usbip_request *req);
 
 /* Decode a complete OP_REP_DEVLIST held in buf, for a listing client.
  * Fills up to max devices (with interfaces) into the caller's devs; *ndevs
  * gets the count.  Returns bytes consumed or a negative enum usbws_err
  * (USBWS_ERR_TRUNCATED when buf ends before the reply does). */
-int usbip_decode_devlist(const uint8_t *buf, size_t len, struct usbip_exported_device *devs,
-			 uint32_t max, uint32_t *ndevs);
+int usbip_framer_decode_devlist(const uint8_t *buf, size_t len, struct usbip_exported_device *devs,
+				uint32_t max, uint32_t *ndevs);
 
 #endif

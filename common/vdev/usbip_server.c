@@ -152,7 +152,7 @@ static int op_phase(struct usbip_server *s, struct importer_conn *c)
 	int rc;
 
 	while (c->imported < 0 && !c->close_when_sent) {
-		rc = usbip_request_feed(&c->op, buf_data(&c->in), buf_len(&c->in), &used, &c->req);
+		rc = usbip_framer_feed_request(&c->op, buf_data(&c->in), buf_len(&c->in), &used, &c->req);
 		buf_consume(&c->in, used);
 		if (rc <= 0)
 			return rc;

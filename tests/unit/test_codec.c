@@ -294,7 +294,7 @@ static void test_roundtrip_devlist(void **state)
 	for (c = 0; c < 3; c++) {
 		n = usbip_encode_devlist(buf, sizeof(buf), devs, counts[c]);
 		assert_true(n >= 12);
-		assert_usbws_err(usbip_decode_devlist(buf, (size_t)n, back, 3, &nback), n);
+		assert_usbws_err(usbip_framer_decode_devlist(buf, (size_t)n, back, 3, &nback), n);
 		assert_int_equal(nback, counts[c]);
 		for (i = 0; i < nback; i++) {
 			assert_memory_equal(&back[i].udev, &devs[i].udev, sizeof(back[i].udev));
@@ -304,12 +304,12 @@ static void test_roundtrip_devlist(void **state)
 	}
 	/* a listing longer than the caller's array is refused, not overrun */
 	n = usbip_encode_devlist(buf, sizeof(buf), devs, 3);
-	assert_usbws_err(usbip_decode_devlist(buf, (size_t)n, back, 2, &nback), USBWS_ERR_TOO_MANY_DEVICES);
+	assert_usbws_err(usbip_framer_decode_devlist(buf, (size_t)n, back, 2, &nback), USBWS_ERR_TOO_MANY_DEVICES);
 	/* and a truncated one is reported as such */
-	assert_usbws_err(usbip_decode_devlist(buf, (size_t)n - 1, back, 3, &nback), USBWS_ERR_TRUNCATED);
+	assert_usbws_err(usbip_framer_decode_devlist(buf, (size_t)n - 1, back, 3, &nback), USBWS_ERR_TRUNCATED);
 	/* a refused listing is an error, not an empty list */
 	n = usbip_op_common_encode(buf, sizeof(buf), USBIP_OP_REP_DEVLIST, USBIP_ST_ERROR);
-	assert_usbws_err(usbip_decode_devlist(buf, (size_t)n, back, 3, &nback), USBWS_ERR_REFUSED);
+	assert_usbws_err(usbip_framer_decode_devlist(buf, (size_t)n, back, 3, &nback), USBWS_ERR_REFUSED);
 }
 
 struct urb_row {

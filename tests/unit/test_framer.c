@@ -435,8 +435,8 @@ static void test_request_refusal_is_sticky(void **state)
 	usbip_framer_init(&f, TO, NULL);
 	usbip_op_common_encode(buf, sizeof(buf), USBIP_OP_REP_EXPORT, 0);
 	usbip_op_common_encode(listing, sizeof(listing), USBIP_OP_REQ_DEVLIST, 0);
-	assert_usbws_err(usbip_request_feed(&f, buf, sizeof(buf), &used, &req), USBWS_ERR_PHASE);
-	assert_usbws_err(usbip_request_feed(&f, listing, sizeof(listing), &used, &req), USBWS_ERR_PHASE);
+	assert_usbws_err(usbip_framer_feed_request(&f, buf, sizeof(buf), &used, &req), USBWS_ERR_PHASE);
+	assert_usbws_err(usbip_framer_feed_request(&f, listing, sizeof(listing), &used, &req), USBWS_ERR_PHASE);
 	assert_int_equal(used, 0);
 }
 
