@@ -390,7 +390,7 @@ static int cmd_selftest(int argc, char **argv)
 		fprintf(stderr, "usbws selftest: unexpected argument '%s' (it takes none)\n", argv[1]);
 		return 2;
 	}
-	return usbws_selftest(stdout) == 0 ? 0 : 1;
+	return selftest_run(stdout) == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)

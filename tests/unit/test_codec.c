@@ -129,9 +129,9 @@ static void test_hid_capture_streams(void **state)
 	usbip_framer_init(&from, USBIP_FLOW_FROM_DEVICE, val);
 	usbip_framer_start_urb_phase(&to);
 	usbip_framer_start_urb_phase(&from);
-	assert_usbws_err(usbws_frame_all(&to, out, no, 5, NULL), 0);
+	assert_usbws_err(selftest_frame_all(&to, out, no, 5, NULL), 0);
 	assert_int_equal(usbip_validator_inflight(val), 2);
-	assert_usbws_err(usbws_frame_all(&from, back, nb, 5, NULL), 0);
+	assert_usbws_err(selftest_frame_all(&from, back, nb, 5, NULL), 0);
 	assert_int_equal(usbip_validator_inflight(val), 0);
 	assert_int_equal(usbip_validator_flow(val, USBIP_FLOW_FROM_DEVICE)->payload_bytes, 64);
 	assert_int_equal(usbip_validator_flow(val, USBIP_FLOW_TO_DEVICE)->payload_bytes, 64);
