@@ -178,7 +178,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 
 	memset(&px, 0, sizeof(px));
 	px.cfg = cfg;
-	proxy_raise_fd_limit();
+	proxy_listen_raise_fd_limit();
 	lwslog_init(cfg->verbose);
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;

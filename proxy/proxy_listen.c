@@ -282,7 +282,7 @@ void proxy_listen_tick(struct proxy_listener *l)
 			 LOG_LIMIT_WINDOW_MS / 1000);
 }
 
-void proxy_raise_fd_limit(void)
+void proxy_listen_raise_fd_limit(void)
 {
 	struct rlimit rl;
 

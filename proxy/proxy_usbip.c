@@ -15,13 +15,13 @@
 #include "usbip/relay.h"
 #include "base/usbws_err.h"
 
-void importer_kick(struct importer *imp)
+void proxy_usbip_kick(struct importer *imp)
 {
 	if (imp->wsi)
 		lws_callback_on_writable(imp->wsi);
 }
 
-struct tunnel *proxy_find_busid(struct proxy *px, const char *busid)
+struct tunnel *proxy_usbip_find_busid(struct proxy *px, const char *busid)
 {
 	struct tunnel *t;
 
@@ -31,7 +31,7 @@ struct tunnel *proxy_find_busid(struct proxy *px, const char *busid)
 	return NULL;
 }
 
-void proxy_detach_importer(struct tunnel *t)
+void proxy_usbip_detach(struct tunnel *t)
 {
 	struct importer *imp = t->imp;
 
@@ -40,7 +40,7 @@ void proxy_detach_importer(struct tunnel *t)
 	t->imp = NULL;
 	imp->t = NULL;
 	imp->close_when_sent = 1;
-	importer_kick(imp);
+	proxy_usbip_kick(imp);
 	if (t->wsi)
 		lws_rx_flow_control(t->wsi, 1);
 	/* a command cut off halfway, or refused, may have reached the node
@@ -50,7 +50,7 @@ void proxy_detach_importer(struct tunnel *t)
 			 t->node, usbip_framer_error(&t->to_node) ? "broke the USB/IP protocol" : "left in the middle of a URB");
 		snprintf(t->close_reason, sizeof(t->close_reason), "importer left mid-URB");
 		t->closing = 1;
-		tunnel_kick(t);
+		proxy_tunnel_kick(t);
 	}
 	log_info("busid %s released by its importer", t->busid);
 }
@@ -125,7 +125,7 @@ static int reply_devlist(struct importer *imp)
 static int reply_import(struct importer *imp)
 {
 	uint8_t rep[USBIP_REP_IMPORT_MAX];
-	struct tunnel *t = proxy_find_busid(imp->px, imp->req.busid);
+	struct tunnel *t = proxy_usbip_find_busid(imp->px, imp->req.busid);
 	int n;
 
 	if (!t || t->imp || usbip_validator_inflight(t->validator)) {
@@ -177,14 +177,14 @@ static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
 		return rc;
 	in += rc;
 	len -= (size_t)rc;
-	importer_kick(imp);
+	proxy_usbip_kick(imp);
 	t = imp->t;
 	if (!t || !len)
 		return 0;
 	rc = relay_chunk(&t->to_node, in, len, &t->tx, NULL, NULL);
 	if (rc < 0)
 		return rc;
-	tunnel_kick(t);
+	proxy_tunnel_kick(t);
 	/* the window: what the node has not acknowledged counts */
 	if (buf_len(&t->tx) >= t->px->cfg->resume_window) {
 		imp->rx_paused = 1;
@@ -211,7 +211,7 @@ static int importer_writeable(struct importer *imp)
 			lws_rx_flow_control(imp->t->wsi, 1);
 	}
 	if (buf_len(&imp->out) || imp->devlist_left)
-		importer_kick(imp);
+		proxy_usbip_kick(imp);
 	else if (imp->close_when_sent)
 		return -1;
 	return 0;
@@ -247,7 +247,7 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		imp->wsi = NULL;
 		proxy_vhci_released(imp);
 		if (imp->t)
-			proxy_detach_importer(imp->t);
+			proxy_usbip_detach(imp->t);
 		buf_free(&imp->out);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
