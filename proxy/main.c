@@ -97,14 +97,14 @@ static int parse_startups(const char *arg, struct proxy_config *cfg)
 	int n = sscanf(arg, "%23[0-9]:%23[0-9]:%23[0-9]", part[0], part[1], part[2]);
 
 	if (n == 1 && strchr(arg, ':') == NULL) {
-		if (parse_count(part[0], 1, 1000000, 0, &full) < 0)
+		if (numarg_parse(part[0], 1, 1000000, 0, &full) < 0)
 			return -1;
 		cfg->unauth_start = cfg->unauth_full = (unsigned int)full;
 		cfg->unauth_rate = 100;
 		return 0;
 	}
-	if (n != 3 || parse_count(part[0], 1, 1000000, 0, &start) < 0 || parse_count(part[1], 0, 100, 0, &rate) < 0 ||
-	    parse_count(part[2], 1, 1000000, 0, &full) < 0 || start > full ||
+	if (n != 3 || numarg_parse(part[0], 1, 1000000, 0, &start) < 0 || numarg_parse(part[1], 0, 100, 0, &rate) < 0 ||
+	    numarg_parse(part[2], 1, 1000000, 0, &full) < 0 || start > full ||
 	    strlen(arg) != strlen(part[0]) + strlen(part[1]) + strlen(part[2]) + 2)
 		return -1;
 	cfg->unauth_start = (unsigned int)start;
@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 		case 'H': cfg.vhci = optarg; break;
 		case 's': cfg.sysfs_root = optarg; break;
 		case 'I': case 'T': case 'R':
-			if (parse_count(optarg, 0, 86400, 0, &number) < 0) {
+			if (numarg_parse(optarg, 0, 86400, 0, &number) < 0) {
 				fprintf(stderr, "usbws-proxy: --%s needs seconds from 0 to 86400, not '%s'\n",
 					c == 'I' ? "ping-interval" : c == 'T' ? "ping-timeout" : "resume-time", optarg);
 				return 2;
@@ -193,7 +193,7 @@ int main(int argc, char **argv)
 			*(c == 'I' ? &cfg.ping_interval : c == 'T' ? &cfg.ping_timeout : &cfg.resume_seconds) = (int)number;
 			break;
 		case 'W':
-			if (parse_count(optarg, RESUME_MIN_WINDOW, 1u << 30, 1, &number) < 0) {
+			if (numarg_parse(optarg, RESUME_MIN_WINDOW, 1u << 30, 1, &number) < 0) {
 				fprintf(stderr, "usbws-proxy: --resume-window needs a size from 256K to 1G (K and M "
 					"suffixes), not '%s'\n", optarg);
 				return 2;
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
 			cfg.resume_window = (size_t)number;
 			break;
 		case 'A': case 'U':
-			if (parse_count(optarg, 1, 3600, 0, &number) < 0) {
+			if (numarg_parse(optarg, 1, 3600, 0, &number) < 0) {
 				fprintf(stderr, "usbws-proxy: --%s needs seconds from 1 to 3600, not '%s'\n",
 					c == 'A' ? "auth-timeout" : "usbip-timeout", optarg);
 				return 2;
@@ -209,7 +209,7 @@ int main(int argc, char **argv)
 			*(c == 'A' ? &cfg.auth_timeout : &cfg.usbip_timeout) = (int)number;
 			break;
 		case 'S': case 'C': case 'D':
-			if (parse_count(optarg, 1, 1000000, 0, &number) < 0) {
+			if (numarg_parse(optarg, 1, 1000000, 0, &number) < 0) {
 				fprintf(stderr, "usbws-proxy: --%s needs a count from 1 to 1000000, not '%s'\n",
 					c == 'S' ? "max-startups-per-source" : c == 'C' ? "usbip-max-clients" :
 					"usbip-max-per-source", optarg);
@@ -226,7 +226,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'N':
-			if (parse_count(optarg, 1, CTL_MAX_TUNNELS_PER_NODE, 0, &number) < 0) {
+			if (numarg_parse(optarg, 1, CTL_MAX_TUNNELS_PER_NODE, 0, &number) < 0) {
 				fprintf(stderr, "usbws-proxy: --max-tunnels-per-node needs a count from 1 to %d, not '%s'\n",
 					CTL_MAX_TUNNELS_PER_NODE, optarg);
 				return 2;
@@ -234,7 +234,7 @@ int main(int argc, char **argv)
 			cfg.max_tunnels_per_node = (unsigned int)number;
 			break;
 		case 'O':
-			if (parse_count(optarg, 1, PROXY_MAX_VHCI_PORTS, 0, &number) < 0) {
+			if (numarg_parse(optarg, 1, PROXY_MAX_VHCI_PORTS, 0, &number) < 0) {
 				fprintf(stderr, "usbws-proxy: --max-ports-per-node needs a count from 1 to %d, not '%s'\n",
 					PROXY_MAX_VHCI_PORTS, optarg);
 				return 2;

@@ -14,97 +14,130 @@
 #include "lwslog.h"
 #include "proxy_int.h"
 
-/* A vhost that serves connections proxy_listen.c accepts and admits.
- * lws picks an HTTP connection's vhost again by its Host header among the
- * vhosts of its port, and every vhost without a listener shares one:
- * only the WSS one may be a server (port NO_LISTEN_SERVER). */
-static struct lws_vhost *serving_vhost(struct proxy *px, const char *name, struct lws_protocols protocols[2],
-				       const struct lws_protocols *protocol, struct lws_context_creation_info *info)
-{
-	protocols[0] = *protocol;
-	info->vhost_name = name;
-	info->protocols = protocols;
-	info->port = info->ssl_cert_filepath ? CONTEXT_PORT_NO_LISTEN_SERVER : CONTEXT_PORT_NO_LISTEN;
-	info->user = px;
-	return lws_create_vhost(px->ctx, info);
-}
+/* What sets the two listeners apart, besides what their config says. */
+struct listener_kind {
+	const char *vhost_name;
+	const struct lws_protocols *protocol;
+	int tls;                          /* WSS: mutual TLS with --cert, --key, --ca, --crl */
+	lws_adoption_type adopt_type;
+	int adopt_by_name;                /* a raw socket names its protocol; HTTP picks its own */
+	const char *option;               /* for l's log lines: the option, what a late peer */
+	const char *expiry_what;          /* failed to do, and the caps a refusal names */
+	const char *source_flag, *full_flag;
+	const char *no_vhost;             /* the error when lws makes no vhost */
+	const char *serving, *warning;    /* "<serving> on ADDR (port N)<warning>" */
+};
 
-static int open_wss(struct proxy *px, const struct proxy_config *cfg)
-{
-	static struct lws_protocols protocols[2];
-	struct proxy_listener *l = &px->wss;
-	struct lws_context_creation_info info;
+static const struct listener_kind nodes_listener = {
+	.vhost_name = "usbws",
+	/* the certificate verification callback must reach the tunnel protocol */
+	.protocol = &proxy_tunnel_protocol,
+	.tls = 1,
+	.adopt_type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | LWS_ADOPT_ALLOW_SSL,
+	.option = "--listen",
+	.expiry_what = "no authenticated hello",
+	.source_flag = "--max-startups-per-source",
+	.full_flag = "--max-startups",
+	.no_vhost = "cannot serve WSS: check --cert, --key and --ca",
+	.serving = "listening for nodes",
+	.warning = "",
+};
 
-	memset(&info, 0, sizeof(info));
-	/* --ca and --crl, checked before lws sees them; the vhost's
-	 * LOAD_EXTRA_SERVER_VERIFY_CERTS callback puts it in the TLS context */
+static const struct listener_kind importers_listener = {
+	.vhost_name = "usbip",
+	.protocol = &proxy_usbip_protocol,
+	.adopt_type = LWS_ADOPT_SOCKET,
+	.adopt_by_name = 1,
+	.option = "--usbip-listen",
+	.expiry_what = "no USB/IP request",
+	.source_flag = "--usbip-max-per-source",
+	.full_flag = "--usbip-max-clients",
+	.no_vhost = "cannot make the USB/IP vhost",
+	.serving = "re-exporting devices over USB/IP",
+	.warning = "; it has no authentication: keep it on loopback or a trusted network",
+};
+
+/* --ca and --crl, checked before lws sees them; the vhost's
+ * LOAD_EXTRA_SERVER_VERIFY_CERTS callback puts them in the TLS context. */
+static int tls_options(struct proxy *px, const struct proxy_config *cfg, struct lws_context_creation_info *info)
+{
 	px->first_store = proxy_trust_load(cfg);
 	if (!px->first_store)
 		return -1;
-	info.ssl_cert_filepath = cfg->cert;
-	info.ssl_private_key_filepath = cfg->key;
-	info.ssl_ca_filepath = cfg->ca;
+	info->ssl_cert_filepath = cfg->cert;
+	info->ssl_private_key_filepath = cfg->key;
+	info->ssl_ca_filepath = cfg->ca;
 	/* mutual TLS, TLS 1.2 or later, and only --ca vouches for nodes */
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
-		       LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-	info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
-	/* the certificate verification callback must reach the tunnel protocol */
-	l->vh = serving_vhost(px, "usbws", protocols, &proxy_tunnel_protocol, &info);
-	X509_STORE_free(px->first_store);   /* NULL once the TLS context has it */
-	px->first_store = NULL;
-	if (!l->vh) {
-		log_err("cannot serve WSS: check --cert, --key and --ca");
-		return -1;
-	}
-	if (!px->wss_ssl) {
-		log_err("cannot serve WSS: the TLS context never reached the CRL setup");
-		return -1;
-	}
-	l->option = "--listen";
-	l->spec = cfg->listen;
-	l->expiry_what = "no authenticated hello";
-	l->source_flag = "--max-startups-per-source";
-	l->full_flag = "--max-startups";
-	l->policy = (struct admit_policy){
-		.per_source = cfg->unauth_per_source, .start = cfg->unauth_start, .rate = cfg->unauth_rate,
-		.full = cfg->unauth_full, .timeout_ms = (int64_t)cfg->auth_timeout * 1000,
-	};
-	l->adopt_type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | LWS_ADOPT_ALLOW_SSL;
-	if (proxy_listen_open(px, l) < 0)
-		return -1;
-	log_info("listening for nodes on %s (port %d)", cfg->listen, l->port);
+	info->options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
+			LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	info->ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 	return 0;
 }
 
-static int open_usbip(struct proxy *px, const struct proxy_config *cfg)
+/*
+ * A listener: the vhost that serves the connections proxy_listen.c accepts
+ * and admits, then its sockets on spec.  lws picks an HTTP connection's
+ * vhost again by its Host header among the vhosts of its port, and every
+ * vhost without a listener shares one: only the WSS one may be a server
+ * (port NO_LISTEN_SERVER).  Returns 0, or -1 after logging why.
+ */
+static int open_listener(struct proxy *px, struct proxy_listener *l, const struct listener_kind *kind,
+			 const char *spec, const struct admit_policy *policy)
 {
-	static struct lws_protocols protocols[2];
-	struct proxy_listener *l = &px->usbip;
 	struct lws_context_creation_info info;
 
 	memset(&info, 0, sizeof(info));
-	l->vh = serving_vhost(px, "usbip", protocols, &proxy_usbip_protocol, &info);
+	if (kind->tls && tls_options(px, px->cfg, &info) < 0)
+		return -1;
+	l->protocols[0] = *kind->protocol;
+	info.vhost_name = kind->vhost_name;
+	info.protocols = l->protocols;
+	info.port = kind->tls ? CONTEXT_PORT_NO_LISTEN_SERVER : CONTEXT_PORT_NO_LISTEN;
+	info.user = px;
+	l->vh = lws_create_vhost(px->ctx, &info);
+	if (kind->tls) {
+		X509_STORE_free(px->first_store);   /* NULL once the TLS context has it */
+		px->first_store = NULL;
+	}
 	if (!l->vh) {
-		log_err("cannot make the USB/IP vhost");
+		log_err("%s", kind->no_vhost);
 		return -1;
 	}
-	l->option = "--usbip-listen";
-	l->spec = cfg->usbip_listen;
-	l->expiry_what = "no USB/IP request";
-	l->source_flag = "--usbip-max-per-source";
-	l->full_flag = "--usbip-max-clients";
+	if (kind->tls && !px->wss_ssl) {
+		log_err("cannot serve WSS: the TLS context never reached the CRL setup");
+		return -1;
+	}
+	l->option = kind->option;
+	l->spec = spec;
+	l->expiry_what = kind->expiry_what;
+	l->source_flag = kind->source_flag;
+	l->full_flag = kind->full_flag;
+	l->policy = *policy;
+	l->adopt_type = kind->adopt_type;
+	l->protocol = kind->adopt_by_name ? kind->protocol->name : NULL;
+	if (proxy_listen_open(px, l) < 0)
+		return -1;
+	log_info("%s on %s (port %d)%s", kind->serving, spec, l->port, kind->warning);
+	return 0;
+}
+
+static int open_listeners(struct proxy *px, const struct proxy_config *cfg)
+{
+	const struct admit_policy nodes = {
+		.per_source = cfg->unauth_per_source, .start = cfg->unauth_start, .rate = cfg->unauth_rate,
+		.full = cfg->unauth_full, .timeout_ms = (int64_t)cfg->auth_timeout * 1000,
+	};
 	/* importers never authenticate: the cap holds them all, and the
 	 * deadline only until their request is answered */
-	l->policy = (struct admit_policy){
+	const struct admit_policy importers = {
 		.per_source = cfg->usbip_max_per_source, .start = cfg->usbip_max_clients,
 		.full = cfg->usbip_max_clients, .timeout_ms = (int64_t)cfg->usbip_timeout * 1000,
 	};
-	l->adopt_type = LWS_ADOPT_SOCKET;
-	l->protocol = proxy_usbip_protocol.name;
-	if (proxy_listen_open(px, l) < 0)
+
+	if (open_listener(px, &px->wss, &nodes_listener, cfg->listen, &nodes) < 0)
 		return -1;
-	log_info("re-exporting devices over USB/IP on %s (port %d); it has no authentication: keep it on "
-		 "loopback or a trusted network", cfg->usbip_listen, l->port);
+	if (cfg->usbip_listen && open_listener(px, &px->usbip, &importers_listener, cfg->usbip_listen, &importers) < 0)
+		return -1;
 	return 0;
 }
 
@@ -145,7 +178,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 
 	memset(&px, 0, sizeof(px));
 	px.cfg = cfg;
-	proxy_raise_fd_limit();
+	proxy_listen_raise_fd_limit();
 	lwslog_init(cfg->verbose);
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -157,7 +190,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		return 1;
 	}
 	/* the control socket answers before nodes can come */
-	if (proxy_vhci_init(&px) < 0 || open_wss(&px, cfg) < 0 || (cfg->usbip_listen && open_usbip(&px, cfg) < 0)) {
+	if (proxy_vhci_init(&px) < 0 || open_listeners(&px, cfg) < 0) {
 		lws_context_destroy(px.ctx);
 		proxy_listen_close(&px.wss);
 		proxy_listen_close(&px.usbip);

@@ -44,6 +44,7 @@ struct proxy_listener {
 	const char *source_flag, *full_flag;  /* the caps a refusal names */
 	struct admit_policy policy;
 	struct lws_vhost *vh;             /* serves what is admitted */
+	struct lws_protocols protocols[2];  /* vh's, which lws keeps a pointer to */
 	lws_adoption_type adopt_type;
 	const char *protocol;             /* NULL: vh's first */
 	struct proxy *px;
@@ -61,7 +62,7 @@ struct proxy_listener {
 
 /* A node's WebSocket connection; its tunnel may move on to a newer one,
  * and then this one closes with close_reason. */
-struct conn {
+struct node_conn {
 	struct tunnel *t;
 	char close_reason[124];           /* a close frame's reason fits in 123 bytes */
 };
@@ -73,7 +74,7 @@ struct tunnel {
 	struct tunnel *next;
 	struct proxy *px;
 	struct lws *wsi;                  /* NULL while parked */
-	struct conn *conn;
+	struct node_conn *node_conn;      /* its live connection; NULL while parked */
 	char session[CTL_SESSION_HEX + 1];
 	struct resume_stream rs;          /* tx keeps what the node has not acknowledged */
 	time_t parked_since;
@@ -164,18 +165,29 @@ struct vhci_pin {
 	struct vhci_set set;
 };
 
+/* proxy_tunnel.c: the nodes' WebSocket connections and their tunnels */
 extern const struct lws_protocols proxy_tunnel_protocol;
-extern const struct lws_protocols proxy_usbip_protocol;
-
-struct tunnel *proxy_find_busid(struct proxy *px, const char *busid);
-/* Called by either side when the importer goes away. */
-void proxy_detach_importer(struct tunnel *t);
-/* Queue bytes for the node and ask for a write. */
-void tunnel_kick(struct tunnel *t);
-/* The once-a-second walk over tunnels (proxy_tunnel.c). */
+/* Ask for a write to the node, when it is connected. */
+void proxy_tunnel_kick(struct tunnel *t);
+/* Fail a tunnel with a reason for the node. */
+void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why);
+/* The once-a-second walk over tunnels. */
 void proxy_tunnel_tick(struct proxy *px);
 void proxy_tunnel_free_all(struct proxy *px);
-void importer_kick(struct importer *imp);
+/* After a reload: ends every tunnel, live or parked, whose certificate
+ * store now says is revoked, logged with its serial and subject.  Returns
+ * how many. */
+unsigned int proxy_tunnel_revoke(struct proxy *px, X509_STORE *store);
+
+/* proxy_usbip.c: the USB/IP re-export and its importers */
+extern const struct lws_protocols proxy_usbip_protocol;
+/* The exported tunnel of busid (as the proxy exports it), unless it is
+ * closing; NULL when there is none. */
+struct tunnel *proxy_usbip_find_busid(struct proxy *px, const char *busid);
+/* Called by either side when the importer goes away. */
+void proxy_usbip_detach(struct tunnel *t);
+/* Ask for a write to the importer, when it is connected. */
+void proxy_usbip_kick(struct importer *imp);
 
 /* proxy_listen.c */
 /* Binds l->spec exactly and starts accepting into l->vh.  Returns 0, or
@@ -193,7 +205,7 @@ void proxy_listen_closed(struct lws *wsi);
  * rate-limited log lines left out. */
 void proxy_listen_tick(struct proxy_listener *l);
 /* RLIMIT_NOFILE up to its hard limit: each tunnel needs descriptors. */
-void proxy_raise_fd_limit(void);
+void proxy_listen_raise_fd_limit(void);
 
 /* proxy_vhci.c */
 /* Reads --vhci and --pin and makes the local vhost.  Returns 0 or -1. */
@@ -204,12 +216,6 @@ void proxy_vhci_free(struct proxy *px);
 int proxy_vhci_attach(struct tunnel *t);
 /* An importer socket closed: a vhci one gives its port back. */
 void proxy_vhci_released(struct importer *imp);
-/* Fail a tunnel with a reason for the node (proxy_tunnel.c). */
-void tunnel_fail(struct tunnel *t, const char *code, const char *why);
-/* After a reload: ends every tunnel, live or parked, whose certificate
- * store now says is revoked, logged with its serial and subject.  Returns
- * how many (proxy_tunnel.c). */
-unsigned int proxy_tunnel_revoke(struct proxy *px, X509_STORE *store);
 
 /* proxy_trust.c: the X509_STORE that vouches for nodes */
 /* A store of --ca and every --crl (CRL checks on when there is one);

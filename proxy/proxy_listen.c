@@ -184,7 +184,7 @@ int proxy_listen_open(struct proxy *px, struct proxy_listener *l)
 			return -1;
 		}
 	}
-	n = net_listen_all(l->spec, l->fds, sizeof(l->fds) / sizeof(l->fds[0]), &why);
+	n = netaddr_listen_all(l->spec, l->fds, sizeof(l->fds) / sizeof(l->fds[0]), &why);
 	if (n < 0) {
 		log_err("%s %s: %s", l->option, l->spec, why);
 		return -1;
@@ -282,7 +282,7 @@ void proxy_listen_tick(struct proxy_listener *l)
 			 LOG_LIMIT_WINDOW_MS / 1000);
 }
 
-void proxy_raise_fd_limit(void)
+void proxy_listen_raise_fd_limit(void)
 {
 	struct rlimit rl;
 

@@ -30,7 +30,7 @@
 #include "base/usbws_err.h"
 #include "tunnel/wsframe.h"
 
-void tunnel_kick(struct tunnel *t)
+void proxy_tunnel_kick(struct tunnel *t)
 {
 	if (t->wsi)
 		lws_callback_on_writable(t->wsi);
@@ -43,22 +43,22 @@ static void queue_text(struct tunnel *t, char *json)
 		return;
 	}
 	t->text_queue[t->ntext++] = json;
-	tunnel_kick(t);
+	proxy_tunnel_kick(t);
 }
 
 static void tunnel_free(struct tunnel *t)
 {
 	struct tunnel **pp;
 
-	proxy_detach_importer(t);
+	proxy_usbip_detach(t);
 	for (pp = &t->px->tunnels; *pp; pp = &(*pp)->next) {
 		if (*pp == t) {
 			*pp = t->next;
 			break;
 		}
 	}
-	if (t->conn)
-		t->conn->t = NULL;
+	if (t->node_conn)
+		t->node_conn->t = NULL;
 	while (t->ntext)
 		free(t->text_queue[--t->ntext]);
 	X509_free(t->cert);
@@ -71,7 +71,7 @@ static void tunnel_free(struct tunnel *t)
 
 /* Tells the node why, then closes its tunnel; nothing else is touched.  A
  * parked tunnel has no one to tell: its session just ends. */
-void tunnel_fail(struct tunnel *t, const char *code, const char *why)
+void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why)
 {
 	if (t->closing)
 		return;
@@ -85,8 +85,8 @@ void tunnel_fail(struct tunnel *t, const char *code, const char *why)
 	t->closing = 1;
 	buf_consume(&t->tx, buf_len(&t->tx));
 	t->rs.sent = 0;
-	proxy_detach_importer(t);
-	tunnel_kick(t);
+	proxy_usbip_detach(t);
+	proxy_tunnel_kick(t);
 }
 
 /* The importer waits while the node holds a window's worth unacknowledged. */
@@ -151,7 +151,7 @@ static int reply_op(struct tunnel *t, uint16_t code, uint32_t status)
 	usbip_op_common_encode(rep, sizeof(rep), code, status);
 	if (buf_append(&t->tx, rep, sizeof(rep)) < 0)
 		return USBWS_ERR_NOSPACE;
-	tunnel_kick(t);
+	proxy_tunnel_kick(t);
 	return 0;
 }
 
@@ -186,7 +186,7 @@ static void move_to_front(struct tunnel *t)
 /* The connection of an older tunnel that has been taken over closes, with
  * why; a link that is only half-open would never let the close frame out,
  * so it goes after a few seconds regardless. */
-static void close_superseded(struct lws *wsi, struct conn *c, const char *why)
+static void close_superseded(struct lws *wsi, struct node_conn *c, const char *why)
 {
 	if (c)
 		snprintf(c->close_reason, sizeof(c->close_reason), "%s", why);
@@ -245,7 +245,7 @@ static void replace_older(struct tunnel *t)
 			tunnel_free(u);
 			continue;
 		}
-		proxy_detach_importer(u);
+		proxy_usbip_detach(u);
 		queue_text(u, ctl_error("replaced", why));
 		snprintf(u->close_reason, sizeof(u->close_reason), "%s", why);
 		u->closing = 1;
@@ -313,7 +313,7 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		log_info("node %s unexported busid %s", t->node, t->busid);
 		t->exported = 0;
 		t->session[0] = 0;
-		proxy_detach_importer(t);
+		proxy_usbip_detach(t);
 		snprintf(t->close_reason, sizeof(t->close_reason), "device unexported");
 		t->closing = 1;
 		return reply_op(t, USBIP_OP_REP_UNEXPORT, USBIP_ST_OK);
@@ -328,13 +328,13 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 	int rc;
 
 	if (!t->hello_seen) {
-		tunnel_fail(t, "protocol", "USB/IP data before the hello message");
+		proxy_tunnel_fail(t, "protocol", "USB/IP data before the hello message");
 		return;
 	}
 	resume_received(&t->rs, len);
 	if (resume_ack_due(&t->rs, 0)) {
 		t->ack_due = 1;
-		tunnel_kick(t);
+		proxy_tunnel_kick(t);
 	}
 	if (imp) {
 		rc = relay_chunk(&t->from_node, in, len, &imp->out, on_node_op, t);
@@ -349,11 +349,11 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 		char why[120];
 
 		snprintf(why, sizeof(why), "USB/IP protocol violation: %s", usbws_strerror(rc));
-		tunnel_fail(t, "usbip", why);
+		proxy_tunnel_fail(t, "usbip", why);
 		return;
 	}
 	if (t->imp) {
-		importer_kick(t->imp);
+		proxy_usbip_kick(t->imp);
 		if (buf_len(&t->imp->out) >= PROXY_HIGH_WATER)
 			lws_rx_flow_control(t->wsi, 0);
 	}
@@ -391,13 +391,13 @@ static int over_tunnel_cap(struct tunnel *t, const char *busid)
 	snprintf(why, sizeof(why), "node %s already has %u tunnels, live or kept for a resume, the most this proxy "
 		 "allows one node (--max-tunnels-per-node); end one, or let a lost one's %d s resume time pass",
 		 t->node, cfg->max_tunnels_per_node, cfg->resume_seconds);
-	tunnel_fail(t, "limit", why);
+	proxy_tunnel_fail(t, "limit", why);
 	return 1;
 }
 
 /* A node names the session of a tunnel it lost: the tunnel moves to this
  * connection and both sides carry on from what the other holds. */
-static void resume_session(struct conn *c, const struct ctl_msg *msg)
+static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
 {
 	struct tunnel *t = c->t, *old;
 	char why[320];
@@ -416,15 +416,15 @@ static void resume_session(struct conn *c, const struct ctl_msg *msg)
 	if (!old) {
 		snprintf(why, sizeof(why), "no session %.8s... for node %s here: it ended, expired after %d s, or "
 			 "this proxy restarted", msg->session, t->node, t->px->cfg->resume_seconds);
-		tunnel_fail(t, "no-session", why);
+		proxy_tunnel_fail(t, "no-session", why);
 		return;
 	}
 	rc = resume_rewind(&old->rs, &old->tx, msg->received);
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "cannot resume at byte %llu: %s", (unsigned long long)msg->received,
 			 usbws_strerror(rc));
-		tunnel_fail(t, "protocol", why);
-		tunnel_fail(old, "protocol", why);
+		proxy_tunnel_fail(t, "protocol", why);
+		proxy_tunnel_fail(old, "protocol", why);
 		return;
 	}
 	if (old->wsi) {
@@ -434,14 +434,14 @@ static void resume_session(struct conn *c, const struct ctl_msg *msg)
 		snprintf(replaced, sizeof(replaced), "replaced by a newer connection of %s", t->node);
 		log_info("node %s: a newer connection resumes busid %s; closing the old one: %s", t->node, old->busid,
 			 replaced);
-		old->conn->t = NULL;
-		close_superseded(old->wsi, old->conn, replaced);
+		old->node_conn->t = NULL;
+		close_superseded(old->wsi, old->node_conn, replaced);
 	}
 	log_info("node %s resumed busid %s after %ld s: it had %llu bytes, this proxy %llu", t->node, old->busid,
 		 old->parked_since ? (long)(time(NULL) - old->parked_since) : 0L,
 		 (unsigned long long)msg->received, (unsigned long long)old->rs.received);
 	old->wsi = t->wsi;
-	old->conn = c;
+	old->node_conn = c;
 	old->parked_since = 0;
 	old->last_rx_ms = old->last_ping_ms = monotonic_ms();
 	old->resumes++;
@@ -452,17 +452,17 @@ static void resume_session(struct conn *c, const struct ctl_msg *msg)
 	old->chain = t->chain;
 	t->cert = NULL;
 	t->chain = NULL;
-	t->conn = NULL;
+	t->node_conn = NULL;
 	tunnel_free(t);
 	c->t = old;
 	queue_text(old, ctl_resumed(old->rs.received));
 	old->rs.ack_sent = old->rs.received;
 	if (old->imp && buf_len(&old->imp->out) >= PROXY_HIGH_WATER)
 		lws_rx_flow_control(old->wsi, 0);
-	tunnel_kick(old);
+	proxy_tunnel_kick(old);
 }
 
-static void node_text(struct conn *c, const void *in, size_t len, int final)
+static void node_text(struct node_conn *c, const void *in, size_t len, int final)
 {
 	struct tunnel *t = c->t;
 	struct ctl_msg msg;
@@ -470,7 +470,7 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 	int rc;
 
 	if (buf_append(&t->text_in, in, len) < 0) {
-		tunnel_fail(t, "bad-json", "control message too long");
+		proxy_tunnel_fail(t, "bad-json", "control message too long");
 		return;
 	}
 	if (!final)
@@ -480,7 +480,7 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 
 		snprintf(reason, sizeof(reason), "malformed control message: %s", why);
 		buf_consume(&t->text_in, buf_len(&t->text_in));
-		tunnel_fail(t, "bad-json", reason);
+		proxy_tunnel_fail(t, "bad-json", reason);
 		return;
 	}
 	buf_consume(&t->text_in, buf_len(&t->text_in));
@@ -490,7 +490,7 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 		 * leaves the caps on connections not yet authenticated */
 		proxy_listen_authenticated(t->wsi);
 		if (t->hello_seen) {
-			tunnel_fail(t, "protocol", "second hello");
+			proxy_tunnel_fail(t, "protocol", "second hello");
 			return;
 		}
 		if (strcmp(msg.role, "list") == 0) {
@@ -524,7 +524,7 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 		if (rc < 0) {
 			snprintf(why, sizeof(why), "acknowledged byte %llu: %s", (unsigned long long)msg.received,
 				 usbws_strerror(rc));
-			tunnel_fail(t, "protocol", why);
+			proxy_tunnel_fail(t, "protocol", why);
 			return;
 		}
 		importer_resume_if_room(t);
@@ -533,7 +533,7 @@ static void node_text(struct conn *c, const void *in, size_t len, int final)
 		log_warn("node %s reports: %s (%s)", t->node, msg.message, msg.code);
 		return;
 	default:
-		tunnel_fail(t, "protocol", "unexpected control message from a node");
+		proxy_tunnel_fail(t, "protocol", "unexpected control message from a node");
 		return;
 	}
 }
@@ -683,7 +683,7 @@ static void tls_info(const SSL *ssl, int where, int ret)
 		log_warn("TLS handshake with %s refused: %s", peer, SSL_alert_desc_string_long(ret));
 }
 
-static void tunnel_open(struct conn *c, struct lws *wsi)
+static void tunnel_open(struct node_conn *c, struct lws *wsi)
 {
 	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
 	SSL *ssl = lws_get_ssl(wsi);
@@ -696,7 +696,7 @@ static void tunnel_open(struct conn *c, struct lws *wsi)
 		return;
 	t->px = px;
 	t->wsi = wsi;
-	t->conn = c;
+	t->node_conn = c;
 	t->last_rx_ms = t->last_ping_ms = monotonic_ms();
 	/* the name the handshake checked, read again from the same field */
 	t->cert = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
@@ -742,16 +742,16 @@ static void log_peer_close(const struct tunnel *t, const uint8_t *payload, size_
 
 /* The connection is gone.  An exported device with a session waits for
  * its node; anything else ends here. */
-static void tunnel_closed(struct conn *c)
+static void tunnel_closed(struct node_conn *c)
 {
 	struct tunnel *t = c->t;
 
 	c->t = NULL;
 	if (!t)
 		return;
-	t->conn = NULL;
+	t->node_conn = NULL;
 	t->wsi = NULL;
-	if (t->peer_closed && !usbip_framer_at_boundary(&t->from_node) && !t->from_node.err && !t->closing) {
+	if (t->peer_closed && !usbip_framer_at_boundary(&t->from_node) && !usbip_framer_error(&t->from_node) && !t->closing) {
 		log_warn("node %s: closing its tunnel: USB/IP protocol violation: %s", t->node,
 			 usbws_strerror(USBWS_ERR_STREAM_TRUNCATED));
 		t->closing = 1;
@@ -806,7 +806,7 @@ void proxy_tunnel_tick(struct proxy *px)
 		if (resume_ack_due(&t->rs, 1) && t->session[0])
 			t->ack_due = 1;
 		if (t->ping_due || t->ack_due)
-			tunnel_kick(t);
+			proxy_tunnel_kick(t);
 	}
 }
 
@@ -831,7 +831,7 @@ unsigned int proxy_tunnel_revoke(struct proxy *px, X509_STORE *store)
 			tunnel_free(t);
 			continue;
 		}
-		tunnel_fail(t, "revoked", "this node's certificate has been revoked");
+		proxy_tunnel_fail(t, "revoked", "this node's certificate has been revoked");
 		/* a stalled link must not keep it open */
 		lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, 3);
 	}
@@ -889,7 +889,7 @@ static int tls_context_made(SSL_CTX *ssl_ctx, struct lws_vhost *vh)
 
 static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	struct conn *c;
+	struct node_conn *c;
 	struct tunnel *t;
 
 	/* these two come before there is a connection: user is OpenSSL's */
@@ -946,6 +946,6 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 const struct lws_protocols proxy_tunnel_protocol = {
 	.name = USBWS_SUBPROTOCOL,
 	.callback = tunnel_callback,
-	.per_session_data_size = sizeof(struct conn),
+	.per_session_data_size = sizeof(struct node_conn),
 	.rx_buffer_size = PROXY_RX_CHUNK,
 };

@@ -15,13 +15,13 @@
 #include "usbip/relay.h"
 #include "base/usbws_err.h"
 
-void importer_kick(struct importer *imp)
+void proxy_usbip_kick(struct importer *imp)
 {
 	if (imp->wsi)
 		lws_callback_on_writable(imp->wsi);
 }
 
-struct tunnel *proxy_find_busid(struct proxy *px, const char *busid)
+struct tunnel *proxy_usbip_find_busid(struct proxy *px, const char *busid)
 {
 	struct tunnel *t;
 
@@ -31,7 +31,7 @@ struct tunnel *proxy_find_busid(struct proxy *px, const char *busid)
 	return NULL;
 }
 
-void proxy_detach_importer(struct tunnel *t)
+void proxy_usbip_detach(struct tunnel *t)
 {
 	struct importer *imp = t->imp;
 
@@ -40,17 +40,17 @@ void proxy_detach_importer(struct tunnel *t)
 	t->imp = NULL;
 	imp->t = NULL;
 	imp->close_when_sent = 1;
-	importer_kick(imp);
+	proxy_usbip_kick(imp);
 	if (t->wsi)
 		lws_rx_flow_control(t->wsi, 1);
 	/* a command cut off halfway, or refused, may have reached the node
 	 * in part: the stream cannot carry another importer's commands */
 	if (!usbip_framer_at_boundary(&t->to_node) && !t->closing) {
 		log_warn("node %s: its importer %s; closing the tunnel, whose stream may hold part of it",
-			 t->node, t->to_node.err ? "broke the USB/IP protocol" : "left in the middle of a URB");
+			 t->node, usbip_framer_error(&t->to_node) ? "broke the USB/IP protocol" : "left in the middle of a URB");
 		snprintf(t->close_reason, sizeof(t->close_reason), "importer left mid-URB");
 		t->closing = 1;
-		tunnel_kick(t);
+		proxy_tunnel_kick(t);
 	}
 	log_info("busid %s released by its importer", t->busid);
 }
@@ -68,7 +68,6 @@ static int devlist_shows(const struct tunnel *t, uint64_t below)
  * so it is dropped to ask again.  Returns 0, or -1 after logging why. */
 static int devlist_fill(struct importer *imp)
 {
-	struct usbip_exported_device d;
 	struct tunnel *t;
 	uint8_t *p;
 	int rc;
@@ -85,9 +84,7 @@ static int devlist_fill(struct importer *imp)
 			log_warn("USB/IP importer: out of memory for its device list; dropping it");
 			return -1;
 		}
-		d.udev = t->dev;
-		memcpy(d.interfaces, t->ifs, sizeof(t->ifs));
-		rc = usbip_encode_devlist_device(p, USBIP_DEVLIST_DEVICE_MAX, &d);
+		rc = usbip_encode_devlist_device(p, USBIP_DEVLIST_DEVICE_MAX, &t->dev, t->ifs);
 		if (rc < 0) {
 			log_warn("USB/IP importer: cannot list busid %s: %s; dropping it", t->busid, usbws_strerror(rc));
 			return -1;
@@ -127,20 +124,19 @@ static int reply_devlist(struct importer *imp)
 
 static int reply_import(struct importer *imp)
 {
-	uint8_t rep[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
-	struct tunnel *t = proxy_find_busid(imp->px, imp->req.busid);
+	uint8_t rep[USBIP_REP_IMPORT_MAX];
+	struct tunnel *t = proxy_usbip_find_busid(imp->px, imp->req.busid);
 	int n;
 
 	if (!t || t->imp || usbip_validator_inflight(t->validator)) {
 		const char *why = !t ? "no such device" : "already imported";
 
 		log_info("import of %s refused: %s", imp->req.busid, why);
-		n = usbip_op_common_encode(rep, sizeof(rep), USBIP_OP_REP_IMPORT,
-					   t ? USBIP_ST_DEV_BUSY : USBIP_ST_NODEV);
+		n = usbip_encode_rep_import(rep, sizeof(rep), t ? USBIP_ST_DEV_BUSY : USBIP_ST_NODEV, NULL);
 		imp->close_when_sent = 1;
 		return buf_append(&imp->out, rep, (size_t)n);
 	}
-	n = usbip_encode_op_device(rep, sizeof(rep), USBIP_OP_REP_IMPORT, USBIP_ST_OK, &t->dev);
+	n = usbip_encode_rep_import(rep, sizeof(rep), USBIP_ST_OK, &t->dev);
 	if (buf_append(&imp->out, rep, (size_t)n) < 0)
 		return USBWS_ERR_NOSPACE;
 	t->imp = imp;
@@ -158,7 +154,7 @@ static int op_phase(struct importer *imp, const uint8_t *in, size_t len)
 	int rc;
 
 	while (!imp->t && !imp->close_when_sent) {
-		rc = usbip_request_feed(&imp->op, in + pos, len - pos, &used, &imp->req);
+		rc = usbip_framer_feed_request(&imp->op, in + pos, len - pos, &used, &imp->req);
 		pos += used;
 		if (rc < 0)
 			return rc;
@@ -181,14 +177,14 @@ static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
 		return rc;
 	in += rc;
 	len -= (size_t)rc;
-	importer_kick(imp);
+	proxy_usbip_kick(imp);
 	t = imp->t;
 	if (!t || !len)
 		return 0;
 	rc = relay_chunk(&t->to_node, in, len, &t->tx, NULL, NULL);
 	if (rc < 0)
 		return rc;
-	tunnel_kick(t);
+	proxy_tunnel_kick(t);
 	/* the window: what the node has not acknowledged counts */
 	if (buf_len(&t->tx) >= t->px->cfg->resume_window) {
 		imp->rx_paused = 1;
@@ -215,7 +211,7 @@ static int importer_writeable(struct importer *imp)
 			lws_rx_flow_control(imp->t->wsi, 1);
 	}
 	if (buf_len(&imp->out) || imp->devlist_left)
-		importer_kick(imp);
+		proxy_usbip_kick(imp);
 	else if (imp->close_when_sent)
 		return -1;
 	return 0;
@@ -251,7 +247,7 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		imp->wsi = NULL;
 		proxy_vhci_released(imp);
 		if (imp->t)
-			proxy_detach_importer(imp->t);
+			proxy_usbip_detach(imp->t);
 		buf_free(&imp->out);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:

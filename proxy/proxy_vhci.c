@@ -322,7 +322,7 @@ static void describe_set(const struct vhci_set *set, char *out, size_t cap)
 
 static int refuse(struct tunnel *t, const char *why)
 {
-	tunnel_fail(t, "vhci", why);
+	proxy_tunnel_fail(t, "vhci", why);
 	return -1;
 }
 
@@ -373,7 +373,7 @@ int proxy_vhci_attach(struct tunnel *t)
 	if (ports_held(px, t->node) >= px->cfg->max_ports_per_node) {
 		snprintf(why, sizeof(why), "node %s already holds %u vhci_hcd ports, the most this proxy allows one node "
 			 "(--max-ports-per-node); end one of its exports first", t->node, px->cfg->max_ports_per_node);
-		tunnel_fail(t, "limit", why);
+		proxy_tunnel_fail(t, "limit", why);
 		return -1;
 	}
 	ports = calloc(PROXY_MAX_VHCI_PORTS, sizeof(*ports));
@@ -432,7 +432,7 @@ int proxy_vhci_attach(struct tunnel *t)
 	if (vhci_attach(p->port, sv[1], devid, t->dev.speed, why, sizeof(why)) < 0) {
 		close(sv[1]);
 		imp->close_when_sent = 1;
-		importer_kick(imp);
+		proxy_usbip_kick(imp);
 		free(ports);
 		return refuse(t, why);
 	}
@@ -466,7 +466,7 @@ void proxy_vhci_released(struct importer *imp)
 		snprintf(why, sizeof(why), "vhci_hcd port %d was detached on the proxy", imp->vhci_port);
 		imp->t = NULL;
 		t->imp = NULL;
-		tunnel_fail(t, "detached", why);
+		proxy_tunnel_fail(t, "detached", why);
 	}
 	imp->vhci_port = -1;
 }
@@ -528,7 +528,7 @@ static json_t *answer_detach(struct proxy *px, json_t *req)
 			return json_pack("{s:b, s:s}", "ok", 0, "error", why);
 		log_info("vhci port %u detached on request", px->claims[i].port);
 		if (px->claims[i].imp->t)
-			tunnel_fail(px->claims[i].imp->t, "detached", "detached on the proxy with usbws detach");
+			proxy_tunnel_fail(px->claims[i].imp->t, "detached", "detached on the proxy with usbws detach");
 		return json_pack("{s:b}", "ok", 1);
 	}
 	snprintf(why, sizeof(why), "port %lld is not attached by this proxy (see usbws port)",

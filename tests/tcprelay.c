@@ -353,7 +353,7 @@ static void accept_some(struct relay *r)
 	int i, fd;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		fd = net_accept(r->listen_fd);
+		fd = netaddr_accept(r->listen_fd);
 		if (fd >= 0) {
 			conn_new(r, fd);
 			continue;
@@ -597,7 +597,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	r.to = resolve_target(r.to_spec);
-	r.listen_fd = net_listen(listen_spec, &why);
+	r.listen_fd = netaddr_listen(listen_spec, &why);
 	if (r.listen_fd < 0)
 		die("--listen %s: %s", listen_spec, why);
 	if (pidfile) {

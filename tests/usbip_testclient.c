@@ -136,7 +136,7 @@ static void connect_to(struct client *c, const char *host, const char *port)
 	const char *why;
 
 	snprintf(spec, sizeof(spec), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
-	c->fd = net_connect(spec, &why);
+	c->fd = netaddr_connect(spec, &why);
 	if (c->fd < 0)
 		die("connect to %s: %s", spec, why);
 	c->val = usbip_validator_new(NULL);

@@ -87,7 +87,7 @@ int cmd_link_option(const struct cmd *cmd, const struct option *opts, int c, con
 		}
 		break;
 	case LINK_PING_INTERVAL: case LINK_PING_TIMEOUT: case LINK_BACKOFF_MAX: case LINK_RETRIES:
-		if (parse_count(arg, 0, 86400, 0, &number) < 0) {
+		if (numarg_parse(arg, 0, 86400, 0, &number) < 0) {
 			fprintf(stderr, "usbws %s: --%s needs a number of %s from 0 to 86400, not '%s'\n", cmd->name,
 				option_name(opts, c), c == LINK_RETRIES ? "attempts" : "seconds", arg);
 			return CMD_USAGE_ERROR;
@@ -102,7 +102,7 @@ int cmd_link_option(const struct cmd *cmd, const struct option *opts, int c, con
 			cfg->backoff_max = (int)number;
 		break;
 	case LINK_RESUME_WINDOW:
-		if (parse_count(arg, RESUME_MIN_WINDOW, 1u << 30, 1, &number) < 0) {
+		if (numarg_parse(arg, RESUME_MIN_WINDOW, 1u << 30, 1, &number) < 0) {
 			fprintf(stderr, "usbws %s: --resume-window needs a size from 256K to 1G (K and M suffixes), "
 				"not '%s'\n", cmd->name, arg);
 			return CMD_USAGE_ERROR;

@@ -25,5 +25,5 @@ int cmd_selftest(const struct cmd *cmd, int argc, char **argv)
 		fprintf(stderr, "usbws selftest: unexpected argument '%s' (it takes none)\n", argv[1]);
 		return CMD_USAGE_ERROR;
 	}
-	return usbws_selftest(stdout) == 0 ? 0 : 1;
+	return selftest_run(stdout) == 0 ? 0 : 1;
 }

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-int parse_count(const char *s, unsigned long long min, unsigned long long max, int sizes,
-		unsigned long long *out)
+int numarg_parse(const char *s, unsigned long long min, unsigned long long max, int sizes,
+		 unsigned long long *out)
 {
 	char *end;
 	unsigned long long v;

@@ -99,7 +99,7 @@ static inline int kdev_kernel_eof(const struct kdev *k) { return k->kernel_eof; 
 /* The proxy's commands stand between two messages. */
 static inline int kdev_commands_at_boundary(const struct kdev *k) { return usbip_framer_at_boundary(&k->to_dev); }
 /* The proxy's unexport reply came: its command stream is over. */
-static inline int kdev_closed(const struct kdev *k) { return k->to_dev.phase == USBIP_PHASE_CLOSED; }
+static inline int kdev_closed(const struct kdev *k) { return usbip_framer_closed(&k->to_dev); }
 /* The driver usbws took the device from to bind it, and gives it back to;
  * NULL when the device was bound to usbip-host already. */
 static inline const char *kdev_taken_from(const struct kdev *k) { return k->bound_by_us ? k->orig_driver : NULL; }

@@ -91,7 +91,7 @@ static int listen_on(const struct addrinfo *ai, const char **why)
 	return -1;
 }
 
-int net_listen_all(const char *spec, int *fds, size_t cap, const char **why)
+int netaddr_listen_all(const char *spec, int *fds, size_t cap, const char **why)
 {
 	struct addrinfo *res, *ai;
 	size_t n = 0;
@@ -114,11 +114,11 @@ int net_listen_all(const char *spec, int *fds, size_t cap, const char **why)
 	return n ? (int)n : USBWS_ERR_SYSTEM;
 }
 
-int net_listen(const char *spec, const char **why)
+int netaddr_listen(const char *spec, const char **why)
 {
 	int fd, rc;
 
-	rc = net_listen_all(spec, &fd, 1, why);
+	rc = netaddr_listen_all(spec, &fd, 1, why);
 	return rc < 0 ? rc : fd;
 }
 
@@ -170,7 +170,7 @@ static int connect_first(struct addrinfo *res, int timeout_s)
 	return fd;
 }
 
-int net_connect(const char *spec, const char **why)
+int netaddr_connect(const char *spec, const char **why)
 {
 	struct addrinfo *res;
 	int fd, rc;
@@ -188,7 +188,7 @@ int net_connect(const char *spec, const char **why)
 	return fd;
 }
 
-int net_connect_host(const char *host, const char *port, int timeout_s)
+int netaddr_connect_host(const char *host, const char *port, int timeout_s)
 {
 	struct addrinfo hints, *res;
 	int fd;
@@ -202,7 +202,7 @@ int net_connect_host(const char *host, const char *port, int timeout_s)
 	return fd;
 }
 
-int net_accept(int listen_fd)
+int netaddr_accept(int listen_fd)
 {
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 

@@ -136,7 +136,7 @@ static int proxy_connect(struct wsclient *c, const char *proxy, const char *host
 		log_err("--proxy %s: expected http://[user:pass@]host:port", proxy);
 		return -1;
 	}
-	c->fd = net_connect_host(phost, pport, c->timeout);
+	c->fd = netaddr_connect_host(phost, pport, c->timeout);
 	if (c->fd < 0) {
 		log_err("cannot reach the HTTP proxy %s:%s: %s", phost, pport, strerror(errno));
 		return -1;
@@ -302,7 +302,7 @@ struct wsclient *wsclient_open(const struct wsclient_config *cfg, int *fatal)
 	c->url = cfg->url;
 	c->timeout = cfg->timeout_seconds;
 	buf_init(&c->out, 0, 4 * (WS_MAX_HEADER + 65536));
-	ws_parser_init(&c->parser, 0, 16u << 20);
+	wsframe_parser_init(&c->parser, 0, 16u << 20);
 	snprintf(url, sizeof(url), "%s", cfg->url);
 	if (strncmp(url, "wss://", 6) != 0)
 		goto bad_url;
@@ -322,7 +322,7 @@ struct wsclient *wsclient_open(const struct wsclient_config *cfg, int *fatal)
 		if (proxy_connect(c, cfg->http_proxy, host, port) < 0)
 			goto fail;
 	} else {
-		c->fd = net_connect_host(host, port, c->timeout);
+		c->fd = netaddr_connect_host(host, port, c->timeout);
 		if (c->fd < 0) {
 			if (errno == EINTR)
 				log_info("connecting to %s interrupted", cfg->url);
@@ -383,9 +383,9 @@ static int queue_frame(struct wsclient *c, enum ws_opcode op, const void *data, 
 	p = buf_reserve(&c->out, WS_MAX_HEADER + len);
 	if (!p)
 		return USBWS_ERR_NOSPACE;
-	h = ws_header_encode(p, op, 1, len, mask);
+	h = wsframe_header_encode(p, op, 1, len, mask);
 	memcpy(p + h, data, len);
-	ws_mask(p + h, len, mask, 0);
+	wsframe_mask(p + h, len, mask, 0);
 	buf_commit(&c->out, h + len);
 	return 0;
 }
@@ -456,9 +456,9 @@ int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *t
 				/* masked as it is copied: the caller keeps its bytes
 				 * unmasked, to send again after a reconnect */
 				RAND_bytes(mask, sizeof(mask));
-				h = ws_header_encode(c->frame, WS_OP_BINARY, 1, payload, mask);
+				h = wsframe_header_encode(c->frame, WS_OP_BINARY, 1, payload, mask);
 				memcpy(c->frame + h, data + *taken, payload);
-				ws_mask(c->frame + h, payload, mask, 0);
+				wsframe_mask(c->frame + h, payload, mask, 0);
 				*taken += payload;
 				c->cur_is_out = 0;
 				c->cur_len = h + payload;
@@ -508,7 +508,7 @@ int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws
 		len = (size_t)n;
 		c->last_rx_ms = monotonic_ms();
 	}
-	while ((rc = ws_parse(&c->parser, c->rx + pos, len - pos, &used, &ev)) > 0) {
+	while ((rc = wsframe_parse(&c->parser, c->rx + pos, len - pos, &used, &ev)) > 0) {
 		pos += used;
 		if (ev.type != WS_EV_CONTROL) {
 			if (on_event(ctx, &ev) < 0)

@@ -7,7 +7,7 @@
 
 enum { WS_HEAD, WS_PAYLOAD, WS_END };
 
-void ws_parser_init(struct ws_parser *p, int expect_masked, uint64_t max_frame)
+void wsframe_parser_init(struct ws_parser *p, int expect_masked, uint64_t max_frame)
 {
 	memset(p, 0, sizeof(*p));
 	p->expect_masked = expect_masked;
@@ -16,7 +16,7 @@ void ws_parser_init(struct ws_parser *p, int expect_masked, uint64_t max_frame)
 	p->want = 2;
 }
 
-void ws_mask(uint8_t *buf, size_t len, const uint8_t mask[4], uint64_t offset)
+void wsframe_mask(uint8_t *buf, size_t len, const uint8_t mask[4], uint64_t offset)
 {
 	uint8_t m[8];
 	uint64_t w;
@@ -37,8 +37,8 @@ void ws_mask(uint8_t *buf, size_t len, const uint8_t mask[4], uint64_t offset)
 		buf[i] ^= m[i & 7];
 }
 
-size_t ws_header_encode(uint8_t out[WS_MAX_HEADER], enum ws_opcode opcode, int fin, uint64_t len,
-			const uint8_t *mask)
+size_t wsframe_header_encode(uint8_t out[WS_MAX_HEADER], enum ws_opcode opcode, int fin, uint64_t len,
+			     const uint8_t *mask)
 {
 	size_t n = 2;
 	int k;
@@ -149,7 +149,7 @@ static int frame_done(struct ws_parser *p, struct ws_event *ev)
 	return 0;
 }
 
-int ws_parse(struct ws_parser *p, uint8_t *buf, size_t len, size_t *used, struct ws_event *ev)
+int wsframe_parse(struct ws_parser *p, uint8_t *buf, size_t len, size_t *used, struct ws_event *ev)
 {
 	size_t pos = 0, n;
 	int rc = 0;
@@ -173,7 +173,7 @@ int ws_parse(struct ws_parser *p, uint8_t *buf, size_t len, size_t *used, struct
 				break;
 			n = len - pos < p->left ? len - pos : (size_t)p->left;
 			if (p->masked)
-				ws_mask(buf + pos, n, p->mask, p->pos);
+				wsframe_mask(buf + pos, n, p->mask, p->pos);
 			p->pos += n;
 			p->left -= n;
 			if (p->opcode >= WS_OP_CLOSE) {

@@ -67,7 +67,7 @@ struct ws_parser {
 	size_t control_len;
 };
 
-void ws_parser_init(struct ws_parser *p, int expect_masked, uint64_t max_frame);
+void wsframe_parser_init(struct ws_parser *p, int expect_masked, uint64_t max_frame);
 
 /*
  * Consumes bytes until an event is ready: returns 1 with *ev, 0 when all of
@@ -75,14 +75,14 @@ void ws_parser_init(struct ws_parser *p, int expect_masked, uint64_t max_frame);
  * unmasked in place in buf.  Call again (len may be 0) until 0: a
  * MESSAGE_END can follow the last byte.
  */
-int ws_parse(struct ws_parser *p, uint8_t *buf, size_t len, size_t *used, struct ws_event *ev);
+int wsframe_parse(struct ws_parser *p, uint8_t *buf, size_t len, size_t *used, struct ws_event *ev);
 
 /* Writes a frame header (2 to 14 bytes) and returns its length.  mask may
  * be NULL (a server's frames); a client passes 4 random bytes. */
-size_t ws_header_encode(uint8_t out[WS_MAX_HEADER], enum ws_opcode opcode, int fin, uint64_t len,
-			const uint8_t *mask);
+size_t wsframe_header_encode(uint8_t out[WS_MAX_HEADER], enum ws_opcode opcode, int fin, uint64_t len,
+			     const uint8_t *mask);
 
 /* XORs buf with mask, starting at payload offset `offset` (for chunks). */
-void ws_mask(uint8_t *buf, size_t len, const uint8_t mask[4], uint64_t offset);
+void wsframe_mask(uint8_t *buf, size_t len, const uint8_t mask[4], uint64_t offset);
 
 #endif

@@ -43,7 +43,7 @@ static int relay_loop(struct usbip_framer *f, const uint8_t *buf, size_t len, st
 		if (rc <= 0)
 			return rc;
 		/* an OP message can span chunks: the framer remembers its kind */
-		if (f->message_is_op) {
+		if (usbip_framer_in_op(f)) {
 			rc = on_op ? on_op(ctx, &ev) : 0;
 		} else {
 			if (devid && ev.type == USBIP_EV_URB)

@@ -8,13 +8,13 @@
 #include "base/byteorder.h"
 #include "base/usbws_err.h"
 
-void usbws_bytes_free(struct usbws_bytes *b)
+void selftest_bytes_free(struct selftest_bytes *b)
 {
 	free(b->buf);
 	memset(b, 0, sizeof(*b));
 }
 
-int usbws_bytes_append(struct usbws_bytes *b, const void *data, size_t len)
+int selftest_bytes_append(struct selftest_bytes *b, const void *data, size_t len)
 {
 	if (b->cap - b->len < len) {
 		size_t cap = b->cap ? b->cap : 256;
@@ -52,7 +52,7 @@ static const struct usbip_usb_device sample_device = {
 
 #define SAMPLE_DEVID ((1u << 16) | 2u)
 
-static int put_urb(struct usbws_bytes *b, const struct usbip_header *hdr, uint32_t cmd_direction,
+static int put_urb(struct selftest_bytes *b, const struct usbip_header *hdr, uint32_t cmd_direction,
 		   const uint8_t *data, uint32_t data_len,
 		   const struct usbip_iso_packet_descriptor *iso, uint32_t niso)
 {
@@ -65,7 +65,7 @@ static int put_urb(struct usbws_bytes *b, const struct usbip_header *hdr, uint32
 		return USBWS_ERR_NOMEM;
 	rc = usbip_encode_urb(tmp, cap, hdr, cmd_direction, data, data_len, iso, niso);
 	if (rc >= 0)
-		rc = usbws_bytes_append(b, tmp, (size_t)rc);
+		rc = selftest_bytes_append(b, tmp, (size_t)rc);
 	free(tmp);
 	return rc;
 }
@@ -103,7 +103,7 @@ static void fill_pattern(uint8_t *p, size_t n, uint32_t seed)
 
 #define TRY(expr) do { rc = (expr); if (rc < 0) goto out; } while (0)
 
-int usbws_sample_session_build(struct usbws_sample_session *s)
+int selftest_sample_session_build(struct selftest_sample_session *s)
 {
 	static const uint8_t get_device_desc[8] = { 0x80, 0x06, 0x00, 0x01, 0x00, 0x00, 0x12, 0x00 };
 	static const uint8_t device_desc[18] = {
@@ -130,10 +130,10 @@ int usbws_sample_session_build(struct usbws_sample_session *s)
 
 	/* from the device: export request */
 	TRY(usbip_encode_op_device(op, sizeof(op), USBIP_OP_REQ_EXPORT, 0, &sample_device));
-	TRY(usbws_bytes_append(&s->from_device, op, (size_t)rc));
+	TRY(selftest_bytes_append(&s->from_device, op, (size_t)rc));
 	/* toward the device: export accepted */
 	TRY(usbip_op_common_encode(op, sizeof(op), USBIP_OP_REP_EXPORT, USBIP_ST_OK));
-	TRY(usbws_bytes_append(&s->to_device, op, (size_t)rc));
+	TRY(selftest_bytes_append(&s->to_device, op, (size_t)rc));
 
 	/* 1: GET_DESCRIPTOR(DEVICE) on ep0 */
 	h = cmd_submit(1, USBIP_DIR_IN, 0, 18, 0, get_device_desc);
@@ -182,33 +182,33 @@ int usbws_sample_session_build(struct usbws_sample_session *s)
 	TRY(put_urb(&s->from_device, &h, 0, NULL, 0, NULL, 0));
 
 	TRY(usbip_encode_op_device(op, sizeof(op), USBIP_OP_REQ_UNEXPORT, 0, &sample_device));
-	TRY(usbws_bytes_append(&s->from_device, op, (size_t)rc));
+	TRY(selftest_bytes_append(&s->from_device, op, (size_t)rc));
 	TRY(usbip_op_common_encode(op, sizeof(op), USBIP_OP_REP_UNEXPORT, USBIP_ST_OK));
-	TRY(usbws_bytes_append(&s->to_device, op, (size_t)rc));
+	TRY(selftest_bytes_append(&s->to_device, op, (size_t)rc));
 	rc = 0;
 out:
 	if (rc < 0)
-		usbws_sample_session_free(s);
+		selftest_sample_session_free(s);
 	return rc;
 }
 
-void usbws_sample_session_free(struct usbws_sample_session *s)
+void selftest_sample_session_free(struct selftest_sample_session *s)
 {
-	usbws_bytes_free(&s->to_device);
-	usbws_bytes_free(&s->from_device);
+	selftest_bytes_free(&s->to_device);
+	selftest_bytes_free(&s->from_device);
 }
 
 /* --- event log ----------------------------------------------------------- */
 
-static int log_u32(struct usbws_bytes *log, uint32_t v)
+static int log_u32(struct selftest_bytes *log, uint32_t v)
 {
 	uint8_t b[4];
 
 	put_be32(b, v);
-	return usbws_bytes_append(log, b, sizeof(b));
+	return selftest_bytes_append(log, b, sizeof(b));
 }
 
-static int log_u32s(struct usbws_bytes *log, const uint32_t *v, size_t n)
+static int log_u32s(struct selftest_bytes *log, const uint32_t *v, size_t n)
 {
 	size_t i;
 	int rc = 0;
@@ -218,13 +218,13 @@ static int log_u32s(struct usbws_bytes *log, const uint32_t *v, size_t n)
 	return rc;
 }
 
-int usbws_event_log_append(struct usbws_bytes *log, const struct usbip_event *ev)
+int selftest_event_log_append(struct selftest_bytes *log, const struct usbip_event *ev)
 {
 	const struct usbip_header *h = &ev->u.urb.hdr;
 	int rc;
 
 	if (ev->type == USBIP_EV_DATA)
-		return usbws_bytes_append(log, ev->u.data.ptr, ev->u.data.len);
+		return selftest_bytes_append(log, ev->u.data.ptr, ev->u.data.len);
 	rc = log_u32(log, ev->type);
 	if (rc == 0)
 		rc = log_u32s(log, (const uint32_t[]){ (uint32_t)(ev->offset >> 32), (uint32_t)ev->offset }, 2);
@@ -234,13 +234,13 @@ int usbws_event_log_append(struct usbws_bytes *log, const struct usbip_event *ev
 	case USBIP_EV_OP:
 		return log_u32s(log, (const uint32_t[]){ ev->u.op.version, ev->u.op.code, ev->u.op.status }, 3);
 	case USBIP_EV_BUSID:
-		return usbws_bytes_append(log, ev->u.busid, sizeof(ev->u.busid));
+		return selftest_bytes_append(log, ev->u.busid, sizeof(ev->u.busid));
 	case USBIP_EV_DEVICE: {
 		const struct usbip_usb_device *d = &ev->u.device;
 
-		rc = usbws_bytes_append(log, d->path, sizeof(d->path));
+		rc = selftest_bytes_append(log, d->path, sizeof(d->path));
 		if (rc == 0)
-			rc = usbws_bytes_append(log, d->busid, sizeof(d->busid));
+			rc = selftest_bytes_append(log, d->busid, sizeof(d->busid));
 		if (rc == 0)
 			rc = log_u32s(log, (const uint32_t[]){ d->busnum, d->devnum, d->speed, d->id_vendor,
 					 d->id_product, d->bcd_device, d->b_device_class, d->b_device_subclass,
@@ -263,7 +263,7 @@ int usbws_event_log_append(struct usbws_bytes *log, const struct usbip_event *ev
 		if (h->base.command == USBIP_CMD_SUBMIT) {
 			rc = log_u32s(log, &h->u.cmd_submit.transfer_flags, 5);
 			if (rc == 0)
-				rc = usbws_bytes_append(log, h->u.cmd_submit.setup, 8);
+				rc = selftest_bytes_append(log, h->u.cmd_submit.setup, 8);
 			return rc;
 		}
 		if (h->base.command == USBIP_RET_SUBMIT)
@@ -283,8 +283,8 @@ int usbws_event_log_append(struct usbws_bytes *log, const struct usbip_event *ev
 	return USBWS_ERR_INVAL;
 }
 
-int usbws_frame_all(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t chunk,
-		    struct usbws_bytes *log)
+int selftest_frame_all(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t chunk,
+		       struct selftest_bytes *log)
 {
 	struct usbip_event ev;
 	size_t pos = 0, used;
@@ -305,7 +305,7 @@ int usbws_frame_all(struct usbip_framer *f, const uint8_t *buf, size_t len, size
 			if (rc <= 0)
 				break;
 			if (log) {
-				int lrc = usbws_event_log_append(log, &ev);
+				int lrc = selftest_event_log_append(log, &ev);
 
 				if (lrc < 0)
 					return lrc;
@@ -337,8 +337,8 @@ static void check(struct selftest *t, int ok, const char *what)
 }
 
 /* Frames both directions of s, to-device first so every RET finds its CMD. */
-static int frame_session(const struct usbws_sample_session *s, size_t chunk,
-			 struct usbws_bytes *log, struct usbip_validator **vout)
+static int frame_session(const struct selftest_sample_session *s, size_t chunk,
+			 struct selftest_bytes *log, struct usbip_validator **vout)
 {
 	struct usbip_validator *v = usbip_validator_new(NULL);
 	struct usbip_framer to, from;
@@ -348,9 +348,9 @@ static int frame_session(const struct usbws_sample_session *s, size_t chunk,
 		return USBWS_ERR_NOMEM;
 	usbip_framer_init(&to, USBIP_FLOW_TO_DEVICE, v);
 	usbip_framer_init(&from, USBIP_FLOW_FROM_DEVICE, v);
-	rc = usbws_frame_all(&to, s->to_device.buf, s->to_device.len, chunk, log);
+	rc = selftest_frame_all(&to, s->to_device.buf, s->to_device.len, chunk, log);
 	if (rc == 0)
-		rc = usbws_frame_all(&from, s->from_device.buf, s->from_device.len, chunk, log);
+		rc = selftest_frame_all(&from, s->from_device.buf, s->from_device.len, chunk, log);
 	if (vout && rc == 0)
 		*vout = v;
 	else
@@ -365,11 +365,11 @@ struct bad_stream {
 	int want;
 };
 
-int usbws_selftest(FILE *out)
+int selftest_run(FILE *out)
 {
 	struct selftest t = { out, 0, 0 };
-	struct usbws_sample_session s;
-	struct usbws_bytes whole = {0}, bytewise = {0}, chunked = {0};
+	struct selftest_sample_session s;
+	struct selftest_bytes whole = {0}, bytewise = {0}, chunked = {0};
 	struct usbip_validator *v = NULL;
 	struct usbip_flow_stats *to, *from;
 	char line[160];
@@ -390,7 +390,7 @@ int usbws_selftest(FILE *out)
 	fprintf(out, "usbws protocol self-check (codec, framer, URB validator)\n");
 	fprintf(out, "The WSS tunnel is not built yet; this exercises the protocol core it will use.\n\n");
 
-	rc = usbws_sample_session_build(&s);
+	rc = selftest_sample_session_build(&s);
 	if (rc < 0) {
 		fprintf(out, "cannot build the sample session: %s\n", usbws_strerror(rc));
 		return 1;
@@ -424,22 +424,22 @@ int usbws_selftest(FILE *out)
 	      "7-byte chunks give exactly the same events");
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct usbws_sample_session m;
+		struct selftest_sample_session m;
 		size_t n = bad[i].value[2] || bad[i].value[3] || bad[i].offset >= ret1 ? 4 : 2;
 
-		if (usbws_sample_session_build(&m) < 0)
+		if (selftest_sample_session_build(&m) < 0)
 			break;
 		memcpy(m.from_device.buf + bad[i].offset, bad[i].value, n);
 		rc = frame_session(&m, 3, NULL, NULL);
 		snprintf(line, sizeof(line), "%s: \"%s\"", bad[i].what, usbws_strerror(rc));
 		check(&t, rc == bad[i].want, line);
-		usbws_sample_session_free(&m);
+		selftest_sample_session_free(&m);
 	}
 
 	fprintf(out, "\n%u passed, %u failed\n", t.passed, t.failed);
-	usbws_bytes_free(&whole);
-	usbws_bytes_free(&bytewise);
-	usbws_bytes_free(&chunked);
-	usbws_sample_session_free(&s);
+	selftest_bytes_free(&whole);
+	selftest_bytes_free(&bytewise);
+	selftest_bytes_free(&chunked);
+	selftest_sample_session_free(&s);
 	return t.failed ? 1 : 0;
 }

@@ -14,41 +14,41 @@
 
 #include "usbip/usbip_framer.h"
 
-struct usbws_bytes {
+struct selftest_bytes {
 	uint8_t *buf;
 	size_t len;
 	size_t cap;
 };
 
-void usbws_bytes_free(struct usbws_bytes *b);
-int usbws_bytes_append(struct usbws_bytes *b, const void *data, size_t len);
+void selftest_bytes_free(struct selftest_bytes *b);
+int selftest_bytes_append(struct selftest_bytes *b, const void *data, size_t len);
 
 /* Both directions of one session: export, enumeration reads, mass-storage
  * bulk traffic, the HID capture from the protocol document, an ISO IN URB,
  * a cancelled URB, and unexport. */
-struct usbws_sample_session {
-	struct usbws_bytes to_device;
-	struct usbws_bytes from_device;
+struct selftest_sample_session {
+	struct selftest_bytes to_device;
+	struct selftest_bytes from_device;
 	unsigned int urbs;              /* CMD_SUBMITs in the session */
 };
 
-int usbws_sample_session_build(struct usbws_sample_session *s);
-void usbws_sample_session_free(struct usbws_sample_session *s);
+int selftest_sample_session_build(struct selftest_sample_session *s);
+void selftest_sample_session_free(struct selftest_sample_session *s);
 
 /* Appends a chunking-independent record of ev to log: every field of every
  * event, with DATA reduced to its bytes. */
-int usbws_event_log_append(struct usbws_bytes *log, const struct usbip_event *ev);
+int selftest_event_log_append(struct selftest_bytes *log, const struct usbip_event *ev);
 
 /*
  * Frame buf with f, feeding chunks of at most `chunk` bytes (0 = all at
  * once), recording events into log.  Returns 0 when the stream ends on a
  * message boundary, else the framer's error (or USBWS_ERR_TRUNCATED).
  */
-int usbws_frame_all(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t chunk,
-		    struct usbws_bytes *log);
+int selftest_frame_all(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t chunk,
+		       struct selftest_bytes *log);
 
 /* The protocol self-check behind `usbws selftest`; returns 0 when every
  * check passed.  Writes a readable account to out. */
-int usbws_selftest(FILE *out);
+int selftest_run(FILE *out);
 
 #endif

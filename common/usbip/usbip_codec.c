@@ -432,6 +432,13 @@ int usbip_encode_req_import(uint8_t *buf, size_t cap, const char *busid)
 	return rc < 0 ? rc : USBIP_OP_COMMON_SIZE + USBIP_BUSID_SIZE;
 }
 
+int usbip_encode_rep_import(uint8_t *buf, size_t cap, uint32_t status, const struct usbip_usb_device *dev)
+{
+	if (status != USBIP_ST_OK)
+		return usbip_op_common_encode(buf, cap, USBIP_OP_REP_IMPORT, status);
+	return usbip_encode_op_device(buf, cap, USBIP_OP_REP_IMPORT, status, dev);
+}
+
 int usbip_encode_devlist_head(uint8_t *buf, size_t cap, uint32_t ndevs)
 {
 	if (cap < USBIP_DEVLIST_HEAD_SIZE)
@@ -441,18 +448,19 @@ int usbip_encode_devlist_head(uint8_t *buf, size_t cap, uint32_t ndevs)
 	return USBIP_DEVLIST_HEAD_SIZE;
 }
 
-int usbip_encode_devlist_device(uint8_t *buf, size_t cap, const struct usbip_exported_device *dev)
+int usbip_encode_devlist_device(uint8_t *buf, size_t cap, const struct usbip_usb_device *dev,
+				const struct usbip_usb_interface *ifs)
 {
 	size_t pos;
 	uint32_t j;
 	int rc;
 
-	rc = usbip_usb_device_encode(buf, cap, &dev->udev);
+	rc = usbip_usb_device_encode(buf, cap, dev);
 	if (rc < 0)
 		return rc;
 	pos = (size_t)rc;
-	for (j = 0; j < dev->udev.b_num_interfaces; j++) {
-		rc = usbip_usb_interface_encode(buf + pos, cap - pos, &dev->interfaces[j]);
+	for (j = 0; j < dev->b_num_interfaces; j++) {
+		rc = usbip_usb_interface_encode(buf + pos, cap - pos, &ifs[j]);
 		if (rc < 0)
 			return rc;
 		pos += (size_t)rc;
@@ -472,7 +480,7 @@ int usbip_encode_devlist(uint8_t *buf, size_t cap, const struct usbip_exported_d
 		return rc;
 	pos = (size_t)rc;
 	for (i = 0; i < ndevs; i++) {
-		rc = usbip_encode_devlist_device(buf + pos, cap - pos, &devs[i]);
+		rc = usbip_encode_devlist_device(buf + pos, cap - pos, &devs[i].udev, devs[i].interfaces);
 		if (rc < 0)
 			return rc;
 		pos += (size_t)rc;

@@ -119,17 +119,33 @@ struct usbip_exported_device {
 	struct usbip_usb_interface interfaces[USBIP_MAX_INTERFACES];
 };
 
-/* A complete OP_REP_DEVLIST with status OK. */
-int usbip_encode_devlist(uint8_t *buf, size_t cap, const struct usbip_exported_device *devs,
-			 uint32_t ndevs);
+/*
+ * The replies of a USB/IP server, written here once for every server in
+ * the project (the userspace one in vdev/, the proxy's re-export).
+ */
 
-/* The same in pieces, for a list too long to hold at once: the head (status
- * OK and the count), then each device with its bNumInterfaces records.
- * Each returns the bytes written or USBWS_ERR_NOSPACE. */
+/* OP_REP_IMPORT.  With status USBIP_ST_OK: the op_common, then dev, the
+ * device now imported.  With any other status (USBIP_ST_NODEV,
+ * USBIP_ST_DEV_BUSY): the op_common alone, and dev may be NULL.  Returns
+ * the bytes written (at most USBIP_REP_IMPORT_MAX) or a negative enum
+ * usbws_err. */
+#define USBIP_REP_IMPORT_MAX (USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE)
+int usbip_encode_rep_import(uint8_t *buf, size_t cap, uint32_t status, const struct usbip_usb_device *dev);
+
+/* OP_REP_DEVLIST in pieces, so that a list too long to hold at once can be
+ * written as the peer takes it: the head (status OK and the count), then
+ * for each device its record and its dev->b_num_interfaces interface
+ * records, read from ifs.  Each returns the bytes written or
+ * USBWS_ERR_NOSPACE (or the device encoder's refusal). */
 #define USBIP_DEVLIST_HEAD_SIZE (USBIP_OP_COMMON_SIZE + USBIP_DEVLIST_COUNT_SIZE)
 #define USBIP_DEVLIST_DEVICE_MAX (USBIP_USB_DEVICE_SIZE + USBIP_MAX_INTERFACES * USBIP_USB_INTERFACE_SIZE)
 int usbip_encode_devlist_head(uint8_t *buf, size_t cap, uint32_t ndevs);
-int usbip_encode_devlist_device(uint8_t *buf, size_t cap, const struct usbip_exported_device *dev);
+int usbip_encode_devlist_device(uint8_t *buf, size_t cap, const struct usbip_usb_device *dev,
+				const struct usbip_usb_interface *ifs);
+
+/* A complete OP_REP_DEVLIST with status OK, from the pieces above. */
+int usbip_encode_devlist(uint8_t *buf, size_t cap, const struct usbip_exported_device *devs,
+			 uint32_t ndevs);
 
 /* Header, then data_len bytes of transfer buffer, then niso descriptors.
  * data_len and niso must agree with the header (for a RET_SUBMIT, given the

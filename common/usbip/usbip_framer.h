@@ -66,42 +66,53 @@ enum usbip_phase {
 	USBIP_PHASE_CLOSED,
 };
 
+/*
+ * The caller owns the framer (it may sit inside another struct) and starts
+ * it with usbip_framer_init.  Its fields are private: they carry a leading
+ * '_', and only usbip_framer.c reads or writes them.  Everyone else asks
+ * through the functions below.
+ */
 struct usbip_framer {
-	enum usbip_flow flow;
-	enum usbip_phase phase;
-	struct usbip_validator *validator;   /* required for the URB phase */
-	const struct usbip_limits *limits;
-	struct usbip_limits own_limits;      /* used when validator is NULL */
+	enum usbip_flow _flow;
+	enum usbip_phase _phase;
+	struct usbip_validator *_validator;  /* borrowed; required for the URB phase */
+	const struct usbip_limits *_limits;
+	struct usbip_limits _own_limits;     /* used when _validator is NULL */
 
-	int state;
-	int err;                             /* sticky; 0 while healthy */
-	int message_is_op;                   /* the current (or just ended) message is OP_* */
-	uint64_t offset;                     /* bytes consumed so far */
-	uint64_t item_offset;                /* where the stashed item began */
-	uint64_t message_offset;             /* where the current message began */
+	int _state;
+	int _err;                            /* sticky; 0 while healthy */
+	int _message_is_op;                  /* the current (or just ended) message is OP_* */
+	uint64_t _offset;                    /* bytes consumed so far */
+	uint64_t _item_offset;               /* where the stashed item began */
+	uint64_t _message_offset;            /* where the current message began */
 
 	/* the item being gathered: a header or fixed-size body */
-	uint8_t stash[USBIP_USB_DEVICE_SIZE];
-	uint32_t have;
-	uint32_t want;
+	uint8_t _stash[USBIP_USB_DEVICE_SIZE];
+	uint32_t _have;
+	uint32_t _want;
 
 	/* the message in progress */
-	uint16_t op_code;
-	uint32_t op_status;
-	uint32_t devices_left;
-	uint32_t interfaces_left;
-	uint32_t data_left;
-	uint32_t iso_left;
-	struct usbip_iso_check iso_check;
-	enum usbip_phase phase_after;        /* phase once this message ends */
+	uint16_t _op_code;
+	uint32_t _op_status;
+	uint32_t _devices_left;
+	uint32_t _interfaces_left;
+	uint32_t _data_left;
+	uint32_t _iso_left;
+	struct usbip_iso_check _iso_check;
+	enum usbip_phase _phase_after;       /* phase once this message ends */
 };
 
-/* validator may be NULL for a stream that only ever carries OP messages
- * (a device listing); a URB on such a stream is refused. */
+/*
+ * Start (or restart) f in the OP phase for one direction of a stream.  The
+ * validator is borrowed: it must outlive f, and it may be shared by both
+ * directions of one session.  It may be NULL for a stream that only ever
+ * carries OP messages (a device listing, an import request); a URB on such
+ * a stream is refused.
+ */
 void usbip_framer_init(struct usbip_framer *f, enum usbip_flow flow, struct usbip_validator *validator);
 
 /* Skip the OP phase, for a stream whose import happened elsewhere (the
- * kernel's side of a socketpair sees only URBs). */
+ * kernel's side of a socketpair sees only URBs).  Call right after init. */
 void usbip_framer_start_urb_phase(struct usbip_framer *f);
 
 /*
@@ -109,13 +120,28 @@ void usbip_framer_start_urb_phase(struct usbip_framer *f);
  * filled, 0 when every byte is consumed and no event is ready, or a negative
  * enum usbws_err.  *used is always set to the bytes consumed by this call.
  * Call again with the rest (possibly len 0) until it returns 0: an END may be
- * pending after the last byte.
+ * pending after the last byte.  A DATA event points into buf: it is valid
+ * only as long as the caller keeps buf.  An error is sticky: every later
+ * call returns it again without reading.
  */
 int usbip_framer_feed(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t *used,
 		      struct usbip_event *ev);
 
-/* True between messages: nothing partial is buffered. */
+/* True between messages: no error, and nothing partial is buffered. */
 int usbip_framer_at_boundary(const struct usbip_framer *f);
+
+/* The phase the stream is in now; it changes when an END is delivered. */
+enum usbip_phase usbip_framer_phase(const struct usbip_framer *f);
+
+/* True once an unexport has ended the stream (USBIP_PHASE_CLOSED). */
+int usbip_framer_closed(const struct usbip_framer *f);
+
+/* The sticky error (a negative enum usbws_err), or 0 while healthy. */
+int usbip_framer_error(const struct usbip_framer *f);
+
+/* True when the message of the last event is an OP_* message, not a URB.
+ * Holds from its OP event through its END, however it is chunked. */
+int usbip_framer_in_op(const struct usbip_framer *f);
 
 /* What an importer asks for in the OP phase. */
 struct usbip_request {
@@ -126,17 +152,19 @@ struct usbip_request {
 /*
  * Reads one importer request with f (a USBIP_FLOW_TO_DEVICE framer in the
  * OP phase).  Returns 1 when a whole request has arrived (*req filled), 0
- * when buf ran out first (*req keeps the part seen), or a negative enum
- * usbws_err; anything but a device list or import request is
- * USBWS_ERR_PHASE.  *used is as for usbip_framer_feed.
+ * when buf ran out first (*req keeps the part seen, so pass the same *req
+ * again), or a negative enum usbws_err; anything but a device list or
+ * import request is USBWS_ERR_PHASE, and sticks like a framing error.
+ * *used is as for usbip_framer_feed.
  */
-int usbip_request_feed(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t *used,
-		       struct usbip_request *req);
+int usbip_framer_feed_request(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t *used,
+			      struct usbip_request *req);
 
 /* Decode a complete OP_REP_DEVLIST held in buf, for a listing client.
- * Fills up to max devices (with interfaces); *ndevs gets the count.
- * Returns bytes consumed or a negative enum usbws_err. */
-int usbip_decode_devlist(const uint8_t *buf, size_t len, struct usbip_exported_device *devs,
-			 uint32_t max, uint32_t *ndevs);
+ * Fills up to max devices (with interfaces) into the caller's devs; *ndevs
+ * gets the count.  Returns bytes consumed or a negative enum usbws_err
+ * (USBWS_ERR_TRUNCATED when buf ends before the reply does). */
+int usbip_framer_decode_devlist(const uint8_t *buf, size_t len, struct usbip_exported_device *devs,
+				uint32_t max, uint32_t *ndevs);
 
 #endif

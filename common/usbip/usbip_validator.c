@@ -200,7 +200,7 @@ static void record_rtt(struct usbip_validator *v, const struct urb_slot *slot,
 		return;
 	rtt = now_ns(v) - slot->sent_ns;
 	match->rtt_ns = rtt;
-	usbip_rtt_record(&v->rtt, rtt);
+	usbip_validator_rtt_record(&v->rtt, rtt);
 	if (v->cfg.on_rtt)
 		v->cfg.on_rtt(v->cfg.ctx, slot->seqnum, rtt);
 }
@@ -276,7 +276,7 @@ static uint64_t rtt_bucket_upper(unsigned int b)
 	return lower + (width - 1);
 }
 
-void usbip_rtt_record(struct usbip_rtt_stats *rtt, uint64_t ns)
+void usbip_validator_rtt_record(struct usbip_rtt_stats *rtt, uint64_t ns)
 {
 	if (rtt->count == 0 || ns < rtt->min_ns)
 		rtt->min_ns = ns;
@@ -287,7 +287,7 @@ void usbip_rtt_record(struct usbip_rtt_stats *rtt, uint64_t ns)
 	rtt->hist[rtt_bucket(ns)]++;
 }
 
-uint64_t usbip_rtt_percentile(const struct usbip_rtt_stats *rtt, double p)
+uint64_t usbip_validator_rtt_percentile(const struct usbip_rtt_stats *rtt, double p)
 {
 	uint64_t rank, seen = 0, upper;
 	unsigned int b;

@@ -90,7 +90,7 @@ struct usbip_flow_stats *usbip_validator_flow(struct usbip_validator *v, enum us
 const struct usbip_rtt_stats *usbip_validator_rtt(const struct usbip_validator *v);
 
 /* The upper bound of the histogram bucket holding percentile p (0..100). */
-uint64_t usbip_rtt_percentile(const struct usbip_rtt_stats *rtt, double p);
-void usbip_rtt_record(struct usbip_rtt_stats *rtt, uint64_t ns);
+uint64_t usbip_validator_rtt_percentile(const struct usbip_rtt_stats *rtt, double p);
+void usbip_validator_rtt_record(struct usbip_rtt_stats *rtt, uint64_t ns);
 
 #endif

@@ -21,7 +21,9 @@
 #define URB_MAX_TRANSFER (1u << 20)
 #define TX_HIGH_WATER (256u << 10)
 
-struct conn {
+/* One USB/IP client (usbip list -r, usbip attach): its OP request, then,
+ * once it has imported a device, that device's URB stream. */
+struct importer_conn {
 	int fd;
 	struct usbip_framer op;       /* until the import */
 	struct usbip_request req;
@@ -37,7 +39,7 @@ struct usbip_server {
 	struct vdev **devs;
 	size_t ndevs;
 	int *busy;                    /* per device: imported */
-	struct conn *conns[MAX_CONNS];
+	struct importer_conn *conns[MAX_CONNS];
 };
 
 struct usbip_server *usbip_server_new(const char *spec, struct vdev **devs, size_t ndevs,
@@ -51,7 +53,7 @@ struct usbip_server *usbip_server_new(const char *spec, struct vdev **devs, size
 		free(s);
 		return NULL;
 	}
-	fd = net_listen(spec, why);
+	fd = netaddr_listen(spec, why);
 	if (fd < 0) {
 		free(s->busy);
 		free(s);
@@ -63,14 +65,14 @@ struct usbip_server *usbip_server_new(const char *spec, struct vdev **devs, size
 	return s;
 }
 
-static struct buf *conn_tx(struct conn *c)
+static struct buf *conn_tx(struct importer_conn *c)
 {
 	return c->imported >= 0 ? vdev_stream_tx(&c->vs) : &c->reply;
 }
 
 static void conn_close(struct usbip_server *s, int i, const char *why)
 {
-	struct conn *c = s->conns[i];
+	struct importer_conn *c = s->conns[i];
 
 	if (c->imported >= 0) {
 		log_info("device %s released by its importer (%s)", s->devs[c->imported]->info.busid, why);
@@ -86,36 +88,33 @@ static void conn_close(struct usbip_server *s, int i, const char *why)
 	s->conns[i] = NULL;
 }
 
-static int reply_devlist(struct usbip_server *s, struct conn *c)
+static int reply_devlist(struct usbip_server *s, struct importer_conn *c)
 {
-	size_t need = 12 + s->ndevs * (USBIP_USB_DEVICE_SIZE + USBIP_MAX_INTERFACES * 4);
-	struct usbip_exported_device *list;
-	uint8_t *p;
-	size_t i;
+	size_t need = USBIP_DEVLIST_HEAD_SIZE + s->ndevs * USBIP_DEVLIST_DEVICE_MAX;
+	uint8_t *p = buf_reserve(&c->reply, need);
+	size_t i, pos;
 	int n;
 
-	list = calloc(s->ndevs ? s->ndevs : 1, sizeof(*list));
-	p = buf_reserve(&c->reply, need);
-	if (!list || !p) {
-		free(list);
+	if (!p)
 		return USBWS_ERR_NOMEM;
-	}
-	for (i = 0; i < s->ndevs; i++) {
-		list[i].udev = s->devs[i]->info;
-		memcpy(list[i].interfaces, s->devs[i]->interfaces, sizeof(list[i].interfaces));
-	}
-	n = usbip_encode_devlist(p, need, list, (uint32_t)s->ndevs);
-	free(list);
+	n = usbip_encode_devlist_head(p, need, (uint32_t)s->ndevs);
 	if (n < 0)
 		return n;
-	buf_commit(&c->reply, (size_t)n);
+	pos = (size_t)n;
+	for (i = 0; i < s->ndevs; i++) {
+		n = usbip_encode_devlist_device(p + pos, need - pos, &s->devs[i]->info, s->devs[i]->interfaces);
+		if (n < 0)
+			return n;
+		pos += (size_t)n;
+	}
+	buf_commit(&c->reply, pos);
 	c->close_when_sent = 1;
 	return 0;
 }
 
-static int reply_import(struct usbip_server *s, struct conn *c)
+static int reply_import(struct usbip_server *s, struct importer_conn *c)
 {
-	uint8_t rep[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
+	uint8_t rep[USBIP_REP_IMPORT_MAX];
 	size_t i;
 	int rc, n;
 
@@ -126,7 +125,7 @@ static int reply_import(struct usbip_server *s, struct conn *c)
 		uint32_t status = i == s->ndevs ? USBIP_ST_NODEV : USBIP_ST_DEV_BUSY;
 
 		log_info("import of %s refused: %s", c->req.busid, i == s->ndevs ? "no such device" : "already imported");
-		n = usbip_op_common_encode(rep, sizeof(rep), USBIP_OP_REP_IMPORT, status);
+		n = usbip_encode_rep_import(rep, sizeof(rep), status, NULL);
 		c->close_when_sent = 1;
 		return buf_append(&c->reply, rep, (size_t)n);
 	}
@@ -134,7 +133,7 @@ static int reply_import(struct usbip_server *s, struct conn *c)
 	if (rc < 0)
 		return rc;
 	vdev_reset(s->devs[i]);
-	n = usbip_encode_op_device(rep, sizeof(rep), USBIP_OP_REP_IMPORT, USBIP_ST_OK, &s->devs[i]->info);
+	n = usbip_encode_rep_import(rep, sizeof(rep), USBIP_ST_OK, &s->devs[i]->info);
 	rc = buf_append(vdev_stream_tx(&c->vs), rep, (size_t)n);
 	if (rc < 0) {
 		vdev_stream_free(&c->vs);
@@ -147,13 +146,13 @@ static int reply_import(struct usbip_server *s, struct conn *c)
 }
 
 /* Runs the OP phase on buffered input; returns 0 or an error. */
-static int op_phase(struct usbip_server *s, struct conn *c)
+static int op_phase(struct usbip_server *s, struct importer_conn *c)
 {
 	size_t used;
 	int rc;
 
 	while (c->imported < 0 && !c->close_when_sent) {
-		rc = usbip_request_feed(&c->op, buf_data(&c->in), buf_len(&c->in), &used, &c->req);
+		rc = usbip_framer_feed_request(&c->op, buf_data(&c->in), buf_len(&c->in), &used, &c->req);
 		buf_consume(&c->in, used);
 		if (rc <= 0)
 			return rc;
@@ -164,7 +163,7 @@ static int op_phase(struct usbip_server *s, struct conn *c)
 	return 0;
 }
 
-static int conn_process(struct usbip_server *s, struct conn *c)
+static int conn_process(struct usbip_server *s, struct importer_conn *c)
 {
 	size_t used;
 	int rc;
@@ -181,8 +180,8 @@ static void accept_all(struct usbip_server *s)
 {
 	int fd, i;
 
-	while ((fd = net_accept(s->listen_fd)) >= 0) {
-		struct conn *c = NULL;
+	while ((fd = netaddr_accept(s->listen_fd)) >= 0) {
+		struct importer_conn *c = NULL;
 
 		for (i = 0; i < MAX_CONNS && s->conns[i]; i++)
 			;
@@ -202,7 +201,7 @@ static void accept_all(struct usbip_server *s)
 	}
 }
 
-static short conn_events(struct conn *c)
+static short conn_events(struct importer_conn *c)
 {
 	short ev = 0;
 
@@ -217,7 +216,7 @@ static short conn_events(struct conn *c)
 }
 
 /* Returns NULL while healthy, else why the connection ends. */
-static const char *conn_io(struct usbip_server *s, struct conn *c, short revents)
+static const char *conn_io(struct usbip_server *s, struct importer_conn *c, short revents)
 {
 	struct buf *tx;
 	ssize_t n;

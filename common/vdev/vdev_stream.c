@@ -131,7 +131,7 @@ int vdev_stream_feed(struct vdev_stream *s, const uint8_t *buf, size_t len, size
 			s->out_have += (uint32_t)ev.u.data.len;
 			break;
 		case USBIP_EV_END:
-			if (s->rx.phase == USBIP_PHASE_CLOSED)
+			if (usbip_framer_closed(&s->rx))
 				break;
 			rc = answer(s);
 			if (rc < 0)

@@ -48,6 +48,6 @@ static inline struct usbip_validator *vdev_stream_validator(const struct vdev_st
 /* The importer's commands stand between two messages. */
 static inline int vdev_stream_at_boundary(const struct vdev_stream *s) { return usbip_framer_at_boundary(&s->rx); }
 /* The importer's unexport reply came: its command stream is over. */
-static inline int vdev_stream_closed(const struct vdev_stream *s) { return s->rx.phase == USBIP_PHASE_CLOSED; }
+static inline int vdev_stream_closed(const struct vdev_stream *s) { return usbip_framer_closed(&s->rx); }
 
 #endif

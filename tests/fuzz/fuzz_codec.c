@@ -108,12 +108,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_urb(data + USBIP_HEADER_SIZE, size - USBIP_HEADER_SIZE, &lim, &hdr);
 		break;
 	case 6:
-		rc = usbip_decode_devlist(data, size, devs, 8, &n);
+		rc = usbip_framer_decode_devlist(data, size, devs, 8, &n);
 		if (rc < 0)
 			break;
 		rc = usbip_encode_devlist(out, sizeof(out), devs, n);
 		FUZZ_ASSERT(rc > 0);
-		FUZZ_ASSERT(usbip_decode_devlist(out, (size_t)rc, again, 8, &n2) == rc);
+		FUZZ_ASSERT(usbip_framer_decode_devlist(out, (size_t)rc, again, 8, &n2) == rc);
 		FUZZ_ASSERT(n == n2);
 		for (i = 0; i < n; i++) {
 			same_device(&devs[i].udev, &again[i].udev);

@@ -16,7 +16,7 @@
 #include "base/usbws_err.h"
 
 struct run {
-	struct usbws_bytes log;
+	struct selftest_bytes log;
 	int rc[2];
 	struct usbip_flow_stats stats[2];
 	uint32_t inflight;
@@ -24,7 +24,7 @@ struct run {
 
 /* Feeds with chunk sizes drawn from seed; seed 0 feeds everything at once. */
 static int feed(struct usbip_framer *f, const uint8_t *buf, size_t len, uint32_t seed,
-		struct usbws_bytes *log)
+		struct selftest_bytes *log)
 {
 	struct usbip_event ev;
 	size_t pos = 0, used;
@@ -44,7 +44,7 @@ static int feed(struct usbip_framer *f, const uint8_t *buf, size_t len, uint32_t
 			FUZZ_ASSERT(used <= n);
 			if (ev.type == USBIP_EV_DATA)
 				FUZZ_ASSERT(ev.u.data.ptr >= buf && ev.u.data.ptr + ev.u.data.len <= buf + len);
-			FUZZ_ASSERT(usbws_event_log_append(log, &ev) == 0);
+			FUZZ_ASSERT(selftest_event_log_append(log, &ev) == 0);
 			p += used;
 			n -= used;
 		}
@@ -112,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(whole.stats[1].payload_bytes == chunked.stats[1].payload_bytes);
 	if (whole.rc[0] == 0 && whole.rc[1] == 0)
 		FUZZ_ASSERT(whole.stats[0].bytes == split && whole.stats[1].bytes == size - split);
-	usbws_bytes_free(&whole.log);
-	usbws_bytes_free(&chunked.log);
+	selftest_bytes_free(&whole.log);
+	selftest_bytes_free(&chunked.log);
 	return 0;
 }

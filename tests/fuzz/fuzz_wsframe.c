@@ -12,7 +12,7 @@
 #include "usbip/selftest.h"
 #include "tunnel/wsframe.h"
 
-static int run(const uint8_t *data, size_t size, int server, uint32_t seed, struct usbws_bytes *log)
+static int run(const uint8_t *data, size_t size, int server, uint32_t seed, struct selftest_bytes *log)
 {
 	uint8_t *work = malloc(size ? size : 1);
 	struct ws_parser p;
@@ -22,7 +22,7 @@ static int run(const uint8_t *data, size_t size, int server, uint32_t seed, stru
 
 	FUZZ_ASSERT(work);
 	memcpy(work, data, size);
-	ws_parser_init(&p, server, 4096);
+	wsframe_parser_init(&p, server, 4096);
 	while (pos < size) {
 		size_t n = size - pos;
 		uint8_t *b = work + pos;
@@ -33,19 +33,19 @@ static int run(const uint8_t *data, size_t size, int server, uint32_t seed, stru
 				n = 1 + (seed >> 16) % 32;
 		}
 		pos += n;
-		while ((rc = ws_parse(&p, b, n, &used, &ev)) > 0) {
+		while ((rc = wsframe_parse(&p, b, n, &used, &ev)) > 0) {
 			uint8_t tag[2] = { (uint8_t)ev.type, (uint8_t)ev.opcode };
 
 			FUZZ_ASSERT(used <= n);
 			if (ev.type != WS_EV_DATA || !in_data)
-				usbws_bytes_append(log, tag, 2);
+				selftest_bytes_append(log, tag, 2);
 			in_data = ev.type == WS_EV_DATA;
 			if (ev.type == WS_EV_DATA) {
 				FUZZ_ASSERT(ev.u.data.ptr >= work && ev.u.data.ptr + ev.u.data.len <= work + size);
-				usbws_bytes_append(log, ev.u.data.ptr, ev.u.data.len);
+				selftest_bytes_append(log, ev.u.data.ptr, ev.u.data.len);
 			} else if (ev.type == WS_EV_CONTROL) {
 				FUZZ_ASSERT(ev.u.control.len <= WS_MAX_CONTROL);
-				usbws_bytes_append(log, ev.u.control.payload, ev.u.control.len);
+				selftest_bytes_append(log, ev.u.control.payload, ev.u.control.len);
 			}
 			b += used;
 			n -= used;
@@ -60,7 +60,7 @@ static int run(const uint8_t *data, size_t size, int server, uint32_t seed, stru
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct usbws_bytes whole = {0}, chunked = {0};
+	struct selftest_bytes whole = {0}, chunked = {0};
 	int server, rw, rc;
 
 	if (size < 1)
@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(rw == rc);
 	FUZZ_ASSERT(whole.len == chunked.len);
 	FUZZ_ASSERT(whole.len == 0 || memcmp(whole.buf, chunked.buf, whole.len) == 0);
-	usbws_bytes_free(&whole);
-	usbws_bytes_free(&chunked);
+	selftest_bytes_free(&whole);
+	selftest_bytes_free(&chunked);
 	return 0;
 }

@@ -140,7 +140,7 @@ static void http_seeds(void)
 
 int main(int argc, char **argv)
 {
-	struct usbws_sample_session s;
+	struct selftest_sample_session s;
 	struct usbip_usb_device dev = { .path = "/sys/devices/platform/vhci_hcd.0/usb1/1-1",
 					.busid = "1-1", .busnum = 1, .devnum = 2,
 					.speed = USBIP_SPEED_SUPER, .id_vendor = 0x1d6b,
@@ -192,7 +192,7 @@ int main(int argc, char **argv)
 	write_seed("codec", "devlist", 6, buf, (size_t)n, NULL, 0, 0);
 
 	/* framer: flags, split, toward-device stream, from-device stream */
-	if (usbws_sample_session_build(&s) < 0)
+	if (selftest_sample_session_build(&s) < 0)
 		return 1;
 	write_seed("framer", "session", 0, s.to_device.buf, s.to_device.len,
 		   s.from_device.buf, s.from_device.len, 1);
@@ -204,7 +204,7 @@ int main(int argc, char **argv)
 	half = s.from_device.len / 2;
 	write_seed("framer", "truncated", 0, s.to_device.buf, s.to_device.len,
 		   s.from_device.buf, half, 1);
-	usbws_sample_session_free(&s);
+	selftest_sample_session_free(&s);
 	/* wsframe: flags (bit 0 server), then frames: RFC 6455 5.7 examples */
 	write_seed("wsframe", "hello", 0, (const uint8_t *)"\x81\x05Hello", 7, NULL, 0, 0);
 	write_seed("wsframe", "hello-masked", 1,

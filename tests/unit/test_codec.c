@@ -129,9 +129,9 @@ static void test_hid_capture_streams(void **state)
 	usbip_framer_init(&from, USBIP_FLOW_FROM_DEVICE, val);
 	usbip_framer_start_urb_phase(&to);
 	usbip_framer_start_urb_phase(&from);
-	assert_usbws_err(usbws_frame_all(&to, out, no, 5, NULL), 0);
+	assert_usbws_err(selftest_frame_all(&to, out, no, 5, NULL), 0);
 	assert_int_equal(usbip_validator_inflight(val), 2);
-	assert_usbws_err(usbws_frame_all(&from, back, nb, 5, NULL), 0);
+	assert_usbws_err(selftest_frame_all(&from, back, nb, 5, NULL), 0);
 	assert_int_equal(usbip_validator_inflight(val), 0);
 	assert_int_equal(usbip_validator_flow(val, USBIP_FLOW_FROM_DEVICE)->payload_bytes, 64);
 	assert_int_equal(usbip_validator_flow(val, USBIP_FLOW_TO_DEVICE)->payload_bytes, 64);
@@ -212,6 +212,37 @@ static void test_roundtrip_req_export(void **state) { roundtrip_op_device(USBIP_
 static void test_roundtrip_req_unexport(void **state) { roundtrip_op_device(USBIP_OP_REQ_UNEXPORT, 0); }
 static void test_roundtrip_rep_import(void **state) { roundtrip_op_device(USBIP_OP_REP_IMPORT, 0); }
 
+/* The import reply both servers send: the device after OK, the status
+ * alone after a refusal. */
+static void test_rep_import(void **state)
+{
+	static const struct { uint32_t status; int len; } rows[] = {
+		{ USBIP_ST_OK, USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE },
+		{ USBIP_ST_NODEV, USBIP_OP_COMMON_SIZE },
+		{ USBIP_ST_DEV_BUSY, USBIP_OP_COMMON_SIZE },
+	};
+	struct usbip_exported_device d = make_device(5, 1);
+	uint8_t buf[USBIP_REP_IMPORT_MAX], want[USBIP_REP_IMPORT_MAX];
+	struct usbip_op_common op;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct usbip_usb_device *dev = rows[i].status == USBIP_ST_OK ? &d.udev : NULL;
+
+		assert_int_equal(usbip_encode_rep_import(buf, sizeof(buf), rows[i].status, dev), rows[i].len);
+		assert_usbws_err(usbip_op_common_decode(buf, (size_t)rows[i].len, &op), 8);
+		assert_int_equal(op.code, USBIP_OP_REP_IMPORT);
+		assert_int_equal(op.status, rows[i].status);
+		if (dev) {
+			assert_int_equal(usbip_encode_op_device(want, sizeof(want), USBIP_OP_REP_IMPORT, 0, dev),
+					 rows[i].len);
+			assert_memory_equal(buf, want, (size_t)rows[i].len);
+		}
+	}
+	assert_usbws_err(usbip_encode_rep_import(buf, USBIP_REP_IMPORT_MAX - 1, USBIP_ST_OK, &d.udev),
+			 USBWS_ERR_NOSPACE);
+}
+
 static void test_roundtrip_op_only(void **state)
 {
 	static const struct { uint16_t code; uint32_t status; } rows[] = {
@@ -263,7 +294,7 @@ static void test_roundtrip_devlist(void **state)
 	for (c = 0; c < 3; c++) {
 		n = usbip_encode_devlist(buf, sizeof(buf), devs, counts[c]);
 		assert_true(n >= 12);
-		assert_usbws_err(usbip_decode_devlist(buf, (size_t)n, back, 3, &nback), n);
+		assert_usbws_err(usbip_framer_decode_devlist(buf, (size_t)n, back, 3, &nback), n);
 		assert_int_equal(nback, counts[c]);
 		for (i = 0; i < nback; i++) {
 			assert_memory_equal(&back[i].udev, &devs[i].udev, sizeof(back[i].udev));
@@ -273,12 +304,12 @@ static void test_roundtrip_devlist(void **state)
 	}
 	/* a listing longer than the caller's array is refused, not overrun */
 	n = usbip_encode_devlist(buf, sizeof(buf), devs, 3);
-	assert_usbws_err(usbip_decode_devlist(buf, (size_t)n, back, 2, &nback), USBWS_ERR_TOO_MANY_DEVICES);
+	assert_usbws_err(usbip_framer_decode_devlist(buf, (size_t)n, back, 2, &nback), USBWS_ERR_TOO_MANY_DEVICES);
 	/* and a truncated one is reported as such */
-	assert_usbws_err(usbip_decode_devlist(buf, (size_t)n - 1, back, 3, &nback), USBWS_ERR_TRUNCATED);
+	assert_usbws_err(usbip_framer_decode_devlist(buf, (size_t)n - 1, back, 3, &nback), USBWS_ERR_TRUNCATED);
 	/* a refused listing is an error, not an empty list */
 	n = usbip_op_common_encode(buf, sizeof(buf), USBIP_OP_REP_DEVLIST, USBIP_ST_ERROR);
-	assert_usbws_err(usbip_decode_devlist(buf, (size_t)n, back, 3, &nback), USBWS_ERR_REFUSED);
+	assert_usbws_err(usbip_framer_decode_devlist(buf, (size_t)n, back, 3, &nback), USBWS_ERR_REFUSED);
 }
 
 struct urb_row {
@@ -559,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_req_export),
 		cmocka_unit_test(test_roundtrip_req_unexport),
 		cmocka_unit_test(test_roundtrip_rep_import),
+		cmocka_unit_test(test_rep_import),
 		cmocka_unit_test(test_roundtrip_op_only),
 		cmocka_unit_test(test_roundtrip_req_import),
 		cmocka_unit_test(test_roundtrip_devlist),

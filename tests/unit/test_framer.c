@@ -7,20 +7,20 @@
 
 #include "base/byteorder.h"
 
-static void frame_sample(size_t chunk, const size_t *cuts, struct usbws_bytes *log,
+static void frame_sample(size_t chunk, const size_t *cuts, struct selftest_bytes *log,
 			 struct usbip_flow_stats stats[2])
 {
-	struct usbws_sample_session s;
+	struct selftest_sample_session s;
 	struct usbip_validator *v = usbip_validator_new(NULL);
 	struct usbip_framer to, from;
 
 	assert_non_null(v);
-	assert_int_equal(usbws_sample_session_build(&s), 0);
+	assert_int_equal(selftest_sample_session_build(&s), 0);
 	usbip_framer_init(&to, USBIP_FLOW_TO_DEVICE, v);
 	usbip_framer_init(&from, USBIP_FLOW_FROM_DEVICE, v);
 	if (cuts) {
 		/* irregular chunks: sizes taken in turn from cuts[] */
-		const struct usbws_bytes *streams[2] = { &s.to_device, &s.from_device };
+		const struct selftest_bytes *streams[2] = { &s.to_device, &s.from_device };
 		struct usbip_framer *fr[2] = { &to, &from };
 		int k;
 
@@ -39,7 +39,7 @@ static void frame_sample(size_t chunk, const size_t *cuts, struct usbws_bytes *l
 				size_t left = n;
 
 				while ((rc = usbip_framer_feed(fr[k], p, left, &used, &ev)) > 0) {
-					assert_int_equal(usbws_event_log_append(log, &ev), 0);
+					assert_int_equal(selftest_event_log_append(log, &ev), 0);
 					p += used;
 					left -= used;
 				}
@@ -50,23 +50,23 @@ static void frame_sample(size_t chunk, const size_t *cuts, struct usbws_bytes *l
 			assert_true(usbip_framer_at_boundary(fr[k]));
 		}
 	} else {
-		assert_usbws_err(usbws_frame_all(&to, s.to_device.buf, s.to_device.len, chunk, log), 0);
-		assert_usbws_err(usbws_frame_all(&from, s.from_device.buf, s.from_device.len, chunk, log), 0);
+		assert_usbws_err(selftest_frame_all(&to, s.to_device.buf, s.to_device.len, chunk, log), 0);
+		assert_usbws_err(selftest_frame_all(&from, s.from_device.buf, s.from_device.len, chunk, log), 0);
 	}
 	stats[0] = *usbip_validator_flow(v, USBIP_FLOW_TO_DEVICE);
 	stats[1] = *usbip_validator_flow(v, USBIP_FLOW_FROM_DEVICE);
 	assert_int_equal(stats[0].bytes, s.to_device.len);
 	assert_int_equal(stats[1].bytes, s.from_device.len);
 	assert_int_equal(usbip_validator_inflight(v), 0);
-	assert_int_equal(to.phase, USBIP_PHASE_CLOSED);
-	assert_int_equal(from.phase, USBIP_PHASE_CLOSED);
+	assert_int_equal(usbip_framer_phase(&to), USBIP_PHASE_CLOSED);
+	assert_int_equal(usbip_framer_phase(&from), USBIP_PHASE_CLOSED);
 	usbip_validator_free(v);
-	usbws_sample_session_free(&s);
+	selftest_sample_session_free(&s);
 }
 
 static void test_chunking_equivalence(void **state)
 {
-	struct usbws_bytes whole = {0};
+	struct selftest_bytes whole = {0};
 	struct usbip_flow_stats ws[2], cs[2];
 	size_t chunk;
 	uint32_t seed = 12345;
@@ -75,16 +75,16 @@ static void test_chunking_equivalence(void **state)
 	frame_sample(0, NULL, &whole, ws);
 	assert_true(whole.len > 2000);
 	for (chunk = 1; chunk <= 97; chunk++) {
-		struct usbws_bytes log = {0};
+		struct selftest_bytes log = {0};
 
 		frame_sample(chunk, NULL, &log, cs);
 		assert_int_equal(log.len, whole.len);
 		assert_memory_equal(log.buf, whole.buf, whole.len);
 		assert_memory_equal(cs, ws, sizeof(ws));
-		usbws_bytes_free(&log);
+		selftest_bytes_free(&log);
 	}
 	for (round = 0; round < 200; round++) {
-		struct usbws_bytes log = {0};
+		struct selftest_bytes log = {0};
 		size_t cuts[16];
 		int i;
 
@@ -95,9 +95,9 @@ static void test_chunking_equivalence(void **state)
 		frame_sample(0, cuts, &log, cs);
 		assert_int_equal(log.len, whole.len);
 		assert_memory_equal(log.buf, whole.buf, whole.len);
-		usbws_bytes_free(&log);
+		selftest_bytes_free(&log);
 	}
-	usbws_bytes_free(&whole);
+	selftest_bytes_free(&whole);
 }
 
 /* Exactly which events, where, for a small export stream fed in pieces. */
@@ -130,7 +130,7 @@ static void test_event_sequence(void **state)
 	assert_int_equal(ev.type, USBIP_EV_END);
 	assert_int_equal(ev.offset, 320);
 	assert_int_equal(usbip_framer_feed(&from, buf + n, 0, &used, &ev), 0);
-	assert_int_equal(from.phase, USBIP_PHASE_URB);
+	assert_int_equal(usbip_framer_phase(&from), USBIP_PHASE_URB);
 
 	usbip_framer_init(&to, USBIP_FLOW_TO_DEVICE, v);
 	usbip_framer_start_urb_phase(&to);
@@ -271,7 +271,7 @@ static int run_script(const struct script_row *row, int *at)
 	for (i = 0; i < 8 && row->steps[i].kind != S_END; i++) {
 		size_t n = encode_step(&row->steps[i], buf, sizeof(buf));
 
-		rc = usbws_frame_all(&fr[row->steps[i].flow], buf, n, 0, NULL);
+		rc = selftest_frame_all(&fr[row->steps[i].flow], buf, n, 0, NULL);
 		if (rc < 0) {
 			*at = i;
 			break;
@@ -398,7 +398,7 @@ static void test_unexport_interrupts_urb_stream(void **state)
 {
 	struct usbip_validator *v = usbip_validator_new(NULL);
 	struct usbip_exported_device d = make_device(1, 1);
-	struct usbws_bytes log = {0}, stream = {0};
+	struct selftest_bytes log = {0}, stream = {0};
 	struct usbip_header h = make_ret_submit(1, 4, 0);
 	struct usbip_framer to, from;
 	uint8_t buf[400];
@@ -410,17 +410,17 @@ static void test_unexport_interrupts_urb_stream(void **state)
 	usbip_framer_start_urb_phase(&from);
 	n = usbip_encode_urb(buf, sizeof(buf), &(struct usbip_header){ .base = { USBIP_CMD_SUBMIT, 1, 0, 1, 1 },
 			     .u.cmd_submit = { .transfer_buffer_length = 4 } }, 0, NULL, 0, NULL, 0);
-	assert_usbws_err(usbws_frame_all(&to, buf, (size_t)n, 1, NULL), 0);
+	assert_usbws_err(selftest_frame_all(&to, buf, (size_t)n, 1, NULL), 0);
 	n = usbip_encode_urb(buf, sizeof(buf), &h, USBIP_DIR_IN, (const uint8_t *)"abcd", 4, NULL, 0);
-	usbws_bytes_append(&stream, buf, (size_t)n);
+	selftest_bytes_append(&stream, buf, (size_t)n);
 	n = usbip_encode_op_device(buf, sizeof(buf), USBIP_OP_REQ_UNEXPORT, 0, &d.udev);
-	usbws_bytes_append(&stream, buf, (size_t)n);
-	assert_usbws_err(usbws_frame_all(&from, stream.buf, stream.len, 1, &log), 0);
-	assert_int_equal(from.phase, USBIP_PHASE_CLOSED);
+	selftest_bytes_append(&stream, buf, (size_t)n);
+	assert_usbws_err(selftest_frame_all(&from, stream.buf, stream.len, 1, &log), 0);
+	assert_int_equal(usbip_framer_phase(&from), USBIP_PHASE_CLOSED);
 	assert_int_equal(usbip_validator_flow(v, FROM)->ops, 1);
 	assert_int_equal(usbip_validator_flow(v, FROM)->submits, 1);
-	usbws_bytes_free(&log);
-	usbws_bytes_free(&stream);
+	selftest_bytes_free(&log);
+	selftest_bytes_free(&stream);
 	usbip_validator_free(v);
 }
 
@@ -435,8 +435,8 @@ static void test_request_refusal_is_sticky(void **state)
 	usbip_framer_init(&f, TO, NULL);
 	usbip_op_common_encode(buf, sizeof(buf), USBIP_OP_REP_EXPORT, 0);
 	usbip_op_common_encode(listing, sizeof(listing), USBIP_OP_REQ_DEVLIST, 0);
-	assert_usbws_err(usbip_request_feed(&f, buf, sizeof(buf), &used, &req), USBWS_ERR_PHASE);
-	assert_usbws_err(usbip_request_feed(&f, listing, sizeof(listing), &used, &req), USBWS_ERR_PHASE);
+	assert_usbws_err(usbip_framer_feed_request(&f, buf, sizeof(buf), &used, &req), USBWS_ERR_PHASE);
+	assert_usbws_err(usbip_framer_feed_request(&f, listing, sizeof(listing), &used, &req), USBWS_ERR_PHASE);
 	assert_int_equal(used, 0);
 }
 
@@ -450,10 +450,10 @@ static void test_listing_without_validator(void **state)
 
 	usbip_framer_init(&f, TO, NULL);
 	n = usbip_op_common_encode(buf, sizeof(buf), USBIP_OP_REQ_DEVLIST, 0);
-	assert_usbws_err(usbws_frame_all(&f, buf, (size_t)n, 0, NULL), 0);
+	assert_usbws_err(selftest_frame_all(&f, buf, (size_t)n, 0, NULL), 0);
 	usbip_framer_start_urb_phase(&f);
 	n = usbip_header_encode(buf, sizeof(buf), &h);
-	assert_usbws_err(usbws_frame_all(&f, buf, (size_t)n, 0, NULL), USBWS_ERR_PHASE);
+	assert_usbws_err(selftest_frame_all(&f, buf, (size_t)n, 0, NULL), USBWS_ERR_PHASE);
 }
 
 int main(void)

@@ -97,25 +97,25 @@ static void test_percentiles(void **state)
 	uint64_t i, p50, p99;
 
 	memset(&rtt, 0, sizeof(rtt));
-	assert_int_equal(usbip_rtt_percentile(&rtt, 50), 0);
+	assert_int_equal(usbip_validator_rtt_percentile(&rtt, 50), 0);
 	for (i = 1; i <= 1000; i++)
-		usbip_rtt_record(&rtt, i * 1000);
-	p50 = usbip_rtt_percentile(&rtt, 50);
-	p99 = usbip_rtt_percentile(&rtt, 99);
+		usbip_validator_rtt_record(&rtt, i * 1000);
+	p50 = usbip_validator_rtt_percentile(&rtt, 50);
+	p99 = usbip_validator_rtt_percentile(&rtt, 99);
 	/* log-linear buckets: within 12.5% above the true value, never below */
 	assert_true(p50 >= 500000 && p50 <= 562500);
 	assert_true(p99 >= 990000 && p99 <= 1113750);
-	assert_int_equal(usbip_rtt_percentile(&rtt, 100), 1000000);
-	assert_int_equal(usbip_rtt_percentile(&rtt, 0), 1000);
+	assert_int_equal(usbip_validator_rtt_percentile(&rtt, 100), 1000000);
+	assert_int_equal(usbip_validator_rtt_percentile(&rtt, 0), 1000);
 	/* tiny values land in exact buckets */
 	memset(&rtt, 0, sizeof(rtt));
-	usbip_rtt_record(&rtt, 3);
-	usbip_rtt_record(&rtt, 5);
-	assert_int_equal(usbip_rtt_percentile(&rtt, 50), 3);
-	assert_int_equal(usbip_rtt_percentile(&rtt, 100), 5);
+	usbip_validator_rtt_record(&rtt, 3);
+	usbip_validator_rtt_record(&rtt, 5);
+	assert_int_equal(usbip_validator_rtt_percentile(&rtt, 50), 3);
+	assert_int_equal(usbip_validator_rtt_percentile(&rtt, 100), 5);
 	/* and the largest value does not overflow the table */
-	usbip_rtt_record(&rtt, UINT64_MAX);
-	assert_int_equal(usbip_rtt_percentile(&rtt, 100), UINT64_MAX);
+	usbip_validator_rtt_record(&rtt, UINT64_MAX);
+	assert_int_equal(usbip_validator_rtt_percentile(&rtt, 100), UINT64_MAX);
 }
 
 static void test_inflight_limit(void **state)

@@ -95,7 +95,7 @@ static void host_send(struct host *h, const uint8_t *p, size_t n)
 {
 	size_t used;
 
-	assert_usbws_err(usbws_frame_all(&h->to, p, n, 0, NULL), 0);
+	assert_usbws_err(selftest_frame_all(&h->to, p, n, 0, NULL), 0);
 	assert_usbws_err(vdev_stream_feed(&h->vs, p, n, &used), 0);
 	assert_int_equal(used, n);
 }
@@ -409,7 +409,7 @@ static void test_back_pressure(void **state)
 
 		usbip_header_encode(stream + i * 48, 48, &cmd);
 	}
-	assert_usbws_err(usbws_frame_all(&h->to, stream, sizeof(stream), 0, NULL), 0);
+	assert_usbws_err(selftest_frame_all(&h->to, stream, sizeof(stream), 0, NULL), 0);
 	while (got < 20) {
 		assert_usbws_err(vdev_stream_feed(&h->vs, stream + pos, sizeof(stream) - pos, &used), 0);
 		pos += used;

@@ -20,7 +20,7 @@ static int parse_log(int server, const uint8_t *in, size_t len, size_t chunk, ui
 
 	assert_true(len <= sizeof(work));
 	memcpy(work, in, len);
-	ws_parser_init(&p, server, 1 << 20);
+	wsframe_parser_init(&p, server, 1 << 20);
 	*log_len = 0;
 	if (!chunk)
 		chunk = len ? len : 1;
@@ -29,7 +29,7 @@ static int parse_log(int server, const uint8_t *in, size_t len, size_t chunk, ui
 		uint8_t *b = work + pos;
 
 		pos += n;
-		while ((rc = ws_parse(&p, b, n, &used, &ev)) > 0) {
+		while ((rc = wsframe_parse(&p, b, n, &used, &ev)) > 0) {
 			b += used;
 			n -= used;
 			if (ev.type != WS_EV_DATA || !in_data) {
@@ -99,11 +99,11 @@ static void test_long_frames_roundtrip(void **state)
 		uint64_t n = lengths[i];
 
 		for (masked = 0; masked < 2; masked++) {
-			h = ws_header_encode(frame, WS_OP_BINARY, 1, n, masked ? mask : NULL);
+			h = wsframe_header_encode(frame, WS_OP_BINARY, 1, n, masked ? mask : NULL);
 			assert_int_equal(h, (n < 126 ? 2 : n <= 0xffff ? 4 : 10) + (masked ? 4 : 0));
 			memcpy(frame + h, payload, n);
 			if (masked)
-				ws_mask(frame + h, n, mask, 0);
+				wsframe_mask(frame + h, n, mask, 0);
 			for (c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
 				size_t at = 0;
 
@@ -131,9 +131,9 @@ static void test_mask_offsets(void **state)
 	for (split = 0; split <= sizeof(a); split++) {
 		for (i = 0; i < sizeof(a); i++)
 			a[i] = b[i] = (uint8_t)i;
-		ws_mask(a, sizeof(a), mask, 0);
-		ws_mask(b, split, mask, 0);
-		ws_mask(b + split, sizeof(b) - split, mask, split);
+		wsframe_mask(a, sizeof(a), mask, 0);
+		wsframe_mask(b, split, mask, 0);
+		wsframe_mask(b + split, sizeof(b) - split, mask, split);
 		assert_memory_equal(a, b, sizeof(a));
 		for (i = 0; i < sizeof(a); i++)
 			assert_int_equal(a[i], (uint8_t)i ^ mask[i & 3]);
