@@ -159,7 +159,7 @@ static int listen_port(int fd)
 int proxy_listen_open(struct proxy *px, struct proxy_listener *l)
 {
 	struct lws_context_creation_info info;
-	const char *why = NULL;
+	char why[128];
 	size_t i;
 	int n;
 
@@ -184,7 +184,7 @@ int proxy_listen_open(struct proxy *px, struct proxy_listener *l)
 			return -1;
 		}
 	}
-	n = net_listen_all(l->spec, l->fds, sizeof(l->fds) / sizeof(l->fds[0]), &why);
+	n = net_listen_all(l->spec, l->fds, sizeof(l->fds) / sizeof(l->fds[0]), why, sizeof(why));
 	if (n < 0) {
 		log_err("%s %s: %s", l->option, l->spec, why);
 		return -1;

@@ -210,6 +210,15 @@ static void finish(struct node *n, int failed)
 	n->failed |= failed;
 }
 
+/* A link failure wsclient describes: a stop signal's is news, not an error. */
+static void log_link_failure(int rc, const char *why)
+{
+	if (rc == USBWS_ERR_INTERRUPTED)
+		log_info("%s", why);
+	else
+		log_err("%s", why);
+}
+
 /* The proxy's stream broke a rule: the node says which, in its log and in
  * its close frame (so the proxy's log names it too), and stops. */
 static void protocol_violation(struct node *n, int rc)
@@ -493,7 +502,8 @@ static void on_text(struct node *n, const void *in, size_t len, int final)
 	buf_consume(&n->text_in, buf_len(&n->text_in));
 }
 
-/* wsclient events: binary data is the USB/IP stream, text the JSON. */
+/* wsclient events: binary data is the USB/IP stream, text the JSON.
+ * Returns 1 to stop reading (the link is given up), else 0. */
 static int on_ws_event(void *ctx, const struct ws_event *ev)
 {
 	struct node *n = ctx;
@@ -505,7 +515,7 @@ static int on_ws_event(void *ctx, const struct ws_event *ev)
 		rc = on_binary(n, ev->u.data.ptr, ev->u.data.len);
 		if (rc < 0) {
 			protocol_violation(n, rc);
-			return -1;
+			return 1;
 		}
 		return 0;
 	}
@@ -514,7 +524,7 @@ static int on_ws_event(void *ctx, const struct ws_event *ev)
 	else
 		on_text(n, "", 0, 1);
 	/* the connection is given up after the parser is done with it */
-	return (n->done && n->failed) || n->drop_link ? -1 : 0;
+	return (n->done && n->failed) || n->drop_link ? 1 : 0;
 }
 
 /* A normal close that leaves the device's command stream inside a message:
@@ -532,11 +542,13 @@ static int device_stream_cut(struct node *n)
 /* Reads while there is room to put what arrives. */
 static void read_available(struct node *n)
 {
-	char why[128];
+	char why[512];
 	int rc;
 
 	while (n->ws && !n->done && buf_space(&n->in) >= NODE_RX_CHUNK) {
 		rc = wsclient_read(n->ws, on_ws_event, n, why, sizeof(why));
+		if (rc < 0)
+			log_link_failure(rc, why);
 		if (n->drop_link) {
 			const char *reason = n->drop_link;
 			int now = n->retry_now;
@@ -563,7 +575,7 @@ static void read_available(struct node *n)
 			}
 			return;
 		}
-		if (rc < 0) {
+		if (rc < 0 || rc == 3) {
 			if (n->done)
 				return;
 			link_lost(n, "connection error");
@@ -665,10 +677,12 @@ static void link_open(struct node *n, volatile sig_atomic_t *stop)
 		.http_proxy = n->cfg->http_proxy, .subprotocol = USBWS_SUBPROTOCOL,
 		.timeout_seconds = n->cfg->connect_timeout, .tls = n->tls,
 	};
+	char why[1024];
 	int fatal, rc;
 
-	n->ws = wsclient_open(&wc, &fatal);
-	if (!n->ws) {
+	rc = wsclient_open(&wc, &n->ws, &fatal, why, sizeof(why));
+	if (rc < 0) {
+		log_link_failure(rc, why);
 		if (*stop && !fatal && n->mode == MODE_EXPORT) {
 			log_info("stopped while connecting to %s", n->cfg->url);
 			finish(n, 0);
@@ -764,19 +778,23 @@ static void send_acks(struct node *n)
 static void write_out(struct node *n, struct buf *tx)
 {
 	size_t taken = 0;
+	char why[512];
 	int rc;
 
 	if (n->link == LINK_UP)
-		rc = wsclient_send(n->ws, resume_unsent_data(&n->rs, tx), resume_unsent(&n->rs, tx), &taken);
+		rc = wsclient_send(n->ws, resume_unsent_data(&n->rs, tx), resume_unsent(&n->rs, tx), &taken, why,
+				   sizeof(why));
 	else
-		rc = wsclient_send(n->ws, NULL, 0, &taken);
+		rc = wsclient_send(n->ws, NULL, 0, &taken, why, sizeof(why));
 	resume_wrote(&n->rs, taken);
 	n->bytes_to_proxy += taken;
 	/* a proxy that offers no session never acknowledges: keep nothing */
 	if (n->proxy_busid[0] && !n->session[0])
 		on_ack(n, n->rs.acked + n->rs.sent, 0);
-	if (rc < 0)
+	if (rc < 0) {
+		log_link_failure(rc, why);
 		link_lost(n, "write failed");
+	}
 }
 
 /* list_tx: a listing's (empty) stream; an export's is its device's */
@@ -854,8 +872,13 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 			read_available(n);
 	}
 	if (n->ws) {
+		char why[512];
+		int rc;
+
 		/* what is queued last, a confirmation or a close, is worth a moment */
-		wsclient_flush(n->ws, CLOSE_FLUSH_MS);
+		rc = wsclient_flush(n->ws, CLOSE_FLUSH_MS, why, sizeof(why));
+		if (rc < 0)
+			log_link_failure(rc, why);
 		wsclient_close(n->ws);
 		n->ws = NULL;
 	}
@@ -951,14 +974,17 @@ static int drop_privileges(struct node *n)
 	struct wsclient_config wc = {
 		.url = n->cfg->url, .cert = n->cfg->cert, .key = n->cfg->key, .ca = n->cfg->ca,
 	};
-	char why[256];
+	char why[512];
+	int rc;
 
 	if (!n->cfg->user)
 		return 0;
 	/* the key stays root's to read; a renewed certificate needs a restart */
-	n->tls = wsclient_tls_load(&wc);
-	if (!n->tls)
+	rc = wsclient_tls_load(&wc, &n->tls, why, sizeof(why));
+	if (rc < 0) {
+		log_link_failure(rc, why);
 		return -1;
+	}
 	if (n->kd && kdev_hold_files(n->kd, why, sizeof(why)) < 0) {
 		log_err("--user %s: %s", n->cfg->user, why);
 		return -1;

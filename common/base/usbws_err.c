@@ -14,6 +14,7 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_NOMEM: return "out of memory";
 	case USBWS_ERR_NOSPACE: return "output buffer too small";
 	case USBWS_ERR_SYSTEM: return strerror(errno);
+	case USBWS_ERR_INTERRUPTED: return "interrupted by a signal";
 	case USBWS_ERR_TRUNCATED: return "message truncated";
 	case USBWS_ERR_VERSION: return "USB/IP version is not 1.1.1 (0x0111)";
 	case USBWS_ERR_UNKNOWN_OP: return "unknown USB/IP operation code";
@@ -61,6 +62,8 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_HTTP_STATUS: return "HTTP answer with another status than the one asked for";
 	case USBWS_ERR_WS_ACCEPT: return "WebSocket upgrade answered with a missing or wrong Sec-WebSocket-Accept";
 	case USBWS_ERR_WS_SUBPROTOCOL: return "WebSocket upgrade answered without agreeing to the subprotocol";
+	case USBWS_ERR_TLS: return "TLS failed";
+	case USBWS_ERR_CERT_REFUSED: return "certificate refused";
 	}
 	return "unknown error";
 }

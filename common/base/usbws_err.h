@@ -18,6 +18,7 @@ enum usbws_err {
 	USBWS_ERR_NOMEM = -2,
 	USBWS_ERR_NOSPACE = -3,         /* output buffer too small */
 	USBWS_ERR_SYSTEM = -4,          /* see errno */
+	USBWS_ERR_INTERRUPTED = -5,     /* a signal cut a blocking call short (a stop, not a fault) */
 
 	/* input too short: not an error for a streaming caller, fatal at EOF */
 	USBWS_ERR_TRUNCATED = -10,
@@ -71,6 +72,10 @@ enum usbws_err {
 	USBWS_ERR_HTTP_STATUS = -80,    /* not the status asked for (200 to CONNECT, 101 to an upgrade) */
 	USBWS_ERR_WS_ACCEPT = -81,      /* Sec-WebSocket-Accept missing or not for our key */
 	USBWS_ERR_WS_SUBPROTOCOL = -82, /* the server did not agree to our subprotocol */
+
+	/* TLS and certificates (wsclient.h) */
+	USBWS_ERR_TLS = -90,            /* the TLS library failed: loading keys, a handshake, a read or a write */
+	USBWS_ERR_CERT_REFUSED = -91,   /* one side refused the other's certificate */
 };
 
 /* Returns a static sentence describing err; never NULL. */

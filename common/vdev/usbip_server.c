@@ -43,6 +43,7 @@ struct usbip_server {
 struct usbip_server *usbip_server_new(const char *spec, struct vdev **devs, size_t ndevs,
 				      const char **why)
 {
+	static char listen_why[128];
 	struct usbip_server *s = calloc(1, sizeof(*s));
 	int fd;
 
@@ -51,8 +52,9 @@ struct usbip_server *usbip_server_new(const char *spec, struct vdev **devs, size
 		free(s);
 		return NULL;
 	}
-	fd = net_listen(spec, why);
+	fd = net_listen(spec, listen_why, sizeof(listen_why));
 	if (fd < 0) {
+		*why = listen_why;
 		free(s->busy);
 		free(s);
 		return NULL;
