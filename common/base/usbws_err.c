@@ -64,6 +64,10 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_WS_SUBPROTOCOL: return "WebSocket upgrade answered without agreeing to the subprotocol";
 	case USBWS_ERR_TLS: return "TLS failed";
 	case USBWS_ERR_CERT_REFUSED: return "certificate refused";
+	case USBWS_ERR_NO_DRIVER: return "the kernel driver is not loaded";
+	case USBWS_ERR_NOT_EXPORTABLE: return "the device cannot be exported (a hub, or imported through vhci_hcd)";
+	case USBWS_ERR_BUSY: return "the device is in use";
+	case USBWS_ERR_NO_GADGET: return "no gadget is bound to the UDC";
 	}
 	return "unknown error";
 }

@@ -76,6 +76,12 @@ enum usbws_err {
 	/* TLS and certificates (wsclient.h) */
 	USBWS_ERR_TLS = -90,            /* the TLS library failed: loading keys, a handshake, a read or a write */
 	USBWS_ERR_CERT_REFUSED = -91,   /* one side refused the other's certificate */
+
+	/* local USB devices and the kernel's USB/IP drivers (usbdev.h, kdev.h) */
+	USBWS_ERR_NO_DRIVER = -100,     /* usbip-host or usbip-vudc is not loaded */
+	USBWS_ERR_NOT_EXPORTABLE = -101,/* a hub, or a device imported through vhci_hcd */
+	USBWS_ERR_BUSY = -102,          /* the device or the UDC is in use */
+	USBWS_ERR_NO_GADGET = -103,     /* no gadget is bound to the usbip-vudc UDC */
 };
 
 /* Returns a static sentence describing err; never NULL. */
