@@ -930,7 +930,6 @@ static void close_control(struct node *n)
 static int open_device(struct node *n, const struct node_config *cfg)
 {
 	char why[256];
-	const char *vwhy;
 	int rc;
 
 	if (cfg->device) {
@@ -941,9 +940,9 @@ static int open_device(struct node *n, const struct node_config *cfg)
 		n->ops = &kernel_ops;
 		return 0;
 	}
-	rc = vdev_open(cfg->virtual_spec, cfg->virtual_busid ? cfg->virtual_busid : "1-1", &n->dev, &vwhy);
+	rc = vdev_open(cfg->virtual_spec, cfg->virtual_busid ? cfg->virtual_busid : "1-1", &n->dev, why, sizeof(why));
 	if (rc < 0) {
-		log_err("--virtual %s: %s", cfg->virtual_spec, vwhy ? vwhy : usbws_strerror(rc));
+		log_err("--virtual %s: %s", cfg->virtual_spec, why);
 		return -1;
 	}
 	if (vdev_stream_init(&n->vs, n->dev, NODE_MAX_TRANSFER, cfg->resume_window, 0) < 0) {
