@@ -57,12 +57,13 @@ struct export_ops {
 	const struct usbip_usb_interface *(*ifs)(struct node *n);
 	struct buf *(*tx)(struct node *n);                  /* bytes for the proxy */
 	struct usbip_validator *(*validator)(struct node *n);
-	int (*start)(struct node *n);                       /* the proxy confirmed the export */
+	int (*start)(struct node *n, char *why, size_t why_cap);  /* the proxy confirmed the export */
 	/* Commands from the proxy; *used may fall short while the device is busy. */
 	int (*feed)(struct node *n, const uint8_t *in, size_t len, size_t *used);
 	int (*closed)(struct node *n);                      /* the unexport reply came */
 	/* Stop taking commands; then quiesced says 1 when the outbound stream
-	 * is between messages (an unexport may follow), -1 when it never will. */
+	 * is between messages (an unexport may follow), 0 while it is not, or
+	 * USBWS_ERR_STREAM_TRUNCATED when it never will be. */
 	void (*stop)(struct node *n);
 	int (*quiesced)(struct node *n);
 	short (*poll_events)(struct node *n);
@@ -123,7 +124,7 @@ static const struct usbip_usb_device *virt_info(struct node *n) { return &n->dev
 static const struct usbip_usb_interface *virt_ifs(struct node *n) { return n->dev->interfaces; }
 static struct buf *virt_tx(struct node *n) { return vdev_stream_tx(&n->vs); }
 static struct usbip_validator *virt_validator(struct node *n) { return n->vs.validator; }
-static int virt_start(struct node *n) { (void)n; return 0; }
+static int virt_start(struct node *n, char *why, size_t why_cap) { (void)n; (void)why; (void)why_cap; return 0; }
 static int virt_closed(struct node *n) { return n->vs.rx.phase == USBIP_PHASE_CLOSED; }
 static void virt_stop(struct node *n) { (void)n; }
 /* the device adds whole replies only */
@@ -151,16 +152,13 @@ static struct usbip_validator *kern_validator(struct node *n) { return n->kd->va
 static int kern_closed(struct node *n) { return n->kd->to_dev.phase == USBIP_PHASE_CLOSED; }
 static short kern_poll_events(struct node *n) { return kdev_poll_events(n->kd); }
 
-static int kern_start(struct node *n)
+static int kern_start(struct node *n, char *why, size_t why_cap)
 {
-	char why[256];
+	int rc = kdev_start(n->kd, why, why_cap);
 
-	if (kdev_start(n->kd, why, sizeof(why)) < 0) {
-		log_err("%s", why);
-		return -1;
-	}
-	log_info("%s %s has its socket; relaying", n->kd->ops->kind, n->kd->name);
-	return 0;
+	if (rc == 0)
+		log_info("%s %s has its socket; relaying", n->kd->ops->kind, n->kd->name);
+	return rc;
 }
 
 static int kern_feed(struct node *n, const uint8_t *in, size_t len, size_t *used)
@@ -180,7 +178,7 @@ static int kern_quiesced(struct node *n)
 {
 	if (n->kd->fd >= 0 && !n->kd->kernel_eof)
 		return 0;
-	return usbip_framer_at_boundary(&n->kd->from_dev) ? 1 : -1;
+	return usbip_framer_at_boundary(&n->kd->from_dev) ? 1 : USBWS_ERR_STREAM_TRUNCATED;
 }
 
 static int kern_io(struct node *n, short revents)
@@ -210,8 +208,8 @@ static void finish(struct node *n, int failed)
 	n->failed |= failed;
 }
 
-/* A link failure wsclient describes: a stop signal's is news, not an error. */
-static void log_link_failure(int rc, const char *why)
+/* A failure with its sentence: a stop signal's is news, not an error. */
+static void log_failure(int rc, const char *why)
 {
 	if (rc == USBWS_ERR_INTERRUPTED)
 		log_info("%s", why);
@@ -326,7 +324,10 @@ static int export_reply(struct node *n, const uint8_t *in, size_t len, size_t *t
 				return 0;
 			}
 		} else if (ev.type == USBIP_EV_END) {
-			if (n->ops->start(n) < 0) {
+			char why[256];
+
+			if (n->ops->start(n, why, sizeof(why)) < 0) {
+				log_err("%s", why);
 				finish(n, 1);
 				return 0;
 			}
@@ -548,7 +549,7 @@ static void read_available(struct node *n)
 	while (n->ws && !n->done && buf_space(&n->in) >= NODE_RX_CHUNK) {
 		rc = wsclient_read(n->ws, on_ws_event, n, why, sizeof(why));
 		if (rc < 0)
-			log_link_failure(rc, why);
+			log_failure(rc, why);
 		if (n->drop_link) {
 			const char *reason = n->drop_link;
 			int now = n->retry_now;
@@ -640,15 +641,17 @@ static char *answer_control(void *ctx, const char *request)
 	return out;
 }
 
-static int open_device(struct node *n, const struct node_config *cfg);
+static int open_device(struct node *n, const struct node_config *cfg, char *why, size_t why_cap);
 static void close_device(struct node *n);
 
 /* The proxy no longer holds the session: the device side starts over, a
  * kernel device by giving its socket back (the stub lets go of it, and a
  * device usbws bound goes back to its driver) and, when reopen is set,
- * taking it again for the next export. */
-static int reset_export(struct node *n, int reopen)
+ * taking it again for the next export, which may fail (why says why). */
+static int reset_export(struct node *n, int reopen, char *why, size_t why_cap)
 {
+	int rc;
+
 	if (n->exported) {
 		close_device(n);
 		n->dev_closed = 1;
@@ -656,8 +659,9 @@ static int reset_export(struct node *n, int reopen)
 		buf_consume(n->ops->tx(n), buf_len(n->ops->tx(n)));
 	}
 	if (n->dev_closed && reopen) {
-		if (open_device(n, n->cfg) < 0)
-			return -1;
+		rc = open_device(n, n->cfg, why, why_cap);
+		if (rc < 0)
+			return rc;
 		n->dev_closed = 0;
 	}
 	n->exported = 0;
@@ -682,7 +686,7 @@ static void link_open(struct node *n, volatile sig_atomic_t *stop)
 
 	rc = wsclient_open(&wc, &n->ws, &fatal, why, sizeof(why));
 	if (rc < 0) {
-		log_link_failure(rc, why);
+		log_failure(rc, why);
 		if (*stop && !fatal && n->mode == MODE_EXPORT) {
 			log_info("stopped while connecting to %s", n->cfg->url);
 			finish(n, 0);
@@ -714,7 +718,11 @@ static void link_open(struct node *n, volatile sig_atomic_t *stop)
 		rc = send_text(n, ctl_hello_resume(n->session, n->rs.received));
 	} else {
 		log_info("connected to %s", n->cfg->url);
-		rc = reset_export(n, 1) < 0 ? -1 : queue_export(n);
+		rc = reset_export(n, 1, why, sizeof(why));
+		if (rc < 0)
+			log_err("%s", why);
+		else
+			rc = queue_export(n);
 	}
 	if (rc < 0) {
 		link_lost(n, "cannot start the export");
@@ -735,13 +743,13 @@ static void check_resume_expiry(struct node *n)
 		log_err("no reconnect within %u s: the proxy has let the session go; giving %s back to %s and "
 			"stopping, as %s cannot bind it again (start usbws connect again to export it)",
 			n->resume_seconds, n->kd->name, n->kd->orig_driver, n->cfg->user);
-		reset_export(n, 0);
+		reset_export(n, 0, NULL, 0);
 		finish(n, 1);
 		return;
 	}
 	log_warn("no reconnect within %u s: the proxy has let the session go; releasing %s until it is back",
 		 n->resume_seconds, n->ops->info(n)->busid);
-	reset_export(n, 0);
+	reset_export(n, 0, NULL, 0);
 }
 
 /* Pings while the link is quiet, and drops a link that stays silent. */
@@ -792,7 +800,7 @@ static void write_out(struct node *n, struct buf *tx)
 	if (n->proxy_busid[0] && !n->session[0])
 		on_ack(n, n->rs.acked + n->rs.sent, 0);
 	if (rc < 0) {
-		log_link_failure(rc, why);
+		log_failure(rc, why);
 		link_lost(n, "write failed");
 	}
 }
@@ -878,7 +886,7 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 		/* what is queued last, a confirmation or a close, is worth a moment */
 		rc = wsclient_flush(n->ws, CLOSE_FLUSH_MS, why, sizeof(why));
 		if (rc < 0)
-			log_link_failure(rc, why);
+			log_failure(rc, why);
 		wsclient_close(n->ws);
 		n->ws = NULL;
 	}
@@ -896,7 +904,7 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 /* The control socket is named after the device, connect-BUSID.sock, so
  * that `usbws disconnect --busid` finds it; virtual devices, several per
  * node, go by process. */
-static int open_control(struct node *n)
+static int open_control(struct node *n, char *why, size_t why_cap)
 {
 	char name[64], virt[32];
 
@@ -906,11 +914,9 @@ static int open_control(struct node *n)
 	n->ctl_fd = ctlsock_listen(name);
 	if (n->ctl_fd < 0) {
 		if (errno == EADDRINUSE)
-			log_err("another usbws connect already exports %s (%s answers)", n->ops->info(n)->busid,
-				n->ctl_path);
-		else
-			log_err("cannot listen on %s: %s", n->ctl_path, strerror(errno));
-		return -1;
+			return usbws_why(why, why_cap, n->ctl_fd, "another usbws connect already exports %s (%s answers)",
+					 n->ops->info(n)->busid, n->ctl_path);
+		return usbws_why(why, why_cap, n->ctl_fd, "cannot listen on %s: %s", n->ctl_path, strerror(errno));
 	}
 	ctlsock_server_init(&n->ctl, n->ctl_fd, answer_control, n);
 	return 0;
@@ -927,27 +933,25 @@ static void close_control(struct node *n)
 	unlink(n->ctl_path);
 }
 
-static int open_device(struct node *n, const struct node_config *cfg)
+static int open_device(struct node *n, const struct node_config *cfg, char *why, size_t why_cap)
 {
-	char why[256];
+	char vwhy[256];
 	int rc;
 
 	if (cfg->device) {
-		if (kdev_open(&n->kd, cfg->device, cfg->resume_window, why, sizeof(why)) < 0) {
-			log_err("%s", why);
-			return -1;
-		}
+		rc = kdev_open(&n->kd, cfg->device, cfg->resume_window, why, why_cap);
+		if (rc < 0)
+			return rc;
 		n->ops = &kernel_ops;
 		return 0;
 	}
-	rc = vdev_open(cfg->virtual_spec, cfg->virtual_busid ? cfg->virtual_busid : "1-1", &n->dev, why, sizeof(why));
+	rc = vdev_open(cfg->virtual_spec, cfg->virtual_busid ? cfg->virtual_busid : "1-1", &n->dev, vwhy, sizeof(vwhy));
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "--virtual %s: %s", cfg->virtual_spec, vwhy);
+	rc = vdev_stream_init(&n->vs, n->dev, NODE_MAX_TRANSFER, cfg->resume_window, 0);
 	if (rc < 0) {
-		log_err("--virtual %s: %s", cfg->virtual_spec, why);
-		return -1;
-	}
-	if (vdev_stream_init(&n->vs, n->dev, NODE_MAX_TRANSFER, cfg->resume_window, 0) < 0) {
 		vdev_close(n->dev);
-		return -1;
+		return usbws_why(why, why_cap, rc, "--virtual %s: %s", cfg->virtual_spec, usbws_strerror(rc));
 	}
 	n->ops = &virtual_ops;
 	return 0;
@@ -968,30 +972,25 @@ static void close_device(struct node *n)
  * and those are done or opened now.  TLS, WebSocket and JSON then run as
  * cfg->user.  Without --user nothing changes, and nothing is said: the
  * systemd unit runs as root with no capability to change users with. */
-static int drop_privileges(struct node *n)
+static int drop_privileges(struct node *n, char *why, size_t why_cap)
 {
 	struct wsclient_config wc = {
 		.url = n->cfg->url, .cert = n->cfg->cert, .key = n->cfg->key, .ca = n->cfg->ca,
 	};
-	char why[512];
+	char user_why[256];
 	int rc;
 
 	if (!n->cfg->user)
 		return 0;
 	/* the key stays root's to read; a renewed certificate needs a restart */
-	rc = wsclient_tls_load(&wc, &n->tls, why, sizeof(why));
-	if (rc < 0) {
-		log_link_failure(rc, why);
-		return -1;
-	}
-	if (n->kd && kdev_hold_files(n->kd, why, sizeof(why)) < 0) {
-		log_err("--user %s: %s", n->cfg->user, why);
-		return -1;
-	}
-	if (privdrop_to(n->cfg->user, why, sizeof(why)) < 0) {
-		log_err("--user %s: %s", n->cfg->user, why);
-		return -1;
-	}
+	rc = wsclient_tls_load(&wc, &n->tls, why, why_cap);
+	if (rc < 0)
+		return rc;
+	rc = n->kd ? kdev_hold_files(n->kd, user_why, sizeof(user_why)) : 0;
+	if (rc == 0)
+		rc = privdrop_to(n->cfg->user, user_why, sizeof(user_why));
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "--user %s: %s", n->cfg->user, user_why);
 	log_info("running as %s (uid %u)", n->cfg->user, (unsigned int)getuid());
 	return 0;
 }
@@ -999,7 +998,8 @@ static int drop_privileges(struct node *n)
 int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 {
 	struct node n;
-	int rc = 1;
+	char why[1024];
+	int rc = 1, err;
 
 	memset(&n, 0, sizeof(n));
 	n.cfg = cfg;
@@ -1008,9 +1008,17 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	ctlsock_server_init(&n.ctl, -1, NULL, NULL);
 	n.started = time(NULL);
 	srand((unsigned int)(time(NULL) ^ getpid()));
-	if (open_device(&n, cfg) < 0)
+	err = open_device(&n, cfg, why, sizeof(why));
+	if (err < 0) {
+		log_err("%s", why);
 		return 1;
-	if (open_control(&n) == 0 && drop_privileges(&n) == 0) {
+	}
+	err = open_control(&n, why, sizeof(why));
+	if (err == 0)
+		err = drop_privileges(&n, why, sizeof(why));
+	if (err < 0) {
+		log_failure(err, why);
+	} else {
 		usbip_framer_init(&n.op, USBIP_FLOW_TO_DEVICE, NULL);
 		buf_init(&n.in, 0, 2 * NODE_RX_CHUNK);
 		buf_init(&n.text_in, 0, USBWS_CTL_MAX);
