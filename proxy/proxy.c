@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/privdrop.h"
+#include "base/usbws_err.h"
 #include "lwslog.h"
 #include "proxy_int.h"
 
@@ -29,18 +30,19 @@ static struct lws_vhost *serving_vhost(struct proxy *px, const char *name, struc
 	return lws_create_vhost(px->ctx, info);
 }
 
-static int open_wss(struct proxy *px, const struct proxy_config *cfg)
+static int open_wss(struct proxy *px, const struct proxy_config *cfg, char *why, size_t why_cap)
 {
 	static struct lws_protocols protocols[2];
 	struct proxy_listener *l = &px->wss;
 	struct lws_context_creation_info info;
+	int rc;
 
 	memset(&info, 0, sizeof(info));
 	/* --ca and --crl, checked before lws sees them; the vhost's
 	 * LOAD_EXTRA_SERVER_VERIFY_CERTS callback puts it in the TLS context */
-	px->first_store = proxy_trust_load(cfg);
-	if (!px->first_store)
-		return -1;
+	rc = proxy_trust_load(cfg, &px->first_store, why, why_cap);
+	if (rc < 0)
+		return rc;
 	info.ssl_cert_filepath = cfg->cert;
 	info.ssl_private_key_filepath = cfg->key;
 	info.ssl_ca_filepath = cfg->ca;
@@ -52,14 +54,11 @@ static int open_wss(struct proxy *px, const struct proxy_config *cfg)
 	l->vh = serving_vhost(px, "usbws", protocols, &proxy_tunnel_protocol, &info);
 	X509_STORE_free(px->first_store);   /* NULL once the TLS context has it */
 	px->first_store = NULL;
-	if (!l->vh) {
-		log_err("cannot serve WSS: check --cert, --key and --ca");
-		return -1;
-	}
-	if (!px->wss_ssl) {
-		log_err("cannot serve WSS: the TLS context never reached the CRL setup");
-		return -1;
-	}
+	if (!l->vh)
+		return usbws_why(why, why_cap, USBWS_ERR_TLS, "cannot serve WSS: check --cert, --key and --ca");
+	if (!px->wss_ssl)
+		return usbws_why(why, why_cap, USBWS_ERR_TLS,
+				 "cannot serve WSS: the TLS context never reached the CRL setup");
 	l->option = "--listen";
 	l->spec = cfg->listen;
 	l->expiry_what = "no authenticated hello";
@@ -70,24 +69,24 @@ static int open_wss(struct proxy *px, const struct proxy_config *cfg)
 		.full = cfg->unauth_full, .timeout_ms = (int64_t)cfg->auth_timeout * 1000,
 	};
 	l->adopt_type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | LWS_ADOPT_ALLOW_SSL;
-	if (proxy_listen_open(px, l) < 0)
-		return -1;
+	rc = proxy_listen_open(px, l, why, why_cap);
+	if (rc < 0)
+		return rc;
 	log_info("listening for nodes on %s (port %d)", cfg->listen, l->port);
 	return 0;
 }
 
-static int open_usbip(struct proxy *px, const struct proxy_config *cfg)
+static int open_usbip(struct proxy *px, const struct proxy_config *cfg, char *why, size_t why_cap)
 {
 	static struct lws_protocols protocols[2];
 	struct proxy_listener *l = &px->usbip;
 	struct lws_context_creation_info info;
+	int rc;
 
 	memset(&info, 0, sizeof(info));
 	l->vh = serving_vhost(px, "usbip", protocols, &proxy_usbip_protocol, &info);
-	if (!l->vh) {
-		log_err("cannot make the USB/IP vhost");
-		return -1;
-	}
+	if (!l->vh)
+		return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot make the USB/IP vhost");
 	l->option = "--usbip-listen";
 	l->spec = cfg->usbip_listen;
 	l->expiry_what = "no USB/IP request";
@@ -101,8 +100,9 @@ static int open_usbip(struct proxy *px, const struct proxy_config *cfg)
 	};
 	l->adopt_type = LWS_ADOPT_SOCKET;
 	l->protocol = proxy_usbip_protocol.name;
-	if (proxy_listen_open(px, l) < 0)
-		return -1;
+	rc = proxy_listen_open(px, l, why, why_cap);
+	if (rc < 0)
+		return rc;
 	log_info("re-exporting devices over USB/IP on %s (port %d); it has no authentication: keep it on "
 		 "loopback or a trusted network", cfg->usbip_listen, l->port);
 	return 0;
@@ -121,19 +121,19 @@ static void tick(lws_sorted_usec_list_t *sul)
 /* Everything only root may do is done: listening sockets, the control
  * socket, vhci_hcd's attach and detach, the key.  What follows parses the
  * network, and need not be root. */
-static int drop_privileges(const struct proxy_config *cfg)
+static int drop_privileges(const struct proxy_config *cfg, char *why, size_t why_cap)
 {
-	char why[200];
+	char user_why[200];
+	int rc;
 
 	if (!cfg->user) {
 		if (geteuid() == 0)
 			log_warn("running as root: --user USER would parse the network as USER (usbws-proxy(8))");
 		return 0;
 	}
-	if (privdrop_to(cfg->user, why, sizeof(why)) < 0) {
-		log_err("--user %s: %s", cfg->user, why);
-		return -1;
-	}
+	rc = privdrop_to(cfg->user, user_why, sizeof(user_why));
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "--user %s: %s", cfg->user, user_why);
 	log_info("running as %s (uid %u)", cfg->user, (unsigned int)getuid());
 	return 0;
 }
@@ -142,6 +142,8 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 {
 	struct lws_context_creation_info info;
 	struct proxy px;
+	char why[512];
+	int rc;
 
 	memset(&px, 0, sizeof(px));
 	px.cfg = cfg;
@@ -157,14 +159,21 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		return 1;
 	}
 	/* the control socket answers before nodes can come */
-	if (proxy_vhci_init(&px) < 0 || open_wss(&px, cfg) < 0 || (cfg->usbip_listen && open_usbip(&px, cfg) < 0)) {
+	rc = proxy_vhci_init(&px, why, sizeof(why));
+	if (rc == 0)
+		rc = open_wss(&px, cfg, why, sizeof(why));
+	if (rc == 0 && cfg->usbip_listen)
+		rc = open_usbip(&px, cfg, why, sizeof(why));
+	if (rc < 0) {
+		log_err("%s", why);
 		lws_context_destroy(px.ctx);
 		proxy_listen_close(&px.wss);
 		proxy_listen_close(&px.usbip);
 		proxy_vhci_free(&px);
 		return 1;
 	}
-	if (drop_privileges(cfg) < 0) {
+	if (drop_privileges(cfg, why, sizeof(why)) < 0) {
+		log_err("%s", why);
 		lws_context_destroy(px.ctx);
 		proxy_listen_close(&px.wss);
 		proxy_listen_close(&px.usbip);
