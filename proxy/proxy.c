@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/privdrop.h"
+#include "base/usbws_err.h"
 #include "lwslog.h"
 #include "proxy_int.h"
 
@@ -59,11 +60,13 @@ static const struct listener_kind importers_listener = {
 
 /* --ca and --crl, checked before lws sees them; the vhost's
  * LOAD_EXTRA_SERVER_VERIFY_CERTS callback puts them in the TLS context. */
-static int tls_options(struct proxy *px, const struct proxy_config *cfg, struct lws_context_creation_info *info)
+static int tls_options(struct proxy *px, const struct proxy_config *cfg, struct lws_context_creation_info *info,
+		       char *why, size_t why_cap)
 {
-	px->first_store = proxy_trust_load(cfg);
-	if (!px->first_store)
-		return -1;
+	int rc = proxy_trust_load(cfg, &px->first_store, why, why_cap);
+
+	if (rc < 0)
+		return rc;
 	info->ssl_cert_filepath = cfg->cert;
 	info->ssl_private_key_filepath = cfg->key;
 	info->ssl_ca_filepath = cfg->ca;
@@ -79,16 +82,20 @@ static int tls_options(struct proxy *px, const struct proxy_config *cfg, struct 
  * and admits, then its sockets on spec.  lws picks an HTTP connection's
  * vhost again by its Host header among the vhosts of its port, and every
  * vhost without a listener shares one: only the WSS one may be a server
- * (port NO_LISTEN_SERVER).  Returns 0, or -1 after logging why.
+ * (port NO_LISTEN_SERVER).  Returns 0 or a code, with why filled.
  */
 static int open_listener(struct proxy *px, struct proxy_listener *l, const struct listener_kind *kind,
-			 const char *spec, const struct admit_policy *policy)
+			 const char *spec, const struct admit_policy *policy, char *why, size_t why_cap)
 {
 	struct lws_context_creation_info info;
+	int rc;
 
 	memset(&info, 0, sizeof(info));
-	if (kind->tls && tls_options(px, px->cfg, &info) < 0)
-		return -1;
+	if (kind->tls) {
+		rc = tls_options(px, px->cfg, &info, why, why_cap);
+		if (rc < 0)
+			return rc;
+	}
 	l->protocols[0] = *kind->protocol;
 	info.vhost_name = kind->vhost_name;
 	info.protocols = l->protocols;
@@ -99,14 +106,11 @@ static int open_listener(struct proxy *px, struct proxy_listener *l, const struc
 		X509_STORE_free(px->first_store);   /* NULL once the TLS context has it */
 		px->first_store = NULL;
 	}
-	if (!l->vh) {
-		log_err("%s", kind->no_vhost);
-		return -1;
-	}
-	if (kind->tls && !px->wss_ssl) {
-		log_err("cannot serve WSS: the TLS context never reached the CRL setup");
-		return -1;
-	}
+	if (!l->vh)
+		return usbws_why(why, why_cap, kind->tls ? USBWS_ERR_TLS : USBWS_ERR_LWS, "%s", kind->no_vhost);
+	if (kind->tls && !px->wss_ssl)
+		return usbws_why(why, why_cap, USBWS_ERR_TLS,
+				 "cannot serve WSS: the TLS context never reached the CRL setup");
 	l->option = kind->option;
 	l->spec = spec;
 	l->expiry_what = kind->expiry_what;
@@ -115,13 +119,14 @@ static int open_listener(struct proxy *px, struct proxy_listener *l, const struc
 	l->policy = *policy;
 	l->adopt_type = kind->adopt_type;
 	l->protocol = kind->adopt_by_name ? kind->protocol->name : NULL;
-	if (proxy_listen_open(px, l) < 0)
-		return -1;
+	rc = proxy_listen_open(px, l, why, why_cap);
+	if (rc < 0)
+		return rc;
 	log_info("%s on %s (port %d)%s", kind->serving, spec, l->port, kind->warning);
 	return 0;
 }
 
-static int open_listeners(struct proxy *px, const struct proxy_config *cfg)
+static int open_listeners(struct proxy *px, const struct proxy_config *cfg, char *why, size_t why_cap)
 {
 	const struct admit_policy nodes = {
 		.per_source = cfg->unauth_per_source, .start = cfg->unauth_start, .rate = cfg->unauth_rate,
@@ -133,12 +138,12 @@ static int open_listeners(struct proxy *px, const struct proxy_config *cfg)
 		.per_source = cfg->usbip_max_per_source, .start = cfg->usbip_max_clients,
 		.full = cfg->usbip_max_clients, .timeout_ms = (int64_t)cfg->usbip_timeout * 1000,
 	};
+	int rc;
 
-	if (open_listener(px, &px->wss, &nodes_listener, cfg->listen, &nodes) < 0)
-		return -1;
-	if (cfg->usbip_listen && open_listener(px, &px->usbip, &importers_listener, cfg->usbip_listen, &importers) < 0)
-		return -1;
-	return 0;
+	rc = open_listener(px, &px->wss, &nodes_listener, cfg->listen, &nodes, why, why_cap);
+	if (rc == 0 && cfg->usbip_listen)
+		rc = open_listener(px, &px->usbip, &importers_listener, cfg->usbip_listen, &importers, why, why_cap);
+	return rc;
 }
 
 static void tick(lws_sorted_usec_list_t *sul)
@@ -154,19 +159,19 @@ static void tick(lws_sorted_usec_list_t *sul)
 /* Everything only root may do is done: listening sockets, the control
  * socket, vhci_hcd's attach and detach, the key.  What follows parses the
  * network, and need not be root. */
-static int drop_privileges(const struct proxy_config *cfg)
+static int drop_privileges(const struct proxy_config *cfg, char *why, size_t why_cap)
 {
-	char why[200];
+	char user_why[200];
+	int rc;
 
 	if (!cfg->user) {
 		if (geteuid() == 0)
 			log_warn("running as root: --user USER would parse the network as USER (usbws-proxy(8))");
 		return 0;
 	}
-	if (privdrop_to(cfg->user, why, sizeof(why)) < 0) {
-		log_err("--user %s: %s", cfg->user, why);
-		return -1;
-	}
+	rc = privdrop_to(cfg->user, user_why, sizeof(user_why));
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "--user %s: %s", cfg->user, user_why);
 	log_info("running as %s (uid %u)", cfg->user, (unsigned int)getuid());
 	return 0;
 }
@@ -175,6 +180,8 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 {
 	struct lws_context_creation_info info;
 	struct proxy px;
+	char why[512];
+	int rc;
 
 	memset(&px, 0, sizeof(px));
 	px.cfg = cfg;
@@ -190,14 +197,19 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		return 1;
 	}
 	/* the control socket answers before nodes can come */
-	if (proxy_vhci_init(&px) < 0 || open_listeners(&px, cfg) < 0) {
+	rc = proxy_vhci_init(&px, why, sizeof(why));
+	if (rc == 0)
+		rc = open_listeners(&px, cfg, why, sizeof(why));
+	if (rc < 0) {
+		log_err("%s", why);
 		lws_context_destroy(px.ctx);
 		proxy_listen_close(&px.wss);
 		proxy_listen_close(&px.usbip);
 		proxy_vhci_free(&px);
 		return 1;
 	}
-	if (drop_privileges(cfg) < 0) {
+	if (drop_privileges(cfg, why, sizeof(why)) < 0) {
+		log_err("%s", why);
 		lws_context_destroy(px.ctx);
 		proxy_listen_close(&px.wss);
 		proxy_listen_close(&px.usbip);

@@ -190,9 +190,9 @@ void proxy_usbip_detach(struct tunnel *t);
 void proxy_usbip_kick(struct importer *imp);
 
 /* proxy_listen.c */
-/* Binds l->spec exactly and starts accepting into l->vh.  Returns 0, or
- * -1 after logging why. */
-int proxy_listen_open(struct proxy *px, struct proxy_listener *l);
+/* Binds l->spec exactly and starts accepting into l->vh.  Returns 0, or a
+ * negative enum usbws_err with why filled. */
+int proxy_listen_open(struct proxy *px, struct proxy_listener *l, char *why, size_t why_cap);
 /* After the context is gone (its sockets with it). */
 void proxy_listen_close(struct proxy_listener *l);
 /* A connection l admitted: it has authenticated (it no longer counts), its
@@ -208,19 +208,22 @@ void proxy_listen_tick(struct proxy_listener *l);
 void proxy_listen_raise_fd_limit(void);
 
 /* proxy_vhci.c */
-/* Reads --vhci and --pin and makes the local vhost.  Returns 0 or -1. */
-int proxy_vhci_init(struct proxy *px);
+/* Reads --vhci and --pin and makes the local vhost.  Returns 0, or a
+ * negative enum usbws_err with why filled. */
+int proxy_vhci_init(struct proxy *px, char *why, size_t why_cap);
 void proxy_vhci_free(struct proxy *px);
 /* The node's export was accepted: attach it to a vhci_hcd port when vhci
- * is on.  Returns 0, or -1 after failing the tunnel (no port, ...). */
-int proxy_vhci_attach(struct tunnel *t);
+ * is on.  Returns 0, or a negative enum usbws_err with why filled for the
+ * node (USBWS_ERR_NODE_LIMIT: it holds its most ports); the caller fails
+ * the tunnel. */
+int proxy_vhci_attach(struct tunnel *t, char *why, size_t why_cap);
 /* An importer socket closed: a vhci one gives its port back. */
 void proxy_vhci_released(struct importer *imp);
 
 /* proxy_trust.c: the X509_STORE that vouches for nodes */
-/* A store of --ca and every --crl (CRL checks on when there is one);
- * NULL after logging why. */
-X509_STORE *proxy_trust_load(const struct proxy_config *cfg);
+/* A store of --ca and every --crl (CRL checks on when there is one), in
+ * *out.  Returns 0, or a negative enum usbws_err with why filled. */
+int proxy_trust_load(const struct proxy_config *cfg, X509_STORE **out, char *why, size_t why_cap);
 /* Is cert revoked by a CRL in store?  chain: the intermediates the node
  * sent, or NULL. */
 int proxy_trust_revoked(X509_STORE *store, X509 *cert, STACK_OF(X509) *chain);

@@ -151,24 +151,22 @@ static int listen_port(int fd)
 	socklen_t len = sizeof(ss);
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 					       : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
-int proxy_listen_open(struct proxy *px, struct proxy_listener *l)
+int proxy_listen_open(struct proxy *px, struct proxy_listener *l, char *why, size_t why_cap)
 {
 	struct lws_context_creation_info info;
-	const char *why = NULL;
+	char listen_why[128];
 	size_t i;
 	int n;
 
 	l->px = px;
 	l->admit = admit_new(&l->policy);
-	if (!l->admit) {
-		log_err("%s %s: out of memory", l->option, l->spec);
-		return -1;
-	}
+	if (!l->admit)
+		return usbws_why(why, why_cap, USBWS_ERR_NOMEM, "%s %s: out of memory", l->option, l->spec);
 	if (!px->listen_vh) {
 		static struct lws_protocols protocols[2];
 
@@ -179,16 +177,12 @@ int proxy_listen_open(struct proxy *px, struct proxy_listener *l)
 		info.protocols = protocols;
 		info.user = px;
 		px->listen_vh = lws_create_vhost(px->ctx, &info);
-		if (!px->listen_vh) {
-			log_err("cannot create the listening vhost");
-			return -1;
-		}
+		if (!px->listen_vh)
+			return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot create the listening vhost");
 	}
-	n = netaddr_listen_all(l->spec, l->fds, sizeof(l->fds) / sizeof(l->fds[0]), &why);
-	if (n < 0) {
-		log_err("%s %s: %s", l->option, l->spec, why);
-		return -1;
-	}
+	n = netaddr_listen_all(l->spec, l->fds, sizeof(l->fds) / sizeof(l->fds[0]), listen_why, sizeof(listen_why));
+	if (n < 0)
+		return usbws_why(why, why_cap, n, "%s %s: %s", l->option, l->spec, listen_why);
 	l->nfds = (size_t)n;
 	for (i = 0; i < l->nfds; i++) {
 		lws_adopt_desc_t desc;
@@ -200,10 +194,9 @@ int proxy_listen_open(struct proxy *px, struct proxy_listener *l)
 		desc.vh_prot_name = listen_protocol.name;
 		desc.opaque = l;
 		l->wsi[i] = lws_adopt_descriptor_vhost_via_info(&desc);
-		if (!l->wsi[i]) {
-			log_err("%s %s: cannot watch the listening socket", l->option, l->spec);
-			return -1;
-		}
+		if (!l->wsi[i])
+			return usbws_why(why, why_cap, USBWS_ERR_LWS, "%s %s: cannot watch the listening socket",
+					 l->option, l->spec);
 	}
 	l->port = listen_port(l->fds[0]);
 	return 0;

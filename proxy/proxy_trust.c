@@ -17,6 +17,7 @@
 
 #include "certid.h"
 #include "base/log.h"
+#include "base/usbws_err.h"
 #include "proxy.h"
 #include "proxy_int.h"
 
@@ -30,7 +31,7 @@ static const char *ssl_error(void)
 
 /* The CA in store that issued crl, checked by its signature: a CRL no CA
  * of ours signed would only make every node of that CA fail to verify. */
-static int crl_issuer_ok(X509_STORE *store, X509_CRL *crl, const char *path)
+static int crl_issuer_ok(X509_STORE *store, X509_CRL *crl, const char *path, char *why, size_t why_cap)
 {
 	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
 	char issuer[256] = "?";
@@ -46,31 +47,33 @@ static int crl_issuer_ok(X509_STORE *store, X509_CRL *crl, const char *path)
 	}
 	X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof(issuer));
 	log_printable(issuer, sizeof(issuer), issuer, strlen(issuer));
-	log_err("--crl %s: a CRL issued by %s is not signed by a CA of --ca; give the CRL of the CA that "
-		"signs node certificates", path, issuer);
-	return -1;
+	return usbws_why(why, why_cap, USBWS_ERR_CRL_ISSUER, "--crl %s: a CRL issued by %s is not signed by a CA "
+			 "of --ca; give the CRL of the CA that signs node certificates", path, issuer);
 }
 
-/* Adds every CRL in a PEM file; returns how many serials they revoke, or -1. */
-static int add_crls(X509_STORE *store, const char *path)
+/* Adds every CRL in a PEM file; returns how many serials they revoke, or a
+ * negative enum usbws_err with why filled. */
+static int add_crls(X509_STORE *store, const char *path, char *why, size_t why_cap)
 {
 	BIO *bio = BIO_new_file(path, "r");
 	X509_CRL *crl;
-	int ncrl = 0, revoked = 0;
+	int ncrl = 0, revoked = 0, rc;
 
-	if (!bio) {
-		log_err("--crl %s: cannot read it", path);
-		return -1;
-	}
+	if (!bio)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "--crl %s: cannot read it", path);
 	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL))) {
 		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
 		STACK_OF(X509_REVOKED) *list = X509_CRL_get_REVOKED(crl);
 
 		ncrl++;
-		if (crl_issuer_ok(store, crl, path) < 0 || !X509_STORE_add_crl(store, crl)) {
+		rc = crl_issuer_ok(store, crl, path, why, why_cap);
+		if (rc == 0 && !X509_STORE_add_crl(store, crl))
+			rc = usbws_why(why, why_cap, USBWS_ERR_TLS, "--crl %s: cannot add a CRL of it (%s)", path,
+				       ssl_error());
+		if (rc < 0) {
 			X509_CRL_free(crl);
 			BIO_free(bio);
-			return -1;
+			return rc;
 		}
 		/* OpenSSL then refuses every node of that CA: say why up front */
 		if (next && X509_cmp_current_time(next) < 0)
@@ -82,30 +85,29 @@ static int add_crls(X509_STORE *store, const char *path)
 	BIO_free(bio);
 	/* the end of the file reads as "no start line" */
 	ERR_clear_error();
-	if (ncrl == 0) {
-		log_err("--crl %s: no PEM CRL (-----BEGIN X509 CRL-----) in it", path);
-		return -1;
-	}
+	if (ncrl == 0)
+		return usbws_why(why, why_cap, USBWS_ERR_PEM, "--crl %s: no PEM CRL (-----BEGIN X509 CRL-----) in it",
+				 path);
 	return revoked;
 }
 
-X509_STORE *proxy_trust_load(const struct proxy_config *cfg)
+int proxy_trust_load(const struct proxy_config *cfg, X509_STORE **out, char *why, size_t why_cap)
 {
 	X509_STORE *store = X509_STORE_new();
 	int revoked = 0, n;
 	size_t i;
 
-	if (!store) {
-		log_err("out of memory for the certificate store");
-		return NULL;
-	}
+	*out = NULL;
+	if (!store)
+		return usbws_why(why, why_cap, USBWS_ERR_NOMEM, "out of memory for the certificate store");
 	if (!X509_STORE_load_file(store, cfg->ca)) {
-		log_err("--ca %s: no PEM certificate could be read from it (%s)", cfg->ca, ssl_error());
+		n = usbws_why(why, why_cap, USBWS_ERR_PEM, "--ca %s: no PEM certificate could be read from it (%s)",
+			      cfg->ca, ssl_error());
 		goto fail;
 	}
 	ERR_clear_error();
 	for (i = 0; i < cfg->ncrls; i++) {
-		n = add_crls(store, cfg->crls[i]);
+		n = add_crls(store, cfg->crls[i], why, why_cap);
 		if (n < 0)
 			goto fail;
 		revoked += n;
@@ -117,11 +119,12 @@ X509_STORE *proxy_trust_load(const struct proxy_config *cfg)
 		log_info("checking node certificates against %zu CRL file%s (%d revoked serial%s)", cfg->ncrls,
 			 cfg->ncrls == 1 ? "" : "s", revoked, revoked == 1 ? "" : "s");
 	}
-	return store;
+	*out = store;
+	return 0;
 fail:
 	ERR_clear_error();
 	X509_STORE_free(store);
-	return NULL;
+	return n;
 }
 
 /* Notes a revocation and lets verification go on: here the only question
@@ -155,13 +158,14 @@ void proxy_trust_reload(struct proxy *px)
 {
 	X509_STORE *store;
 	unsigned int cut;
+	char why[512];
 
 	log_info("SIGHUP: reloading --ca %s and %zu --crl file%s", px->cfg->ca, px->cfg->ncrls,
 		 px->cfg->ncrls == 1 ? "" : "s");
 	if (!px->wss_ssl)
 		return;
-	store = proxy_trust_load(px->cfg);
-	if (!store) {
+	if (proxy_trust_load(px->cfg, &store, why, sizeof(why)) < 0) {
+		log_err("%s", why);
 		log_err("reload failed; the CA and CRLs loaded before stay in force");
 		return;
 	}

@@ -305,8 +305,13 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		rc = reply_op(t, USBIP_OP_REP_EXPORT, USBIP_ST_OK);
 		/* vhci_hcd sends its first commands once attached: they queue
 		 * behind the reply */
-		if (rc == 0)
-			proxy_vhci_attach(t);
+		if (rc == 0) {
+			char why[400];
+			int err = proxy_vhci_attach(t, why, sizeof(why));
+
+			if (err < 0)
+				proxy_tunnel_fail(t, err == USBWS_ERR_NODE_LIMIT ? "limit" : "vhci", why);
+		}
 		return rc;
 	}
 	if (t->op_code == USBIP_OP_REQ_UNEXPORT) {
@@ -537,6 +542,12 @@ static void node_text(struct node_conn *c, const void *in, size_t len, int final
 		return;
 	}
 }
+
+/*
+ * The writes of SERVER_WRITEABLE return what its callback returns to lws:
+ * 0, or -1 to close the connection (a write that failed, or a close that
+ * is due).
+ */
 
 /* The message at the head of the queue, one fragment of at most
  * USBWS_CTL_MAX per call: a listing can be far longer than one frame, and

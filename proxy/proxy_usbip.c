@@ -65,8 +65,9 @@ static int devlist_shows(const struct tunnel *t, uint64_t below)
 /* Adds devlist records while imp->out is under its high water, newest
  * export first.  The count went out first: a device exported since is not
  * in this list, and one that left is a record this importer will never get,
- * so it is dropped to ask again.  Returns 0, or -1 after logging why. */
-static int devlist_fill(struct importer *imp)
+ * so it is dropped to ask again.  Returns 0, or a negative enum usbws_err
+ * with why filled. */
+static int devlist_fill(struct importer *imp, char *why, size_t why_cap)
 {
 	struct tunnel *t;
 	uint8_t *p;
@@ -80,24 +81,20 @@ static int devlist_fill(struct importer *imp)
 		p = buf_reserve(&imp->out, USBIP_DEVLIST_DEVICE_MAX);
 		if (!p && buf_len(&imp->out))
 			return 0;
-		if (!p) {
-			log_warn("USB/IP importer: out of memory for its device list; dropping it");
-			return -1;
-		}
+		if (!p)
+			return usbws_why(why, why_cap, USBWS_ERR_NOMEM,
+					 "USB/IP importer: out of memory for its device list; dropping it");
 		rc = usbip_encode_devlist_device(p, USBIP_DEVLIST_DEVICE_MAX, &t->dev, t->ifs);
-		if (rc < 0) {
-			log_warn("USB/IP importer: cannot list busid %s: %s; dropping it", t->busid, usbws_strerror(rc));
-			return -1;
-		}
+		if (rc < 0)
+			return usbws_why(why, why_cap, rc, "USB/IP importer: cannot list busid %s: %s; dropping it",
+					 t->busid, usbws_strerror(rc));
 		buf_commit(&imp->out, (size_t)rc);
 		imp->devlist_below = t->list_seq;
 		imp->devlist_left--;
 	}
-	if (imp->devlist_left) {
-		log_warn("USB/IP importer: %u devices of its list left while it was being sent; dropping it to ask "
-			 "again", imp->devlist_left);
-		return -1;
-	}
+	if (imp->devlist_left)
+		return usbws_why(why, why_cap, USBWS_ERR_LIST_CHANGED, "USB/IP importer: %u devices of its list left "
+				 "while it was being sent; dropping it to ask again", imp->devlist_left);
 	return 0;
 }
 
@@ -108,6 +105,7 @@ static int reply_devlist(struct importer *imp)
 	struct tunnel *t;
 	uint32_t n = 0;
 	uint8_t *p;
+	char why[200];
 
 	for (t = imp->px->tunnels; t; t = t->next)
 		n += (uint32_t)devlist_shows(t, UINT64_MAX);
@@ -119,7 +117,11 @@ static int reply_devlist(struct importer *imp)
 	/* exports from now on are newer: not in this list */
 	imp->devlist_below = imp->px->list_seq + 1;
 	imp->close_when_sent = 1;
-	return devlist_fill(imp) < 0 ? USBWS_ERR_TRUNCATED : 0;
+	if (devlist_fill(imp, why, sizeof(why)) < 0) {
+		log_warn("%s", why);
+		return USBWS_ERR_TRUNCATED;
+	}
+	return 0;
 }
 
 static int reply_import(struct importer *imp)
@@ -193,12 +195,16 @@ static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
 	return 0;
 }
 
+/* RAW_WRITEABLE: returns what the callback returns to lws, 0 or -1 to close. */
 static int importer_writeable(struct importer *imp)
 {
+	char why[200];
 	size_t n;
 
-	if (imp->devlist_left && devlist_fill(imp) < 0)
+	if (imp->devlist_left && devlist_fill(imp, why, sizeof(why)) < 0) {
+		log_warn("%s", why);
 		return -1;
+	}
 	n = buf_len(&imp->out);
 	if (n) {
 		/* large writes mean fewer poll rounds; see PROXY_WRITE_MAX */

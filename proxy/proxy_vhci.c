@@ -23,27 +23,26 @@
 #include "kernel/usbids.h"
 #include "base/usbws_err.h"
 
-static int parse_pins(struct proxy *px)
+static int parse_pins(struct proxy *px, char *why, size_t why_cap)
 {
 	const struct proxy_config *cfg = px->cfg;
-	char why[200];
+	char set_why[200];
 	size_t i, c;
+	int rc;
 
 	px->pins = calloc(cfg->npins ? cfg->npins : 1, sizeof(*px->pins));
 	if (!px->pins)
-		return -1;
+		return usbws_why(why, why_cap, USBWS_ERR_NOMEM, "--pin: out of memory");
 	for (i = 0; i < cfg->npins; i++) {
 		const char *eq = strrchr(cfg->pins[i], '=');
 		size_t len = eq ? (size_t)(eq - cfg->pins[i]) : 0;
 
-		if (!eq || len == 0 || len >= sizeof(px->pins[i].node)) {
-			log_err("--pin %s: expected NODE=LIST, e.g. camera-7=2,3", cfg->pins[i]);
-			return -1;
-		}
-		if (vhci_parse_set(eq + 1, &px->pins[i].set, why, sizeof(why)) < 0) {
-			log_err("--pin %s: %s", cfg->pins[i], why);
-			return -1;
-		}
+		if (!eq || len == 0 || len >= sizeof(px->pins[i].node))
+			return usbws_why(why, why_cap, USBWS_ERR_INVAL, "--pin %s: expected NODE=LIST, e.g. camera-7=2,3",
+					 cfg->pins[i]);
+		rc = vhci_parse_set(eq + 1, &px->pins[i].set, set_why, sizeof(set_why));
+		if (rc < 0)
+			return usbws_why(why, why_cap, rc, "--pin %s: %s", cfg->pins[i], set_why);
 		memcpy(px->pins[i].node, cfg->pins[i], len);
 		px->reserved.restricted = 1;
 		for (c = 0; c < VHCI_MAX_CONTROLLERS; c++)
@@ -67,6 +66,7 @@ struct control_client {
 
 #define CONTROL_WRITE_CHUNK 4096
 
+/* As every lws callback: 0, or -1 to close the connection. */
 static int control_client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 				   size_t len)
 {
@@ -171,41 +171,40 @@ static const struct lws_protocols control_protocol = {
 	.callback = control_callback,
 };
 
-static int open_control(struct proxy *px)
+static int open_control(struct proxy *px, char *why, size_t why_cap)
 {
 	lws_sock_file_fd_type u;
 	char path[108];
 
 	u.filefd = ctlsock_listen(CTLSOCK_PROXY);
 	ctlsock_path(path, sizeof(path), CTLSOCK_PROXY);
-	if (u.filefd < 0) {
-		log_err("cannot listen on %s: %s", path,
-			errno == EADDRINUSE ? "another usbws-proxy answers there" : strerror(errno));
-		return -1;
-	}
+	if (u.filefd < 0)
+		return usbws_why(why, why_cap, u.filefd, "cannot listen on %s: %s", path,
+				 errno == EADDRINUSE ? "another usbws-proxy answers there" : strerror(errno));
 	/* lws polls the listening socket; accept_control takes the clients */
 	px->control_wsi = lws_adopt_descriptor_vhost(px->local_vh, LWS_ADOPT_RAW_FILE_DESC, u, control_protocol.name,
 						     NULL);
 	if (!px->control_wsi) {
 		close(u.filefd);
-		log_err("cannot watch %s", path);
-		return -1;
+		return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot watch %s", path);
 	}
 	px->control_listening = 1;
 	log_info("control socket %s", path);
 	return 0;
 }
 
-int proxy_vhci_init(struct proxy *px)
+int proxy_vhci_init(struct proxy *px, char *why, size_t why_cap)
 {
 	static struct lws_protocols protocols[4];
 	const char *mode = px->cfg->vhci ? px->cfg->vhci : "auto";
 	struct lws_context_creation_info info;
-	char why[200];
+	char vhci_why[200];
+	int rc;
 
 	sysfs_set_root(px->cfg->sysfs_root);
-	if (parse_pins(px) < 0)
-		return -1;
+	rc = parse_pins(px, why, why_cap);
+	if (rc < 0)
+		return rc;
 	if (strcmp(mode, "none") == 0) {
 		px->vhci_on = 0;
 	} else if (strcmp(mode, "auto") == 0) {
@@ -214,23 +213,20 @@ int proxy_vhci_init(struct proxy *px)
 			log_info("vhci_hcd is not loaded (%s/devices/platform/vhci_hcd.0): devices are only "
 				 "re-exported", sysfs_root());
 	} else {
-		if (vhci_parse_set(mode, &px->vhci_allowed, why, sizeof(why)) < 0) {
-			log_err("--vhci %s", why);
-			return -1;
-		}
-		if (!vhci_present()) {
-			log_err("--vhci %s: vhci_hcd is not loaded (modprobe vhci-hcd)", mode);
-			return -1;
-		}
+		rc = vhci_parse_set(mode, &px->vhci_allowed, vhci_why, sizeof(vhci_why));
+		if (rc < 0)
+			return usbws_why(why, why_cap, rc, "--vhci %s", vhci_why);
+		if (!vhci_present())
+			return usbws_why(why, why_cap, USBWS_ERR_NO_DRIVER,
+					 "--vhci %s: vhci_hcd is not loaded (modprobe vhci-hcd)", mode);
 		px->vhci_on = 1;
 	}
 	if (px->vhci_on) {
 		/* now, while the proxy may still be root (--user) */
-		if (vhci_open_control(why, sizeof(why)) < 0) {
-			log_err("%s: the proxy needs write access to vhci_hcd's attach and detach (root, or the "
-				"group the unit grants them to), or --vhci none", why);
-			return -1;
-		}
+		rc = vhci_open_control(vhci_why, sizeof(vhci_why));
+		if (rc < 0)
+			return usbws_why(why, why_cap, rc, "%s: the proxy needs write access to vhci_hcd's attach and "
+					 "detach (root, or the group the unit grants them to), or --vhci none", vhci_why);
 		log_info("attaching exported devices to vhci_hcd (%s)", mode);
 	}
 	memset(&info, 0, sizeof(info));
@@ -243,11 +239,9 @@ int proxy_vhci_init(struct proxy *px)
 	info.protocols = protocols;
 	info.user = px;
 	px->local_vh = lws_create_vhost(px->ctx, &info);
-	if (!px->local_vh) {
-		log_err("cannot create the local vhost");
-		return -1;
-	}
-	return open_control(px);
+	if (!px->local_vh)
+		return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot create the local vhost");
+	return open_control(px, why, why_cap);
 }
 
 void proxy_vhci_free(struct proxy *px)
@@ -320,12 +314,6 @@ static void describe_set(const struct vhci_set *set, char *out, size_t cap)
 			n += (size_t)snprintf(out + n, cap - n, "%s%zu", n == 8 ? "." : ",", c);
 }
 
-static int refuse(struct tunnel *t, const char *why)
-{
-	proxy_tunnel_fail(t, "vhci", why);
-	return -1;
-}
-
 /* The vhci_hcd ports a node holds now: a port whose tunnel is gone is on
  * its way back and counts for no one. */
 static unsigned int ports_held(const struct proxy *px, const char *node)
@@ -352,7 +340,7 @@ static const struct vhci_port *pick_unclaimed(struct proxy *px, struct vhci_port
 	return vhci_pick(ports, n, speed, set);
 }
 
-int proxy_vhci_attach(struct tunnel *t)
+int proxy_vhci_attach(struct tunnel *t, char *why, size_t why_cap)
 {
 	struct proxy *px = t->px;
 	struct vhci_port *ports;
@@ -363,25 +351,24 @@ int proxy_vhci_attach(struct tunnel *t)
 	struct importer *imp;
 	lws_sock_file_fd_type u;
 	struct lws *wsi;
-	char why[400], where[160];
+	char where[160];
 	size_t n;
-	int sv[2], reserved;
+	int sv[2], reserved, rc;
 	uint32_t devid;
 
 	if (!px->vhci_on)
 		return 0;
-	if (ports_held(px, t->node) >= px->cfg->max_ports_per_node) {
-		snprintf(why, sizeof(why), "node %s already holds %u vhci_hcd ports, the most this proxy allows one node "
-			 "(--max-ports-per-node); end one of its exports first", t->node, px->cfg->max_ports_per_node);
-		proxy_tunnel_fail(t, "limit", why);
-		return -1;
-	}
+	if (ports_held(px, t->node) >= px->cfg->max_ports_per_node)
+		return usbws_why(why, why_cap, USBWS_ERR_NODE_LIMIT, "node %s already holds %u vhci_hcd ports, the most "
+				 "this proxy allows one node (--max-ports-per-node); end one of its exports first",
+				 t->node, px->cfg->max_ports_per_node);
 	ports = calloc(PROXY_MAX_VHCI_PORTS, sizeof(*ports));
 	if (!ports)
-		return refuse(t, "out of memory");
-	if (vhci_scan(ports, PROXY_MAX_VHCI_PORTS, &n, why, sizeof(why)) < 0) {
+		return usbws_why(why, why_cap, USBWS_ERR_NOMEM, "out of memory");
+	rc = vhci_scan(ports, PROXY_MAX_VHCI_PORTS, &n, why, why_cap);
+	if (rc < 0) {
 		free(ports);
-		return refuse(t, why);
+		return rc;
 	}
 	set = allowed_for(px, t->node, &both, &reserved);
 	p = pick_unclaimed(px, ports, n, t->dev.speed, set);
@@ -392,21 +379,22 @@ int proxy_vhci_attach(struct tunnel *t)
 		describe_set(reserved ? &px->vhci_allowed : set, where, sizeof(where));
 		if (reserved) {
 			describe_set(&px->reserved, pinned, sizeof(pinned));
-			snprintf(why, sizeof(why), "no free vhci_hcd port for a %s device in %s for node %s; %s is "
-				 "reserved by --pin for other nodes",
-				 t->dev.speed >= USBIP_SPEED_SUPER ? "SuperSpeed" : "high/full/low-speed", where, t->node,
-				 pinned);
+			rc = usbws_why(why, why_cap, USBWS_ERR_NO_PORT, "no free vhci_hcd port for a %s device in %s for "
+				       "node %s; %s is reserved by --pin for other nodes",
+				       t->dev.speed >= USBIP_SPEED_SUPER ? "SuperSpeed" : "high/full/low-speed", where,
+				       t->node, pinned);
 		} else {
-			snprintf(why, sizeof(why), "no free vhci_hcd port for a %s device in %s for node %s",
-				 t->dev.speed >= USBIP_SPEED_SUPER ? "SuperSpeed" : "high/full/low-speed", where, t->node);
+			rc = usbws_why(why, why_cap, USBWS_ERR_NO_PORT,
+				       "no free vhci_hcd port for a %s device in %s for node %s",
+				       t->dev.speed >= USBIP_SPEED_SUPER ? "SuperSpeed" : "high/full/low-speed", where,
+				       t->node);
 		}
 		free(ports);
-		return refuse(t, why);
+		return rc;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		free(ports);
-		snprintf(why, sizeof(why), "socketpair: %s", strerror(errno));
-		return refuse(t, why);
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "socketpair: %s", strerror(errno));
 	}
 	more = realloc(px->claims, (px->nclaims + 1) * sizeof(*more));
 	u.sockfd = sv[0];
@@ -420,7 +408,7 @@ int proxy_vhci_attach(struct tunnel *t)
 		if (!more)
 			close(sv[0]);
 		free(ports);
-		return refuse(t, "cannot adopt the vhci socket");
+		return usbws_why(why, why_cap, more ? USBWS_ERR_LWS : USBWS_ERR_NOMEM, "cannot adopt the vhci socket");
 	}
 	imp = lws_wsi_user(wsi);
 	imp->t = t;
@@ -429,12 +417,13 @@ int proxy_vhci_attach(struct tunnel *t)
 	px->claims[px->nclaims++] = (struct vhci_claim){ .port = p->port, .controller = p->controller,
 		.superspeed = p->superspeed, .imp = imp, .since = time(NULL) };
 	devid = t->dev.busnum << 16 | t->dev.devnum;
-	if (vhci_attach(p->port, sv[1], devid, t->dev.speed, why, sizeof(why)) < 0) {
+	rc = vhci_attach(p->port, sv[1], devid, t->dev.speed, why, why_cap);
+	if (rc < 0) {
 		close(sv[1]);
 		imp->close_when_sent = 1;
 		proxy_usbip_kick(imp);
 		free(ports);
-		return refuse(t, why);
+		return rc;
 	}
 	/* the kernel holds its own reference */
 	close(sv[1]);

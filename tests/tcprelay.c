@@ -553,7 +553,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct relay r = { .state = LINK_UP };
-	const char *listen_spec = NULL, *pidfile = NULL, *why = "";
+	const char *listen_spec = NULL, *pidfile = NULL;
+	char why[128] = "";
 	char name[NI_MAXHOST + NI_MAXSERV + 4];
 	sigset_t set;
 	int opt, rc;
@@ -597,7 +598,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	r.to = resolve_target(r.to_spec);
-	r.listen_fd = netaddr_listen(listen_spec, &why);
+	r.listen_fd = netaddr_listen(listen_spec, why, sizeof(why));
 	if (r.listen_fd < 0)
 		die("--listen %s: %s", listen_spec, why);
 	if (pidfile) {

@@ -132,11 +132,10 @@ static void next_event(struct client *c, struct usbip_event *ev)
 
 static void connect_to(struct client *c, const char *host, const char *port)
 {
-	char spec[300];
-	const char *why;
+	char spec[300], why[128];
 
 	snprintf(spec, sizeof(spec), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
-	c->fd = netaddr_connect(spec, &why);
+	c->fd = netaddr_connect(spec, why, sizeof(why));
 	if (c->fd < 0)
 		die("connect to %s: %s", spec, why);
 	c->val = usbip_validator_new(NULL);

@@ -10,6 +10,7 @@
 
 #include "net/ctlsock.h"
 #include "base/log.h"
+#include "base/usbws_err.h"
 #include "kernel/usbdev.h"
 
 #define BOUND_PREFIX "bound-"
@@ -101,24 +102,35 @@ int admin_unbind(const char *busid, FILE *out)
 	return 0;
 }
 
-static json_t *call(const char *path, const char *request)
+/* The answer to one request, as JSON in *out.  Fails with USBWS_ERR_NOMEM,
+ * or USBWS_ERR_SYSTEM with errno: ctlsock_call's, or EPROTO for an answer
+ * that is not JSON and ENODATA for none. */
+static int call(const char *path, const char *request, json_t **out)
 {
 	char *reply = malloc(CTLSOCK_MAX_LINE);
-	json_t *o = NULL;
+	int rc;
 
-	if (reply && ctlsock_call(path, request, reply, CTLSOCK_MAX_LINE) == 0) {
-		o = json_loads(reply, 0, NULL);
+	*out = NULL;
+	if (!reply)
+		return USBWS_ERR_NOMEM;
+	rc = ctlsock_call(path, request, reply, CTLSOCK_MAX_LINE);
+	if (rc == 0) {
+		*out = json_loads(reply, 0, NULL);
 		/* the callers' messages quote errno: not one left from before */
-		if (!o)
+		if (!*out) {
 			errno = reply[0] ? EPROTO : ENODATA;
+			rc = USBWS_ERR_SYSTEM;
+		}
 	}
 	free(reply);
-	return o;
+	return rc;
 }
 
 static int add_status(void *ctx, const char *path)
 {
-	json_t *o = call(path, "{\"cmd\":\"status\"}");
+	json_t *o;
+
+	call(path, "{\"cmd\":\"status\"}", &o);
 
 	/* a socket nobody answers on was left by a process that died */
 	if (o && json_is_true(json_object_get(o, "ok"))) {
@@ -192,7 +204,7 @@ int admin_disconnect(const char *busid, FILE *out)
 		log_err("no usbws connect is exporting %s (no %s)", busid, path);
 		return 1;
 	}
-	o = call(path, "{\"cmd\":\"disconnect\"}");
+	call(path, "{\"cmd\":\"disconnect\"}", &o);
 	if (!o || !json_is_true(json_object_get(o, "ok"))) {
 		log_err("the usbws connect for %s did not answer on %s", busid, path);
 		json_decref(o);
@@ -211,25 +223,28 @@ int admin_disconnect(const char *busid, FILE *out)
 	return 0;
 }
 
-static json_t *call_proxy(const char *request)
+static int call_proxy(const char *request, json_t **out, char *why, size_t why_cap)
 {
 	char path[256];
-	json_t *o;
+	int rc;
 
 	ctlsock_path(path, sizeof(path), CTLSOCK_PROXY);
-	o = call(path, request);
-	if (!o)
-		log_err("no usbws-proxy answers on %s: %s", path, strerror(errno));
-	return o;
+	rc = call(path, request, out);
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "no usbws-proxy answers on %s: %s", path, strerror(errno));
+	return 0;
 }
 
 int admin_ports(int json, FILE *out)
 {
-	json_t *o = call_proxy("{\"cmd\":\"ports\"}"), *ports, *p;
+	json_t *o, *ports, *p;
+	char why[512];
 	size_t i;
 
-	if (!o)
+	if (call_proxy("{\"cmd\":\"ports\"}", &o, why, sizeof(why)) < 0) {
+		log_err("%s", why);
 		return 1;
+	}
 	ports = json_object_get(o, "ports");
 	if (json) {
 		json_object_del(o, "ok");
@@ -254,14 +269,15 @@ int admin_ports(int json, FILE *out)
 
 int admin_detach(unsigned int port, FILE *out)
 {
-	char req[64];
+	char req[64], why[512];
 	json_t *o;
 	int ok;
 
 	snprintf(req, sizeof(req), "{\"cmd\":\"detach\",\"port\":%u}", port);
-	o = call_proxy(req);
-	if (!o)
+	if (call_proxy(req, &o, why, sizeof(why)) < 0) {
+		log_err("%s", why);
 		return 1;
+	}
 	ok = json_is_true(json_object_get(o, "ok"));
 	if (ok)
 		fprintf(out, "detached port %u\n", port);

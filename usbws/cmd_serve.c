@@ -40,7 +40,8 @@ int cmd_serve(const struct cmd *cmd, int argc, char **argv)
 	};
 	struct vdev *devs[MAX_VIRTUAL];
 	const char *specs[MAX_VIRTUAL];
-	const char *listen = NULL, *why;
+	const char *listen = NULL;
+	char why[256];
 	struct usbip_server *srv;
 	volatile sig_atomic_t *stop;
 	int c, n = 0, i, rc, ret = 1;
@@ -77,14 +78,14 @@ int cmd_serve(const struct cmd *cmd, int argc, char **argv)
 		char busid[USBIP_BUSID_SIZE];
 
 		snprintf(busid, sizeof(busid), "1-%d", i + 1);
-		rc = vdev_open(specs[i], busid, &devs[i], &why);
+		rc = vdev_open(specs[i], busid, &devs[i], why, sizeof(why));
 		if (rc < 0) {
-			fprintf(stderr, "usbws serve: --virtual %s: %s\n", specs[i], why ? why : usbws_strerror(rc));
+			fprintf(stderr, "usbws serve: --virtual %s: %s\n", specs[i], why);
 			goto out;
 		}
 	}
-	srv = usbip_server_new(listen, devs, (size_t)n, &why);
-	if (!srv) {
+	rc = usbip_server_new(listen, devs, (size_t)n, &srv, why, sizeof(why));
+	if (rc < 0) {
 		fprintf(stderr, "usbws serve: --listen %s: %s\n", listen, why);
 		goto out;
 	}

@@ -9,6 +9,7 @@
 #define ID_MAX_DIGITS 4
 #define MATCH_EXAMPLE "expected VID:PID in hex, e.g. 0525:a4a5"
 
+/* The digit's value, or USBWS_ERR_INVAL for a character that is none. */
 static int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -17,7 +18,7 @@ static int hex_digit(char c)
 		return c - 'a' + 10;
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
-	return -1;
+	return USBWS_ERR_INVAL;
 }
 
 static int parse_id(const char *s, size_t len, const char *what, uint16_t *out, char *why, size_t why_cap)
@@ -25,23 +26,18 @@ static int parse_id(const char *s, size_t len, const char *what, uint16_t *out, 
 	unsigned int v = 0;
 	size_t i;
 
-	if (len == 0) {
-		snprintf(why, why_cap, "the %s ID is missing; " MATCH_EXAMPLE, what);
-		return USBWS_ERR_INVAL;
-	}
-	if (len > ID_MAX_DIGITS) {
-		snprintf(why, why_cap, "the %s ID \"%.*s\" is longer than %d hex digits; " MATCH_EXAMPLE, what,
-			 (int)len, s, ID_MAX_DIGITS);
-		return USBWS_ERR_INVAL;
-	}
+	if (len == 0)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "the %s ID is missing; " MATCH_EXAMPLE, what);
+	if (len > ID_MAX_DIGITS)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL,
+				 "the %s ID \"%.*s\" is longer than %d hex digits; " MATCH_EXAMPLE, what, (int)len, s,
+				 ID_MAX_DIGITS);
 	for (i = 0; i < len; i++) {
 		int d = hex_digit(s[i]);
 
-		if (d < 0) {
-			snprintf(why, why_cap, "the %s ID \"%.*s\" is not hexadecimal; " MATCH_EXAMPLE, what, (int)len,
-				 s);
-			return USBWS_ERR_INVAL;
-		}
+		if (d < 0)
+			return usbws_why(why, why_cap, USBWS_ERR_INVAL,
+					 "the %s ID \"%.*s\" is not hexadecimal; " MATCH_EXAMPLE, what, (int)len, s);
 		v = v << 4 | (unsigned int)d;
 	}
 	*out = (uint16_t)v;
@@ -54,14 +50,10 @@ int hotplug_parse_match(const char *text, struct hotplug_match *m, char *why, si
 	struct hotplug_match parsed;
 	int rc;
 
-	if (!colon) {
-		snprintf(why, why_cap, "no colon between vendor and product; " MATCH_EXAMPLE);
-		return USBWS_ERR_INVAL;
-	}
-	if (strchr(colon + 1, ':')) {
-		snprintf(why, why_cap, "more than one colon; " MATCH_EXAMPLE);
-		return USBWS_ERR_INVAL;
-	}
+	if (!colon)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "no colon between vendor and product; " MATCH_EXAMPLE);
+	if (strchr(colon + 1, ':'))
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "more than one colon; " MATCH_EXAMPLE);
 	rc = parse_id(text, (size_t)(colon - text), "vendor", &parsed.vendor, why, why_cap);
 	if (rc == 0)
 		rc = parse_id(colon + 1, strlen(colon + 1), "product", &parsed.product, why, why_cap);

@@ -8,6 +8,7 @@
 
 #include "tunnel/ctl.h"
 #include "base/log.h"
+#include "base/usbws_err.h"
 #include "kernel/sysfs.h"
 #include "kernel/usbdev.h"
 #include "usbip/usbip_proto.h"
@@ -24,26 +25,32 @@ static json_t *device_json(const struct usbdev *d)
 
 static int add_device(void *ctx, const struct usbdev *d)
 {
-	return json_array_append_new(ctx, device_json(d));
+	return json_array_append_new(ctx, device_json(d)) == 0 ? 0 : USBWS_ERR_NOMEM;
 }
 
-json_t *localdev_json(void)
+int localdev_json(json_t **out)
 {
 	json_t *devices = json_array();
+	int rc;
 
-	if (devices && usbdev_scan(add_device, devices) < 0 && errno != ENOENT) {
+	*out = NULL;
+	if (!devices)
+		return USBWS_ERR_NOMEM;
+	rc = usbdev_scan(add_device, devices);
+	if (rc < 0 && errno != ENOENT) {
 		json_decref(devices);
-		return NULL;
+		return rc;
 	}
-	return devices;
+	*out = devices;
+	return 0;
 }
 
 int localdev_list(FILE *out, int json)
 {
-	json_t *devices = localdev_json(), *d;
+	json_t *devices, *d;
 	size_t i;
 
-	if (!devices) {
+	if (localdev_json(&devices) < 0) {
 		log_err("cannot list USB devices under %s/bus/usb/devices: %s", sysfs_root(), strerror(errno));
 		return 1;
 	}

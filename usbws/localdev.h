@@ -9,9 +9,10 @@
 struct json_t;
 
 /* The devices as a JSON array of device objects (ctl.h) with "state",
- * "driver" and usb.ids names; an empty array without USB, NULL only when
- * sysfs cannot be read. */
-struct json_t *localdev_json(void);
+ * "driver" and usb.ids names, in *out: an empty array without USB.  Fails
+ * with USBWS_ERR_SYSTEM (errno) when sysfs cannot be read, or
+ * USBWS_ERR_NOMEM. */
+int localdev_json(struct json_t **out);
 
 /* Prints the devices as JSON ({"devices": [...]}) or as a table.
  * Returns 0, or 1 after logging why sysfs could not be read. */

@@ -65,7 +65,8 @@ struct export_ops {
 	const struct usbip_usb_interface *(*ifs)(const struct export *x);
 	struct buf *(*tx)(struct export *x);                 /* bytes for the proxy */
 	struct usbip_validator *(*validator)(const struct export *x);
-	int (*start)(struct export *x);                      /* the proxy confirmed the export */
+	/* the proxy confirmed the export: a code, with why filled */
+	int (*start)(struct export *x, char *why, size_t why_cap);
 	/* Commands from the proxy; *used may fall short while the device is busy. */
 	int (*feed)(struct export *x, const uint8_t *in, size_t len, size_t *used);
 	int (*at_boundary)(const struct export *x);          /* the commands are between messages */
@@ -147,7 +148,7 @@ static const struct usbip_usb_device *virt_info(const struct export *x) { return
 static const struct usbip_usb_interface *virt_ifs(const struct export *x) { return x->vdev->interfaces; }
 static struct buf *virt_tx(struct export *x) { return vdev_stream_tx(&x->vs); }
 static struct usbip_validator *virt_validator(const struct export *x) { return vdev_stream_validator(&x->vs); }
-static int virt_start(struct export *x) { (void)x; return 0; }
+static int virt_start(struct export *x, char *why, size_t why_cap) { (void)x; (void)why; (void)why_cap; return 0; }
 static int virt_at_boundary(const struct export *x) { return vdev_stream_at_boundary(&x->vs); }
 static int virt_closed(const struct export *x) { return vdev_stream_closed(&x->vs); }
 static void virt_stop(struct export *x) { (void)x; }
@@ -202,16 +203,13 @@ static int kern_hold_files(struct export *x, char *why, size_t why_cap)
 	return kdev_hold_files(x->kd, why, why_cap);
 }
 
-static int kern_start(struct export *x)
+static int kern_start(struct export *x, char *why, size_t why_cap)
 {
-	char why[256];
+	int rc = kdev_start(x->kd, why, why_cap);
 
-	if (kdev_start(x->kd, why, sizeof(why)) < 0) {
-		log_err("%s", why);
-		return -1;
-	}
-	log_info("%s %s has its socket; relaying", kdev_kind(x->kd), kdev_name(x->kd));
-	return 0;
+	if (rc == 0)
+		log_info("%s %s has its socket; relaying", kdev_kind(x->kd), kdev_name(x->kd));
+	return rc;
 }
 
 static int kern_feed(struct export *x, const uint8_t *in, size_t len, size_t *used)
@@ -235,6 +233,15 @@ static const struct export_ops kernel_ops = {
 	.poll_events = kern_poll_events, .io = kern_io, .taken_from = kern_taken_from,
 	.hold_files = kern_hold_files, .close = kern_close,
 };
+
+/* A stop signal during a blocking step is no failure: said, not shouted. */
+static void log_failure(int rc, const char *why)
+{
+	if (rc == USBWS_ERR_INTERRUPTED)
+		log_info("%s", why);
+	else
+		log_err("%s", why);
+}
 
 static void finish(struct node *n, int failed)
 {
@@ -351,7 +358,10 @@ static int export_reply(struct node *n, const uint8_t *in, size_t len, size_t *t
 				return 0;
 			}
 		} else if (ev.type == USBIP_EV_END) {
-			if (n->dev.ops->start(&n->dev) < 0) {
+			char why[256];
+
+			if (n->dev.ops->start(&n->dev, why, sizeof(why)) < 0) {
+				log_err("%s", why);
 				finish(n, 1);
 				return 0;
 			}
@@ -539,7 +549,7 @@ static int on_ws_event(void *ctx, const struct ws_event *ev)
 		rc = on_binary(n, ev->u.data.ptr, ev->u.data.len);
 		if (rc < 0) {
 			protocol_violation(n, rc);
-			return -1;
+			return 1;
 		}
 		return 0;
 	}
@@ -548,7 +558,7 @@ static int on_ws_event(void *ctx, const struct ws_event *ev)
 	else
 		on_text(n, "", 0, 1);
 	/* the connection is given up after the parser is done with it */
-	return (n->done && n->failed) || n->drop ? -1 : 0;
+	return (n->done && n->failed) || n->drop ? 1 : 0;
 }
 
 /* The proxy answered in a way that ends this connection (on_error). */
@@ -580,11 +590,13 @@ static int device_stream_cut(struct node *n)
 /* Reads while there is room to put what arrives. */
 static void read_available(struct node *n)
 {
-	char why[128];
+	char why[512];
 	int rc;
 
 	while (n->ws && !n->done && buf_space(&n->in) >= NODE_RX_CHUNK) {
 		rc = wsclient_read(n->ws, on_ws_event, n, why, sizeof(why));
+		if (rc < 0)
+			log_failure(rc, why);
 		if (n->drop) {
 			drop_connection(n);
 			return;
@@ -602,7 +614,7 @@ static void read_available(struct node *n)
 			}
 			return;
 		}
-		if (rc < 0) {
+		if (rc < 0 || rc == 3) {
 			if (n->done)
 				return;
 			lose_link(n, "connection error");
@@ -675,15 +687,16 @@ static char *answer_control(void *ctx, const char *request)
 	return out;
 }
 
-static int open_device(struct node *n);
+static int open_device(struct node *n, char *why, size_t why_cap);
 
 /* The proxy no longer holds the session: the device side starts over, a
  * kernel device by giving its socket back (the stub lets go of it, and a
  * device usbws bound goes back to its driver) and, when reopen is set,
  * taking it again for the next export. */
-static int reset_export(struct node *n, int reopen)
+static int reset_export(struct node *n, int reopen, char *why, size_t why_cap)
 {
 	struct export *x = &n->dev;
+	int rc;
 
 	if (n->exported) {
 		x->ops->close(x);
@@ -692,8 +705,9 @@ static int reset_export(struct node *n, int reopen)
 		buf_consume(x->ops->tx(x), buf_len(x->ops->tx(x)));
 	}
 	if (x->closed && reopen) {
-		if (open_device(n) < 0)
-			return -1;
+		rc = open_device(n, why, why_cap);
+		if (rc < 0)
+			return rc;
 		x->closed = 0;
 	}
 	n->exported = 0;
@@ -712,12 +726,14 @@ static void connect_link(struct node *n, volatile sig_atomic_t *stop)
 		.timeout_seconds = n->cfg->connect_timeout, .tls = n->tls,
 	};
 	enum link_action act;
+	char why[1024];
 	int64_t now;
 	int fatal, rc;
 
-	n->ws = wsclient_open(&wc, &fatal);
+	rc = wsclient_open(&wc, &n->ws, &fatal, why, sizeof(why));
 	now = monotonic_ms();
-	if (!n->ws) {
+	if (rc < 0) {
+		log_failure(rc, why);
 		/* a stop that came while connecting */
 		if (*stop)
 			link_request_stop(&n->link);
@@ -750,7 +766,11 @@ static void connect_link(struct node *n, volatile sig_atomic_t *stop)
 		rc = send_text(n, ctl_hello_resume(n->link.session, n->rs.received));
 	} else {
 		log_info("connected to %s", n->cfg->url);
-		rc = reset_export(n, 1) < 0 ? -1 : queue_export(n);
+		rc = reset_export(n, 1, why, sizeof(why));
+		if (rc < 0)
+			log_err("%s", why);
+		else
+			rc = queue_export(n);
 	}
 	if (rc < 0) {
 		close_connection(n);
@@ -780,7 +800,7 @@ static void while_down(struct node *n, volatile sig_atomic_t *stop)
 		case LINK_RELEASE:
 			log_warn("no reconnect within %u s: the proxy has let the session go; releasing %s until it is back",
 				 n->link.resume_seconds, x->ops->info(x)->busid);
-			reset_export(n, 0);
+			reset_export(n, 0, NULL, 0);
 			continue;
 		case LINK_STOP:
 			if (n->link.stop_reason == LINK_STOP_EXPIRED) {
@@ -788,7 +808,7 @@ static void while_down(struct node *n, volatile sig_atomic_t *stop)
 				log_err("no reconnect within %u s: the proxy has let the session go; giving %s back to %s and "
 					"stopping, as %s cannot bind it again (start usbws connect again to export it)",
 					n->link.resume_seconds, x->ops->name(x), x->ops->taken_from(x), n->cfg->user);
-				reset_export(n, 0);
+				reset_export(n, 0, NULL, 0);
 				finish(n, 1);
 			} else {
 				finish(n, 0);
@@ -834,19 +854,23 @@ static void send_acks(struct node *n)
 static void write_out(struct node *n, struct buf *tx)
 {
 	size_t taken = 0;
+	char why[256];
 	int rc;
 
 	if (streaming(n))
-		rc = wsclient_send(n->ws, resume_unsent_data(&n->rs, tx), resume_unsent(&n->rs, tx), &taken);
+		rc = wsclient_send(n->ws, resume_unsent_data(&n->rs, tx), resume_unsent(&n->rs, tx), &taken, why,
+				   sizeof(why));
 	else
-		rc = wsclient_send(n->ws, NULL, 0, &taken);
+		rc = wsclient_send(n->ws, NULL, 0, &taken, why, sizeof(why));
 	resume_wrote(&n->rs, taken);
 	n->stats.bytes_to_proxy += taken;
 	/* a proxy that offers no session never acknowledges: keep nothing */
 	if (n->proxy_busid[0] && !link_has_session(&n->link))
 		on_ack(n, n->rs.acked + n->rs.sent, 0);
-	if (rc < 0)
+	if (rc < 0) {
+		log_failure(rc, why);
 		lose_link(n, "write failed");
+	}
 }
 
 /* Waits for the link, the device and the control socket, and serves what
@@ -940,8 +964,12 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 			break;
 	}
 	if (n->ws) {
+		char why[256];
+
 		/* what is queued last, a confirmation or a close, is worth a moment */
-		wsclient_flush(n->ws, CLOSE_FLUSH_MS);
+		rc = wsclient_flush(n->ws, CLOSE_FLUSH_MS, why, sizeof(why));
+		if (rc < 0)
+			log_failure(rc, why);
 		wsclient_close(n->ws);
 		n->ws = NULL;
 	}
@@ -959,7 +987,7 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 /* The control socket is named after the device, connect-BUSID.sock, so
  * that `usbws disconnect --busid` finds it; virtual devices, several per
  * node, go by process. */
-static int open_control(struct node *n)
+static int open_control(struct node *n, char *why, size_t why_cap)
 {
 	struct export *x = &n->dev;
 	char name[64], virt[32];
@@ -970,11 +998,9 @@ static int open_control(struct node *n)
 	n->ctl.fd = ctlsock_listen(name);
 	if (n->ctl.fd < 0) {
 		if (errno == EADDRINUSE)
-			log_err("another usbws connect already exports %s (%s answers)", x->ops->info(x)->busid,
-				n->ctl.path);
-		else
-			log_err("cannot listen on %s: %s", n->ctl.path, strerror(errno));
-		return -1;
+			return usbws_why(why, why_cap, n->ctl.fd, "another usbws connect already exports %s (%s answers)",
+					 x->ops->info(x)->busid, n->ctl.path);
+		return usbws_why(why, why_cap, n->ctl.fd, "cannot listen on %s: %s", n->ctl.path, strerror(errno));
 	}
 	ctlsock_server_init(&n->ctl.server, n->ctl.fd, answer_control, n);
 	return 0;
@@ -991,30 +1017,28 @@ static void close_control(struct node *n)
 	unlink(n->ctl.path);
 }
 
-static int open_device(struct node *n)
+static int open_device(struct node *n, char *why, size_t why_cap)
 {
 	const struct node_config *cfg = n->cfg;
 	struct export *x = &n->dev;
-	char why[256];
-	const char *vwhy;
+	char vwhy[256];
 	int rc;
 
 	if (cfg->device) {
-		if (kdev_open(&x->kd, cfg->device, cfg->resume_window, why, sizeof(why)) < 0) {
-			log_err("%s", why);
-			return -1;
-		}
+		rc = kdev_open(&x->kd, cfg->device, cfg->resume_window, why, why_cap);
+		if (rc < 0)
+			return rc;
 		x->ops = &kernel_ops;
 		return 0;
 	}
-	rc = vdev_open(cfg->virtual_spec, cfg->virtual_busid ? cfg->virtual_busid : "1-1", &x->vdev, &vwhy);
+	rc = vdev_open(cfg->virtual_spec, cfg->virtual_busid ? cfg->virtual_busid : "1-1", &x->vdev, vwhy,
+		       sizeof(vwhy));
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "--virtual %s: %s", cfg->virtual_spec, vwhy);
+	rc = vdev_stream_init(&x->vs, x->vdev, NODE_MAX_TRANSFER, cfg->resume_window, 0);
 	if (rc < 0) {
-		log_err("--virtual %s: %s", cfg->virtual_spec, vwhy ? vwhy : usbws_strerror(rc));
-		return -1;
-	}
-	if (vdev_stream_init(&x->vs, x->vdev, NODE_MAX_TRANSFER, cfg->resume_window, 0) < 0) {
 		vdev_close(x->vdev);
-		return -1;
+		return usbws_why(why, why_cap, rc, "--virtual %s: %s", cfg->virtual_spec, usbws_strerror(rc));
 	}
 	x->ops = &virtual_ops;
 	return 0;
@@ -1025,27 +1049,25 @@ static int open_device(struct node *n)
  * and those are done or opened now.  TLS, WebSocket and JSON then run as
  * cfg->user.  Without --user nothing changes, and nothing is said: the
  * systemd unit runs as root with no capability to change users with. */
-static int drop_privileges(struct node *n)
+static int drop_privileges(struct node *n, char *why, size_t why_cap)
 {
 	struct wsclient_config wc = {
 		.url = n->cfg->url, .cert = n->cfg->cert, .key = n->cfg->key, .ca = n->cfg->ca,
 	};
-	char why[256];
+	char user_why[256];
+	int rc;
 
 	if (!n->cfg->user)
 		return 0;
 	/* the key stays root's to read; a renewed certificate needs a restart */
-	n->tls = wsclient_tls_load(&wc);
-	if (!n->tls)
-		return -1;
-	if (n->dev.ops->hold_files(&n->dev, why, sizeof(why)) < 0) {
-		log_err("--user %s: %s", n->cfg->user, why);
-		return -1;
-	}
-	if (privdrop_to(n->cfg->user, why, sizeof(why)) < 0) {
-		log_err("--user %s: %s", n->cfg->user, why);
-		return -1;
-	}
+	rc = wsclient_tls_load(&wc, &n->tls, why, why_cap);
+	if (rc < 0)
+		return rc;
+	rc = n->dev.ops->hold_files(&n->dev, user_why, sizeof(user_why));
+	if (rc == 0)
+		rc = privdrop_to(n->cfg->user, user_why, sizeof(user_why));
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "--user %s: %s", n->cfg->user, user_why);
 	log_info("running as %s (uid %u)", n->cfg->user, (unsigned int)getuid());
 	return 0;
 }
@@ -1053,7 +1075,8 @@ static int drop_privileges(struct node *n)
 int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 {
 	struct node n;
-	int rc = 1;
+	char why[1024];
+	int rc = 1, err;
 
 	memset(&n, 0, sizeof(n));
 	n.cfg = cfg;
@@ -1062,9 +1085,17 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	ctlsock_server_init(&n.ctl.server, -1, NULL, NULL);
 	n.stats.started = time(NULL);
 	srand((unsigned int)(time(NULL) ^ getpid()));
-	if (open_device(&n) < 0)
+	err = open_device(&n, why, sizeof(why));
+	if (err < 0) {
+		log_err("%s", why);
 		return 1;
-	if (open_control(&n) == 0 && drop_privileges(&n) == 0) {
+	}
+	err = open_control(&n, why, sizeof(why));
+	if (err == 0)
+		err = drop_privileges(&n, why, sizeof(why));
+	if (err < 0) {
+		log_failure(err, why);
+	} else {
 		usbip_framer_init(&n.op, USBIP_FLOW_TO_DEVICE, NULL);
 		buf_init(&n.in, 0, 2 * NODE_RX_CHUNK);
 		buf_init(&n.text_in, 0, USBWS_CTL_MAX);

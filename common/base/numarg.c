@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "base/usbws_err.h"
+
 int numarg_parse(const char *s, unsigned long long min, unsigned long long max, int sizes,
-		 unsigned long long *out)
+		unsigned long long *out)
 {
 	char *end;
 	unsigned long long v;
@@ -13,18 +15,18 @@ int numarg_parse(const char *s, unsigned long long min, unsigned long long max, 
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || end == s || *s == '-' || *s == '+' || *s == ' ')
-		return -1;
+		return USBWS_ERR_INVAL;
 	if (sizes && *end) {
 		int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20 :
 			    *end == 'G' || *end == 'g' ? 30 : -1;
 
 		if (shift < 0 || end[1] || v > (max >> shift))
-			return -1;
+			return USBWS_ERR_INVAL;
 		v <<= shift;
 		end++;
 	}
 	if (*end || v < min || v > max)
-		return -1;
+		return USBWS_ERR_INVAL;
 	*out = v;
 	return 0;
 }

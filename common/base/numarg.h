@@ -5,8 +5,8 @@
 /* Command-line numbers, for both front ends. */
 
 /* A decimal count from min to max; with sizes set, a K, M or G suffix
- * multiplies it by 2^10, 2^20 or 2^30.  Returns 0, or -1 when s is not one. */
+ * multiplies it by 2^10, 2^20 or 2^30.  Returns 0, or USBWS_ERR_INVAL when s is not one. */
 int numarg_parse(const char *s, unsigned long long min, unsigned long long max, int sizes,
-		 unsigned long long *out);
+		unsigned long long *out);
 
 #endif

@@ -14,6 +14,7 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_NOMEM: return "out of memory";
 	case USBWS_ERR_NOSPACE: return "output buffer too small";
 	case USBWS_ERR_SYSTEM: return strerror(errno);
+	case USBWS_ERR_INTERRUPTED: return "interrupted by a signal";
 	case USBWS_ERR_TRUNCATED: return "message truncated";
 	case USBWS_ERR_VERSION: return "USB/IP version is not 1.1.1 (0x0111)";
 	case USBWS_ERR_UNKNOWN_OP: return "unknown USB/IP operation code";
@@ -39,6 +40,7 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_STRING_CONTROL: return "path or busid holds a control character";
 	case USBWS_ERR_STREAM_TRUNCATED: return "the stream ended inside a message (truncated)";
 	case USBWS_ERR_RESUME_OFFSET: return "acknowledged stream offset outside what was sent";
+	case USBWS_ERR_LIST_CHANGED: return "devices left the device list while it was being sent";
 	case USBWS_ERR_WS_RSV: return "WebSocket frame with reserved bits set";
 	case USBWS_ERR_WS_OPCODE: return "WebSocket frame with a reserved opcode";
 	case USBWS_ERR_WS_CONTROL: return "WebSocket control frame fragmented or longer than 125 bytes";
@@ -61,6 +63,17 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_HTTP_STATUS: return "HTTP answer with another status than the one asked for";
 	case USBWS_ERR_WS_ACCEPT: return "WebSocket upgrade answered with a missing or wrong Sec-WebSocket-Accept";
 	case USBWS_ERR_WS_SUBPROTOCOL: return "WebSocket upgrade answered without agreeing to the subprotocol";
+	case USBWS_ERR_TLS: return "TLS failed";
+	case USBWS_ERR_CERT_REFUSED: return "certificate refused";
+	case USBWS_ERR_PEM: return "no PEM object of the kind wanted in the file";
+	case USBWS_ERR_CRL_ISSUER: return "the CRL is not signed by a CA of --ca";
+	case USBWS_ERR_NO_DRIVER: return "the kernel driver is not loaded";
+	case USBWS_ERR_NOT_EXPORTABLE: return "the device cannot be exported (a hub, or imported through vhci_hcd)";
+	case USBWS_ERR_BUSY: return "the device is in use";
+	case USBWS_ERR_NO_GADGET: return "no gadget is bound to the UDC";
+	case USBWS_ERR_NO_PORT: return "no free vhci_hcd port";
+	case USBWS_ERR_NODE_LIMIT: return "the node is at its limit on this proxy";
+	case USBWS_ERR_LWS: return "libwebsockets could not set up a vhost or socket";
 	}
 	return "unknown error";
 }

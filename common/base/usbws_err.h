@@ -18,6 +18,7 @@ enum usbws_err {
 	USBWS_ERR_NOMEM = -2,
 	USBWS_ERR_NOSPACE = -3,         /* output buffer too small */
 	USBWS_ERR_SYSTEM = -4,          /* see errno */
+	USBWS_ERR_INTERRUPTED = -5,     /* a signal cut a blocking call short (a stop, not a fault) */
 
 	/* input too short: not an error for a streaming caller, fatal at EOF */
 	USBWS_ERR_TRUNCATED = -10,
@@ -47,6 +48,7 @@ enum usbws_err {
 	USBWS_ERR_RESUME_OFFSET = -41,  /* acknowledged or resumed offset outside what was sent */
 	USBWS_ERR_STREAM_TRUNCATED = -42,/* a stream closed on purpose in the middle of a message */
 	USBWS_ERR_STRING_CONTROL = -43, /* a path or busid holds a control character */
+	USBWS_ERR_LIST_CHANGED = -44,   /* devices left a device list while it was being sent */
 
 	/* WebSocket (RFC 6455) framing violations */
 	USBWS_ERR_WS_RSV = -50,         /* reserved bits set with no extension agreed */
@@ -71,6 +73,23 @@ enum usbws_err {
 	USBWS_ERR_HTTP_STATUS = -80,    /* not the status asked for (200 to CONNECT, 101 to an upgrade) */
 	USBWS_ERR_WS_ACCEPT = -81,      /* Sec-WebSocket-Accept missing or not for our key */
 	USBWS_ERR_WS_SUBPROTOCOL = -82, /* the server did not agree to our subprotocol */
+
+	/* TLS and certificates (wsclient.h) */
+	USBWS_ERR_TLS = -90,            /* the TLS library failed: loading keys, a handshake, a read or a write */
+	USBWS_ERR_CERT_REFUSED = -91,   /* one side refused the other's certificate */
+	USBWS_ERR_PEM = -92,            /* a file holds no PEM object of the kind wanted */
+	USBWS_ERR_CRL_ISSUER = -93,     /* a CRL no CA of --ca signed */
+
+	/* local USB devices and the kernel's USB/IP drivers (usbdev.h, kdev.h, vhci.h) */
+	USBWS_ERR_NO_DRIVER = -100,     /* usbip-host, usbip-vudc or vhci_hcd is not loaded */
+	USBWS_ERR_NOT_EXPORTABLE = -101,/* a hub, or a device imported through vhci_hcd */
+	USBWS_ERR_BUSY = -102,          /* the device or the UDC is in use */
+	USBWS_ERR_NO_GADGET = -103,     /* no gadget is bound to the usbip-vudc UDC */
+	USBWS_ERR_NO_PORT = -104,       /* no free vhci_hcd port for the device's speed */
+
+	/* the proxy's own limits and its event loop */
+	USBWS_ERR_NODE_LIMIT = -110,    /* the node holds the most this proxy allows one node */
+	USBWS_ERR_LWS = -111,           /* libwebsockets could not make a vhost or take a socket */
 };
 
 /* Returns a static sentence describing err; never NULL. */

@@ -28,21 +28,21 @@
 static int host_open(struct kdev *k, char *why, size_t why_cap)
 {
 	struct usbdev d;
+	int rc;
 
-	if (usbdev_bind(k->name, k->orig_driver, sizeof(k->orig_driver), why, why_cap) < 0)
-		return -1;
+	rc = usbdev_bind(k->name, k->orig_driver, sizeof(k->orig_driver), why, why_cap);
+	if (rc < 0)
+		return rc;
 	/* orig is "" when it was bound to usbip-host before we came */
 	k->bound_by_us = k->orig_driver[0] != '\0';
 	if (k->bound_by_us)
 		log_info("bound %s to usbip-host (it was on %s)", k->name, k->orig_driver);
-	if (usbdev_read(k->name, &d) < 0) {
-		snprintf(why, why_cap, "%s vanished: %s", k->name, strerror(errno));
-		return -1;
-	}
-	if (d.stub_status != STUB_AVAILABLE) {
-		snprintf(why, why_cap, "%s is %s, not available for export", k->name, usbdev_state(&d));
-		return -1;
-	}
+	rc = usbdev_read(k->name, &d);
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "%s vanished: %s", k->name, strerror(errno));
+	if (d.stub_status != STUB_AVAILABLE)
+		return usbws_why(why, why_cap, USBWS_ERR_BUSY, "%s is %s, not available for export", k->name,
+				 usbdev_state(&d));
 	k->info = d.info;
 	memcpy(k->ifs, d.ifs, sizeof(k->ifs));
 	k->devid = d.info.busnum << 16 | d.info.devnum;
@@ -59,8 +59,8 @@ static int hold(char *why, size_t why_cap, const char *path)
 {
 	if (sysfs_hold("%s", path) == 0)
 		return 0;
-	snprintf(why, why_cap, "cannot open %s/%s for writing: %s", sysfs_root(), path, strerror(errno));
-	return -1;
+	return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "cannot open %s/%s for writing: %s", sysfs_root(), path,
+			 strerror(errno));
 }
 
 /* One that only some kernels have: usbdev_unbind tries rebind, then drivers_probe. */
@@ -77,23 +77,27 @@ static int host_hold(struct kdev *k, char *why, size_t why_cap)
 	static const char *const stub[] = { "match_busid", "bind", "unbind" };
 	char path[128];
 	size_t i;
+	int rc;
 
 	snprintf(path, sizeof(path), "bus/usb/devices/%s/usbip_sockfd", k->name);
-	if (hold(why, why_cap, path) < 0)
-		return -1;
-	if (!k->bound_by_us)
-		return 0;
+	rc = hold(why, why_cap, path);
+	if (rc < 0 || !k->bound_by_us)
+		return rc;
 	for (i = 0; i < sizeof(stub) / sizeof(stub[0]); i++) {
 		snprintf(path, sizeof(path), "bus/usb/drivers/usbip-host/%s", stub[i]);
-		if (hold(why, why_cap, path) < 0)
-			return -1;
+		rc = hold(why, why_cap, path);
+		if (rc < 0)
+			return rc;
 	}
-	if (hold_if_there(why, why_cap, "bus/usb/drivers/usbip-host/rebind") < 0 ||
-	    hold_if_there(why, why_cap, "bus/usb/drivers_probe") < 0)
-		return -1;
+	rc = hold_if_there(why, why_cap, "bus/usb/drivers/usbip-host/rebind");
+	if (rc == 0)
+		rc = hold_if_there(why, why_cap, "bus/usb/drivers_probe");
+	if (rc < 0)
+		return rc;
 	snprintf(path, sizeof(path), "bus/usb/drivers/%s/bind", k->orig_driver);
-	if (hold(why, why_cap, path) < 0)
-		return -1;
+	rc = hold(why, why_cap, path);
+	if (rc < 0)
+		return rc;
 	snprintf(path, sizeof(path), "bus/usb/drivers/%s/unbind", k->orig_driver);
 	return hold(why, why_cap, path);
 }
@@ -145,21 +149,16 @@ static int vudc_open(struct kdev *k, char *why, size_t why_cap)
 	unsigned long status;
 	int n;
 
-	if (!sysfs_exists("devices/platform/%s", k->name)) {
-		snprintf(why, why_cap, "no %s: is the usbip-vudc module loaded?", k->name);
-		return -1;
-	}
+	if (!sysfs_exists("devices/platform/%s", k->name))
+		return usbws_why(why, why_cap, USBWS_ERR_NO_DRIVER, "no %s: is the usbip-vudc module loaded?", k->name);
 	n = sysfs_read_bin(desc, sizeof(desc), "devices/platform/%s/dev_desc", k->name);
-	if (n != (int)sizeof(desc) || desc[1] != 1) {
-		snprintf(why, why_cap, "%s has no gadget bound (dev_desc: %s); write %s to a gadget's UDC first",
-			 k->name, n < 0 ? strerror(errno) : "short", k->name);
-		return -1;
-	}
+	if (n != (int)sizeof(desc) || desc[1] != 1)
+		return usbws_why(why, why_cap, USBWS_ERR_NO_GADGET,
+				 "%s has no gadget bound (dev_desc: %s); write %s to a gadget's UDC first", k->name,
+				 n < 0 ? strerror(errno) : "short", k->name);
 	if (sysfs_read_ulong(&status, 10, "devices/platform/%s/usbip_status", k->name) == 0 &&
-	    status != STUB_AVAILABLE) {
-		snprintf(why, why_cap, "%s is in use (usbip_status %lu)", k->name, status);
-		return -1;
-	}
+	    status != STUB_AVAILABLE)
+		return usbws_why(why, why_cap, USBWS_ERR_BUSY, "%s is in use (usbip_status %lu)", k->name, status);
 	memset(u, 0, sizeof(*u));
 	snprintf(u->busid, sizeof(u->busid), "%s", k->name);
 	if (sysfs_resolve(u->path, sizeof(u->path), "devices/platform/%s", k->name) < 0)
@@ -182,10 +181,8 @@ static int vudc_give_socket(struct kdev *k, int fd, char *why, size_t why_cap)
 	char num[16];
 
 	snprintf(num, sizeof(num), "%d", fd);
-	if (sysfs_write(num, "devices/platform/%s/usbip_sockfd", k->name) < 0) {
-		snprintf(why, why_cap, "%s refused the socket: %s", k->name, strerror(errno));
-		return -1;
-	}
+	if (sysfs_write(num, "devices/platform/%s/usbip_sockfd", k->name) < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s refused the socket: %s", k->name, strerror(errno));
 	return 0;
 }
 
@@ -213,30 +210,28 @@ static const struct kdev_ops vudc_ops = {
 int kdev_open(struct kdev **out, const char *spec, size_t window, char *why, size_t why_cap)
 {
 	struct kdev *k = calloc(1, sizeof(*k));
+	int rc;
 
 	*out = NULL;
-	if (!k) {
-		snprintf(why, why_cap, "out of memory");
-		return -1;
-	}
+	if (!k)
+		return usbws_why(why, why_cap, USBWS_ERR_NOMEM, "out of memory");
 	k->fd = -1;
 	k->ops = strncmp(spec, VUDC_PREFIX, strlen(VUDC_PREFIX)) == 0 ? &vudc_ops : &host_ops;
 	if (strlen(spec) >= sizeof(k->name) || !*spec || strchr(spec, '/')) {
-		snprintf(why, why_cap, "\"%s\" is not a busid", spec);
 		free(k);
-		return -1;
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "\"%s\" is not a busid", spec);
 	}
 	snprintf(k->name, sizeof(k->name), "%s", spec);
 	k->validator = usbip_validator_new(NULL);
 	k->rx_scratch = malloc(KDEV_CHUNK);
 	if (!k->validator || !k->rx_scratch) {
-		snprintf(why, why_cap, "out of memory");
 		kdev_close(k);
-		return -1;
+		return usbws_why(why, why_cap, USBWS_ERR_NOMEM, "out of memory");
 	}
-	if (k->ops->open(k, why, why_cap) < 0) {
+	rc = k->ops->open(k, why, why_cap);
+	if (rc < 0) {
 		kdev_close(k);
-		return -1;
+		return rc;
 	}
 	usbip_framer_init(&k->to_dev, USBIP_FLOW_TO_DEVICE, k->validator);
 	usbip_framer_start_urb_phase(&k->to_dev);
@@ -273,16 +268,15 @@ int kdev_hold_files(struct kdev *k, char *why, size_t why_cap)
 
 int kdev_start(struct kdev *k, char *why, size_t why_cap)
 {
-	int sv[2];
+	int sv[2], rc;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		snprintf(why, why_cap, "socketpair: %s", strerror(errno));
-		return -1;
-	}
-	if (k->ops->give_socket(k, sv[1], why, why_cap) < 0) {
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "socketpair: %s", strerror(errno));
+	rc = k->ops->give_socket(k, sv[1], why, why_cap);
+	if (rc < 0) {
 		close(sv[0]);
 		close(sv[1]);
-		return -1;
+		return rc;
 	}
 	/* the kernel holds its own reference now */
 	close(sv[1]);

@@ -17,7 +17,8 @@
 
 struct kdev;
 
-/* The two ways into the kernel. */
+/* The two ways into the kernel.  Each returns 0, or a negative enum
+ * usbws_err with why filled. */
 struct kdev_ops {
 	const char *kind;            /* "usbip-host" or "usbip-vudc" */
 	/* Fills k->info/ifs; may bind the device (and note it to undo). */
@@ -50,17 +51,20 @@ struct kdev {
 };
 
 /* spec: a busid (usbip-host) or "usbip-vudc.N"; the kernel is not read
- * while window bytes wait for the proxy.  Returns 0, or -1 with why filled
- * (no such device, a hub, the driver missing, ...). */
+ * while window bytes wait for the proxy.  Returns 0, or a negative enum
+ * usbws_err with why filled (no such device, a hub, the driver missing,
+ * ...). */
 int kdev_open(struct kdev **out, const char *spec, size_t window, char *why, size_t why_cap);
 /* Unbinds what open bound; closes the socket (the kernel sees EOF). */
 void kdev_close(struct kdev *k);
 /* After open, before dropping root: opens every sysfs file that giving the
  * socket, giving the device back and binding it again will write, so that
- * they still can be written afterwards.  Returns 0, or -1 with why filled. */
+ * they still can be written afterwards.  Returns 0, or a negative enum
+ * usbws_err with why filled. */
 int kdev_hold_files(struct kdev *k, char *why, size_t why_cap);
 
-/* After OP_REP_EXPORT: make the socketpair and hand one end over. */
+/* After OP_REP_EXPORT: make the socketpair and hand one end over.
+ * Returns 0, or a negative enum usbws_err with why filled. */
 int kdev_start(struct kdev *k, char *why, size_t why_cap);
 
 /* Bytes from the proxy.  *used may be short of len while the kernel is

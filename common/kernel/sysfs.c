@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/usbws_err.h"
 
 static char root_dir[PATH_MAX];
 
@@ -52,7 +53,7 @@ static int make_path(char *path, size_t cap, const char *fmt, va_list ap)
 
 	if (m < 0 || (size_t)(n + m) >= cap) {
 		errno = ENAMETOOLONG;
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	}
 	return 0;
 }
@@ -66,7 +67,7 @@ static int make_path(char *path, size_t cap, const char *fmt, va_list ap)
 		bad = make_path(path, sizeof(path), fmt, ap);  \
 		va_end(ap);                                    \
 		if (bad)                                       \
-			return -1;                             \
+			return USBWS_ERR_SYSTEM;               \
 	} while (0)
 
 static int read_file(const char *path, void *out, size_t cap)
@@ -76,7 +77,7 @@ static int read_file(const char *path, void *out, size_t cap)
 	ssize_t n;
 
 	if (fd < 0)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	while (have < cap && (n = read(fd, (char *)out + have, cap - have)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
@@ -89,7 +90,7 @@ static int read_file(const char *path, void *out, size_t cap)
 	n = errno;
 	close(fd);
 	errno = (int)n;
-	return have == (size_t)-1 ? -1 : (int)have;
+	return have == (size_t)-1 ? USBWS_ERR_SYSTEM : (int)have;
 }
 
 int sysfs_read(char *out, size_t cap, const char *fmt, ...)
@@ -99,7 +100,7 @@ int sysfs_read(char *out, size_t cap, const char *fmt, ...)
 
 	n = read_file(path, out, cap - 1);
 	if (n < 0)
-		return -1;
+		return n;
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
 		n--;
 	out[n] = '\0';
@@ -114,13 +115,13 @@ int sysfs_read_ulong(unsigned long *out, int base, const char *fmt, ...)
 
 	n = read_file(path, text, sizeof(text) - 1);
 	if (n < 0)
-		return -1;
+		return n;
 	text[n] = '\0';
 	errno = 0;
 	*out = strtoul(text, &end, base);
 	if (end == text || errno) {
 		errno = EINVAL;
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	}
 	return 0;
 }
@@ -131,6 +132,7 @@ int sysfs_read_bin(void *out, size_t cap, const char *fmt, ...)
 	return read_file(path, out, cap);
 }
 
+/* The fd held for path, or -1 when there is none. */
 static int held_fd(const char *path)
 {
 	for (unsigned int i = 0; i < n_held; i++)
@@ -139,7 +141,8 @@ static int held_fd(const char *path)
 	return -1;
 }
 
-/* Writes value to a held fd as sysfs_write would to its path. */
+/* Writes value to a held fd as sysfs_write would to its path: 0, or
+ * USBWS_ERR_SYSTEM with errno. */
 static int write_held(int fd, const char *value)
 {
 	size_t len = strlen(value);
@@ -151,11 +154,11 @@ static int write_held(int fd, const char *value)
 	if (n != (ssize_t)len) {
 		if (n >= 0)
 			errno = EIO;
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	}
 	/* a fake tree's file holds exactly the last write, as with O_TRUNC */
 	if (fstatfs(fd, &fs) == 0 && fs.f_type != SYSFS_MAGIC && ftruncate(fd, (off_t)len) < 0)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	return 0;
 }
 
@@ -173,12 +176,12 @@ int sysfs_write(const char *value, const char *fmt, ...)
 		saved = errno;
 		log_debug("sysfs: wrote \"%s\" to %s (held): %s", value, path, n < 0 ? strerror(saved) : "ok");
 		errno = saved;
-		return n < 0 ? -1 : 0;
+		return n < 0 ? USBWS_ERR_SYSTEM : 0;
 	}
 	/* O_TRUNC is ignored by sysfs and keeps a fake tree's file exact */
 	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	n = write(fd, value, len);
 	saved = errno;
 	close(fd);
@@ -186,7 +189,7 @@ int sysfs_write(const char *value, const char *fmt, ...)
 		  n == (ssize_t)len ? "ok" : strerror(n < 0 ? saved : EIO));
 	if (n != (ssize_t)len) {
 		errno = n < 0 ? saved : EIO;
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	}
 	return 0;
 }
@@ -200,11 +203,11 @@ int sysfs_hold(const char *fmt, ...)
 		return 0;
 	if (n_held == SYSFS_MAX_HELD) {
 		errno = ENOSPC;
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	}
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	memcpy(held[n_held].path, path, sizeof(path));
 	held[n_held++].fd = fd;
 	return 0;
@@ -219,7 +222,7 @@ int sysfs_link_name(char *out, size_t cap, const char *fmt, ...)
 
 	n = readlink(path, target, sizeof(target) - 1);
 	if (n < 0)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	target[n] = '\0';
 	slash = strrchr(target, '/');
 	return snprintf(out, cap, "%s", slash ? slash + 1 : target);
@@ -232,11 +235,11 @@ int sysfs_resolve(char *out, size_t cap, const char *fmt, ...)
 	WITH_PATH(path, fmt);
 
 	if (!realpath(path, real) || !realpath(sysfs_root(), rroot))
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	rlen = strlen(rroot);
 	if (strncmp(real, rroot, rlen) != 0 || (real[rlen] != '/' && real[rlen] != '\0')) {
 		errno = EXDEV;
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	}
 	return snprintf(out, cap, "/sys%s", real + rlen);
 }
@@ -261,7 +264,7 @@ int sysfs_list(int (*fn)(void *ctx, const char *name), void *ctx, const char *fm
 
 	n = scandir(path, &names, NULL, by_name);
 	if (n < 0)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	for (i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/usbws_err.h"
 #include "kernel/sysfs.h"
 #include "kernel/usbids.h"
 
@@ -70,11 +71,11 @@ int usbdev_read(const char *busid, struct usbdev *d)
 	memset(d, 0, sizeof(*d));
 	if (strlen(busid) >= sizeof(u->busid) || strchr(busid, '/') || strchr(busid, ':') || busid[0] == '.') {
 		errno = EINVAL;
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	}
 	if (!sysfs_exists("bus/usb/devices/%s/idVendor", busid)) {
 		errno = ENODEV;
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	}
 	snprintf(u->busid, sizeof(u->busid), "%s", busid);
 	if (sysfs_resolve(u->path, sizeof(u->path), "bus/usb/devices/%s", busid) < 0)
@@ -126,7 +127,7 @@ int usbdev_scan(int (*fn)(void *ctx, const struct usbdev *d), void *ctx)
 	int rc;
 
 	if (!s)
-		return -1;
+		return USBWS_ERR_NOMEM;
 	s->fn = fn;
 	s->ctx = ctx;
 	rc = sysfs_list(visit, s, "bus/usb/devices");
@@ -177,38 +178,36 @@ int usbdev_bind(const char *busid, char *orig, size_t orig_cap, char *why, size_
 {
 	struct usbdev d;
 	const char *refusal;
+	int rc;
 
 	orig[0] = '\0';
-	if (usbdev_read(busid, &d) < 0) {
-		snprintf(why, why_cap, "no USB device %s: %s", busid, strerror(errno));
-		return -1;
-	}
+	rc = usbdev_read(busid, &d);
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "no USB device %s: %s", busid, strerror(errno));
 	refusal = usbdev_refusal(&d);
-	if (refusal) {
-		snprintf(why, why_cap, "%s cannot be exported: %s", busid, refusal);
-		return -1;
-	}
+	if (refusal)
+		return usbws_why(why, why_cap, USBWS_ERR_NOT_EXPORTABLE, "%s cannot be exported: %s", busid, refusal);
 	if (strcmp(d.driver, STUB_DRIVER) == 0)
 		return 0;
-	if (!sysfs_exists("bus/usb/drivers/" STUB_DRIVER)) {
-		snprintf(why, why_cap, "the usbip-host driver is not loaded (modprobe usbip-host)");
-		return -1;
-	}
-	if (match_busid("add", busid) < 0) {
-		snprintf(why, why_cap, "usbip-host refused match_busid add %s: %s", busid, strerror(errno));
-		return -1;
-	}
+	if (!sysfs_exists("bus/usb/drivers/" STUB_DRIVER))
+		return usbws_why(why, why_cap, USBWS_ERR_NO_DRIVER,
+				 "the usbip-host driver is not loaded (modprobe usbip-host)");
+	if (match_busid("add", busid) < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "usbip-host refused match_busid add %s: %s", busid,
+				 strerror(errno));
 	if (d.driver[0] && sysfs_write(busid, "bus/usb/drivers/%s/unbind", d.driver) < 0) {
-		snprintf(why, why_cap, "cannot unbind %s from %s: %s", busid, d.driver, strerror(errno));
+		rc = usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "cannot unbind %s from %s: %s", busid, d.driver,
+			       strerror(errno));
 		match_busid("del", busid);
-		return -1;
+		return rc;
 	}
 	if (sysfs_write(busid, "bus/usb/drivers/" STUB_DRIVER "/bind") < 0) {
-		snprintf(why, why_cap, "usbip-host refused to bind %s: %s", busid, strerror(errno));
+		rc = usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "usbip-host refused to bind %s: %s", busid,
+			       strerror(errno));
 		match_busid("del", busid);
 		if (d.driver[0])
 			sysfs_write(busid, "bus/usb/drivers/%s/bind", d.driver);
-		return -1;
+		return rc;
 	}
 	snprintf(orig, orig_cap, "%s", d.driver);
 	return 0;
@@ -219,27 +218,23 @@ int usbdev_unbind(const char *busid, const char *orig, char *why, size_t why_cap
 	char driver[64];
 
 	if (sysfs_link_name(driver, sizeof(driver), "bus/usb/devices/%s/driver", busid) >= 0 &&
-	    strcmp(driver, STUB_DRIVER) == 0 && sysfs_write(busid, "bus/usb/drivers/" STUB_DRIVER "/unbind") < 0) {
-		snprintf(why, why_cap, "usbip-host refused to unbind %s: %s", busid, strerror(errno));
-		return -1;
-	}
-	if (match_busid("del", busid) < 0 && errno != ENODEV && errno != ENOENT) {
-		snprintf(why, why_cap, "usbip-host refused match_busid del %s: %s", busid, strerror(errno));
-		return -1;
-	}
+	    strcmp(driver, STUB_DRIVER) == 0 && sysfs_write(busid, "bus/usb/drivers/" STUB_DRIVER "/unbind") < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "usbip-host refused to unbind %s: %s", busid,
+				 strerror(errno));
+	if (match_busid("del", busid) < 0 && errno != ENODEV && errno != ENOENT)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "usbip-host refused match_busid del %s: %s", busid,
+				 strerror(errno));
 	/* rebind makes the driver core probe the device again, as usbip does */
 	if (sysfs_write(busid, "bus/usb/drivers/" STUB_DRIVER "/rebind") < 0 &&
-	    sysfs_write(busid, "bus/usb/drivers_probe") < 0) {
-		snprintf(why, why_cap, "cannot have %s probed again: %s", busid, strerror(errno));
-		return -1;
-	}
+	    sysfs_write(busid, "bus/usb/drivers_probe") < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "cannot have %s probed again: %s", busid,
+				 strerror(errno));
 	if (orig && orig[0] && strcmp(orig, STUB_DRIVER) != 0 &&
 	    (sysfs_link_name(driver, sizeof(driver), "bus/usb/devices/%s/driver", busid) < 0 ||
 	     strcmp(driver, orig) != 0) &&
-	    sysfs_write(busid, "bus/usb/drivers/%s/bind", orig) < 0) {
-		snprintf(why, why_cap, "%s did not go back to %s: %s", busid, orig, strerror(errno));
-		return -1;
-	}
+	    sysfs_write(busid, "bus/usb/drivers/%s/bind", orig) < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s did not go back to %s: %s", busid, orig,
+				 strerror(errno));
 	return 0;
 }
 
@@ -248,9 +243,8 @@ int usbdev_give_socket(const char *busid, int fd, char *why, size_t why_cap)
 	char num[16];
 
 	snprintf(num, sizeof(num), "%d", fd);
-	if (sysfs_write(num, "bus/usb/devices/%s/usbip_sockfd", busid) < 0) {
-		snprintf(why, why_cap, "usbip-host refused the socket for %s: %s", busid, strerror(errno));
-		return -1;
-	}
+	if (sysfs_write(num, "bus/usb/devices/%s/usbip_sockfd", busid) < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "usbip-host refused the socket for %s: %s", busid,
+				 strerror(errno));
 	return 0;
 }

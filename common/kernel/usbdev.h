@@ -29,12 +29,13 @@ struct usbdev {
 	char product_name[128];
 };
 
-/* Reads /sys/bus/usb/devices/BUSID.  Returns 0, or -1 with errno (ENODEV:
- * no such device). */
+/* Reads /sys/bus/usb/devices/BUSID.  Returns 0, or USBWS_ERR_SYSTEM with
+ * errno (ENODEV: no such device; EINVAL: not a busid). */
 int usbdev_read(const char *busid, struct usbdev *d);
 
 /* Calls fn for each USB device (interfaces skipped), in busid order.
- * Stops at fn's first non-zero return, which it returns. */
+ * Stops at fn's first non-zero return, which it returns.  Fails with
+ * USBWS_ERR_SYSTEM (errno: ENOENT without USB) or USBWS_ERR_NOMEM. */
 int usbdev_scan(int (*fn)(void *ctx, const struct usbdev *d), void *ctx);
 
 /* Why this device cannot be exported, or NULL when it can. */
@@ -47,16 +48,18 @@ const char *usbdev_state(const struct usbdev *d);
 /*
  * Binds BUSID to usbip-host as `usbip bind` does: match_busid, unbind from
  * the current driver, bind.  orig gets the driver it had ("" if none, or
- * if already bound to usbip-host).  Returns 0 or -1 with why filled.
+ * if already bound to usbip-host).  Returns 0, or a negative enum
+ * usbws_err with why filled.
  */
 int usbdev_bind(const char *busid, char *orig, size_t orig_cap, char *why, size_t why_cap);
 
 /* Gives BUSID back: unbind from usbip-host, match_busid del, and let the
  * kernel probe it again; if orig names a driver that did not take it, bind
- * to orig.  Returns 0 or -1 with why filled. */
+ * to orig.  Returns 0, or a negative enum usbws_err with why filled. */
 int usbdev_unbind(const char *busid, const char *orig, char *why, size_t why_cap);
 
-/* Hands fd to the stub (usbip_sockfd); the caller then closes its copy. */
+/* Hands fd to the stub (usbip_sockfd); the caller then closes its copy.
+ * Returns 0, or USBWS_ERR_SYSTEM with why filled. */
 int usbdev_give_socket(const char *busid, int fd, char *why, size_t why_cap);
 
 /* Reads the stub's usbip_status (enum usbdev_stub_status). */

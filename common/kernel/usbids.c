@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/usbws_err.h"
+
 /* One line of the text: [*line, *line + *n), without its newline. */
 static int next_line(const struct usbids *ids, size_t *pos, const char **line, size_t *n)
 {
@@ -86,7 +88,7 @@ int usbids_index(struct usbids *ids, const char *text, size_t len)
 
 			if (!v) {
 				usbids_free(ids);
-				return -1;
+				return USBWS_ERR_NOMEM;
 			}
 			ids->vendors = v;
 			cap = ncap;

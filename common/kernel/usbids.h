@@ -27,7 +27,7 @@ struct usbids {
 	size_t n_vendors;
 };
 
-/* Indexes text[0..len); 0, or -1 when out of memory.  text must outlive ids. */
+/* Indexes text[0..len); 0, or USBWS_ERR_NOMEM.  text must outlive ids. */
 int usbids_index(struct usbids *ids, const char *text, size_t len);
 void usbids_free(struct usbids *ids);
 /* Fills vendor and product from an index (either may be "" when unknown). */

@@ -38,18 +38,20 @@ struct vhci_set {
 };
 
 /* Parses one status file's text (header line first) of controller
- * `controller`, appending to ports[*n..cap).  Returns 0, or -1 when a line
- * does not parse (why says which). */
+ * `controller`, appending to ports[*n..cap).  Returns 0, or with why
+ * filled USBWS_ERR_INVAL when a line does not parse, USBWS_ERR_NOSPACE
+ * when the ports do not fit. */
 int vhci_parse_status(const char *text, unsigned int controller, struct vhci_port *ports, size_t cap,
 		      size_t *n, char *why, size_t why_cap);
 
-/* "0,2,vhci_hcd.3" -> set.  Returns 0 or -1 with why filled. */
+/* "0,2,vhci_hcd.3" -> set.  Returns 0, or USBWS_ERR_INVAL with why filled. */
 int vhci_parse_set(const char *list, struct vhci_set *set, char *why, size_t why_cap);
 
 /* True when vhci_hcd is loaded (vhci_hcd.0/attach exists). */
 int vhci_present(void);
 
-/* Reads every controller's ports.  Returns 0 or -1 with why filled. */
+/* Reads every controller's ports.  Returns 0, or a negative enum
+ * usbws_err with why filled. */
 int vhci_scan(struct vhci_port *ports, size_t cap, size_t *n, char *why, size_t why_cap);
 
 /* The first free port for a device of this speed among the allowed
@@ -59,12 +61,12 @@ const struct vhci_port *vhci_pick(const struct vhci_port *ports, size_t n, uint3
 
 /* Holds vhci_hcd's attach and detach files open (sysfs_hold), so that
  * vhci_attach and vhci_detach write through them once privileges are
- * dropped.  Returns 0 or -1 with why filled.  Without it they open the
- * files for each write. */
+ * dropped.  Returns 0, or USBWS_ERR_SYSTEM with why filled.  Without it
+ * they open the files for each write. */
 int vhci_open_control(char *why, size_t why_cap);
 
 /* Attaches: the kernel takes its own reference to fd; the caller closes
- * its copy.  Returns 0 or -1 with why filled. */
+ * its copy.  Returns 0, or USBWS_ERR_SYSTEM with why filled. */
 int vhci_attach(unsigned int port, int fd, uint32_t devid, uint32_t speed, char *why, size_t why_cap);
 int vhci_detach(unsigned int port, char *why, size_t why_cap);
 

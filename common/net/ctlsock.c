@@ -46,7 +46,7 @@ static int make_addr(struct sockaddr_un *a, const char *path)
 	a->sun_family = AF_UNIX;
 	if (!*path || strlen(path) >= sizeof(a->sun_path)) {
 		errno = ENAMETOOLONG;
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	}
 	memcpy(a->sun_path, path, strlen(path));
 	return 0;
@@ -58,16 +58,16 @@ static int connect_to(const char *path)
 	int fd;
 
 	if (make_addr(&a, path) < 0)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		int e = errno;
 
 		close(fd);
 		errno = e;
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	}
 	return fd;
 }
@@ -90,31 +90,32 @@ int ctlsock_listen(const char *name)
 
 	ctlsock_path(path, sizeof(path), name);
 	if (make_addr(&a, path) < 0)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	if (mkdir(ctlsock_dir(), 0700) < 0 && errno != EEXIST)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	fd = connect_to(path);
 	if (fd >= 0) {
 		close(fd);
 		errno = EADDRINUSE;
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	}
 	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0 || listen(fd, 8) < 0) {
 		int e = errno;
 
 		close(fd);
 		errno = e;
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	}
 	return fd;
 }
 
 /* The client's side, which may block: reads up to a newline (or EOF),
- * within timeout_ms.  Returns the length or -1 (errno ETIMEDOUT, EMSGSIZE). */
+ * within timeout_ms.  Returns the length, or USBWS_ERR_SYSTEM (errno
+ * ETIMEDOUT, EMSGSIZE, or read's). */
 static int read_line(int fd, char *out, size_t cap, int timeout_ms)
 {
 	int64_t t0 = monotonic_ms();
@@ -128,17 +129,17 @@ static int read_line(int fd, char *out, size_t cap, int timeout_ms)
 
 		if (left <= 0) {
 			errno = ETIMEDOUT;
-			return -1;
+			return USBWS_ERR_SYSTEM;
 		}
 		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
-			return -1;
+			return USBWS_ERR_SYSTEM;
 		if (!p.revents)
 			continue;
 		n = read(fd, out + have, cap - 1 - have);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
-			return -1;
+			return USBWS_ERR_SYSTEM;
 		have += (size_t)n;
 		out[have] = '\0';
 		nl = strchr(out, '\n');
@@ -150,7 +151,7 @@ static int read_line(int fd, char *out, size_t cap, int timeout_ms)
 			return (int)have;
 		if (have == cap - 1) {
 			errno = EMSGSIZE;
-			return -1;
+			return USBWS_ERR_SYSTEM;
 		}
 	}
 }
@@ -166,11 +167,11 @@ static int write_all(int fd, const char *s, size_t len)
 			struct pollfd p = { fd, POLLOUT, 0 };
 
 			if (poll(&p, 1, CALL_TIMEOUT_MS) <= 0)
-				return -1;
+				return USBWS_ERR_SYSTEM;
 			continue;
 		}
 		if (n < 0)
-			return -1;
+			return USBWS_ERR_SYSTEM;
 		s += n;
 		len -= (size_t)n;
 	}
@@ -182,11 +183,14 @@ int ctlsock_call(const char *path, const char *request, char *reply, size_t cap)
 	int fd = connect_to(path), rc;
 
 	if (fd < 0)
-		return -1;
-	rc = write_all(fd, request, strlen(request)) < 0 || write_all(fd, "\n", 1) < 0 ? -1
-		: read_line(fd, reply, cap, CALL_TIMEOUT_MS);
+		return fd;
+	rc = write_all(fd, request, strlen(request));
+	if (rc == 0)
+		rc = write_all(fd, "\n", 1);
+	if (rc == 0)
+		rc = read_line(fd, reply, cap, CALL_TIMEOUT_MS);
 	close(fd);
-	return rc < 0 ? -1 : 0;
+	return rc < 0 ? rc : 0;
 }
 
 void ctlsock_conn_init(struct ctlsock_conn *c, int64_t now_ms)
@@ -307,7 +311,8 @@ size_t ctlsock_server_pollfds(struct ctlsock_server *s, struct pollfd *pfd, int 
 	return k;
 }
 
-/* Sends what the socket takes now.  Returns 1 when the answer is all out. */
+/* Sends what the socket takes now.  Returns 1 when the answer is all out,
+ * 0 when more is to come, or USBWS_ERR_SYSTEM. */
 static int client_write(struct ctlsock_client *cl)
 {
 	size_t len;
@@ -318,12 +323,13 @@ static int client_write(struct ctlsock_client *cl)
 		return 1;
 	n = send(cl->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		return errno == EAGAIN || errno == EINTR ? 0 : USBWS_ERR_SYSTEM;
 	return ctlsock_conn_sent(&cl->conn, (size_t)n);
 }
 
 /* Reads what has arrived.  Returns 0 to go on, 1 when the answer is all
- * out, -1 to close. */
+ * out, or a negative enum usbws_err to close: USBWS_ERR_TRUNCATED when the
+ * client left before its request was complete, ctlsock_conn_feed's codes. */
 static int client_io(struct ctlsock_server *s, struct ctlsock_client *cl, short revents)
 {
 	char in[READ_CHUNK];
@@ -338,15 +344,12 @@ static int client_io(struct ctlsock_server *s, struct ctlsock_client *cl, short 
 		return 0;
 	n = recv(cl->fd, in, sizeof(in), MSG_DONTWAIT);
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		return errno == EAGAIN || errno == EINTR ? 0 : USBWS_ERR_SYSTEM;
 	if (n == 0)
-		return -1;  /* gone before its request was complete */
+		return USBWS_ERR_TRUNCATED;
 	rc = ctlsock_conn_feed(&cl->conn, monotonic_ms(), in, (size_t)n, s->answer, s->ctx);
-	if (rc < 0) {
-		log_warn("control socket: a request %s; closed that client",
-			 rc == USBWS_ERR_NOSPACE ? "too long" : "could not be answered (out of memory)");
-		return -1;
-	}
+	if (rc < 0)
+		return rc;
 	/* most answers fit the socket's buffer at once */
 	return rc == 1 ? client_write(cl) : 0;
 }
@@ -382,7 +385,12 @@ void ctlsock_server_serve(struct ctlsock_server *s, const struct pollfd *pfd, si
 			continue;
 		for (i = 0; i < s->_n; i++) {
 			if (s->_clients[i].fd == pfd[k].fd) {
-				if (client_io(s, &s->_clients[i], pfd[k].revents) != 0)
+				int rc = client_io(s, &s->_clients[i], pfd[k].revents);
+
+				if (rc == USBWS_ERR_NOSPACE || rc == USBWS_ERR_NOMEM)
+					log_warn("control socket: a request %s; closed that client", rc == USBWS_ERR_NOSPACE ?
+						 "too long" : "could not be answered (out of memory)");
+				if (rc != 0)
 					drop_client(s, i);
 				break;
 			}
@@ -415,7 +423,7 @@ int ctlsock_each(const char *prefix, int (*fn)(void *ctx, const char *path), voi
 
 	n = scandir(ctlsock_dir(), &names, NULL, alphasort);
 	if (n < 0)
-		return errno == ENOENT ? 0 : -1;
+		return errno == ENOENT ? 0 : USBWS_ERR_SYSTEM;
 	for (i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
 		size_t len = strlen(name);

@@ -34,9 +34,10 @@ const char *ctlsock_dir(void);
 /* Path of a socket in the run directory; "" when it would not fit. */
 void ctlsock_path(char *out, size_t cap, const char *name);
 
-/* Creates the directory and listens (non-blocking) on name.  A socket
- * file nobody answers on is stale and replaced; one that answers means
- * another process owns the name: -1 with errno EADDRINUSE. */
+/* Creates the directory and listens (non-blocking) on name: returns the
+ * fd, or USBWS_ERR_SYSTEM with errno.  A socket file nobody answers on is
+ * stale and replaced; one that answers means another process owns the
+ * name: errno EADDRINUSE. */
 int ctlsock_listen(const char *name);
 
 /* 1 when a process listens on path.  A program that stopped being root
@@ -45,7 +46,8 @@ int ctlsock_listen(const char *name);
 int ctlsock_answers(const char *path);
 
 /* Sends one request line and reads the one-line answer into reply.
- * Returns 0, or -1 with errno (ENOENT/ECONNREFUSED: nobody there). */
+ * Returns 0, or USBWS_ERR_SYSTEM with errno (ENOENT/ECONNREFUSED: nobody
+ * there). */
 int ctlsock_call(const char *path, const char *request, char *reply, size_t cap);
 
 /* Makes the answer to one request line: a malloc'd string without its
@@ -105,7 +107,9 @@ void ctlsock_server_serve(struct ctlsock_server *s, const struct pollfd *pfd, si
 /* Closes the clients (the listener stays the caller's). */
 void ctlsock_server_close(struct ctlsock_server *s);
 
-/* Calls fn with the path of every socket whose name starts with prefix. */
+/* Calls fn with the path of every socket whose name starts with prefix.
+ * Stops at and returns fn's first non-zero return; USBWS_ERR_SYSTEM when
+ * the directory cannot be read (none is no socket: 0). */
 int ctlsock_each(const char *prefix, int (*fn)(void *ctx, const char *path), void *ctx);
 
 #endif

@@ -50,58 +50,53 @@ static void tune(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-static int resolve(const char *spec, int passive, struct addrinfo **res, const char **why)
+static int resolve(const char *spec, int passive, struct addrinfo **res, char *why, size_t why_cap)
 {
 	struct addrinfo hints;
 	char host[256], port[16];
 
-	if (netaddr_split(spec, host, sizeof(host), port, sizeof(port)) < 0) {
-		*why = "expected HOST:PORT (an IPv6 host in brackets)";
-		return USBWS_ERR_INVAL;
-	}
+	if (netaddr_split(spec, host, sizeof(host), port, sizeof(port)) < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "expected HOST:PORT (an IPv6 host in brackets)");
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = passive ? AI_PASSIVE : 0;
-	if (getaddrinfo(host, port, &hints, res) != 0) {
-		*why = "cannot resolve the host";
-		return USBWS_ERR_INVAL;
-	}
+	if (getaddrinfo(host, port, &hints, res) != 0)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "cannot resolve the host");
 	return 0;
 }
 
 /* Exactly the address asked for: an IPv6 socket takes no IPv4 peers
  * (IPV6_V6ONLY), whatever net.ipv6.bindv6only says. */
-static int listen_on(const struct addrinfo *ai, const char **why)
+static int listen_on(const struct addrinfo *ai, char *why, size_t why_cap)
 {
-	int fd, one = 1;
+	int fd, one = 1, rc;
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		*why = "cannot make a socket";
-		return -1;
-	}
+	if (fd < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "cannot make a socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	/* a fleet reconnecting at once must find room in the backlog */
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
 		return fd;
-	*why = errno == EADDRINUSE ? "address already in use" : "cannot listen there";
+	rc = usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s",
+		       errno == EADDRINUSE ? "address already in use" : "cannot listen there");
 	close(fd);
-	return -1;
+	return rc;
 }
 
-int netaddr_listen_all(const char *spec, int *fds, size_t cap, const char **why)
+int netaddr_listen_all(const char *spec, int *fds, size_t cap, char *why, size_t why_cap)
 {
 	struct addrinfo *res, *ai;
 	size_t n = 0;
 	int fd, rc;
 
-	rc = resolve(spec, 1, &res, why);
+	rc = resolve(spec, 1, &res, why, why_cap);
 	if (rc < 0)
 		return rc;
 	for (ai = res; ai && n < cap; ai = ai->ai_next) {
-		fd = listen_on(ai, why);
+		fd = listen_on(ai, why, why_cap);
 		if (fd < 0) {
 			/* a name must be served on every address it has */
 			while (n)
@@ -114,11 +109,11 @@ int netaddr_listen_all(const char *spec, int *fds, size_t cap, const char **why)
 	return n ? (int)n : USBWS_ERR_SYSTEM;
 }
 
-int netaddr_listen(const char *spec, const char **why)
+int netaddr_listen(const char *spec, char *why, size_t why_cap)
 {
 	int fd, rc;
 
-	rc = netaddr_listen_all(spec, &fd, 1, why);
+	rc = netaddr_listen_all(spec, &fd, 1, why, why_cap);
 	return rc < 0 ? rc : fd;
 }
 
@@ -151,7 +146,7 @@ static int connect_first(struct addrinfo *res, int timeout_s)
 {
 	struct timeval tv = { timeout_s, 0 };
 	struct addrinfo *ai;
-	int fd = -1, one = 1;
+	int fd = USBWS_ERR_SYSTEM, one = 1;
 
 	for (ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
@@ -165,25 +160,23 @@ static int connect_first(struct addrinfo *res, int timeout_s)
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		close(fd);
-		fd = -1;
+		fd = USBWS_ERR_SYSTEM;
 	}
 	return fd;
 }
 
-int netaddr_connect(const char *spec, const char **why)
+int netaddr_connect(const char *spec, char *why, size_t why_cap)
 {
 	struct addrinfo *res;
 	int fd, rc;
 
-	rc = resolve(spec, 0, &res, why);
+	rc = resolve(spec, 0, &res, why, why_cap);
 	if (rc < 0)
 		return rc;
 	fd = connect_first(res, 0);
 	freeaddrinfo(res);
-	if (fd < 0) {
-		*why = "connection refused or unreachable";
-		return USBWS_ERR_SYSTEM;
-	}
+	if (fd < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "connection refused or unreachable");
 	tune(fd);
 	return fd;
 }
@@ -196,7 +189,7 @@ int netaddr_connect_host(const char *host, const char *port, int timeout_s)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	if (getaddrinfo(host, port, &hints, &res) != 0)
-		return -1;
+		return USBWS_ERR_INVAL;
 	fd = connect_first(res, timeout_s);
 	freeaddrinfo(res);
 	return fd;
@@ -206,7 +199,8 @@ int netaddr_accept(int listen_fd)
 {
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
-	if (fd >= 0)
-		tune(fd);
+	if (fd < 0)
+		return USBWS_ERR_SYSTEM;
+	tune(fd);
 	return fd;
 }

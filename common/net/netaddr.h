@@ -21,21 +21,23 @@ int netaddr_split(const char *spec, char *host, size_t host_size, char *port, si
 /* Listens on every address HOST resolves to, up to cap, exactly: an IPv4
  * address gets an AF_INET socket, an IPv6 one an IPv6-only socket.
  * Returns how many fds it put in fds, or a negative enum usbws_err with
- * *why set (then none is open). */
-int netaddr_listen_all(const char *spec, int *fds, size_t cap, const char **why);
+ * why filled (then none is open). */
+int netaddr_listen_all(const char *spec, int *fds, size_t cap, char *why, size_t why_cap);
 /* The same for the first address only: returns the fd. */
-int netaddr_listen(const char *spec, const char **why);
+int netaddr_listen(const char *spec, char *why, size_t why_cap);
 /* "192.0.2.1:443", "[2001:db8::1]:443": sa as a log line shows it. */
 void netaddr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);
 /* The peer of a connected socket, as netaddr_format writes it. */
 void netaddr_peer(int fd, char *out, size_t cap);
 /* Blocking connect (then made non-blocking); same returns. */
-int netaddr_connect(const char *spec, const char **why);
+int netaddr_connect(const char *spec, char *why, size_t why_cap);
 /* Blocking connect to host and port, with TCP_NODELAY and, when timeout_s
  * is not 0, that deadline on the connect and on later reads and writes.
- * Returns the fd, or -1 with errno set (a failed lookup leaves it as is). */
+ * Returns the fd, or USBWS_ERR_SYSTEM with errno set (USBWS_ERR_INVAL when
+ * the lookup failed, errno left as it was). */
 int netaddr_connect_host(const char *host, const char *port, int timeout_s);
-/* Accepts one connection, non-blocking with TCP_NODELAY; -1 if none. */
+/* Accepts one connection, non-blocking with TCP_NODELAY: returns the fd,
+ * or USBWS_ERR_SYSTEM (errno EAGAIN: none waiting). */
 int netaddr_accept(int listen_fd);
 
 #endif

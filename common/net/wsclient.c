@@ -47,28 +47,39 @@ struct wsclient {
 	int close_code;              /* the peer's close frame, 1005 when it had none */
 	int fatal;                   /* a retry would fail the same way */
 	int close_sent;              /* a connection has one close frame each way */
+	char verify_why[512];        /* verify_cb's verdict on the proxy's certificate */
 };
 
-static void log_ssl_error(int *fatal, const char *what, const char *url)
+/* Why a TLS call failed, into why: the proxy refused our certificate (its
+ * alert says so; *fatal is set), a stop signal cut the call short
+ * (USBWS_ERR_INTERRUPTED: the caller's news, not an error), or the
+ * library's reason, or errno's. */
+static int ssl_why(int *fatal, const char *what, const char *url, char *why, size_t why_cap)
 {
 	unsigned long e = ERR_peek_last_error();
 	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+	int rc;
 
 	if (reason && strstr(reason, "alert") && ERR_GET_LIB(e) == ERR_LIB_SSL) {
-		log_err("the proxy at %s refused this node's certificate: %s (check --cert and --key, and that "
-			"the proxy's --ca signed them)", url, reason);
+		rc = usbws_why(why, why_cap, USBWS_ERR_CERT_REFUSED, "the proxy at %s refused this node's certificate: "
+			       "%s (check --cert and --key, and that the proxy's --ca signed them)", url, reason);
 		*fatal = 1;
 	} else if (!reason && errno == EINTR) {
-		/* a stop signal: the caller says so */
-		log_info("%s %s interrupted", what, url);
+		rc = usbws_why(why, why_cap, USBWS_ERR_INTERRUPTED, "%s %s interrupted", what, url);
 	} else {
-		log_err("%s %s failed: %s", what, url, reason ? reason : strerror(errno));
+		rc = usbws_why(why, why_cap, reason ? USBWS_ERR_TLS : USBWS_ERR_SYSTEM, "%s %s failed: %s", what, url,
+			       reason ? reason : strerror(errno));
 	}
 	ERR_clear_error();
+	return rc;
 }
 
+/* OpenSSL's callback: the connection's verify_why keeps the verdict for
+ * tls_setup to return. */
 static int verify_cb(int ok, X509_STORE_CTX *xctx)
 {
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct wsclient *c = ssl ? SSL_get_app_data(ssl) : NULL;
 	char subject[256] = "?";
 	X509 *cert;
 
@@ -77,8 +88,10 @@ static int verify_cb(int ok, X509_STORE_CTX *xctx)
 	cert = X509_STORE_CTX_get_current_cert(xctx);
 	if (cert)
 		X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
-	log_err("the proxy's certificate was rejected: %s (subject %s); check --ca and the host name in --url",
-		X509_verify_cert_error_string(X509_STORE_CTX_get_error(xctx)), subject);
+	if (c)
+		snprintf(c->verify_why, sizeof(c->verify_why), "the proxy's certificate was rejected: %s (subject "
+			 "%s); check --ca and the host name in --url",
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(xctx)), subject);
 	return 0;
 }
 
@@ -90,7 +103,9 @@ static char *base64(const uint8_t *in, size_t len, char *out)
 
 /* Reads an HTTP response head through rd (plain or TLS) into buf; returns
  * its length and leaves any bytes after it in buf too (*total).  buf stays
- * NUL-terminated for the log lines that quote it; httpreply judges it. */
+ * NUL-terminated for the log lines that quote it; httpreply judges it.
+ * Fails with USBWS_ERR_SYSTEM (errno: the read's, when it failed) or,
+ * for a head longer than buf, USBWS_ERR_NOSPACE. */
 static int read_head(struct wsclient *c, int tls, char *buf, size_t cap, size_t *total)
 {
 	size_t have = 0, head;
@@ -100,7 +115,7 @@ static int read_head(struct wsclient *c, int tls, char *buf, size_t cap, size_t 
 			    : (int)recv(c->fd, buf + have, 1, 0);  /* never read past a proxy's head */
 
 		if (n <= 0)
-			return -1;
+			return USBWS_ERR_SYSTEM;
 		have += (size_t)n;
 		buf[have] = 0;
 		head = httpreply_head_len(buf, have);
@@ -109,15 +124,16 @@ static int read_head(struct wsclient *c, int tls, char *buf, size_t cap, size_t 
 			return (int)head;
 		}
 	}
-	return -1;
+	return USBWS_ERR_NOSPACE;
 }
 
-static int proxy_connect(struct wsclient *c, const char *proxy, const char *host, const char *port)
+static int proxy_connect(struct wsclient *c, const char *proxy, const char *host, const char *port, char *why,
+			 size_t why_cap)
 {
 	char creds[256] = "", phost[256], pport[16], auth[512] = "", req[1024], head[MAX_HTTP_HEAD];
 	const char *hostport = proxy, *at;
 	size_t total;
-	int n, head_len;
+	int n, head_len, rc;
 
 	if (strncmp(hostport, "http://", 7) == 0)
 		hostport += 7;
@@ -126,60 +142,61 @@ static int proxy_connect(struct wsclient *c, const char *proxy, const char *host
 		char b64[400];
 
 		if ((size_t)(at - hostport) >= sizeof(creds))
-			return -1;
+			return usbws_why(why, why_cap, USBWS_ERR_INVAL, "--proxy: user:pass longer than %zu bytes",
+					 sizeof(creds) - 1);
 		memcpy(creds, hostport, (size_t)(at - hostport));
 		snprintf(auth, sizeof(auth), "Proxy-Authorization: Basic %s\r\n",
 			 base64((const uint8_t *)creds, strlen(creds), b64));
 		hostport = at + 1;
 	}
-	if (netaddr_split(hostport, phost, sizeof(phost), pport, sizeof(pport)) < 0) {
-		log_err("--proxy %s: expected http://[user:pass@]host:port", proxy);
-		return -1;
-	}
+	if (netaddr_split(hostport, phost, sizeof(phost), pport, sizeof(pport)) < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "--proxy %s: expected http://[user:pass@]host:port",
+				 proxy);
 	c->fd = netaddr_connect_host(phost, pport, c->timeout);
-	if (c->fd < 0) {
-		log_err("cannot reach the HTTP proxy %s:%s: %s", phost, pport, strerror(errno));
-		return -1;
-	}
+	if (c->fd < 0)
+		return usbws_why(why, why_cap, c->fd, "cannot reach the HTTP proxy %s:%s: %s", phost, pport,
+				 strerror(errno));
 	n = snprintf(req, sizeof(req), "CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n%s\r\n", host, port, host, port,
 		     auth);
 	if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n ||
-	    (head_len = read_head(c, 0, head, sizeof(head), &total)) < 0) {
-		log_err("the HTTP proxy %s:%s did not answer CONNECT", phost, pport);
-		return -1;
-	}
-	if (httpreply_connect(head, (size_t)head_len) < 0) {
-		log_err("the HTTP proxy refused CONNECT %s:%s: %.*s", host, port, (int)strcspn(head, "\r\n"), head);
-		return -1;
-	}
+	    (head_len = read_head(c, 0, head, sizeof(head), &total)) < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "the HTTP proxy %s:%s did not answer CONNECT", phost,
+				 pport);
+	rc = httpreply_connect(head, (size_t)head_len);
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "the HTTP proxy refused CONNECT %s:%s: %.*s", host, port,
+				 (int)strcspn(head, "\r\n"), head);
 	return 0;
 }
 
-static SSL_CTX *tls_load(int *fatal, const struct wsclient_config *cfg)
+static int tls_load(int *fatal, const struct wsclient_config *cfg, SSL_CTX **out, char *why, size_t why_cap)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int rc;
 
+	*out = NULL;
 	if (!ctx)
-		return NULL;
+		return ssl_why(fatal, "making a TLS context for", cfg->url, why, why_cap);
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	if (SSL_CTX_load_verify_locations(ctx, cfg->ca, NULL) != 1 ||
 	    SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		log_ssl_error(fatal, "loading --cert, --key and --ca for", cfg->url);
+		rc = ssl_why(fatal, "loading --cert, --key and --ca for", cfg->url, why, why_cap);
 		*fatal = 1;
 		SSL_CTX_free(ctx);
-		return NULL;
+		return rc;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
-	return ctx;
+	*out = ctx;
+	return 0;
 }
 
-SSL_CTX *wsclient_tls_load(const struct wsclient_config *cfg)
+int wsclient_tls_load(const struct wsclient_config *cfg, SSL_CTX **out, char *why, size_t why_cap)
 {
 	int fatal = 0;
 
-	return tls_load(&fatal, cfg);
+	return tls_load(&fatal, cfg, out, why, why_cap);
 }
 
 void wsclient_tls_free(SSL_CTX *tls)
@@ -187,20 +204,26 @@ void wsclient_tls_free(SSL_CTX *tls)
 	SSL_CTX_free(tls);
 }
 
-static int tls_setup(struct wsclient *c, const struct wsclient_config *cfg, const char *host)
+static int tls_setup(struct wsclient *c, const struct wsclient_config *cfg, const char *host, char *why,
+		     size_t why_cap)
 {
 	X509_VERIFY_PARAM *param;
 	unsigned char ip[16];
+	int rc;
 
-	if (cfg->tls && SSL_CTX_up_ref(cfg->tls) == 1)
+	if (cfg->tls && SSL_CTX_up_ref(cfg->tls) == 1) {
 		c->ctx = cfg->tls;
-	else if (!cfg->tls)
-		c->ctx = tls_load(&c->fatal, cfg);
+	} else if (!cfg->tls) {
+		rc = tls_load(&c->fatal, cfg, &c->ctx, why, why_cap);
+		if (rc < 0)
+			return rc;
+	}
 	if (!c->ctx)
-		return -1;
+		return usbws_why(why, why_cap, USBWS_ERR_TLS, "cannot share the TLS context for %s", cfg->url);
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl)
-		return -1;
+		return ssl_why(&c->fatal, "setting up TLS for", cfg->url, why, why_cap);
+	SSL_set_app_data(c->ssl, c);
 	param = SSL_get0_param(c->ssl);
 	/* the name in the URL must be the proxy's, as a DNS name or an IP */
 	if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1) {
@@ -213,17 +236,19 @@ static int tls_setup(struct wsclient *c, const struct wsclient_config *cfg, cons
 	SSL_set_fd(c->ssl, c->fd);
 	if (SSL_connect(c->ssl) != 1) {
 		if (SSL_get_verify_result(c->ssl) == X509_V_OK)
-			log_ssl_error(&c->fatal, "TLS handshake with", cfg->url);
-		else
-			c->fatal = 1;  /* verify_cb said why */
+			return ssl_why(&c->fatal, "TLS handshake with", cfg->url, why, why_cap);
+		c->fatal = 1;
 		ERR_clear_error();
-		return -1;
+		if (!c->verify_why[0])
+			snprintf(c->verify_why, sizeof(c->verify_why), "the proxy's certificate was rejected: %s",
+				 X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
+		return usbws_why(why, why_cap, USBWS_ERR_CERT_REFUSED, "%s", c->verify_why);
 	}
 	return 0;
 }
 
 static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const char *host, const char *port,
-		   const char *path)
+		   const char *path, char *why, size_t why_cap)
 {
 	uint8_t key[16], sha[EVP_MAX_MD_SIZE];
 	char key64[32], expect[64], req[1024], head[MAX_HTTP_HEAD], both[128];
@@ -246,59 +271,60 @@ static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const 
 		ERR_clear_error();
 		SSL_read(c->ssl, &one, 1);
 		if (ERR_peek_last_error())
-			log_ssl_error(&c->fatal, "sending the upgrade to", cfg->url);
+			rc = ssl_why(&c->fatal, "sending the upgrade to", cfg->url, why, why_cap);
 		else
-			log_err("the proxy at %s closed the connection right after the TLS handshake; if its log "
-				"says 'client certificate rejected', check this node's --cert", cfg->url);
+			rc = usbws_why(why, why_cap, USBWS_ERR_TLS, "the proxy at %s closed the connection right after "
+				       "the TLS handshake; if its log says 'client certificate rejected', check this "
+				       "node's --cert", cfg->url);
 		/* a proxy that is up and hangs up at once judged our certificate */
 		c->fatal = 1;
-		return -1;
+		return rc;
 	}
 	head_len = read_head(c, 1, head, sizeof(head), &total);
 	if (head_len < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			log_err("no WebSocket handshake from %s within %d s; if the proxy logged "
-				"'client certificate rejected', check this node's --cert", cfg->url, c->timeout);
-		else
-			log_ssl_error(&c->fatal, "reading the upgrade answer from", cfg->url);
-		return -1;
+			return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "no WebSocket handshake from %s within %d s; if "
+					 "the proxy logged 'client certificate rejected', check this node's --cert",
+					 cfg->url, c->timeout);
+		return ssl_why(&c->fatal, "reading the upgrade answer from", cfg->url, why, why_cap);
 	}
 	snprintf(both, sizeof(both), "%s%s", key64, HTTPREPLY_WS_GUID);
 	EVP_Digest(both, strlen(both), sha, &shalen, EVP_sha1(), NULL);
 	base64(sha, shalen, expect);
 	rc = httpreply_upgrade(head, (size_t)head_len, expect, cfg->subprotocol);
-	if (rc == USBWS_ERR_HTTP_STATUS) {
-		log_err("%s answered the upgrade with '%.*s'", cfg->url, (int)strcspn(head, "\r\n"), head);
-		return -1;
-	}
-	if (rc == USBWS_ERR_WS_ACCEPT) {
-		log_err("%s answered the upgrade with a wrong Sec-WebSocket-Accept", cfg->url);
-		return -1;
-	}
-	if (rc < 0) {
-		log_err("%s did not agree to the %s subprotocol", cfg->url, cfg->subprotocol);
-		return -1;
-	}
+	if (rc == USBWS_ERR_HTTP_STATUS)
+		return usbws_why(why, why_cap, rc, "%s answered the upgrade with '%.*s'", cfg->url,
+				 (int)strcspn(head, "\r\n"), head);
+	if (rc == USBWS_ERR_WS_ACCEPT)
+		return usbws_why(why, why_cap, rc, "%s answered the upgrade with a wrong Sec-WebSocket-Accept",
+				 cfg->url);
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "%s did not agree to the %s subprotocol", cfg->url,
+				 cfg->subprotocol);
 	/* frames may already follow the head */
 	c->pre_len = total - (size_t)head_len;
 	memcpy(c->rx, head + head_len, c->pre_len);
 	return 0;
 }
 
-struct wsclient *wsclient_open(const struct wsclient_config *cfg, int *fatal)
+int wsclient_open(const struct wsclient_config *cfg, struct wsclient **out, int *fatal, char *why, size_t why_cap)
 {
 	struct wsclient *c = calloc(1, sizeof(*c));
 	char url[512], hostport[520], host[256], port[16], *p, *path;
 	const char *bracket;
 	struct timeval none = { 0, 0 };
+	int rc;
 
+	*out = NULL;
 	*fatal = 0;
 	if (!c)
-		return NULL;
+		return usbws_why(why, why_cap, USBWS_ERR_NOMEM, "connecting to %s: out of memory", cfg->url);
 	c->fd = -1;
 	c->frame = malloc(WS_MAX_HEADER + MAX_FRAME_OUT);
-	if (!c->frame)
+	if (!c->frame) {
+		rc = usbws_why(why, why_cap, USBWS_ERR_NOMEM, "connecting to %s: out of memory", cfg->url);
 		goto fail;
+	}
 	c->url = cfg->url;
 	c->timeout = cfg->timeout_seconds;
 	buf_init(&c->out, 0, 4 * (WS_MAX_HEADER + 65536));
@@ -319,33 +345,40 @@ struct wsclient *wsclient_open(const struct wsclient_config *cfg, int *fatal)
 		goto bad_url;
 
 	if (cfg->http_proxy) {
-		if (proxy_connect(c, cfg->http_proxy, host, port) < 0)
+		rc = proxy_connect(c, cfg->http_proxy, host, port, why, why_cap);
+		if (rc < 0)
 			goto fail;
 	} else {
 		c->fd = netaddr_connect_host(host, port, c->timeout);
 		if (c->fd < 0) {
 			if (errno == EINTR)
-				log_info("connecting to %s interrupted", cfg->url);
+				rc = usbws_why(why, why_cap, USBWS_ERR_INTERRUPTED, "connecting to %s interrupted",
+					       cfg->url);
 			else
-				log_err("cannot connect to %s: %s", cfg->url, strerror(errno));
+				rc = usbws_why(why, why_cap, c->fd, "cannot connect to %s: %s", cfg->url,
+					       strerror(errno));
 			goto fail;
 		}
 	}
-	if (tls_setup(c, cfg, host) < 0 || upgrade(c, cfg, host, port, path) < 0)
+	rc = tls_setup(c, cfg, host, why, why_cap);
+	if (rc == 0)
+		rc = upgrade(c, cfg, host, port, path, why, why_cap);
+	if (rc < 0)
 		goto fail;
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	c->last_rx_ms = monotonic_ms();
-	return c;
+	*out = c;
+	return 0;
 
 bad_url:
-	log_err("--url %s: expected wss://HOST[:PORT]/usbip", cfg->url);
+	rc = usbws_why(why, why_cap, USBWS_ERR_INVAL, "--url %s: expected wss://HOST[:PORT]/usbip", cfg->url);
 	c->fatal = 1;
 fail:
 	*fatal = c->fatal;
 	wsclient_close(c);
-	return NULL;
+	return rc;
 }
 
 void wsclient_close(struct wsclient *c)
@@ -409,18 +442,20 @@ int wsclient_send_close(struct wsclient *c, uint16_t code, const char *reason)
 	return queue_frame(c, WS_OP_CLOSE, payload, rl + 2);
 }
 
-void wsclient_flush(struct wsclient *c, int timeout_ms)
+int wsclient_flush(struct wsclient *c, int timeout_ms, char *why, size_t why_cap)
 {
 	int64_t deadline = monotonic_ms() + timeout_ms;
 	struct pollfd pfd = { c->fd, POLLOUT, 0 };
 	size_t taken;
+	int rc;
 
-	while (wsclient_send(c, NULL, 0, &taken) == 0 && wsclient_want_write(c)) {
+	while ((rc = wsclient_send(c, NULL, 0, &taken, why, why_cap)) == 0 && wsclient_want_write(c)) {
 		int64_t left = deadline - monotonic_ms();
 
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			return;
+			return 0;
 	}
+	return rc;
 }
 
 int wsclient_want_write(const struct wsclient *c)
@@ -438,7 +473,7 @@ int64_t wsclient_last_rx_ms(const struct wsclient *c)
 	return c->last_rx_ms;
 }
 
-int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *taken)
+int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *taken, char *why, size_t why_cap)
 {
 	*taken = 0;
 	for (;;) {
@@ -472,8 +507,7 @@ int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *t
 
 			if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
 				return 0;
-			log_ssl_error(&c->fatal, "writing to", c->url);
-			return -1;
+			return ssl_why(&c->fatal, "writing to", c->url, why, why_cap);
 		}
 		if (c->cur_is_out)
 			buf_consume(&c->out, c->cur_len);
@@ -482,7 +516,7 @@ int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *t
 }
 
 int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws_event *ev), void *ctx,
-		  char *why, size_t why_size)
+		  char *why, size_t why_cap)
 {
 	struct ws_event ev;
 	size_t len, pos = 0, used;
@@ -499,11 +533,10 @@ int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws
 			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 				return 0;
 			if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0)) {
-				snprintf(why, why_size, "the connection was closed");
+				snprintf(why, why_cap, "the connection was closed");
 				return 1;
 			}
-			log_ssl_error(&c->fatal, "reading from", c->url);
-			return -1;
+			return ssl_why(&c->fatal, "reading from", c->url, why, why_cap);
 		}
 		len = (size_t)n;
 		c->last_rx_ms = monotonic_ms();
@@ -511,8 +544,8 @@ int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws
 	while ((rc = wsframe_parse(&c->parser, c->rx + pos, len - pos, &used, &ev)) > 0) {
 		pos += used;
 		if (ev.type != WS_EV_CONTROL) {
-			if (on_event(ctx, &ev) < 0)
-				return -1;
+			if (on_event(ctx, &ev) != 0)
+				return 3;
 			continue;
 		}
 		if (ev.opcode == WS_OP_PING) {
@@ -520,7 +553,7 @@ int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws
 		} else if (ev.opcode == WS_OP_CLOSE) {
 			size_t rl = ev.u.control.len > 2 ? ev.u.control.len - 2 : 0;
 
-			log_printable(why, why_size, ev.u.control.payload + 2, rl);
+			log_printable(why, why_cap, ev.u.control.payload + 2, rl);
 			c->close_code = ev.u.control.len >= 2 ? ev.u.control.payload[0] << 8 | ev.u.control.payload[1] : 1005;
 			if (!c->close_sent)
 				queue_frame(c, WS_OP_CLOSE, ev.u.control.payload, ev.u.control.len >= 2 ? 2 : 0);
@@ -528,9 +561,7 @@ int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws
 			return 1;
 		}
 	}
-	if (rc < 0) {
-		log_err("the proxy sent a broken WebSocket frame: %s", usbws_strerror(rc));
-		return -1;
-	}
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "the proxy sent a broken WebSocket frame: %s", usbws_strerror(rc));
 	return 2;
 }

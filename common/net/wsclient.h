@@ -30,17 +30,25 @@ struct wsclient_config {
 	struct ssl_ctx_st *tls;
 };
 
+/*
+ * The failures below come with a sentence in why that says which step
+ * failed and why, for one log line; USBWS_ERR_INTERRUPTED means a stop
+ * signal cut a blocking call short, which is news rather than an error.
+ * A few hundred bytes of why is enough, unless a peer's answer is long.
+ */
+
 /* Reads cfg's cert, key and ca once into a TLS context for every later
  * connection: a program that stops being root keeps its key without being
- * able to read the file.  Returns it (SSL_CTX_free), or NULL after logging
- * why. */
-struct ssl_ctx_st *wsclient_tls_load(const struct wsclient_config *cfg);
+ * able to read the file.  Returns 0 with *out (SSL_CTX_free), or a
+ * negative enum usbws_err with why filled. */
+int wsclient_tls_load(const struct wsclient_config *cfg, struct ssl_ctx_st **out, char *why, size_t why_cap);
 void wsclient_tls_free(struct ssl_ctx_st *tls);
 
-/* Connects and upgrades.  Returns NULL after logging one line that says
- * which step failed and why; *fatal then tells that trying again would fail
- * the same way (a certificate refused either way, a bad URL or file). */
-struct wsclient *wsclient_open(const struct wsclient_config *cfg, int *fatal);
+/* Connects and upgrades.  Returns 0 with *out, or a negative enum
+ * usbws_err with why filled; *fatal then tells that trying again would
+ * fail the same way (a certificate refused either way, a bad URL or
+ * file). */
+int wsclient_open(const struct wsclient_config *cfg, struct wsclient **out, int *fatal, char *why, size_t why_cap);
 void wsclient_close(struct wsclient *c);
 int wsclient_fd(const struct wsclient *c);
 /* After wsclient_read returned 1: the status of the peer's close frame
@@ -63,24 +71,27 @@ int64_t wsclient_last_rx_ms(const struct wsclient *c);
  * Writes queued control frames, then binary frames of data (at most 256 KiB
  * each, masked into a frame buffer of its own: data is left as it was).
  * *taken says how much of data went into frames; a frame the socket has
- * only taken in part is finished first on the next call.  Returns 0, or -1
- * when the connection failed.
+ * only taken in part is finished first on the next call.  Returns 0, or a
+ * negative enum usbws_err with why filled when the connection failed.
  */
-int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *taken);
+int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *taken, char *why, size_t why_cap);
 
 /* True while queued bytes wait for the socket. */
 int wsclient_want_write(const struct wsclient *c);
 /* Before closing: writes what is queued, waiting up to timeout_ms for a
- * socket that has no room (a close reason is worth a moment, not more). */
-void wsclient_flush(struct wsclient *c, int timeout_ms);
+ * socket that has no room (a close reason is worth a moment, not more).
+ * Returns 0, also when the time ran out, or wsclient_send's failure. */
+int wsclient_flush(struct wsclient *c, int timeout_ms, char *why, size_t why_cap);
 
 /*
  * Reads what the socket has and parses it; calls on_event for every
- * event (DATA pointers are valid only during the call).  Pings are
- * answered.  Returns 0, 1 when the peer closed (reason in why), or -1 on
- * an error (logged).
+ * event (DATA pointers are valid only during the call), which returns 0
+ * to go on or non-zero to stop there.  Pings are answered.  Returns 0 when
+ * there is nothing to read now, 1 when the peer closed (reason in why), 2
+ * when it read and there may be more, 3 when on_event stopped it, or a
+ * negative enum usbws_err with why filled.
  */
 int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws_event *ev), void *ctx,
-		  char *why, size_t why_size);
+		  char *why, size_t why_cap);
 
 #endif

@@ -102,18 +102,14 @@ char *ctl_error(const char *code, const char *message)
 	return dump(json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", message));
 }
 
-static int copy_string(json_t *o, const char *key, char *dst, size_t size, char *why, size_t why_size)
+static int copy_string(json_t *o, const char *key, char *dst, size_t size, char *why, size_t why_cap)
 {
 	json_t *v = json_object_get(o, key);
 
-	if (!json_is_string(v)) {
-		snprintf(why, why_size, "field \"%s\" missing or not a string", key);
-		return USBWS_ERR_INVAL;
-	}
-	if (json_string_length(v) >= size) {
-		snprintf(why, why_size, "field \"%s\" longer than %zu bytes", key, size - 1);
-		return USBWS_ERR_INVAL;
-	}
+	if (!json_is_string(v))
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "field \"%s\" missing or not a string", key);
+	if (json_string_length(v) >= size)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "field \"%s\" longer than %zu bytes", key, size - 1);
 	/* every field ends up in a log line or on a terminal: the peer's
 	 * control characters (JSON lets it escape any) are masked there */
 	log_printable(dst, size, json_string_value(v), json_string_length(v));
@@ -127,10 +123,10 @@ static int hex_field(json_t *o, const char *key, unsigned int digits, unsigned l
 	char *end;
 
 	if (!json_is_string(v))
-		return -1;
+		return USBWS_ERR_INVAL;
 	s = json_string_value(v);
 	if (strlen(s) != digits || strspn(s, "0123456789abcdefABCDEF") != digits)
-		return -1;
+		return USBWS_ERR_INVAL;
 	*out = strtoul(s, &end, 16);
 	return 0;
 }
@@ -140,7 +136,7 @@ static int hex_byte(json_t *o, const char *key, uint8_t *out)
 	unsigned long v;
 
 	if (hex_field(o, key, 2, &v) < 0)
-		return -1;
+		return USBWS_ERR_INVAL;
 	*out = (uint8_t)v;
 	return 0;
 }
@@ -148,7 +144,7 @@ static int hex_byte(json_t *o, const char *key, uint8_t *out)
 /* One device object as ctl_device_json writes it, checked field by field,
  * so what a node claims is rebuilt, never passed on as it came. */
 static int parse_device(json_t *o, struct usbip_usb_device *dev, struct usbip_usb_interface *ifs,
-			char *why, size_t why_size)
+			char *why, size_t why_cap)
 {
 	json_t *list, *it, *v;
 	unsigned long vendor, product, class;
@@ -184,31 +180,28 @@ static int parse_device(json_t *o, struct usbip_usb_device *dev, struct usbip_us
 	dev->b_num_interfaces = (uint8_t)json_array_size(list);
 	return 0;
 bad:
-	snprintf(why, why_size, "a device needs busid, vendor and product (4 hex digits), class, and at most "
-		 "%d interfaces with class, subclass and protocol (2 hex digits)", USBIP_MAX_INTERFACES);
-	return USBWS_ERR_INVAL;
+	return usbws_why(why, why_cap, USBWS_ERR_INVAL,
+			 "a device needs busid, vendor and product (4 hex digits), class, and at most %d interfaces "
+			 "with class, subclass and protocol (2 hex digits)", USBIP_MAX_INTERFACES);
 }
 
-static int session_field(json_t *o, char *dst, char *why, size_t why_size)
+static int session_field(json_t *o, char *dst, char *why, size_t why_cap)
 {
-	if (copy_string(o, "session", dst, CTL_SESSION_HEX + 1, why, why_size) < 0)
+	if (copy_string(o, "session", dst, CTL_SESSION_HEX + 1, why, why_cap) < 0)
 		return USBWS_ERR_INVAL;
-	if (strlen(dst) != CTL_SESSION_HEX || strspn(dst, "0123456789abcdef") != CTL_SESSION_HEX) {
-		snprintf(why, why_size, "field \"session\" must be %d lowercase hex digits", CTL_SESSION_HEX);
-		return USBWS_ERR_INVAL;
-	}
+	if (strlen(dst) != CTL_SESSION_HEX || strspn(dst, "0123456789abcdef") != CTL_SESSION_HEX)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "field \"session\" must be %d lowercase hex digits",
+				 CTL_SESSION_HEX);
 	return 0;
 }
 
 /* A stream offset: a JSON integer from 0 up (jansson's are 63 bits). */
-static int offset_field(json_t *o, uint64_t *out, char *why, size_t why_size)
+static int offset_field(json_t *o, uint64_t *out, char *why, size_t why_cap)
 {
 	json_t *v = json_object_get(o, "received");
 
-	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		snprintf(why, why_size, "field \"received\" missing or not a byte count");
-		return USBWS_ERR_INVAL;
-	}
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "field \"received\" missing or not a byte count");
 	*out = (uint64_t)json_integer_value(v);
 	return 0;
 }
@@ -216,18 +209,18 @@ static int offset_field(json_t *o, uint64_t *out, char *why, size_t why_size)
 /* A hello for export: the exported device.  Nodes of usbws 0.1.0 also sent
  * "devices", their unexported devices; that field is ignored unread, as the
  * proxy shows them to no one. */
-static int parse_hello_export(json_t *hello, struct ctl_msg *msg, char *why, size_t why_size)
+static int parse_hello_export(json_t *hello, struct ctl_msg *msg, char *why, size_t why_cap)
 {
 	struct usbip_usb_device dev;
 
-	if (parse_device(json_object_get(hello, "device"), &dev, msg->ifs, why, why_size) < 0)
+	if (parse_device(json_object_get(hello, "device"), &dev, msg->ifs, why, why_cap) < 0)
 		return USBWS_ERR_INVAL;
 	msg->nifs = dev.b_num_interfaces;
 	memcpy(msg->busid, dev.busid, sizeof(msg->busid));
 	return 0;
 }
 
-int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size_t why_size)
+int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size_t why_cap)
 {
 	json_error_t jerr;
 	json_t *o, *v;
@@ -235,22 +228,20 @@ int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size
 	int rc = USBWS_ERR_INVAL;
 
 	memset(msg, 0, sizeof(msg[0]));
-	if (len > USBWS_LIST_MAX) {
-		snprintf(why, why_size, "control message of %zu bytes exceeds %d", len, USBWS_LIST_MAX);
-		return USBWS_ERR_INVAL;
-	}
+	if (len > USBWS_LIST_MAX)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "control message of %zu bytes exceeds %d", len,
+				 USBWS_LIST_MAX);
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!o) {
-		snprintf(why, why_size, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-		return USBWS_ERR_INVAL;
-	}
+	if (!o)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "malformed JSON at line %d column %d: %s", jerr.line,
+				 jerr.column, jerr.text);
 	if (!json_is_object(o)) {
-		snprintf(why, why_size, "control message is not a JSON object");
+		usbws_why(why, why_cap, USBWS_ERR_INVAL, "control message is not a JSON object");
 		goto out;
 	}
 	v = json_object_get(o, "type");
 	if (!json_is_string(v)) {
-		snprintf(why, why_size, "field \"type\" missing or not a string");
+		usbws_why(why, why_cap, USBWS_ERR_INVAL, "field \"type\" missing or not a string");
 		goto out;
 	}
 	type = json_string_value(v);
@@ -258,50 +249,50 @@ int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size
 		msg->type = CTL_HELLO;
 		v = json_object_get(o, "version");
 		if (!json_is_integer(v) || json_integer_value(v) != USBWS_CTL_VERSION) {
-			snprintf(why, why_size, "unsupported protocol version (this side speaks %d)", USBWS_CTL_VERSION);
+			usbws_why(why, why_cap, USBWS_ERR_INVAL, "unsupported protocol version (this side speaks %d)", USBWS_CTL_VERSION);
 			goto out;
 		}
-		if (copy_string(o, "role", msg->role, sizeof(msg->role), why, why_size) < 0)
+		if (copy_string(o, "role", msg->role, sizeof(msg->role), why, why_cap) < 0)
 			goto out;
 		if (strcmp(msg->role, "export") != 0 && strcmp(msg->role, "list") != 0 &&
 		    strcmp(msg->role, "resume") != 0) {
-			snprintf(why, why_size, "unknown role \"%s\" (export, list or resume)", msg->role);
+			usbws_why(why, why_cap, USBWS_ERR_INVAL, "unknown role \"%s\" (export, list or resume)", msg->role);
 			goto out;
 		}
-		if (strcmp(msg->role, "export") == 0 && parse_hello_export(o, msg, why, why_size) < 0)
+		if (strcmp(msg->role, "export") == 0 && parse_hello_export(o, msg, why, why_cap) < 0)
 			goto out;
-		if (strcmp(msg->role, "resume") == 0 && (session_field(o, msg->session, why, why_size) < 0 ||
-							 offset_field(o, &msg->received, why, why_size) < 0))
+		if (strcmp(msg->role, "resume") == 0 && (session_field(o, msg->session, why, why_cap) < 0 ||
+							 offset_field(o, &msg->received, why, why_cap) < 0))
 			goto out;
 	} else if (strcmp(type, "welcome") == 0) {
 		msg->type = CTL_WELCOME;
-		if (copy_string(o, "node", msg->node, sizeof(msg->node), why, why_size) < 0 ||
-		    copy_string(o, "busid", msg->busid, sizeof(msg->busid), why, why_size) < 0)
+		if (copy_string(o, "node", msg->node, sizeof(msg->node), why, why_cap) < 0 ||
+		    copy_string(o, "busid", msg->busid, sizeof(msg->busid), why, why_cap) < 0)
 			goto out;
 		/* without a session the proxy does not offer resumption */
 		if (json_object_get(o, "session")) {
 			v = json_object_get(o, "resume_seconds");
-			if (session_field(o, msg->session, why, why_size) < 0)
+			if (session_field(o, msg->session, why, why_cap) < 0)
 				goto out;
 			if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 86400) {
-				snprintf(why, why_size, "field \"resume_seconds\" must be 1..86400");
+				usbws_why(why, why_cap, USBWS_ERR_INVAL, "field \"resume_seconds\" must be 1..86400");
 				goto out;
 			}
 			msg->resume_seconds = (unsigned int)json_integer_value(v);
 		}
 	} else if (strcmp(type, "resumed") == 0 || strcmp(type, "ack") == 0) {
 		msg->type = type[0] == 'r' ? CTL_RESUMED : CTL_ACK;
-		if (offset_field(o, &msg->received, why, why_size) < 0)
+		if (offset_field(o, &msg->received, why, why_cap) < 0)
 			goto out;
 	} else if (strcmp(type, "nodes") == 0) {
 		msg->type = CTL_NODES;
 	} else if (strcmp(type, "error") == 0) {
 		msg->type = CTL_ERROR;
-		if (copy_string(o, "code", msg->code, sizeof(msg->code), why, why_size) < 0 ||
-		    copy_string(o, "message", msg->message, sizeof(msg->message), why, why_size) < 0)
+		if (copy_string(o, "code", msg->code, sizeof(msg->code), why, why_cap) < 0 ||
+		    copy_string(o, "message", msg->message, sizeof(msg->message), why, why_cap) < 0)
 			goto out;
 	} else {
-		snprintf(why, why_size, "unknown message type \"%.40s\"", type);
+		usbws_why(why, why_cap, USBWS_ERR_INVAL, "unknown message type \"%.40s\"", type);
 		goto out;
 	}
 	rc = 0;

@@ -73,7 +73,7 @@ char *ctl_error(const char *code, const char *message);
 /* Parses one text message of at most USBWS_LIST_MAX bytes (each receiver
  * bounds its own buffer lower where it can).  Returns 0, or USBWS_ERR_INVAL
  * with why filled. */
-int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size_t why_size);
+int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size_t why_cap);
 
 const char *ctl_speed_name(uint32_t speed);
 

@@ -393,7 +393,7 @@ int selftest_run(FILE *out)
 	rc = selftest_sample_session_build(&s);
 	if (rc < 0) {
 		fprintf(out, "cannot build the sample session: %s\n", usbws_strerror(rc));
-		return 1;
+		return rc;
 	}
 	snprintf(line, sizeof(line), "built a sample session: %zu bytes toward the device, %zu back, %u URBs",
 		 s.to_device.len, s.from_device.len, s.urbs);
@@ -441,5 +441,5 @@ int selftest_run(FILE *out)
 	selftest_bytes_free(&bytewise);
 	selftest_bytes_free(&chunked);
 	selftest_sample_session_free(&s);
-	return t.failed ? 1 : 0;
+	return (int)t.failed;
 }

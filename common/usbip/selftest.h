@@ -47,8 +47,9 @@ int selftest_event_log_append(struct selftest_bytes *log, const struct usbip_eve
 int selftest_frame_all(struct usbip_framer *f, const uint8_t *buf, size_t len, size_t chunk,
 		       struct selftest_bytes *log);
 
-/* The protocol self-check behind `usbws selftest`; returns 0 when every
- * check passed.  Writes a readable account to out. */
+/* The protocol self-check behind `usbws selftest`: returns how many checks
+ * failed (0: all passed), or a negative enum usbws_err when it could not
+ * run.  Writes a readable account to out. */
 int selftest_run(FILE *out);
 
 #endif

@@ -42,27 +42,28 @@ struct usbip_server {
 	struct importer_conn *conns[MAX_CONNS];
 };
 
-struct usbip_server *usbip_server_new(const char *spec, struct vdev **devs, size_t ndevs,
-				      const char **why)
+int usbip_server_new(const char *spec, struct vdev **devs, size_t ndevs, struct usbip_server **out, char *why,
+		     size_t why_cap)
 {
 	struct usbip_server *s = calloc(1, sizeof(*s));
 	int fd;
 
+	*out = NULL;
 	if (!s || !(s->busy = calloc(ndevs ? ndevs : 1, sizeof(*s->busy)))) {
-		*why = "out of memory";
 		free(s);
-		return NULL;
+		return usbws_why(why, why_cap, USBWS_ERR_NOMEM, "out of memory");
 	}
-	fd = netaddr_listen(spec, why);
+	fd = netaddr_listen(spec, why, why_cap);
 	if (fd < 0) {
 		free(s->busy);
 		free(s);
-		return NULL;
+		return fd;
 	}
 	s->listen_fd = fd;
 	s->devs = devs;
 	s->ndevs = ndevs;
-	return s;
+	*out = s;
+	return 0;
 }
 
 static struct buf *conn_tx(struct importer_conn *c)
@@ -302,7 +303,7 @@ int usbip_server_port(const struct usbip_server *s)
 	socklen_t len = sizeof(ss);
 
 	if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &len) < 0)
-		return -1;
+		return USBWS_ERR_SYSTEM;
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);

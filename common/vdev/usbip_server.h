@@ -16,15 +16,16 @@
 
 struct usbip_server;
 
-/* Listens on spec (HOST:PORT); the server borrows devs.  Returns NULL with
- * *why set on failure. */
-struct usbip_server *usbip_server_new(const char *spec, struct vdev **devs, size_t ndevs,
-				      const char **why);
+/* Listens on spec (HOST:PORT); the server borrows devs.  Returns 0 with
+ * *out, or a negative enum usbws_err with why filled. */
+int usbip_server_new(const char *spec, struct vdev **devs, size_t ndevs, struct usbip_server **out, char *why,
+		     size_t why_cap);
 /* Serves until *stop becomes non-zero.  Returns 0 or a negative enum usbws_err. */
 int usbip_server_run(struct usbip_server *s, volatile sig_atomic_t *stop);
 void usbip_server_free(struct usbip_server *s);
 
-/* The port actually bound (useful after listening on port 0). */
+/* The port actually bound (useful after listening on port 0), or
+ * USBWS_ERR_SYSTEM. */
 int usbip_server_port(const struct usbip_server *s);
 
 #endif

@@ -78,15 +78,16 @@ void vdev_init_common(struct vdev *d, const struct vdev_ops *ops, const struct v
 	d->info.b_num_interfaces = (uint8_t)nif;
 }
 
-int vdev_open(const char *spec, const char *busid, struct vdev **out, const char **why)
+int vdev_open(const char *spec, const char *busid, struct vdev **out, char *why, size_t why_cap)
 {
-	*why = NULL;
+	int rc;
+
 	if (strncmp(spec, "storage:", 8) == 0)
-		return vdev_storage_open(spec + 8, busid, out, why);
-	if (strcmp(spec, "sourcesink") == 0)
-		return vdev_sourcesink_open(busid, out);
-	*why = "unknown virtual device (use storage:PATH or sourcesink)";
-	return USBWS_ERR_INVAL;
+		return vdev_storage_open(spec + 8, busid, out, why, why_cap);
+	if (strcmp(spec, "sourcesink") != 0)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "unknown virtual device (use storage:PATH or sourcesink)");
+	rc = vdev_sourcesink_open(busid, out);
+	return rc < 0 ? usbws_why(why, why_cap, rc, "%s", usbws_strerror(rc)) : rc;
 }
 
 void vdev_close(struct vdev *d)

@@ -32,7 +32,8 @@ struct vdev;
 struct vdev_ops {
 	const char *kind;
 	/* Class or vendor control request; return 0 when handled, or a
-	 * negative errno (-EPIPE stalls). */
+	 * negative errno (-EPIPE stalls).  That is the URB's status for the
+	 * wire, as the kernel reports it, not an enum usbws_err. */
 	int (*control)(struct vdev *d, struct vdev_urb *u);
 	/* Bulk transfer on a non-zero endpoint. */
 	void (*bulk)(struct vdev *d, struct vdev_urb *u);
@@ -65,10 +66,10 @@ struct vdev {
  * Creates a device from a spec:
  *   storage:PATH   USB mass storage (BOT, SCSI) backed by the image at PATH
  *   sourcesink     bulk IN source of a known pattern, bulk OUT sink that checks it
- * busid names it in listings.  Returns 0 or a negative enum usbws_err;
- * *why gets a sentence for the user on failure.
+ * busid names it in listings.  Returns 0, or a negative enum usbws_err
+ * with why filled by a sentence for the user.
  */
-int vdev_open(const char *spec, const char *busid, struct vdev **out, const char **why);
+int vdev_open(const char *spec, const char *busid, struct vdev **out, char *why, size_t why_cap);
 void vdev_close(struct vdev *d);
 
 /* A new importer gets a device as after a USB reset: unconfigured, no
@@ -89,7 +90,7 @@ static inline uint8_t vdev_pattern_byte(uint32_t i)
 	return (uint8_t)(i % 63);
 }
 
-int vdev_storage_open(const char *path, const char *busid, struct vdev **out, const char **why);
+int vdev_storage_open(const char *path, const char *busid, struct vdev **out, char *why, size_t why_cap);
 int vdev_sourcesink_open(const char *busid, struct vdev **out);
 
 #endif

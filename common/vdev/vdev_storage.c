@@ -388,7 +388,7 @@ static const struct vdev_ops storage_ops = {
 	.destroy = storage_destroy,
 };
 
-int vdev_storage_open(const char *path, const char *busid, struct vdev **out, const char **why)
+int vdev_storage_open(const char *path, const char *busid, struct vdev **out, char *why, size_t why_cap)
 {
 	struct vdev_descriptors desc = { storage_device_desc, storage_config_desc, NULL, 3 };
 	struct storage *s;
@@ -400,20 +400,18 @@ int vdev_storage_open(const char *path, const char *busid, struct vdev **out, co
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		ro = 1;
 	}
-	if (fd < 0) {
-		*why = "cannot open the image file";
-		return USBWS_ERR_SYSTEM;
-	}
+	if (fd < 0)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "cannot open the image file");
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
 	    st.st_size % BLOCK_SIZE != 0) {
-		*why = "the image must be a regular, non-empty file whose size is a multiple of 512 bytes";
 		close(fd);
-		return USBWS_ERR_INVAL;
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL,
+				 "the image must be a regular, non-empty file whose size is a multiple of 512 bytes");
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		close(fd);
-		return USBWS_ERR_NOMEM;
+		return usbws_why(why, why_cap, USBWS_ERR_NOMEM, "out of memory");
 	}
 	s->fd = fd;
 	s->read_only = ro;

@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "base/usbws_err.h"
 #include "fuzz_common.h"
 #include "kernel/vhci.h"
 
@@ -35,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = start < cap ? start : 0;
 	why[0] = '\0';
 	rc = vhci_parse_status(text, data[0] >> 7, ports, cap, &n, why, sizeof(why));
-	FUZZ_ASSERT(rc == 0 || rc == -1);
+	FUZZ_ASSERT(rc == 0 || rc == USBWS_ERR_INVAL || rc == USBWS_ERR_NOSPACE);
 	FUZZ_ASSERT(n <= cap);
 	if (rc < 0)
 		FUZZ_ASSERT(why[0] != '\0' && strnlen(why, sizeof(why)) < sizeof(why));

@@ -3,6 +3,7 @@
  * the packed device layout, and malformed input with its specific error. */
 #include "testutil.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "base/byteorder.h"
@@ -577,6 +578,20 @@ static void test_strerror_covers_every_code(void **state)
 	assert_string_equal(usbws_strerror(-999), "unknown error");
 }
 
+/* usbws_why: the code back, the sentence cut to the buffer, errno kept. */
+static void test_why(void **state)
+{
+	char why[16];
+
+	(void)state;
+	errno = ENOENT;
+	assert_usbws_err(usbws_why(why, sizeof(why), USBWS_ERR_SYSTEM, "open %s: %s", "/x", strerror(errno)),
+			 USBWS_ERR_SYSTEM);
+	assert_string_equal(why, "open /x: No suc");
+	assert_int_equal(errno, ENOENT);
+	assert_usbws_err(usbws_why(NULL, 0, USBWS_ERR_INVAL, "%s", "nowhere to go"), USBWS_ERR_INVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -598,6 +613,7 @@ int main(void)
 		cmocka_unit_test(test_encoder_refuses),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_strerror_covers_every_code),
+		cmocka_unit_test(test_why),
 	};
 
 	return cmocka_run_group_tests_name("codec", tests, setup_limits, NULL);

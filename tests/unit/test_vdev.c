@@ -42,8 +42,7 @@ static void image_pattern(uint8_t *p, size_t n, size_t start)
 static int host_open(void **state, const char *kind)
 {
 	struct host *h = calloc(1, sizeof(*h));
-	const char *why;
-	char spec[96];
+	char spec[96], why[128];
 	int rc;
 
 	assert_non_null(h);
@@ -61,7 +60,7 @@ static int host_open(void **state, const char *kind)
 	} else {
 		snprintf(spec, sizeof(spec), "%s", kind);
 	}
-	rc = vdev_open(spec, "7-1", &h->dev, &why);
+	rc = vdev_open(spec, "7-1", &h->dev, why, sizeof(why));
 	assert_usbws_err(rc, 0);
 	assert_usbws_err(vdev_stream_init(&h->vs, h->dev, 1 << 20, 256 << 10, 16), 0);
 	h->val = usbip_validator_new(NULL);
@@ -330,20 +329,20 @@ static void test_storage_open_errors(void **state)
 {
 	char path[] = "/tmp/usbws-test-odd-XXXXXX";
 	struct vdev *d;
-	const char *why;
+	char why[128];
 	int fd = mkstemp(path);
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "abc", 3), 3);
 	close(fd);
-	assert_usbws_err(vdev_open("storage:/nonexistent/usbws.img", "1-1", &d, &why), USBWS_ERR_SYSTEM);
+	assert_usbws_err(vdev_open("storage:/nonexistent/usbws.img", "1-1", &d, why, sizeof(why)), USBWS_ERR_SYSTEM);
 	assert_string_equal(why, "cannot open the image file");
-	assert_usbws_err(vdev_open(path + 0, "1-1", &d, &why), USBWS_ERR_INVAL);
+	assert_usbws_err(vdev_open(path + 0, "1-1", &d, why, sizeof(why)), USBWS_ERR_INVAL);
 	assert_string_equal(why, "unknown virtual device (use storage:PATH or sourcesink)");
 	char spec[64];
 
 	snprintf(spec, sizeof(spec), "storage:%s", path);
-	assert_usbws_err(vdev_open(spec, "1-1", &d, &why), USBWS_ERR_INVAL);
+	assert_usbws_err(vdev_open(spec, "1-1", &d, why, sizeof(why)), USBWS_ERR_INVAL);
 	assert_string_equal(why, "the image must be a regular, non-empty file whose size is a multiple of 512 bytes");
 	unlink(path);
 }

@@ -69,12 +69,12 @@ static void test_parse(void **state)
 
 static void test_parse_refusals(void **state)
 {
-	static const struct { const char *text; const char *why; } rows[] = {
-		{ "hdr\nxx  0000 004 000 00000000 000000 0-0\n",
+	static const struct { const char *text; int want; const char *why; } rows[] = {
+		{ "hdr\nxx  0000 004 000 00000000 000000 0-0\n", USBWS_ERR_INVAL,
 		  "vhci status line 2 does not parse: \"xx  0000 004 000 00000000 000000 0-0\"" },
-		{ "hdr\nhs  0000 004\n", "vhci status line 2 does not parse: \"hs  0000 004\"" },
+		{ "hdr\nhs  0000 004\n", USBWS_ERR_INVAL, "vhci status line 2 does not parse: \"hs  0000 004\"" },
 		{ "hdr\nhs  0000 004 000 00000000 000000 0-0\nhs  0001 004 000 00000000 000000 0-0\n"
-		  "hs  0002 004 000 00000000 000000 0-0\n", "more than 2 vhci ports" },
+		  "hs  0002 004 000 00000000 000000 0-0\n", USBWS_ERR_NOSPACE, "more than 2 vhci ports" },
 	};
 	struct vhci_port ports[2];
 	char why[200];
@@ -83,7 +83,7 @@ static void test_parse_refusals(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		n = 0;
-		assert_int_equal(vhci_parse_status(rows[i].text, 0, ports, 2, &n, why, sizeof(why)), -1);
+		assert_usbws_err(vhci_parse_status(rows[i].text, 0, ports, 2, &n, why, sizeof(why)), rows[i].want);
 		assert_string_equal(why, rows[i].why);
 	}
 }
@@ -126,7 +126,7 @@ static void test_sets(void **state)
 	assert_false(set.allowed[1] || set.allowed[3]);
 	static const char *const bad[] = { "", "x", "1,", ",1", "128", "vhci_hcd.", "1;2", "-1", "99999999999999999999" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(vhci_parse_set(bad[i], &set, why, sizeof(why)), -1);
+		assert_usbws_err(vhci_parse_set(bad[i], &set, why, sizeof(why)), USBWS_ERR_INVAL);
 		assert_non_null(strstr(why, "expected vhci_hcd numbers like 0,2 or vhci_hcd.3, each below 128"));
 	}
 }
@@ -174,10 +174,10 @@ static void test_sysfs_hold(void **state)
 	slurp(path, got, sizeof(got));
 	assert_string_equal(got, "");
 	/* an unheld path is opened as before */
-	assert_int_equal(sysfs_write("16", "detach"), -1);
+	assert_usbws_err(sysfs_write("16", "detach"), USBWS_ERR_SYSTEM);
 	assert_int_equal(errno, ENOENT);
 	/* a missing file cannot be held; a full table says so */
-	assert_int_equal(sysfs_hold("detach"), -1);
+	assert_usbws_err(sysfs_hold("detach"), USBWS_ERR_SYSTEM);
 	assert_int_equal(errno, ENOENT);
 	for (i = 1; i < SYSFS_MAX_HELD; i++) {
 		snprintf(path, sizeof(path), "%s/f%d", dir, i);
@@ -186,7 +186,7 @@ static void test_sysfs_hold(void **state)
 	}
 	snprintf(path, sizeof(path), "%s/one-more", dir);
 	fclose(fopen(path, "w"));
-	assert_int_equal(sysfs_hold("one-more"), -1);
+	assert_usbws_err(sysfs_hold("one-more"), USBWS_ERR_SYSTEM);
 	assert_int_equal(errno, ENOSPC);
 	/* the fds stay open for the process's life: the files go, the test's tree too */
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
