@@ -44,8 +44,43 @@ void cmd_link_args_init(struct cmd_link_args *args)
 	args->node.resume_window = RESUME_DEFAULT_WINDOW;
 }
 
-int cmd_link_option(const struct cmd *cmd, const struct option *opts, int c, const char *arg,
-		    struct cmd_link_args *args)
+const struct option cmd_link_options[] = {
+	{ "url", required_argument, NULL, LINK_URL },
+	{ "remote", required_argument, NULL, LINK_REMOTE },
+	{ "cert", required_argument, NULL, LINK_CERT },
+	{ "key", required_argument, NULL, LINK_KEY },
+	{ "ca", required_argument, NULL, LINK_CA },
+	{ "proxy", required_argument, NULL, LINK_PROXY },
+	{ "virtual", required_argument, NULL, LINK_VIRTUAL },
+	{ "json", no_argument, NULL, LINK_JSON },
+	{ "verbose", no_argument, NULL, LINK_VERBOSE },
+	{ "local", no_argument, NULL, LINK_LOCAL },
+	{ "connect-timeout", required_argument, NULL, LINK_CONNECT_TIMEOUT },
+	{ "busid", required_argument, NULL, LINK_BUSID },
+	{ "device", required_argument, NULL, LINK_DEVICE },
+	{ "match", required_argument, NULL, LINK_MATCH },
+	{ "all", no_argument, NULL, LINK_ALL },
+	{ "ping-interval", required_argument, NULL, LINK_PING_INTERVAL },
+	{ "ping-timeout", required_argument, NULL, LINK_PING_TIMEOUT },
+	{ "backoff-max", required_argument, NULL, LINK_BACKOFF_MAX },
+	{ "retries", required_argument, NULL, LINK_RETRIES },
+	{ "resume-window", required_argument, NULL, LINK_RESUME_WINDOW },
+	{ "user", required_argument, NULL, LINK_USER },
+	{ "help", no_argument, NULL, CMD_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+const struct option cmd_admin_options[] = {
+	{ "busid", required_argument, NULL, ADMIN_BUSID },
+	{ "port", required_argument, NULL, ADMIN_PORT },
+	{ "json", no_argument, NULL, ADMIN_JSON },
+	{ "verbose", no_argument, NULL, ADMIN_VERBOSE },
+	{ "help", no_argument, NULL, CMD_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int link_option(const struct cmd *cmd, const struct option *opts, int c, const char *arg,
+		       struct cmd_link_args *args)
 {
 	struct node_config *cfg = &args->node;
 	struct hotplug_filter *filter = &args->filter;
@@ -115,6 +150,24 @@ int cmd_link_option(const struct cmd *cmd, const struct option *opts, int c, con
 	return 0;
 }
 
+int cmd_link_parse(const struct cmd *cmd, int argc, char **argv, struct cmd_link_args *args)
+{
+	int c, rc;
+
+	cmd_link_args_init(args);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", cmd_link_options, NULL)) != -1) {
+		if (c == CMD_HELP) {
+			args->help = 1;
+			return 0;
+		}
+		rc = link_option(cmd, cmd_link_options, c, optarg, args);
+		if (rc)
+			return rc;
+	}
+	return cmd_no_more_args(cmd, argc, argv) ? CMD_USAGE_ERROR : 0;
+}
+
 int cmd_link_check_timers(const struct cmd *cmd, const struct cmd_link_args *args)
 {
 	const struct node_config *cfg = &args->node;
@@ -153,8 +206,8 @@ int cmd_link_check_tls(const struct cmd *cmd, const char *url_option, const stru
 	return 0;
 }
 
-int cmd_admin_parse(const struct cmd *cmd, const struct option *opts, enum cmd_admin_takes takes, int argc,
-		    char **argv, struct cmd_admin_args *args)
+int cmd_admin_parse(const struct cmd *cmd, enum cmd_admin_takes takes, int argc, char **argv,
+		    struct cmd_admin_args *args)
 {
 	const int wants_busid = takes == ADMIN_TAKES_BUSID, wants_port = takes == ADMIN_TAKES_PORT;
 	const char *port = NULL;
@@ -164,7 +217,7 @@ int cmd_admin_parse(const struct cmd *cmd, const struct option *opts, enum cmd_a
 
 	memset(args, 0, sizeof(*args));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", cmd_admin_options, NULL)) != -1) {
 		switch (c) {
 		case ADMIN_BUSID: args->busid = optarg; break;
 		case ADMIN_PORT: port = optarg; break;

@@ -65,8 +65,8 @@ int cmd_no_more_args(const struct cmd *cmd, int argc, char **argv);
 
 /*
  * connect and list: one set of options serves both (the units'
- * USBWS_CONNECT_ARGS, --url included, does for list --json too), so each
- * table names them with these values and cmd_link_option() reads them.
+ * USBWS_CONNECT_ARGS, --url included, does for list --json too):
+ * cmd_link_options holds them, with these values.
  */
 enum cmd_link_opt {
 	LINK_URL = 'u', LINK_REMOTE = 'r', LINK_CERT = 'c', LINK_KEY = 'k', LINK_CA = 'a',
@@ -89,16 +89,18 @@ struct cmd_link_args {
 	const char *busid;        /* --busid's value, unless a --device came after it */
 	int json;
 	int local;
+	int help;                 /* -h/--help was given: print the usage and exit 0 */
 };
 
 /* The defaults: node.h's and resume.h's. */
 void cmd_link_args_init(struct cmd_link_args *args);
 
-/* Reads one option c of a table made of enum cmd_link_opt values (opts is
- * that table, to name the option).  Returns 0, or CMD_USAGE_ERROR after
- * saying why. */
-int cmd_link_option(const struct cmd *cmd, const struct option *opts, int c, const char *arg,
-		    struct cmd_link_args *args);
+/* connect's and list's getopt table, one for both */
+extern const struct option cmd_link_options[];
+
+/* Parses connect's or list's line into args (defaults first).  Returns 0
+ * (see args->help), or CMD_USAGE_ERROR after saying why. */
+int cmd_link_parse(const struct cmd *cmd, int argc, char **argv, struct cmd_link_args *args);
 
 /* The checks of the keepalive and backoff options both commands make. */
 int cmd_link_check_timers(const struct cmd *cmd, const struct cmd_link_args *args);
@@ -132,9 +134,12 @@ struct cmd_admin_args {
 	int help;                 /* -h/--help was given: print the usage and exit 0 */
 };
 
-/* Parses an admin command's line with its table opts.  Returns 0 (see
- * args->help), or CMD_USAGE_ERROR after saying why. */
-int cmd_admin_parse(const struct cmd *cmd, const struct option *opts, enum cmd_admin_takes takes, int argc,
-		    char **argv, struct cmd_admin_args *args);
+/* the six admin commands' getopt table, one for all */
+extern const struct option cmd_admin_options[];
+
+/* Parses an admin command's line.  Returns 0 (see args->help), or
+ * CMD_USAGE_ERROR after saying why. */
+int cmd_admin_parse(const struct cmd *cmd, enum cmd_admin_takes takes, int argc, char **argv,
+		    struct cmd_admin_args *args);
 
 #endif

@@ -21,16 +21,8 @@ const char cmd_bind_usage[] =
 
 int cmd_bind(const struct cmd *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "busid", required_argument, NULL, ADMIN_BUSID },
-		{ "port", required_argument, NULL, ADMIN_PORT },
-		{ "json", no_argument, NULL, ADMIN_JSON },
-		{ "verbose", no_argument, NULL, ADMIN_VERBOSE },
-		{ "help", no_argument, NULL, CMD_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct cmd_admin_args args;
-	int rc = cmd_admin_parse(cmd, opts, ADMIN_TAKES_BUSID, argc, argv, &args);
+	int rc = cmd_admin_parse(cmd, ADMIN_TAKES_BUSID, argc, argv, &args);
 
 	if (rc)
 		return rc;

@@ -47,45 +47,13 @@ const char cmd_list_usage[] =
 
 int cmd_list(const struct cmd *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "url", required_argument, NULL, LINK_URL },
-		{ "remote", required_argument, NULL, LINK_REMOTE },
-		{ "cert", required_argument, NULL, LINK_CERT },
-		{ "key", required_argument, NULL, LINK_KEY },
-		{ "ca", required_argument, NULL, LINK_CA },
-		{ "proxy", required_argument, NULL, LINK_PROXY },
-		{ "virtual", required_argument, NULL, LINK_VIRTUAL },
-		{ "json", no_argument, NULL, LINK_JSON },
-		{ "verbose", no_argument, NULL, LINK_VERBOSE },
-		{ "local", no_argument, NULL, LINK_LOCAL },
-		{ "connect-timeout", required_argument, NULL, LINK_CONNECT_TIMEOUT },
-		{ "busid", required_argument, NULL, LINK_BUSID },
-		{ "device", required_argument, NULL, LINK_DEVICE },
-		{ "match", required_argument, NULL, LINK_MATCH },
-		{ "all", no_argument, NULL, LINK_ALL },
-		{ "ping-interval", required_argument, NULL, LINK_PING_INTERVAL },
-		{ "ping-timeout", required_argument, NULL, LINK_PING_TIMEOUT },
-		{ "backoff-max", required_argument, NULL, LINK_BACKOFF_MAX },
-		{ "retries", required_argument, NULL, LINK_RETRIES },
-		{ "resume-window", required_argument, NULL, LINK_RESUME_WINDOW },
-		{ "user", required_argument, NULL, LINK_USER },
-		{ "help", no_argument, NULL, CMD_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct cmd_link_args args;
-	int c, rc;
+	int rc = cmd_link_parse(cmd, argc, argv, &args);
 
-	cmd_link_args_init(&args);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == CMD_HELP)
-			return cmd_help(cmd);
-		rc = cmd_link_option(cmd, opts, c, optarg, &args);
-		if (rc)
-			return rc;
-	}
-	if (cmd_no_more_args(cmd, argc, argv))
-		return CMD_USAGE_ERROR;
+	if (rc)
+		return rc;
+	if (args.help)
+		return cmd_help(cmd);
 	if (args.hotplug) {
 		fprintf(stderr, "usbws list: %s is for usbws connect\n", args.hotplug);
 		return CMD_USAGE_ERROR;

@@ -17,19 +17,27 @@ commands() {
 		inside && /^  [a-z]/ { print $1 }'
 }
 
-# long_options FILE...: the long options of the files' getopt tables
-# (their struct option arrays), one a line
+# long_options FILE [TABLE]: the long options of FILE's getopt tables
+# (its struct option arrays), or of the one named TABLE, one a line
 long_options() {
-	awk '/struct option/ { inside = 1 }
+	awk -v table="${2:-}" '/struct option/ && (table == "" || index($0, "struct option " table "[")) { inside = 1 }
 	     inside && match($0, /\{ "[^"]+",/) { print substr($0, RSTART + 3, RLENGTH - 5) }
-	     inside && /^\t*\};/ { inside = 0 }' "$@"
+	     inside && /^\t*\};/ { inside = 0 }' "$1"
 }
 
-# names_every_option FILE HELP: fails naming each long option of FILE's
-# getopt tables that HELP does not mention as --NAME
+# command_options FILE: the options a command file takes: its own table's,
+# and those of the table in cmd.c it parses with, shared with others
+command_options() {
+	long_options "$1"
+	! grep -q "cmd_link_parse(" "$1" || long_options "$SRC/usbws/cmd.c" cmd_link_options
+	! grep -q "cmd_admin_parse(" "$1" || long_options "$SRC/usbws/cmd.c" cmd_admin_options
+}
+
+# names_every_option FILE HELP: fails naming each option FILE takes that
+# HELP does not mention as --NAME
 names_every_option() {
 	local opt missing=0 n=0
-	for opt in $(long_options "$1"); do
+	for opt in $(command_options "$1"); do
 		n=$((n + 1))
 		grep -qE -- "--$opt([^a-z-]|\$)" <<<"$2" || { echo "${1#"$SRC"/}: --$opt is not in its help"; missing=1; }
 	done
@@ -114,7 +122,7 @@ names_every_option() {
 @test "each usbws command's help names every option of its getopt table" {
 	for cmd in $(commands); do
 		help=$("$USBWS" "$cmd" --help)
-		if grep -q "struct option" "$SRC/usbws/cmd_$cmd.c"; then
+		if [ -n "$(command_options "$SRC/usbws/cmd_$cmd.c")" ]; then
 			names_every_option "$SRC/usbws/cmd_$cmd.c" "$help"
 		else
 			# selftest: no options but --help
@@ -135,7 +143,7 @@ names_every_option() {
 	# in roff source a dash is "\-": --ping-timeout is \-\-ping\-timeout
 	in_man() {
 		local opt pat missing=0
-		for opt in $(long_options "${@:2}" | sort -u); do
+		for opt in $(for f in "${@:2}"; do command_options "$f"; done | sort -u); do
 			pat=$(printf '%s' "$opt" | sed 's/-/\\\\-/g')
 			grep -qE -- "\\\\-\\\\-$pat([^a-z\\\\]|\\\\[^-]|\$)" "$1" || { echo "${1#"$SRC"/} lacks --$opt"; missing=1; }
 		done
