@@ -200,15 +200,9 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	rc = proxy_vhci_init(&px, why, sizeof(why));
 	if (rc == 0)
 		rc = open_listeners(&px, cfg, why, sizeof(why));
+	if (rc == 0)
+		rc = drop_privileges(cfg, why, sizeof(why));
 	if (rc < 0) {
-		log_err("%s", why);
-		lws_context_destroy(px.ctx);
-		proxy_listen_close(&px.wss);
-		proxy_listen_close(&px.usbip);
-		proxy_vhci_free(&px);
-		return 1;
-	}
-	if (drop_privileges(cfg, why, sizeof(why)) < 0) {
 		log_err("%s", why);
 		lws_context_destroy(px.ctx);
 		proxy_listen_close(&px.wss);
