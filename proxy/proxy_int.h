@@ -90,12 +90,14 @@ struct tunnel {
 	time_t replaced_since;            /* same node busid; the run of takeovers each within */
 	unsigned int replacements;        /* PROXY_LOOP_SECONDS of the last, and its last warning */
 	time_t loop_warned;
-	char busid[USBIP_BUSID_SIZE];     /* as the proxy exports it */
+	char busid[USBIP_BUSID_SIZE];     /* its stable address, as the proxy exports it (devaddr.h) */
 	char node_busid[USBIP_BUSID_SIZE];/* as the node calls it */
 	char hello_busid[USBIP_BUSID_SIZE];/* as its hello named it */
+	char serial[CTL_SERIAL_MAX + 1];   /* the hello's: the device's USB serial, "" when none */
 	struct usbip_usb_device dev;
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];
 	int hello_seen;
+	int address_by_serial; /* else by vendor:product and the node's busid */
 	int exported;
 	uint64_t list_seq;                /* order of export: exported tunnels sit newest first */
 	uint16_t op_code;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "certid.h"
+#include "devaddr.h"
 #include "tunnel/ctl.h"
 #include "base/log.h"
 #include "base/monoclock.h"
@@ -212,7 +213,7 @@ static void replace_older(struct tunnel *t)
 	for (u = t->px->tunnels; u; u = next) {
 		next = u->next;
 		if (u == t || !u->exported || u->closing || strcmp(u->node, t->node) != 0 ||
-		    strcmp(u->node_busid, t->node_busid) != 0)
+		    strcmp(u->busid, t->busid) != 0)
 			continue;
 		if (u->replacements && now - u->replaced_at <= PROXY_LOOP_SECONDS) {
 			t->replacements = u->replacements + 1;
@@ -257,6 +258,43 @@ static void replace_older(struct tunnel *t)
 
 static int over_tunnel_cap(struct tunnel *t, const char *busid);
 
+/* The device's stable address into t->busid.  Another node's device at
+ * the same address takes 2^64 tries to make on purpose: it is refused,
+ * and the first to hold the address keeps it.  The same node's device
+ * there is the same device come back, which replace_older settles. */
+static int assign_address(struct tunnel *t)
+{
+	struct devaddr_source src = {
+		.node = t->node,
+		.vid = t->dev.id_vendor,
+		.pid = t->dev.id_product,
+		.node_busid = t->node_busid,
+		/* the hello's serial is that of the device it named */
+		.serial = strcmp(t->node_busid, t->hello_busid) == 0 ? t->serial : NULL,
+	};
+	const struct tunnel *u;
+	char why[300];
+	int by_serial = devaddr_make(&src, t->busid);
+
+	if (by_serial < 0) {
+		proxy_tunnel_fail(t, "address", "cannot derive this device's address (SHA-256 unavailable)");
+		return by_serial;
+	}
+	for (u = t->px->tunnels; u; u = u->next) {
+		if (u == t || !u->exported || u->closing || strcmp(u->busid, t->busid) != 0 ||
+		    strcmp(u->node, t->node) == 0)
+			continue;
+		snprintf(why, sizeof(why),
+			 "address %s is held by a device of another node; refused (doc/fleet.md)", t->busid);
+		log_warn("node %s: its %s would take address %s of node %s's %s: refused", t->node, t->node_busid,
+			 t->busid, u->node, u->node_busid);
+		proxy_tunnel_fail(t, "address", why);
+		return USBWS_ERR_REFUSED;
+	}
+	t->address_by_serial = by_serial;
+	return 0;
+}
+
 /* OP messages from the node: the export and, at the end, the unexport. */
 static int on_node_op(void *ctx, const struct usbip_event *ev)
 {
@@ -287,16 +325,16 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		if (over_tunnel_cap(t, node_busid))
 			return USBWS_ERR_REFUSED;
 		memcpy(t->node_busid, t->dev.busid, sizeof(t->node_busid));
-		/* busids must be unique on the proxy whatever the nodes call them */
-		snprintf(t->busid, sizeof(t->busid), "%u-1", bus);
+		if (assign_address(t) < 0)
+			return USBWS_ERR_REFUSED;
 		memcpy(t->dev.busid, t->busid, sizeof(t->busid));
 		snprintf(t->dev.path, sizeof(t->dev.path), "/usbws/%s/%s", t->node, node_busid);
 		t->dev.busnum = bus;
 		t->dev.devnum = 1;
 		t->exported = 1;
 		move_to_front(t);
-		log_info("node %s exported %04x:%04x (its %s) as busid %s", t->node, t->dev.id_vendor,
-			 t->dev.id_product, node_busid, t->busid);
+		log_info("node %s exported %04x:%04x (its %s) as busid %s, by its %s", t->node, t->dev.id_vendor,
+			 t->dev.id_product, node_busid, t->busid, t->address_by_serial ? "serial" : "port");
 		replace_older(t);
 		if (px->cfg->resume_seconds > 0)
 			new_session(t->session);
@@ -515,6 +553,7 @@ static void node_text(struct node_conn *c, const void *in, size_t len, int final
 		/* a node back from a dead link, at its cap, replaces its own
 		 * older tunnel of this device rather than being refused */
 		snprintf(t->hello_busid, sizeof(t->hello_busid), "%s", msg.busid);
+		memcpy(t->serial, msg.serial, sizeof(t->serial));
 		if (over_tunnel_cap(t, t->hello_busid))
 			return;
 		log_info("node %s connected", t->node);

@@ -63,6 +63,7 @@ struct export_ops {
 	const char *(*name)(const struct export *x);
 	const struct usbip_usb_device *(*info)(const struct export *x);
 	const struct usbip_usb_interface *(*ifs)(const struct export *x);
+	const char *(*serial)(const struct export *x);       /* NULL or "" when none */
 	struct buf *(*tx)(struct export *x);                 /* bytes for the proxy */
 	struct usbip_validator *(*validator)(const struct export *x);
 	/* the proxy confirmed the export: a code, with why filled */
@@ -146,6 +147,10 @@ static const char *virt_kind(const struct export *x) { (void)x; return "virtual"
 static const char *virt_name(const struct export *x) { (void)x; return NULL; }
 static const struct usbip_usb_device *virt_info(const struct export *x) { return &x->vdev->info; }
 static const struct usbip_usb_interface *virt_ifs(const struct export *x) { return x->vdev->interfaces; }
+static const char *virt_serial(const struct export *x)
+{
+	return vdev_serial(x->vdev);
+}
 static struct buf *virt_tx(struct export *x) { return vdev_stream_tx(&x->vs); }
 static struct usbip_validator *virt_validator(const struct export *x) { return vdev_stream_validator(&x->vs); }
 static int virt_start(struct export *x, char *why, size_t why_cap) { (void)x; (void)why; (void)why_cap; return 0; }
@@ -172,11 +177,25 @@ static void virt_close(struct export *x)
 }
 
 static const struct export_ops virtual_ops = {
-	.kind = virt_kind, .name = virt_name, .info = virt_info, .ifs = virt_ifs, .tx = virt_tx,
-	.validator = virt_validator, .start = virt_start, .feed = virt_feed, .at_boundary = virt_at_boundary,
-	.closed = virt_closed, .stop = virt_stop, .quiesced = virt_quiesced, .fd = virt_fd,
-	.poll_events = virt_poll_events, .io = virt_io, .taken_from = virt_taken_from,
-	.hold_files = virt_hold_files, .close = virt_close,
+	.kind = virt_kind,
+	.name = virt_name,
+	.info = virt_info,
+	.ifs = virt_ifs,
+	.serial = virt_serial,
+	.tx = virt_tx,
+	.validator = virt_validator,
+	.start = virt_start,
+	.feed = virt_feed,
+	.at_boundary = virt_at_boundary,
+	.closed = virt_closed,
+	.stop = virt_stop,
+	.quiesced = virt_quiesced,
+	.fd = virt_fd,
+	.poll_events = virt_poll_events,
+	.io = virt_io,
+	.taken_from = virt_taken_from,
+	.hold_files = virt_hold_files,
+	.close = virt_close,
 };
 
 /* kernel devices: usbip-host or usbip-vudc, through a socketpair */
@@ -185,6 +204,10 @@ static const char *kern_kind(const struct export *x) { return kdev_kind(x->kd); 
 static const char *kern_name(const struct export *x) { return kdev_name(x->kd); }
 static const struct usbip_usb_device *kern_info(const struct export *x) { return kdev_info(x->kd); }
 static const struct usbip_usb_interface *kern_ifs(const struct export *x) { return kdev_ifs(x->kd); }
+static const char *kern_serial(const struct export *x)
+{
+	return kdev_serial(x->kd);
+}
 static struct buf *kern_tx(struct export *x) { return kdev_tx(x->kd); }
 static struct usbip_validator *kern_validator(const struct export *x) { return kdev_validator(x->kd); }
 static int kern_at_boundary(const struct export *x) { return kdev_commands_at_boundary(x->kd); }
@@ -227,11 +250,25 @@ static int kern_io(struct export *x, short revents)
 }
 
 static const struct export_ops kernel_ops = {
-	.kind = kern_kind, .name = kern_name, .info = kern_info, .ifs = kern_ifs, .tx = kern_tx,
-	.validator = kern_validator, .start = kern_start, .feed = kern_feed, .at_boundary = kern_at_boundary,
-	.closed = kern_closed, .stop = kern_stop, .quiesced = kern_quiesced, .fd = kern_fd,
-	.poll_events = kern_poll_events, .io = kern_io, .taken_from = kern_taken_from,
-	.hold_files = kern_hold_files, .close = kern_close,
+	.kind = kern_kind,
+	.name = kern_name,
+	.info = kern_info,
+	.ifs = kern_ifs,
+	.serial = kern_serial,
+	.tx = kern_tx,
+	.validator = kern_validator,
+	.start = kern_start,
+	.feed = kern_feed,
+	.at_boundary = kern_at_boundary,
+	.closed = kern_closed,
+	.stop = kern_stop,
+	.quiesced = kern_quiesced,
+	.fd = kern_fd,
+	.poll_events = kern_poll_events,
+	.io = kern_io,
+	.taken_from = kern_taken_from,
+	.hold_files = kern_hold_files,
+	.close = kern_close,
 };
 
 /* A stop signal during a blocking step is no failure: said, not shouted. */
@@ -277,7 +314,7 @@ static int queue_export(struct node *n)
 	uint8_t req[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
 	int len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_EXPORT, 0, x->ops->info(x));
 
-	if (send_text(n, ctl_hello_export(x->ops->info(x), x->ops->ifs(x))) < 0 || len < 0 ||
+	if (send_text(n, ctl_hello_export(x->ops->info(x), x->ops->ifs(x), x->ops->serial(x))) < 0 || len < 0 ||
 	    buf_append(x->ops->tx(x), req, (size_t)len) < 0)
 		return USBWS_ERR_NOMEM;
 	return 0;

@@ -44,6 +44,7 @@ static int host_open(struct kdev *k, char *why, size_t why_cap)
 		return usbws_why(why, why_cap, USBWS_ERR_BUSY, "%s is %s, not available for export", k->name,
 				 usbdev_state(&d));
 	k->info = d.info;
+	memcpy(k->serial, d.serial, sizeof(k->serial));
 	memcpy(k->ifs, d.ifs, sizeof(k->ifs));
 	k->devid = d.info.busnum << 16 | d.info.devnum;
 	return 0;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "kernel/usbdev.h"
 #include "usbip/usbip_framer.h"
 
 struct kdev;
@@ -34,6 +35,7 @@ struct kdev {
 	const struct kdev_ops *ops;
 	char name[USBIP_BUSID_SIZE];     /* busid, or the vudc's name */
 	struct usbip_usb_device info;
+	char serial[USBDEV_SERIAL_SIZE]; /* "" when none (a vudc's gadget shows none) */
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];
 	uint32_t devid;                  /* what the kernel's side expects in CMD headers */
 	char orig_driver[64];            /* bound to usbip-host by us: the driver to give it back to */
@@ -95,6 +97,10 @@ static inline const char *kdev_kind(const struct kdev *k) { return k->ops->kind;
 static inline const char *kdev_name(const struct kdev *k) { return k->name; }
 static inline const struct usbip_usb_device *kdev_info(const struct kdev *k) { return &k->info; }
 static inline const struct usbip_usb_interface *kdev_ifs(const struct kdev *k) { return k->ifs; }
+static inline const char *kdev_serial(const struct kdev *k)
+{
+	return k->serial;
+}
 static inline struct usbip_validator *kdev_validator(const struct kdev *k) { return k->validator; }
 /* Our end of the socketpair, to poll with kdev_poll_events; -1 before kdev_start. */
 static inline int kdev_fd(const struct kdev *k) { return k->fd; }

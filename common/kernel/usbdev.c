@@ -96,6 +96,13 @@ int usbdev_read(const char *busid, struct usbdev *d)
 	scan.n = 0;
 	sysfs_list(add_interface, &scan, "bus/usb/devices/%s", busid);
 	u->b_num_interfaces = (uint8_t)scan.n;
+	/* the stable part of the device's address on the proxy; a serial
+	 * the kernel shows with control characters is no identity */
+	if (sysfs_read(d->serial, sizeof(d->serial), "bus/usb/devices/%s/serial", busid) < 0 ||
+	    strcspn(d->serial,
+		    "\x01\x02\x03\x04\x05\x06\x07\x08\t\n\v\f\r\x0e\x0f\x10\x11\x12\x13\x14\x15"
+		    "\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f") != strlen(d->serial))
+		d->serial[0] = '\0';
 	if (sysfs_link_name(d->driver, sizeof(d->driver), "bus/usb/devices/%s/driver", busid) < 0)
 		d->driver[0] = '\0';
 	d->stub_status = strcmp(d->driver, STUB_DRIVER) == 0 ? usbdev_stub_status(busid) : STUB_NOT_BOUND;

@@ -18,10 +18,14 @@ enum usbdev_stub_status {
 	STUB_ERROR = 3,
 };
 
+/* A string descriptor holds at most 126 characters. */
+#define USBDEV_SERIAL_SIZE 127
+
 struct usbdev {
 	struct usbip_usb_device info;
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];
 	char driver[64];             /* the device's driver, "" when none */
+	char serial[USBDEV_SERIAL_SIZE]; /* its USB serial number, "" when it has none */
 	int stub_status;             /* enum usbdev_stub_status */
 	int is_hub;
 	int on_vhci;                 /* imported into this machine by vhci_hcd */

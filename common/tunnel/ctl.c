@@ -60,10 +60,16 @@ static char *dump(json_t *o)
 
 /* Only the exported device: the node's other devices are its own business,
  * and no one on the proxy's side is shown them (doc/protocol.md). */
-char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs)
+char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs,
+		       const char *serial)
 {
-	return dump(json_pack("{s:s, s:i, s:s, s:o}", "type", "hello", "version", USBWS_CTL_VERSION,
-			      "role", "export", "device", ctl_device_json(dev, ifs, NULL)));
+	json_t *device = ctl_device_json(dev, ifs, NULL);
+
+	/* the proxy derives the device's stable address from it */
+	if (device && serial && serial[0])
+		json_object_set_new(device, "serial", json_string(serial));
+	return dump(json_pack("{s:s, s:i, s:s, s:o}", "type", "hello", "version", USBWS_CTL_VERSION, "role",
+			      "export", "device", device));
 }
 
 char *ctl_hello_list(void)
@@ -209,11 +215,38 @@ static int offset_field(json_t *o, uint64_t *out, char *why, size_t why_cap)
 /* A hello for export: the exported device.  Nodes of usbws 0.1.0 also sent
  * "devices", their unexported devices; that field is ignored unread, as the
  * proxy shows them to no one. */
+/* A serial names a device for good (its stable address on the proxy): it
+ * is refused, never masked, when it holds what no descriptor should. */
+static int serial_field(json_t *device, char *dst, char *why, size_t why_cap)
+{
+	json_t *v = json_object_get(device, "serial");
+	const unsigned char *s;
+	size_t i, len;
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "field \"serial\" is not a string");
+	s = (const unsigned char *)json_string_value(v);
+	len = json_string_length(v);
+	if (len == 0 || len > CTL_SERIAL_MAX)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "field \"serial\" must be 1..%d bytes",
+				 CTL_SERIAL_MAX);
+	for (i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			return usbws_why(why, why_cap, USBWS_ERR_INVAL,
+					 "field \"serial\" holds a control character at byte %zu", i);
+	memcpy(dst, s, len + 1);
+	return 0;
+}
+
 static int parse_hello_export(json_t *hello, struct ctl_msg *msg, char *why, size_t why_cap)
 {
 	struct usbip_usb_device dev;
+	json_t *device = json_object_get(hello, "device");
 
-	if (parse_device(json_object_get(hello, "device"), &dev, msg->ifs, why, why_cap) < 0)
+	if (parse_device(device, &dev, msg->ifs, why, why_cap) < 0 ||
+	    serial_field(device, msg->serial, why, why_cap) < 0)
 		return USBWS_ERR_INVAL;
 	msg->nifs = dev.b_num_interfaces;
 	memcpy(msg->busid, dev.busid, sizeof(msg->busid));

@@ -40,6 +40,10 @@ enum ctl_type {
 };
 
 #define CTL_SESSION_HEX 32                 /* a session id: 128 random bits in hex */
+/* A USB serial number as the node read it: a string descriptor holds at
+ * most 126 UTF-16 units, which is what this many bytes of UTF-8 holds for
+ * the serials devices carry (ASCII digits and letters, in practice). */
+#define CTL_SERIAL_MAX 126
 
 struct ctl_msg {
 	enum ctl_type type;
@@ -51,6 +55,7 @@ struct ctl_msg {
 	char busid[USBIP_BUSID_SIZE];      /* welcome; hello export: the node's busid */
 	char code[32];                     /* error */
 	char message[256];                 /* error */
+	char serial[CTL_SERIAL_MAX + 1];   /* hello export: the device's USB serial, "" when none */
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];  /* hello export */
 	unsigned int nifs;
 };
@@ -61,7 +66,9 @@ struct json_t *ctl_device_json(const struct usbip_usb_device *dev, const struct 
 			       const char *state);
 
 /* Each returns a malloc'd NUL-terminated string, or NULL when out of memory. */
-char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs);
+/* serial: the device's USB serial number, or NULL/"" when it has none */
+char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs,
+		       const char *serial);
 char *ctl_hello_list(void);
 /* session may be NULL: the proxy does not keep this tunnel for a resume */
 char *ctl_welcome(const char *node, const char *busid, const char *session, unsigned int resume_seconds);

@@ -104,6 +104,13 @@ static uint32_t reply(struct vdev_urb *u, const void *data, uint32_t len)
 	return n;
 }
 
+const char *vdev_serial(const struct vdev *d)
+{
+	uint8_t index = d->desc.device[16];
+
+	return index && index <= d->desc.nstrings ? d->desc.strings[index - 1] : NULL;
+}
+
 static int string_descriptor(const struct vdev *d, uint8_t index, struct vdev_urb *u)
 {
 	uint8_t buf[255];

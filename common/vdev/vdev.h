@@ -72,6 +72,9 @@ struct vdev {
 int vdev_open(const char *spec, const char *busid, struct vdev **out, char *why, size_t why_cap);
 void vdev_close(struct vdev *d);
 
+/* The string its device descriptor names as iSerialNumber, or NULL. */
+const char *vdev_serial(const struct vdev *d);
+
 /* A new importer gets a device as after a USB reset: unconfigured, no
  * halted endpoints, class state cleared. */
 void vdev_reset(struct vdev *d);

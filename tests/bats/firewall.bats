@@ -86,7 +86,7 @@ bad_node() {
 	PEER_PID=$!
 	PIDS+=($PEER_PID)
 	wait_count "$WORK/proxy.log" "node node-1 exported 0525:a4a5 \(its 1-1\) as busid" $((n + 1))
-	BAD=$(sed -n 's/.*node node-1 exported .* as busid \([0-9]*-[0-9]*\).*/\1/p' "$WORK/proxy.log" | tail -1)
+	BAD=$(sed -n 's/.*node node-1 exported .* as busid \([^,]*\),.*/\1/p' "$WORK/proxy.log" | tail -1)
 }
 
 # import_bad: a real importer imports BAD and sends its first command,

@@ -1,6 +1,9 @@
 # Shared by the bats files: paths to the built programs, and background
 # servers that are always stopped, whatever the test's outcome.
 
+# A device's stable address on the proxy (proxy/devaddr.h), as an ERE
+ADDR_RE='[A-Za-z0-9._-]+-[0-9a-f]{16}'
+
 usbws_setup() {
 	USBWS=${USBWS_BUILDDIR:?run through make check}/usbws/usbws
 	CLIENT=$USBWS_BUILDDIR/tests/usbip-testclient
@@ -117,8 +120,8 @@ start_node() {
 		--virtual "$spec" "$@" 2>"$log" &
 	NODE_PID=$!
 	PIDS+=($NODE_PID)
-	wait_for "$log" "as busid [0-9]+-[0-9]+ on the proxy" || return 1
-	BUSID=$(sed -n 's/.* as busid \([0-9]*-[0-9]*\) on the proxy.*/\1/p' "$log")
+	wait_for "$log" "as busid $ADDR_RE on the proxy" || return 1
+	BUSID=$(sed -n 's/.* as busid \([^ ]*\) on the proxy.*/\1/p' "$log")
 }
 
 # fake_sysfs: a small sysfs tree at $USBWS_SYSFS_ROOT, as the kernel lays it

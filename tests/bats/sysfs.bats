@@ -305,7 +305,7 @@ fake_stub_on_bind() {
 	[ ! -s "$S/devices/platform/vhci_hcd.0/attach" ]
 	# the node it is pinned for still gets it
 	start_node "$WORK/node.log" node sourcesink
-	wait_for "$WORK/proxy.log" "node node-1: busid [0-9]+-1 \(its 1-1\) attached to vhci_hcd.1 port 16"
+	wait_for "$WORK/proxy.log" "node node-1: busid $ADDR_RE \(its 1-1\) attached to vhci_hcd.1 port 16"
 	# with --vhci LIST too, the reservation holds
 	stop_procs
 	: >"$S/devices/platform/vhci_hcd.0/attach"

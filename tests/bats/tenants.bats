@@ -64,7 +64,7 @@ list_remote() {
 	[ "$(grep -cF "usbws-proxy: warning: node node-1: closing its tunnel: $limit" "$WORK/proxy.log")" -eq 2 ]
 	# nodes killed outright leave their tunnels parked: they still count
 	kill -9 "${pid[@]}"
-	wait_count "$WORK/proxy.log" "node node-1: connection lost; keeping busid [0-9]+-1 for 6 s" 3
+	wait_count "$WORK/proxy.log" "node node-1: connection lost; keeping busid $ADDR_RE for 6 s" 3
 	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
 		--virtual sourcesink --busid 1-5 --retries 1
 	[ "$status" -eq 1 ]
@@ -88,8 +88,8 @@ list_remote() {
 		--connections 1000 --timeout 300 --text "$hello" --hex "01118006 00000000 $dev" >"$WORK/peer.out" &
 	PIDS+=($!)
 	wait_for "$WORK/peer.out" "^all 1000 welcomed$" 120
-	grep -E "^usbws-proxy: info: node node-1 exported 0525:a4a0 \(its 1-[0-9]+\) as busid [0-9]+-1$" "$WORK/proxy.log" |
-		sed 's/.* as busid //' | sort >"$WORK/busids"
+	grep -E "^usbws-proxy: info: node node-1 exported 0525:a4a0 \(its 1-[0-9]+\) as busid node-1-[0-9a-f]{16}, by its port$" "$WORK/proxy.log" |
+		sed 's/.* as busid \([^,]*\),.*/\1/' | sort >"$WORK/busids"
 	[ "$(wc -l <"$WORK/busids")" -eq 1000 ]
 	[ "$(sort -u "$WORK/busids" | wc -l)" -eq 1000 ]
 	# the listing: valid JSON, one node, every device, far past one 64 KiB frame
@@ -107,7 +107,7 @@ list_remote() {
 	diff <(awk '{print $1}' <<<"$output" | sort) "$WORK/busids"
 	run usbip --tcp-port "$USBIP_PORT" list -r 127.0.0.1
 	[ "$status" -eq 0 ]
-	[ "$(grep -cE "^ +[0-9]+-1: .*\(0525:a4a0\)$" <<<"$output")" -eq 1000 ]
+	[ "$(grep -cE "^ *node-1-[0-9a-f]{16}: .*\(0525:a4a0\)$" <<<"$output")" -eq 1000 ]
 	# and node-2 sees none of them
 	[ "$(list_remote node2 | jq -c .)" = '{"nodes":[]}' ]
 }

@@ -67,7 +67,7 @@ static void ctl_seeds(const struct usbip_usb_device *dev)
 	static const char session[] = "0123456789abcdef0123456789abcdef";
 	char *s;
 
-	write_text("ctl", "hello-export", "", 0, s = ctl_hello_export(dev, ifs));
+	write_text("ctl", "hello-export", "", 0, s = ctl_hello_export(dev, ifs, "0123456789AB"));
 	free(s);
 	write_text("ctl", "hello-list", "", 0, s = ctl_hello_list());
 	free(s);

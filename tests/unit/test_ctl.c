@@ -15,11 +15,12 @@ static void test_hello_roundtrip(void **state)
 	char why[256], *text;
 	json_t *o;
 
-	text = ctl_hello_export(&d.udev, d.interfaces);
+	text = ctl_hello_export(&d.udev, d.interfaces, "FP-0042 rev.B");
 	assert_non_null(text);
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
 	assert_int_equal(msg.type, CTL_HELLO);
 	assert_string_equal(msg.role, "export");
+	assert_string_equal(msg.serial, "FP-0042 rev.B");
 	assert_int_equal(msg.nifs, 2);
 	assert_int_equal(msg.ifs[1].b_interface_class, 0x09);
 	/* the node's other devices stay on the node */
@@ -27,6 +28,55 @@ static void test_hello_roundtrip(void **state)
 	assert_null(json_object_get(o, "devices"));
 	json_decref(o);
 	free(text);
+	/* a device without a serial says nothing of one */
+	text = ctl_hello_export(&d.udev, d.interfaces, NULL);
+	assert_null(strstr(text, "serial"));
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
+	assert_string_equal(msg.serial, "");
+	free(text);
+}
+
+/* A serial becomes part of a stable address: refused, never masked. */
+static void test_serial_refusals(void **state)
+{
+	static const struct {
+		const char *serial_json, *why;
+	} cases[] = {
+		{ "42", "field \"serial\" is not a string" },
+		{ "\"\"", "field \"serial\" must be 1..126 bytes" },
+		{ "\"ab\\u0007cd\"", "field \"serial\" holds a control character at byte 2" },
+		{ "\"ab\\u007f\"", "field \"serial\" holds a control character at byte 2" },
+	};
+	char text[600], why[256], longer[CTL_SERIAL_MAX + 4];
+	struct ctl_msg msg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "{\"type\":\"hello\",\"version\":1,\"role\":\"export\","
+			 "\"device\":{\"busid\":\"1-1\",\"vendor\":\"0525\",\"product\":\"a4a5\","
+			 "\"class\":\"00\",\"interfaces\":[],\"serial\":%s}}",
+			 cases[i].serial_json);
+		assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), USBWS_ERR_INVAL);
+		assert_string_equal(why, cases[i].why);
+	}
+	memset(longer, 'x', CTL_SERIAL_MAX + 1);
+	longer[CTL_SERIAL_MAX + 1] = 0;
+	snprintf(text, sizeof(text),
+		 "{\"type\":\"hello\",\"version\":1,\"role\":\"export\","
+		 "\"device\":{\"busid\":\"1-1\",\"vendor\":\"0525\",\"product\":\"a4a5\","
+		 "\"class\":\"00\",\"interfaces\":[],\"serial\":\"%s\"}}",
+		 longer);
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), USBWS_ERR_INVAL);
+	assert_string_equal(why, "field \"serial\" must be 1..126 bytes");
+	longer[CTL_SERIAL_MAX] = 0;
+	snprintf(text, sizeof(text),
+		 "{\"type\":\"hello\",\"version\":1,\"role\":\"export\","
+		 "\"device\":{\"busid\":\"1-1\",\"vendor\":\"0525\",\"product\":\"a4a5\","
+		 "\"class\":\"00\",\"interfaces\":[],\"serial\":\"%s\"}}",
+		 longer);
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
+	assert_string_equal(msg.serial, longer);
 }
 
 /* What a node of 0.1.0 sent: its own devices, malformed or not, are not
@@ -191,6 +241,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello_roundtrip),
+		cmocka_unit_test(test_serial_refusals),
 		cmocka_unit_test(test_old_hello_devices_ignored),
 		cmocka_unit_test(test_device_json_bound),
 		cmocka_unit_test(test_other_messages),

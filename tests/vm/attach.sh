@@ -25,7 +25,7 @@ wss=$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$work/prox
 	--key "$work/pki/node.key" --ca "$work/pki/ca.pem" --virtual "storage:$work/disk.img" 2>"$work/node.log" &
 pids+=($!)
 wait_for "$work/node.log" "as busid" 30
-busid=$(sed -n 's/.* as busid \([0-9]*-[0-9]*\) on the proxy.*/\1/p' "$work/node.log")
+busid=$(sed -n 's/.* as busid \([^ ]*\) on the proxy.*/\1/p' "$work/node.log")
 
 usbip list -r 127.0.0.1 | tee "$work/list"
 ids=$(sed -n "s/^ *$busid: .*(\([0-9a-f]\{4\}\):\([0-9a-f]\{4\}\))\$/\1 \2/p" "$work/list")

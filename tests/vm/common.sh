@@ -48,7 +48,7 @@ start_node() {
 	pids+=($NODE_PID)
 	# generous: under TCG on a loaded host the first connections can miss a
 	# fast keepalive before the export is through
-	wait_for "$log" "as busid [0-9]+-[0-9]+ on the proxy" 90
+	wait_for "$log" "as busid [^ ]+-[0-9a-f]{16} on the proxy" 90
 }
 
 # vhci_used: how many vhci_hcd ports are in use, over every controller
