@@ -14,6 +14,8 @@
 #include "tunnel/ctl.h"
 #include "base/log.h"
 #include "tunnel/resume.h"
+#include "net/netaddr.h"
+#include "usbip/urb_rtt.h"
 #include "usbip/usbip_framer.h"
 #include "kernel/vhci.h"
 
@@ -36,6 +38,14 @@
 struct importer;
 struct tunnel;
 struct admit;
+
+/* How an exported device is offered (the policy's action, or without a
+ * policy: attached when vhci_hcd is in use, else re-exported). */
+enum offer {
+	OFFER_ATTACH,     /* attached to vhci_hcd as soon as it is exported */
+	OFFER_EXPORT,     /* over --usbip-listen only, never attached */
+	OFFER_HOLD,       /* held until `usbws attach --device` asks for it */
+};
 
 /* A listening address (--listen, --usbip-listen) and what it admits. */
 struct proxy_listener {
@@ -110,6 +120,17 @@ struct tunnel {
 	size_t text_off, text_len;        /* the first one goes in fragments (a listing can be long) */
 	struct buf text_in;               /* a JSON frame arriving in fragments */
 	struct importer *imp;
+	/* for `usbws nodes`: since when, from where, and what went through */
+	time_t connected_since;           /* the live connection's (the last one's while parked) */
+	char peer[NETADDR_STRLEN];
+	uint64_t bytes_from_node, bytes_to_node;  /* USB/IP stream bytes, resends included */
+	struct urb_rtt urbs;
+	enum offer offer;
+	unsigned int policy_line;         /* the rule that decided; 0: the default, or no policy */
+	struct vhci_set vhci_only;        /* the policy's vhci=: restricted 0 for any */
+	int attach_pending;               /* asked to attach while parked: done on its resume */
+	struct vhci_set attach_only;      /* ... into these controllers */
+	char attach_error[200];           /* why the last asked-for attach failed, "" */
 	int closing;                      /* close once the queues are sent */
 	char close_reason[124];
 };
@@ -117,6 +138,8 @@ struct tunnel {
 struct importer {
 	struct proxy *px;
 	struct lws *wsi;
+	char peer[NETADDR_STRLEN];        /* a TCP importer's address; "" for vhci_hcd */
+	time_t since;
 	struct usbip_framer op;           /* OP phase */
 	struct usbip_request req;
 	struct buf out;                   /* bytes for the importer */
@@ -173,6 +196,8 @@ extern const struct lws_protocols proxy_tunnel_protocol;
 void proxy_tunnel_kick(struct tunnel *t);
 /* Fail a tunnel with a reason for the node. */
 void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why);
+/* relay_chunk_watch's on_urb, for a tunnel: counts and round trips. */
+void proxy_tunnel_urb_seen(void *ctx, const struct usbip_header *hdr);
 /* The once-a-second walk over tunnels. */
 void proxy_tunnel_tick(struct proxy *px);
 void proxy_tunnel_free_all(struct proxy *px);
@@ -214,11 +239,23 @@ void proxy_listen_raise_fd_limit(void);
  * negative enum usbws_err with why filled. */
 int proxy_vhci_init(struct proxy *px, char *why, size_t why_cap);
 void proxy_vhci_free(struct proxy *px);
-/* The node's export was accepted: attach it to a vhci_hcd port when vhci
- * is on.  Returns 0, or a negative enum usbws_err with why filled for the
- * node (USBWS_ERR_NODE_LIMIT: it holds its most ports); the caller fails
- * the tunnel. */
-int proxy_vhci_attach(struct tunnel *t, char *why, size_t why_cap);
+/* Attaches t to a free vhci_hcd port of its speed among the controllers
+ * --vhci, --pin, the policy's vhci= and only (NULL: no more) allow.
+ * Returns 0, or a negative enum usbws_err with why filled
+ * (USBWS_ERR_NODE_LIMIT: its node holds its most ports; USBWS_ERR_NO_PORT:
+ * none free; USBWS_ERR_NO_DRIVER: vhci_hcd is not in use). */
+int proxy_vhci_attach(struct tunnel *t, const struct vhci_set *only, char *why, size_t why_cap);
+/* "vhci_hcd.C port P" of an importer attached to vhci_hcd, into out. */
+int proxy_vhci_where(const struct importer *imp, char *out, size_t cap);
+
+/* proxy_control.c: proxy.sock, which `usbws port/nodes/attach/detach` ask */
+extern const struct lws_protocols proxy_control_protocol, proxy_control_client_protocol;
+/* Listens on proxy.sock, watched by px->local_vh.  Returns 0, or a negative
+ * enum usbws_err with why filled. */
+int proxy_control_open(struct proxy *px, char *why, size_t why_cap);
+void proxy_control_close(struct proxy *px);
+/* A parked tunnel is live again: an attach asked for meanwhile is done. */
+void proxy_control_resumed(struct tunnel *t);
 /* An importer socket closed: a vhci one gives its port back. */
 void proxy_vhci_released(struct importer *imp);
 

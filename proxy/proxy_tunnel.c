@@ -295,6 +295,14 @@ static int assign_address(struct tunnel *t)
 	return 0;
 }
 
+/* Both directions' URB headers, as they are relayed. */
+void proxy_tunnel_urb_seen(void *ctx, const struct usbip_header *hdr)
+{
+	struct tunnel *t = ctx;
+
+	urb_rtt_seen(&t->urbs, hdr, monotonic_us());
+}
+
 /* OP messages from the node: the export and, at the end, the unexport. */
 static int on_node_op(void *ctx, const struct usbip_event *ev)
 {
@@ -328,6 +336,7 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		if (assign_address(t) < 0)
 			return USBWS_ERR_REFUSED;
 		memcpy(t->dev.busid, t->busid, sizeof(t->busid));
+		t->offer = px->vhci_on ? OFFER_ATTACH : OFFER_EXPORT;
 		snprintf(t->dev.path, sizeof(t->dev.path), "/usbws/%s/%s", t->node, node_busid);
 		t->dev.busnum = bus;
 		t->dev.devnum = 1;
@@ -343,9 +352,9 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		rc = reply_op(t, USBIP_OP_REP_EXPORT, USBIP_ST_OK);
 		/* vhci_hcd sends its first commands once attached: they queue
 		 * behind the reply */
-		if (rc == 0) {
+		if (rc == 0 && t->offer == OFFER_ATTACH && px->vhci_on) {
 			char why[400];
-			int err = proxy_vhci_attach(t, why, sizeof(why));
+			int err = proxy_vhci_attach(t, NULL, why, sizeof(why));
 
 			if (err < 0)
 				proxy_tunnel_fail(t, err == USBWS_ERR_NODE_LIMIT ? "limit" : "vhci", why);
@@ -375,17 +384,18 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 		return;
 	}
 	resume_received(&t->rs, len);
+	t->bytes_from_node += len;
 	if (resume_ack_due(&t->rs, 0)) {
 		t->ack_due = 1;
 		proxy_tunnel_kick(t);
 	}
 	if (imp) {
-		rc = relay_chunk(&t->from_node, in, len, &imp->out, on_node_op, t);
+		rc = relay_chunk_watch(&t->from_node, in, len, &imp->out, on_node_op, proxy_tunnel_urb_seen, t);
 	} else {
 		/* replies for an importer that has left go nowhere, but are
 		 * still checked */
 		buf_init(&discard, 0, PROXY_BUF_LIMIT);
-		rc = relay_chunk(&t->from_node, in, len, &discard, on_node_op, t);
+		rc = relay_chunk_watch(&t->from_node, in, len, &discard, on_node_op, proxy_tunnel_urb_seen, t);
 		buf_free(&discard);
 	}
 	if (rc < 0) {
@@ -487,6 +497,8 @@ static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
 	old->node_conn = c;
 	old->parked_since = 0;
 	old->last_rx_ms = old->last_ping_ms = monotonic_ms();
+	old->connected_since = t->connected_since;
+	memcpy(old->peer, t->peer, sizeof(old->peer));
 	old->resumes++;
 	/* revocation is checked against the certificate of the live link */
 	X509_free(old->cert);
@@ -503,6 +515,7 @@ static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
 	if (old->imp && buf_len(&old->imp->out) >= PROXY_HIGH_WATER)
 		lws_rx_flow_control(old->wsi, 0);
 	proxy_tunnel_kick(old);
+	proxy_control_resumed(old);
 }
 
 static void node_text(struct node_conn *c, const void *in, size_t len, int final)
@@ -660,6 +673,7 @@ static int write_queued(struct tunnel *t)
 		resume_wrote(&t->rs, n);
 		if (lws_write(t->wsi, frame + LWS_PRE, n, LWS_WRITE_BINARY) < (int)n)
 			return -1;
+		t->bytes_to_node += n;
 		/* without a session nothing is ever resent */
 		if (!t->session[0])
 			resume_acked(&t->rs, &t->tx, t->rs.acked + t->rs.sent);
@@ -748,6 +762,8 @@ static void tunnel_open(struct node_conn *c, struct lws *wsi)
 	t->wsi = wsi;
 	t->node_conn = c;
 	t->last_rx_ms = t->last_ping_ms = monotonic_ms();
+	t->connected_since = time(NULL);
+	netaddr_peer(lws_get_socket_fd(wsi), t->peer, sizeof(t->peer));
 	/* the name the handshake checked, read again from the same field */
 	t->cert = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
 	rc = certid_get(t->cert, px->cfg->identity, t->node);

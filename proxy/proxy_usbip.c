@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "proxy.h"
@@ -59,7 +60,8 @@ void proxy_usbip_detach(struct tunnel *t)
  * listener is not a tenant's view, doc/protocol.md), up to a list_seq. */
 static int devlist_shows(const struct tunnel *t, uint64_t below)
 {
-	return t->exported && !t->closing && t->list_seq && t->list_seq < below;
+	/* a device held on demand is reached through `usbws attach` only */
+	return t->exported && !t->closing && t->offer != OFFER_HOLD && t->list_seq && t->list_seq < below;
 }
 
 /* Adds devlist records while imp->out is under its high water, newest
@@ -130,8 +132,9 @@ static int reply_import(struct importer *imp)
 	struct tunnel *t = proxy_usbip_find_busid(imp->px, imp->req.busid);
 	int n;
 
-	if (!t || t->imp || usbip_validator_inflight(t->validator)) {
-		const char *why = !t ? "no such device" : "already imported";
+	if (!t || t->offer == OFFER_HOLD || t->imp || usbip_validator_inflight(t->validator)) {
+		const char *why = !t ? "no such device" : t->offer == OFFER_HOLD ? "held until usbws attach asks for it"
+										 : "already imported";
 
 		log_info("import of %s refused: %s", imp->req.busid, why);
 		n = usbip_encode_rep_import(rep, sizeof(rep), t ? USBIP_ST_DEV_BUSY : USBIP_ST_NODEV, NULL);
@@ -183,7 +186,7 @@ static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
 	t = imp->t;
 	if (!t || !len)
 		return 0;
-	rc = relay_chunk(&t->to_node, in, len, &t->tx, NULL, NULL);
+	rc = relay_chunk_watch(&t->to_node, in, len, &t->tx, NULL, proxy_tunnel_urb_seen, t);
 	if (rc < 0)
 		return rc;
 	proxy_tunnel_kick(t);
@@ -234,6 +237,8 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		imp->px = lws_get_vhost_user(lws_get_vhost(wsi));
 		imp->wsi = wsi;
 		imp->vhci_port = -1;
+		imp->since = time(NULL);
+		netaddr_peer(lws_get_socket_fd(wsi), imp->peer, sizeof(imp->peer));
 		usbip_framer_init(&imp->op, USBIP_FLOW_TO_DEVICE, NULL);
 		buf_init(&imp->out, LWS_PRE, PROXY_BUF_LIMIT);
 		return 0;

@@ -2,25 +2,20 @@
 /*
  * The proxy's vhci_hcd backend: each exported device is attached to a free
  * vhci port of its speed, through a socketpair whose other end is adopted
- * as an importer (proxy_usbip.c) that starts in the URB phase.  Also the
- * control socket that `usbws port` and `usbws detach` talk to.
+ * as an importer (proxy_usbip.c) that starts in the URB phase.
  */
 #include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "tunnel/ctl.h"
-#include "net/ctlsock.h"
 #include "base/log.h"
 #include "base/monoclock.h"
 #include "proxy.h"
 #include "proxy_int.h"
 #include "kernel/sysfs.h"
-#include "kernel/usbids.h"
 #include "base/usbws_err.h"
 
 static int parse_pins(struct proxy *px, char *why, size_t why_cap)
@@ -49,147 +44,6 @@ static int parse_pins(struct proxy *px, char *why, size_t why_cap)
 			px->reserved.allowed[c] |= px->pins[i].set.allowed[c];
 	}
 	px->npins = cfg->npins;
-	return 0;
-}
-
-/*
- * The control socket: one request line, one answer line.  lws watches the
- * listener and each client (a raw socket); ctlsock_conn keeps each
- * exchange, so a client that sends its request slowly, or never, costs a
- * slot and never a wait: the tunnels share this loop.
- */
-static char *answer_control(void *ctx, const char *request);
-
-struct control_client {
-	struct ctlsock_conn conn;
-};
-
-#define CONTROL_WRITE_CHUNK 4096
-
-/* As every lws callback: 0, or -1 to close the connection. */
-static int control_client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-				   size_t len)
-{
-	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
-	struct control_client *cc = user;
-	uint8_t out[LWS_PRE + CONTROL_WRITE_CHUNK];
-	const char *p;
-	size_t n;
-	int rc;
-
-	switch (reason) {
-	case LWS_CALLBACK_RAW_ADOPT:
-		ctlsock_conn_init(&cc->conn, monotonic_ms());
-		px->control_clients++;
-		/* the request in time, or lws closes it (Debian's lws 4.1.6 does
-		 * not export lws_set_timeout_us: whole seconds it is) */
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (CTLSOCK_DEADLINE_MS + 999) / 1000);
-		return 0;
-	case LWS_CALLBACK_RAW_RX:
-		rc = ctlsock_conn_feed(&cc->conn, monotonic_ms(), in, len, answer_control, px);
-		if (rc < 0) {
-			log_warn("control socket: a request %s; closed that client",
-				 rc == USBWS_ERR_NOSPACE ? "too long" : "could not be answered (out of memory)");
-			return -1;
-		}
-		if (rc == 1) {
-			/* then the answer out in time: a loop that was late to read
-			 * the request (its timers run first) does not drop the answer */
-			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (CTLSOCK_DEADLINE_MS + 999) / 1000);
-			lws_callback_on_writable(wsi);
-		}
-		return 0;
-	case LWS_CALLBACK_RAW_WRITEABLE:
-		p = ctlsock_conn_pending(&cc->conn, &n);
-		if (!p)
-			return 0;
-		/* lws sends what the socket refused before it calls here again:
-		 * nothing pending means all of it is out */
-		if (!n)
-			return -1;
-		if (n > CONTROL_WRITE_CHUNK)
-			n = CONTROL_WRITE_CHUNK;
-		memcpy(out + LWS_PRE, p, n);
-		if (lws_write(wsi, out + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
-			return -1;
-		ctlsock_conn_sent(&cc->conn, n);
-		lws_callback_on_writable(wsi);
-		return 0;
-	case LWS_CALLBACK_RAW_CLOSE:
-		if (!ctlsock_conn_pending(&cc->conn, &n) && ctlsock_conn_expired(&cc->conn, monotonic_ms()))
-			log_info("control socket: a client did not complete its request within %d ms; closed it",
-				 CTLSOCK_DEADLINE_MS);
-		ctlsock_conn_free(&cc->conn);
-		if (px->control_clients-- == CTLSOCK_MAX_CLIENTS && px->control_wsi)
-			lws_rx_flow_control(px->control_wsi, 1);
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-static const struct lws_protocols control_client_protocol = {
-	.name = "usbws-control-client",
-	.callback = control_client_callback,
-	.per_session_data_size = sizeof(struct control_client),
-};
-
-/* The listener: takes clients while there is room, then stops watching
- * it, so that newcomers wait in the backlog instead of waking us. */
-static void accept_control(struct proxy *px, struct lws *wsi)
-{
-	lws_sock_file_fd_type u;
-
-	while (px->control_clients < CTLSOCK_MAX_CLIENTS) {
-		u.sockfd = accept4(lws_get_socket_fd(wsi), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (u.sockfd < 0)
-			break;
-		/* adopting runs RAW_ADOPT, which counts the client; a failure closes the fd */
-		if (!lws_adopt_descriptor_vhost(px->local_vh, LWS_ADOPT_SOCKET, u, control_client_protocol.name, NULL))
-			log_warn("control socket: cannot adopt a client");
-	}
-	if (px->control_clients >= CTLSOCK_MAX_CLIENTS)
-		lws_rx_flow_control(wsi, 0);
-}
-
-static int control_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
-{
-	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
-
-	(void)user;
-	(void)in;
-	(void)len;
-	if (reason == LWS_CALLBACK_RAW_RX_FILE)
-		accept_control(px, wsi);
-	else if (reason == LWS_CALLBACK_RAW_CLOSE_FILE)
-		px->control_wsi = NULL;
-	return 0;
-}
-
-static const struct lws_protocols control_protocol = {
-	.name = "usbws-control",
-	.callback = control_callback,
-};
-
-static int open_control(struct proxy *px, char *why, size_t why_cap)
-{
-	lws_sock_file_fd_type u;
-	char path[108];
-
-	u.filefd = ctlsock_listen(CTLSOCK_PROXY);
-	ctlsock_path(path, sizeof(path), CTLSOCK_PROXY);
-	if (u.filefd < 0)
-		return usbws_why(why, why_cap, u.filefd, "cannot listen on %s: %s", path,
-				 errno == EADDRINUSE ? "another usbws-proxy answers there" : strerror(errno));
-	/* lws polls the listening socket; accept_control takes the clients */
-	px->control_wsi = lws_adopt_descriptor_vhost(px->local_vh, LWS_ADOPT_RAW_FILE_DESC, u, control_protocol.name,
-						     NULL);
-	if (!px->control_wsi) {
-		close(u.filefd);
-		return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot watch %s", path);
-	}
-	px->control_listening = 1;
-	log_info("control socket %s", path);
 	return 0;
 }
 
@@ -231,8 +85,8 @@ int proxy_vhci_init(struct proxy *px, char *why, size_t why_cap)
 	}
 	memset(&info, 0, sizeof(info));
 	protocols[0] = proxy_usbip_protocol;
-	protocols[1] = control_protocol;
-	protocols[2] = control_client_protocol;
+	protocols[1] = proxy_control_protocol;
+	protocols[2] = proxy_control_client_protocol;
 	info.vhost_name = "local";
 	/* raw sockets only: the WSS vhost is the one HTTP server (proxy.c) */
 	info.port = CONTEXT_PORT_NO_LISTEN;
@@ -241,21 +95,42 @@ int proxy_vhci_init(struct proxy *px, char *why, size_t why_cap)
 	px->local_vh = lws_create_vhost(px->ctx, &info);
 	if (!px->local_vh)
 		return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot create the local vhost");
-	return open_control(px, why, why_cap);
+	return proxy_control_open(px, why, why_cap);
 }
 
 void proxy_vhci_free(struct proxy *px)
 {
-	char path[108];
-
 	free(px->pins);
 	free(px->claims);
 	px->claims = NULL;
 	px->nclaims = 0;
-	if (!px->control_listening)
+	proxy_control_close(px);
+}
+
+/* acc narrowed to what with allows too */
+static void narrow(struct vhci_set *acc, const struct vhci_set *with)
+{
+	size_t c;
+
+	if (!with || !with->restricted)
 		return;
-	ctlsock_path(path, sizeof(path), CTLSOCK_PROXY);
-	unlink(path);
+	if (!acc->restricted) {
+		*acc = *with;
+		return;
+	}
+	for (c = 0; c < VHCI_MAX_CONTROLLERS; c++)
+		acc->allowed[c] = acc->allowed[c] && with->allowed[c];
+}
+
+int proxy_vhci_where(const struct importer *imp, char *out, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < imp->px->nclaims; i++)
+		if (imp->px->claims[i].imp == imp)
+			return snprintf(out, cap, "vhci_hcd.%u port %u", imp->px->claims[i].controller,
+					imp->px->claims[i].port);
+	return snprintf(out, cap, "a vhci_hcd port");
 }
 
 /* The controllers a node may use.  A pinned node: its pins, within --vhci.
@@ -340,12 +215,12 @@ static const struct vhci_port *pick_unclaimed(struct proxy *px, struct vhci_port
 	return vhci_pick(ports, n, speed, set);
 }
 
-int proxy_vhci_attach(struct tunnel *t, char *why, size_t why_cap)
+int proxy_vhci_attach(struct tunnel *t, const struct vhci_set *only, char *why, size_t why_cap)
 {
 	struct proxy *px = t->px;
 	struct vhci_port *ports;
 	const struct vhci_port *p;
-	struct vhci_set both;
+	struct vhci_set both, narrowed;
 	const struct vhci_set *set;
 	struct vhci_claim *more;
 	struct importer *imp;
@@ -357,7 +232,8 @@ int proxy_vhci_attach(struct tunnel *t, char *why, size_t why_cap)
 	uint32_t devid;
 
 	if (!px->vhci_on)
-		return 0;
+		return usbws_why(why, why_cap, USBWS_ERR_NO_DRIVER,
+				 "vhci_hcd is not in use on this proxy (--vhci none, or the module is not loaded)");
 	if (ports_held(px, t->node) >= px->cfg->max_ports_per_node)
 		return usbws_why(why, why_cap, USBWS_ERR_NODE_LIMIT, "node %s already holds %u vhci_hcd ports, the most "
 				 "this proxy allows one node (--max-ports-per-node); end one of its exports first",
@@ -370,7 +246,10 @@ int proxy_vhci_attach(struct tunnel *t, char *why, size_t why_cap)
 		free(ports);
 		return rc;
 	}
-	set = allowed_for(px, t->node, &both, &reserved);
+	narrowed = *allowed_for(px, t->node, &both, &reserved);
+	narrow(&narrowed, &t->vhci_only);
+	narrow(&narrowed, only);
+	set = &narrowed;
 	p = pick_unclaimed(px, ports, n, t->dev.speed, set);
 	if (!p) {
 		char pinned[160] = "";
@@ -413,6 +292,7 @@ int proxy_vhci_attach(struct tunnel *t, char *why, size_t why_cap)
 	imp = lws_wsi_user(wsi);
 	imp->t = t;
 	imp->vhci_port = (int)p->port;
+	imp->peer[0] = '\0';
 	t->imp = imp;
 	px->claims[px->nclaims++] = (struct vhci_claim){ .port = p->port, .controller = p->controller,
 		.superspeed = p->superspeed, .imp = imp, .since = time(NULL) };
@@ -451,6 +331,13 @@ void proxy_vhci_released(struct importer *imp)
 			break;
 		}
 	}
+	/* a device held on demand goes back to being held, its tunnel
+	 * untouched; any other was taken from its application */
+	if (t && !t->closing && t->offer == OFFER_HOLD) {
+		log_info("node %s: busid %s held again", t->node, t->busid);
+		imp->vhci_port = -1;
+		return;
+	}
 	if (t && !t->closing) {
 		snprintf(why, sizeof(why), "vhci_hcd port %d was detached on the proxy", imp->vhci_port);
 		imp->t = NULL;
@@ -458,89 +345,4 @@ void proxy_vhci_released(struct importer *imp)
 		proxy_tunnel_fail(t, "detached", why);
 	}
 	imp->vhci_port = -1;
-}
-
-static json_t *port_json(const struct vhci_claim *c, const struct vhci_port *ports, size_t n)
-{
-	struct tunnel *t = c->imp->t;
-	char vendor[128], product[128];
-	const char *local = "";
-	json_t *o;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (ports[i].port == c->port)
-			local = ports[i].local_busid;
-	o = json_pack("{s:i, s:i, s:s, s:s, s:I}", "port", (int)c->port, "controller", (int)c->controller, "hub",
-		      c->superspeed ? "ss" : "hs", "local_busid", local, "attached_seconds",
-		      (json_int_t)(time(NULL) - c->since));
-	if (!t)
-		return o;
-	usbids_lookup(t->dev.id_vendor, t->dev.id_product, vendor, sizeof(vendor), product, sizeof(product));
-	json_object_set_new(o, "node", json_string(t->node));
-	json_object_set_new(o, "node_busid", json_string(t->node_busid));
-	json_object_set_new(o, "busid", json_string(t->busid));
-	json_object_set_new(o, "vendor_name", json_string(vendor));
-	json_object_set_new(o, "product_name", json_string(product));
-	json_object_set_new(o, "device", ctl_device_json(&t->dev, t->ifs, NULL));
-	return o;
-}
-
-static json_t *answer_ports(struct proxy *px)
-{
-	struct vhci_port *ports = calloc(PROXY_MAX_VHCI_PORTS, sizeof(*ports));
-	json_t *list = json_array();
-	char why[200];
-	size_t i, n = 0;
-
-	if (ports && px->vhci_on && vhci_scan(ports, PROXY_MAX_VHCI_PORTS, &n, why, sizeof(why)) < 0)
-		n = 0;
-	for (i = 0; i < px->nclaims; i++)
-		json_array_append_new(list, port_json(&px->claims[i], ports, n));
-	free(ports);
-	return json_pack("{s:b, s:b, s:o}", "ok", 1, "vhci", px->vhci_on, "ports", list);
-}
-
-static json_t *answer_detach(struct proxy *px, json_t *req)
-{
-	json_t *port = json_object_get(req, "port");
-	char why[200];
-	size_t i;
-
-	if (!json_is_integer(port))
-		return json_pack("{s:b, s:s}", "ok", 0, "error", "detach needs \"port\": N");
-	for (i = 0; i < px->nclaims; i++) {
-		if (px->claims[i].port != (unsigned int)json_integer_value(port))
-			continue;
-		/* the kernel shuts the socket; its close finishes the job */
-		if (vhci_detach(px->claims[i].port, why, sizeof(why)) < 0)
-			return json_pack("{s:b, s:s}", "ok", 0, "error", why);
-		log_info("vhci port %u detached on request", px->claims[i].port);
-		if (px->claims[i].imp->t)
-			proxy_tunnel_fail(px->claims[i].imp->t, "detached", "detached on the proxy with usbws detach");
-		return json_pack("{s:b}", "ok", 1);
-	}
-	snprintf(why, sizeof(why), "port %lld is not attached by this proxy (see usbws port)",
-		 (long long)json_integer_value(port));
-	return json_pack("{s:b, s:s}", "ok", 0, "error", why);
-}
-
-static char *answer_control(void *ctx, const char *request)
-{
-	struct proxy *px = ctx;
-	json_t *req = json_loads(request, 0, NULL), *o;
-	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	char *out;
-
-	if (cmd && strcmp(cmd, "ports") == 0)
-		o = answer_ports(px);
-	else if (cmd && strcmp(cmd, "detach") == 0)
-		o = answer_detach(px, req);
-	else
-		o = json_pack("{s:b, s:s}", "ok", 0, "error",
-			      "unknown request; expected {\"cmd\": \"ports\"} or {\"cmd\": \"detach\", \"port\": N}");
-	json_decref(req);
-	out = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	return out;
 }
