@@ -38,7 +38,11 @@ static void usage(FILE *out)
 		"                            (default), or its one DNS or URI subjectAltName; at\n"
 		"                            most 64 bytes of printable UTF-8, else it is refused\n"
 		"  --usbip-listen ADDR:PORT  serve the exported devices to USB/IP importers\n"
-		"                            (default: none)\n"
+		"                            (default: none); a loopback address only\n"
+		"                            (127.0.0.0/8, ::1, or a name of only those)\n"
+		"  --usbip-listen-public     serve --usbip-listen on any address: USB/IP has no\n"
+		"                            authentication, so anyone who reaches it can take\n"
+		"                            a device (a warning at each start says so)\n"
 		"  --vhci auto|none|LIST     attach exported devices to this host's vhci_hcd:\n"
 		"                            auto (default) when it is loaded, none, or only the\n"
 		"                            listed controllers (0,1 or vhci_hcd.0,vhci_hcd.1)\n"
@@ -123,6 +127,7 @@ int main(int argc, char **argv)
 		{ "crl", required_argument, NULL, 'r' },
 		{ "identity", required_argument, NULL, 'i' },
 		{ "usbip-listen", required_argument, NULL, 'u' },
+		{ "usbip-listen-public", no_argument, NULL, 'E' },
 		{ "vhci", required_argument, NULL, 'H' },
 		{ "pin", required_argument, NULL, 'P' },
 		{ "sysfs-root", required_argument, NULL, 's' },
@@ -182,6 +187,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'u': cfg.usbip_listen = optarg; break;
+		case 'E': cfg.usbip_listen_public = 1; break;
 		case 'H': cfg.vhci = optarg; break;
 		case 's': cfg.sysfs_root = optarg; break;
 		case 'I': case 'T': case 'R':
@@ -263,6 +269,10 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "usbws-proxy: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (cfg.usbip_listen_public && !cfg.usbip_listen) {
+		fprintf(stderr, "usbws-proxy: --usbip-listen-public goes with --usbip-listen ADDR:PORT\n");
 		return 2;
 	}
 	cfg.pins = pins;

@@ -13,6 +13,7 @@
 #include "base/privdrop.h"
 #include "base/usbws_err.h"
 #include "lwslog.h"
+#include "net/netaddr.h"
 #include "proxy_int.h"
 
 /* What sets the two listeners apart, besides what their config says. */
@@ -126,6 +127,30 @@ static int open_listener(struct proxy *px, struct proxy_listener *l, const struc
 	return 0;
 }
 
+#define USBIP_RISK "USB/IP has no authentication: anyone who reaches it can take a device"
+
+/* The re-export trusts whoever connects: off loopback only when asked, and
+ * then said at every start. */
+static int check_usbip_exposure(const struct proxy_config *cfg, char *why, size_t why_cap)
+{
+	char addr_why[320];
+	int rc = netaddr_loopback_only(cfg->usbip_listen, addr_why, sizeof(addr_why));
+
+	if (rc == USBWS_ERR_NOT_LOOPBACK && cfg->usbip_listen_public) {
+		log_warn("--usbip-listen %s: %s, served as --usbip-listen-public asks; " USBIP_RISK,
+			 cfg->usbip_listen, addr_why);
+		return 0;
+	}
+	if (rc == USBWS_ERR_NOT_LOOPBACK)
+		return usbws_why(why, why_cap, rc,
+				 "--usbip-listen %s: %s; " USBIP_RISK
+				 ". Add --usbip-listen-public to serve it there anyway",
+				 cfg->usbip_listen, addr_why);
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "--usbip-listen %s: %s", cfg->usbip_listen, addr_why);
+	return 0;
+}
+
 static int open_listeners(struct proxy *px, const struct proxy_config *cfg, char *why, size_t why_cap)
 {
 	const struct admit_policy nodes = {
@@ -138,9 +163,13 @@ static int open_listeners(struct proxy *px, const struct proxy_config *cfg, char
 		.per_source = cfg->usbip_max_per_source, .start = cfg->usbip_max_clients,
 		.full = cfg->usbip_max_clients, .timeout_ms = (int64_t)cfg->usbip_timeout * 1000,
 	};
-	int rc;
+	int rc = 0;
 
-	rc = open_listener(px, &px->wss, &nodes_listener, cfg->listen, &nodes, why, why_cap);
+	/* before anything listens: a refused start serves no one */
+	if (cfg->usbip_listen)
+		rc = check_usbip_exposure(cfg, why, why_cap);
+	if (rc == 0)
+		rc = open_listener(px, &px->wss, &nodes_listener, cfg->listen, &nodes, why, why_cap);
 	if (rc == 0 && cfg->usbip_listen)
 		rc = open_listener(px, &px->usbip, &importers_listener, cfg->usbip_listen, &importers, why, why_cap);
 	return rc;

@@ -38,6 +38,7 @@ struct proxy_config {
 	size_t ncrls;
 	enum certid_source identity;/* which certificate field names a node (default: the CN) */
 	const char *usbip_listen;   /* HOST:PORT for the USB/IP re-export, or NULL */
+	int usbip_listen_public;    /* serve it off loopback too (--usbip-listen-public) */
 	const char *vhci;           /* "auto" (default, NULL), "none", or a vhci_hcd list: 0,1 */
 	const char *const *pins;    /* NODE=LIST: that node's devices go to these vhci_hcd only */
 	size_t npins;

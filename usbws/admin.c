@@ -54,27 +54,35 @@ int admin_bind(const char *busid, FILE *out)
 	return 0;
 }
 
-static int connect_socket(char *out, size_t cap, const char *busid)
+/* 1 when a usbws connect exports busid, 0 when none does (a connect --user
+ * leaves its socket file behind: nobody answers there), or a code with why
+ * filled when this user may not ask. */
+static int connect_socket(char *out, size_t cap, const char *busid, char *why, size_t why_cap)
 {
 	char name[64];
 
 	ctlsock_connect_name(name, sizeof(name), busid);
 	ctlsock_path(out, cap, name);
-	/* a connect --user leaves its socket file behind */
-	return access(out, F_OK) == 0 && ctlsock_answers(out);
+	return ctlsock_answers(out, why, why_cap);
 }
 
 int admin_unbind(const char *busid, FILE *out)
 {
-	char orig[64] = "", why[256], path[256];
+	char orig[64] = "", why[512], path[256];
 	struct usbdev d;
 	FILE *f;
+	int exporting;
 
 	if (usbdev_read(busid, &d) < 0) {
 		log_err("no USB device %s: %s", busid, strerror(errno));
 		return 1;
 	}
-	if (d.stub_status == STUB_USED || connect_socket(path, sizeof(path), busid)) {
+	exporting = connect_socket(path, sizeof(path), busid, why, sizeof(why));
+	if (exporting < 0) {
+		log_err("%s", why);
+		return 1;
+	}
+	if (d.stub_status == STUB_USED || exporting) {
 		log_err("%s is being exported; stop that first with usbws disconnect --busid %s", busid, busid);
 		return 1;
 	}
@@ -103,9 +111,9 @@ int admin_unbind(const char *busid, FILE *out)
 }
 
 /* The answer to one request, as JSON in *out.  Fails with USBWS_ERR_NOMEM,
- * or USBWS_ERR_SYSTEM with errno: ctlsock_call's, or EPROTO for an answer
- * that is not JSON and ENODATA for none. */
-static int call(const char *path, const char *request, json_t **out)
+ * or USBWS_ERR_SYSTEM with errno: ctlsock_call's (why filled), or EPROTO
+ * for an answer that is not JSON and ENODATA for none. */
+static int call(const char *path, const char *request, json_t **out, char *why, size_t why_cap)
 {
 	char *reply = malloc(CTLSOCK_MAX_LINE);
 	int rc;
@@ -113,7 +121,7 @@ static int call(const char *path, const char *request, json_t **out)
 	*out = NULL;
 	if (!reply)
 		return USBWS_ERR_NOMEM;
-	rc = ctlsock_call(path, request, reply, CTLSOCK_MAX_LINE);
+	rc = ctlsock_call(path, request, reply, CTLSOCK_MAX_LINE, why, why_cap);
 	if (rc == 0) {
 		*out = json_loads(reply, 0, NULL);
 		/* the callers' messages quote errno: not one left from before */
@@ -126,16 +134,25 @@ static int call(const char *path, const char *request, json_t **out)
 	return rc;
 }
 
+struct status_walk {
+	json_t *tunnels;
+	int refused; /* sockets this user may not use: said, and the exit status */
+};
+
 static int add_status(void *ctx, const char *path)
 {
+	struct status_walk *w = ctx;
+	char why[512];
 	json_t *o;
 
-	call(path, "{\"cmd\":\"status\"}", &o);
-
+	if (call(path, "{\"cmd\":\"status\"}", &o, why, sizeof(why)) < 0 && errno == EACCES) {
+		log_err("%s", why);
+		w->refused++;
+	}
 	/* a socket nobody answers on was left by a process that died */
 	if (o && json_is_true(json_object_get(o, "ok"))) {
 		json_object_del(o, "ok");
-		json_array_append_new(ctx, o);
+		json_array_append_new(w->tunnels, o);
 	} else {
 		json_decref(o);
 	}
@@ -166,19 +183,25 @@ static const char *str(json_t *o, const char *key)
 
 int admin_status(int json, FILE *out)
 {
-	json_t *tunnels = json_array(), *t;
+	struct status_walk w = { .tunnels = json_array() };
+	json_t *tunnels = w.tunnels, *t;
+	char why[512];
 	size_t i;
 
-	ctlsock_each(CTLSOCK_CONNECT_PREFIX, add_status, tunnels);
+	if (ctlsock_each(CTLSOCK_CONNECT_PREFIX, add_status, &w, why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		json_decref(tunnels);
+		return 1;
+	}
 	if (json) {
 		json_t *root = json_pack("{s:o}", "tunnels", tunnels);
 
 		json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', out);
 		json_decref(root);
-		return 0;
+		return w.refused ? 1 : 0;
 	}
-	if (json_array_size(tunnels) == 0)
+	if (json_array_size(tunnels) == 0 && !w.refused)
 		fprintf(out, "no tunnels running\n");
 	json_array_foreach(tunnels, i, t) {
 		json_t *d = json_object_get(t, "device");
@@ -192,19 +215,25 @@ int admin_status(int json, FILE *out)
 			(long long)num(t, "urbs"), from, to, str(t, "url"));
 	}
 	json_decref(tunnels);
-	return 0;
+	return w.refused ? 1 : 0;
 }
 
 int admin_disconnect(const char *busid, FILE *out)
 {
-	char path[256];
+	char path[256], why[512];
 	json_t *o;
+	int rc;
 
-	if (!connect_socket(path, sizeof(path), busid)) {
+	rc = connect_socket(path, sizeof(path), busid, why, sizeof(why));
+	if (rc < 0) {
+		log_err("%s", why);
+		return 1;
+	}
+	if (rc == 0) {
 		log_err("no usbws connect is exporting %s (no %s)", busid, path);
 		return 1;
 	}
-	call(path, "{\"cmd\":\"disconnect\"}", &o);
+	call(path, "{\"cmd\":\"disconnect\"}", &o, why, sizeof(why));
 	if (!o || !json_is_true(json_object_get(o, "ok"))) {
 		log_err("the usbws connect for %s did not answer on %s", busid, path);
 		json_decref(o);
@@ -213,9 +242,9 @@ int admin_disconnect(const char *busid, FILE *out)
 	json_decref(o);
 	/* the process unexports and gives the device back; wait for it so
 	 * that the next command finds the device free */
-	for (int i = 0; i < 100 && ctlsock_answers(path); i++)
+	for (int i = 0; i < 100 && ctlsock_answers(path, NULL, 0) == 1; i++)
 		usleep(100 * 1000);
-	if (ctlsock_answers(path)) {
+	if (ctlsock_answers(path, NULL, 0) == 1) {
 		log_warn("%s: asked to disconnect, still running after 10 s", busid);
 		return 1;
 	}
@@ -229,10 +258,11 @@ static int call_proxy(const char *request, json_t **out, char *why, size_t why_c
 	int rc;
 
 	ctlsock_path(path, sizeof(path), CTLSOCK_PROXY);
-	rc = call(path, request, out);
-	if (rc < 0)
+	rc = call(path, request, out, why, why_cap);
+	/* refused: why already names who may use it */
+	if (rc < 0 && errno != EACCES)
 		return usbws_why(why, why_cap, rc, "no usbws-proxy answers on %s: %s", path, strerror(errno));
-	return 0;
+	return rc;
 }
 
 int admin_ports(int json, FILE *out)

@@ -90,6 +90,9 @@ enum usbws_err {
 	/* the proxy's own limits and its event loop */
 	USBWS_ERR_NODE_LIMIT = -110,    /* the node holds the most this proxy allows one node */
 	USBWS_ERR_LWS = -111,           /* libwebsockets could not make a vhost or take a socket */
+
+	/* addresses to serve on (netaddr.h) */
+	USBWS_ERR_NOT_LOOPBACK = -130,  /* an address off loopback where only loopback is safe */
 };
 
 /* Returns a static sentence describing err; never NULL. */

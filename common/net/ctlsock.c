@@ -5,7 +5,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,26 +74,79 @@ static int connect_to(const char *path)
 	return fd;
 }
 
-int ctlsock_answers(const char *path)
+/* The group that may use the sockets, or (gid_t)-1 when there is none. */
+static gid_t shared_group(void)
 {
-	int fd = connect_to(path);
+	struct group *g = getgrnam(CTLSOCK_GROUP);
 
+	return g ? g->gr_gid : (gid_t)-1;
+}
+
+/*
+ * Makes the run directory, or brings one we own to what the sockets need:
+ * 0750 and group *gid, or 0700 when there is no group.  One we do not own
+ * is left alone, and so is a sticky one ($USBWS_RUN_DIR=/tmp: everyone's).
+ * When the directory cannot be given to the group (a user outside it),
+ * *gid becomes -1 and *refused errno's: the sockets stay the user's own.
+ */
+static int prepare_dir(gid_t *gid, int *refused)
+{
+	const char *dir = ctlsock_dir();
+	struct stat st;
+	mode_t mode;
+	int fd, e;
+
+	/* made private: it opens to the group once it is the group's */
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return USBWS_ERR_SYSTEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
+		return USBWS_ERR_SYSTEM;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (st.st_uid != geteuid() || (st.st_mode & S_ISVTX)) {
+		close(fd);
 		return 0;
+	}
+	if (*gid != (gid_t)-1 && st.st_gid != *gid && fchown(fd, (uid_t)-1, *gid) < 0) {
+		*refused = errno;
+		*gid = (gid_t)-1;
+	}
+	/* the group's read and search bits, no one else's; setgid kept */
+	mode = (*gid != (gid_t)-1 ? 0750 : 0700) | (st.st_mode & S_ISGID);
+	if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
+		goto fail;
 	close(fd);
-	return 1;
+	return 0;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return USBWS_ERR_SYSTEM;
+}
+
+/* The socket file: 0660 and group gid, or 0600 without one.  Called before
+ * listen(), so nobody connects in between. */
+static int share_socket(const char *path, gid_t gid, int *refused)
+{
+	if (gid != (gid_t)-1 && fchownat(AT_FDCWD, path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		*refused = errno;
+		gid = (gid_t)-1;
+	}
+	return chmod(path, gid != (gid_t)-1 ? 0660 : 0600) < 0 ? USBWS_ERR_SYSTEM : 0;
 }
 
 int ctlsock_listen(const char *name)
 {
 	struct sockaddr_un a;
 	char path[sizeof(a.sun_path)];
-	int fd;
+	gid_t gid = shared_group();
+	int fd, refused = 0, group_missing = gid == (gid_t)-1;
 
 	ctlsock_path(path, sizeof(path), name);
 	if (make_addr(&a, path) < 0)
 		return USBWS_ERR_SYSTEM;
-	if (mkdir(ctlsock_dir(), 0700) < 0 && errno != EEXIST)
+	if (prepare_dir(&gid, &refused) < 0)
 		return USBWS_ERR_SYSTEM;
 	fd = connect_to(path);
 	if (fd >= 0) {
@@ -103,14 +158,94 @@ int ctlsock_listen(const char *name)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return USBWS_ERR_SYSTEM;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0 || listen(fd, 8) < 0) {
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || share_socket(path, gid, &refused) < 0 ||
+	    listen(fd, 8) < 0) {
 		int e = errno;
 
 		close(fd);
 		errno = e;
 		return USBWS_ERR_SYSTEM;
 	}
+	/* news, not a failure: the sockets work, for their owner and root */
+	if (group_missing)
+		log_info("%s: only its owner and root may use it (there is no group " CTLSOCK_GROUP ")", path);
+	else if (refused)
+		log_info("%s: only its owner and root may use it (cannot give it to group " CTLSOCK_GROUP ": %s)",
+			 path, strerror(refused));
 	return fd;
+}
+
+/*
+ * Why a client was refused path: who may use it.  The socket says, or,
+ * when it cannot even be looked at, the directory that stopped us.
+ */
+static void access_hint(const char *path, char *out, size_t cap)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], name[64];
+	mode_t group_bits = S_IWGRP;
+	struct stat st;
+	struct group *g;
+	struct passwd *pw;
+	char *slash;
+
+	out[0] = '\0';
+	if (stat(path, &st) < 0) {
+		snprintf(dir, sizeof(dir), "%s", path);
+		slash = strrchr(dir, '/');
+		if (errno != EACCES || !slash)
+			return;
+		*(slash == dir ? slash + 1 : slash) = '\0';
+		if (stat(dir, &st) < 0)
+			return;
+		group_bits = S_IXGRP;
+	} else if (S_ISDIR(st.st_mode)) {
+		group_bits = S_IRGRP | S_IXGRP;
+	}
+	/* root's group is no advice: nobody should join it for this */
+	if ((st.st_mode & group_bits) == group_bits && st.st_gid != 0) {
+		g = getgrgid(st.st_gid);
+		if (g)
+			snprintf(name, sizeof(name), "%s", g->gr_name);
+		else
+			snprintf(name, sizeof(name), "%u", (unsigned int)st.st_gid);
+		snprintf(out, cap, " (it belongs to group %s: add this user to it, or run as root)", name);
+		return;
+	}
+	if (!st.st_uid) {
+		snprintf(out, cap, " (only root may use it: run as root)");
+		return;
+	}
+	pw = getpwuid(st.st_uid);
+	if (pw)
+		snprintf(name, sizeof(name), "%s", pw->pw_name);
+	else
+		snprintf(name, sizeof(name), "uid %u", (unsigned int)st.st_uid);
+	snprintf(out, cap, " (only %s may use it: run as %s, or as root)", name, name);
+}
+
+/* what for why: "VERB PATH: strerror", and who may when that is the trouble */
+static int refusal(char *why, size_t why_cap, const char *verb, const char *path)
+{
+	int e = errno;
+	char hint[256] = "";
+
+	if (e == EACCES || e == EPERM)
+		access_hint(path, hint, sizeof(hint));
+	errno = e;
+	return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s %s: %s%s", verb, path, strerror(e), hint);
+}
+
+int ctlsock_answers(const char *path, char *why, size_t why_cap)
+{
+	int fd = connect_to(path);
+
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	if (errno == ENOENT || errno == ECONNREFUSED)
+		return 0;
+	return refusal(why, why_cap, "cannot reach", path);
 }
 
 /* The client's side, which may block: reads up to a newline (or EOF),
@@ -178,19 +313,26 @@ static int write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
-int ctlsock_call(const char *path, const char *request, char *reply, size_t cap)
+int ctlsock_call(const char *path, const char *request, char *reply, size_t cap, char *why, size_t why_cap)
 {
 	int fd = connect_to(path), rc;
 
 	if (fd < 0)
-		return fd;
+		return refusal(why, why_cap, "cannot reach", path);
 	rc = write_all(fd, request, strlen(request));
 	if (rc == 0)
 		rc = write_all(fd, "\n", 1);
 	if (rc == 0)
 		rc = read_line(fd, reply, cap, CALL_TIMEOUT_MS);
+	if (rc < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s did not answer: %s", path, strerror(e));
+	}
 	close(fd);
-	return rc < 0 ? rc : 0;
+	return 0;
 }
 
 void ctlsock_conn_init(struct ctlsock_conn *c, int64_t now_ms)
@@ -415,15 +557,17 @@ void ctlsock_server_close(struct ctlsock_server *s)
 		drop_client(s, s->_n - 1);
 }
 
-int ctlsock_each(const char *prefix, int (*fn)(void *ctx, const char *path), void *ctx)
+int ctlsock_each(const char *prefix, int (*fn)(void *ctx, const char *path), void *ctx, char *why, size_t why_cap)
 {
 	struct dirent **names;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int n, i, rc = 0;
 
 	n = scandir(ctlsock_dir(), &names, NULL, alphasort);
+	if (n < 0 && errno == ENOENT)
+		return 0;
 	if (n < 0)
-		return errno == ENOENT ? 0 : USBWS_ERR_SYSTEM;
+		return refusal(why, why_cap, "cannot list the control sockets in", ctlsock_dir());
 	for (i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
 		size_t len = strlen(name);

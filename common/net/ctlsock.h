@@ -5,8 +5,10 @@
  * Local control sockets under the run directory (/run/usbws, or
  * $USBWS_RUN_DIR): each `usbws connect` listens on connect-NAME.sock, the
  * proxy on proxy.sock.  A request is one line of JSON, the answer one line
- * of JSON, then the server closes.  The directory is root's (0700): the
- * sockets steer devices.
+ * of JSON, then the server closes.  The sockets steer devices: the
+ * directory is 0750 and each socket 0660, both of group CTLSOCK_GROUP, so
+ * that root and that group's members may use them and nobody else; with
+ * no such group, 0700 and 0600 as they were.
  *
  * Serving never blocks the event loop it runs in, which also carries the
  * tunnels: each client's request is read as it arrives and its answer
@@ -25,6 +27,7 @@
 #define CTLSOCK_MAX_CLIENTS 32        /* served at once */
 #define CTLSOCK_PROXY "proxy.sock"
 #define CTLSOCK_CONNECT_PREFIX "connect-"
+#define CTLSOCK_GROUP "usbws" /* may use the sockets, when it exists */
 
 /* The socket name of the `usbws connect` exporting busid (or, for a
  * virtual device, "virtual-PID"): connect-BUSID.sock. */
@@ -35,20 +38,26 @@ const char *ctlsock_dir(void);
 void ctlsock_path(char *out, size_t cap, const char *name);
 
 /* Creates the directory and listens (non-blocking) on name: returns the
- * fd, or USBWS_ERR_SYSTEM with errno.  A socket file nobody answers on is
- * stale and replaced; one that answers means another process owns the
- * name: errno EADDRINUSE. */
+ * fd, or USBWS_ERR_SYSTEM with errno.  The directory, when ours (and not
+ * sticky, as /tmp), and the socket are given to CTLSOCK_GROUP, or kept
+ * private when it does not exist or this user may not give them to it
+ * (then one info line says so).  A socket file nobody answers on is stale
+ * and replaced; one that answers means another process owns the name:
+ * errno EADDRINUSE. */
 int ctlsock_listen(const char *name);
 
-/* 1 when a process listens on path.  A program that stopped being root
- * cannot unlink its socket from root's directory: when it exits, the file
- * stays and nobody answers. */
-int ctlsock_answers(const char *path);
+/* 1 when a process listens on path, 0 when none does (no file, or one
+ * nobody answers on: a program that stopped being root cannot unlink its
+ * socket from root's directory, so the file stays when it exits).
+ * USBWS_ERR_SYSTEM with errno when this user cannot tell, why saying so:
+ * "cannot reach PATH: Permission denied (it belongs to group usbws: add
+ * this user to it, or run as root)". */
+int ctlsock_answers(const char *path, char *why, size_t why_cap);
 
 /* Sends one request line and reads the one-line answer into reply.
  * Returns 0, or USBWS_ERR_SYSTEM with errno (ENOENT/ECONNREFUSED: nobody
- * there). */
-int ctlsock_call(const char *path, const char *request, char *reply, size_t cap);
+ * there; EACCES: this user may not, why naming who may, as above). */
+int ctlsock_call(const char *path, const char *request, char *reply, size_t cap, char *why, size_t why_cap);
 
 /* Makes the answer to one request line: a malloc'd string without its
  * newline, or NULL (the client is closed unanswered). */
@@ -108,8 +117,8 @@ void ctlsock_server_serve(struct ctlsock_server *s, const struct pollfd *pfd, si
 void ctlsock_server_close(struct ctlsock_server *s);
 
 /* Calls fn with the path of every socket whose name starts with prefix.
- * Stops at and returns fn's first non-zero return; USBWS_ERR_SYSTEM when
- * the directory cannot be read (none is no socket: 0). */
-int ctlsock_each(const char *prefix, int (*fn)(void *ctx, const char *path), void *ctx);
+ * Stops at and returns fn's first non-zero return; USBWS_ERR_SYSTEM with
+ * why filled when the directory cannot be read (none is no socket: 0). */
+int ctlsock_each(const char *prefix, int (*fn)(void *ctx, const char *path), void *ctx, char *why, size_t why_cap);
 
 #endif

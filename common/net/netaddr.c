@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "net/netaddr.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -115,6 +116,47 @@ int netaddr_listen(const char *spec, char *why, size_t why_cap)
 
 	rc = netaddr_listen_all(spec, &fd, 1, why, why_cap);
 	return rc < 0 ? rc : fd;
+}
+
+int netaddr_is_loopback(const struct sockaddr *sa)
+{
+	const struct in6_addr *a6;
+
+	if (sa->sa_family == AF_INET)
+		return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24 == 127;
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+}
+
+int netaddr_loopback_only(const char *spec, char *why, size_t why_cap)
+{
+	struct addrinfo *res, *ai;
+	char host[256], port[16], addr[INET6_ADDRSTRLEN];
+	unsigned char literal[sizeof(struct in6_addr)];
+	int rc;
+
+	rc = resolve(spec, 1, &res, why, why_cap);
+	if (rc < 0)
+		return rc;
+	for (ai = res; ai; ai = ai->ai_next)
+		if (!netaddr_is_loopback(ai->ai_addr))
+			break;
+	if (!ai) {
+		freeaddrinfo(res);
+		return 0;
+	}
+	netaddr_split(spec, host, sizeof(host), port, sizeof(port));
+	/* a name says what it resolved to; an address speaks for itself */
+	if (inet_pton(AF_INET, host, literal) == 1 || inet_pton(AF_INET6, host, literal) == 1 ||
+	    getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST) != 0)
+		rc = usbws_why(why, why_cap, USBWS_ERR_NOT_LOOPBACK, "not a loopback address");
+	else
+		rc = usbws_why(why, why_cap, USBWS_ERR_NOT_LOOPBACK, "%s resolves to %s, not a loopback address",
+			       host, addr);
+	freeaddrinfo(res);
+	return rc;
 }
 
 void netaddr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)

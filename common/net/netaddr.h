@@ -25,6 +25,15 @@ int netaddr_split(const char *spec, char *host, size_t host_size, char *port, si
 int netaddr_listen_all(const char *spec, int *fds, size_t cap, char *why, size_t why_cap);
 /* The same for the first address only: returns the fd. */
 int netaddr_listen(const char *spec, char *why, size_t why_cap);
+/* 1 when sa is a loopback address: 127.0.0.0/8, ::1, or 127.0.0.0/8
+ * mapped into IPv6 (::ffff:127.0.0.1); 0 for any other, of any family. */
+int netaddr_is_loopback(const struct sockaddr *sa);
+/* 0 when every address HOST resolves to, as netaddr_listen_all would bind
+ * them, is a loopback address; USBWS_ERR_NOT_LOOPBACK with why naming the
+ * first that is not ("not a loopback address", or "HOST resolves to
+ * 192.0.2.7, not a loopback address"); USBWS_ERR_INVAL as
+ * netaddr_listen_all for a spec or host it cannot use. */
+int netaddr_loopback_only(const char *spec, char *why, size_t why_cap);
 /* "192.0.2.1:443", "[2001:db8::1]:443": sa as a log line shows it. */
 void netaddr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);
 /* The peer of a connected socket, as netaddr_format writes it. */

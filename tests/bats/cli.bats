@@ -223,3 +223,28 @@ make_var() {
 	grep -qx "ExecStart=$bindir/usbws connect --user usbws \$USBWS_CONNECT_ARGS \$USBWS_DEVICE_ARGS" \
 		"$BATS_TEST_TMPDIR/root$unitdir/usbws-connect@.service"
 }
+
+@test "make install as root runs systemd-sysusers on usbws.conf, never into a DESTDIR, and goes on when it fails" {
+	[ "$(id -u)" = 0 ] || skip "the hook runs only as root"
+	local t=$BATS_TEST_TMPDIR p=$BATS_TEST_TMPDIR/prefix
+	# a stand-in that says how it was called: the machine's users stay as they are
+	printf '#!/bin/sh\necho "$*" >>%s/called\nexit ${FAKE_RC:-0}\n' "$t" >"$t/sysusers"
+	chmod +x "$t/sysusers"
+	inst() {
+		make -s -C "$USBWS_BUILDDIR" install prefix="$p" sysusersdir="$p/lib/sysusers.d" \
+			systemdsystemunitdir="$p/lib/systemd/system" SYSTEMD_SYSUSERS="$t/sysusers" "$@"
+	}
+	inst DESTDIR="$t/root" >/dev/null
+	[ ! -e "$t/called" ]
+	[ -s "$t/root$p/lib/sysusers.d/usbws.conf" ]
+	inst >/dev/null
+	[ "$(cat "$t/called")" = "$p/lib/sysusers.d/usbws.conf" ]
+	grep -qx "g usbws -" "$p/lib/sysusers.d/usbws.conf"
+	run env FAKE_RC=1 make -s -C "$USBWS_BUILDDIR" install prefix="$p" sysusersdir="$p/lib/sysusers.d" \
+		systemdsystemunitdir="$p/lib/systemd/system" SYSTEMD_SYSUSERS="$t/sysusers"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"warning: $t/sysusers failed: make the user and group usbws yourself (useradd --system --user-group usbws)"* ]]
+	run inst SYSTEMD_SYSUSERS=no
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <"$t/called")" -eq 2 ]
+}

@@ -177,3 +177,60 @@ for i in range(50):
 	[ "$(grep -cE "^usbws-proxy: warning: TLS handshake with 127\.0\.0\.3:[0-9]+ refused: certificate required \(the node sent no client certificate\)$" "$WORK/proxy.log")" -eq 5 ]
 	grep -qx "usbws-proxy: warning: refused 45 more TLS handshakes or upgrades in the last 10 s" "$WORK/proxy.log"
 }
+
+# proxy_refused USBIP-LISTEN [ARGS...]: starts a proxy that must refuse to
+# start; $output is its log, $status its exit status
+proxy_refused() {
+	run timeout 10 "$(PROXY_BIN)" --listen 127.0.0.1:0 --usbip-listen "$1" --cert "$PKI/server.pem" \
+		--key "$PKI/server.key" --ca "$PKI/ca.pem" --vhci none "${@:2}"
+}
+
+RISK="USB/IP has no authentication: anyone who reaches it can take a device"
+
+@test "--usbip-listen refuses an address off loopback at start, and says how to serve it there anyway" {
+	for addr in 0.0.0.0:3240 "[::]:3240" 192.0.2.7:3240 "[2001:db8::7]:3240" ":::3240"; do
+		proxy_refused "$addr"
+		echo "$addr: $status: $output"
+		[ "$status" -eq 1 ]
+		[ "${lines[-1]}" = "usbws-proxy: error: --usbip-listen $addr: not a loopback address; $RISK. Add --usbip-listen-public to serve it there anyway" ]
+		# refused before any listener opened
+		[[ "$output" != *"listening for nodes"* ]]
+	done
+	# the flag alone is a usage error
+	run "$(PROXY_BIN)" --listen 127.0.0.1:0 --usbip-listen-public --cert "$PKI/server.pem" --key "$PKI/server.key" \
+		--ca "$PKI/ca.pem"
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws-proxy: --usbip-listen-public goes with --usbip-listen ADDR:PORT" ]
+}
+
+@test "--usbip-listen takes any loopback address, or a name that has only loopback addresses" {
+	proxy_at "$WORK/proxy.log" 127.0.0.1:0 127.0.0.7:0
+	absent "warning: --usbip-listen" "$WORK/proxy.log"
+	stop_procs
+	proxy_at "$WORK/proxy.log" 127.0.0.1:0 localhost:0
+	absent "warning: --usbip-listen" "$WORK/proxy.log"
+}
+
+@test "a name that resolves off loopback is refused, naming the address" {
+	command -v unshare >/dev/null || skip "unshare is missing"
+	printf '192.0.2.7 lan-host.test\n127.0.0.1 loop-host.test\n' >"$WORK/hosts"
+	# this test's own /etc/hosts, in a mount namespace of its own
+	unshare -m true 2>/dev/null || skip "cannot make a mount namespace here"
+	run unshare -m sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh "$WORK/hosts" \
+		timeout 10 "$(PROXY_BIN)" --listen 127.0.0.1:0 --usbip-listen lan-host.test:3240 --cert "$PKI/server.pem" \
+		--key "$PKI/server.key" --ca "$PKI/ca.pem" --vhci none
+	[ "$status" -eq 1 ]
+	[ "${lines[-1]}" = "usbws-proxy: error: --usbip-listen lan-host.test:3240: lan-host.test resolves to 192.0.2.7, not a loopback address; $RISK. Add --usbip-listen-public to serve it there anyway" ]
+}
+
+@test "--usbip-listen-public serves off loopback, with a warning at start" {
+	proxy_at "$WORK/proxy.log" 127.0.0.1:0 0.0.0.0:0 --usbip-listen-public
+	grep -qx "usbws-proxy: warning: --usbip-listen 0\.0\.0\.0:0: not a loopback address, served as --usbip-listen-public asks; $RISK" \
+		"$WORK/proxy.log"
+	run ss -ltnH "( sport = :$USBIP_PORT )"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == *" 0.0.0.0:$USBIP_PORT "* ]]
+	# and it serves: an importer lists a node's device through it
+	start_node "$WORK/node.log" node sourcesink
+	usbip --tcp-port "$USBIP_PORT" list -r 127.0.0.1 | grep -q "$BUSID"
+}
