@@ -49,9 +49,10 @@ traced_families() {
 		awk -v e="$e" 'BEGIN { exit !(e <= 2.0) }'
 	done
 	# the proxy is never root: the unit names its user, and the one
-	# privileged step only lets that group write vhci_hcd's attach/detach
+	# privileged step only lets that user (not the operators' group) write
+	# vhci_hcd's attach/detach
 	grep -qx "User=usbws" "$USBWS_BUILDDIR/systemd/usbws-proxy.service"
-	grep -q "^ExecStartPre=+.*chgrp usbws \$\$d/attach \$\$d/detach" "$USBWS_BUILDDIR/systemd/usbws-proxy.service"
+	grep -q "^ExecStartPre=+.*chown usbws \$\$d/attach \$\$d/detach && chmod 0200 " "$USBWS_BUILDDIR/systemd/usbws-proxy.service"
 	# the node starts as root for sysfs and becomes usbws before the network
 	grep -q "^ExecStart=.*/usbws connect --user usbws " "$USBWS_BUILDDIR/systemd/usbws-connect@.service"
 	grep -qx "CapabilityBoundingSet=CAP_SETUID CAP_SETGID" "$USBWS_BUILDDIR/systemd/usbws-connect@.service"
