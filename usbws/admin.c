@@ -113,7 +113,7 @@ int admin_unbind(const char *busid, FILE *out)
 /* The answer to one request, as JSON in *out.  Fails with USBWS_ERR_NOMEM,
  * or USBWS_ERR_SYSTEM with errno: ctlsock_call's (why filled), or EPROTO
  * for an answer that is not JSON and ENODATA for none. */
-static int call(const char *path, const char *request, json_t **out, char *why, size_t why_cap)
+int admin_call(const char *path, const char *request, json_t **out, char *why, size_t why_cap)
 {
 	char *reply = malloc(CTLSOCK_MAX_LINE);
 	int rc;
@@ -145,7 +145,7 @@ static int add_status(void *ctx, const char *path)
 	char why[512];
 	json_t *o;
 
-	if (call(path, "{\"cmd\":\"status\"}", &o, why, sizeof(why)) < 0 && errno == EACCES) {
+	if (admin_call(path, "{\"cmd\":\"status\"}", &o, why, sizeof(why)) < 0 && errno == EACCES) {
 		log_err("%s", why);
 		w->refused++;
 	}
@@ -159,7 +159,7 @@ static int add_status(void *ctx, const char *path)
 	return 0;
 }
 
-static void human_bytes(char *out, size_t cap, json_int_t n)
+void admin_human_bytes(char *out, size_t cap, json_int_t n)
 {
 	if (n >= 10 << 20)
 		snprintf(out, cap, "%lld MiB", (long long)(n >> 20));
@@ -169,12 +169,12 @@ static void human_bytes(char *out, size_t cap, json_int_t n)
 		snprintf(out, cap, "%lld B", (long long)n);
 }
 
-static json_int_t num(json_t *o, const char *key)
+json_int_t admin_num(json_t *o, const char *key)
 {
 	return json_integer_value(json_object_get(o, key));
 }
 
-static const char *str(json_t *o, const char *key)
+const char *admin_str(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 
@@ -207,12 +207,15 @@ int admin_status(int json, FILE *out)
 		json_t *d = json_object_get(t, "device");
 		char to[32], from[32];
 
-		human_bytes(from, sizeof(from), num(t, "bytes_from_proxy"));
-		human_bytes(to, sizeof(to), num(t, "bytes_to_proxy"));
-		fprintf(out, "%-14s %s:%s %-10s %-9s proxy busid %-6s up %llds  urbs %lld  from proxy %s  to proxy %s  %s\n",
-			str(t, "busid"), str(d, "vendor"), str(d, "product"), str(t, "kind"), str(t, "state"),
-			*str(t, "proxy_busid") ? str(t, "proxy_busid") : "-", (long long)num(t, "uptime_seconds"),
-			(long long)num(t, "urbs"), from, to, str(t, "url"));
+		admin_human_bytes(from, sizeof(from), admin_num(t, "bytes_from_proxy"));
+		admin_human_bytes(to, sizeof(to), admin_num(t, "bytes_to_proxy"));
+		fprintf(out,
+			"%-14s %s:%s %-10s %-9s proxy busid %-6s up %llds  urbs %lld  from proxy %s  to proxy %s  %s\n",
+			admin_str(t, "busid"), admin_str(d, "vendor"), admin_str(d, "product"),
+			admin_str(t, "kind"), admin_str(t, "state"),
+			*admin_str(t, "proxy_busid") ? admin_str(t, "proxy_busid") : "-",
+			(long long)admin_num(t, "uptime_seconds"), (long long)admin_num(t, "urbs"), from, to,
+			admin_str(t, "url"));
 	}
 	json_decref(tunnels);
 	return w.refused ? 1 : 0;
@@ -233,7 +236,7 @@ int admin_disconnect(const char *busid, FILE *out)
 		log_err("no usbws connect is exporting %s (no %s)", busid, path);
 		return 1;
 	}
-	call(path, "{\"cmd\":\"disconnect\"}", &o, why, sizeof(why));
+	admin_call(path, "{\"cmd\":\"disconnect\"}", &o, why, sizeof(why));
 	if (!o || !json_is_true(json_object_get(o, "ok"))) {
 		log_err("the usbws connect for %s did not answer on %s", busid, path);
 		json_decref(o);
@@ -250,69 +253,4 @@ int admin_disconnect(const char *busid, FILE *out)
 	}
 	fprintf(out, "disconnected %s\n", busid);
 	return 0;
-}
-
-static int call_proxy(const char *request, json_t **out, char *why, size_t why_cap)
-{
-	char path[256];
-	int rc;
-
-	ctlsock_path(path, sizeof(path), CTLSOCK_PROXY);
-	rc = call(path, request, out, why, why_cap);
-	/* refused: why already names who may use it */
-	if (rc < 0 && errno != EACCES)
-		return usbws_why(why, why_cap, rc, "no usbws-proxy answers on %s: %s", path, strerror(errno));
-	return rc;
-}
-
-int admin_ports(int json, FILE *out)
-{
-	json_t *o, *ports, *p;
-	char why[512];
-	size_t i;
-
-	if (call_proxy("{\"cmd\":\"ports\"}", &o, why, sizeof(why)) < 0) {
-		log_err("%s", why);
-		return 1;
-	}
-	ports = json_object_get(o, "ports");
-	if (json) {
-		json_object_del(o, "ok");
-		json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		fputc('\n', out);
-	} else if (json_array_size(ports) == 0) {
-		fprintf(out, "no devices attached to vhci_hcd by this proxy\n");
-	} else {
-		json_array_foreach(ports, i, p) {
-			json_t *d = json_object_get(p, "device");
-
-			fprintf(out, "port %-3lld vhci_hcd.%lld %s  %s:%s  node %s busid %s (here %s)  %s : %s\n",
-				(long long)num(p, "port"), (long long)num(p, "controller"), str(p, "hub"),
-				str(d, "vendor"), str(d, "product"), str(p, "node"), str(p, "node_busid"),
-				str(p, "local_busid"), *str(p, "vendor_name") ? str(p, "vendor_name") : "unknown vendor",
-				*str(p, "product_name") ? str(p, "product_name") : "unknown product");
-		}
-	}
-	json_decref(o);
-	return 0;
-}
-
-int admin_detach(unsigned int port, FILE *out)
-{
-	char req[64], why[512];
-	json_t *o;
-	int ok;
-
-	snprintf(req, sizeof(req), "{\"cmd\":\"detach\",\"port\":%u}", port);
-	if (call_proxy(req, &o, why, sizeof(why)) < 0) {
-		log_err("%s", why);
-		return 1;
-	}
-	ok = json_is_true(json_object_get(o, "ok"));
-	if (ok)
-		fprintf(out, "detached port %u\n", port);
-	else
-		log_err("%s", str(o, "error"));
-	json_decref(o);
-	return ok ? 0 : 1;
 }

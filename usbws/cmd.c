@@ -73,6 +73,10 @@ const struct option cmd_link_options[] = {
 const struct option cmd_admin_options[] = {
 	{ "busid", required_argument, NULL, ADMIN_BUSID },
 	{ "port", required_argument, NULL, ADMIN_PORT },
+	{ "device", required_argument, NULL, ADMIN_DEVICE },
+	{ "vhci", required_argument, NULL, ADMIN_VHCI },
+	{ "node", required_argument, NULL, ADMIN_NODE },
+	{ "timeout", required_argument, NULL, ADMIN_TIMEOUT },
 	{ "json", no_argument, NULL, ADMIN_JSON },
 	{ "verbose", no_argument, NULL, ADMIN_VERBOSE },
 	{ "help", no_argument, NULL, CMD_HELP },
@@ -206,47 +210,77 @@ int cmd_link_check_tls(const struct cmd *cmd, const char *url_option, const stru
 	return 0;
 }
 
-int cmd_admin_parse(const struct cmd *cmd, enum cmd_admin_takes takes, int argc, char **argv,
-		    struct cmd_admin_args *args)
+/* A given option the command does not take, or a required one missing:
+ * said, and CMD_USAGE_ERROR. */
+static int admin_option_fits(const struct cmd *cmd, const char *name, const char *arg_name, int given, int takes,
+			     int requires)
 {
-	const int wants_busid = takes == ADMIN_TAKES_BUSID, wants_port = takes == ADMIN_TAKES_PORT;
-	const char *port = NULL;
-	unsigned long port_nr;
-	char *end;
+	if (given && !takes) {
+		fprintf(stderr, "usbws %s: takes no --%s\n", cmd->name, name);
+		return CMD_USAGE_ERROR;
+	}
+	if (!given && requires) {
+		fprintf(stderr, "usbws %s: --%s %s is required\n", cmd->name, name, arg_name);
+		return CMD_USAGE_ERROR;
+	}
+	return 0;
+}
+
+int cmd_admin_parse(const struct cmd *cmd, unsigned int takes, int argc, char **argv, struct cmd_admin_args *args)
+{
+	const int either = (takes & ADMIN_TAKES_PORT_OR_DEVICE) != 0;
+	const char *port = NULL, *timeout = NULL;
+	unsigned long long nr;
 	int c;
 
 	memset(args, 0, sizeof(*args));
+	args->timeout = ADMIN_DEFAULT_ATTACH_TIMEOUT;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", cmd_admin_options, NULL)) != -1) {
 		switch (c) {
 		case ADMIN_BUSID: args->busid = optarg; break;
 		case ADMIN_PORT: port = optarg; break;
+		case ADMIN_DEVICE: args->device = optarg; break;
+		case ADMIN_VHCI: args->vhci = optarg; break;
+		case ADMIN_NODE: args->node = optarg; break;
+		case ADMIN_TIMEOUT: timeout = optarg; break;
 		case ADMIN_JSON: args->json = 1; break;
 		case ADMIN_VERBOSE: log_init("usbws", LOG_LEVEL_DEBUG); break;
 		case CMD_HELP: args->help = 1; return 0;
 		default: return CMD_USAGE_ERROR;
 		}
 	}
-	if (cmd_no_more_args(cmd, argc, argv))
+	if (cmd_no_more_args(cmd, argc, argv) ||
+	    admin_option_fits(cmd, "busid", "BUSID", args->busid != NULL, takes & ADMIN_TAKES_BUSID,
+			      takes & ADMIN_TAKES_BUSID) ||
+	    admin_option_fits(cmd, "port", "N", port != NULL,
+			      takes & (ADMIN_TAKES_PORT | ADMIN_TAKES_PORT_OR_DEVICE), takes & ADMIN_TAKES_PORT) ||
+	    admin_option_fits(cmd, "device", "ID", args->device != NULL,
+			      takes & (ADMIN_TAKES_DEVICE | ADMIN_TAKES_PORT_OR_DEVICE),
+			      takes & ADMIN_TAKES_DEVICE) ||
+	    admin_option_fits(cmd, "vhci", "vhci_hcd.N", args->vhci != NULL, takes & ADMIN_MAY_VHCI, 0) ||
+	    admin_option_fits(cmd, "node", "PATTERN", args->node != NULL, takes & ADMIN_MAY_NODE, 0) ||
+	    admin_option_fits(cmd, "timeout", "SECONDS", timeout != NULL, takes & ADMIN_MAY_TIMEOUT, 0))
 		return CMD_USAGE_ERROR;
-	if (wants_busid != (args->busid != NULL)) {
-		fprintf(stderr, wants_busid ? "usbws %s: --busid BUSID is required\n" : "usbws %s: takes no --busid\n",
-			cmd->name);
-		return CMD_USAGE_ERROR;
-	}
-	if (wants_port != (port != NULL)) {
-		fprintf(stderr, wants_port ? "usbws %s: --port N is required\n" : "usbws %s: takes no --port\n",
-			cmd->name);
+	if (either && (port != NULL) == (args->device != NULL)) {
+		fprintf(stderr, "usbws %s: give either --port N or --device ID\n", cmd->name);
 		return CMD_USAGE_ERROR;
 	}
 	if (port) {
-		errno = 0;
-		port_nr = strtoul(port, &end, 10);
-		if (!*port || *end || errno || port_nr > 65535) {
+		if (numarg_parse(port, 0, 65535, 0, &nr) < 0) {
 			fprintf(stderr, "usbws %s: --port wants a vhci port number, not '%s'\n", cmd->name, port);
 			return CMD_USAGE_ERROR;
 		}
-		args->port = (unsigned int)port_nr;
+		args->port = (unsigned int)nr;
+		args->have_port = 1;
+	}
+	if (timeout) {
+		if (numarg_parse(timeout, 0, 86400, 0, &nr) < 0) {
+			fprintf(stderr, "usbws %s: --timeout wants seconds from 0 to 86400, not '%s'\n", cmd->name,
+				timeout);
+			return CMD_USAGE_ERROR;
+		}
+		args->timeout = (unsigned int)nr;
 	}
 	return 0;
 }

@@ -51,7 +51,9 @@ extern const char cmd_selftest_usage[], cmd_serve_usage[], cmd_connect_usage[], 
 /* The proxy host's commands: they talk to usbws-proxy's proxy.sock. */
 int cmd_port(const struct cmd *cmd, int argc, char **argv);
 int cmd_detach(const struct cmd *cmd, int argc, char **argv);
-extern const char cmd_port_usage[], cmd_detach_usage[];
+int cmd_nodes(const struct cmd *cmd, int argc, char **argv);
+int cmd_attach(const struct cmd *cmd, int argc, char **argv);
+extern const char cmd_port_usage[], cmd_detach_usage[], cmd_nodes_usage[], cmd_attach_usage[];
 
 /* Prints the command's usage on stdout; returns 0, the status of --help. */
 int cmd_help(const struct cmd *cmd);
@@ -126,26 +128,48 @@ int cmd_link_check_timers(const struct cmd *cmd, const struct cmd_link_args *arg
 int cmd_link_check_tls(const struct cmd *cmd, const char *url_option, const struct cmd_link_args *args);
 
 /*
- * bind, unbind, status, disconnect, port and detach share one option set
- * (--busid, --port, --json, --verbose): each refuses the --busid or
- * --port it does not take by name ("usbws status: takes no --busid"), and
- * those without a JSON output (bind, unbind, disconnect, detach) accept
- * --json and ignore it.
+ * The local admin commands (bind, unbind, status, disconnect, and the
+ * proxy host's port, nodes, attach, detach) share one option set
+ * (--busid, --port, --device, --vhci, --node, --timeout, --json,
+ * --verbose): each refuses by name what it does not take ("usbws status:
+ * takes no --busid"), and those without a JSON output accept --json and
+ * ignore it.
  */
 enum cmd_admin_opt {
-	ADMIN_BUSID = 'b', ADMIN_PORT = 'p', ADMIN_JSON = 'j', ADMIN_VERBOSE = 'd',
+	ADMIN_BUSID = 'b',
+	ADMIN_PORT = 'p',
+	ADMIN_JSON = 'j',
+	ADMIN_VERBOSE = 'd',
+	ADMIN_DEVICE = 'D',
+	ADMIN_VHCI = 'H',
+	ADMIN_NODE = 'n',
+	ADMIN_TIMEOUT = 't',
 };
 
-/* Which of --busid and --port a command requires; it refuses the rest. */
+/* What a command takes, as a mask: TAKES_ options are required, MAY_
+ * options optional; anything else is refused. */
 enum cmd_admin_takes {
 	ADMIN_TAKES_NONE = 0,
-	ADMIN_TAKES_BUSID = 1,
-	ADMIN_TAKES_PORT = 2,
+	ADMIN_TAKES_BUSID = 1 << 0,
+	ADMIN_TAKES_PORT = 1 << 1,
+	ADMIN_TAKES_DEVICE = 1 << 2,
+	ADMIN_TAKES_PORT_OR_DEVICE = 1 << 3, /* exactly one of the two */
+	ADMIN_MAY_VHCI = 1 << 4,
+	ADMIN_MAY_NODE = 1 << 5,
+	ADMIN_MAY_TIMEOUT = 1 << 6,
 };
+
+/* How long usbws attach waits for a node that is resuming, by default. */
+#define ADMIN_DEFAULT_ATTACH_TIMEOUT 60
 
 struct cmd_admin_args {
 	const char *busid;
 	unsigned int port;
+	int have_port;
+	const char *device;   /* a stable address, as usbws nodes shows it */
+	const char *vhci;     /* vhci_hcd.N or a controller list, or NULL */
+	const char *node;     /* a node pattern, or NULL */
+	unsigned int timeout; /* seconds */
 	int json;
 	int help;                 /* -h/--help was given: print the usage and exit 0 */
 };
@@ -155,7 +179,6 @@ extern const struct option cmd_admin_options[];
 
 /* Parses an admin command's line.  Returns 0 (see args->help), or
  * CMD_USAGE_ERROR after saying why. */
-int cmd_admin_parse(const struct cmd *cmd, enum cmd_admin_takes takes, int argc, char **argv,
-		    struct cmd_admin_args *args);
+int cmd_admin_parse(const struct cmd *cmd, unsigned int takes, int argc, char **argv, struct cmd_admin_args *args);
 
 #endif

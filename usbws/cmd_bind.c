@@ -6,18 +6,18 @@
 #include "admin.h"
 #include "cmd.h"
 
-const char cmd_bind_usage[] =
-	"usage: usbws bind --busid BUSID [--verbose]\n"
-	"\n"
-	"Gives the device BUSID to usbip-host, as usbip bind does: adds it to\n"
-	"match_busid, unbinds it from its driver, binds it to usbip-host.  The driver\n"
-	"it had is remembered in the run directory, for usbws unbind.\n"
-	"\n"
-	"  --busid BUSID             the device (required)\n"
-	"  --verbose                 log more\n"
-	"  -h, --help                show this help\n"
-	"\n"
-	"--port, usbws detach's option, is refused; --json is accepted and ignored.\n";
+const char cmd_bind_usage[] = "usage: usbws bind --busid BUSID [--verbose]\n"
+			      "\n"
+			      "Gives the device BUSID to usbip-host, as usbip bind does: adds it to\n"
+			      "match_busid, unbinds it from its driver, binds it to usbip-host.  The driver\n"
+			      "it had is remembered in the run directory, for usbws unbind.\n"
+			      "\n"
+			      "  --busid BUSID             the device (required)\n"
+			      "  --verbose                 log more\n"
+			      "  -h, --help                show this help\n"
+			      "\n"
+			      "The proxy host's options (--port, --device, --vhci, --node, --timeout) are\n"
+			      "refused; --json is accepted and ignored.\n";
 
 int cmd_bind(const struct cmd *cmd, int argc, char **argv)
 {

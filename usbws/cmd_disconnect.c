@@ -17,7 +17,8 @@ const char cmd_disconnect_usage[] =
 	"  --verbose                 log more\n"
 	"  -h, --help                show this help\n"
 	"\n"
-	"--port, usbws detach's option, is refused; --json is accepted and ignored.\n";
+	"The proxy host's options (--port, --device, --vhci, --node, --timeout) are\n"
+	"refused; --json is accepted and ignored.\n";
 
 int cmd_disconnect(const struct cmd *cmd, int argc, char **argv)
 {

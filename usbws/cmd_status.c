@@ -6,18 +6,18 @@
 #include "admin.h"
 #include "cmd.h"
 
-const char cmd_status_usage[] =
-	"usage: usbws status [--json] [--verbose]\n"
-	"\n"
-	"The running usbws connect processes of this node, through their control\n"
-	"sockets: busid, kind, state, the proxy's busid for the device, uptime, URBs\n"
-	"and bytes each way.\n"
-	"\n"
-	"  --json                    print JSON (default: a table)\n"
-	"  --verbose                 log more\n"
-	"  -h, --help                show this help\n"
-	"\n"
-	"--busid and --port, other commands' options, are refused.\n";
+const char cmd_status_usage[] = "usage: usbws status [--json] [--verbose]\n"
+				"\n"
+				"The running usbws connect processes of this node, through their control\n"
+				"sockets: busid, kind, state, the proxy's busid for the device, uptime, URBs\n"
+				"and bytes each way.\n"
+				"\n"
+				"  --json                    print JSON (default: a table)\n"
+				"  --verbose                 log more\n"
+				"  -h, --help                show this help\n"
+				"\n"
+				"Other commands' options (--busid, --port, --device, --vhci, --node, --timeout)\n"
+				"are refused.\n";
 
 int cmd_status(const struct cmd *cmd, int argc, char **argv)
 {

@@ -25,8 +25,10 @@ static const struct cmd node_commands[] = {
 
 /* Run where usbws-proxy runs: they talk to its control socket, proxy.sock. */
 static const struct cmd proxy_host_commands[] = {
-	{ "port", "the devices usbws-proxy attached to vhci_hcd", cmd_port, cmd_port_usage },
-	{ "detach", "detach one of them", cmd_detach, cmd_detach_usage },
+	{ "nodes", "the nodes and devices of usbws-proxy's fleet", cmd_nodes, cmd_nodes_usage },
+	{ "port", "the devices usbws-proxy attached to vhci_hcd or re-exports", cmd_port, cmd_port_usage },
+	{ "attach", "attach a device held on demand to vhci_hcd", cmd_attach, cmd_attach_usage },
+	{ "detach", "detach a device from vhci_hcd", cmd_detach, cmd_detach_usage },
 };
 
 static const struct {

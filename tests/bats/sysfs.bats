@@ -357,9 +357,9 @@ fake_stub_on_bind() {
 	start_proxy "$WORK/proxy.log" server --vhci auto
 	run "$USBWS" port --json
 	[ "$status" -eq 0 ]
-	echo "$output" | jq -e '.vhci == true and .ports == []' >/dev/null
+	echo "$output" | jq -e '.vhci == true and .ports == [] and .reexports == []' >/dev/null
 	run "$USBWS" port
-	[ "$output" = "no devices attached to vhci_hcd by this proxy" ]
+	[ "$output" = "no devices attached to vhci_hcd or re-exported by this proxy" ]
 	run "$USBWS" detach --port 5
 	[ "$status" -eq 1 ]
 	[ "$output" = "usbws: error: port 5 is not attached by this proxy (see usbws port)" ]
