@@ -90,6 +90,9 @@ enum usbws_err {
 	/* the proxy's own limits and its event loop */
 	USBWS_ERR_NODE_LIMIT = -110,    /* the node holds the most this proxy allows one node */
 	USBWS_ERR_LWS = -111,           /* libwebsockets could not make a vhost or take a socket */
+
+	/* the proxy's policy file (proxy/policy.h) */
+	USBWS_ERR_POLICY = -120,        /* the file does not parse, is too large, or is no regular file */
 };
 
 /* Returns a static sentence describing err; never NULL. */
