@@ -134,6 +134,22 @@ static int from_cn(X509 *cert, char out[CERTID_MAX + 1])
 	return rc;
 }
 
+/* An IA5String (a DNS name or a URI) as an identity: ASCII, so a high
+ * byte is no character at all. */
+static int take_ia5(const ASN1_IA5STRING *ia5, char out[CERTID_MAX + 1])
+{
+	const unsigned char *p = ASN1_STRING_get0_data(ia5);
+	int len = ASN1_STRING_length(ia5), k;
+	int rc = take(p, (size_t)len, out);
+
+	for (k = 0; rc >= 0 && k < len; k++)
+		if (p[k] & 0x80)
+			rc = USBWS_ERR_ID_ENCODING;
+	if (rc < 0)
+		out[0] = '\0';
+	return rc;
+}
+
 static int from_san(X509 *cert, int type, char out[CERTID_MAX + 1])
 {
 	GENERAL_NAMES *names;
@@ -157,14 +173,7 @@ static int from_san(X509 *cert, int type, char out[CERTID_MAX + 1])
 	} else if (count > 1) {
 		rc = USBWS_ERR_ID_AMBIGUOUS;
 	} else {
-		const unsigned char *p = ASN1_STRING_get0_data(found);
-		int len = ASN1_STRING_length(found), k;
-
-		rc = take(p, (size_t)len, out);
-		/* IA5String is ASCII: a high byte is no character at all */
-		for (k = 0; rc >= 0 && k < len; k++)
-			if (p[k] & 0x80)
-				rc = USBWS_ERR_ID_ENCODING;
+		rc = take_ia5(found, out);
 	}
 	GENERAL_NAMES_free(names);
 	return rc;
@@ -193,6 +202,50 @@ int certid_get(X509 *cert, enum certid_source src, char out[CERTID_MAX + 1])
 	if (rc < 0)
 		out[0] = '\0';
 	return rc;
+}
+
+int certid_fields(X509 *cert, struct certid_fields *out)
+{
+	const X509_NAME *name;
+	GENERAL_NAMES *names;
+	int i = -1, crit = -1, kept = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!cert)
+		return USBWS_ERR_INVAL;
+	/* two CNs name nobody, for the role as for the identity */
+	if (certid_get(cert, CERTID_CN, out->cn) >= 0)
+		kept++;
+	name = X509_get_subject_name(cert);
+	while ((i = X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, i)) >= 0 &&
+	       out->nou < CERTID_FIELDS_MAX) {
+		ASN1_STRING *data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+		unsigned char *utf8 = NULL;
+		int len = ASN1_STRING_to_UTF8(&utf8, data);
+
+		if (len >= 0 && take(utf8, (size_t)len, out->ou[out->nou]) >= 0) {
+			out->nou++;
+			kept++;
+		}
+		OPENSSL_free(utf8);
+	}
+	/* NULL with crit -2: the extension twice, which is which is unclear */
+	names = X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, NULL);
+	for (i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+
+		if (gn->type == GEN_DNS && out->nsan_dns < CERTID_FIELDS_MAX &&
+		    take_ia5(gn->d.dNSName, out->san_dns[out->nsan_dns]) >= 0) {
+			out->nsan_dns++;
+			kept++;
+		} else if (gn->type == GEN_URI && out->nsan_uri < CERTID_FIELDS_MAX &&
+			   take_ia5(gn->d.uniformResourceIdentifier, out->san_uri[out->nsan_uri]) >= 0) {
+			out->nsan_uri++;
+			kept++;
+		}
+	}
+	GENERAL_NAMES_free(names);
+	return kept;
 }
 
 void certid_subject(X509 *cert, char *out, size_t cap)

@@ -38,6 +38,30 @@ int certid_get(X509 *cert, enum certid_source src, char out[CERTID_MAX + 1]);
  * first).  Returns 0 or one of certid_get's codes. */
 int certid_check(const unsigned char *s, size_t len);
 
+/* How many values of one field certid_fields keeps. */
+#define CERTID_FIELDS_MAX 8
+
+/* The fields the proxy's policy names certificates by, for its operator
+ * role (policy.h's struct policy_subject), each value checked as an
+ * identity is, in the certificate's order. */
+struct certid_fields {
+	char cn[CERTID_MAX + 1]; /* "" unless exactly one usable CN */
+	char ou[CERTID_FIELDS_MAX][CERTID_MAX + 1];
+	size_t nou;
+	char san_dns[CERTID_FIELDS_MAX][CERTID_MAX + 1];
+	size_t nsan_dns;
+	char san_uri[CERTID_FIELDS_MAX][CERTID_MAX + 1];
+	size_t nsan_uri;
+};
+
+/* Fills out from cert: its one CN (as certid_get reads it), every OU of
+ * its subject, every DNS and URI subjectAltName.  A value that
+ * certid_check refuses is skipped, as are those past CERTID_FIELDS_MAX
+ * of one field, and every subjectAltName when the extension appears
+ * twice: a skipped value grants nothing.  Returns how many values it
+ * kept, or USBWS_ERR_INVAL for a NULL cert; out is filled either way. */
+int certid_fields(X509 *cert, struct certid_fields *out);
+
 /* cert's subject as RFC 2253 text (escaped, one line), cut to cap, for a
  * log; "?" when it has none. */
 void certid_subject(X509 *cert, char *out, size_t cap);

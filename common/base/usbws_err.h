@@ -10,6 +10,8 @@
  * violations each get their own code so that a log line can name the exact
  * rule a peer broke.
  */
+/* one code a line, its comment aligned by hand */
+/* clang-format off */
 enum usbws_err {
 	USBWS_OK = 0,
 
@@ -91,9 +93,13 @@ enum usbws_err {
 	USBWS_ERR_NODE_LIMIT = -110,    /* the node holds the most this proxy allows one node */
 	USBWS_ERR_LWS = -111,           /* libwebsockets could not make a vhost or take a socket */
 
+	/* the proxy's policy file (proxy/policy.h) */
+	USBWS_ERR_POLICY = -120,        /* the file does not parse, is too large, or is no regular file */
+
 	/* addresses to serve on (netaddr.h) */
 	USBWS_ERR_NOT_LOOPBACK = -130,  /* an address off loopback where only loopback is safe */
 };
+/* clang-format on */
 
 /* Returns a static sentence describing err; never NULL. */
 const char *usbws_strerror(int err);

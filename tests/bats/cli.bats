@@ -217,7 +217,9 @@ make_var() {
 	make -s -C "$USBWS_BUILDDIR" install DESTDIR="$BATS_TEST_TMPDIR/root" >/dev/null
 	unitdir=$(make_var systemdsystemunitdir)
 	bindir=$(make_var bindir)
-	for f in "$unitdir/usbws-proxy.service" "$unitdir/usbws-connect@.service" "$bindir/usbws" "$bindir/usbws-proxy"; do
+	mandir=$(make_var mandir)
+	for f in "$unitdir/usbws-proxy.service" "$unitdir/usbws-connect@.service" "$bindir/usbws" "$bindir/usbws-proxy" \
+		"$mandir/man1/usbws.1" "$mandir/man8/usbws-proxy.8" "$mandir/man5/usbws-proxy.policy.5"; do
 		[ -s "$BATS_TEST_TMPDIR/root$f" ] || { echo "make install left out $f"; false; }
 	done
 	grep -qx "ExecStart=$bindir/usbws connect --user usbws \$USBWS_CONNECT_ARGS \$USBWS_DEVICE_ARGS" \

@@ -3,8 +3,9 @@
  * Writes the seed inputs for the fuzz targets into DIR/NAME: valid PDUs of
  * every kind and the sample session, each control message type as the
  * ctl_* builders write it, vhci_hcd status text as the 6.1 kernel prints
- * it, real usb.ids lines, laid out as each target reads its input.  libFuzzer grows the corpus from these;
- * `make fuzz-seeds` regenerates them.
+ * it, real usb.ids lines, policy files as usbws-proxy.policy(5) shows
+ * them, laid out as each target reads its input.  libFuzzer grows the
+ * corpus from these; `make fuzz-seeds` regenerates them.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -138,6 +139,37 @@ static void http_seeds(void)
 		   "HTTP/1.1 403 Forbidden\r\nserver: lwsws\r\ncontent-type: text/html\r\ncontent-length: 0\r\n\r\n");
 }
 
+/* usbws-proxy.policy(5)'s examples, every key and option, and a file it refuses */
+static void policy_seeds(void)
+{
+	write_text("policy", "example", "", 0,
+		   (char *)"# who holds the operator role (any line matching is enough)\n"
+			   "operator cn=ops-*\n"
+			   "operator ou=\"Fleet Operators\"\n"
+			   "operator san-dns=*.ops.example.com\n"
+			   "operator san-uri=spiffe://example.com/ops/*\n"
+			   "\n"
+			   "# device rules: the first rule whose every condition matches decides\n"
+			   "attach    node=gw-*  device=0525:a4a5  vhci=0,1\n"
+			   "export    node=gw-1? class=08\n"
+			   "on-demand node=gw-17 serial=FP-*\n"
+			   "deny      class=e0\n"
+			   "attach    device=1d6b:*  address=port\n"
+			   "default   deny\n");
+	write_text("policy", "open", "", 0,
+		   (char *)"deny      class=08\r\n"
+			   "on-demand class=0e # cameras\r\n"
+			   "default   attach vhci=vhci_hcd.2 address=port\r\n");
+	write_text("policy", "every-key", "", 0,
+		   (char *)"default on-demand address=serial\n"
+			   "attach\tnode=\"gw [1-9]\" device=*:A4A5 class=ff serial=a\" \"b#1 vhci=0,127 address=port\n"
+			   "export device=0525:*\n"
+			   "operator ou=*\n");
+	write_text("policy", "refused", "", 0,
+		   (char *)"attach node=gw-1\n"
+			   "alow node=gw-2\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct selftest_sample_session s;
@@ -163,8 +195,9 @@ int main(int argc, char **argv)
 	mkdir((char *)buf, 0755);
 	snprintf((char *)buf, sizeof(buf), "%s/wsframe", outdir);
 	mkdir((char *)buf, 0755);
-	for (n = 0; n < 4; n++) {
-		snprintf((char *)buf, sizeof(buf), "%s/%s", outdir, (const char *[]){ "ctl", "vhci", "usbids", "http" }[n]);
+	for (n = 0; n < 5; n++) {
+		snprintf((char *)buf, sizeof(buf), "%s/%s", outdir,
+			 (const char *[]){ "ctl", "vhci", "usbids", "http", "policy" }[n]);
 		mkdir((char *)buf, 0755);
 	}
 	memset(data, 0x5a, sizeof(data));
@@ -224,5 +257,6 @@ int main(int argc, char **argv)
 	vhci_seeds();
 	usbids_seeds();
 	http_seeds();
+	policy_seeds();
 	return 0;
 }

@@ -39,6 +39,9 @@ struct row {
 #define CN(s) { NID_commonName, V_ASN1_UTF8STRING, (s), -1 }
 #define OU(s) { NID_organizationalUnitName, V_ASN1_UTF8STRING, (s), -1 }
 
+/* 65 bytes: one more than an identity may have */
+#define A65 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
 static char a64[65], a65[66], a128x[129], a128y[129], a300[301], e32[65], e33[67];
 
 static X509 *make_cert(const struct row *r)
@@ -173,6 +176,129 @@ static void test_subject_and_serial_are_logged_unambiguously(void **state)
 	assert_string_equal(text, "?");
 }
 
+/* A certificate from '|'-separated names, in order: "CN=...", "OU=...",
+ * "O=...", "OU/bmp=..." (the ASCII text as a BMPString), "DNS:...",
+ * "URI:..." and "email:...". */
+static X509 *cert_from(const char *spec)
+{
+	static const struct {
+		const char *prefix;
+		int nid, gen;
+	} kinds[] = {
+		{ "CN=", NID_commonName, 0 },
+		{ "OU=", NID_organizationalUnitName, 0 },
+		{ "O=", NID_organizationName, 0 },
+		{ "OU/bmp=", -NID_organizationalUnitName, 0 },
+		{ "DNS:", 0, GEN_DNS },
+		{ "URI:", 0, GEN_URI },
+		{ "email:", 0, GEN_EMAIL },
+	};
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	X509 *x = X509_new();
+	X509_NAME *name = X509_get_subject_name(x);
+	char buf[1024], *one, *rest = buf;
+
+	assert_non_null(x);
+	assert_true(strlen(spec) < sizeof(buf));
+	strcpy(buf, spec);
+	while (*spec && (one = strsep(&rest, "|"))) {
+		const char *v;
+		size_t k, n;
+
+		for (k = 0; strncmp(one, kinds[k].prefix, strlen(kinds[k].prefix)) != 0; k++)
+			assert_true(k + 1 < sizeof(kinds) / sizeof(kinds[0]));
+		v = one + strlen(kinds[k].prefix);
+		if (kinds[k].nid > 0) {
+			assert_int_equal(X509_NAME_add_entry_by_NID(name, kinds[k].nid, V_ASN1_UTF8STRING,
+								    (const unsigned char *)v, -1, -1, 0),
+					 1);
+		} else if (kinds[k].nid < 0) {
+			unsigned char bmp[2 * CERTID_MAX] = { 0 };
+
+			for (n = 0; v[n]; n++)
+				bmp[2 * n + 1] = (unsigned char)v[n];
+			assert_int_equal(X509_NAME_add_entry_by_NID(name, -kinds[k].nid, V_ASN1_BMPSTRING, bmp,
+								    (int)(2 * n), -1, 0),
+					 1);
+		} else {
+			GENERAL_NAME *gn = GENERAL_NAME_new();
+			ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+
+			assert_int_equal(ASN1_STRING_set(ia5, v, (int)strlen(v)), 1);
+			GENERAL_NAME_set0_value(gn, kinds[k].gen, ia5);
+			sk_GENERAL_NAME_push(gens, gn);
+		}
+	}
+	if (sk_GENERAL_NAME_num(gens) > 0)
+		assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0), 1);
+	GENERAL_NAMES_free(gens);
+	return x;
+}
+
+/* Values of one field, joined with '|', to compare with a row's. */
+static void joined(char (*vals)[CERTID_MAX + 1], size_t n, char *out, size_t cap)
+{
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < n; i++)
+		used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? "|" : "", vals[i]);
+	assert_true(used < cap);
+}
+
+/* What the policy's operator lines are matched against: every value of
+ * each field, each one checked as an identity is. */
+static void test_fields_for_the_operator_role(void **state)
+{
+	/* each field's values joined with '|' */
+	static const struct {
+		const char *name, *spec;
+		int want;
+		const char *cn, *ou, *dns, *uri;
+	} rows[] = {
+		{ "one of each, and names of other kinds",
+		  "CN=ops-alice|OU=Engineering|OU=Fleet Operators|O=Example|DNS:alice.ops.example.com|"
+		  "email:alice@example.com|URI:spiffe://example.com/ops/alice|DNS:alice.example.com",
+		  6, "ops-alice", "Engineering|Fleet Operators", "alice.ops.example.com|alice.example.com",
+		  "spiffe://example.com/ops/alice" },
+		{ "two CNs name nobody; the OUs still count", "CN=ops-a|CN=ops-b|OU=Fleet Operators", 1, "",
+		  "Fleet Operators", "", "" },
+		{ "unusable values are skipped, the rest kept",
+		  "OU=a\nb|OU=|OU=" A65 "|OU/bmp=Ops|OU=node-\xe2\x80\xaez|DNS:n\xc5\x93ud.example|DNS:ok.example|"
+		  "URI:urn:a\tb",
+		  2, "", "Ops", "ok.example", "" },
+		{ "eight of one field, no more", "OU=1|OU=2|OU=3|OU=4|OU=5|OU=6|OU=7|OU=8|OU=9|URI:u1|DNS:d", 10,
+		  "", "1|2|3|4|5|6|7|8", "d", "u1" },
+		{ "nine URIs", "URI:1|URI:2|URI:3|URI:4|URI:5|URI:6|URI:7|URI:8|URI:9", 8, "", "", "",
+		  "1|2|3|4|5|6|7|8" },
+		{ "nothing at all", "", 0, "", "", "", "" },
+	};
+	struct certid_fields f;
+	char got[1024];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		X509 *x = cert_from(rows[i].spec);
+
+		print_message("%s\n", rows[i].name);
+		memset(&f, 'Z', sizeof(f));
+		assert_int_equal(certid_fields(x, &f), rows[i].want);
+		assert_string_equal(f.cn, rows[i].cn);
+		joined(f.ou, f.nou, got, sizeof(got));
+		assert_string_equal(got, rows[i].ou);
+		joined(f.san_dns, f.nsan_dns, got, sizeof(got));
+		assert_string_equal(got, rows[i].dns);
+		joined(f.san_uri, f.nsan_uri, got, sizeof(got));
+		assert_string_equal(got, rows[i].uri);
+		X509_free(x);
+	}
+	memset(&f, 'Z', sizeof(f));
+	assert_usbws_err(certid_fields(NULL, &f), USBWS_ERR_INVAL);
+	assert_string_equal(f.cn, "");
+	assert_int_equal(f.nou + f.nsan_dns + f.nsan_uri, 0);
+}
+
 static void test_identity_option(void **state)
 {
 	static const struct {
@@ -205,6 +331,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity_is_one_field_exactly),
 		cmocka_unit_test(test_subject_and_serial_are_logged_unambiguously),
+		cmocka_unit_test(test_fields_for_the_operator_role),
 		cmocka_unit_test(test_identity_option),
 	};
 
