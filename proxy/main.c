@@ -46,6 +46,10 @@ static void usage(FILE *out)
 		"  --vhci auto|none|LIST     attach exported devices to this host's vhci_hcd:\n"
 		"                            auto (default) when it is loaded, none, or only the\n"
 		"                            listed controllers (0,1 or vhci_hcd.0,vhci_hcd.1)\n"
+		"  --policy FILE|none        which exports to accept and where each goes, and\n"
+		"                            who holds the operator role (usbws-proxy.policy(5));\n"
+		"                            default " PROXY_DEFAULT_POLICY " when it exists;\n"
+		"                            SIGHUP rereads it\n"
 		"  --pin NODE=LIST           NODE's devices only ever go to these vhci_hcd\n"
 		"                            (repeatable; NODE is the node's identity)\n"
 		"  --max-tunnels-per-node N  devices one node may export at once, live or kept\n"
@@ -130,6 +134,7 @@ int main(int argc, char **argv)
 		{ "usbip-listen-public", no_argument, NULL, 'E' },
 		{ "vhci", required_argument, NULL, 'H' },
 		{ "pin", required_argument, NULL, 'P' },
+		{ "policy", required_argument, NULL, 'Y' },
 		{ "sysfs-root", required_argument, NULL, 's' },
 		{ "ping-interval", required_argument, NULL, 'I' },
 		{ "ping-timeout", required_argument, NULL, 'T' },
@@ -254,6 +259,7 @@ int main(int argc, char **argv)
 			}
 			pins[cfg.npins++] = optarg;
 			break;
+		case 'Y': cfg.policy = optarg; break;
 		case 'Z': cfg.user = optarg; break;
 		case 'v': cfg.verbose = 1; break;
 		case 'h':
@@ -277,6 +283,11 @@ int main(int argc, char **argv)
 	}
 	cfg.pins = pins;
 	cfg.crls = crls;
+	/* the default file applies only where it exists; one named must */
+	if (!cfg.policy && access(PROXY_DEFAULT_POLICY, F_OK) == 0)
+		cfg.policy = PROXY_DEFAULT_POLICY;
+	if (cfg.policy && strcmp(cfg.policy, "none") == 0)
+		cfg.policy = NULL;
 	if (cfg.ping_interval && cfg.ping_timeout <= cfg.ping_interval) {
 		fprintf(stderr, "usbws-proxy: --ping-timeout (%d s) must be longer than --ping-interval (%d s)\n",
 			cfg.ping_timeout, cfg.ping_interval);

@@ -226,7 +226,9 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		return 1;
 	}
 	/* the control socket answers before nodes can come */
-	rc = proxy_vhci_init(&px, why, sizeof(why));
+	rc = proxy_policy_load(&px, why, sizeof(why));
+	if (rc == 0)
+		rc = proxy_vhci_init(&px, why, sizeof(why));
 	if (rc == 0)
 		rc = open_listeners(&px, cfg, why, sizeof(why));
 	if (rc == 0)
@@ -237,6 +239,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		proxy_listen_close(&px.wss);
 		proxy_listen_close(&px.usbip);
 		proxy_vhci_free(&px);
+		proxy_policy_free(&px);
 		return 1;
 	}
 	lws_sul_schedule(px.ctx, 0, &px.tick, tick, LWS_US_PER_SEC);
@@ -247,6 +250,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		if (reload && *reload) {
 			*reload = 0;
 			proxy_trust_reload(&px);
+			proxy_policy_reload(&px);
 		}
 	}
 	log_info("stopping");
@@ -258,5 +262,6 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	proxy_listen_close(&px.usbip);
 	proxy_tunnel_free_all(&px);
 	proxy_vhci_free(&px);
+	proxy_policy_free(&px);
 	return 0;
 }

@@ -28,6 +28,7 @@
 #define PROXY_DEFAULT_USBIP_MAX_CLIENTS 256
 #define PROXY_DEFAULT_USBIP_MAX_PER_SOURCE 16
 #define PROXY_DEFAULT_USBIP_TIMEOUT 10
+#define PROXY_DEFAULT_POLICY "/etc/usbws/proxy.policy"
 
 struct proxy_config {
 	const char *listen;         /* HOST:PORT for WSS */
@@ -40,6 +41,7 @@ struct proxy_config {
 	const char *usbip_listen;   /* HOST:PORT for the USB/IP re-export, or NULL */
 	int usbip_listen_public;    /* serve it off loopback too (--usbip-listen-public) */
 	const char *vhci;           /* "auto" (default, NULL), "none", or a vhci_hcd list: 0,1 */
+	const char *policy;         /* the policy file (policy.h), or NULL: attach (or export) all */
 	const char *const *pins;    /* NODE=LIST: that node's devices go to these vhci_hcd only */
 	size_t npins;
 	const char *sysfs_root;     /* NULL: /sys or $USBWS_SYSFS_ROOT */
@@ -60,7 +62,7 @@ struct proxy_config {
 };
 
 /* Runs the proxy until *stop is set; each time *reload is set, it clears it
- * and rereads --ca and --crl.  Returns 0, or 1 after logging why it could
+ * and rereads --ca, --crl and --policy.  Returns 0, or 1 after logging why it could
  * not start. */
 int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload);
 

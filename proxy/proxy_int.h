@@ -104,6 +104,8 @@ struct tunnel {
 	char node_busid[USBIP_BUSID_SIZE];/* as the node calls it */
 	char hello_busid[USBIP_BUSID_SIZE];/* as its hello named it */
 	char serial[CTL_SERIAL_MAX + 1];   /* the hello's: the device's USB serial, "" when none */
+	unsigned int nifs;                 /* the hello's interfaces in ifs */
+	int ignore_serial;                 /* the policy's address=port */
 	struct usbip_usb_device dev;
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];
 	int hello_seen;
@@ -183,6 +185,7 @@ struct proxy {
 	size_t nclaims;
 	SSL_CTX *wss_ssl;                 /* the nodes' TLS context, whose X509_STORE a reload replaces */
 	X509_STORE *first_store;          /* --ca and --crl, made before the vhost takes it */
+	struct policy *policy;            /* --policy, or NULL */
 };
 
 struct vhci_pin {
@@ -258,6 +261,21 @@ void proxy_control_close(struct proxy *px);
 void proxy_control_resumed(struct tunnel *t);
 /* An importer socket closed: a vhci one gives its port back. */
 void proxy_vhci_released(struct importer *imp);
+
+/* proxy_policy.c: the policy file applied */
+struct policy;
+/* Reads --policy when given.  Returns 0, or a negative enum usbws_err with
+ * why filled ("FILE:LINE: reason"). */
+int proxy_policy_load(struct proxy *px, char *why, size_t why_cap);
+void proxy_policy_free(struct proxy *px);
+/* At t's export: its offer, vhci= and address mode.  Returns 0, or
+ * USBWS_ERR_REFUSED after failing t with "policy". */
+int proxy_policy_apply(struct tunnel *t);
+/* SIGHUP: a file that parses replaces the policy, and the tunnels it now
+ * refuses are closed; a file that does not parse changes nothing. */
+void proxy_policy_reload(struct proxy *px);
+/* 1 when cert holds the operator role. */
+int proxy_policy_operator(const struct proxy *px, X509 *cert);
 
 /* proxy_trust.c: the X509_STORE that vouches for nodes */
 /* A store of --ca and every --crl (CRL checks on when there is one), in

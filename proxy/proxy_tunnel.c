@@ -101,16 +101,16 @@ static void importer_resume_if_room(struct tunnel *t)
 
 /* Who a listing is for, and so what it shows.  A node sees its own exported
  * devices and nothing of any other node's: tenants of one proxy do not learn
- * of each other.  A wider view (an operator's) would be another scope. */
+ * of each other.  An operator (the policy names its certificate) sees the
+ * whole fleet. */
 struct listing_scope {
-	const char *node;                 /* the only node shown */
+	const char *node; /* the only node shown, or NULL: every node */
 };
 
-/* A tunnel on its way out is not shown, as in the devlist; what is shown
- * is so at most --max-tunnels-per-node devices a node (USBWS_LIST_MAX). */
+/* A tunnel on its way out is not shown, as in the devlist. */
 static int scope_shows(const struct listing_scope *scope, const struct tunnel *t)
 {
-	return t->exported && !t->closing && strcmp(t->node, scope->node) == 0;
+	return t->exported && !t->closing && (!scope->node || strcmp(t->node, scope->node) == 0);
 }
 
 static char *nodes_listing(struct proxy *px, const struct listing_scope *scope)
@@ -271,6 +271,7 @@ static int assign_address(struct tunnel *t)
 		.node_busid = t->node_busid,
 		/* the hello's serial is that of the device it named */
 		.serial = strcmp(t->node_busid, t->hello_busid) == 0 ? t->serial : NULL,
+		.ignore_serial = t->ignore_serial,
 	};
 	const struct tunnel *u;
 	char why[300];
@@ -333,10 +334,9 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		if (over_tunnel_cap(t, node_busid))
 			return USBWS_ERR_REFUSED;
 		memcpy(t->node_busid, t->dev.busid, sizeof(t->node_busid));
-		if (assign_address(t) < 0)
+		if (proxy_policy_apply(t) < 0 || assign_address(t) < 0)
 			return USBWS_ERR_REFUSED;
 		memcpy(t->dev.busid, t->busid, sizeof(t->busid));
-		t->offer = px->vhci_on ? OFFER_ATTACH : OFFER_EXPORT;
 		snprintf(t->dev.path, sizeof(t->dev.path), "/usbws/%s/%s", t->node, node_busid);
 		t->dev.busnum = bus;
 		t->dev.devnum = 1;
@@ -550,9 +550,11 @@ static void node_text(struct node_conn *c, const void *in, size_t len, int final
 			return;
 		}
 		if (strcmp(msg.role, "list") == 0) {
-			struct listing_scope scope = { .node = t->node };
+			int operator= proxy_policy_operator(t->px, t->cert);
+			struct listing_scope scope = { .node = operator? NULL : t->node };
 
-			log_info("%s asked for the listing", t->node);
+			log_info("%s asked for the listing%s",
+				 t->node, operator? " (operator: the whole fleet)" : "");
 			queue_text(t, nodes_listing(t->px, &scope));
 			snprintf(t->close_reason, sizeof(t->close_reason), "listing sent");
 			t->closing = 1;
@@ -567,6 +569,7 @@ static void node_text(struct node_conn *c, const void *in, size_t len, int final
 		 * older tunnel of this device rather than being refused */
 		snprintf(t->hello_busid, sizeof(t->hello_busid), "%s", msg.busid);
 		memcpy(t->serial, msg.serial, sizeof(t->serial));
+		t->nifs = msg.nifs;
 		if (over_tunnel_cap(t, t->hello_busid))
 			return;
 		log_info("node %s connected", t->node);

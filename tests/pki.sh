@@ -5,6 +5,7 @@
 #   server.pem/key        the proxy, CN and SAN localhost / 127.0.0.1 / ::1
 #   wrongname.pem/key     a proxy certificate for another name
 #   node.pem/key          node-1;  node2.pem/key  node-2
+#   ops.pem/key           ops-1;  opsou.pem/key  alice, OU "Fleet Operators"
 #   expired.pem/key       node-old, signed by the CA, expired in 2021
 #   foreign-node.pem/key  intruder, signed by a different CA
 # Then, with --identities (into a DIR made as above; kept apart, as every
@@ -86,6 +87,9 @@ leaf wrongname wrong.example ca "subjectAltName=DNS:wrong.example
 extendedKeyUsage=serverAuth"
 leaf node node-1 ca "extendedKeyUsage=clientAuth"
 leaf node2 node-2 ca "extendedKeyUsage=clientAuth"
+# operators, named by the policy: by CN, and by OU
+leaf ops ops-1 ca "extendedKeyUsage=clientAuth"
+leaf opsou alice ca "extendedKeyUsage=clientAuth" "/CN=alice/OU=Fleet Operators"
 leaf foreign-node intruder foreign-ca "extendedKeyUsage=clientAuth"
 
 # an expired node certificate: 'openssl ca' takes explicit dates

@@ -304,6 +304,13 @@ static void report_exit(struct export *e, int64_t now)
 			 e->busid, how);
 		return;
 	}
+	if (WIFEXITED(e->exit_status) && WEXITSTATUS(e->exit_status) == NODE_EXIT_POLICY) {
+		e->held = 1;
+		log_info("export of %s refused by the proxy's policy (%s); it is offered again when it is plugged "
+			 "in again",
+			 e->busid, how);
+		return;
+	}
 	if (now - e->started_at >= BACKOFF_RESET_MS)
 		e->backoff_ms = BACKOFF_FIRST_MS;
 	e->start_at = now + e->backoff_ms;

@@ -116,6 +116,7 @@ struct node {
 	int done;
 	int failed;
 	struct link link;             /* when to connect, resume, back off or give up */
+	int refused_by_policy;        /* the proxy's policy refused the device: NODE_EXIT_POLICY */
 
 	/* the connection, while there is one */
 	struct wsclient *ws;
@@ -521,6 +522,12 @@ static void on_error(struct node *n, const struct ctl_msg *msg)
 		return;
 	}
 	log_err("the proxy refused: %s (%s)", msg->message, msg->code);
+	if (strcmp(msg->code, "policy") == 0) {
+		log_err("not trying again: the proxy's policy decides this device, and would refuse it again "
+			"(exit status %d)",
+			NODE_EXIT_POLICY);
+		n->refused_by_policy = 1;
+	}
 	/* ports may free up, and so may this node's share of the proxy (its
 	 * own lost tunnels expire): both are tried again with backoff, never
 	 * at once; anything else would be refused again */
@@ -1018,6 +1025,8 @@ static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
 		n->failed = 1;
 	if (n->mode == MODE_LIST && !n->listed)
 		n->failed = 1;
+	if (n->refused_by_policy)
+		return NODE_EXIT_POLICY;
 	return n->failed ? 1 : 0;
 }
 

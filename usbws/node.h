@@ -30,8 +30,14 @@ struct node_config {
 	int verbose;
 };
 
+/* The exit status of an export the proxy's policy refuses: the device is
+ * not offered again until something changes (the unit does not restart
+ * it, hotplug waits for a replug), as trying again would only loop. */
+#define NODE_EXIT_POLICY 3
+
 /* Exports one device until *stop, then unexports it, through as many
- * connections as it takes.  Returns 0, or 1 after logging why. */
+ * connections as it takes.  Returns 0, NODE_EXIT_POLICY, or 1 after
+ * logging why. */
 int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop);
 
 /* Asks the proxy for its listing and prints the JSON to stdout. */

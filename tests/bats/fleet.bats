@@ -167,3 +167,139 @@ PY
 	cmp "$WORK/a.img" "$WORK/read.img"
 	absent "disconnected|closing" "$WORK/proxy.log"
 }
+
+# list_as CERT: usbws list --remote with that certificate, the JSON alone
+list_as() {
+	"$USBWS" list --remote "$URL" --json --cert "$PKI/$1.pem" --key "$PKI/$1.key" --ca "$PKI/ca.pem" 2>/dev/null
+}
+
+@test "a malformed policy file is refused at start with the file, line and reason" {
+	printf 'operator cn=ops-*\nattach node=gw-* device=0525:a4a\n' >"$WORK/bad.policy"
+	run "$(PROXY_BIN)" --listen 127.0.0.1:0 --cert "$PKI/server.pem" --key "$PKI/server.key" --ca "$PKI/ca.pem" \
+		--vhci none --policy "$WORK/bad.policy"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"usbws-proxy: error: $WORK/bad.policy:2: device=0525:a4a: expected VID:PID in hex (e.g. 0525:a4a5)"* ]]
+	[ ! -e "$USBWS_RUN_DIR/proxy.sock" ]
+	run "$(PROXY_BIN)" --listen 127.0.0.1:0 --cert "$PKI/server.pem" --key "$PKI/server.key" --ca "$PKI/ca.pem" \
+		--vhci none --policy "$WORK/missing.policy"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$WORK/missing.policy: No such file or directory"* ]]
+}
+
+@test "the policy decides per node and device: exported, held on demand, or refused once (exit 3, no retry loop)" {
+	random_image "$WORK/a.img" 1
+	random_image "$WORK/b.img" 1
+	cat >"$WORK/proxy.policy" <<-'POLICY'
+	# storage of node-1 is re-exported; node-2's is held until asked for
+	export    node=node-1 class=08
+	on-demand node=node-2 device=0525:a4a5
+	deny      device=0525:a4a0
+	default   deny
+	POLICY
+	start_proxy "$WORK/proxy.log" server --vhci none --policy "$WORK/proxy.policy"
+	grep -q "policy $WORK/proxy.policy: 3 rules, 0 operator lines" "$WORK/proxy.log"
+	start_node "$WORK/a.log" node "storage:$WORK/a.img"
+	a=$BUSID
+	start_node "$WORK/b.log" node2 "storage:$WORK/b.img"
+	b=$BUSID
+	run "$USBWS" nodes --json
+	[ "$(jq -r --arg a "$a" '.nodes[].devices[] | select(.id == $a) | .state + " " + .offer + " " + (.policy_line|tostring)' <<<"$output")" = "offered export 2" ]
+	[ "$(jq -r --arg b "$b" '.nodes[].devices[] | select(.id == $b) | .state + " " + .offer + " " + (.policy_line|tostring)' <<<"$output")" = "held on-demand 3" ]
+	# a held device is not on the USB/IP list, and cannot be imported from it
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 list
+	[ "$output" = "$a 0525:a4a5 speed=3 interfaces=1" ]
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$b" "$WORK/b.read"
+	[ "$status" -ne 0 ]
+	grep -q "import of $b refused: held until usbws attach asks for it" "$WORK/proxy.log"
+	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$a" "$WORK/a.read"
+	cmp "$WORK/a.img" "$WORK/a.read"
+	# the source/sink is denied: the node says why and stops, with 3
+	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
+		--virtual sourcesink --busid 2-1 --backoff-max 1
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"the proxy refused: this proxy's policy refuses 0525:a4a0 (its 2-1) of node node-1: $WORK/proxy.policy line 4 (policy)"* ]]
+	[[ "$output" == *"not trying again: the proxy's policy decides this device, and would refuse it again (exit status 3)"* ]]
+	[ "$(grep -c "closing its tunnel: this proxy's policy refuses 0525:a4a0" "$WORK/proxy.log")" -eq 1 ]
+}
+
+@test "SIGHUP rereads the policy: a now-refused tunnel closes with the reason, the others go on; a bad file changes nothing" {
+	random_image "$WORK/a.img" 4
+	random_image "$WORK/b.img" 1
+	printf 'export node=node-*\n' >"$WORK/proxy.policy"
+	start_proxy "$WORK/proxy.log" server --vhci none --policy "$WORK/proxy.policy"
+	proxy=${PIDS[0]}
+	start_node "$WORK/a.log" node "storage:$WORK/a.img"
+	a=$BUSID
+	start_node "$WORK/b.log" node2 "storage:$WORK/b.img"
+	b_pid=$NODE_PID
+	# a file that does not parse: the running policy stays, nobody notices
+	printf 'export node=node-*\nexport node=node-1 node=node-2\n' >"$WORK/proxy.policy"
+	kill -HUP "$proxy"
+	wait_for "$WORK/proxy.log" "$(re "$WORK/proxy.policy:2: node= given twice; the policy loaded before stays in force")"
+	# now node-2 is refused
+	printf 'export node=node-1\n' >"$WORK/proxy.policy"
+	kill -HUP "$proxy"
+	wait_for "$WORK/proxy.log" "policy $(re "$WORK/proxy.policy") reloaded: 1 rules, 0 operator lines; 1 tunnel now refused and closed"
+	run wait "$b_pid"
+	[ "$status" -eq 3 ]
+	grep -q "the proxy refused: this proxy's policy refuses 0525:a4a5 (its 1-1) of node node-2: no rule of $WORK/proxy.policy lets it in (policy)" "$WORK/b.log"
+	# node-1's tunnel went on, on its first connection
+	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$a" "$WORK/a.read"
+	cmp "$WORK/a.img" "$WORK/a.read"
+	[ "$(grep -c "node node-1 connected" "$WORK/proxy.log")" -eq 1 ]
+	absent "node node-1 (disconnected|resumed)|node node-1: closing" "$WORK/proxy.log"
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 list
+	[ "$output" = "$a 0525:a4a5 speed=3 interfaces=1" ]
+}
+
+@test "operators named by the policy (CN or OU) list the whole fleet; nodes still see only themselves" {
+	printf 'operator cn=ops-*\noperator ou="Fleet Operators"\ndefault export\n' >"$WORK/proxy.policy"
+	start_proxy "$WORK/proxy.log" server --vhci none --policy "$WORK/proxy.policy"
+	start_node "$WORK/a.log" node sourcesink
+	start_node "$WORK/b.log" node2 sourcesink
+	[ "$(list_as ops | jq -c '[.nodes[].node] | sort')" = '["node-1","node-2"]' ]
+	[ "$(list_as opsou | jq -c '[.nodes[].node] | sort')" = '["node-1","node-2"]' ]
+	grep -q "ops-1 asked for the listing (operator: the whole fleet)" "$WORK/proxy.log"
+	[ "$(list_as node | jq -c '[.nodes[].node]')" = '["node-1"]' ]
+	[ "$(list_as node2 | jq -c '[.nodes[].node]')" = '["node-2"]' ]
+}
+
+@test "a device held on demand: usbws attach waits for its resuming node, and detach cancels what is pending" {
+	fake_sysfs
+	random_image "$WORK/a.img" 1
+	printf 'on-demand node=node-1\n' >"$WORK/proxy.policy"
+	start_proxy "$WORK/proxy.log" server --vhci auto --policy "$WORK/proxy.policy" --resume-time 60 \
+		--ping-interval 1 --ping-timeout 3
+	start_relay "$WSS_PORT"
+	URL=wss://localhost:$RELAY_PORT/usbip start_node "$WORK/a.log" node "storage:$WORK/a.img" \
+		--ping-interval 1 --ping-timeout 3 --backoff-max 1
+	a=$BUSID
+	run "$USBWS" nodes --json
+	[ "$(jq -r '.nodes[0].devices[0].state' <<<"$output")" = held ]
+	# the link goes dead; the proxy parks the tunnel for a resume
+	kill -USR1 "$RELAY_PID"
+	wait_for "$WORK/proxy.log" "node node-1: connection lost; keeping busid $a" 15
+	run "$USBWS" attach --device "$a" --timeout 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"usbws: info: $a: its node is resuming; it is attached once the node is back (waiting up to 1 s)"* ]]
+	[[ "$output" == *"usbws: error: $a: its node has not resumed within 1 s; the attach stays pending until it does (usbws detach --device $a cancels it)"* ]]
+	run "$USBWS" nodes --json
+	[ "$(jq -r '.nodes[0].devices[0] | .link + " " + (.attach_pending|tostring)' <<<"$output")" = "resuming true" ]
+	run "$USBWS" detach --device "$a"
+	[ "$status" -eq 0 ]
+	[ "$output" = "cancelled the pending attach of $a" ]
+	run "$USBWS" nodes --json
+	[ "$(jq -r '.nodes[0].devices[0].attach_pending // false' <<<"$output")" = false ]
+	# nothing was written to vhci_hcd's attach
+	[ ! -s "$USBWS_SYSFS_ROOT/devices/platform/vhci_hcd.0/attach" ]
+}
+
+@test "address=port puts a serial aside: the device is addressed by vendor:product and its busid on the node" {
+	random_image "$WORK/a.img" 1
+	printf 'export device=0525:* address=port\n' >"$WORK/proxy.policy"
+	start_proxy "$WORK/proxy.log" server --vhci none --policy "$WORK/proxy.policy"
+	start_node "$WORK/a.log" node "storage:$WORK/a.img"
+	grep -qE "exported 0525:a4a5 \(its 1-1\) as busid $BUSID, by its port$" "$WORK/proxy.log"
+	# SHA-256 of the fields doc/fleet.md names, as Python's hashlib makes it
+	[ "$BUSID" = "node-1-b0c71cd6cb7636dc" ]
+}
