@@ -102,8 +102,8 @@ refused() { echo "(it belongs to group usbws: add this user to it, or run as roo
 	[ "$status" -eq 1 ]
 	[ "$output" = "usbws: error: cannot reach $sock: Permission denied $(refused)" ]
 
-	# the member's answer is root's (but for the seconds the tunnel has been up)
-	steady='del(.tunnels[].uptime_seconds)'
+	# the member's answer is root's (but for the seconds the tunnel has been up and exported)
+	steady='del(.tunnels[].uptime_seconds, .tunnels[].exported_seconds)'
 	"$USBWS" status --json | jq "$steady" >"$WORK/root.json"
 	as "$IN_USER" "$USBWS" status --json | jq "$steady" >"$WORK/member.json"
 	jq -e '.tunnels | length == 1 and .[0].state == "exported"' "$WORK/root.json" >/dev/null

@@ -38,11 +38,12 @@ start_proxy() {
 
 # start_node LOG (--busid B | --device usbip-vudc.N | --virtual SPEC) [ARGS...]:
 # waits for the export; NODE_PID is set.  It connects to $NODE_URL if set
-# (e.g. the relay's), else to $WSS_URL.
+# (e.g. the relay's), else to $WSS_URL, as $NODE_CERT (default node: node-1).
 start_node() {
 	local log=$1
 	shift
-	"$B/usbws/usbws" connect --url "${NODE_URL:-$WSS_URL}" --cert "$work/pki/node.pem" --key "$work/pki/node.key" \
+	"$B/usbws/usbws" connect --url "${NODE_URL:-$WSS_URL}" --cert "$work/pki/${NODE_CERT:-node}.pem" \
+		--key "$work/pki/${NODE_CERT:-node}.key" \
 		--ca "$work/pki/ca.pem" "$@" 2> >(stamp_lines >>"$log") &
 	NODE_PID=$!
 	pids+=($NODE_PID)
