@@ -303,3 +303,60 @@ list_as() {
 	# SHA-256 of the fields doc/fleet.md names, as Python's hashlib makes it
 	[ "$BUSID" = "node-1-b0c71cd6cb7636dc" ]
 }
+
+@test "vhci= in the policy narrows the controllers a device is attached to" {
+	fake_sysfs
+	S=$USBWS_SYSFS_ROOT
+	printf 'attach node=node-1 vhci=vhci_hcd.1\nattach node=node-2\n' >"$WORK/proxy.policy"
+	start_proxy "$WORK/proxy.log" server --vhci auto --policy "$WORK/proxy.policy"
+	# vhci_hcd.0 has free ports, but node-1's device goes to vhci_hcd.1
+	start_node "$WORK/a.log" node sourcesink
+	wait_for "$WORK/proxy.log" "node node-1: busid $ADDR_RE \(its 1-1\) attached to vhci_hcd.1 port 16"
+	# with vhci_hcd.1 full, node-1 is refused rather than put elsewhere
+	stop_procs
+	fake_vhci_status 1 006 006
+	start_proxy "$WORK/proxy2.log" server --vhci auto --policy "$WORK/proxy.policy"
+	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
+		--virtual sourcesink --retries 1
+	[[ "$output" == *"the proxy refused: no free vhci_hcd port for a high/full/low-speed device in vhci_hcd.1 for node node-1 (vhci)"* ]]
+	# node-2, under no vhci=, takes vhci_hcd.0
+	start_node "$WORK/b.log" node2 sourcesink
+	wait_for "$WORK/proxy2.log" "node node-2: busid $ADDR_RE \(its 1-1\) attached to vhci_hcd.0 port 0"
+}
+
+@test "usbws port lists USB/IP re-exports with their importer; a subjectAltName names an operator too" {
+	"$BATS_TEST_DIRNAME/../pki.sh" "$PKI" --identities >/dev/null
+	printf 'operator san-dns=*.fleet.example\ndefault export\n' >"$WORK/proxy.policy"
+	start_proxy "$WORK/proxy.log" server --vhci none --policy "$WORK/proxy.policy"
+	start_node "$WORK/b.log" node2 sourcesink
+	b=$BUSID
+	# sannode: CN node-1, DNS:node-9.fleet.example
+	[ "$(list_as sannode | jq -c '[.nodes[].node]')" = '["node-2"]' ]
+	# an importer that imports the device and stays
+	python3 - "$USBIP_PORT" "$b" "$WORK/imported" "$WORK/release" <<'PY' &
+import os, socket, struct, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(struct.pack(">HHI", 0x0111, 0x8003, 0) + sys.argv[2].encode().ljust(32, b"\0"))
+reply = b""
+while len(reply) < 8 + 312:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    reply += chunk
+open(sys.argv[3], "w").write("status %d\n" % struct.unpack(">I", reply[4:8])[0])
+while not os.path.exists(sys.argv[4]):
+    time.sleep(0.05)
+PY
+	PIDS+=($!)
+	wait_for "$WORK/imported" "status 0"
+	run "$USBWS" port --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r --arg b "$b" '.reexports[] | select(.busid == $b) | .node + " " + .node_busid + " " + (.importer | split(":")[0])' <<<"$output")" = "node-2 1-1 127.0.0.1" ]
+	run "$USBWS" port
+	[[ "$output" == "usbip $b  0525:a4a0  node node-2 busid 1-1  imported by 127.0.0.1:"* ]]
+	run "$USBWS" nodes --json
+	[ "$(jq -r '.nodes[0].devices[0].state' <<<"$output")" = re-exported ]
+	run "$USBWS" attach --device "$b"
+	[ "$output" = "usbws: error: $b is offered over USB/IP only (policy line 2): usbip attach -r reaches it, not usbws attach" ]
+	touch "$WORK/release"
+}
