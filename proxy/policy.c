@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/numarg.h"
 #include "base/usbws_err.h"
 
 /* The keys of a rule, each at most once: conditions first, then options. */
@@ -211,17 +212,6 @@ static int parse_action(const char *s, enum policy_action *out)
 	return -1;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Exactly n hex digits, or "*" when star is allowed (ANY_ID). */
 static int parse_hex(const char *s, size_t len, size_t n, int star, int *out)
 {
@@ -235,7 +225,7 @@ static int parse_hex(const char *s, size_t len, size_t n, int star, int *out)
 	if (len != n)
 		return -1;
 	for (i = 0; i < n; i++) {
-		int d = hex_digit(s[i]);
+		int d = numarg_hex_digit(s[i]);
 
 		if (d < 0)
 			return -1;

@@ -182,10 +182,22 @@ void proxy_control_close(struct proxy *px)
 	px->control_listening = 0;
 }
 
+/* Whose device t is, its address (under key) and its names from usb.ids. */
+static void name_device(json_t *o, const struct tunnel *t, const char *key)
+{
+	char vendor[128], product[128];
+
+	usbids_lookup(t->dev.id_vendor, t->dev.id_product, vendor, sizeof(vendor), product, sizeof(product));
+	json_object_set_new(o, key, json_string(t->busid));
+	json_object_set_new(o, "node", json_string(t->node));
+	json_object_set_new(o, "node_busid", json_string(t->node_busid));
+	json_object_set_new(o, "vendor_name", json_string(vendor));
+	json_object_set_new(o, "product_name", json_string(product));
+}
+
 static json_t *port_json(const struct vhci_claim *c, const struct vhci_port *ports, size_t n)
 {
 	struct tunnel *t = c->imp->t;
-	char vendor[128], product[128];
 	const char *local = "";
 	json_t *o;
 	size_t i;
@@ -198,12 +210,7 @@ static json_t *port_json(const struct vhci_claim *c, const struct vhci_port *por
 		      (json_int_t)(time(NULL) - c->since));
 	if (!t)
 		return o;
-	usbids_lookup(t->dev.id_vendor, t->dev.id_product, vendor, sizeof(vendor), product, sizeof(product));
-	json_object_set_new(o, "node", json_string(t->node));
-	json_object_set_new(o, "node_busid", json_string(t->node_busid));
-	json_object_set_new(o, "busid", json_string(t->busid));
-	json_object_set_new(o, "vendor_name", json_string(vendor));
-	json_object_set_new(o, "product_name", json_string(product));
+	name_device(o, t, "busid");
 	json_object_set_new(o, "device", ctl_device_json(&t->dev, t->ifs, NULL));
 	return o;
 }
@@ -242,17 +249,12 @@ static const char *device_state(const struct tunnel *t)
 
 static json_t *device_json(const struct tunnel *t)
 {
-	char vendor[128], product[128], where[80];
+	char where[80];
 	json_t *o = ctl_device_json(&t->dev, t->ifs, device_state(t));
 
 	if (!o)
 		return NULL;
-	usbids_lookup(t->dev.id_vendor, t->dev.id_product, vendor, sizeof(vendor), product, sizeof(product));
-	json_object_set_new(o, "id", json_string(t->busid));
-	json_object_set_new(o, "node", json_string(t->node));
-	json_object_set_new(o, "node_busid", json_string(t->node_busid));
-	json_object_set_new(o, "vendor_name", json_string(vendor));
-	json_object_set_new(o, "product_name", json_string(product));
+	name_device(o, t, "id");
 	if (t->address_by_serial)
 		json_object_set_new(o, "serial", json_string(t->serial));
 	json_object_set_new(o, "addressed_by", json_string(t->address_by_serial ? "serial" : "port"));

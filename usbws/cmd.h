@@ -159,6 +159,15 @@ enum cmd_admin_takes {
 	ADMIN_MAY_TIMEOUT = 1 << 6,
 };
 
+/* The end of the node's admin commands' usage texts, which refuse the
+ * proxy host's options */
+#define CMD_ADMIN_NODE_USAGE_TAIL                                                      \
+	"  --verbose                 log more\n"                                       \
+	"  -h, --help                show this help\n"                                 \
+	"\n"                                                                           \
+	"The proxy host's options (--port, --device, --vhci, --node, --timeout) are\n" \
+	"refused; --json is accepted and ignored.\n"
+
 /* How long usbws attach waits for a node that is resuming, by default. */
 #define ADMIN_DEFAULT_ATTACH_TIMEOUT 60
 

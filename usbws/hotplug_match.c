@@ -4,22 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/numarg.h"
 #include "base/usbws_err.h"
 
 #define ID_MAX_DIGITS 4
 #define MATCH_EXAMPLE "expected VID:PID in hex, e.g. 0525:a4a5"
-
-/* The digit's value, or USBWS_ERR_INVAL for a character that is none. */
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return USBWS_ERR_INVAL;
-}
 
 static int parse_id(const char *s, size_t len, const char *what, uint16_t *out, char *why, size_t why_cap)
 {
@@ -33,7 +22,7 @@ static int parse_id(const char *s, size_t len, const char *what, uint16_t *out, 
 				 "the %s ID \"%.*s\" is longer than %d hex digits; " MATCH_EXAMPLE, what, (int)len, s,
 				 ID_MAX_DIGITS);
 	for (i = 0; i < len; i++) {
-		int d = hex_digit(s[i]);
+		int d = numarg_hex_digit(s[i]);
 
 		if (d < 0)
 			return usbws_why(why, why_cap, USBWS_ERR_INVAL,

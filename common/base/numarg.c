@@ -30,3 +30,14 @@ int numarg_parse(const char *s, unsigned long long min, unsigned long long max, 
 	*out = v;
 	return 0;
 }
+
+int numarg_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return USBWS_ERR_INVAL;
+}

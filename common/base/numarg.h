@@ -9,4 +9,8 @@
 int numarg_parse(const char *s, unsigned long long min, unsigned long long max, int sizes,
 		unsigned long long *out);
 
+/* A hex digit's value (either case), or USBWS_ERR_INVAL for any other
+ * character. */
+int numarg_hex_digit(char c);
+
 #endif
