@@ -249,6 +249,10 @@ static const char *device_state(const struct tunnel *t)
 
 static json_t *device_json(const struct tunnel *t)
 {
+	const struct usbip_flow_stats *to = usbip_validator_flow(t->validator, USBIP_FLOW_TO_DEVICE);
+	const struct usbip_flow_stats *from = usbip_validator_flow(t->validator, USBIP_FLOW_FROM_DEVICE);
+	const struct usbip_rtt_stats *rtt = usbip_validator_rtt(t->validator);
+	uint64_t p50_ns = usbip_validator_rtt_percentile(rtt, 50);
 	char where[80];
 	json_t *o = ctl_device_json(&t->dev, t->ifs, device_state(t));
 
@@ -264,11 +268,12 @@ static json_t *device_json(const struct tunnel *t)
 	json_object_set_new(o, "connected_since", json_integer((json_int_t)t->connected_since));
 	json_object_set_new(o, "address", json_string(t->peer));
 	json_object_set_new(o, "resumptions", json_integer((json_int_t)t->resumes));
-	json_object_set_new(o, "bytes_from_node", json_integer((json_int_t)t->bytes_from_node));
-	json_object_set_new(o, "bytes_to_node", json_integer((json_int_t)t->bytes_to_node));
-	json_object_set_new(o, "urbs", json_integer((json_int_t)t->urbs.submitted));
-	json_object_set_new(o, "urbs_completed", json_integer((json_int_t)t->urbs.completed));
-	json_object_set_new(o, "rtt_p50_us", json_integer((json_int_t)urb_rtt_p50_us(&t->urbs)));
+	json_object_set_new(o, "bytes_from_node", json_integer((json_int_t)from->bytes));
+	json_object_set_new(o, "bytes_to_node", json_integer((json_int_t)to->bytes));
+	json_object_set_new(o, "urbs", json_integer((json_int_t)to->submits));
+	json_object_set_new(o, "urbs_completed", json_integer((json_int_t)from->submits));
+	/* the upper bound of its histogram bucket, within 12.5% */
+	json_object_set_new(o, "rtt_p50_us", json_integer((json_int_t)(rtt->count ? p50_ns / 1000 : 0)));
 	if (t->imp && t->imp->vhci_port >= 0) {
 		proxy_vhci_where(t->imp, where, sizeof(where));
 		json_object_set_new(o, "attached_to", json_string(where));

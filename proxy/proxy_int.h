@@ -15,7 +15,6 @@
 #include "base/log.h"
 #include "tunnel/resume.h"
 #include "net/netaddr.h"
-#include "usbip/urb_rtt.h"
 #include "usbip/usbip_framer.h"
 #include "kernel/vhci.h"
 
@@ -125,8 +124,6 @@ struct tunnel {
 	/* for `usbws nodes`: since when, from where, and what went through */
 	time_t connected_since;           /* the live connection's (the last one's while parked) */
 	char peer[NETADDR_STRLEN];
-	uint64_t bytes_from_node, bytes_to_node;  /* USB/IP stream bytes, resends included */
-	struct urb_rtt urbs;
 	enum offer offer;
 	unsigned int policy_line;         /* the rule that decided; 0: the default, or no policy */
 	struct vhci_set vhci_only;        /* the policy's vhci=: restricted 0 for any */
@@ -199,8 +196,6 @@ extern const struct lws_protocols proxy_tunnel_protocol;
 void proxy_tunnel_kick(struct tunnel *t);
 /* Fail a tunnel with a reason for the node. */
 void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why);
-/* relay_chunk_watch's on_urb, for a tunnel: counts and round trips. */
-void proxy_tunnel_urb_seen(void *ctx, const struct usbip_header *hdr);
 /* The once-a-second walk over tunnels. */
 void proxy_tunnel_tick(struct proxy *px);
 void proxy_tunnel_free_all(struct proxy *px);

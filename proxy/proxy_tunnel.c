@@ -296,14 +296,6 @@ static int assign_address(struct tunnel *t)
 	return 0;
 }
 
-/* Both directions' URB headers, as they are relayed. */
-void proxy_tunnel_urb_seen(void *ctx, const struct usbip_header *hdr)
-{
-	struct tunnel *t = ctx;
-
-	urb_rtt_seen(&t->urbs, hdr, monotonic_us());
-}
-
 /* OP messages from the node: the export and, at the end, the unexport. */
 static int on_node_op(void *ctx, const struct usbip_event *ev)
 {
@@ -384,18 +376,17 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 		return;
 	}
 	resume_received(&t->rs, len);
-	t->bytes_from_node += len;
 	if (resume_ack_due(&t->rs, 0)) {
 		t->ack_due = 1;
 		proxy_tunnel_kick(t);
 	}
 	if (imp) {
-		rc = relay_chunk_watch(&t->from_node, in, len, &imp->out, on_node_op, proxy_tunnel_urb_seen, t);
+		rc = relay_chunk(&t->from_node, in, len, &imp->out, on_node_op, t);
 	} else {
 		/* replies for an importer that has left go nowhere, but are
 		 * still checked */
 		buf_init(&discard, 0, PROXY_BUF_LIMIT);
-		rc = relay_chunk_watch(&t->from_node, in, len, &discard, on_node_op, proxy_tunnel_urb_seen, t);
+		rc = relay_chunk(&t->from_node, in, len, &discard, on_node_op, t);
 		buf_free(&discard);
 	}
 	if (rc < 0) {
@@ -676,7 +667,6 @@ static int write_queued(struct tunnel *t)
 		resume_wrote(&t->rs, n);
 		if (lws_write(t->wsi, frame + LWS_PRE, n, LWS_WRITE_BINARY) < (int)n)
 			return -1;
-		t->bytes_to_node += n;
 		/* without a session nothing is ever resent */
 		if (!t->session[0])
 			resume_acked(&t->rs, &t->tx, t->rs.acked + t->rs.sent);
@@ -750,8 +740,16 @@ static void tls_info(const SSL *ssl, int where, int ret)
 		log_warn("TLS handshake with %s refused: %s", peer, SSL_alert_desc_string_long(ret));
 }
 
+/* The validator times each URB's round trip for `usbws nodes`. */
+static uint64_t clock_ns(void *ctx)
+{
+	(void)ctx;
+	return (uint64_t)monotonic_us() * 1000;
+}
+
 static void tunnel_open(struct node_conn *c, struct lws *wsi)
 {
+	struct usbip_validator_config validator_config = { .clock_ns = clock_ns };
 	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
 	SSL *ssl = lws_get_ssl(wsi);
 	STACK_OF(X509) *chain = ssl ? SSL_get_peer_cert_chain(ssl) : NULL;
@@ -775,7 +773,8 @@ static void tunnel_open(struct node_conn *c, struct lws *wsi)
 		goto refuse;
 	}
 	t->chain = chain ? X509_chain_up_ref(chain) : NULL;
-	t->validator = usbip_validator_new(NULL);
+	usbip_limits_default(&validator_config.limits);
+	t->validator = usbip_validator_new(&validator_config);
 	usbip_framer_init(&t->from_node, USBIP_FLOW_FROM_DEVICE, t->validator);
 	usbip_framer_init(&t->to_node, USBIP_FLOW_TO_DEVICE, t->validator);
 	usbip_framer_start_urb_phase(&t->to_node);

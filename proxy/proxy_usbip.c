@@ -186,7 +186,7 @@ static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
 	t = imp->t;
 	if (!t || !len)
 		return 0;
-	rc = relay_chunk_watch(&t->to_node, in, len, &t->tx, NULL, proxy_tunnel_urb_seen, t);
+	rc = relay_chunk(&t->to_node, in, len, &t->tx, NULL, NULL);
 	if (rc < 0)
 		return rc;
 	proxy_tunnel_kick(t);

@@ -31,8 +31,7 @@ int relay_event(struct buf *out, const struct usbip_event *ev)
 
 /* devid, when not NULL, replaces every URB header's */
 static int relay_loop(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out,
-		      int (*on_op)(void *ctx, const struct usbip_event *ev),
-		      void (*on_urb)(void *ctx, const struct usbip_header *hdr), void *ctx, const uint32_t *devid)
+		      int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx, const uint32_t *devid)
 {
 	struct usbip_event ev;
 	size_t pos = 0, used;
@@ -47,8 +46,6 @@ static int relay_loop(struct usbip_framer *f, const uint8_t *buf, size_t len, st
 		if (usbip_framer_in_op(f)) {
 			rc = on_op ? on_op(ctx, &ev) : 0;
 		} else {
-			if (on_urb && ev.type == USBIP_EV_URB)
-				on_urb(ctx, &ev.u.urb.hdr);
 			if (devid && ev.type == USBIP_EV_URB)
 				ev.u.urb.hdr.base.devid = *devid;
 			rc = relay_event(out, &ev);
@@ -61,17 +58,10 @@ static int relay_loop(struct usbip_framer *f, const uint8_t *buf, size_t len, st
 int relay_chunk(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out,
 		int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx)
 {
-	return relay_loop(f, buf, len, out, on_op, NULL, ctx, NULL);
-}
-
-int relay_chunk_watch(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out,
-		      int (*on_op)(void *ctx, const struct usbip_event *ev),
-		      void (*on_urb)(void *ctx, const struct usbip_header *hdr), void *ctx)
-{
-	return relay_loop(f, buf, len, out, on_op, on_urb, ctx, NULL);
+	return relay_loop(f, buf, len, out, on_op, ctx, NULL);
 }
 
 int relay_chunk_devid(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out, uint32_t devid)
 {
-	return relay_loop(f, buf, len, out, NULL, NULL, NULL, &devid);
+	return relay_loop(f, buf, len, out, NULL, NULL, &devid);
 }

@@ -23,12 +23,6 @@ int relay_event(struct buf *out, const struct usbip_event *ev);
 int relay_chunk(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out,
 		int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx);
 
-/* As relay_chunk, and each URB header is shown to on_urb before it is
- * relayed (counts and round trips: urb_rtt.h). */
-int relay_chunk_watch(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out,
-		      int (*on_op)(void *ctx, const struct usbip_event *ev),
-		      void (*on_urb)(void *ctx, const struct usbip_header *hdr), void *ctx);
-
 /* As relay_chunk with no on_op, every URB header's devid replaced by
  * devid: the one who numbered the device (the proxy) is not the one who
  * checks the number (usbip-host, which drops a command with another). */
