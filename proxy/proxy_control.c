@@ -42,7 +42,9 @@ struct control_client {
 	struct ctlsock_conn conn;
 };
 
-#define CONTROL_WRITE_CHUNK 4096
+/* A fleet's listing runs to megabytes: it goes out in large writes, each
+ * from a buffer of its own rather than the stack. */
+#define CONTROL_WRITE_CHUNK (64u << 10)
 
 /* As every lws callback: 0, or -1 to close the connection. */
 static int control_client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -50,7 +52,7 @@ static int control_client_callback(struct lws *wsi, enum lws_callback_reasons re
 {
 	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
 	struct control_client *cc = user;
-	uint8_t out[LWS_PRE + CONTROL_WRITE_CHUNK];
+	static uint8_t out[LWS_PRE + CONTROL_WRITE_CHUNK];
 	const char *p;
 	size_t n;
 	int rc;
@@ -215,6 +217,19 @@ static json_t *port_json(const struct vhci_claim *c, const struct vhci_port *por
 	return o;
 }
 
+/* A word of a request, quoted back in a refusal: at most 40 bytes, each
+ * outside printable ASCII as '?', so that a cut never splits a character
+ * and the answer stays valid JSON; "..." when it was longer. */
+static const char *shown(char out[48], const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < 40; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	snprintf(out + i, 4, "%s", s[i] ? "..." : "");
+	return out;
+}
+
 static json_t *refusal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static json_t *refusal(const char *fmt, ...)
@@ -297,6 +312,7 @@ static int offered(const struct tunnel *t)
 static json_t *unexpected_field(json_t *req, const char *cmd, const char *const *allowed)
 {
 	const char *key;
+	char word[48];
 	json_t *v;
 	size_t i;
 
@@ -306,25 +322,32 @@ static json_t *unexpected_field(json_t *req, const char *cmd, const char *const 
 		for (i = 0; allowed[i] && !known; i++)
 			known = strcmp(key, allowed[i]) == 0;
 		if (!known)
-			return refusal("%s takes no field \"%.40s\"", cmd, key);
+			return refusal("%s takes no field \"%s\"", cmd, shown(word, key));
 	}
 	return NULL;
 }
 
 /* A device id as `usbws nodes` shows it: the stable address (devaddr.h). */
+#define DEVICE_ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 static const char *device_id(json_t *req, json_t **refused)
 {
 	json_t *v = json_object_get(req, "device");
 	const char *id = json_string_value(v);
 	size_t len = id ? strlen(id) : 0;
+	char word[48];
 
 	*refused = NULL;
-	if (!json_is_string(v) || len == 0)
+	if (!json_is_string(v) || len == 0) {
 		*refused = refusal("needs \"device\": an id as usbws nodes shows it");
-	else if (len >= USBIP_BUSID_SIZE || strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len)
-		*refused = refusal("'%.40s%s' is not a device id (PREFIX-HASH, at most %d bytes of [A-Za-z0-9._-]; "
-				   "usbws nodes lists them)", id, len > 40 ? "..." : "", USBIP_BUSID_SIZE - 1);
-	return *refused ? NULL : id;
+		return NULL;
+	}
+	if (len >= USBIP_BUSID_SIZE || strspn(id, DEVICE_ID_CHARS) != len) {
+		*refused = refusal("'%s' is not a device id (PREFIX-HASH, at most %d bytes of [A-Za-z0-9._-]; "
+				   "usbws nodes lists them)",
+				   shown(word, id), USBIP_BUSID_SIZE - 1);
+		return NULL;
+	}
+	return id;
 }
 
 static struct tunnel *find_device(struct proxy *px, const char *id)
@@ -379,14 +402,17 @@ static json_t *answer_ports(struct proxy *px, json_t *req)
 static json_t *detach_claim(struct vhci_claim *c)
 {
 	struct tunnel *t = c->imp->t;
-	char why[200];
+	unsigned int port = c->port;
+	char why[200], id[USBIP_BUSID_SIZE];
 
-	if (vhci_detach(c->port, why, sizeof(why)) < 0)
+	if (vhci_detach(port, why, sizeof(why)) < 0)
 		return refusal("%s", why);
-	log_info("vhci port %u detached on request", c->port);
+	log_info("vhci port %u detached on request", port);
+	/* a parked tunnel is freed by its failure: its id is kept first */
+	snprintf(id, sizeof(id), "%s", t ? t->busid : "");
 	if (t && t->offer != OFFER_HOLD)
 		proxy_tunnel_fail(t, "detached", "detached on the proxy with usbws detach");
-	return json_pack("{s:b, s:i, s:s}", "ok", 1, "port", (int)c->port, "device", t ? t->busid : "");
+	return json_pack("{s:b, s:i, s:s}", "ok", 1, "port", (int)port, "device", id);
 }
 
 static json_t *answer_detach(struct proxy *px, json_t *req)
@@ -428,6 +454,17 @@ static json_t *answer_detach(struct proxy *px, json_t *req)
 	return refusal("port %lld is not attached by this proxy (see usbws port)", (long long)json_integer_value(port));
 }
 
+#define NODE_PATTERN_STARS 4
+
+static unsigned int stars(const char *s)
+{
+	unsigned int n = 0;
+
+	for (; *s; s++)
+		n += *s == '*';
+	return n;
+}
+
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "node")),
@@ -451,6 +488,10 @@ static json_t *answer_nodes(struct proxy *px, json_t *req)
 			strcspn(glob, "\x01\x02\x03\x04\x05\x06\x07\x08\t\n\v\f\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16"
 				      "\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f") != strlen(glob)))
 		return refusal("\"node\" must be a pattern of 1..%d printable bytes (fnmatch, e.g. gw-*)", CERTID_MAX);
+	/* fnmatch backtracks: each '*' multiplies its worst case, which would
+	 * hold up every tunnel on this loop */
+	if (glob && stars(glob) > NODE_PATTERN_STARS)
+		return refusal("\"node\" may hold at most %d '*'", NODE_PATTERN_STARS);
 	by_node = json_object();
 	for (t = px->tunnels; t; t = t->next) {
 		if (!offered(t) || (glob && fnmatch(glob, t->node, 0) != 0))
@@ -589,26 +630,33 @@ static const struct {
 	{ "detach", answer_detach },
 };
 
+/* What a client is told when not even a refusal can be made. */
+#define NO_ANSWER "{\"ok\":false,\"error\":\"out of memory\"}"
+
 static char *answer_control(void *ctx, const char *request)
 {
 	struct proxy *px = ctx;
 	json_error_t jerr;
 	json_t *req = json_loads(request, JSON_REJECT_DUPLICATES, &jerr), *o = NULL;
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	char *out;
+	char *out, word[48];
 	size_t i;
 
-	if (!req)
-		o = refusal("the request is not JSON: %s at column %d", jerr.text, jerr.column);
-	else if (!cmd)
+	if (!req) {
+		o = refusal("the request is not JSON: %s at column %d", shown(word, jerr.text), jerr.column);
+	} else if (!cmd) {
 		o = refusal("the request needs \"cmd\": ports, nodes, device, attach or detach");
-	for (i = 0; !o && i < sizeof(answers) / sizeof(answers[0]); i++)
-		if (strcmp(cmd, answers[i].cmd) == 0)
-			o = answers[i].answer(px, req);
-	if (!o)
-		o = refusal("unknown \"cmd\" \"%.40s\": ports, nodes, device, attach or detach", cmd);
+	} else {
+		for (i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
+			if (strcmp(cmd, answers[i].cmd) == 0)
+				break;
+		o = i < sizeof(answers) / sizeof(answers[0])
+			? answers[i].answer(px, req)
+			: refusal("unknown \"cmd\" \"%s\": ports, nodes, device, attach or detach",
+				  shown(word, cmd));
+	}
 	json_decref(req);
 	out = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
-	return out;
+	return out ? out : strdup(NO_ANSWER);
 }

@@ -115,13 +115,14 @@ int admin_unbind(const char *busid, FILE *out)
  * for an answer that is not JSON and ENODATA for none. */
 int admin_call(const char *path, const char *request, json_t **out, char *why, size_t why_cap)
 {
-	char *reply = malloc(CTLSOCK_MAX_LINE);
+	/* untouched pages cost nothing: most answers are a few hundred bytes */
+	char *reply = malloc(CTLSOCK_MAX_ANSWER);
 	int rc;
 
 	*out = NULL;
 	if (!reply)
 		return USBWS_ERR_NOMEM;
-	rc = ctlsock_call(path, request, reply, CTLSOCK_MAX_LINE, why, why_cap);
+	rc = ctlsock_call(path, request, reply, CTLSOCK_MAX_ANSWER, why, why_cap);
 	if (rc == 0) {
 		*out = json_loads(reply, 0, NULL);
 		/* the callers' messages quote errno: not one left from before */

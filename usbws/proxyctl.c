@@ -16,15 +16,37 @@
 /* How often a waiting attach asks again. */
 #define POLL_MS 200
 
-/* One request (built with jansson: ids and patterns come from the user)
- * and its answer; a refusal's "error" is logged, and 1 returned. */
-static int ask(json_t *request, json_t **answer)
+/* A request with one argument from the command line, option naming it
+ * in messages; JSON strings are UTF-8, and an argument that is not is
+ * refused here rather than left out.  NULL after saying why. */
+static json_t *request(const char *cmd, const char *option, const char *key, const char *value)
 {
-	char path[256], why[512], *line = request ? json_dumps(request, JSON_COMPACT) : NULL;
+	json_t *req = json_pack("{s:s}", "cmd", cmd), *v = value ? json_string(value) : NULL;
+
+	if (value && !v) {
+		log_err("%s: not valid UTF-8", option);
+		json_decref(req);
+		return NULL;
+	}
+	if (!req || (v && json_object_set_new(req, key, v) < 0)) {
+		log_err("out of memory");
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* One request and its answer; a refusal's "error" is logged, and 1
+ * returned.  A NULL request was refused already. */
+static int ask(json_t *req, json_t **answer)
+{
+	char path[256], why[512], *line = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	int rc;
 
-	json_decref(request);
 	*answer = NULL;
+	if (!req)
+		return 1;
+	json_decref(req);
 	if (!line) {
 		log_err("out of memory");
 		return 1;
@@ -36,6 +58,9 @@ static int ask(json_t *request, json_t **answer)
 		/* refused: why already names who may use the socket */
 		if (errno == EACCES)
 			log_err("%s", why);
+		else if (errno == EMSGSIZE)
+			log_err("the answer of usbws-proxy on %s is larger than %u MiB", path,
+				CTLSOCK_MAX_ANSWER >> 20);
 		else
 			log_err("no usbws-proxy answers on %s: %s", path, strerror(errno));
 		return 1;
@@ -66,7 +91,7 @@ int proxyctl_ports(int json, FILE *out)
 	json_t *o, *ports, *reexports, *p;
 	size_t i;
 
-	if (ask(json_pack("{s:s}", "cmd", "ports"), &o))
+	if (ask(request("ports", NULL, NULL, NULL), &o))
 		return 1;
 	ports = json_object_get(o, "ports");
 	reexports = json_object_get(o, "reexports");
@@ -124,12 +149,10 @@ static void print_device(json_t *d, FILE *out)
 
 int proxyctl_nodes(int json, const char *node_glob, FILE *out)
 {
-	json_t *req = json_pack("{s:s}", "cmd", "nodes"), *o, *nodes, *n, *d;
+	json_t *o, *nodes, *n, *d;
 	size_t i, j;
 
-	if (req && node_glob)
-		json_object_set_new(req, "node", json_string(node_glob));
-	if (ask(req, &o))
+	if (ask(request("nodes", "--node", "node", node_glob), &o))
 		return 1;
 	nodes = json_object_get(o, "nodes");
 	if (json) {
@@ -160,7 +183,7 @@ static json_t *device_now(const char *id)
 {
 	json_t *o, *d;
 
-	if (ask(json_pack("{s:s, s:s}", "cmd", "device", "device", id), &o))
+	if (ask(request("device", "--device", "device", id), &o))
 		return NULL;
 	d = json_incref(json_object_get(o, "device"));
 	json_decref(o);
@@ -204,11 +227,14 @@ static int wait_attached(const char *id, unsigned int timeout_s, FILE *out)
 
 int proxyctl_attach(const char *id, const char *vhci, unsigned int timeout_s, FILE *out)
 {
-	json_t *req = json_pack("{s:s, s:s}", "cmd", "attach", "device", id), *o;
+	json_t *req = request("attach", "--device", "device", id), *o, *v = vhci ? json_string(vhci) : NULL;
 	int pending;
 
-	if (req && vhci)
-		json_object_set_new(req, "vhci", json_string(vhci));
+	if (req && vhci && (!v || json_object_set_new(req, "vhci", v) < 0)) {
+		log_err("--vhci: not valid UTF-8");
+		json_decref(req);
+		return 1;
+	}
 	if (ask(req, &o))
 		return 1;
 	pending = json_is_true(json_object_get(o, "pending"));
@@ -226,7 +252,14 @@ int proxyctl_detach_port(unsigned int port, FILE *out)
 {
 	json_t *o;
 
-	if (ask(json_pack("{s:s, s:i}", "cmd", "detach", "port", (int)port), &o))
+	json_t *req = request("detach", NULL, NULL, NULL);
+
+	if (req && json_object_set_new(req, "port", json_integer(port)) < 0) {
+		json_decref(req);
+		req = NULL;
+		log_err("out of memory");
+	}
+	if (ask(req, &o))
 		return 1;
 	fprintf(out, "detached port %u\n", port);
 	json_decref(o);
@@ -237,7 +270,7 @@ int proxyctl_detach_device(const char *id, FILE *out)
 {
 	json_t *o;
 
-	if (ask(json_pack("{s:s, s:s}", "cmd", "detach", "device", id), &o))
+	if (ask(request("detach", "--device", "device", id), &o))
 		return 1;
 	if (json_is_true(json_object_get(o, "cancelled")))
 		fprintf(out, "cancelled the pending attach of %s\n", id);

@@ -23,6 +23,8 @@
 #include <stdint.h>
 
 #define CTLSOCK_MAX_LINE 65536        /* a request, its newline included */
+/* An answer: `usbws nodes` of a proxy at its 10,000 tunnels is some 7 MiB */
+#define CTLSOCK_MAX_ANSWER (32u << 20)
 #define CTLSOCK_DEADLINE_MS 2000      /* for the request, then again for the answer */
 #define CTLSOCK_MAX_CLIENTS 32        /* served at once */
 #define CTLSOCK_PROXY "proxy.sock"

@@ -162,6 +162,9 @@ PY
 	[ "$(ask_proxy '{"cmd":"reboot"}')" = '{"ok":false,"error":"unknown \"cmd\" \"reboot\": ports, nodes, device, attach or detach"}' ]
 	[ "$(ask_proxy '{"cmd":"attach"}')" = '{"ok":false,"error":"needs \"device\": an id as usbws nodes shows it"}' ]
 	[ "$(ask_proxy '{"cmd":"nodes","node":7}')" = '{"ok":false,"error":"\"node\" must be a pattern of 1..64 printable bytes (fnmatch, e.g. gw-*)"}' ]
+	[ "$(ask_proxy '{"cmd":"nodes","node":"*a*a*a*a*a"}')" = '{"ok":false,"error":"\"node\" may hold at most 4 '"'*'"'"}' ]
+	[ "$(ask_proxy '{"cmd":"attach","device":"g\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"}')" = \
+		'{"ok":false,"error":"'"'"'g???????????????????????????????????????...'"'"' is not a device id (PREFIX-HASH, at most 31 bytes of [A-Za-z0-9._-]; usbws nodes lists them)"}' ]
 	# the tunnel went on through all of it
 	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$a" "$WORK/read.img"
 	cmp "$WORK/a.img" "$WORK/read.img"
@@ -240,8 +243,10 @@ list_as() {
 	printf 'export node=node-1\n' >"$WORK/proxy.policy"
 	kill -HUP "$proxy"
 	wait_for "$WORK/proxy.log" "policy $(re "$WORK/proxy.policy") reloaded: 1 rules, 0 operator lines; 1 tunnel now refused and closed"
-	run wait "$b_pid"
-	[ "$status" -eq 3 ]
+	# (not `run wait`: bats runs it in a subshell, which cannot wait for
+	# this shell's child)
+	wait "$b_pid" && st=0 || st=$?
+	[ "$st" -eq 3 ]
 	grep -q "the proxy refused: this proxy's policy refuses 0525:a4a5 (its 1-1) of node node-2: no rule of $WORK/proxy.policy lets it in (policy)" "$WORK/b.log"
 	# node-1's tunnel went on, on its first connection
 	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$a" "$WORK/a.read"
