@@ -238,6 +238,11 @@ static void replace_older(struct tunnel *t)
 		} else {
 			log_debug("node %s: its %s replaced again (%u times)", t->node, t->node_busid, t->replacements);
 		}
+		/* an attach asked for while it was parked is this one's now */
+		if (u->attach_pending && t->offer == OFFER_HOLD) {
+			t->attach_pending = 1;
+			t->attach_only = u->attach_only;
+		}
 		/* out of listings and beyond a resume at once, whenever the
 		 * old connection finally closes */
 		u->exported = 0;
@@ -258,10 +263,51 @@ static void replace_older(struct tunnel *t)
 
 static int over_tunnel_cap(struct tunnel *t, const char *busid);
 
-/* The device's stable address into t->busid.  Another node's device at
- * the same address takes 2^64 tries to make on purpose: it is refused,
- * and the first to hold the address keeps it.  The same node's device
- * there is the same device come back, which replace_older settles. */
+/* Another device holds t's address.  Settled the same whatever the order
+ * of their exports (doc/fleet.md):
+ * - the same node's device on the same port, or parked: the same device
+ *   come back, which replace_older lets take over;
+ * - the same node's live device on another port: two devices sharing a
+ *   serial (or a replug behind a half-open link, which the keepalive ends
+ *   soon): t is refused, and told of address=port;
+ * - another node's device (2^64 tries to make on purpose): the identity
+ *   that sorts first holds the address.
+ * Returns 0 when t may have it, or USBWS_ERR_REFUSED after failing t. */
+static int settle_collision(struct tunnel *t, struct tunnel *u)
+{
+	char why[300];
+
+	if (strcmp(u->node, t->node) == 0) {
+		if (!u->wsi || strcmp(u->node_busid, t->node_busid) == 0)
+			return 0;
+		snprintf(why, sizeof(why),
+			 "address %s is held by this node's %s: two devices with one serial? "
+			 "give %04x:%04x address=port in the policy (doc/fleet.md)",
+			 t->busid, u->node_busid, t->dev.id_vendor, t->dev.id_product);
+		log_warn("node %s: its %s would take address %s of its own %s: refused", t->node, t->node_busid,
+			 t->busid, u->node_busid);
+		proxy_tunnel_fail(t, "address", why);
+		return USBWS_ERR_REFUSED;
+	}
+	if (strcmp(t->node, u->node) < 0) {
+		snprintf(why, sizeof(why), "address %s goes to node %s, whose identity sorts first (doc/fleet.md)",
+			 t->busid, t->node);
+		log_warn("node %s: its %s takes address %s from node %s's %s, whose identity sorts after", t->node,
+			 t->node_busid, t->busid, u->node, u->node_busid);
+		u->session[0] = 0;
+		u->exported = 0;
+		proxy_tunnel_fail(u, "address", why);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "address %s is held by node %s, whose identity sorts first (doc/fleet.md)",
+		 t->busid, u->node);
+	log_warn("node %s: its %s would take address %s of node %s's %s: refused", t->node, t->node_busid,
+		 t->busid, u->node, u->node_busid);
+	proxy_tunnel_fail(t, "address", why);
+	return USBWS_ERR_REFUSED;
+}
+
+/* The device's stable address into t->busid, any collision settled. */
 static int assign_address(struct tunnel *t)
 {
 	struct devaddr_source src = {
@@ -273,24 +319,19 @@ static int assign_address(struct tunnel *t)
 		.serial = strcmp(t->node_busid, t->hello_busid) == 0 ? t->serial : NULL,
 		.ignore_serial = t->ignore_serial,
 	};
-	const struct tunnel *u;
-	char why[300];
+	struct tunnel *u, *next;
 	int by_serial = devaddr_make(&src, t->busid);
 
 	if (by_serial < 0) {
 		proxy_tunnel_fail(t, "address", "cannot derive this device's address (SHA-256 unavailable)");
 		return by_serial;
 	}
-	for (u = t->px->tunnels; u; u = u->next) {
-		if (u == t || !u->exported || u->closing || strcmp(u->busid, t->busid) != 0 ||
-		    strcmp(u->node, t->node) == 0)
+	for (u = t->px->tunnels; u; u = next) {
+		next = u->next;
+		if (u == t || !u->exported || u->closing || strcmp(u->busid, t->busid) != 0)
 			continue;
-		snprintf(why, sizeof(why),
-			 "address %s is held by a device of another node; refused (doc/fleet.md)", t->busid);
-		log_warn("node %s: its %s would take address %s of node %s's %s: refused", t->node, t->node_busid,
-			 t->busid, u->node, u->node_busid);
-		proxy_tunnel_fail(t, "address", why);
-		return USBWS_ERR_REFUSED;
+		if (settle_collision(t, u) < 0)
+			return USBWS_ERR_REFUSED;
 	}
 	t->address_by_serial = by_serial;
 	return 0;
@@ -350,6 +391,10 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 
 			if (err < 0)
 				proxy_tunnel_fail(t, err == USBWS_ERR_NODE_LIMIT ? "limit" : "vhci", why);
+		} else if (rc == 0 && t->attach_pending) {
+			/* asked for while the device's older tunnel waited for a
+			 * resume that became this fresh export */
+			proxy_control_resumed(t);
 		}
 		return rc;
 	}

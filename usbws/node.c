@@ -529,11 +529,15 @@ static void on_error(struct node *n, const struct ctl_msg *msg)
 		n->refused_by_policy = 1;
 	}
 	/* ports may free up, and so may this node's share of the proxy (its
-	 * own lost tunnels expire): both are tried again with backoff, never
-	 * at once; anything else would be refused again */
-	if (strcmp(msg->code, "vhci") == 0 || strcmp(msg->code, "limit") == 0) {
+	 * own lost tunnels expire), and an address held by a half-open link:
+	 * all are tried again with backoff, never at once; anything else
+	 * would be refused again */
+	if (strcmp(msg->code, "vhci") == 0 || strcmp(msg->code, "limit") == 0 ||
+	    strcmp(msg->code, "address") == 0) {
 		n->drop = DROP_REFUSED;
-		n->drop_why = msg->code[0] == 'v' ? "no vhci_hcd port" : "over this node's limit on the proxy";
+		n->drop_why = msg->code[0] == 'v' ? "no vhci_hcd port"
+			: msg->code[0] == 'l'     ? "over this node's limit on the proxy"
+						  : "its address is held on the proxy";
 		return;
 	}
 	finish(n, 1);

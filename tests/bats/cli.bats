@@ -250,3 +250,11 @@ make_var() {
 	[ "$status" -eq 0 ]
 	[ "$(wc -l <"$t/called")" -eq 2 ]
 }
+
+@test "the README's demo exports a virtual disk and reads it back through the tunnel with its sha256" {
+	run env USBWS_DEMO_BUILD="$USBWS_BUILDDIR" timeout 120 "$SRC/scripts/demo"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"== Success: the disk read through usbws is byte-identical to the image."* ]]
+	[[ "$output" == *"(busid node-1-"* ]]
+}

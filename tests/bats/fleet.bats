@@ -365,3 +365,55 @@ PY
 	[ "$output" = "usbws: error: $b is offered over USB/IP only (policy line 2): usbip attach -r reaches it, not usbws attach" ]
 	touch "$WORK/release"
 }
+
+@test "two devices of one node with one serial: the second is refused with address=port named, and retries; address=port settles it" {
+	random_image "$WORK/a.img" 1
+	start_proxy "$WORK/proxy.log" server --vhci none
+	# one image, so one serial, on two busids of node-1
+	start_node "$WORK/a.log" node "storage:$WORK/a.img" --busid 1-1
+	a=$BUSID
+	: >"$WORK/b.log"
+	"$USBWS" connect --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
+		--virtual "storage:$WORK/a.img" --busid 2-1 --backoff-max 1 2>"$WORK/b.log" &
+	b_pid=$!
+	PIDS+=($b_pid)
+	wait_count "$WORK/b.log" "the proxy refused: address $a is held by this node's 1-1: two devices with one serial\? give 0525:a4a5 address=port in the policy \(doc/fleet.md\) \(address\)" 2
+	kill -0 "$b_pid"
+	grep -q "node node-1: its 2-1 would take address $a of its own 1-1: refused" "$WORK/proxy.log"
+	# the first goes on, untouched
+	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$a" "$WORK/read.img"
+	cmp "$WORK/a.img" "$WORK/read.img"
+	absent "replaced" "$WORK/a.log"
+	# with address=port, each has an address of its own
+	stop_procs
+	printf 'export device=0525:a4a5 address=port\n' >"$WORK/proxy.policy"
+	start_proxy "$WORK/proxy2.log" server --vhci none --policy "$WORK/proxy.policy"
+	start_node "$WORK/a2.log" node "storage:$WORK/a.img" --busid 1-1
+	a2=$BUSID
+	start_node "$WORK/b2.log" node "storage:$WORK/a.img" --busid 2-1
+	[ "$BUSID" != "$a2" ]
+	[ "$(jq '[.nodes[0].devices[].id] | length' <<<"$("$USBWS" nodes --json)")" -eq 2 ]
+}
+
+@test "an attach pending for a parked device is carried to the fresh export that takes its place" {
+	fake_sysfs
+	random_image "$WORK/a.img" 1
+	printf 'on-demand node=node-1\n' >"$WORK/proxy.policy"
+	start_proxy "$WORK/proxy.log" server --vhci auto --policy "$WORK/proxy.policy" --ping-interval 1 --ping-timeout 3
+	start_relay "$WSS_PORT"
+	URL=wss://localhost:$RELAY_PORT/usbip start_node "$WORK/a.log" node "storage:$WORK/a.img" \
+		--ping-interval 1 --ping-timeout 3
+	a=$BUSID
+	old=$NODE_PID
+	kill -USR1 "$RELAY_PID"
+	wait_for "$WORK/proxy.log" "node node-1: connection lost; keeping busid $a" 15
+	run "$USBWS" attach --device "$a" --timeout 0
+	[ "$status" -eq 1 ]
+	# the node restarts rather than resuming: its fresh export takes over
+	# the parked tunnel, and with it the attach asked for
+	kill -KILL "$old"
+	start_node "$WORK/a2.log" node "storage:$WORK/a.img"
+	[ "$BUSID" = "$a" ]
+	wait_for "$WORK/proxy.log" "node node-1: busid $a \(its 1-1\) attached to vhci_hcd.0 port 0"
+	[ -s "$USBWS_SYSFS_ROOT/devices/platform/vhci_hcd.0/attach" ]
+}
