@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/utf8.h"
 #include "base/usbws_err.h"
 
 static const char *const source_names[] = {
@@ -37,65 +38,13 @@ const char *certid_source_name(enum certid_source src)
 	return (size_t)src < sizeof(source_names) / sizeof(source_names[0]) ? source_names[src] : "?";
 }
 
-/* Code points that would let a name rewrite a log line or how a terminal
- * shows it: C0, DEL, C1, the line and paragraph separators, and the bidi
- * embeddings, overrides and isolates (the "Trojan Source" characters). */
-static int forbidden(uint32_t cp)
-{
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
-	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
-/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
- * U+10FFFF. */
-static int check_utf8(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		uint32_t cp, min;
-		size_t n, k;
-
-		if (s[i] < 0x80) {
-			cp = s[i];
-			n = 1;
-			min = 0;
-		} else if ((s[i] & 0xe0) == 0xc0) {
-			cp = s[i] & 0x1f;
-			n = 2;
-			min = 0x80;
-		} else if ((s[i] & 0xf0) == 0xe0) {
-			cp = s[i] & 0x0f;
-			n = 3;
-			min = 0x800;
-		} else if ((s[i] & 0xf8) == 0xf0) {
-			cp = s[i] & 0x07;
-			n = 4;
-			min = 0x10000;
-		} else {
-			return USBWS_ERR_ID_ENCODING;
-		}
-		if (len - i < n)
-			return USBWS_ERR_ID_ENCODING;
-		for (k = 1; k < n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return USBWS_ERR_ID_ENCODING;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || forbidden(cp))
-			return USBWS_ERR_ID_ENCODING;
-		i += n;
-	}
-	return 0;
-}
-
 int certid_check(const unsigned char *s, size_t len)
 {
 	if (len == 0)
 		return USBWS_ERR_ID_MISSING;
 	if (len > CERTID_MAX)
 		return USBWS_ERR_ID_TOO_LONG;
-	return check_utf8(s, len);
+	return utf8_printable(s, len) ? 0 : USBWS_ERR_ID_ENCODING;
 }
 
 /* Checks and copies an identity of len bytes. */

@@ -35,8 +35,13 @@ void proxy_policy_free(struct proxy *px)
 	px->policy = NULL;
 }
 
+/* What the node says of its device: the policy can hold a node to its
+ * word and no further (usbws-proxy.policy(5), "Trust").  The hello's
+ * serial and interfaces are those of the device it named, and of no
+ * other the export may name. */
 static void decide(const struct proxy *px, const struct tunnel *t, struct policy_decision *d)
 {
+	int hello_named_it = strcmp(t->node_busid, t->hello_busid) == 0;
 	uint8_t if_classes[USBIP_MAX_INTERFACES];
 	struct policy_device dev = {
 		.node = t->node,
@@ -44,9 +49,8 @@ static void decide(const struct proxy *px, const struct tunnel *t, struct policy
 		.pid = t->dev.id_product,
 		.dev_class = t->dev.b_device_class,
 		.if_classes = if_classes,
-		.nifs = t->nifs,
-		/* the hello's serial is that of the device it named */
-		.serial = strcmp(t->node_busid, t->hello_busid) == 0 ? t->serial : NULL,
+		.nifs = hello_named_it ? t->nifs : 0,
+		.serial = hello_named_it ? t->serial : NULL,
 	};
 	size_t i;
 
@@ -56,17 +60,27 @@ static void decide(const struct proxy *px, const struct tunnel *t, struct policy
 }
 
 /* Why a device is refused, for the node (which logs it and stops) and
- * for the proxy's log. */
+ * for the proxy's log: the file by its last 48 bytes, so that the whole
+ * sentence fits what a node takes (ctl.h: 255 bytes) and a cut never
+ * splits a character. */
 static void refusal(const struct proxy *px, const struct tunnel *t, unsigned int line, char *out, size_t cap)
 {
+	const char *file = px->cfg->policy;
+	size_t len = strlen(file);
+
+	if (len > 48)
+		file += len - 48;
+	while (len > 48 && (*file & 0xc0) == 0x80)
+		file++;
 	if (line)
-		snprintf(out, cap, "this proxy's policy refuses %04x:%04x (its %s) of node %s: %s line %u",
-			 t->dev.id_vendor, t->dev.id_product, t->node_busid, t->node, px->cfg->policy, line);
+		snprintf(out, cap, "this proxy's policy refuses %04x:%04x (its %s) of node %s: %s%s line %u",
+			 t->dev.id_vendor, t->dev.id_product, t->node_busid, t->node, len > 48 ? "..." : "", file,
+			 line);
 	else
 		snprintf(out, cap,
-			 "this proxy's policy refuses %04x:%04x (its %s) of node %s: no rule of %s "
+			 "this proxy's policy refuses %04x:%04x (its %s) of node %s: no rule of %s%s "
 			 "lets it in",
-			 t->dev.id_vendor, t->dev.id_product, t->node_busid, t->node, px->cfg->policy);
+			 t->dev.id_vendor, t->dev.id_product, t->node_busid, t->node, len > 48 ? "..." : "", file);
 }
 
 int proxy_policy_apply(struct tunnel *t)

@@ -113,34 +113,38 @@ static int scope_shows(const struct listing_scope *scope, const struct tunnel *t
 	return t->exported && !t->closing && (!scope->node || strcmp(t->node, scope->node) == 0);
 }
 
+/* One entry per node with a device shown, in the order each node's newest
+ * export comes, its devices newest first: one pass, each node found in a
+ * map, so an operator's listing of a whole fleet costs O(N). */
 static char *nodes_listing(struct proxy *px, const struct listing_scope *scope)
 {
 	json_t *root = json_pack("{s:s, s:[]}", "type", "nodes", "nodes");
-	json_t *nodes = json_object_get(root, "nodes");
-	struct tunnel *t, *u;
-	char *s;
+	json_t *nodes = json_object_get(root, "nodes"), *by_node = json_object();
+	struct tunnel *t;
+	char *s = NULL;
 
+	if (!root || !by_node)
+		goto out;
 	for (t = px->tunnels; t; t = t->next) {
-		json_t *node, *devs;
-		int seen = 0;
+		json_t *devs;
 
-		/* one entry per node name that has a device exported */
 		if (!scope_shows(scope, t))
 			continue;
-		for (u = px->tunnels; u != t && !seen; u = u->next)
-			seen = scope_shows(scope, u) && strcmp(u->node, t->node) == 0;
-		if (seen)
-			continue;
-		node = json_pack("{s:s, s:[]}", "node", t->node, "devices");
-		devs = json_object_get(node, "devices");
-		for (u = t; u; u = u->next) {
-			if (strcmp(u->node, t->node) != 0 || !scope_shows(scope, u))
-				continue;
-			json_array_append_new(devs, ctl_device_json(&u->dev, u->ifs, u->imp ? "imported" : "exported"));
+		devs = json_object_get(by_node, t->node);
+		if (!devs) {
+			json_t *node = json_pack("{s:s, s:[]}", "node", t->node, "devices");
+
+			if (!node)
+				goto out;
+			devs = json_object_get(node, "devices");
+			json_object_set(by_node, t->node, devs);
+			json_array_append_new(nodes, node);
 		}
-		json_array_append_new(nodes, node);
+		json_array_append_new(devs, ctl_device_json(&t->dev, t->ifs, t->imp ? "imported" : "exported"));
 	}
 	s = json_dumps(root, JSON_COMPACT);
+out:
+	json_decref(by_node);
 	json_decref(root);
 	return s;
 }
@@ -263,6 +267,8 @@ static void replace_older(struct tunnel *t)
 
 static int over_tunnel_cap(struct tunnel *t, const char *busid);
 
+#define NODE_BUSID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
+
 /* Another device holds t's address.  Settled the same whatever the order
  * of their exports (doc/fleet.md):
  * - the same node's device on the same port, or parked: the same device
@@ -367,6 +373,14 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		if (over_tunnel_cap(t, node_busid))
 			return USBWS_ERR_REFUSED;
 		memcpy(t->node_busid, t->dev.busid, sizeof(t->node_busid));
+		/* it reaches logs, tables and the address: what a busid or a
+		 * gadget's name holds, nothing else */
+		if (strspn(node_busid, NODE_BUSID_CHARS) != strlen(node_busid) || !node_busid[0]) {
+			proxy_tunnel_fail(t, "usbip",
+					  "the exported device's busid holds characters other than "
+					  "A-Z a-z 0-9 . _ : -");
+			return USBWS_ERR_REFUSED;
+		}
 		if (proxy_policy_apply(t) < 0 || assign_address(t) < 0)
 			return USBWS_ERR_REFUSED;
 		memcpy(t->dev.busid, t->busid, sizeof(t->busid));

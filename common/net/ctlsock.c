@@ -133,7 +133,22 @@ static int share_socket(const char *path, gid_t gid, int *refused)
 		*refused = errno;
 		gid = (gid_t)-1;
 	}
-	return chmod(path, gid != (gid_t)-1 ? 0660 : 0600) < 0 ? USBWS_ERR_SYSTEM : 0;
+	/* by name, in a directory that may not be ours: never through a
+	 * symlink someone swapped in since the bind */
+	if (gid == (gid_t)-1)
+		return 0;
+	return fchmodat(AT_FDCWD, path, 0660, AT_SYMLINK_NOFOLLOW) < 0 ? USBWS_ERR_SYSTEM : 0;
+}
+
+/* Binds fd to a, the file made 0600 from the start: a socket file is
+ * never open to others between its bind and its chmod. */
+static int bind_private(int fd, const struct sockaddr_un *a)
+{
+	mode_t old = umask(0177);
+	int rc = bind(fd, (const struct sockaddr *)a, sizeof(*a));
+
+	umask(old);
+	return rc;
 }
 
 int ctlsock_listen(const char *name)
@@ -158,8 +173,7 @@ int ctlsock_listen(const char *name)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return USBWS_ERR_SYSTEM;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || share_socket(path, gid, &refused) < 0 ||
-	    listen(fd, 8) < 0) {
+	if (bind_private(fd, &a) < 0 || share_socket(path, gid, &refused) < 0 || listen(fd, 8) < 0) {
 		int e = errno;
 
 		close(fd);

@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "base/usbws_err.h"
+#include "base/utf8.h"
 
 const char *ctl_speed_name(uint32_t speed)
 {
@@ -119,6 +120,23 @@ static int copy_string(json_t *o, const char *key, char *dst, size_t size, char 
 	/* every field ends up in a log line or on a terminal: the peer's
 	 * control characters (JSON lets it escape any) are masked there */
 	log_printable(dst, size, json_string_value(v), json_string_length(v));
+	return 0;
+}
+
+/* As copy_string, for a sentence meant for a log: a longer one is cut
+ * (marked "...") rather than refused, so the reason still arrives. */
+static int copy_string_cut(json_t *o, const char *key, char *dst, size_t size, char *why, size_t why_cap)
+{
+	json_t *v = json_object_get(o, key);
+	size_t len;
+
+	if (!json_is_string(v))
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "field \"%s\" missing or not a string", key);
+	len = json_string_length(v);
+	if (len < size)
+		return copy_string(o, key, dst, size, why, why_cap);
+	log_printable(dst, size - 3, json_string_value(v), len);
+	strcat(dst, "...");
 	return 0;
 }
 
@@ -236,6 +254,10 @@ static int serial_field(json_t *device, char *dst, char *why, size_t why_cap)
 		if (s[i] < 0x20 || s[i] == 0x7f)
 			return usbws_why(why, why_cap, USBWS_ERR_INVAL,
 					 "field \"serial\" holds a control character at byte %zu", i);
+	/* and what a terminal would take as one (C1, bidi overrides) */
+	if (!utf8_printable(s, len))
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL,
+				 "field \"serial\" holds a character that would rewrite how it is shown (C1, bidi)");
 	memcpy(dst, s, len + 1);
 	return 0;
 }
@@ -322,7 +344,7 @@ int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size
 	} else if (strcmp(type, "error") == 0) {
 		msg->type = CTL_ERROR;
 		if (copy_string(o, "code", msg->code, sizeof(msg->code), why, why_cap) < 0 ||
-		    copy_string(o, "message", msg->message, sizeof(msg->message), why, why_cap) < 0)
+		    copy_string_cut(o, "message", msg->message, sizeof(msg->message), why, why_cap) < 0)
 			goto out;
 	} else {
 		usbws_why(why, why_cap, USBWS_ERR_INVAL, "unknown message type \"%.40s\"", type);

@@ -27,7 +27,10 @@
 #define CTL_DEVICE_JSON_MAX 2048
 /* The longest message of all, a listing (doc/protocol.md): a node is shown
  * only its own devices, at most CTL_MAX_TUNNELS_PER_NODE of them, and the
- * envelope with the node's name fits in what is left */
+ * envelope with the node's name fits in what is left.  An operator's
+ * listing of the whole fleet is bounded by this too, which holds some
+ * 12,000 devices of 700 bytes; a larger fleet is seen with usbws nodes on
+ * the proxy's host. */
 #define USBWS_LIST_MAX (CTL_MAX_TUNNELS_PER_NODE * CTL_DEVICE_JSON_MAX + USBWS_CTL_MAX)
 
 enum ctl_type {

@@ -417,3 +417,18 @@ PY
 	wait_for "$WORK/proxy.log" "node node-1: busid $a \(its 1-1\) attached to vhci_hcd.0 port 0"
 	[ -s "$USBWS_SYSFS_ROOT/devices/platform/vhci_hcd.0/attach" ]
 }
+
+@test "an export whose busid holds more than a busid may is refused, named, and other tunnels go on" {
+	start_proxy "$WORK/proxy.log" server --vhci none
+	start_node "$WORK/a.log" node sourcesink
+	a=$BUSID
+	hex() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; printf '%0*d' $((($2 - ${#1}) * 2)) 0; }
+	hello='{"type":"hello","version":1,"role":"export","device":{"busid":"1-1","vendor":"0525","product":"a4a5","speed":"high","class":"00","interfaces":[]}}'
+	export_req="0111 8006 00000000 $(hex /sys/devices/x 256)$(hex '1 1' 32) 00000001 00000002 00000003 0525 a4a5 0100 00 00 00 01 01 00"
+	run "$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node2.pem" --key "$PKI/node2.key" \
+		--ca "$PKI/ca.pem" --timeout 10 --text "$hello" --hex "$export_req"
+	[[ "$output" == *'"code":"usbip","message":"the exported device'"'"'s busid holds characters other than A-Z a-z 0-9 . _ : -"'* ]]
+	absent "node node-2 exported" "$WORK/proxy.log"
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 list
+	[ "$output" = "$a 0525:a4a0 speed=3 interfaces=1" ]
+}

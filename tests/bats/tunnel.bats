@@ -150,8 +150,9 @@ teardown() { usbws_teardown; }
 	hello='{"type":"hello","version":1,"role":"export","device":{"busid":"1-1","vendor":"0525","product":"a4a5","speed":"high","class":"00","interfaces":[]}}'
 	run "${peer[@]}" --text "$hello" --hex 01108006000000000000
 	[[ "$output" == *"closed: USB/IP protocol violation: USB/IP version is not 1.1.1 (0x0111)"* ]]
-	# an unsolicited RET_SUBMIT right after the export header
-	dev=$(printf '%0624d' 0)
+	# an unsolicited RET_SUBMIT right after the export header (of a
+	# device all zeros but its busid, 1-1)
+	dev=$(printf '%0512d' 0)312d31$(printf '%0106d' 0)
 	run "${peer[@]}" --text "$hello" --hex "0111800600000000${dev}00000003000000070000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
 	[[ "$output" == *"closed: USB/IP protocol violation: reply to a seqnum that is not outstanding (unsolicited)"* ]]
 	grep -q "node node-1: closing its tunnel: USB/IP protocol violation: reply to a seqnum that is not outstanding" "$WORK/proxy.log"

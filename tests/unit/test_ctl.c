@@ -46,6 +46,10 @@ static void test_serial_refusals(void **state)
 		{ "\"\"", "field \"serial\" must be 1..126 bytes" },
 		{ "\"ab\\u0007cd\"", "field \"serial\" holds a control character at byte 2" },
 		{ "\"ab\\u007f\"", "field \"serial\" holds a control character at byte 2" },
+		{ "\"ab\\u0085\"",
+		  "field \"serial\" holds a character that would rewrite how it is shown (C1, bidi)" },
+		{ "\"ab\\u202ecd\"",
+		  "field \"serial\" holds a character that would rewrite how it is shown (C1, bidi)" },
 	};
 	char text[600], why[256], longer[CTL_SERIAL_MAX + 4];
 	struct ctl_msg msg;
