@@ -435,7 +435,9 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 		return;
 	}
 	resume_received(&t->rs, len);
-	if (resume_ack_due(&t->rs, 0)) {
+	/* without a session the node keeps nothing for us to acknowledge, and
+	 * counts what it sent as acknowledged already */
+	if (t->session[0] && resume_ack_due(&t->rs, 0)) {
 		t->ack_due = 1;
 		proxy_tunnel_kick(t);
 	}
@@ -709,7 +711,7 @@ static int write_queued(struct tunnel *t)
 	} else if (t->ntext) {
 		if (write_text_fragment(t) < 0)
 			return -1;
-	} else if (t->ack_due && !t->closing) {
+	} else if (t->ack_due && t->session[0] && !t->closing) {
 		t->ack_due = 0;
 		resume_ack_queued(&t->rs);
 		if (write_text(t, ctl_ack(t->rs.received), LWS_WRITE_TEXT) < 0)

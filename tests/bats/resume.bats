@@ -277,3 +277,18 @@ node_via_relay() {
 	[ $((pr3 - pr2)) -lt 2048 ]
 	[ "$(grep -c 'exported 0525:a4a5' "$WORK/proxy.log")" -eq 251 ]
 }
+
+@test "--resume-time 0: no session, so no acknowledgements; 16 MiB each way go through and the node lives" {
+	start_proxy "$WORK/proxy.log" server --resume-time 0
+	start_node "$WORK/node.log" node sourcesink
+	grep -q "(the proxy offers no session resumption)" "$WORK/node.log"
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 bulk "$BUSID" in 16777216
+	[ "$status" -eq 0 ]
+	[[ "$output" == "bulk_in bytes=16777216 urbs=256 "* ]]
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 bulk "$BUSID" out 16777216
+	[ "$status" -eq 0 ]
+	[[ "$output" == "bulk_out bytes=16777216 urbs=256 "* ]]
+	kill -0 "$NODE_PID"
+	absent "acknowledged|outside what this node sent" "$WORK/node.log"
+	absent "closing its tunnel" "$WORK/proxy.log"
+}
