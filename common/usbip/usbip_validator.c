@@ -7,6 +7,10 @@
 #include "base/usbws_err.h"
 
 #define MAX_INFLIGHT_LIMIT (1u << 20)
+/* A table starts this large (2.5 KiB) and doubles as URBs pile up, up to
+ * what max_inflight needs: an idle tunnel (most of a fleet's) never pays
+ * for the 4096 slots a busy one may use. */
+#define FIRST_BITS 6
 
 struct urb_slot {
 	uint32_t seqnum;
@@ -25,6 +29,7 @@ struct usbip_validator {
 	struct urb_slot *slots;      /* open addressing, linear probing */
 	uint32_t mask;
 	unsigned int bits;
+	unsigned int max_bits;       /* what max_inflight needs at most half full */
 	uint32_t inflight;           /* submits + unlinks in the table */
 	uint32_t submits;
 	uint32_t unlinks;
@@ -52,8 +57,9 @@ struct usbip_validator *usbip_validator_new(const struct usbip_validator_config 
 	 * half full with both, so probes stay short. */
 	while ((1u << bits) < 4 * v->cfg.limits.max_inflight)
 		bits++;
-	v->bits = bits;
-	v->mask = (1u << bits) - 1;
+	v->max_bits = bits;
+	v->bits = bits < FIRST_BITS ? bits : FIRST_BITS;
+	v->mask = (1u << v->bits) - 1;
 	v->slots = calloc((size_t)v->mask + 1, sizeof(*v->slots));
 	if (!v->slots)
 		goto fail;
@@ -80,6 +86,11 @@ const struct usbip_limits *usbip_validator_limits(const struct usbip_validator *
 uint32_t usbip_validator_inflight(const struct usbip_validator *v)
 {
 	return v->inflight;
+}
+
+uint32_t usbip_validator_table_slots(const struct usbip_validator *v)
+{
+	return v->mask + 1;
 }
 
 struct usbip_flow_stats *usbip_validator_flow(struct usbip_validator *v, enum usbip_flow flow)
@@ -111,10 +122,39 @@ static struct urb_slot *slot_find(struct usbip_validator *v, uint32_t seqnum)
 	return NULL;
 }
 
+/* Twice the slots, every entry at its new home.  Returns 0 or
+ * USBWS_ERR_NOMEM (the old table stays). */
+static int table_grow(struct usbip_validator *v)
+{
+	struct urb_slot *old = v->slots, *slots;
+	uint32_t old_size = v->mask + 1, i, j;
+
+	slots = calloc((size_t)old_size * 2, sizeof(*slots));
+	if (!slots)
+		return USBWS_ERR_NOMEM;
+	v->slots = slots;
+	v->bits++;
+	v->mask = old_size * 2 - 1;
+	for (i = 0; i < old_size; i++) {
+		if (!old[i].used)
+			continue;
+		for (j = home_slot(v, old[i].seqnum); slots[j].used; j = (j + 1) & v->mask)
+			;
+		slots[j] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* A free slot for seqnum, the table grown first when it would pass half
+ * full; NULL when out of memory. */
 static struct urb_slot *slot_insert(struct usbip_validator *v, uint32_t seqnum)
 {
-	uint32_t i = home_slot(v, seqnum);
+	uint32_t i;
 
+	if (2 * (v->inflight + 1) > v->mask + 1 && v->bits < v->max_bits && table_grow(v) < 0)
+		return NULL;
+	i = home_slot(v, seqnum);
 	while (v->slots[i].used)
 		i = (i + 1) & v->mask;
 	v->slots[i].used = 1;
@@ -174,6 +214,8 @@ int usbip_validator_cmd(struct usbip_validator *v, const struct usbip_header *hd
 		return USBWS_ERR_INFLIGHT;
 
 	slot = slot_insert(v, hdr->base.seqnum);
+	if (!slot)
+		return USBWS_ERR_NOMEM;
 	slot->command = (uint8_t)hdr->base.command;
 	slot->sent_ns = now_ns(v);
 	if (hdr->base.command == USBIP_CMD_SUBMIT) {

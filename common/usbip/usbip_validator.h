@@ -86,6 +86,10 @@ int usbip_validator_ret(struct usbip_validator *v, const struct usbip_header *hd
 /* Number of CMD_SUBMIT/CMD_UNLINK still waiting for their reply. */
 uint32_t usbip_validator_inflight(const struct usbip_validator *v);
 
+/* Slots in the seqnum table now: it starts small and doubles as URBs pile
+ * up, up to what max_inflight needs (memory per idle tunnel). */
+uint32_t usbip_validator_table_slots(const struct usbip_validator *v);
+
 struct usbip_flow_stats *usbip_validator_flow(struct usbip_validator *v, enum usbip_flow flow);
 const struct usbip_rtt_stats *usbip_validator_rtt(const struct usbip_validator *v);
 

@@ -143,6 +143,40 @@ static void test_inflight_limit(void **state)
  * array: every reply must find exactly its own command, and removals (which
  * shift neighbours back) must never lose or invent an entry.
  */
+/* An idle tunnel's table is small; it grows only as far as URBs pile up,
+ * and never past what max_inflight needs half full. */
+static void test_table_grows_lazily(void **state)
+{
+	struct usbip_validator *v = new_validator(4096, NULL);
+	struct usbip_header h;
+	uint32_t i;
+
+	assert_int_equal(usbip_validator_table_slots(v), 64);
+	for (i = 0; i < 32; i++) {
+		h = make_cmd_submit(i, 0, 1, 512, 0);
+		assert_usbws_err(usbip_validator_cmd(v, &h), 0);
+	}
+	assert_int_equal(usbip_validator_table_slots(v), 64);
+	h = make_cmd_submit(32, 0, 1, 512, 0);
+	assert_usbws_err(usbip_validator_cmd(v, &h), 0);
+	assert_int_equal(usbip_validator_table_slots(v), 128);
+	for (i = 33; i < 4096; i++) {
+		h = make_cmd_submit(i, 0, 1, 512, 0);
+		assert_usbws_err(usbip_validator_cmd(v, &h), 0);
+	}
+	/* 4096 submits and room for as many unlinks, at most half full */
+	assert_int_equal(usbip_validator_table_slots(v), 8192);
+	for (i = 0; i < 4096; i++) {
+		h = make_cmd_unlink(100000 + i, i);
+		assert_usbws_err(usbip_validator_cmd(v, &h), 0);
+	}
+	assert_int_equal(usbip_validator_table_slots(v), 16384);
+	usbip_validator_free(v);
+	v = new_validator(4, NULL);
+	assert_int_equal(usbip_validator_table_slots(v), 16);
+	usbip_validator_free(v);
+}
+
 static void test_table_against_reference(void **state)
 {
 	enum { N = 4096, ROUNDS = 20 };
@@ -278,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_time),
 		cmocka_unit_test(test_percentiles),
 		cmocka_unit_test(test_inflight_limit),
+		cmocka_unit_test(test_table_grows_lazily),
 		cmocka_unit_test(test_table_against_reference),
 		cmocka_unit_test(test_unlink_status_zero_frees_target),
 		cmocka_unit_test(test_unlinks_have_their_own_budget),
