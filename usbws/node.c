@@ -568,7 +568,8 @@ static void on_text(struct node *n, const void *in, size_t len, int final)
 	} else if (msg.type == CTL_ACK && streaming(n) && !link_has_session(&n->link)) {
 		/* a proxy without sessions has nothing to acknowledge: this node
 		 * counted its bytes as acknowledged when it sent them */
-		log_debug("an acknowledgement without a session (%llu bytes), ignored", (unsigned long long)msg.received);
+		log_debug("an acknowledgement without a session (%llu bytes), ignored",
+			  (unsigned long long)msg.received);
 	} else if (msg.type == CTL_ACK && streaming(n)) {
 		on_ack(n, msg.received, 0);
 	} else if (msg.type == CTL_ERROR) {
