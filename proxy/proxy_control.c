@@ -360,6 +360,21 @@ static struct tunnel *find_device(struct proxy *px, const char *id)
 	return NULL;
 }
 
+/* The device a request names, or NULL with *refused saying why: an id
+ * that is none, or no such device here. */
+static struct tunnel *requested_device(struct proxy *px, json_t *req, json_t **refused)
+{
+	const char *id = device_id(req, refused);
+	struct tunnel *t;
+
+	if (!id)
+		return NULL;
+	t = find_device(px, id);
+	if (!t)
+		*refused = refusal("no device %s on this proxy (usbws nodes lists them)", id);
+	return t;
+}
+
 static json_t *reexport_json(const struct tunnel *t)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "busid", t->busid, "node", t->node, "node_busid",
@@ -426,12 +441,10 @@ static json_t *answer_detach(struct proxy *px, json_t *req)
 	if (bad)
 		return bad;
 	if (!port) {
-		id = device_id(req, &bad);
-		if (!id)
-			return bad;
-		t = find_device(px, id);
+		t = requested_device(px, req, &bad);
 		if (!t)
-			return refusal("no device %s on this proxy (usbws nodes lists them)", id);
+			return bad;
+		id = t->busid;
 		if (t->attach_pending) {
 			t->attach_pending = 0;
 			log_info("node %s: the pending attach of %s is cancelled", t->node, t->busid);
@@ -527,17 +540,13 @@ static json_t *answer_device(struct proxy *px, json_t *req)
 {
 	static const char *const fields[] = { "device", NULL };
 	json_t *bad = unexpected_field(req, "device", fields);
-	const char *id;
 	struct tunnel *t;
 
 	if (bad)
 		return bad;
-	id = device_id(req, &bad);
-	if (!id)
-		return bad;
-	t = find_device(px, id);
+	t = requested_device(px, req, &bad);
 	if (!t)
-		return refusal("no device %s on this proxy (usbws nodes lists them)", id);
+		return bad;
 	return json_pack("{s:b, s:o}", "ok", 1, "device", device_json(t));
 }
 
