@@ -16,6 +16,9 @@
 #include "net/netaddr.h"
 #include "proxy_int.h"
 
+/* secs_since_valid_hangup 0: lws arms no validity timer at all */
+const lws_retry_bo_t proxy_no_validity = { 0 };
+
 /* What sets the two listeners apart, besides what their config says. */
 struct listener_kind {
 	const char *vhost_name;
@@ -102,6 +105,7 @@ static int open_listener(struct proxy *px, struct proxy_listener *l, const struc
 	info.protocols = l->protocols;
 	info.port = kind->tls ? CONTEXT_PORT_NO_LISTEN_SERVER : CONTEXT_PORT_NO_LISTEN;
 	info.user = px;
+	info.retry_and_idle_policy = &proxy_no_validity;
 	l->vh = lws_create_vhost(px->ctx, &info);
 	if (kind->tls) {
 		X509_STORE_free(px->first_store);   /* NULL once the TLS context has it */

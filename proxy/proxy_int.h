@@ -190,6 +190,12 @@ struct vhci_pin {
 	struct vhci_set set;
 };
 
+/* proxy.c: every vhost's retry and idle policy.  Keepalive is the
+ * tunnel's own (proxy_tunnel_tick); a vhost without a policy gets lws's
+ * default, whose validity timer re-sorts one list of every connection on
+ * each PONG, O(N) a PONG. */
+extern const lws_retry_bo_t proxy_no_validity;
+
 /* proxy_tunnel.c: the nodes' WebSocket connections and their tunnels */
 extern const struct lws_protocols proxy_tunnel_protocol;
 /* Ask for a write to the node, when it is connected. */

@@ -176,6 +176,7 @@ int proxy_listen_open(struct proxy *px, struct proxy_listener *l, char *why, siz
 		info.port = CONTEXT_PORT_NO_LISTEN;
 		info.protocols = protocols;
 		info.user = px;
+		info.retry_and_idle_policy = &proxy_no_validity;
 		px->listen_vh = lws_create_vhost(px->ctx, &info);
 		if (!px->listen_vh)
 			return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot create the listening vhost");

@@ -92,6 +92,7 @@ int proxy_vhci_init(struct proxy *px, char *why, size_t why_cap)
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.user = px;
+	info.retry_and_idle_policy = &proxy_no_validity;
 	px->local_vh = lws_create_vhost(px->ctx, &info);
 	if (!px->local_vh)
 		return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot create the local vhost");
