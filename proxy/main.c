@@ -56,7 +56,7 @@ static void usage(FILE *out)
 		"                            for a resume (default 32, at most 4096)\n"
 		"  --max-ports-per-node N    vhci_hcd ports one node may hold (default 16)\n"
 		"  --sysfs-root DIR          where sysfs is (default /sys, or $USBWS_SYSFS_ROOT)\n"
-		"  --ping-interval SECS      ping each node this often (default 15; 0: never)\n"
+		"  --ping-interval SECS      ping a node quiet this long (default 15; 0: never)\n"
 		"  --ping-timeout SECS       drop a node's link silent this long (default 45)\n"
 		"  --resume-time SECS        keep a lost node's device attached this long for it\n"
 		"                            to resume (default 60; 0: no resumption)\n"

@@ -927,8 +927,11 @@ void proxy_tunnel_tick(struct proxy *px)
 			lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 			continue;
 		}
-		/* the tick comes once a second: half a tick early is on time */
-		if (cfg->ping_interval && now_ms - t->last_ping_ms + 500 >= (int64_t)cfg->ping_interval * 1000) {
+		/* only a quiet link needs a ping, and a busy one is not quiet;
+		 * the tick comes once a second: half a tick early is on time */
+		if (cfg->ping_interval &&
+		    now_ms - (t->last_rx_ms > t->last_ping_ms ? t->last_rx_ms : t->last_ping_ms) + 500 >=
+			    (int64_t)cfg->ping_interval * 1000) {
 			t->last_ping_ms = now_ms;
 			t->ping_due = 1;
 		}

@@ -98,20 +98,22 @@ struct cmd_link_args {
 void cmd_link_args_init(struct cmd_link_args *args);
 
 /* The link's options in connect's and list's usage texts. */
-#define CMD_LINK_OPTIONS_HELP \
-	"  --cert FILE               this node's certificate, PEM (required)\n" \
-	"  --key FILE                its private key, PEM (required)\n" \
-	"  --ca FILE                 the CA that signs the proxy's certificate\n" \
-	"                            (required)\n" \
-	"  --proxy http://[user:pass@]host:port\n" \
-	"                            go out through this HTTP CONNECT proxy\n" \
-	"                            (default: none, direct)\n" \
-	"  --connect-timeout SECS    wait this long for the WebSocket handshake\n" \
-	"                            (default " CMD_STR(NODE_DEFAULT_CONNECT_TIMEOUT) ")\n" \
-	"  --ping-interval SECS      ping the proxy this often (default " CMD_STR(NODE_DEFAULT_PING_INTERVAL) \
-	"; 0: never)\n" \
-	"  --ping-timeout SECS       a link silent this long is dead (default " \
-	CMD_STR(NODE_DEFAULT_PING_TIMEOUT) ")\n"
+#define CMD_LINK_OPTIONS_HELP                                                                                                                                      \
+	"  --cert FILE               this node's certificate, PEM (required)\n"                                                                                    \
+	"  --key FILE                its private key, PEM (required)\n"                                                                                            \
+	"  --ca FILE                 the CA that signs the proxy's certificate\n"                                                                                  \
+	"                            (required)\n"                                                                                                                 \
+	"  --proxy http://[user:pass@]host:port\n"                                                                                                                 \
+	"                            go out through this HTTP CONNECT proxy\n"                                                                                     \
+	"                            (default: none, direct)\n"                                                                                                    \
+	"  --connect-timeout SECS    wait this long for the WebSocket handshake\n"                                                                                 \
+	"                            (default " CMD_STR(                                                                                                           \
+		NODE_DEFAULT_CONNECT_TIMEOUT) ")\n"                                                                                                                \
+					      "  --ping-interval SECS      ping a proxy quiet this long, plus a quarter of\n"                                      \
+					      "                            the rest of the timeout (default " CMD_STR(                                             \
+						      NODE_DEFAULT_PING_INTERVAL) "; 0: never)\n"                                                                  \
+										  "  --ping-timeout SECS       a link silent this long is dead (default " CMD_STR( \
+											  NODE_DEFAULT_PING_TIMEOUT) ")\n"
 
 /* connect's and list's getopt table, one for both */
 extern const struct option cmd_link_options[];
