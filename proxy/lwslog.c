@@ -12,6 +12,10 @@ static void emit(int level, const char *line)
 
 	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
 		n--;
+	/* lws's libev plugin says so at every socket it starts or stops
+	 * watching: a line per write at -v */
+	if (level == LLL_NOTICE && strncmp(line, "elops_", 6) == 0)
+		return;
 	log_msg(level & LLL_ERR ? LOG_LEVEL_ERR : level & LLL_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
 		"lws: %.*s", (int)n, line);
 }

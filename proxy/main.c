@@ -79,6 +79,8 @@ static void usage(FILE *out)
 		"  --user USER               once its sockets and vhci_hcd's files are open,\n"
 		"                            become USER before parsing anything from the network\n"
 		"                            (default: stay the user that started it)\n"
+		"  --event-loop libev|poll   libev on epoll (default; needs Debian's\n"
+		"                            libwebsockets-evlib-ev, else poll), or lws's poll()\n"
 		"  -v, --verbose             log more\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n");
@@ -149,6 +151,7 @@ int main(int argc, char **argv)
 		{ "max-tunnels-per-node", required_argument, NULL, 'N' },
 		{ "max-ports-per-node", required_argument, NULL, 'O' },
 		{ "user", required_argument, NULL, 'Z' },
+		{ "event-loop", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -261,6 +264,13 @@ int main(int argc, char **argv)
 			break;
 		case 'Y': cfg.policy = optarg; break;
 		case 'Z': cfg.user = optarg; break;
+		case 'L':
+			if (strcmp(optarg, "libev") != 0 && strcmp(optarg, "poll") != 0) {
+				fprintf(stderr, "usbws-proxy: --event-loop is libev or poll, not '%s'\n", optarg);
+				return 2;
+			}
+			cfg.event_loop = strcmp(optarg, "poll") == 0 ? PROXY_LOOP_POLL : PROXY_LOOP_LIBEV;
+			break;
 		case 'v': cfg.verbose = 1; break;
 		case 'h':
 			usage(stdout);

@@ -224,8 +224,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.pt_serv_buf_size = PROXY_RX_CHUNK + LWS_PRE;
 	info.user = &px;
-	px.ctx = lws_create_context(&info);
-	if (!px.ctx) {
+	if (proxy_loop_create(&px, &info) < 0) {
 		log_err("cannot create the libwebsockets context");
 		return 1;
 	}
@@ -240,6 +239,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	if (rc < 0) {
 		log_err("%s", why);
 		lws_context_destroy(px.ctx);
+		proxy_loop_free(&px);
 		proxy_listen_close(&px.wss);
 		proxy_listen_close(&px.usbip);
 		proxy_vhci_free(&px);
@@ -247,14 +247,16 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		return 1;
 	}
 	lws_sul_schedule(px.ctx, 0, &px.tick, tick, LWS_US_PER_SEC);
-	/* a signal ends epoll_wait early, so a SIGHUP is seen at once */
+	proxy_loop_timers_changed(&px);
+	/* a signal ends the wait early, so a SIGHUP is seen at once */
 	while (!*stop) {
-		if (lws_service(px.ctx, 0) < 0)
+		if (proxy_loop_run_once(&px) < 0)
 			break;
 		if (reload && *reload) {
 			*reload = 0;
 			proxy_trust_reload(&px);
 			proxy_policy_reload(&px);
+			proxy_loop_timers_changed(&px);
 		}
 	}
 	log_info("stopping");
@@ -262,6 +264,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	lws_sul_schedule(px.ctx, 0, &px.tick, NULL, LWS_SET_TIMER_USEC_CANCEL);
 	/* closing every socket detaches every vhci port; parked tunnels go too */
 	lws_context_destroy(px.ctx);
+	proxy_loop_free(&px);
 	proxy_listen_close(&px.wss);
 	proxy_listen_close(&px.usbip);
 	proxy_tunnel_free_all(&px);

@@ -30,6 +30,11 @@
 #define PROXY_DEFAULT_USBIP_TIMEOUT 10
 #define PROXY_DEFAULT_POLICY "/etc/usbws/proxy.policy"
 
+enum proxy_event_loop {
+	PROXY_LOOP_LIBEV, /* libev on epoll, through lws's plugin; poll() without it */
+	PROXY_LOOP_POLL,  /* lws's own poll() loop */
+};
+
 struct proxy_config {
 	const char *listen;         /* HOST:PORT for WSS */
 	const char *cert;           /* server certificate (PEM) */
@@ -58,6 +63,7 @@ struct proxy_config {
 	unsigned int max_tunnels_per_node;  /* live and parked; an export past it is refused ("limit") */
 	unsigned int max_ports_per_node;    /* vhci_hcd ports held at once */
 	const char *user;                 /* become this user once set up, or NULL */
+	enum proxy_event_loop event_loop;
 	int verbose;
 };
 

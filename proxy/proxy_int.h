@@ -159,9 +159,13 @@ struct vhci_claim {
 	time_t since;
 };
 
+struct ev_loop;
+
 struct proxy {
 	const struct proxy_config *cfg;
 	struct lws_context *ctx;
+	struct ev_loop *evloop;           /* libev's, or NULL: lws's poll() loop */
+	void *foreign_loops[1];           /* lws's view of it: one per service thread */
 	lws_sorted_usec_list_t tick;      /* once a second: pings, acks, expiry */
 	int stopping;                     /* lost connections are not kept for a resume */
 	struct tunnel *tunnels;
@@ -189,6 +193,17 @@ struct vhci_pin {
 	char node[CERTID_MAX + 1];        /* the node's identity */
 	struct vhci_set set;
 };
+
+/* proxy_loop.c: the event loop, libev on epoll or lws's poll() */
+/* Makes px->ctx from info, on libev unless --event-loop poll or lws cannot
+ * load its plugin.  Returns 0, or -1 when no context could be made. */
+int proxy_loop_create(struct proxy *px, struct lws_context_creation_info *info);
+/* Serves one round of events.  Returns 0, or -1 when lws failed. */
+int proxy_loop_run_once(struct proxy *px);
+/* Call after scheduling lws timers from outside lws's callbacks. */
+void proxy_loop_timers_changed(struct proxy *px);
+/* After lws_context_destroy. */
+void proxy_loop_free(struct proxy *px);
 
 /* proxy.c: every vhost's retry and idle policy.  Keepalive is the
  * tunnel's own (proxy_tunnel_tick); a vhost without a policy gets lws's
