@@ -108,6 +108,8 @@ struct tunnel {
 	struct usbip_usb_device dev;
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];
 	int hello_seen;
+	/* told no-session, fresh: a hello to export may follow, nothing else */
+	int resume_refused;
 	int address_by_serial; /* else by vendor:product and the node's busid */
 	int exported;
 	uint64_t list_seq;                /* order of export: exported tunnels sit newest first */

@@ -464,17 +464,18 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 	}
 }
 
-/* The other tunnels of self's node: live, waiting for their export, parked
- * for a resume, or closing (a node that never reads its close would keep
- * those around), but not listings, and not the one an export of busid
- * (the node's name for its device) is about to replace. */
+/* The other tunnels of self's node: live, waiting for their export (a
+ * refused resume's connection too), parked for a resume, or closing (a
+ * node that never reads its close would keep those around), but not
+ * listings, and not the one an export of busid (the node's name for its
+ * device) is about to replace. */
 static unsigned int node_tunnels(const struct proxy *px, const struct tunnel *self, const char *busid)
 {
 	const struct tunnel *t;
 	unsigned int n = 0;
 
 	for (t = px->tunnels; t; t = t->next) {
-		if (t == self || !t->hello_seen || strcmp(t->node, self->node) != 0)
+		if (t == self || (!t->hello_seen && !t->resume_refused) || strcmp(t->node, self->node) != 0)
 			continue;
 		if (t->exported && !t->closing && busid[0] && strcmp(t->node_busid, busid) == 0)
 			continue;
@@ -521,7 +522,18 @@ static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
 	if (!old) {
 		snprintf(why, sizeof(why), "no session %.8s... for node %s here: it ended, expired after %d s, or "
 			 "this proxy restarted", msg->session, t->node, t->px->cfg->resume_seconds);
-		proxy_tunnel_fail(t, "no-session", why);
+		/* at its cap the node gets no connection to hold: it comes back
+		 * on a new one, and is refused there as any export would be */
+		if (node_tunnels(t->px, t, "") >= t->px->cfg->max_tunnels_per_node) {
+			proxy_tunnel_fail(t, "no-session", why);
+			return;
+		}
+		/* a fleet back after a restart: one handshake each, not two.
+		 * t never exported, so its stream, framers and window are new */
+		log_info("node %s: %s; it may export afresh on this connection", t->node, why);
+		queue_text(t, ctl_error_fresh("no-session", why));
+		t->hello_seen = 0;
+		t->resume_refused = 1;
 		return;
 	}
 	rc = resume_rewind(&old->rs, &old->tx, msg->received);
@@ -599,6 +611,13 @@ static void node_text(struct node_conn *c, const void *in, size_t len, int final
 		proxy_listen_authenticated(t->wsi);
 		if (t->hello_seen) {
 			proxy_tunnel_fail(t, "protocol", "second hello");
+			return;
+		}
+		if (t->resume_refused && strcmp(msg.role, "export") != 0) {
+			snprintf(why, sizeof(why),
+				 "hello with role %s after no-session: only an export may follow on this connection",
+				 msg.role);
+			proxy_tunnel_fail(t, "protocol", why);
 			return;
 		}
 		if (strcmp(msg.role, "list") == 0) {

@@ -158,6 +158,20 @@ enum link_action link_resume_refused(struct link *l, int64_t now)
 	return act;
 }
 
+enum link_action link_resume_refused_fresh(struct link *l, int64_t now)
+{
+	if (l->state != LINK_RESUMING)
+		return LINK_NOTHING;
+	if (l->stopping)
+		return link_resume_refused(l, now);
+	/* as link_connected does for a connection without a session */
+	forget_session(l);
+	l->state = LINK_UP;
+	l->up_since = now;
+	l->down = 0;
+	return LINK_EXPORT;
+}
+
 enum link_action link_export_refused(struct link *l, int64_t now, uint32_t rnd)
 {
 	if (l->state != LINK_RESUMING && l->state != LINK_UP)

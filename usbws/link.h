@@ -9,7 +9,7 @@
  * random number; it does the I/O the returned action names.
  *
  *   WAITING --connected--> RESUMING (a session to resume) or UP (afresh)
- *   RESUMING --resumed--> UP
+ *   RESUMING --resumed, or refused with the connection kept--> UP
  *   RESUMING, UP --lost, refused--> WAITING, or STOPPED when stopping
  *   WAITING --due--> connect, release an expired session, or STOPPED
  *
@@ -110,6 +110,10 @@ enum link_action link_start_failed(struct link *l, int64_t now, uint32_t rnd);
 /* The proxy has no session to resume: the connection is given up and the
  * next one, at once, exports afresh. */
 enum link_action link_resume_refused(struct link *l, int64_t now);
+/* The proxy has no session to resume, and keeps the connection for an
+ * export ("fresh"): the session is dropped and LINK_EXPORT (state UP) says
+ * export afresh on it.  When stopping, as link_resume_refused. */
+enum link_action link_resume_refused_fresh(struct link *l, int64_t now);
 /* The proxy refused the export for now (no vhci port, over this node's
  * limit): the session is dropped and the attempt counts as failed. */
 enum link_action link_export_refused(struct link *l, int64_t now, uint32_t rnd);

@@ -50,8 +50,9 @@
 
 enum node_mode { MODE_EXPORT, MODE_LIST };
 
-/* Why the connection is given up once the parser is done with it. */
-enum node_drop { DROP_NONE, DROP_SESSION_GONE, DROP_REFUSED };
+/* What becomes of the connection once the parser is done with it: given
+ * up, or (DROP_FRESH_EXPORT) kept for an export afresh. */
+enum node_drop { DROP_NONE, DROP_SESSION_GONE, DROP_REFUSED, DROP_FRESH_EXPORT };
 
 struct export;
 
@@ -514,10 +515,13 @@ static void on_welcome(struct node *n, const struct ctl_msg *msg)
 
 static void on_error(struct node *n, const struct ctl_msg *msg)
 {
-	/* the proxy forgot us (restarted, or we were away too long) */
+	/* the proxy forgot us (restarted, or we were away too long); one
+	 * that says "fresh" takes the export on this connection, an older
+	 * one closes it */
 	if (strcmp(msg->code, "no-session") == 0 && n->link.state == LINK_RESUMING) {
-		log_warn("the proxy has no session to resume (%s); exporting afresh", msg->message);
-		n->drop = DROP_SESSION_GONE;
+		log_warn("the proxy has no session to resume (%s)%s", msg->message,
+			 msg->fresh ? "" : "; exporting afresh on a new connection");
+		n->drop = msg->fresh ? DROP_FRESH_EXPORT : DROP_SESSION_GONE;
 		n->drop_why = "session gone";
 		return;
 	}
@@ -614,6 +618,26 @@ static int on_ws_event(void *ctx, const struct ws_event *ev)
 	return (n->done && n->failed) || n->drop ? 1 : 0;
 }
 
+static void start_export(struct node *n, int64_t now);
+
+/* The proxy has no session, and keeps the connection: the device side
+ * starts over as on a new connection, and the export goes on this one. */
+static void fresh_export(struct node *n)
+{
+	int64_t now = monotonic_ms();
+	enum link_action act = link_resume_refused_fresh(&n->link, now);
+
+	n->drop = DROP_NONE;
+	n->drop_why = NULL;
+	if (act != LINK_EXPORT) {
+		close_connection(n);
+		connection_gone(n, act, "session gone", now);
+		return;
+	}
+	log_info("exporting afresh on this connection");
+	start_export(n, now);
+}
+
 /* The proxy answered in a way that ends this connection (on_error). */
 static void drop_connection(struct node *n)
 {
@@ -650,6 +674,10 @@ static void read_available(struct node *n)
 		rc = wsclient_read(n->ws, on_ws_event, n, why, sizeof(why));
 		if (rc < 0)
 			log_failure(rc, why);
+		if (n->drop == DROP_FRESH_EXPORT) {
+			fresh_export(n);
+			continue;
+		}
 		if (n->drop) {
 			drop_connection(n);
 			return;
@@ -771,6 +799,24 @@ static int reset_export(struct node *n, int reopen, char *why, size_t why_cap)
 	return 0;
 }
 
+/* A fresh export on the connection there is: the device reopened, its
+ * stream new, the hello and OP_REQ_EXPORT queued.  A failure gives the
+ * connection up and counts as a failed attempt. */
+static void start_export(struct node *n, int64_t now)
+{
+	char why[1024];
+	int rc = reset_export(n, 1, why, sizeof(why));
+
+	if (rc < 0)
+		log_err("%s", why);
+	else
+		rc = queue_export(n);
+	if (rc < 0) {
+		close_connection(n);
+		connection_gone(n, link_start_failed(&n->link, now, jitter()), "cannot start the export", now);
+	}
+}
+
 static void connect_link(struct node *n, volatile sig_atomic_t *stop)
 {
 	struct wsclient_config wc = {
@@ -817,18 +863,14 @@ static void connect_link(struct node *n, volatile sig_atomic_t *stop)
 		log_info("connected to %s; resuming session %.8s... (this node has %llu bytes of its stream)",
 			 n->cfg->url, n->link.session, (unsigned long long)n->rs.received);
 		rc = send_text(n, ctl_hello_resume(n->link.session, n->rs.received));
-	} else {
-		log_info("connected to %s", n->cfg->url);
-		rc = reset_export(n, 1, why, sizeof(why));
-		if (rc < 0)
-			log_err("%s", why);
-		else
-			rc = queue_export(n);
+		if (rc < 0) {
+			close_connection(n);
+			connection_gone(n, link_start_failed(&n->link, now, jitter()), "cannot resume", now);
+		}
+		return;
 	}
-	if (rc < 0) {
-		close_connection(n);
-		connection_gone(n, link_start_failed(&n->link, now, jitter()), "cannot start the export", now);
-	}
+	log_info("connected to %s", n->cfg->url);
+	start_export(n, now);
 }
 
 /* Whether a device given back can be taken again: not one usbws bound as

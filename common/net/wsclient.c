@@ -544,9 +544,13 @@ int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws
 	while ((rc = wsframe_parse(&c->parser, c->rx + pos, len - pos, &used, &ev)) > 0) {
 		pos += used;
 		if (ev.type != WS_EV_CONTROL) {
-			if (on_event(ctx, &ev) != 0)
-				return 3;
-			continue;
+			if (on_event(ctx, &ev) == 0)
+				continue;
+			/* what came after is the next call's: a caller that
+			 * goes on with this connection loses nothing */
+			memmove(c->rx, c->rx + pos, len - pos);
+			c->pre_len = len - pos;
+			return 3;
 		}
 		if (ev.opcode == WS_OP_PING) {
 			queue_frame(c, WS_OP_PONG, ev.u.control.payload, ev.u.control.len);

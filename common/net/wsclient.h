@@ -88,8 +88,9 @@ int wsclient_flush(struct wsclient *c, int timeout_ms, char *why, size_t why_cap
  * event (DATA pointers are valid only during the call), which returns 0
  * to go on or non-zero to stop there.  Pings are answered.  Returns 0 when
  * there is nothing to read now, 1 when the peer closed (reason in why), 2
- * when it read and there may be more, 3 when on_event stopped it, or a
- * negative enum usbws_err with why filled.
+ * when it read and there may be more, 3 when on_event stopped it (what
+ * it read past that event is kept for the next call), or a negative enum
+ * usbws_err with why filled.
  */
 int wsclient_read(struct wsclient *c, int (*on_event)(void *ctx, const struct ws_event *ev), void *ctx,
 		  char *why, size_t why_cap);

@@ -109,6 +109,12 @@ char *ctl_error(const char *code, const char *message)
 	return dump(json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", message));
 }
 
+char *ctl_error_fresh(const char *code, const char *message)
+{
+	return dump(json_pack("{s:s, s:s, s:s, s:o}", "type", "error", "code", code, "message", message, "fresh",
+			      json_true()));
+}
+
 static int copy_string(json_t *o, const char *key, char *dst, size_t size, char *why, size_t why_cap)
 {
 	json_t *v = json_object_get(o, key);
@@ -346,6 +352,13 @@ int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size
 		if (copy_string(o, "code", msg->code, sizeof(msg->code), why, why_cap) < 0 ||
 		    copy_string_cut(o, "message", msg->message, sizeof(msg->message), why, why_cap) < 0)
 			goto out;
+		/* absent from an older proxy's errors: the connection closes */
+		v = json_object_get(o, "fresh");
+		if (v && !json_is_boolean(v)) {
+			usbws_why(why, why_cap, USBWS_ERR_INVAL, "field \"fresh\" must be true or false");
+			goto out;
+		}
+		msg->fresh = json_is_true(v);
 	} else {
 		usbws_why(why, why_cap, USBWS_ERR_INVAL, "unknown message type \"%.40s\"", type);
 		goto out;

@@ -58,6 +58,7 @@ struct ctl_msg {
 	char busid[USBIP_BUSID_SIZE];      /* welcome; hello export: the node's busid */
 	char code[32];                     /* error */
 	char message[256];                 /* error */
+	int fresh;                         /* error: the connection stays open for a hello to export afresh */
 	char serial[CTL_SERIAL_MAX + 1];   /* hello export: the device's USB serial, "" when none */
 	struct usbip_usb_interface ifs[USBIP_MAX_INTERFACES];  /* hello export */
 	unsigned int nifs;
@@ -79,6 +80,10 @@ char *ctl_hello_resume(const char *session, uint64_t received);
 char *ctl_resumed(uint64_t received);
 char *ctl_ack(uint64_t received);
 char *ctl_error(const char *code, const char *message);
+/* As ctl_error, with "fresh": true: the sender keeps the connection open,
+ * and the peer may send one hello with role export on it (doc/protocol.md:
+ * a resume the proxy cannot honour costs no second handshake). */
+char *ctl_error_fresh(const char *code, const char *message);
 
 /* Parses one text message of at most USBWS_LIST_MAX bytes (each receiver
  * bounds its own buffer lower where it can).  Returns 0, or USBWS_ERR_INVAL

@@ -138,11 +138,12 @@ node_via_relay() {
 	[ "$(awk '/^Uid:/ { print $2 }' "/proc/$NODE_PID/status")" = "$(id -u nobody)" ]
 }
 
-@test "a proxy killed and restarted: the node is back within its backoff, exported afresh" {
+@test "a proxy killed and restarted: the node is back within its backoff, exported afresh on one connection" {
 	random_image "$WORK/disk.img" 4
 	start_proxy "$WORK/proxy.log" server "${FAST[@]}"
 	port=$WSS_PORT
 	start_node "$WORK/node.log" node "storage:$WORK/disk.img" "${FAST[@]}" --backoff-max 2
+	[ "$(grep -c "connected to $URL" "$WORK/node.log")" -eq 1 ]
 	kill -KILL "${PIDS[0]}"
 	wait_for "$WORK/node.log" "lost the proxy"
 	sleep 3    # a few attempts fail while it is down
@@ -152,6 +153,15 @@ node_via_relay() {
 	echo "back $((($(date +%s%N) - start) / 1000000)) ms after the restart (backoff cap 2 s)" >&3
 	grep -q "the proxy has no session to resume" "$WORK/node.log"
 	grep -qE "attempt [0-9]+ failed; next in [0-2]\.[0-9] s" "$WORK/node.log"
+	# one handshake: the resume the new proxy cannot honour turns into the
+	# export on the same connection
+	wait_for "$WORK/node.log" "on the proxy, which knows this node as node-1"
+	[ "$(grep -c "connected to $URL" "$WORK/node.log")" -eq 2 ]
+	grep -q "info: exporting afresh on this connection" "$WORK/node.log"
+	absent "exporting afresh on a new connection" "$WORK/node.log"
+	grep -q "node node-1: no session [0-9a-f]\{8\}\.\.\. for node node-1 here: .*; it may export afresh on this connection" \
+		"$WORK/proxy2.log"
+	absent "closing its tunnel" "$WORK/proxy2.log"
 	busid=$(sed -n 's/.*exported 0525:a4a5 (its 1-1) as busid \([^,]*\),.*/\1/p' "$WORK/proxy2.log")
 	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$busid" "$WORK/read.img"
 	[ "$(sha256sum <"$WORK/read.img")" = "$(sha256sum <"$WORK/disk.img")" ]
@@ -182,16 +192,79 @@ node_via_relay() {
 	absent "error" "$WORK/node.log"
 }
 
+# a node's hello for an export of 0525:a4a5, its 1-1, and the OP_REQ_EXPORT that follows
+EXPORT_HELLO='{"type":"hello","version":1,"role":"export","device":{"busid":"1-1","vendor":"0525","product":"a4a5","speed":"high","class":"00","interfaces":[{"class":"08","subclass":"06","protocol":"50"}]}}'
+export_req() {
+	hex() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; printf '%0*d' $((($2 - ${#1}) * 2)) 0; }
+	echo "0111 8006 00000000 $(hex /sys/devices/x/1-1 256)$(hex 1-1 32) 00000001 00000002 00000003 0525 a4a5 0100 00 00 00 01 01 01"
+}
+UNKNOWN_RESUME='{"type":"hello","version":1,"role":"resume","session":"00112233445566778899aabbccddeeff","received":0}'
+
 @test "a node that names an unknown session is told so; a bad acknowledgement ends only its tunnel" {
 	start_proxy "$WORK/proxy.log"
 	run "$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
-		--ca "$PKI/ca.pem" --text '{"type":"hello","version":1,"role":"resume","session":"00112233445566778899aabbccddeeff","received":0}'
+		--ca "$PKI/ca.pem" --text "$UNKNOWN_RESUME"
 	echo "$output"
 	[[ "$output" == *'"code":"no-session"'* ]]
 	grep -q "no session 00112233... for node node-1 here" "$WORK/proxy.log"
 	run "$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
 		--ca "$PKI/ca.pem" --text '{"type":"hello","version":1,"role":"resume","session":"xyz","received":0}'
 	[[ "$output" == *'field \"session\" must be 32 lowercase hex digits'* ]]
+}
+
+@test "no-session keeps the connection: an export hello on it is welcomed, and the device is listed" {
+	start_proxy "$WORK/proxy.log"
+	"$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
+		--ca "$PKI/ca.pem" --timeout 30 --text "$UNKNOWN_RESUME" --text "$EXPORT_HELLO" --hex "$(export_req)" \
+		>"$WORK/peer.out" 2>&1 &
+	PIDS+=($!)
+	wait_for "$WORK/peer.out" '"type":"welcome"'
+	cat "$WORK/peer.out"
+	# the refusal, offering the connection, then the welcome on it: one connection
+	grep -q '^text: {"type":"error","code":"no-session","message":"no session 00112233... for node node-1 here: .*","fresh":true}$' \
+		"$WORK/peer.out"
+	[ "$(grep -n '"type":"error"' "$WORK/peer.out" | cut -d: -f1)" -lt "$(grep -n '"type":"welcome"' "$WORK/peer.out" | cut -d: -f1)" ]
+	absent "closed|connection closed" "$WORK/peer.out"
+	grep -q "node node-1 exported 0525:a4a5 (its 1-1)" "$WORK/proxy.log"
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 list
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ ^node-1-[0-9a-f]{16}\ 0525:a4a5\ speed=3\ interfaces=1$ ]]
+}
+
+@test "after no-session only one export hello may follow: a second resume, a listing or data first are refused" {
+	start_proxy "$WORK/proxy.log"
+	peer() {
+		run "$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
+			--ca "$PKI/ca.pem" --text "$UNKNOWN_RESUME" "$@"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *'"code":"no-session"'*'"fresh":true'* ]]
+	}
+	peer --text "$UNKNOWN_RESUME"
+	[[ "$output" == *'{"type":"error","code":"protocol","message":"hello with role resume after no-session: only an export may follow on this connection"}'* ]]
+	peer --text '{"type":"hello","version":1,"role":"list"}'
+	[[ "$output" == *'"message":"hello with role list after no-session: only an export may follow on this connection"'* ]]
+	[[ "$output" != *'"type":"nodes"'* ]]
+	peer --hex "$(export_req)"
+	[[ "$output" == *'{"type":"error","code":"protocol","message":"USB/IP data before the hello message"}'* ]]
+	peer --text "$EXPORT_HELLO" --text "$EXPORT_HELLO"
+	[[ "$output" == *'{"type":"error","code":"protocol","message":"second hello"}'* ]]
+	[ "$(grep -c "closing its tunnel" "$WORK/proxy.log")" -eq 4 ]
+}
+
+@test "a node that ignores fresh (usbws 0.x) closes after no-session and exports on a new connection" {
+	start_proxy "$WORK/proxy.log"
+	# it reads the error, and drops the connection it does not know it may keep
+	run "$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" \
+		--ca "$PKI/ca.pem" --timeout 2 --text "$UNKNOWN_RESUME"
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'"code":"no-session"'* ]]
+	start_node "$WORK/node.log" node sourcesink
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 bulk "$BUSID" in 1048576
+	[ "$status" -eq 0 ]
+	[[ "$output" == "bulk_in bytes=1048576 "* ]]
+	absent "closing its tunnel|: error:" "$WORK/proxy.log"
 }
 
 @test "a session is resumed only by its own identity: node-2 naming node-1's session is refused" {

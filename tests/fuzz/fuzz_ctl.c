@@ -37,6 +37,8 @@ static void round_trip(const struct ctl_msg *m)
 		text = ctl_ack(m->received);
 	else if (m->type == CTL_WELCOME)
 		text = ctl_welcome(m->node, m->busid, m->session[0] ? m->session : NULL, m->resume_seconds);
+	else if (m->type == CTL_ERROR && m->fresh)
+		text = ctl_error_fresh(m->code, m->message);
 	else if (m->type == CTL_ERROR)
 		text = ctl_error(m->code, m->message);
 	if (!text)
@@ -45,6 +47,7 @@ static void round_trip(const struct ctl_msg *m)
 	FUZZ_ASSERT(again.type == m->type);
 	FUZZ_ASSERT(again.received == m->received);
 	FUZZ_ASSERT(again.resume_seconds == m->resume_seconds);
+	FUZZ_ASSERT(again.fresh == m->fresh);
 	FUZZ_ASSERT(strcmp(again.session, m->session) == 0);
 	FUZZ_ASSERT(strcmp(again.node, m->node) == 0 && strcmp(again.busid, m->busid) == 0);
 	FUZZ_ASSERT(strcmp(again.code, m->code) == 0 && strcmp(again.message, m->message) == 0);
@@ -74,6 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_field(m.message, sizeof(m.message));
 	FUZZ_ASSERT(!m.session[0] || strlen(m.session) == CTL_SESSION_HEX);
 	FUZZ_ASSERT(m.received <= INT64_MAX);
+	/* only an error offers the connection for an export afresh */
+	FUZZ_ASSERT(m.fresh == 0 || (m.fresh == 1 && m.type == CTL_ERROR));
 	round_trip(&m);
 	return 0;
 }

@@ -84,6 +84,9 @@ static void ctl_seeds(const struct usbip_usb_device *dev)
 	free(s);
 	write_text("ctl", "error", "", 0, s = ctl_error("policy", "node camera-7 is not allowed \"1-1\""));
 	free(s);
+	write_text("ctl", "error-fresh", "", 0,
+		   s = ctl_error_fresh("no-session", "no session 01234567... for node camera-7 here"));
+	free(s);
 	/* the proxy's listing for usbws list, as proxy_tunnel.c writes it */
 	write_text("ctl", "nodes", "", 0, (char *)"{\"type\":\"nodes\",\"nodes\":[{\"node\":\"camera-7\","
 		   "\"devices\":[{\"busid\":\"1-1\",\"vendor\":\"1d6b\",\"product\":\"0104\"}]}]}");

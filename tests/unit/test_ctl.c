@@ -164,6 +164,8 @@ static void test_other_messages(void **state)
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
 	assert_int_equal(msg.type, CTL_ERROR);
 	assert_string_equal(msg.code, "usbip");
+	/* without "fresh" (every error an older proxy sends) the connection closes */
+	assert_false(msg.fresh);
 	free(text);
 	/* a peer's text cannot forge log lines: control characters are masked */
 	text = ctl_error("usbip", "bad\nusbws: error: forged\t\x1b[2J");
@@ -174,6 +176,54 @@ static void test_other_messages(void **state)
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
 	assert_string_equal(msg.role, "list");
 	free(text);
+}
+
+/* The error that keeps the connection open for an export afresh, as built
+ * and as a peer may write it. */
+static void test_error_fresh(void **state)
+{
+	/* want: 1 or 0, or -1 for a refusal ("fresh" must be a JSON boolean) */
+	static const struct {
+		const char *name, *fresh_json;
+		int want;
+	} rows[] = {
+		{ "fresh", ",\"fresh\":true", 1 },
+		{ "explicitly not fresh", ",\"fresh\":false", 0 },
+		{ "an older proxy's, without the field", "", 0 },
+		{ "fresh as a string", ",\"fresh\":\"yes\"", -1 },
+		{ "fresh as a number", ",\"fresh\":1", -1 },
+		{ "fresh as null", ",\"fresh\":null", -1 },
+	};
+	struct ctl_msg msg;
+	char why[256], json[200], *text;
+	json_t *o;
+	size_t i;
+
+	(void)state;
+	text = ctl_error_fresh("no-session", "no session 00112233... for node n here");
+	assert_non_null(text);
+	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
+	assert_int_equal(msg.type, CTL_ERROR);
+	assert_string_equal(msg.code, "no-session");
+	assert_string_equal(msg.message, "no session 00112233... for node n here");
+	assert_true(msg.fresh);
+	/* a JSON true, which is what an older node ignores unread */
+	o = json_loads(text, 0, NULL);
+	assert_true(json_is_true(json_object_get(o, "fresh")));
+	json_decref(o);
+	free(text);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("# %s\n", rows[i].name);
+		snprintf(json, sizeof(json), "{\"type\":\"error\",\"code\":\"no-session\",\"message\":\"m\"%s}",
+			 rows[i].fresh_json);
+		if (rows[i].want < 0) {
+			assert_usbws_err(ctl_parse(json, strlen(json), &msg, why, sizeof(why)), USBWS_ERR_INVAL);
+			assert_string_equal(why, "field \"fresh\" must be true or false");
+			continue;
+		}
+		assert_usbws_err(ctl_parse(json, strlen(json), &msg, why, sizeof(why)), 0);
+		assert_int_equal(msg.fresh, rows[i].want);
+	}
 }
 
 static void test_refusals(void **state)
@@ -249,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_old_hello_devices_ignored),
 		cmocka_unit_test(test_device_json_bound),
 		cmocka_unit_test(test_other_messages),
+		cmocka_unit_test(test_error_fresh),
 		cmocka_unit_test(test_refusals),
 	};
 

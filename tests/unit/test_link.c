@@ -218,6 +218,45 @@ static void test_transitions(void **state)
 	}
 }
 
+/* No session, and the proxy keeps the connection ("fresh"): only a link
+ * resuming takes it, and exports on that connection.  Each row: from a
+ * given state, link_resume_refused_fresh, and what it leads to. */
+static void test_transitions_fresh(void **state)
+{
+	static const struct {
+		const char *name;
+		enum given given;
+		int stopping;
+		enum link_state state;
+		enum link_action action;
+		enum link_stop_reason reason;
+		int session;
+	} rows[] = {
+		{ "resuming: export on the kept connection", G_RESUMING, 0, LINK_UP, LINK_EXPORT, 0, 0 },
+		{ "resuming, stopping: it ends", G_RESUMING, 1, LINK_STOPPED, LINK_STOP, LINK_STOP_REQUESTED, 0 },
+		{ "start: no connection to export on", G_START, 0, LINK_WAITING, LINK_NOTHING, 0, 0 },
+		{ "session waiting: no connection either", G_WAITING_SESSION, 0, LINK_WAITING, LINK_NOTHING, 0, 1 },
+		{ "up: no resume to refuse", G_UP_FRESH, 0, LINK_UP, LINK_NOTHING, 0, 0 },
+		{ "up with a session: a stray no-session keeps it", G_UP_SESSION, 0, LINK_UP, LINK_NOTHING, 0, 1 },
+		{ "stopped: no resume", G_STOPPED, 0, LINK_STOPPED, LINK_NOTHING, LINK_STOP_REFUSED, 0 },
+	};
+	struct link l;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		enum link_action act;
+
+		given(&l, rows[i].given, rows[i].stopping);
+		act = link_resume_refused_fresh(&l, T0 + SCATTER_RND);
+		if (act != rows[i].action || l.state != rows[i].state || l.stop_reason != rows[i].reason ||
+		    link_has_session(&l) != rows[i].session)
+			fail_msg("%s: action %d state %d reason %d session %d; want %d %d %d %d", rows[i].name,
+				 act, l.state, l.stop_reason, link_has_session(&l), rows[i].action, rows[i].state,
+				 rows[i].reason, rows[i].session);
+	}
+}
+
 /* When the next attempt comes after a lost link or a refused resume. */
 static void test_retry_times(void **state)
 {
@@ -536,6 +575,46 @@ static void test_resume_or_afresh(void **state)
 	assert_int_equal(l.resumes, 3);
 }
 
+/* A proxy that keeps the connection after no-session: the export goes on
+ * it, with no new connection, no wait and no failed attempt; the next
+ * welcome's session is resumed as any other. */
+static void test_resume_refused_fresh(void **state)
+{
+	struct link l;
+
+	(void)state;
+	given(&l, G_RESUMING, 0);
+	assert_int_equal(l.reconnects, 1);
+	assert_int_equal(link_resume_refused_fresh(&l, T0 + 7000), LINK_EXPORT);
+	assert_int_equal(l.state, LINK_UP);
+	assert_false(link_has_session(&l));
+	assert_int_equal(l.reconnects, 1);
+	assert_int_equal(l.attempts, 0);
+	assert_int_equal(l.up_since, T0 + 7000);
+	/* UP: no connection is due, nor a release of the session it had */
+	assert_int_equal(link_due(&l, T0 + RESUME_SECONDS * 1000, 1), LINK_NOTHING);
+	/* a second no-session on the same connection is no transition */
+	assert_int_equal(link_resume_refused_fresh(&l, T0 + 7000), LINK_NOTHING);
+	assert_int_equal(link_resume_refused(&l, T0 + 7000), LINK_NOTHING);
+	assert_int_equal(l.state, LINK_UP);
+	link_welcome(&l, T0 + 7100, SESSION, RESUME_SECONDS);
+	assert_int_equal(link_lost(&l, T0 + 8000, 0), LINK_RECONNECT);
+	assert_int_equal(link_connected(&l, T0 + 8000), LINK_RESUME);
+	link_resumed(&l, T0 + 8000);
+	assert_int_equal(l.resumes, 1);
+
+	/* the backoff after earlier failures starts over ten seconds after the
+	 * export on the kept connection, as after a welcome */
+	given(&l, G_WAITING_SESSION, 0);
+	assert_int_equal(link_connect_failed(&l, T0 + 1000, 0, 0), LINK_RETRY);
+	assert_int_equal(link_connected(&l, T0 + 3000), LINK_RESUME);
+	assert_int_equal(link_resume_refused_fresh(&l, T0 + 3000), LINK_EXPORT);
+	link_tick(&l, T0 + 12999);
+	assert_int_equal(l.attempts, 1);
+	link_tick(&l, T0 + 13000);
+	assert_int_equal(l.attempts, 0);
+}
+
 /* The resume time runs from when the session lost its link, through
  * reconnects that did not resume, until one does. */
 static void test_resume_clock(void **state)
@@ -564,6 +643,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		/* transitions */
 		cmocka_unit_test(test_transitions),
+		cmocka_unit_test(test_transitions_fresh),
 		cmocka_unit_test(test_retry_times),
 		/* backoff */
 		cmocka_unit_test(test_backoff_growth_and_cap),
@@ -581,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_stop_resume_time_passed),
 		/* resume or afresh */
 		cmocka_unit_test(test_resume_or_afresh),
+		cmocka_unit_test(test_resume_refused_fresh),
 		cmocka_unit_test(test_resume_clock),
 	};
 
