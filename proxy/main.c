@@ -15,6 +15,7 @@
 
 #define MAX_PINS 256
 #define MAX_CRLS 64
+#define MAX_TRUSTED 64
 
 static void usage(FILE *out)
 {
@@ -37,6 +38,14 @@ static void usage(FILE *out)
 		"                            the certificate field that names a node: its one CN\n"
 		"                            (default), or its one DNS or URI subjectAltName; at\n"
 		"                            most 64 bytes of printable UTF-8, else it is refused\n"
+		"  --balancer-listen ADDR:PORT\n"
+		"                            plain HTTP for a load balancer that ends the nodes'\n"
+		"                            TLS and forwards their verified certificate in the\n"
+		"                            X-Usbws-Client-Cert header (doc/fleet.md); only for\n"
+		"                            --trusted-balancer addresses\n"
+		"  --trusted-balancer ADDR[/PREFIX]\n"
+		"                            the balancer's address, numeric (repeatable); other\n"
+		"                            peers of --balancer-listen are refused\n"
 		"  --usbip-listen ADDR:PORT  serve the exported devices to USB/IP importers\n"
 		"                            (default: none); a loopback address only\n"
 		"                            (127.0.0.0/8, ::1, or a name of only those)\n"
@@ -127,6 +136,8 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
+		{ "balancer-listen", required_argument, NULL, 'B' },
+		{ "trusted-balancer", required_argument, NULL, 't' },
 		{ "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "ca", required_argument, NULL, 'a' },
@@ -171,6 +182,8 @@ int main(int argc, char **argv)
 	unsigned long long number;
 	const char *pins[MAX_PINS];
 	const char *crls[MAX_CRLS];
+	struct balancer_net trusted[MAX_TRUSTED];
+	char why[256];
 	size_t i;
 	int c;
 
@@ -193,6 +206,19 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			break;
+		case 'B': cfg.balancer_listen = optarg; break;
+		case 't':
+			if (cfg.ntrusted == MAX_TRUSTED) {
+				fprintf(stderr, "usbws-proxy: at most %d --trusted-balancer options\n",
+					MAX_TRUSTED);
+				return 2;
+			}
+			if (balancer_parse_net(optarg, &trusted[cfg.ntrusted], why, sizeof(why)) < 0) {
+				fprintf(stderr, "usbws-proxy: --trusted-balancer %s\n", why);
+				return 2;
+			}
+			cfg.ntrusted++;
 			break;
 		case 'u': cfg.usbip_listen = optarg; break;
 		case 'E': cfg.usbip_listen_public = 1; break;
@@ -291,6 +317,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usbws-proxy: --usbip-listen-public goes with --usbip-listen ADDR:PORT\n");
 		return 2;
 	}
+	/* one without the other is a balancer no one may use, or a trust
+	 * that nothing reads: either is a slip */
+	if (!cfg.balancer_listen != !cfg.ntrusted) {
+		fprintf(stderr,
+			"usbws-proxy: --balancer-listen ADDR:PORT and --trusted-balancer ADDR go together\n");
+		return 2;
+	}
+	cfg.trusted = trusted;
 	cfg.pins = pins;
 	cfg.crls = crls;
 	/* the default file applies only where it exists; one named must */

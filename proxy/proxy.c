@@ -19,11 +19,12 @@
 /* secs_since_valid_hangup 0: lws arms no validity timer at all */
 const lws_retry_bo_t proxy_no_validity = { 0 };
 
-/* What sets the two listeners apart, besides what their config says. */
+/* What sets the listeners apart, besides what their config says. */
 struct listener_kind {
 	const char *vhost_name;
 	const struct lws_protocols *protocol;
 	int tls;                          /* WSS: mutual TLS with --cert, --key, --ca, --crl */
+	int http;                         /* serves HTTP (and the upgrade) */
 	lws_adoption_type adopt_type;
 	int adopt_by_name;                /* a raw socket names its protocol; HTTP picks its own */
 	const char *option;               /* for l's log lines: the option, what a late peer */
@@ -38,6 +39,7 @@ static const struct listener_kind nodes_listener = {
 	/* the certificate verification callback must reach the tunnel protocol */
 	.protocol = &proxy_tunnel_protocol,
 	.tls = 1,
+	.http = 1,
 	.adopt_type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | LWS_ADOPT_ALLOW_SSL,
 	.option = "--listen",
 	.expiry_what = "no authenticated hello",
@@ -46,6 +48,24 @@ static const struct listener_kind nodes_listener = {
 	.no_vhost = "cannot serve WSS: check --cert, --key and --ca",
 	.serving = "listening for nodes",
 	.warning = "",
+};
+
+/* A balancer ends the nodes' TLS and forwards their certificates in a
+ * header (proxy_tunnel.c); a peer outside --trusted-balancer is refused as
+ * soon as it is accepted.  Its connections all come from a few addresses:
+ * the per-source cap is the global one. */
+static const struct listener_kind balancer_listener = {
+	.vhost_name = "usbws-balanced",
+	.protocol = &proxy_tunnel_protocol,
+	.http = 1,
+	.adopt_type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP,
+	.option = "--balancer-listen",
+	.expiry_what = "no authenticated hello",
+	.source_flag = "--max-startups",
+	.full_flag = "--max-startups",
+	.no_vhost = "cannot make the balancer's vhost",
+	.serving = "listening for nodes through a balancer",
+	.warning = "; plain HTTP: keep it on loopback or a network only the balancer reaches",
 };
 
 static const struct listener_kind importers_listener = {
@@ -103,7 +123,11 @@ static int open_listener(struct proxy *px, struct proxy_listener *l, const struc
 	l->protocols[0] = *kind->protocol;
 	info.vhost_name = kind->vhost_name;
 	info.protocols = l->protocols;
-	info.port = kind->tls ? CONTEXT_PORT_NO_LISTEN_SERVER : CONTEXT_PORT_NO_LISTEN;
+	/* lws picks an upgrade's vhost again by its Host header among the
+	 * HTTP ones: the WSS vhost (the first) unless the Host names the
+	 * other.  Both serve the same protocol, which tells a node's TLS from
+	 * a balancer's plain connection by the socket, never by the vhost. */
+	info.port = kind->http ? CONTEXT_PORT_NO_LISTEN_SERVER : CONTEXT_PORT_NO_LISTEN;
 	info.user = px;
 	info.retry_and_idle_policy = &proxy_no_validity;
 	l->vh = lws_create_vhost(px->ctx, &info);
@@ -161,6 +185,14 @@ static int open_listeners(struct proxy *px, const struct proxy_config *cfg, char
 		.per_source = cfg->unauth_per_source, .start = cfg->unauth_start, .rate = cfg->unauth_rate,
 		.full = cfg->unauth_full, .timeout_ms = (int64_t)cfg->auth_timeout * 1000,
 	};
+	/* every connection comes from the balancer's few addresses */
+	const struct admit_policy balanced = {
+		.per_source = cfg->unauth_full,
+		.start = cfg->unauth_start,
+		.rate = cfg->unauth_rate,
+		.full = cfg->unauth_full,
+		.timeout_ms = (int64_t)cfg->auth_timeout * 1000,
+	};
 	/* importers never authenticate: the cap holds them all, and the
 	 * deadline only until their request is answered */
 	const struct admit_policy importers = {
@@ -174,6 +206,12 @@ static int open_listeners(struct proxy *px, const struct proxy_config *cfg, char
 		rc = check_usbip_exposure(cfg, why, why_cap);
 	if (rc == 0)
 		rc = open_listener(px, &px->wss, &nodes_listener, cfg->listen, &nodes, why, why_cap);
+	if (rc == 0 && cfg->balancer_listen) {
+		px->balancer.trusted = cfg->trusted;
+		px->balancer.ntrusted = cfg->ntrusted;
+		rc = open_listener(px, &px->balancer, &balancer_listener, cfg->balancer_listen, &balanced, why,
+				   why_cap);
+	}
 	if (rc == 0 && cfg->usbip_listen)
 		rc = open_listener(px, &px->usbip, &importers_listener, cfg->usbip_listen, &importers, why, why_cap);
 	return rc;
@@ -185,6 +223,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 
 	proxy_tunnel_tick(px);
 	proxy_listen_tick(&px->wss);
+	proxy_listen_tick(&px->balancer);
 	proxy_listen_tick(&px->usbip);
 	lws_sul_schedule(px->ctx, 0, &px->tick, tick, LWS_US_PER_SEC);
 }
@@ -223,6 +262,8 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.pt_serv_buf_size = PROXY_RX_CHUNK + LWS_PRE;
+	/* a balancer's upgrade carries the node's certificate (balancer.h) */
+	info.max_http_header_data = 8192;
 	info.user = &px;
 	if (proxy_loop_create(&px, &info) < 0) {
 		log_err("cannot create the libwebsockets context");
@@ -241,6 +282,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		lws_context_destroy(px.ctx);
 		proxy_loop_free(&px);
 		proxy_listen_close(&px.wss);
+		proxy_listen_close(&px.balancer);
 		proxy_listen_close(&px.usbip);
 		proxy_vhci_free(&px);
 		proxy_policy_free(&px);
@@ -266,6 +308,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	lws_context_destroy(px.ctx);
 	proxy_loop_free(&px);
 	proxy_listen_close(&px.wss);
+	proxy_listen_close(&px.balancer);
 	proxy_listen_close(&px.usbip);
 	proxy_tunnel_free_all(&px);
 	proxy_vhci_free(&px);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "balancer.h"
 #include "certid.h"
 
 /* as the node's: a ping every 15 s keeps carrier NATs open */
@@ -37,6 +38,9 @@ enum proxy_event_loop {
 
 struct proxy_config {
 	const char *listen;         /* HOST:PORT for WSS */
+	const char *balancer_listen;        /* HOST:PORT for a balancer's plain HTTP, or NULL */
+	const struct balancer_net *trusted; /* --trusted-balancer: only these may use it */
+	size_t ntrusted;
 	const char *cert;           /* server certificate (PEM) */
 	const char *key;            /* its private key */
 	const char *ca;             /* the CA that signs node certificates */

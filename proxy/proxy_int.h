@@ -46,9 +46,12 @@ enum offer {
 	OFFER_HOLD,       /* held until `usbws attach --device` asks for it */
 };
 
-/* A listening address (--listen, --usbip-listen) and what it admits. */
+/* A listening address (--listen, --balancer-listen, --usbip-listen) and
+ * what it admits. */
 struct proxy_listener {
 	const char *option, *spec;        /* for log lines: "--listen", "0.0.0.0:443" */
+	const struct balancer_net *trusted; /* when set, the only peers accepted */
+	size_t ntrusted;
 	const char *expiry_what;          /* what a peer failed to do in time */
 	const char *source_flag, *full_flag;  /* the caps a refusal names */
 	struct admit_policy policy;
@@ -74,6 +77,8 @@ struct proxy_listener {
 struct node_conn {
 	struct tunnel *t;
 	char close_reason[124];           /* a close frame's reason fits in 123 bytes */
+	X509 *balanced_cert;              /* through a balancer: the certificate its header */
+	char balanced_peer[NETADDR_STRLEN]; /* gave, checked, and the node's address */
 };
 
 /* One exported device.  It lives on the heap, not in the connection: when
@@ -175,7 +180,7 @@ struct proxy {
 	unsigned int next_bus;
 	struct lws_vhost *local_vh;       /* adopts vhci sockets and the control socket */
 	struct lws_vhost *listen_vh;      /* watches the listening sockets */
-	struct proxy_listener wss, usbip;
+	struct proxy_listener wss, balancer, usbip;
 	int control_listening;
 	struct lws *control_wsi;          /* proxy.sock's listener, not watched while at the cap */
 	unsigned int control_clients;     /* served now, at most CTLSOCK_MAX_CLIENTS */

@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 
 #include "admit.h"
+#include "balancer.h"
 #include "base/log.h"
 #include "base/monoclock.h"
 #include "net/netaddr.h"
@@ -73,8 +74,11 @@ static void refuse(struct proxy_listener *l, int fd, const struct sockaddr *sa, 
 	if (!log_limit_allow(&l->refusal_log, monotonic_ms()))
 		return;
 	netaddr_format(sa, len, addr, sizeof(addr));
-	log_warn("%s %s: refused a connection from %s: %s (%s)", l->option, l->spec, addr, usbws_strerror(why),
-		 why == USBWS_ERR_ADMIT_SOURCE ? l->source_flag : l->full_flag);
+	if (why == USBWS_ERR_UNTRUSTED_PEER)
+		log_warn("%s %s: refused a connection from %s: %s", l->option, l->spec, addr, usbws_strerror(why));
+	else
+		log_warn("%s %s: refused a connection from %s: %s (%s)", l->option, l->spec, addr,
+			 usbws_strerror(why), why == USBWS_ERR_ADMIT_SOURCE ? l->source_flag : l->full_flag);
 }
 
 static void admit_one(struct proxy_listener *l, int fd, const struct sockaddr *sa, socklen_t len)
@@ -84,6 +88,11 @@ static void admit_one(struct proxy_listener *l, int fd, const struct sockaddr *s
 	struct lws *wsi;
 	int rc, one = 1;
 
+	/* before it costs anything: only the balancer may speak for nodes */
+	if (l->trusted && !balancer_trusted(l->trusted, l->ntrusted, sa, len)) {
+		refuse(l, fd, sa, len, USBWS_ERR_UNTRUSTED_PEER);
+		return;
+	}
 	rc = admit_try(l->admit, sa, len, arc4random(), monotonic_ms(), &e);
 	if (rc < 0) {
 		refuse(l, fd, sa, len, rc);

@@ -13,12 +13,19 @@
  * (resume.h).
  */
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "balancer.h"
 #include "certid.h"
 #include "devaddr.h"
 #include "tunnel/ctl.h"
@@ -845,8 +852,16 @@ static void tunnel_open(struct node_conn *c, struct lws *wsi)
 	t->last_rx_ms = t->last_ping_ms = monotonic_ms();
 	t->connected_since = time(NULL);
 	netaddr_peer(lws_get_socket_fd(wsi), t->peer, sizeof(t->peer));
-	/* the name the handshake checked, read again from the same field */
-	t->cert = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
+	/* the name the handshake checked, read again from the same field; or
+	 * the certificate a balancer forwarded, checked at the upgrade */
+	if (ssl) {
+		t->cert = SSL_get1_peer_certificate(ssl);
+	} else {
+		t->cert = c->balanced_cert;
+		c->balanced_cert = NULL;
+		if (c->balanced_peer[0])
+			memcpy(t->peer, c->balanced_peer, sizeof(t->peer));
+	}
 	rc = certid_get(t->cert, px->cfg->identity, t->node);
 	if (rc < 0) {
 		log_warn("a connection without a usable identity is refused: %s", usbws_strerror(rc));
@@ -995,8 +1010,121 @@ void proxy_tunnel_free_all(struct proxy *px)
 		tunnel_free(px->tunnels);
 }
 
-/* Only WebSocket upgrades to USBWS_PATH that ask for our subprotocol. */
-static int filter_connection(struct lws *wsi)
+/* A refused upgrade, in a line that tls_refusals limits. */
+static void refuse_upgrade(struct lws *wsi, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void refuse_upgrade(struct lws *wsi, const char *fmt, ...)
+{
+	char peer[NETADDR_STRLEN], line[640];
+	va_list ap;
+
+	if (!log_limit_allow(&tls_refusals, monotonic_ms()))
+		return;
+	netaddr_peer(lws_get_socket_fd(wsi), peer, sizeof(peer));
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_warn("refused a WebSocket upgrade from %s: %s", peer, line);
+}
+
+static int has_header(struct lws *wsi, const char *name)
+{
+	return lws_hdr_custom_length(wsi, name, (int)strlen(name)) >= 0;
+}
+
+/* Checks the certificate as the TLS handshake checks a node's: signed by
+ * --ca, valid now, a client certificate, not revoked by --crl (the store a
+ * reload replaces).  Returns 0, or 1 after logging why not. */
+static int verify_balanced_cert(struct lws *wsi, struct proxy *px, X509 *cert)
+{
+	X509_STORE_CTX *xctx = X509_STORE_CTX_new();
+	char subject[256], serial[80];
+	int ok = 0;
+
+	if (xctx && X509_STORE_CTX_init(xctx, SSL_CTX_get_cert_store(px->wss_ssl), cert, NULL)) {
+		X509_STORE_CTX_set_purpose(xctx, X509_PURPOSE_SSL_CLIENT);
+		ok = X509_verify_cert(xctx) == 1;
+	}
+	if (!ok) {
+		certid_subject(cert, subject, sizeof(subject));
+		certid_serial(cert, serial, sizeof(serial));
+		refuse_upgrade(wsi,
+			       "the certificate the balancer forwarded is rejected: %s (subject %s, serial %s)",
+			       xctx ? X509_verify_cert_error_string(X509_STORE_CTX_get_error(xctx))
+				    : "out of memory",
+			       subject, serial);
+	}
+	X509_STORE_CTX_free(xctx);
+	ERR_clear_error();
+	return !ok;
+}
+
+/*
+ * A connection without TLS came through --balancer-listen, from a
+ * --trusted-balancer: the node's identity is the certificate in its
+ * header, which the balancer verified and which is verified here again, so
+ * --crl, its reloads and --identity hold as they do for a direct node.
+ * Returns 0 with c->balanced_cert set, or 1 after logging why not.
+ */
+static int balanced_identity(struct lws *wsi, struct node_conn *c)
+{
+	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
+	int nlen = (int)strlen(BALANCER_CERT_HEADER), len, rc;
+	char name[CERTID_MAX + 1], why[200], *value;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	X509 *cert;
+
+	/* the listener refused everyone else; a plain connection from
+	 * anywhere else would be a bug that names nodes at will */
+	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss, &sslen) < 0 ||
+	    !balancer_trusted(px->cfg->trusted, px->cfg->ntrusted, (struct sockaddr *)&ss, sslen)) {
+		refuse_upgrade(wsi, "plain HTTP from an address that is not a --trusted-balancer");
+		return 1;
+	}
+	len = lws_hdr_custom_length(wsi, BALANCER_CERT_HEADER, nlen);
+	if (len < 0 || len > BALANCER_CERT_MAX) {
+		refuse_upgrade(wsi, "%s (X-Usbws-Client-Cert %s)", usbws_strerror(USBWS_ERR_CERT_HEADER),
+			       len < 0 ? "missing" : "too long");
+		return 1;
+	}
+	value = malloc((size_t)len + 1);
+	if (!value || lws_hdr_custom_copy(wsi, value, len + 1, BALANCER_CERT_HEADER, nlen) != len) {
+		free(value);
+		refuse_upgrade(wsi, "cannot read the X-Usbws-Client-Cert header");
+		return 1;
+	}
+	rc = balancer_cert_decode(value, (size_t)len, &cert, why, sizeof(why));
+	free(value);
+	if (rc < 0) {
+		refuse_upgrade(wsi, "%s", why);
+		return 1;
+	}
+	if (verify_balanced_cert(wsi, px, cert)) {
+		X509_free(cert);
+		return 1;
+	}
+	rc = certid_get(cert, px->cfg->identity, name);
+	if (rc < 0) {
+		refuse_upgrade(wsi, "the forwarded certificate names no node: %s (--identity %s)",
+			       usbws_strerror(rc), certid_source_name(px->cfg->identity));
+		X509_free(cert);
+		return 1;
+	}
+	/* the node's own address, as the balancer saw it; else the balancer's */
+	len = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+	if (len > 0 && len < 256) {
+		char xff[256];
+
+		lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
+		balancer_forwarded_for(xff, c->balanced_peer, sizeof(c->balanced_peer));
+	}
+	c->balanced_cert = cert;
+	return 0;
+}
+
+/* Only WebSocket upgrades to USBWS_PATH that ask for our subprotocol; a
+ * node's identity from its TLS handshake, or from a trusted balancer. */
+static int filter_connection(struct lws *wsi, struct node_conn *c)
 {
 	char uri[64] = "", proto[128] = "";
 
@@ -1012,6 +1140,17 @@ static int filter_connection(struct lws *wsi)
 		log_printable(shown_proto, sizeof(shown_proto), proto, strlen(proto));
 		log_warn("refused a WebSocket upgrade from %s to '%s' with subprotocol '%s' (want %s, %s)", peer,
 			 shown_uri, shown_proto, USBWS_PATH, USBWS_SUBPROTOCOL);
+		return 1;
+	}
+	if (!lws_get_ssl(wsi))
+		return !c || balanced_identity(wsi, c);
+	/* a node that speaks TLS to us names itself by its certificate; a
+	 * header claiming otherwise is an attempt, or a balancer pointed at
+	 * the wrong port */
+	if (has_header(wsi, BALANCER_CERT_HEADER) || has_header(wsi, BALANCER_IDENTITY_HEADER)) {
+		refuse_upgrade(wsi,
+			       "it carries an X-Usbws-Client-Cert or X-Usbws-Identity header on --listen; only "
+			       "a --trusted-balancer may, on --balancer-listen");
 		return 1;
 	}
 	return 0;
@@ -1085,10 +1224,14 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		tunnel_closed(c);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
+		/* refused between the upgrade's check and its end */
+		if (c) {
+			X509_free(c->balanced_cert);
+			c->balanced_cert = NULL;
+		}
 		proxy_listen_closed(wsi);
 		return 0;
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return filter_connection(wsi);
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return filter_connection(wsi, c);
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	}

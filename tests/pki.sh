@@ -19,6 +19,10 @@
 #   node3.pem/key         node-3, serial 2000, made with 'openssl ca' and
 #                         revoked in crl.pem; crl-none.pem, from before,
 #                         revokes nothing (both CRLs of ca)
+# Or, with --fleet N (into a DIR made as above): a fleet sharing one key,
+#   fleet.key, fleet-01.pem ... fleet-N.pem   CNs fleet-01 ... fleet-N
+#   haproxy.pem           server.pem and server.key in one file, as
+#                         HAProxy's crt wants them
 set -euo pipefail
 dir=$1
 mkdir -p "$dir"
@@ -77,6 +81,20 @@ stbl_section = stbl
 [ stbl ]
 commonName = min:1,max:1024
 CNF
+
+if [ "${2:-}" = --fleet ]; then
+	rm -f long-cn.cnf
+	key fleet.key
+	printf 'extendedKeyUsage=clientAuth\n' >fleet.ext
+	for i in $(seq -w 1 "$3"); do
+		openssl req -new -key fleet.key -subj "/CN=fleet-$i" 2>/dev/null |
+			openssl x509 -req -CA ca.pem -CAkey ca.key -set_serial "$((3000 + 10#$i))" -days 30 \
+				-extfile fleet.ext -out "fleet-$i.pem" 2>/dev/null
+	done
+	rm -f fleet.ext
+	cat server.pem server.key >haproxy.pem
+	exit 0
+fi
 
 if [ "${2:-}" != --identities ]; then
 ca ca "usbws test CA"

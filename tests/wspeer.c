@@ -6,7 +6,10 @@
  * "binary: N bytes", the close as "closed: ...", then "connection closed"
  * and, last, the binary bytes received as "binary in (N bytes): HEX"
  * (the first 1 KiB of them).
- *   wspeer --url URL --cert F --key F --ca F [--protocol P] [--timeout S] STEP...
+ *   wspeer --url URL --cert F --key F --ca F [--protocol P] [--timeout S]
+ *          [--header 'Name: value']... STEP...
+ * --header adds a line to the upgrade request (at most 4), as a node that
+ * tries to name itself through a balancer would.
  * Steps (tests/wssteps.h): --text JSON, --hex BYTES, --wait N (until N
  * binary bytes in all have come from the proxy, to answer a command an
  * importer really sent), --close REASON, --fail REASON.
@@ -42,6 +45,8 @@ struct peer {
 	int number;   /* from 1, in the order connections were established */
 };
 static int connections = 1, started, established, failed, welcomed, refused, closed;
+static const char *headers[4];
+static int nheaders;
 static struct lws_client_connect_info ci;
 
 /* A few handshakes at a time, as a fleet's would arrive: a thousand at once
@@ -116,6 +121,19 @@ static int load_callback(struct lws *wsi, enum lws_callback_reasons reason, stru
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
+	if (reason == LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER) {
+		char **p = in;
+		int i, n;
+
+		for (i = 0; i < nheaders; i++) {
+			n = snprintf(*p, len, "%s\r\n", headers[i]);
+			if (n < 0 || (size_t)n >= len)
+				return -1;
+			*p += n;
+			len -= (size_t)n;
+		}
+		return 0;
+	}
 	if (connections > 1)
 		return load_callback(wsi, reason, user, in, len);
 	switch (reason) {
@@ -172,6 +190,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--protocol")) subprotocol = arg;
 		else if (!strcmp(argv[i], "--timeout")) timeout = atoi(arg);
 		else if (!strcmp(argv[i], "--connections")) connections = atoi(arg) > 1 ? atoi(arg) : 1;
+		else if (!strcmp(argv[i], "--header") && nheaders < 4)
+			headers[nheaders++] = arg;
 		else
 			wssteps_option(&script, argv[i], arg);
 	}

@@ -75,6 +75,9 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_NODE_LIMIT: return "the node is at its limit on this proxy";
 	case USBWS_ERR_LWS: return "libwebsockets could not set up a vhost or socket";
 	case USBWS_ERR_NOT_LOOPBACK: return "not a loopback address";
+	case USBWS_ERR_UNTRUSTED_PEER: return "not a --trusted-balancer";
+	case USBWS_ERR_CERT_HEADER:
+		return "the balancer sent no client certificate header, or one that is not a base64 DER certificate";
 	case USBWS_ERR_POLICY: return "the policy file is malformed; fix the line named and load it again";
 	}
 	return "unknown error";

@@ -98,6 +98,10 @@ enum usbws_err {
 
 	/* addresses to serve on (netaddr.h) */
 	USBWS_ERR_NOT_LOOPBACK = -130,  /* an address off loopback where only loopback is safe */
+
+	/* a balancer in front of the proxy (proxy/balancer.h) */
+	USBWS_ERR_UNTRUSTED_PEER = -140,/* a connection to --balancer-listen from outside --trusted-balancer */
+	USBWS_ERR_CERT_HEADER = -141,   /* the balancer's certificate header is missing or no base64 DER certificate */
 };
 /* clang-format on */
 
