@@ -592,25 +592,34 @@ static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
 static void node_text(struct node_conn *c, const void *in, size_t len, int final)
 {
 	struct tunnel *t = c->t;
+	const char *text = in;
 	struct ctl_msg msg;
 	char why[200];
 	int rc;
 
-	if (buf_append(&t->text_in, in, len) < 0) {
-		proxy_tunnel_fail(t, "bad-json", "control message too long");
-		return;
+	/* a message in one frame is parsed where lws holds it; only one in
+	 * fragments is gathered, and its buffer is not kept afterwards: an
+	 * idle tunnel holds none */
+	if (!final || buf_len(&t->text_in)) {
+		if (buf_append(&t->text_in, in, len) < 0) {
+			buf_free(&t->text_in);
+			proxy_tunnel_fail(t, "bad-json", "control message too long");
+			return;
+		}
+		if (!final)
+			return;
+		text = (const char *)buf_data(&t->text_in);
+		len = buf_len(&t->text_in);
 	}
-	if (!final)
-		return;
-	if (ctl_parse((const char *)buf_data(&t->text_in), buf_len(&t->text_in), &msg, why, sizeof(why)) < 0) {
+	rc = ctl_parse(text, len, &msg, why, sizeof(why));
+	buf_free(&t->text_in);
+	if (rc < 0) {
 		char reason[240];
 
 		snprintf(reason, sizeof(reason), "malformed control message: %s", why);
-		buf_consume(&t->text_in, buf_len(&t->text_in));
 		proxy_tunnel_fail(t, "bad-json", reason);
 		return;
 	}
-	buf_consume(&t->text_in, buf_len(&t->text_in));
 	switch (msg.type) {
 	case CTL_HELLO:
 		/* a node with a valid certificate has said who it is: it
@@ -944,6 +953,11 @@ void proxy_tunnel_tick(struct proxy *px)
 			 LOG_LIMIT_WINDOW_MS / 1000);
 	for (t = px->tunnels; t; t = next) {
 		next = t->next;
+		/* a drained buffer is not kept: idle tunnels are most of a
+		 * fleet, and a busy one grows it back at once */
+		if (!buf_len(&t->tx))
+			buf_free(&t->tx);
+		usbip_validator_trim(t->validator);
 		if (!t->wsi) {
 			if (now - t->parked_since >= cfg->resume_seconds) {
 				log_warn("node %s did not resume within %d s; detaching busid %s", t->node,

@@ -7,9 +7,10 @@
 #include "base/usbws_err.h"
 
 #define MAX_INFLIGHT_LIMIT (1u << 20)
-/* A table starts this large (2.5 KiB) and doubles as URBs pile up, up to
- * what max_inflight needs: an idle tunnel (most of a fleet's) never pays
- * for the 4096 slots a busy one may use. */
+/* A table is made at the first URB, this large (2 KiB), doubles as URBs
+ * pile up, up to what max_inflight needs, and goes when usbip_validator_trim
+ * finds it empty: an idle tunnel (most of a fleet's) holds none, and never
+ * pays for the 4096 slots a busy one may use. */
 #define FIRST_BITS 6
 
 struct urb_slot {
@@ -60,9 +61,6 @@ struct usbip_validator *usbip_validator_new(const struct usbip_validator_config 
 	v->max_bits = bits;
 	v->bits = bits < FIRST_BITS ? bits : FIRST_BITS;
 	v->mask = (1u << v->bits) - 1;
-	v->slots = calloc((size_t)v->mask + 1, sizeof(*v->slots));
-	if (!v->slots)
-		goto fail;
 	v->rtt.min_ns = UINT64_MAX;
 	return v;
 fail:
@@ -90,7 +88,17 @@ uint32_t usbip_validator_inflight(const struct usbip_validator *v)
 
 uint32_t usbip_validator_table_slots(const struct usbip_validator *v)
 {
-	return v->mask + 1;
+	return v->slots ? v->mask + 1 : 0;
+}
+
+void usbip_validator_trim(struct usbip_validator *v)
+{
+	if (v->inflight)
+		return;
+	free(v->slots);
+	v->slots = NULL;
+	v->bits = v->max_bits < FIRST_BITS ? v->max_bits : FIRST_BITS;
+	v->mask = (1u << v->bits) - 1;
 }
 
 struct usbip_flow_stats *usbip_validator_flow(struct usbip_validator *v, enum usbip_flow flow)
@@ -114,6 +122,8 @@ static struct urb_slot *slot_find(struct usbip_validator *v, uint32_t seqnum)
 {
 	uint32_t i = home_slot(v, seqnum);
 
+	if (!v->slots)
+		return NULL;
 	while (v->slots[i].used) {
 		if (v->slots[i].seqnum == seqnum)
 			return &v->slots[i];
@@ -152,6 +162,8 @@ static struct urb_slot *slot_insert(struct usbip_validator *v, uint32_t seqnum)
 {
 	uint32_t i;
 
+	if (!v->slots && !(v->slots = calloc((size_t)v->mask + 1, sizeof(*v->slots))))
+		return NULL;
 	if (2 * (v->inflight + 1) > v->mask + 1 && v->bits < v->max_bits && table_grow(v) < 0)
 		return NULL;
 	i = home_slot(v, seqnum);

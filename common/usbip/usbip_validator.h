@@ -89,6 +89,9 @@ uint32_t usbip_validator_inflight(const struct usbip_validator *v);
 /* Slots in the seqnum table now: it starts small and doubles as URBs pile
  * up, up to what max_inflight needs (memory per idle tunnel). */
 uint32_t usbip_validator_table_slots(const struct usbip_validator *v);
+/* Frees the seqnum table when no URB is in flight; the next URB makes it
+ * again.  For idle tunnels, from a timer rather than after every URB. */
+void usbip_validator_trim(struct usbip_validator *v);
 
 struct usbip_flow_stats *usbip_validator_flow(struct usbip_validator *v, enum usbip_flow flow);
 const struct usbip_rtt_stats *usbip_validator_rtt(const struct usbip_validator *v);

@@ -151,7 +151,8 @@ static void test_table_grows_lazily(void **state)
 	struct usbip_header h;
 	uint32_t i;
 
-	assert_int_equal(usbip_validator_table_slots(v), 64);
+	/* no table until the first URB */
+	assert_int_equal(usbip_validator_table_slots(v), 0);
 	for (i = 0; i < 32; i++) {
 		h = make_cmd_submit(i, 0, 1, 512, 0);
 		assert_usbws_err(usbip_validator_cmd(v, &h), 0);
@@ -173,7 +174,44 @@ static void test_table_grows_lazily(void **state)
 	assert_int_equal(usbip_validator_table_slots(v), 16384);
 	usbip_validator_free(v);
 	v = new_validator(4, NULL);
+	h = make_cmd_submit(1, 0, 1, 512, 0);
+	assert_usbws_err(usbip_validator_cmd(v, &h), 0);
 	assert_int_equal(usbip_validator_table_slots(v), 16);
+	usbip_validator_free(v);
+}
+
+/* An emptied table goes, and comes back at its first size with the
+ * validator's state intact; one in use stays. */
+static void test_trim_frees_only_an_empty_table(void **state)
+{
+	struct usbip_validator *v = new_validator(4096, NULL);
+	struct usbip_urb_match m;
+	struct usbip_header h;
+	uint32_t i;
+
+	for (i = 0; i < 100; i++) {
+		h = make_cmd_submit(i, 0, 1, 512, 0);
+		assert_usbws_err(usbip_validator_cmd(v, &h), 0);
+	}
+	assert_int_equal(usbip_validator_table_slots(v), 256);
+	usbip_validator_trim(v);
+	assert_int_equal(usbip_validator_table_slots(v), 256);
+	for (i = 0; i < 100; i++) {
+		h = make_ret_submit(i, 0, 0);
+		assert_usbws_err(usbip_validator_ret(v, &h, &m), 0);
+	}
+	usbip_validator_trim(v);
+	assert_int_equal(usbip_validator_table_slots(v), 0);
+	assert_int_equal(usbip_validator_inflight(v), 0);
+	/* a reply for a URB that the trimmed table never saw is refused */
+	h = make_ret_submit(5, 0, 0);
+	assert_usbws_err(usbip_validator_ret(v, &h, &m), USBWS_ERR_UNSOLICITED);
+	h = make_cmd_submit(200, 0, 1, 512, 0);
+	assert_usbws_err(usbip_validator_cmd(v, &h), 0);
+	assert_int_equal(usbip_validator_table_slots(v), 64);
+	h = make_ret_submit(200, 0, 0);
+	assert_usbws_err(usbip_validator_ret(v, &h, &m), 0);
+	assert_int_equal(usbip_validator_flow(v, USBIP_FLOW_TO_DEVICE)->submits, 101);
 	usbip_validator_free(v);
 }
 
@@ -313,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_percentiles),
 		cmocka_unit_test(test_inflight_limit),
 		cmocka_unit_test(test_table_grows_lazily),
+		cmocka_unit_test(test_trim_frees_only_an_empty_table),
 		cmocka_unit_test(test_table_against_reference),
 		cmocka_unit_test(test_unlink_status_zero_frees_target),
 		cmocka_unit_test(test_unlinks_have_their_own_budget),
