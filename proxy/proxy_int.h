@@ -27,6 +27,10 @@
  * socket refuses, so a tunnel holds at most 2 x (PROXY_BUF_LIMIT +
  * PROXY_WRITE_MAX) = 1 MiB on the proxy, however slow either side is. */
 #define PROXY_WRITE_MAX (128u << 10)
+/* What lws hands the socket at once: a whole write with its WebSocket
+ * header.  Without it lws sends rx_buffer_size (64 KiB) and copies the
+ * rest of every larger write into a buffer of its own. */
+#define PROXY_TX_PACKET (PROXY_WRITE_MAX + 16)
 
 /* Two devices that share one identity and node busid take the export from
  * each other in turn; past this many takeovers, each within this many

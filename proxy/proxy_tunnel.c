@@ -1256,4 +1256,5 @@ const struct lws_protocols proxy_tunnel_protocol = {
 	.callback = tunnel_callback,
 	.per_session_data_size = sizeof(struct node_conn),
 	.rx_buffer_size = PROXY_RX_CHUNK,
+	.tx_packet_size = PROXY_TX_PACKET,
 };

@@ -274,4 +274,5 @@ const struct lws_protocols proxy_usbip_protocol = {
 	.callback = usbip_callback,
 	.per_session_data_size = sizeof(struct importer),
 	.rx_buffer_size = PROXY_RX_CHUNK,
+	.tx_packet_size = PROXY_TX_PACKET,
 };
