@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
-# The scale benchmark's driver at a small N, so it cannot rot:
-# tests/scalenodes brings up a fleet of distinct nodes against a real
-# usbws-proxy, and brings it back after the proxy dies.
+# The scale benchmark's parts at a small N, so they cannot rot: the driver
+# (tests/scalenodes) brings up a fleet of distinct nodes against a real
+# usbws-proxy and brings it back after the proxy dies; bench/scale prints
+# its row.
 
 load helpers
 
@@ -64,4 +65,12 @@ distinct_exports() {
 	wait_count "$WORK/proxy.log" 'node scale-[0-9]{5} resumed busid' 5
 	[ "$(distinct_exports "$WORK/proxy.log")" -eq 5 ]
 	[ "$(grep -c exported "$WORK/proxy.log")" -eq 5 ]
+}
+
+@test "bench/scale --quick prints its row" {
+	run "$BATS_TEST_DIRNAME/../../bench/scale" --quick "$USBWS_BUILDDIR"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == "| commit | N | KiB/tunnel | idle CPU % (proxy) |"* ]]
+	[[ ${lines[2]} =~ ^\|\ [0-9a-f]{7}[^|]*\|\ 100\ \|\ -?[0-9]+\.[0-9]\ \|\ [0-9]+\.[0-9]\ \|\ [0-9]+\.[0-9]\ \|\ [1-9][0-9]*\ \|\ [0-9]+\.[0-9]{2},\ [0-9]+\.[0-9]{2}\ \|\ [1-9][0-9]*\ \|\ [1-9]\.[0-9]{2}\ \|$ ]]
 }
