@@ -8,7 +8,8 @@
  * lost link the resume, the way usbws connect does (usbws/link.c is
  * compiled in: the same scatter, backoff and fresh export).  One thread,
  * epoll, non-blocking OpenSSL; nothing but the layer libraries and
- * OpenSSL, so the driver costs the box little next to the proxy.
+ * OpenSSL, so what the driver costs is mostly TLS itself (with OpenSSL
+ * 3.0, about what the proxy spends per handshake: bench/scale shows both).
  *
  *   scalenodes --connect 127.0.0.1:PORT --ca-cert ca.pem --ca-key ca.key
  *              --nodes N [--sources K] [--max-inflight C] [--ping-interval S]
@@ -18,7 +19,7 @@
  * Until every node has been up once (the ramp), at most C handshakes are
  * under way, so the rate is the proxy's, not its admission's; after that,
  * each node reconnects on its own timing, uncapped.  Sources: connections
- * come from 127.1.0.1 ... 127.1.0.K (the proxy admits per source), with
+ * come from K addresses, 127.1.0.1 on (the proxy admits per source), with
  * IP_BIND_ADDRESS_NO_PORT so the ports spread too.  Pings: each node
  * pings every S seconds on its own phase, the first at a random point of
  * its first interval (--batched: all on the same wall-clock beat).
