@@ -526,15 +526,6 @@ static int ws_open(struct snode *n)
 	return queue_export(n);
 }
 
-static int fresh_offered(const char *text, size_t len)
-{
-	json_t *o = json_loadb(text, len, 0, NULL);
-	int fresh = json_is_true(json_object_get(o, "fresh"));
-
-	json_decref(o);
-	return fresh;
-}
-
 /* A control message from the proxy; returns -1 when the connection is
  * given up (the node is rescheduled). */
 static int on_text(struct snode *n)
@@ -557,11 +548,10 @@ static int on_text(struct snode *n)
 		now_up(n);
 	} else if (msg.type == CTL_ERROR && strcmp(msg.code, "no-session") == 0 && n->link.state == LINK_RESUMING) {
 		g.c.no_session++;
-		if (fresh_offered(text, len)) {
+		if (msg.fresh) {
 			/* one handshake per reconnect: the export goes on this connection */
 			g.c.fresh++;
-			link_resume_refused(&n->link, now);
-			link_connected(&n->link, now);
+			link_resume_refused_fresh(&n->link, now);
 			buf_consume(&n->text, len);
 			return queue_export(n);
 		}

@@ -38,13 +38,14 @@ distinct_exports() {
 	kill -KILL "$proxy"
 	wait "$proxy" || true
 	PROXY_LISTEN=127.0.0.1:$port start_proxy "$WORK/proxy2.log" server --vhci none
-	wait_for "$WORK/driver.out" '^back-all ms=[0-9]+ handshakes=[0-9]+ per-node=' 60
 	# the sessions died with the proxy: every node asked to resume, was told
-	# so, and exported afresh
+	# so, and exported afresh on that same connection: one TLS handshake each
+	wait_for "$WORK/driver.out" '^back-all ms=' 60
+	grep -E '^back-all ms=[0-9]+ handshakes=150 per-node=1.00 max=1$' "$WORK/driver.out"
 	[ "$(distinct_exports "$WORK/proxy2.log")" -eq 150 ]
 	kill -USR1 "$driver"
 	wait_for "$WORK/driver.out" '^status up=150 '
-	grep -qE '^status up=150 .* no-session=150 .* errors=0$' "$WORK/driver.out"
+	grep -qE '^status up=150 .* no-session=150 fresh=150 errors=0$' "$WORK/driver.out"
 	[ ! -s "$WORK/driver.err" ]
 }
 
