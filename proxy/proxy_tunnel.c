@@ -724,10 +724,9 @@ static int write_text(struct tunnel *t, char *s, enum lws_write_protocol kind)
 /* One write per call: a ping, a control message, an ack, then the stream. */
 static int write_queued(struct tunnel *t)
 {
-	/* the stream's bytes stay in tx until acknowledged: lws gets a copy,
-	 * with the headroom it writes its frame header into */
-	static uint8_t frame[LWS_PRE + PROXY_WRITE_MAX];
+	uint8_t saved[LWS_PRE], *span;
 	size_t n;
+	int rc;
 
 	/* nothing comes between the fragments of a message */
 	if (t->ping_due && !t->text_off) {
@@ -744,15 +743,21 @@ static int write_queued(struct tunnel *t)
 			return -1;
 	} else if (resume_unsent(&t->rs, &t->tx)) {
 		/* large frames mean fewer poll rounds; see PROXY_WRITE_MAX */
-		n = resume_unsent(&t->rs, &t->tx);
+		span = (uint8_t *)resume_unsent_span(&t->rs, &t->tx, &n);
 		if (n > PROXY_WRITE_MAX)
 			n = PROXY_WRITE_MAX;
-		ring_copy_out(&t->tx, t->rs.sent, frame + LWS_PRE, n);
+		/* sent in place: lws writes the frame header into the LWS_PRE
+		 * bytes in front of the span (the ring's headroom, or ring
+		 * bytes that may be kept for a resend) and has copied whatever
+		 * it keeps by the time it returns, so they are put back */
+		memcpy(saved, span - LWS_PRE, LWS_PRE);
 		/* counted before the write: a write that fails may still have
 		 * put part of the frame on the wire, and the node counts what
 		 * arrives; the bytes stay in tx until acknowledged either way */
 		resume_wrote(&t->rs, n);
-		if (lws_write(t->wsi, frame + LWS_PRE, n, LWS_WRITE_BINARY) < (int)n)
+		rc = lws_write(t->wsi, span, n, LWS_WRITE_BINARY);
+		memcpy(span - LWS_PRE, saved, LWS_PRE);
+		if (rc < (int)n)
 			return -1;
 		/* without a session nothing is ever resent */
 		if (!t->session[0])
@@ -874,7 +879,7 @@ static void tunnel_open(struct node_conn *c, struct lws *wsi)
 	usbip_framer_init(&t->to_node, USBIP_FLOW_TO_DEVICE, t->validator);
 	usbip_framer_start_urb_phase(&t->to_node);
 	/* the window, plus one more read from the importer */
-	ring_init(&t->tx, 0, px->cfg->resume_window + 2 * PROXY_RX_CHUNK);
+	ring_init(&t->tx, LWS_PRE, px->cfg->resume_window + 2 * PROXY_RX_CHUNK);
 	buf_init(&t->text_in, 0, USBWS_CTL_MAX);
 	t->next = px->tunnels;
 	px->tunnels = t;
