@@ -10,6 +10,7 @@
 
 #include "admit.h"
 #include "base/buf.h"
+#include "base/ring.h"
 #include "certid.h"
 #include "tunnel/ctl.h"
 #include "base/log.h"
@@ -126,7 +127,7 @@ struct tunnel {
 	struct usbip_validator *validator;
 	struct usbip_framer from_node;    /* RET_* and OP requests */
 	struct usbip_framer to_node;      /* the importer's CMD_* */
-	struct buf tx;                    /* binary bytes for the node, kept until acknowledged */
+	struct ring tx;                   /* binary bytes for the node, kept until acknowledged */
 	char *text_queue[4];              /* JSON messages for the node */
 	unsigned int ntext;
 	size_t text_off, text_len;        /* the first one goes in fragments (a listing can be long) */
@@ -152,7 +153,7 @@ struct importer {
 	time_t since;
 	struct usbip_framer op;           /* OP phase */
 	struct usbip_request req;
-	struct buf out;                   /* bytes for the importer */
+	struct ring out; /* bytes for the importer */
 	struct tunnel *t;
 	int close_when_sent;
 	int rx_paused;

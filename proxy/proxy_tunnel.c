@@ -72,7 +72,7 @@ static void tunnel_free(struct tunnel *t)
 	X509_free(t->cert);
 	sk_X509_pop_free(t->chain, X509_free);
 	usbip_validator_free(t->validator);
-	buf_free(&t->tx);
+	ring_free(&t->tx);
 	buf_free(&t->text_in);
 	free(t);
 }
@@ -91,7 +91,7 @@ void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why)
 	queue_text(t, ctl_error(code, why));
 	snprintf(t->close_reason, sizeof(t->close_reason), "%s", why);
 	t->closing = 1;
-	buf_consume(&t->tx, buf_len(&t->tx));
+	ring_consume(&t->tx, ring_len(&t->tx));
 	t->rs.sent = 0;
 	proxy_usbip_detach(t);
 	proxy_tunnel_kick(t);
@@ -100,7 +100,7 @@ void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why)
 /* The importer waits while the node holds a window's worth unacknowledged. */
 static void importer_resume_if_room(struct tunnel *t)
 {
-	if (t->imp && t->imp->rx_paused && buf_len(&t->tx) < t->px->cfg->resume_window) {
+	if (t->imp && t->imp->rx_paused && ring_len(&t->tx) < t->px->cfg->resume_window) {
 		t->imp->rx_paused = 0;
 		lws_rx_flow_control(t->imp->wsi, 1);
 	}
@@ -161,7 +161,7 @@ static int reply_op(struct tunnel *t, uint16_t code, uint32_t status)
 	uint8_t rep[USBIP_OP_COMMON_SIZE];
 
 	usbip_op_common_encode(rep, sizeof(rep), code, status);
-	if (buf_append(&t->tx, rep, sizeof(rep)) < 0)
+	if (ring_append(&t->tx, rep, sizeof(rep)) < 0)
 		return USBWS_ERR_NOSPACE;
 	proxy_tunnel_kick(t);
 	return 0;
@@ -266,7 +266,7 @@ static void replace_older(struct tunnel *t)
 		queue_text(u, ctl_error("replaced", why));
 		snprintf(u->close_reason, sizeof(u->close_reason), "%s", why);
 		u->closing = 1;
-		buf_consume(&u->tx, buf_len(&u->tx));
+		ring_consume(&u->tx, ring_len(&u->tx));
 		u->rs.sent = 0;
 		close_superseded(u->wsi, NULL, why);
 	}
@@ -434,7 +434,7 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 {
 	struct importer *imp = t->imp;
-	struct buf discard;
+	struct ring discard;
 	int rc;
 
 	if (!t->hello_seen) {
@@ -453,9 +453,9 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 	} else {
 		/* replies for an importer that has left go nowhere, but are
 		 * still checked */
-		buf_init(&discard, 0, PROXY_BUF_LIMIT);
+		ring_init(&discard, 0, PROXY_BUF_LIMIT);
 		rc = relay_chunk(&t->from_node, in, len, &discard, on_node_op, t);
-		buf_free(&discard);
+		ring_free(&discard);
 	}
 	if (rc < 0) {
 		char why[120];
@@ -466,7 +466,7 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 	}
 	if (t->imp) {
 		proxy_usbip_kick(t->imp);
-		if (buf_len(&t->imp->out) >= PROXY_HIGH_WATER)
+		if (ring_len(&t->imp->out) >= PROXY_HIGH_WATER)
 			lws_rx_flow_control(t->wsi, 0);
 	}
 }
@@ -583,7 +583,7 @@ static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
 	c->t = old;
 	queue_text(old, ctl_resumed(old->rs.received));
 	old->rs.ack_sent = old->rs.received;
-	if (old->imp && buf_len(&old->imp->out) >= PROXY_HIGH_WATER)
+	if (old->imp && ring_len(&old->imp->out) >= PROXY_HIGH_WATER)
 		lws_rx_flow_control(old->wsi, 0);
 	proxy_tunnel_kick(old);
 	proxy_control_resumed(old);
@@ -733,10 +733,9 @@ static int write_text(struct tunnel *t, char *s, enum lws_write_protocol kind)
 /* One write per call: a ping, a control message, an ack, then the stream. */
 static int write_queued(struct tunnel *t)
 {
-	/* the stream's bytes stay in tx until acknowledged: lws gets a copy,
-	 * with the headroom it writes its frame header into */
-	static uint8_t frame[LWS_PRE + PROXY_WRITE_MAX];
+	uint8_t saved[LWS_PRE], *span;
 	size_t n;
+	int rc;
 
 	/* nothing comes between the fragments of a message */
 	if (t->ping_due && !t->text_off) {
@@ -753,15 +752,21 @@ static int write_queued(struct tunnel *t)
 			return -1;
 	} else if (resume_unsent(&t->rs, &t->tx)) {
 		/* large frames mean fewer poll rounds; see PROXY_WRITE_MAX */
-		n = resume_unsent(&t->rs, &t->tx);
+		span = (uint8_t *)resume_unsent_span(&t->rs, &t->tx, &n);
 		if (n > PROXY_WRITE_MAX)
 			n = PROXY_WRITE_MAX;
-		memcpy(frame + LWS_PRE, resume_unsent_data(&t->rs, &t->tx), n);
+		/* sent in place: lws writes the frame header into the LWS_PRE
+		 * bytes in front of the span (the ring's headroom, or ring
+		 * bytes that may be kept for a resend) and has copied whatever
+		 * it keeps by the time it returns, so they are put back */
+		memcpy(saved, span - LWS_PRE, LWS_PRE);
 		/* counted before the write: a write that fails may still have
 		 * put part of the frame on the wire, and the node counts what
 		 * arrives; the bytes stay in tx until acknowledged either way */
 		resume_wrote(&t->rs, n);
-		if (lws_write(t->wsi, frame + LWS_PRE, n, LWS_WRITE_BINARY) < (int)n)
+		rc = lws_write(t->wsi, span, n, LWS_WRITE_BINARY);
+		memcpy(span - LWS_PRE, saved, LWS_PRE);
+		if (rc < (int)n)
 			return -1;
 		/* without a session nothing is ever resent */
 		if (!t->session[0])
@@ -883,7 +888,7 @@ static void tunnel_open(struct node_conn *c, struct lws *wsi)
 	usbip_framer_init(&t->to_node, USBIP_FLOW_TO_DEVICE, t->validator);
 	usbip_framer_start_urb_phase(&t->to_node);
 	/* the window, plus one more read from the importer */
-	buf_init(&t->tx, 0, px->cfg->resume_window + 2 * PROXY_RX_CHUNK);
+	ring_init(&t->tx, LWS_PRE, px->cfg->resume_window + 2 * PROXY_RX_CHUNK);
 	buf_init(&t->text_in, 0, USBWS_CTL_MAX);
 	t->next = px->tunnels;
 	px->tunnels = t;
@@ -955,8 +960,7 @@ void proxy_tunnel_tick(struct proxy *px)
 		next = t->next;
 		/* a drained buffer is not kept: idle tunnels are most of a
 		 * fleet, and a busy one grows it back at once */
-		if (!buf_len(&t->tx))
-			buf_free(&t->tx);
+		ring_trim(&t->tx);
 		usbip_validator_trim(t->validator);
 		if (!t->wsi) {
 			if (now - t->parked_since >= cfg->resume_seconds) {

@@ -78,10 +78,10 @@ static int devlist_fill(struct importer *imp, char *why, size_t why_cap)
 	for (t = imp->px->tunnels; t && imp->devlist_left; t = t->next) {
 		if (!devlist_shows(t, imp->devlist_below))
 			continue;
-		if (buf_len(&imp->out) >= PROXY_HIGH_WATER)
+		if (ring_len(&imp->out) >= PROXY_HIGH_WATER)
 			return 0;
-		p = buf_reserve(&imp->out, USBIP_DEVLIST_DEVICE_MAX);
-		if (!p && buf_len(&imp->out))
+		p = ring_reserve(&imp->out, USBIP_DEVLIST_DEVICE_MAX);
+		if (!p && ring_len(&imp->out))
 			return 0;
 		if (!p)
 			return usbws_why(why, why_cap, USBWS_ERR_NOMEM,
@@ -90,7 +90,7 @@ static int devlist_fill(struct importer *imp, char *why, size_t why_cap)
 		if (rc < 0)
 			return usbws_why(why, why_cap, rc, "USB/IP importer: cannot list busid %s: %s; dropping it",
 					 t->busid, usbws_strerror(rc));
-		buf_commit(&imp->out, (size_t)rc);
+		ring_commit(&imp->out, (size_t)rc);
 		imp->devlist_below = t->list_seq;
 		imp->devlist_left--;
 	}
@@ -111,10 +111,10 @@ static int reply_devlist(struct importer *imp)
 
 	for (t = imp->px->tunnels; t; t = t->next)
 		n += (uint32_t)devlist_shows(t, UINT64_MAX);
-	p = buf_reserve(&imp->out, USBIP_DEVLIST_HEAD_SIZE);
+	p = ring_reserve(&imp->out, USBIP_DEVLIST_HEAD_SIZE);
 	if (!p)
 		return USBWS_ERR_NOSPACE;
-	buf_commit(&imp->out, (size_t)usbip_encode_devlist_head(p, USBIP_DEVLIST_HEAD_SIZE, n));
+	ring_commit(&imp->out, (size_t)usbip_encode_devlist_head(p, USBIP_DEVLIST_HEAD_SIZE, n));
 	imp->devlist_left = n;
 	/* exports from now on are newer: not in this list */
 	imp->devlist_below = imp->px->list_seq + 1;
@@ -139,10 +139,10 @@ static int reply_import(struct importer *imp)
 		log_info("import of %s refused: %s", imp->req.busid, why);
 		n = usbip_encode_rep_import(rep, sizeof(rep), t ? USBIP_ST_DEV_BUSY : USBIP_ST_NODEV, NULL);
 		imp->close_when_sent = 1;
-		return buf_append(&imp->out, rep, (size_t)n);
+		return ring_append(&imp->out, rep, (size_t)n);
 	}
 	n = usbip_encode_rep_import(rep, sizeof(rep), USBIP_ST_OK, &t->dev);
-	if (buf_append(&imp->out, rep, (size_t)n) < 0)
+	if (ring_append(&imp->out, rep, (size_t)n) < 0)
 		return USBWS_ERR_NOSPACE;
 	t->imp = imp;
 	imp->t = t;
@@ -191,7 +191,7 @@ static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
 		return rc;
 	proxy_tunnel_kick(t);
 	/* the window: what the node has not acknowledged counts */
-	if (buf_len(&t->tx) >= t->px->cfg->resume_window) {
+	if (ring_len(&t->tx) >= t->px->cfg->resume_window) {
 		imp->rx_paused = 1;
 		lws_rx_flow_control(imp->wsi, 0);
 	}
@@ -202,24 +202,28 @@ static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
 static int importer_writeable(struct importer *imp)
 {
 	char why[200];
+	uint8_t *p;
 	size_t n;
 
 	if (imp->devlist_left && devlist_fill(imp, why, sizeof(why)) < 0) {
 		log_warn("%s", why);
 		return -1;
 	}
-	n = buf_len(&imp->out);
+	/* one span of the ring per write: a raw write writes nothing in front
+	 * of its bytes (lws's raw role has no framing), so a span that starts
+	 * inside the ring is safe to hand over as it is */
+	p = (uint8_t *)ring_peek(&imp->out, 0, &n);
 	if (n) {
 		/* large writes mean fewer poll rounds; see PROXY_WRITE_MAX */
 		if (n > PROXY_WRITE_MAX)
 			n = PROXY_WRITE_MAX;
-		if (lws_write(imp->wsi, buf_data(&imp->out), n, LWS_WRITE_RAW) < (int)n)
+		if (lws_write(imp->wsi, p, n, LWS_WRITE_RAW) < (int)n)
 			return -1;
-		buf_consume(&imp->out, n);
-		if (imp->t && imp->t->wsi && buf_len(&imp->out) < PROXY_HIGH_WATER)
+		ring_consume(&imp->out, n);
+		if (imp->t && imp->t->wsi && ring_len(&imp->out) < PROXY_HIGH_WATER)
 			lws_rx_flow_control(imp->t->wsi, 1);
 	}
-	if (buf_len(&imp->out) || imp->devlist_left)
+	if (ring_len(&imp->out) || imp->devlist_left)
 		proxy_usbip_kick(imp);
 	else if (imp->close_when_sent)
 		return -1;
@@ -240,7 +244,7 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		imp->since = time(NULL);
 		netaddr_peer(lws_get_socket_fd(wsi), imp->peer, sizeof(imp->peer));
 		usbip_framer_init(&imp->op, USBIP_FLOW_TO_DEVICE, NULL);
-		buf_init(&imp->out, LWS_PRE, PROXY_BUF_LIMIT);
+		ring_init(&imp->out, LWS_PRE, PROXY_BUF_LIMIT);
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
 		if (imp->close_when_sent)
@@ -259,7 +263,7 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		proxy_vhci_released(imp);
 		if (imp->t)
 			proxy_usbip_detach(imp->t);
-		buf_free(&imp->out);
+		ring_free(&imp->out);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		proxy_listen_closed(wsi);

@@ -65,7 +65,7 @@ struct export_ops {
 	const struct usbip_usb_device *(*info)(const struct export *x);
 	const struct usbip_usb_interface *(*ifs)(const struct export *x);
 	const char *(*serial)(const struct export *x);       /* NULL or "" when none */
-	struct buf *(*tx)(struct export *x);                 /* bytes for the proxy */
+	struct ring *(*tx)(struct export *x);                /* bytes for the proxy */
 	struct usbip_validator *(*validator)(const struct export *x);
 	/* the proxy confirmed the export: a code, with why filled */
 	int (*start)(struct export *x, char *why, size_t why_cap);
@@ -153,7 +153,10 @@ static const char *virt_serial(const struct export *x)
 {
 	return vdev_serial(x->vdev);
 }
-static struct buf *virt_tx(struct export *x) { return vdev_stream_tx(&x->vs); }
+static struct ring *virt_tx(struct export *x)
+{
+	return vdev_stream_tx(&x->vs);
+}
 static struct usbip_validator *virt_validator(const struct export *x) { return vdev_stream_validator(&x->vs); }
 static int virt_start(struct export *x, char *why, size_t why_cap) { (void)x; (void)why; (void)why_cap; return 0; }
 static int virt_at_boundary(const struct export *x) { return vdev_stream_at_boundary(&x->vs); }
@@ -210,7 +213,10 @@ static const char *kern_serial(const struct export *x)
 {
 	return kdev_serial(x->kd);
 }
-static struct buf *kern_tx(struct export *x) { return kdev_tx(x->kd); }
+static struct ring *kern_tx(struct export *x)
+{
+	return kdev_tx(x->kd);
+}
 static struct usbip_validator *kern_validator(const struct export *x) { return kdev_validator(x->kd); }
 static int kern_at_boundary(const struct export *x) { return kdev_commands_at_boundary(x->kd); }
 static int kern_closed(const struct export *x) { return kdev_closed(x->kd); }
@@ -317,7 +323,7 @@ static int queue_export(struct node *n)
 	int len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_EXPORT, 0, x->ops->info(x));
 
 	if (send_text(n, ctl_hello_export(x->ops->info(x), x->ops->ifs(x), x->ops->serial(x))) < 0 || len < 0 ||
-	    buf_append(x->ops->tx(x), req, (size_t)len) < 0)
+	    ring_append(x->ops->tx(x), req, (size_t)len) < 0)
 		return USBWS_ERR_NOMEM;
 	return 0;
 }
@@ -351,7 +357,7 @@ static void queue_unexport(struct node *n)
 	}
 	n->unexport_queued = 1;
 	len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_UNEXPORT, 0, x->ops->info(x));
-	buf_append(x->ops->tx(x), req, (size_t)len);
+	ring_append(x->ops->tx(x), req, (size_t)len);
 	log_info("unexporting %s", x->ops->info(x)->busid);
 }
 
@@ -492,7 +498,7 @@ static void lose_link(struct node *n, const char *why)
 /* The proxy's ack moves the front of what must be kept. */
 static void on_ack(struct node *n, uint64_t upto, int rewind)
 {
-	struct buf *tx = n->dev.ops->tx(&n->dev);
+	struct ring *tx = n->dev.ops->tx(&n->dev);
 	int rc = rewind ? resume_rewind(&n->rs, tx, upto) : resume_acked(&n->rs, tx, upto);
 
 	if (rc < 0) {
@@ -783,7 +789,7 @@ static int reset_export(struct node *n, int reopen, char *why, size_t why_cap)
 		x->ops->close(x);
 		x->closed = 1;
 	} else if (!x->closed) {
-		buf_consume(x->ops->tx(x), buf_len(x->ops->tx(x)));
+		ring_consume(x->ops->tx(x), ring_len(x->ops->tx(x)));
 	}
 	if (x->closed && reopen) {
 		rc = open_device(n, why, why_cap);
@@ -956,19 +962,22 @@ static void send_acks(struct node *n)
 	n->next_ack_ms = monotonic_ms() + 1000;
 }
 
-static void write_out(struct node *n, struct buf *tx)
+static void write_out(struct node *n, struct ring *tx)
 {
-	size_t taken = 0;
+	const uint8_t *span = NULL;
+	size_t len = 0, taken;
 	char why[256];
 	int rc;
 
-	if (streaming(n))
-		rc = wsclient_send(n->ws, resume_unsent_data(&n->rs, tx), resume_unsent(&n->rs, tx), &taken, why,
-				   sizeof(why));
-	else
-		rc = wsclient_send(n->ws, NULL, 0, &taken, why, sizeof(why));
-	resume_wrote(&n->rs, taken);
-	n->stats.bytes_to_proxy += taken;
+	/* the unsent bytes are one span, or two when they wrap in the ring:
+	 * the second goes only once the first went whole */
+	do {
+		if (streaming(n))
+			span = resume_unsent_span(&n->rs, tx, &len);
+		rc = wsclient_send(n->ws, span, len, &taken, why, sizeof(why));
+		resume_wrote(&n->rs, taken);
+		n->stats.bytes_to_proxy += taken;
+	} while (rc == 0 && len && taken == len);
 	/* a proxy that offers no session never acknowledges: keep nothing */
 	if (n->proxy_busid[0] && !link_has_session(&n->link))
 		on_ack(n, n->rs.acked + n->rs.sent, 0);
@@ -980,7 +989,7 @@ static void write_out(struct node *n, struct buf *tx)
 
 /* Waits for the link, the device and the control socket, and serves what
  * is ready.  Returns -1 when the node must stop at once. */
-static int poll_once(struct node *n, struct buf *tx)
+static int poll_once(struct node *n, struct ring *tx)
 {
 	/* the link, the device, then the control socket's listener and clients */
 	struct pollfd pfd[2 + CTLSOCK_SERVER_POLLFDS] = { { -1, 0, 0 }, { -1, 0, 0 } };
@@ -1026,13 +1035,13 @@ static int poll_once(struct node *n, struct buf *tx)
 }
 
 /* list_tx: a listing's (empty) stream; an export's is its device's */
-static int run(struct node *n, struct buf *list_tx, volatile sig_atomic_t *stop)
+static int run(struct node *n, struct ring *list_tx, volatile sig_atomic_t *stop)
 {
 	const struct link_policy policy = {
 		.backoff_first_ms = BACKOFF_FIRST_MS, .backoff_max_ms = (int64_t)n->cfg->backoff_max * 1000,
 		.backoff_reset_ms = BACKOFF_RESET_MS, .scatter_ms = BACKOFF_FIRST_MS, .retries = n->cfg->retries,
 	};
-	struct buf *tx;
+	struct ring *tx;
 	int rc;
 
 	link_init(&n->link, &policy, monotonic_ms());
@@ -1218,7 +1227,7 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop)
 {
 	struct node n;
-	struct buf tx;
+	struct ring tx;
 	int rc;
 
 	memset(&n, 0, sizeof(n));
@@ -1230,8 +1239,8 @@ int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	 * devices, as many as the proxy's caps allow */
 	buf_init(&n.text_in, 0, USBWS_LIST_MAX);
 	buf_init(&n.in, 0, NODE_RX_CHUNK);
-	buf_init(&tx, 0, 1);
+	ring_init(&tx, 0, 1);
 	rc = run(&n, &tx, stop);
-	buf_free(&tx);
+	ring_free(&tx);
 	return rc;
 }

@@ -238,9 +238,9 @@ int kdev_open(struct kdev **out, const char *spec, size_t window, char *why, siz
 	usbip_framer_start_urb_phase(&k->to_dev);
 	usbip_framer_init(&k->from_dev, USBIP_FLOW_FROM_DEVICE, k->validator);
 	usbip_framer_start_urb_phase(&k->from_dev);
-	buf_init(&k->to_kernel, 0, KDEV_HIGH_WATER + KDEV_SLACK);
+	ring_init(&k->to_kernel, 0, KDEV_HIGH_WATER + KDEV_SLACK);
 	/* the replies the proxy has not acknowledged stay here: the window */
-	buf_init(&k->tx, 0, window + KDEV_SLACK);
+	ring_init(&k->tx, 0, window + KDEV_SLACK);
 	k->high_water = KDEV_HIGH_WATER;
 	k->tx_high_water = window;
 	*out = k;
@@ -256,8 +256,8 @@ void kdev_close(struct kdev *k)
 	if (k->validator)
 		k->ops->close(k);
 	usbip_validator_free(k->validator);
-	buf_free(&k->to_kernel);
-	buf_free(&k->tx);
+	ring_free(&k->to_kernel);
+	ring_free(&k->tx);
 	free(k->rx_scratch);
 	free(k);
 }
@@ -291,7 +291,7 @@ int kdev_feed(struct kdev *k, const uint8_t *buf, size_t len, size_t *used)
 	int rc;
 
 	*used = 0;
-	while (*used < len && buf_len(&k->to_kernel) < k->high_water) {
+	while (*used < len && ring_len(&k->to_kernel) < k->high_water) {
 		size_t n = len - *used < KDEV_CHUNK ? len - *used : KDEV_CHUNK;
 
 		/* the OP_REP_UNEXPORT that ends the stream is the node's business */
@@ -309,9 +309,9 @@ short kdev_poll_events(const struct kdev *k)
 
 	if (k->fd < 0 || k->kernel_eof)
 		return 0;
-	if (buf_len(&k->tx) < k->tx_high_water)
+	if (ring_len(&k->tx) < k->tx_high_water)
 		ev |= POLLIN;
-	if (buf_len(&k->to_kernel))
+	if (ring_len(&k->to_kernel))
 		ev |= POLLOUT;
 	return ev;
 }
@@ -324,8 +324,11 @@ int kdev_io(struct kdev *k, short revents)
 	if (k->fd < 0 || k->kernel_eof)
 		return 0;
 	if (revents & POLLOUT) {
-		while (buf_len(&k->to_kernel)) {
-			n = send(k->fd, buf_data(&k->to_kernel), buf_len(&k->to_kernel), MSG_NOSIGNAL);
+		while (ring_len(&k->to_kernel)) {
+			size_t run;
+			const uint8_t *p = ring_peek(&k->to_kernel, 0, &run);
+
+			n = send(k->fd, p, run, MSG_NOSIGNAL);
 			if (n < 0) {
 				if (errno == EAGAIN || errno == EINTR)
 					break;
@@ -335,11 +338,11 @@ int kdev_io(struct kdev *k, short revents)
 				}
 				return USBWS_ERR_SYSTEM;
 			}
-			buf_consume(&k->to_kernel, (size_t)n);
+			ring_consume(&k->to_kernel, (size_t)n);
 		}
 	}
 	if (revents & (POLLIN | POLLHUP | POLLERR)) {
-		while (buf_len(&k->tx) < k->tx_high_water) {
+		while (ring_len(&k->tx) < k->tx_high_water) {
 			n = recv(k->fd, k->rx_scratch, KDEV_CHUNK, 0);
 			if (n == 0 || (n < 0 && errno == ECONNRESET)) {
 				k->kernel_eof = 1;

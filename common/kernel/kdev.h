@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/buf.h"
+#include "base/ring.h"
 #include "kernel/usbdev.h"
 #include "usbip/usbip_framer.h"
 
@@ -45,8 +45,8 @@ struct kdev {
 	struct usbip_validator *validator;
 	struct usbip_framer to_dev;      /* CMD_* from the proxy */
 	struct usbip_framer from_dev;    /* RET_* from the kernel */
-	struct buf to_kernel;
-	struct buf tx;                   /* for the proxy, kept until it acknowledges */
+	struct ring to_kernel;
+	struct ring tx; /* for the proxy, kept until it acknowledges */
 	uint8_t *rx_scratch;
 	size_t high_water;               /* toward the kernel */
 	size_t tx_high_water;            /* toward the proxy: the resume window */
@@ -82,7 +82,10 @@ short kdev_poll_events(const struct kdev *k);
  * kernel closed it. */
 int kdev_io(struct kdev *k, short revents);
 
-static inline struct buf *kdev_tx(struct kdev *k) { return &k->tx; }
+static inline struct ring *kdev_tx(struct kdev *k)
+{
+	return &k->tx;
+}
 
 /* Stops taking commands: the kernel reads EOF, unlinks what is in flight
  * and closes its end, after which nothing more comes. */

@@ -492,8 +492,7 @@ int wsclient_send(struct wsclient *c, const uint8_t *data, size_t len, size_t *t
 				 * unmasked, to send again after a reconnect */
 				RAND_bytes(mask, sizeof(mask));
 				h = wsframe_header_encode(c->frame, WS_OP_BINARY, 1, payload, mask);
-				memcpy(c->frame + h, data + *taken, payload);
-				wsframe_mask(c->frame + h, payload, mask, 0);
+				wsframe_mask_copy(c->frame + h, data + *taken, payload, mask, 0);
 				*taken += payload;
 				c->cur_is_out = 0;
 				c->cur_len = h + payload;

@@ -3,7 +3,7 @@
 
 #include "base/usbws_err.h"
 
-int resume_acked(struct resume_stream *rs, struct buf *out, uint64_t upto)
+int resume_acked(struct resume_stream *rs, struct ring *out, uint64_t upto)
 {
 	size_t drop;
 
@@ -11,13 +11,13 @@ int resume_acked(struct resume_stream *rs, struct buf *out, uint64_t upto)
 	if (upto < rs->acked || upto - rs->acked > rs->sent)
 		return USBWS_ERR_RESUME_OFFSET;
 	drop = (size_t)(upto - rs->acked);
-	buf_consume(out, drop);
+	ring_consume(out, drop);
 	rs->sent -= drop;
 	rs->acked = upto;
 	return 0;
 }
 
-int resume_rewind(struct resume_stream *rs, struct buf *out, uint64_t peer_has)
+int resume_rewind(struct resume_stream *rs, struct ring *out, uint64_t peer_has)
 {
 	int rc = resume_acked(rs, out, peer_has);
 

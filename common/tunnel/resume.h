@@ -6,11 +6,11 @@
  * Byte accounting that lets a tunnel's USB/IP stream survive a new
  * connection (doc/protocol.md, "Resumption").  Pure: no I/O.
  *
- * Sending: the outgoing buffer holds every byte the peer has not yet
+ * Sending: the outgoing ring holds every byte the peer has not yet
  * acknowledged, followed by those not yet written.  A write moves `sent`
  * on; an acknowledgement drops bytes from the front.  After a reconnect the
  * peer names the offset it holds and writing starts again from there, so
- * the outgoing buffer's limit is the resume window: a sender whose peer
+ * the outgoing ring's limit is the resume window: a sender whose peer
  * stops acknowledging stops producing.
  *
  * Receiving: count what arrived, and say so now and then.
@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "base/buf.h"
+#include "base/ring.h"
 
 /* Acknowledge at least this often (bytes), and on a timer for the tail. */
 #define RESUME_ACK_EVERY (64u << 10)
@@ -27,32 +27,34 @@
 #define RESUME_DEFAULT_SECONDS 60
 
 struct resume_stream {
-	uint64_t acked;      /* stream offset of the outgoing buffer's first byte */
-	size_t sent;         /* of the outgoing buffer, bytes written on this connection */
+	uint64_t acked;      /* stream offset of the outgoing ring's first byte */
+	size_t sent;         /* of the outgoing ring, bytes written on this connection */
 	uint64_t received;   /* stream bytes that arrived from the peer */
 	uint64_t ack_sent;   /* the last count we told the peer */
 };
 
 static inline void resume_init(struct resume_stream *rs) { *rs = (struct resume_stream){ 0 }; }
 
-/* What is still to write, and noting that n bytes of it went. */
-static inline size_t resume_unsent(const struct resume_stream *rs, const struct buf *out)
+/* What is still to write; the first contiguous part of it (*len bytes, a
+ * second call after resume_wrote gives the part after a wrap); and noting
+ * that n bytes of it went. */
+static inline size_t resume_unsent(const struct resume_stream *rs, const struct ring *out)
 {
-	return buf_len(out) - rs->sent;
+	return ring_len(out) - rs->sent;
 }
-static inline const uint8_t *resume_unsent_data(const struct resume_stream *rs, const struct buf *out)
+static inline const uint8_t *resume_unsent_span(const struct resume_stream *rs, const struct ring *out, size_t *len)
 {
-	return buf_data(out) + rs->sent;
+	return ring_peek(out, rs->sent, len);
 }
 static inline void resume_wrote(struct resume_stream *rs, size_t n) { rs->sent += n; }
 
 /* The peer has `upto` bytes of our stream: drop them.  Returns 0, or
  * USBWS_ERR_RESUME_OFFSET when upto is behind an earlier acknowledgement or
  * beyond what was ever sent. */
-int resume_acked(struct resume_stream *rs, struct buf *out, uint64_t upto);
+int resume_acked(struct resume_stream *rs, struct ring *out, uint64_t upto);
 /* A new connection, on which the peer holds `peer_has` bytes: drop those
  * and write the rest again from the start.  Same checks as resume_acked. */
-int resume_rewind(struct resume_stream *rs, struct buf *out, uint64_t peer_has);
+int resume_rewind(struct resume_stream *rs, struct ring *out, uint64_t peer_has);
 
 static inline void resume_received(struct resume_stream *rs, size_t n) { rs->received += n; }
 /* True when an acknowledgement should go: RESUME_ACK_EVERY bytes came, or

@@ -37,6 +37,26 @@ void wsframe_mask(uint8_t *buf, size_t len, const uint8_t mask[4], uint64_t offs
 		buf[i] ^= m[i & 7];
 }
 
+void wsframe_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask[4], uint64_t offset)
+{
+	uint8_t m[8];
+	uint64_t w;
+	size_t i = 0, k;
+
+	for (k = 0; k < 8; k++)
+		m[k] = mask[(offset + k) & 3];
+	memcpy(&w, m, 8);
+	for (; i + 8 <= len; i += 8) {
+		uint64_t v;
+
+		memcpy(&v, src + i, 8);
+		v ^= w;
+		memcpy(dst + i, &v, 8);
+	}
+	for (; i < len; i++)
+		dst[i] = src[i] ^ m[i & 7];
+}
+
 size_t wsframe_header_encode(uint8_t out[WS_MAX_HEADER], enum ws_opcode opcode, int fin, uint64_t len,
 			     const uint8_t *mask)
 {

@@ -84,5 +84,8 @@ size_t wsframe_header_encode(uint8_t out[WS_MAX_HEADER], enum ws_opcode opcode, 
 
 /* XORs buf with mask, starting at payload offset `offset` (for chunks). */
 void wsframe_mask(uint8_t *buf, size_t len, const uint8_t mask[4], uint64_t offset);
+/* The same into dst, in one pass: src stays unmasked (a sender keeps it
+ * for a resend).  dst and src do not overlap. */
+void wsframe_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask[4], uint64_t offset);
 
 #endif

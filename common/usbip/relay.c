@@ -3,26 +3,25 @@
 
 #include "base/usbws_err.h"
 
-int relay_event(struct buf *out, const struct usbip_event *ev)
+int relay_event(struct ring *out, const struct usbip_event *ev)
 {
 	uint8_t *p;
 
 	switch (ev->type) {
 	case USBIP_EV_URB:
-		p = buf_reserve(out, USBIP_HEADER_SIZE);
+		p = ring_reserve(out, USBIP_HEADER_SIZE);
 		if (!p)
 			return USBWS_ERR_NOSPACE;
 		usbip_header_encode(p, USBIP_HEADER_SIZE, &ev->u.urb.hdr);
-		buf_commit(out, USBIP_HEADER_SIZE);
+		ring_commit(out, USBIP_HEADER_SIZE);
 		return 0;
-	case USBIP_EV_DATA:
-		return buf_append(out, ev->u.data.ptr, ev->u.data.len);
+	case USBIP_EV_DATA: return ring_append(out, ev->u.data.ptr, ev->u.data.len);
 	case USBIP_EV_ISO:
-		p = buf_reserve(out, USBIP_ISO_DESC_SIZE);
+		p = ring_reserve(out, USBIP_ISO_DESC_SIZE);
 		if (!p)
 			return USBWS_ERR_NOSPACE;
 		usbip_iso_desc_encode(p, USBIP_ISO_DESC_SIZE, &ev->u.iso);
-		buf_commit(out, USBIP_ISO_DESC_SIZE);
+		ring_commit(out, USBIP_ISO_DESC_SIZE);
 		return 0;
 	default:
 		return 0;
@@ -30,7 +29,7 @@ int relay_event(struct buf *out, const struct usbip_event *ev)
 }
 
 /* devid, when not NULL, replaces every URB header's */
-static int relay_loop(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out,
+static int relay_loop(struct usbip_framer *f, const uint8_t *buf, size_t len, struct ring *out,
 		      int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx, const uint32_t *devid)
 {
 	struct usbip_event ev;
@@ -55,13 +54,13 @@ static int relay_loop(struct usbip_framer *f, const uint8_t *buf, size_t len, st
 	}
 }
 
-int relay_chunk(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out,
+int relay_chunk(struct usbip_framer *f, const uint8_t *buf, size_t len, struct ring *out,
 		int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx)
 {
 	return relay_loop(f, buf, len, out, on_op, ctx, NULL);
 }
 
-int relay_chunk_devid(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out, uint32_t devid)
+int relay_chunk_devid(struct usbip_framer *f, const uint8_t *buf, size_t len, struct ring *out, uint32_t devid)
 {
 	return relay_loop(f, buf, len, out, NULL, NULL, &devid);
 }

@@ -9,23 +9,23 @@
  * there canonical, with padding zeroed.  Data is copied once, into out.
  */
 
-#include "base/buf.h"
+#include "base/ring.h"
 #include "usbip/usbip_framer.h"
 
 /* Appends the wire bytes of a URB-phase event (URB header, data span, ISO
  * descriptor) to out; other events add nothing.  Returns 0 or
  * USBWS_ERR_NOSPACE. */
-int relay_event(struct buf *out, const struct usbip_event *ev);
+int relay_event(struct ring *out, const struct usbip_event *ev);
 
 /* Feeds buf through f and relays every URB event into out.  OP events are
  * handed to on_op (may be NULL) and not relayed.  Returns 0 or the first
  * error from the framer, relay_event or on_op. */
-int relay_chunk(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out,
+int relay_chunk(struct usbip_framer *f, const uint8_t *buf, size_t len, struct ring *out,
 		int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx);
 
 /* As relay_chunk with no on_op, every URB header's devid replaced by
  * devid: the one who numbered the device (the proxy) is not the one who
  * checks the number (usbip-host, which drops a command with another). */
-int relay_chunk_devid(struct usbip_framer *f, const uint8_t *buf, size_t len, struct buf *out, uint32_t devid);
+int relay_chunk_devid(struct usbip_framer *f, const uint8_t *buf, size_t len, struct ring *out, uint32_t devid);
 
 #endif

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/log.h"
 #include "net/netaddr.h"
 #include "usbip/usbip_framer.h"
@@ -66,9 +67,22 @@ int usbip_server_new(const char *spec, struct vdev **devs, size_t ndevs, struct 
 	return 0;
 }
 
-static struct buf *conn_tx(struct importer_conn *c)
+/* What waits to go to the importer: its device's stream once imported, an
+ * OP reply before.  The first contiguous part of it, *len bytes. */
+static const uint8_t *conn_pending(struct importer_conn *c, size_t *len)
 {
-	return c->imported >= 0 ? vdev_stream_tx(&c->vs) : &c->reply;
+	if (c->imported >= 0)
+		return ring_peek(vdev_stream_tx(&c->vs), 0, len);
+	*len = buf_len(&c->reply);
+	return buf_data(&c->reply);
+}
+
+static void conn_sent(struct importer_conn *c, size_t n)
+{
+	if (c->imported >= 0)
+		ring_consume(vdev_stream_tx(&c->vs), n);
+	else
+		buf_consume(&c->reply, n);
 }
 
 static void conn_close(struct usbip_server *s, int i, const char *why)
@@ -135,7 +149,7 @@ static int reply_import(struct usbip_server *s, struct importer_conn *c)
 		return rc;
 	vdev_reset(s->devs[i]);
 	n = usbip_encode_rep_import(rep, sizeof(rep), USBIP_ST_OK, &s->devs[i]->info);
-	rc = buf_append(vdev_stream_tx(&c->vs), rep, (size_t)n);
+	rc = ring_append(vdev_stream_tx(&c->vs), rep, (size_t)n);
 	if (rc < 0) {
 		vdev_stream_free(&c->vs);
 		return rc;
@@ -205,13 +219,15 @@ static void accept_all(struct usbip_server *s)
 static short conn_events(struct importer_conn *c)
 {
 	short ev = 0;
+	size_t pending;
 
-	if (buf_len(conn_tx(c)))
+	conn_pending(c, &pending);
+	if (pending)
 		ev |= POLLOUT;
 	/* read only while there is somewhere to put it: this is the flow
 	 * control that keeps a fast writer from growing a slow session */
 	if (!c->close_when_sent && buf_space(&c->in) &&
-	    (c->imported < 0 || buf_len(vdev_stream_tx(&c->vs)) < TX_HIGH_WATER))
+	    (c->imported < 0 || ring_len(vdev_stream_tx(&c->vs)) < TX_HIGH_WATER))
 		ev |= POLLIN;
 	return ev;
 }
@@ -219,15 +235,16 @@ static short conn_events(struct importer_conn *c)
 /* Returns NULL while healthy, else why the connection ends. */
 static const char *conn_io(struct usbip_server *s, struct importer_conn *c, short revents)
 {
-	struct buf *tx;
+	const uint8_t *p;
+	size_t pending;
 	ssize_t n;
 	int rc;
 
 	if (revents & POLLIN) {
 		size_t room = buf_space(&c->in);
-		uint8_t *p = buf_reserve(&c->in, room);
+		uint8_t *in = buf_reserve(&c->in, room);
 
-		n = p ? read(c->fd, p, room) : -1;
+		n = in ? read(c->fd, in, room) : -1;
 		if (n == 0)
 			return "closed by the peer";
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
@@ -240,13 +257,13 @@ static const char *conn_io(struct usbip_server *s, struct importer_conn *c, shor
 		log_warn("USB/IP peer broke the protocol: %s", usbws_strerror(rc));
 		return usbws_strerror(rc);
 	}
-	tx = conn_tx(c);
-	if (buf_len(tx)) {
-		n = send(c->fd, buf_data(tx), buf_len(tx), MSG_NOSIGNAL);
+	p = conn_pending(c, &pending);
+	if (pending) {
+		n = send(c->fd, p, pending, MSG_NOSIGNAL);
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			return strerror(errno);
 		if (n > 0)
-			buf_consume(tx, (size_t)n);
+			conn_sent(c, (size_t)n);
 		/* draining may let more commands through */
 		rc = conn_process(s, c);
 		if (rc < 0)
@@ -254,7 +271,8 @@ static const char *conn_io(struct usbip_server *s, struct importer_conn *c, shor
 	}
 	if (revents & (POLLERR | POLLHUP) && !(revents & POLLIN))
 		return "connection lost";
-	if (c->close_when_sent && !buf_len(tx))
+	conn_pending(c, &pending);
+	if (c->close_when_sent && !pending)
 		return "request answered";
 	return NULL;
 }

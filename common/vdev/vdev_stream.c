@@ -27,7 +27,7 @@ int vdev_stream_init(struct vdev_stream *s, struct vdev *dev, uint32_t max_trans
 	s->high_water = high_water;
 	largest_reply = USBIP_HEADER_SIZE + (size_t)max_transfer +
 			(size_t)USBIP_MAX_ISO_PACKETS * USBIP_ISO_DESC_SIZE;
-	buf_init(&s->tx, headroom, high_water + largest_reply);
+	ring_init(&s->tx, headroom, high_water + largest_reply);
 	usbip_framer_init(&s->rx, USBIP_FLOW_TO_DEVICE, s->validator);
 	usbip_framer_start_urb_phase(&s->rx);
 	return 0;
@@ -37,7 +37,7 @@ void vdev_stream_free(struct vdev_stream *s)
 {
 	usbip_validator_free(s->validator);
 	free(s->out_data);
-	buf_free(&s->tx);
+	ring_free(&s->tx);
 	s->validator = NULL;
 	s->out_data = NULL;
 }
@@ -60,11 +60,11 @@ static int answer(struct vdev_stream *s)
 		/* every URB is answered as soon as it arrives, so an unlink
 		 * always comes too late: status 0, as the stub says then */
 		ret.base.command = USBIP_RET_UNLINK;
-		p = buf_reserve(&s->tx, USBIP_HEADER_SIZE);
+		p = ring_reserve(&s->tx, USBIP_HEADER_SIZE);
 		if (!p)
 			return USBWS_ERR_NOSPACE;
 		usbip_header_encode(p, USBIP_HEADER_SIZE, &ret);
-		buf_commit(&s->tx, USBIP_HEADER_SIZE);
+		ring_commit(&s->tx, USBIP_HEADER_SIZE);
 		return usbip_validator_ret(s->validator, &ret, NULL);
 	}
 
@@ -78,7 +78,7 @@ static int answer(struct vdev_stream *s)
 	if (u.direction == USBIP_DIR_IN)
 		in_room = u.length;
 	niso = usbip_iso_count(cmd->u.cmd_submit.number_of_packets);
-	p = buf_reserve(&s->tx, USBIP_HEADER_SIZE + (size_t)in_room + (size_t)niso * USBIP_ISO_DESC_SIZE);
+	p = ring_reserve(&s->tx, USBIP_HEADER_SIZE + (size_t)in_room + (size_t)niso * USBIP_ISO_DESC_SIZE);
 	if (!p)
 		return USBWS_ERR_NOSPACE;
 	u.in = p + USBIP_HEADER_SIZE;
@@ -98,7 +98,7 @@ static int answer(struct vdev_stream *s)
 	reply_len = USBIP_HEADER_SIZE + (u.direction == USBIP_DIR_IN ? u.actual : 0);
 	for (i = 0; i < niso; i++)
 		usbip_iso_desc_encode(p + reply_len + (size_t)i * USBIP_ISO_DESC_SIZE, USBIP_ISO_DESC_SIZE, &iso);
-	buf_commit(&s->tx, reply_len + (size_t)niso * USBIP_ISO_DESC_SIZE);
+	ring_commit(&s->tx, reply_len + (size_t)niso * USBIP_ISO_DESC_SIZE);
 	s->urbs++;
 	rc = usbip_validator_ret(s->validator, &ret, NULL);
 	return rc;
@@ -113,7 +113,7 @@ int vdev_stream_feed(struct vdev_stream *s, const uint8_t *buf, size_t len, size
 	*used = 0;
 	for (;;) {
 		/* back-pressure: take no new command while replies pile up */
-		if (usbip_framer_at_boundary(&s->rx) && buf_len(&s->tx) >= s->high_water)
+		if (usbip_framer_at_boundary(&s->rx) && ring_len(&s->tx) >= s->high_water)
 			break;
 		rc = usbip_framer_feed(&s->rx, buf + pos, len - pos, &n, &ev);
 		pos += n;

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/buf.h"
+#include "base/ring.h"
 #include "usbip/usbip_framer.h"
 #include "vdev/vdev.h"
 
@@ -25,13 +25,14 @@ struct vdev_stream {
 	uint8_t *out_data;           /* its OUT data, max_transfer bytes */
 	uint32_t out_have;
 	uint32_t max_transfer;
-	struct buf tx;               /* replies not yet taken by the caller */
+	struct ring tx; /* replies not yet taken by the caller */
 	size_t high_water;
 	uint64_t urbs;
 };
 
-/* max_transfer bounds one URB; tx holds at most high_water plus one reply.
- * headroom is kept in front of tx data (LWS_PRE for a WebSocket). */
+/* max_transfer bounds one URB; tx holds at most high_water plus one reply
+ * (and may allocate one more reply's worth of spill, for a reply written
+ * across the ring's end).  headroom is kept in front of the ring. */
 int vdev_stream_init(struct vdev_stream *s, struct vdev *dev, uint32_t max_transfer,
 		     size_t high_water, size_t headroom);
 void vdev_stream_free(struct vdev_stream *s);
@@ -43,7 +44,10 @@ void vdev_stream_free(struct vdev_stream *s);
  */
 int vdev_stream_feed(struct vdev_stream *s, const uint8_t *buf, size_t len, size_t *used);
 
-static inline struct buf *vdev_stream_tx(struct vdev_stream *s) { return &s->tx; }
+static inline struct ring *vdev_stream_tx(struct vdev_stream *s)
+{
+	return &s->tx;
+}
 static inline struct usbip_validator *vdev_stream_validator(const struct vdev_stream *s) { return s->validator; }
 /* The importer's commands stand between two messages. */
 static inline int vdev_stream_at_boundary(const struct vdev_stream *s) { return usbip_framer_at_boundary(&s->rx); }

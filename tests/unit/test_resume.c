@@ -10,51 +10,62 @@
 #include "testutil.h"
 #include "base/usbws_err.h"
 
-static void fill(struct buf *b, uint8_t first, size_t n)
+static void fill(struct ring *b, uint8_t first, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint8_t v = (uint8_t)(first + i);
 
-		assert_int_equal(buf_append(b, &v, 1), 0);
+		assert_int_equal(ring_append(b, &v, 1), 0);
 	}
+}
+
+/* The first byte not yet written. */
+static uint8_t first_unsent(const struct resume_stream *rs, const struct ring *out)
+{
+	size_t len;
+	const uint8_t *p = resume_unsent_span(rs, out, &len);
+
+	assert_non_null(p);
+	assert_true(len > 0);
+	return p[0];
 }
 
 /* Written bytes stay until acknowledged; an ack drops exactly those. */
 static void test_ack_drops_what_the_peer_has(void **state)
 {
 	struct resume_stream rs;
-	struct buf out;
+	struct ring out;
 
 	(void)state;
 	resume_init(&rs);
-	buf_init(&out, 0, 1024);
+	ring_init(&out, 0, 1024);
 	fill(&out, 0, 100);
 	assert_int_equal(resume_unsent(&rs, &out), 100);
 	resume_wrote(&rs, 60);
 	assert_int_equal(resume_unsent(&rs, &out), 40);
-	assert_int_equal(resume_unsent_data(&rs, &out)[0], 60);
-	assert_int_equal(buf_len(&out), 100);
+	assert_int_equal(first_unsent(&rs, &out), 60);
+	assert_int_equal(ring_len(&out), 100);
 	assert_usbws_err(resume_acked(&rs, &out, 50), 0);
-	assert_int_equal(buf_len(&out), 50);
-	assert_int_equal(buf_data(&out)[0], 50);
+	assert_int_equal(ring_len(&out), 50);
+	assert_int_equal(ring_peek(&out, 0, &(size_t){ 0 })[0], 50);
 	assert_int_equal(rs.sent, 10);
 	assert_true(rs.acked == 50);
 	/* an ack of everything written empties the kept part */
 	assert_usbws_err(resume_acked(&rs, &out, 60), 0);
 	assert_int_equal(rs.sent, 0);
-	assert_int_equal(resume_unsent_data(&rs, &out)[0], 60);
-	buf_free(&out);
+	assert_int_equal(first_unsent(&rs, &out), 60);
+	ring_free(&out);
 }
 
 /* Offsets outside [acked, acked + sent] are a broken peer. */
 static void test_impossible_offsets_are_refused(void **state)
 {
 	struct resume_stream rs;
-	struct buf out;
+	struct ring out;
 
 	(void)state;
 	resume_init(&rs);
-	buf_init(&out, 0, 1024);
+	ring_init(&out, 0, 1024);
 	fill(&out, 0, 100);
 	resume_wrote(&rs, 80);
 	assert_usbws_err(resume_acked(&rs, &out, 81), USBWS_ERR_RESUME_OFFSET);
@@ -64,8 +75,8 @@ static void test_impossible_offsets_are_refused(void **state)
 	/* nothing moved */
 	assert_true(rs.acked == 30);
 	assert_int_equal(rs.sent, 50);
-	assert_int_equal(buf_len(&out), 70);
-	buf_free(&out);
+	assert_int_equal(ring_len(&out), 70);
+	ring_free(&out);
 }
 
 /* After a reconnect the peer holds some of what went: the rest goes again,
@@ -73,11 +84,11 @@ static void test_impossible_offsets_are_refused(void **state)
 static void test_rewind_resends_from_the_peer_offset(void **state)
 {
 	struct resume_stream rs;
-	struct buf out;
+	struct ring out;
 
 	(void)state;
 	resume_init(&rs);
-	buf_init(&out, 0, 1024);
+	ring_init(&out, 0, 1024);
 	fill(&out, 0, 200);
 	resume_wrote(&rs, 150);
 	assert_usbws_err(resume_acked(&rs, &out, 40), 0);
@@ -85,7 +96,7 @@ static void test_rewind_resends_from_the_peer_offset(void **state)
 	assert_usbws_err(resume_rewind(&rs, &out, 120), 0);
 	assert_int_equal(rs.sent, 0);
 	assert_int_equal(resume_unsent(&rs, &out), 80);
-	assert_int_equal(resume_unsent_data(&rs, &out)[0], 120);
+	assert_int_equal(first_unsent(&rs, &out), 120);
 	/* the peer may hold exactly what was acknowledged, or all that went */
 	resume_wrote(&rs, 80);
 	assert_usbws_err(resume_rewind(&rs, &out, 120), 0);
@@ -95,8 +106,52 @@ static void test_rewind_resends_from_the_peer_offset(void **state)
 	resume_wrote(&rs, 80);
 	assert_usbws_err(resume_rewind(&rs, &out, 200), 0);
 	assert_int_equal(resume_unsent(&rs, &out), 0);
-	assert_int_equal(buf_len(&out), 0);
-	buf_free(&out);
+	assert_int_equal(ring_len(&out), 0);
+	ring_free(&out);
+}
+
+/* Kept bytes that wrap in the ring are resent whole, in order, in at
+ * most two spans, after a rewind into either part. */
+static void test_rewind_across_the_wrap(void **state)
+{
+	static const struct {
+		const char *name;
+		uint64_t peer_has;
+	} rows[] = {
+		{ "peer holds bytes before the wrap", 3200 },
+		{ "peer holds bytes past the wrap", 4500 },
+		{ "peer holds only what was acknowledged", 2500 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct resume_stream rs;
+		struct ring out;
+		size_t len, got = 0;
+		const uint8_t *p;
+
+		print_message("%s\n", rows[i].name);
+		resume_init(&rs);
+		ring_init(&out, 0, 4096);
+		fill(&out, 0, 3000);
+		resume_wrote(&rs, 3000);
+		assert_usbws_err(resume_acked(&rs, &out, 2500), 0);
+		/* 3000 more: the ring's 4096 bytes end inside them */
+		fill(&out, (uint8_t)3000, 3000);
+		resume_wrote(&rs, 2000);
+		assert_usbws_err(resume_rewind(&rs, &out, rows[i].peer_has), 0);
+		assert_int_equal(resume_unsent(&rs, &out), 6000 - rows[i].peer_has);
+		while ((p = resume_unsent_span(&rs, &out, &len))) {
+			for (size_t j = 0; j < len; j++)
+				assert_int_equal(p[j], (uint8_t)(rows[i].peer_has + got + j));
+			got += len;
+			resume_wrote(&rs, len);
+		}
+		assert_int_equal(got, 6000 - rows[i].peer_has);
+		assert_usbws_err(resume_acked(&rs, &out, 6000), 0);
+		assert_int_equal(ring_len(&out), 0);
+		ring_free(&out);
+	}
 }
 
 static void test_acks_every_so_often(void **state)
@@ -122,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_ack_drops_what_the_peer_has),
 		cmocka_unit_test(test_impossible_offsets_are_refused),
 		cmocka_unit_test(test_rewind_resends_from_the_peer_offset),
+		cmocka_unit_test(test_rewind_across_the_wrap),
 		cmocka_unit_test(test_acks_every_so_often),
 	};
 

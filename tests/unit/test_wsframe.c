@@ -140,6 +140,32 @@ static void test_mask_offsets(void **state)
 	}
 }
 
+/* Masking while copying gives what masking in place gives, at any payload
+ * offset, and leaves the source as it was. */
+static void test_mask_copy(void **state)
+{
+	uint8_t src[37], want[37], dst[37 + 1];
+	const uint8_t mask[4] = { 0x12, 0x9a, 0x3c, 0xf5 };
+	size_t i, len;
+	uint64_t offset;
+
+	(void)state;
+	for (len = 0; len <= sizeof(src); len++) {
+		for (offset = 0; offset < 8; offset++) {
+			for (i = 0; i < sizeof(src); i++)
+				src[i] = want[i] = (uint8_t)(i * 13 + 1);
+			memset(dst, 0xee, sizeof(dst));
+			wsframe_mask(want, len, mask, offset);
+			wsframe_mask_copy(dst, src, len, mask, offset);
+			assert_memory_equal(dst, want, len);
+			/* not a byte past len */
+			assert_int_equal(dst[len], 0xee);
+			for (i = 0; i < sizeof(src); i++)
+				assert_int_equal(src[i], (uint8_t)(i * 13 + 1));
+		}
+	}
+}
+
 static void test_malformed(void **state)
 {
 	static const struct { const char *name; int server; const char *hex; int want; } rows[] = {
@@ -171,10 +197,9 @@ static void test_malformed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc_examples),
-		cmocka_unit_test(test_long_frames_roundtrip),
-		cmocka_unit_test(test_mask_offsets),
-		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_rfc_examples), cmocka_unit_test(test_long_frames_roundtrip),
+		cmocka_unit_test(test_mask_offsets), cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_mask_copy),
 	};
 
 	return cmocka_run_group_tests_name("wsframe", tests, NULL, NULL);
