@@ -270,7 +270,11 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		return 1;
 	}
 	/* the control socket answers before nodes can come */
-	rc = proxy_policy_load(&px, why, sizeof(why));
+	rc = proxy_index_init(&px);
+	if (rc < 0)
+		snprintf(why, sizeof(why), "out of memory for the tunnel index");
+	if (rc == 0)
+		rc = proxy_policy_load(&px, why, sizeof(why));
 	if (rc == 0)
 		rc = proxy_vhci_init(&px, why, sizeof(why));
 	if (rc == 0)
@@ -286,6 +290,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		proxy_listen_close(&px.usbip);
 		proxy_vhci_free(&px);
 		proxy_policy_free(&px);
+		proxy_index_free(&px);
 		return 1;
 	}
 	lws_sul_schedule(px.ctx, 0, &px.tick, tick, LWS_US_PER_SEC);
@@ -313,5 +318,6 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	proxy_tunnel_free_all(&px);
 	proxy_vhci_free(&px);
 	proxy_policy_free(&px);
+	proxy_index_free(&px);
 	return 0;
 }

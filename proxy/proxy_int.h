@@ -89,8 +89,25 @@ struct node_conn {
 /* One exported device.  It lives on the heap, not in the connection: when
  * the connection is lost it is kept (parked, wsi NULL) for resume_seconds,
  * its vhci port and importer untouched, so the node can resume it. */
+/* The keys proxy_index.c files tunnels under. */
+enum tunnel_key {
+	TUNNEL_BY_NODE,    /* t->node, from the open on */
+	TUNNEL_BY_ADDRESS, /* t->busid, from the export on */
+	TUNNEL_BY_SESSION, /* t->session, from the welcome on */
+	TUNNEL_KEYS,
+};
+
+struct tunnel_index {
+	struct tunnel **buckets;
+	uint32_t mask;
+	size_t count;
+};
+
 struct tunnel {
-	struct tunnel *next;
+	struct tunnel *next, *prev;           /* px->tunnels: exported ones newest first */
+	struct tunnel *key_next[TUNNEL_KEYS]; /* proxy_index.c's chains */
+	uint32_t key_hash[TUNNEL_KEYS];
+	uint8_t key_filed[TUNNEL_KEYS];
 	struct proxy *px;
 	struct lws *wsi;                  /* NULL while parked */
 	struct node_conn *node_conn;      /* its live connection; NULL while parked */
@@ -181,6 +198,7 @@ struct proxy {
 	lws_sorted_usec_list_t tick;      /* once a second: pings, acks, expiry */
 	int stopping;                     /* lost connections are not kept for a resume */
 	struct tunnel *tunnels;
+	struct tunnel_index index[TUNNEL_KEYS];
 	uint64_t list_seq;                /* the newest export's tunnel list_seq */
 	unsigned int next_bus;
 	struct lws_vhost *local_vh;       /* adopts vhci sockets and the control socket */
@@ -205,6 +223,18 @@ struct vhci_pin {
 	char node[CERTID_MAX + 1];        /* the node's identity */
 	struct vhci_set set;
 };
+
+/* proxy_index.c: tunnels by identity, address and session.  Add a tunnel
+ * once its key is set (again after the key is set anew), delete it before
+ * it is freed; a key wiped in place is never matched. */
+int proxy_index_init(struct proxy *px);
+void proxy_index_free(struct proxy *px);
+void proxy_index_add(struct proxy *px, enum tunnel_key which, struct tunnel *t);
+void proxy_index_del(struct proxy *px, enum tunnel_key which, struct tunnel *t);
+/* The tunnels whose key is key: for (u = first(...); u; u = next(u, ...));
+ * take the next before ending u. */
+struct tunnel *proxy_index_first(const struct proxy *px, enum tunnel_key which, const char *key);
+struct tunnel *proxy_index_next(const struct tunnel *t, enum tunnel_key which, const char *key);
 
 /* proxy_loop.c: the event loop, libev on epoll or lws's poll() */
 /* Makes px->ctx from info, on libev unless --event-loop poll or lws cannot

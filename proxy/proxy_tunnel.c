@@ -54,17 +54,37 @@ static void queue_text(struct tunnel *t, char *json)
 	proxy_tunnel_kick(t);
 }
 
+static void list_unlink(struct tunnel *t)
+{
+	/* a tunnel refused at its open was never in the list */
+	if (!t->prev && t->px->tunnels != t)
+		return;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		t->px->tunnels = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
+}
+
+static void list_push_front(struct tunnel *t)
+{
+	t->prev = NULL;
+	t->next = t->px->tunnels;
+	if (t->next)
+		t->next->prev = t;
+	t->px->tunnels = t;
+}
+
 static void tunnel_free(struct tunnel *t)
 {
-	struct tunnel **pp;
+	enum tunnel_key which;
 
 	proxy_usbip_detach(t);
-	for (pp = &t->px->tunnels; *pp; pp = &(*pp)->next) {
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-	}
+	list_unlink(t);
+	for (which = 0; which < TUNNEL_KEYS; which++)
+		proxy_index_del(t->px, which, t);
 	if (t->node_conn)
 		t->node_conn->t = NULL;
 	while (t->ntext)
@@ -182,16 +202,8 @@ static void new_session(char out[CTL_SESSION_HEX + 1])
  * from a number, whatever came and went meanwhile (proxy_usbip.c). */
 static void move_to_front(struct tunnel *t)
 {
-	struct tunnel **pp;
-
-	for (pp = &t->px->tunnels; *pp; pp = &(*pp)->next) {
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-	}
-	t->next = t->px->tunnels;
-	t->px->tunnels = t;
+	list_unlink(t);
+	list_push_front(t);
 	t->list_seq = ++t->px->list_seq;
 }
 
@@ -221,10 +233,9 @@ static void replace_older(struct tunnel *t)
 	char why[CERTID_MAX + 48];
 
 	snprintf(why, sizeof(why), "replaced by a newer connection of %s", t->node);
-	for (u = t->px->tunnels; u; u = next) {
-		next = u->next;
-		if (u == t || !u->exported || u->closing || strcmp(u->node, t->node) != 0 ||
-		    strcmp(u->busid, t->busid) != 0)
+	for (u = proxy_index_first(t->px, TUNNEL_BY_ADDRESS, t->busid); u; u = next) {
+		next = proxy_index_next(u, TUNNEL_BY_ADDRESS, t->busid);
+		if (u == t || !u->exported || u->closing || strcmp(u->node, t->node) != 0)
 			continue;
 		if (u->replacements && now - u->replaced_at <= PROXY_LOOP_SECONDS) {
 			t->replacements = u->replacements + 1;
@@ -339,9 +350,10 @@ static int assign_address(struct tunnel *t)
 		proxy_tunnel_fail(t, "address", "cannot derive this device's address (SHA-256 unavailable)");
 		return by_serial;
 	}
-	for (u = t->px->tunnels; u; u = next) {
-		next = u->next;
-		if (u == t || !u->exported || u->closing || strcmp(u->busid, t->busid) != 0)
+	proxy_index_add(t->px, TUNNEL_BY_ADDRESS, t);
+	for (u = proxy_index_first(t->px, TUNNEL_BY_ADDRESS, t->busid); u; u = next) {
+		next = proxy_index_next(u, TUNNEL_BY_ADDRESS, t->busid);
+		if (u == t || !u->exported || u->closing)
 			continue;
 		if (settle_collision(t, u) < 0)
 			return USBWS_ERR_REFUSED;
@@ -399,8 +411,10 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 		log_info("node %s exported %04x:%04x (its %s) as busid %s, by its %s", t->node, t->dev.id_vendor,
 			 t->dev.id_product, node_busid, t->busid, t->address_by_serial ? "serial" : "port");
 		replace_older(t);
-		if (px->cfg->resume_seconds > 0)
+		if (px->cfg->resume_seconds > 0) {
 			new_session(t->session);
+			proxy_index_add(px, TUNNEL_BY_SESSION, t);
+		}
 		queue_text(t, ctl_welcome(t->node, t->busid, t->session[0] ? t->session : NULL,
 					  (unsigned int)px->cfg->resume_seconds));
 		rc = reply_op(t, USBIP_OP_REP_EXPORT, USBIP_ST_OK);
@@ -481,8 +495,9 @@ static unsigned int node_tunnels(const struct proxy *px, const struct tunnel *se
 	const struct tunnel *t;
 	unsigned int n = 0;
 
-	for (t = px->tunnels; t; t = t->next) {
-		if (t == self || (!t->hello_seen && !t->resume_refused) || strcmp(t->node, self->node) != 0)
+	for (t = proxy_index_first(px, TUNNEL_BY_NODE, self->node); t;
+	     t = proxy_index_next(t, TUNNEL_BY_NODE, self->node)) {
+		if (t == self || (!t->hello_seen && !t->resume_refused))
 			continue;
 		if (t->exported && !t->closing && busid[0] && strcmp(t->node_busid, busid) == 0)
 			continue;
@@ -516,8 +531,9 @@ static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
 	char why[320];
 	int rc;
 
-	for (old = t->px->tunnels; old; old = old->next)
-		if (old != t && old->session[0] && strcmp(old->session, msg->session) == 0 && !old->closing)
+	for (old = proxy_index_first(t->px, TUNNEL_BY_SESSION, msg->session); old;
+	     old = proxy_index_next(old, TUNNEL_BY_SESSION, msg->session))
+		if (old != t && !old->closing)
 			break;
 	/* a session is its identity's alone; the node is told what it would
 	 * be told of a session that does not exist, the log says more */
@@ -890,8 +906,8 @@ static void tunnel_open(struct node_conn *c, struct lws *wsi)
 	/* the window, plus one more read from the importer */
 	ring_init(&t->tx, LWS_PRE, px->cfg->resume_window + 2 * PROXY_RX_CHUNK);
 	buf_init(&t->text_in, 0, USBWS_CTL_MAX);
-	t->next = px->tunnels;
-	px->tunnels = t;
+	list_push_front(t);
+	proxy_index_add(px, TUNNEL_BY_NODE, t);
 	log_debug("TLS client %s connected", t->node);
 	return;
 refuse:

@@ -26,8 +26,9 @@ struct tunnel *proxy_usbip_find_busid(struct proxy *px, const char *busid)
 {
 	struct tunnel *t;
 
-	for (t = px->tunnels; t; t = t->next)
-		if (t->exported && !t->closing && strcmp(t->busid, busid) == 0)
+	for (t = proxy_index_first(px, TUNNEL_BY_ADDRESS, busid); t;
+	     t = proxy_index_next(t, TUNNEL_BY_ADDRESS, busid))
+		if (t->exported && !t->closing)
 			return t;
 	return NULL;
 }
