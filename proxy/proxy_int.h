@@ -104,20 +104,24 @@ struct tunnel_index {
 };
 
 struct tunnel {
-	struct tunnel *next, *prev;           /* px->tunnels: exported ones newest first */
+	/* first, together: what proxy_tunnel_tick reads of every tunnel every
+	 * second (two cache lines, not one for each field) */
+	struct tunnel *next;              /* px->tunnels: exported ones newest first */
+	struct lws *wsi;                  /* NULL while parked */
+	int64_t last_rx_ms, last_ping_ms; /* monotonic_ms() */
+	time_t parked_since;
+	int ping_due;
+	int ack_due;
+	int trim_due;            /* data moved: the tick may free what drained */
+	struct resume_stream rs; /* tx keeps what the node has not acknowledged */
+	char session[CTL_SESSION_HEX + 1];
+	struct tunnel *prev;
 	struct tunnel *key_next[TUNNEL_KEYS]; /* proxy_index.c's chains */
 	uint32_t key_hash[TUNNEL_KEYS];
 	uint8_t key_filed[TUNNEL_KEYS];
 	struct proxy *px;
-	struct lws *wsi;                  /* NULL while parked */
-	struct node_conn *node_conn;      /* its live connection; NULL while parked */
-	char session[CTL_SESSION_HEX + 1];
-	struct resume_stream rs;          /* tx keeps what the node has not acknowledged */
-	time_t parked_since;
-	int64_t last_rx_ms, last_ping_ms;  /* monotonic_ms() */
-	int ping_due;
-	int peer_closed;                  /* the node closed on purpose: it is not coming back */
-	int ack_due;
+	struct node_conn *node_conn; /* its live connection; NULL while parked */
+	int peer_closed;             /* the node closed on purpose: it is not coming back */
 	uint64_t resumes;
 	char node[CERTID_MAX + 1];        /* the identity from the certificate (certid.h), whole */
 	X509 *cert;                       /* the live connection's certificate and chain, for */

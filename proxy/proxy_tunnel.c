@@ -40,6 +40,8 @@
 
 void proxy_tunnel_kick(struct tunnel *t)
 {
+	/* whatever is written may drain, and its buffer go */
+	t->trim_due = 1;
 	if (t->wsi)
 		lws_callback_on_writable(t->wsi);
 }
@@ -451,6 +453,8 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 	struct ring discard;
 	int rc;
 
+	t->trim_due = 1;
+
 	if (!t->hello_seen) {
 		proxy_tunnel_fail(t, "protocol", "USB/IP data before the hello message");
 		return;
@@ -684,6 +688,7 @@ static void node_text(struct node_conn *c, const void *in, size_t len, int final
 		if (!t->session[0])
 			return;
 		rc = resume_acked(&t->rs, &t->tx, msg.received);
+		t->trim_due = 1;
 		if (rc < 0) {
 			snprintf(why, sizeof(why), "acknowledged byte %llu: %s", (unsigned long long)msg.received,
 				 usbws_strerror(rc));
@@ -975,9 +980,13 @@ void proxy_tunnel_tick(struct proxy *px)
 	for (t = px->tunnels; t; t = next) {
 		next = t->next;
 		/* a drained buffer is not kept: idle tunnels are most of a
-		 * fleet, and a busy one grows it back at once */
-		ring_trim(&t->tx);
-		usbip_validator_trim(t->validator);
+		 * fleet, and a busy one grows it back at once; one that stayed
+		 * idle is not looked at again */
+		if (t->trim_due) {
+			ring_trim(&t->tx);
+			usbip_validator_trim(t->validator);
+			t->trim_due = ring_allocated(&t->tx) || usbip_validator_table_slots(t->validator);
+		}
 		if (!t->wsi) {
 			if (now - t->parked_since >= cfg->resume_seconds) {
 				log_warn("node %s did not resume within %d s; detaching busid %s", t->node,
