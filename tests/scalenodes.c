@@ -14,15 +14,16 @@
  *   scalenodes --connect 127.0.0.1:PORT --ca-cert ca.pem --ca-key ca.key
  *              --nodes N [--sources K] [--max-inflight C] [--ping-interval S]
  *              [--ping-timeout S] [--backoff-max S] [--connect-timeout S]
- *              [--batched]
  *
  * Until every node has been up once (the ramp), at most C handshakes are
  * under way, so the rate is the proxy's, not its admission's; after that,
  * each node reconnects on its own timing, uncapped.  Sources: connections
  * come from K addresses, 127.1.0.1 on (the proxy admits per source), with
- * IP_BIND_ADDRESS_NO_PORT so the ports spread too.  Pings: each node
- * pings every S seconds on its own phase, the first at a random point of
- * its first interval (--batched: all on the same wall-clock beat).
+ * IP_BIND_ADDRESS_NO_PORT so the ports spread too.  Pings as usbws
+ * connect's (usbws/node.c keepalive): a node pings when it has heard
+ * nothing for S seconds plus a quarter of the rest of the timeout, so a
+ * pinging proxy keeps it quiet; each node's clock starts at its own
+ * connect.
  *
  * Lines on stdout:
  *   ready nodes=N certs_ms=T                     certificates made
@@ -103,7 +104,7 @@ struct snode {
 	size_t rep_len;
 	uint64_t received; /* the proxy's stream bytes of this session */
 	uint64_t ack_sent;
-	int64_t connect_by, last_rx, next_ping, ack_at;
+	int64_t connect_by, last_rx, last_ping, ack_at;
 	int64_t deadline;
 	size_t heap_at;          /* 1 + index in the timer heap; 0: not in it */
 	int queued;              /* in the ramp's queue */
@@ -123,7 +124,6 @@ static struct {
 	unsigned int sources;
 	unsigned int max_inflight;
 	int64_t ping_ms, ping_timeout_ms, connect_timeout_ms;
-	int batched;
 	struct sockaddr_in proxy;
 	SSL_CTX *ctx;
 	X509 **certs;
@@ -457,21 +457,22 @@ static int queue_export(struct snode *n)
 	return queue_frame(n, WS_OP_BINARY, g.export_req, sizeof(g.export_req));
 }
 
-static int64_t first_ping(int64_t now)
+/* When a quiet link gets the node's ping, as in usbws/node.c. */
+static int64_t ping_due(const struct snode *n)
 {
+	int64_t quiet = g.ping_ms + (g.ping_timeout_ms - g.ping_ms) / 4;
+
 	if (!g.ping_ms)
 		return INT64_MAX;
-	if (g.batched)
-		return (now / g.ping_ms + 1) * g.ping_ms;
-	return now + (int64_t)(rnd32() % (uint64_t)g.ping_ms);
+	return (n->last_rx > n->last_ping ? n->last_rx : n->last_ping) + quiet;
 }
 
 static void arm_open(struct snode *n)
 {
 	int64_t when = n->last_rx + g.ping_timeout_ms;
 
-	if (g.ping_ms && n->next_ping < when)
-		when = n->next_ping;
+	if (ping_due(n) < when)
+		when = ping_due(n);
 	if (n->ack_at && n->ack_at < when)
 		when = n->ack_at;
 	timer_set(n, when);
@@ -517,7 +518,7 @@ static int ws_open(struct snode *n)
 
 	n->phase = PH_OPEN;
 	n->last_rx = now;
-	n->next_ping = first_ping(now);
+	n->last_ping = now;
 	n->ack_at = 0;
 	buf_free(&n->head);
 	wsframe_parser_init(&n->wp, 0, OUT_MAX);
@@ -847,10 +848,8 @@ static void on_timer(struct snode *n, int64_t now)
 			return;
 		}
 		link_tick(&n->link, now);
-		if (g.ping_ms && now >= n->next_ping) {
-			n->next_ping += g.ping_ms;
-			if (n->next_ping <= now)
-				n->next_ping = now + g.ping_ms;
+		if (now >= ping_due(n)) {
+			n->last_ping = now;
 			queue_frame(n, WS_OP_PING, NULL, 0);
 		}
 		if (n->ack_at && now >= n->ack_at) {
@@ -1001,7 +1000,6 @@ int main(int argc, char **argv)
 		{ "ping-timeout", required_argument, NULL, 't' },
 		{ "backoff-max", required_argument, NULL, 'b' },
 		{ "connect-timeout", required_argument, NULL, 'T' },
-		{ "batched", no_argument, NULL, 'B' },
 		{ 0 },
 	};
 	const char *target = NULL, *ca = NULL, *ca_key = NULL;
@@ -1026,7 +1024,6 @@ int main(int argc, char **argv)
 		case 't': g.ping_timeout_ms = 1000LL * number("ping-timeout", optarg, 1, 3600); break;
 		case 'b': backoff_max = number("backoff-max", optarg, 1, 3600); break;
 		case 'T': g.connect_timeout_ms = 1000LL * number("connect-timeout", optarg, 1, 3600); break;
-		case 'B': g.batched = 1; break;
 		default: return 1;
 		}
 	}
@@ -1034,7 +1031,7 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"usage: scalenodes --connect IP:PORT --ca-cert F --ca-key F --nodes N [--sources K] "
 			"[--max-inflight C] [--ping-interval S] [--ping-timeout S] [--backoff-max S] "
-			"[--connect-timeout S] [--batched]\n");
+			"[--connect-timeout S]\n");
 		return 1;
 	}
 	snprintf(host, sizeof(host), "%s", target);
