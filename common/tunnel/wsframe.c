@@ -18,23 +18,7 @@ void wsframe_parser_init(struct ws_parser *p, int expect_masked, uint64_t max_fr
 
 void wsframe_mask(uint8_t *buf, size_t len, const uint8_t mask[4], uint64_t offset)
 {
-	uint8_t m[8];
-	uint64_t w;
-	size_t i = 0, k;
-
-	for (k = 0; k < 8; k++)
-		m[k] = mask[(offset + k) & 3];
-	memcpy(&w, m, 8);
-	/* eight bytes at a time: the rotation of the mask repeats every 4 */
-	for (; i + 8 <= len; i += 8) {
-		uint64_t v;
-
-		memcpy(&v, buf + i, 8);
-		v ^= w;
-		memcpy(buf + i, &v, 8);
-	}
-	for (; i < len; i++)
-		buf[i] ^= m[i & 7];
+	wsframe_mask_copy(buf, buf, len, mask, offset);
 }
 
 void wsframe_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask[4], uint64_t offset)
@@ -46,6 +30,8 @@ void wsframe_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8
 	for (k = 0; k < 8; k++)
 		m[k] = mask[(offset + k) & 3];
 	memcpy(&w, m, 8);
+	/* eight bytes at a time: the rotation of the mask repeats every 4;
+	 * dst may be src, as each word is read before it is written */
 	for (; i + 8 <= len; i += 8) {
 		uint64_t v;
 
