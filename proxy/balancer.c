@@ -28,6 +28,13 @@ int balancer_parse_net(const char *spec, struct balancer_net *out, char *why, si
 		out->family = AF_INET;
 		max = 32;
 	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
+		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+		/* a peer at such an address is matched as the IPv4 one it is */
+		if (memcmp(out->addr, mapped, sizeof(mapped)) == 0)
+			return usbws_why(why, why_cap, USBWS_ERR_INVAL,
+					 "'%s' is an IPv4 address written as IPv6: give it as %u.%u.%u.%u", addr,
+					 out->addr[12], out->addr[13], out->addr[14], out->addr[15]);
 		out->family = AF_INET6;
 		max = 128;
 	} else {

@@ -779,7 +779,9 @@ static int write_queued(struct tunnel *t)
 		/* sent in place: lws writes the frame header into the LWS_PRE
 		 * bytes in front of the span (the ring's headroom, or ring
 		 * bytes that may be kept for a resend) and has copied whatever
-		 * it keeps by the time it returns, so they are put back */
+		 * it keeps by the time it returns, so they are put back (lws
+		 * 4.1's lws_write never closes or frees the connection inside
+		 * the call, so tx is still there) */
 		memcpy(saved, span - LWS_PRE, LWS_PRE);
 		/* counted before the write: a write that fails may still have
 		 * put part of the frame on the wire, and the node counts what
@@ -905,6 +907,10 @@ static void tunnel_open(struct node_conn *c, struct lws *wsi)
 	t->chain = chain ? X509_chain_up_ref(chain) : NULL;
 	usbip_limits_default(&validator_config.limits);
 	t->validator = usbip_validator_new(&validator_config);
+	if (!t->validator) {
+		log_warn("node %s: out of memory for its URB firewall; refusing the connection", t->node);
+		goto refuse;
+	}
 	usbip_framer_init(&t->from_node, USBIP_FLOW_FROM_DEVICE, t->validator);
 	usbip_framer_init(&t->to_node, USBIP_FLOW_TO_DEVICE, t->validator);
 	usbip_framer_start_urb_phase(&t->to_node);
@@ -917,6 +923,7 @@ static void tunnel_open(struct node_conn *c, struct lws *wsi)
 	return;
 refuse:
 	X509_free(t->cert);
+	sk_X509_pop_free(t->chain, X509_free);
 	free(t);
 	c->t = NULL;
 }
@@ -986,6 +993,10 @@ void proxy_tunnel_tick(struct proxy *px)
 			ring_trim(&t->tx);
 			usbip_validator_trim(t->validator);
 			t->trim_due = ring_allocated(&t->tx) || usbip_validator_table_slots(t->validator);
+			if (t->imp) {
+				ring_trim(&t->imp->out);
+				t->trim_due |= ring_allocated(&t->imp->out) != 0;
+			}
 		}
 		if (!t->wsi) {
 			if (now - t->parked_since >= cfg->resume_seconds) {

@@ -38,6 +38,8 @@ static void test_parse_net(void **state)
 		{ "junk after the prefix", "10.0.0.0/8x", USBWS_ERR_INVAL, 0, 0, "must be 0 to 32" },
 		{ "host bits set", "10.1.2.3/8", USBWS_ERR_INVAL, 0, 0, "has bits set past the /8 prefix" },
 		{ "IPv6 host bits set", "fd00::1/64", USBWS_ERR_INVAL, 0, 0, "has bits set past the /64 prefix" },
+		{ "IPv4-mapped IPv6", "::ffff:10.0.0.5", USBWS_ERR_INVAL, 0, 0,
+		  "'::ffff:10.0.0.5' is an IPv4 address written as IPv6: give it as 10.0.0.5" },
 		{ "port given", "127.0.0.1:80", USBWS_ERR_INVAL, 0, 0, "is not a numeric IPv4 or IPv6 address" },
 	};
 	struct balancer_net net;
