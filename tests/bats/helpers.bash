@@ -99,6 +99,9 @@ re() { printf '%s' "$1" | sed 's/[][\.*^$()+?{}|/]/\\&/g'; }
 start_proxy() {
 	local log=$1 name=${2:-server}
 	shift $(($# < 2 ? $# : 2))
+	# emptied here, as start_node does: a reused log must not show the last
+	# proxy's line before this one has even started
+	: >"$log"
 	prlimit --nofile="${NOFILE:-$(ulimit -Sn):$(ulimit -Hn)}" "$(PROXY_BIN)" \
 		--listen "${PROXY_LISTEN:-127.0.0.1:0}" --usbip-listen "${PROXY_USBIP_LISTEN:-127.0.0.1:0}" \
 		--cert "$PKI/$name.pem" --key "$PKI/$name.key" --ca "$PKI/ca.pem" "$@" 2>"$log" &
