@@ -10,6 +10,9 @@
 
 #include "base/usbws_err.h"
 
+/* ::ffff:a.b.c.d, an IPv4 peer on an IPv6 socket */
+static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
 int balancer_parse_net(const char *spec, struct balancer_net *out, char *why, size_t why_cap)
 {
 	char addr[INET6_ADDRSTRLEN + 1];
@@ -28,10 +31,8 @@ int balancer_parse_net(const char *spec, struct balancer_net *out, char *why, si
 		out->family = AF_INET;
 		max = 32;
 	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
-		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 		/* a peer at such an address is matched as the IPv4 one it is */
-		if (memcmp(out->addr, mapped, sizeof(mapped)) == 0)
+		if (memcmp(out->addr, v4mapped_prefix, sizeof(v4mapped_prefix)) == 0)
 			return usbws_why(why, why_cap, USBWS_ERR_INVAL,
 					 "'%s' is an IPv4 address written as IPv6: give it as %u.%u.%u.%u", addr,
 					 out->addr[12], out->addr[13], out->addr[14], out->addr[15]);
@@ -74,7 +75,6 @@ static int net_matches(const struct balancer_net *net, int family, const uint8_t
 
 int balancer_trusted(const struct balancer_net *nets, size_t n, const struct sockaddr *sa, socklen_t len)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	const uint8_t *addr;
 	int family = sa->sa_family;
 	size_t i;
@@ -83,9 +83,9 @@ int balancer_trusted(const struct balancer_net *nets, size_t n, const struct soc
 		addr = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
 	} else if (family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
 		addr = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-		if (memcmp(addr, mapped, sizeof(mapped)) == 0) {
+		if (memcmp(addr, v4mapped_prefix, sizeof(v4mapped_prefix)) == 0) {
 			family = AF_INET;
-			addr += sizeof(mapped);
+			addr += sizeof(v4mapped_prefix);
 		}
 	} else {
 		return 0;
