@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/monoclock.h"
 #include "base/privdrop.h"
 #include "base/usbws_err.h"
 #include "lwslog.h"
@@ -257,6 +258,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 
 	memset(&px, 0, sizeof(px));
 	px.cfg = cfg;
+	px.wheel_second = monotonic_ms() / 1000;
 	proxy_listen_raise_fd_limit();
 	lwslog_init(cfg->verbose);
 	memset(&info, 0, sizeof(info));

@@ -38,10 +38,49 @@
 #include "base/usbws_err.h"
 #include "tunnel/wsframe.h"
 
+/* Data moved: the next tick sends the acknowledgement it may call for,
+ * and frees what has drained. */
+static void tunnel_busy(struct tunnel *t)
+{
+	if (lws_dll2_is_detached(&t->busy))
+		lws_dll2_add_tail(&t->busy, &t->px->busy);
+}
+
+/* Files t under the second its next timer falls in: the end of its
+ * resume time while parked, else its keepalive timeout or its next ping.
+ * Never under a second the tick has served; a live tunnel without
+ * keepalive has no timer. */
+static void tunnel_file(struct tunnel *t)
+{
+	const struct proxy_config *cfg = t->px->cfg;
+	int64_t due, ping;
+
+	if (!t->wsi) {
+		due = (t->parked_since + cfg->resume_seconds) * 1000 - time(NULL) * 1000 + monotonic_ms();
+	} else if (cfg->ping_interval) {
+		due = t->last_rx_ms + (int64_t)cfg->ping_timeout * 1000;
+		ping = (t->last_rx_ms > t->last_ping_ms ? t->last_rx_ms : t->last_ping_ms) +
+			(int64_t)cfg->ping_interval * 1000 - 500;
+		if (ping < due)
+			due = ping;
+	} else {
+		lws_dll2_remove(&t->wheel);
+		return;
+	}
+	due /= 1000;
+	if (due <= t->px->wheel_second)
+		due = t->px->wheel_second + 1;
+	/* the slot being served is never the one filed into */
+	if (due > t->px->wheel_second + PROXY_WHEEL_SLOTS - 1)
+		due = t->px->wheel_second + PROXY_WHEEL_SLOTS - 1;
+	lws_dll2_remove(&t->wheel);
+	lws_dll2_add_tail(&t->wheel, &t->px->wheel[due % PROXY_WHEEL_SLOTS]);
+}
+
 void proxy_tunnel_kick(struct tunnel *t)
 {
 	/* whatever is written may drain, and its buffer go */
-	t->trim_due = 1;
+	tunnel_busy(t);
 	if (t->wsi)
 		lws_callback_on_writable(t->wsi);
 }
@@ -85,6 +124,8 @@ static void tunnel_free(struct tunnel *t)
 
 	proxy_usbip_detach(t);
 	list_unlink(t);
+	lws_dll2_remove(&t->busy);
+	lws_dll2_remove(&t->wheel);
 	for (which = 0; which < TUNNEL_KEYS; which++)
 		proxy_index_del(t->px, which, t);
 	if (t->node_conn)
@@ -453,7 +494,7 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 	struct ring discard;
 	int rc;
 
-	t->trim_due = 1;
+	tunnel_busy(t);
 
 	if (!t->hello_seen) {
 		proxy_tunnel_fail(t, "protocol", "USB/IP data before the hello message");
@@ -588,6 +629,7 @@ static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
 	old->node_conn = c;
 	old->parked_since = 0;
 	old->last_rx_ms = old->last_ping_ms = monotonic_ms();
+	tunnel_file(old);
 	old->connected_since = t->connected_since;
 	memcpy(old->peer, t->peer, sizeof(old->peer));
 	old->resumes++;
@@ -688,7 +730,7 @@ static void node_text(struct node_conn *c, const void *in, size_t len, int final
 		if (!t->session[0])
 			return;
 		rc = resume_acked(&t->rs, &t->tx, msg.received);
-		t->trim_due = 1;
+		tunnel_busy(t);
 		if (rc < 0) {
 			snprintf(why, sizeof(why), "acknowledged byte %llu: %s", (unsigned long long)msg.received,
 				 usbws_strerror(rc));
@@ -918,6 +960,7 @@ static void tunnel_open(struct node_conn *c, struct lws *wsi)
 	ring_init(&t->tx, LWS_PRE, px->cfg->resume_window + 2 * PROXY_RX_CHUNK);
 	buf_init(&t->text_in, 0, USBWS_CTL_MAX);
 	list_push_front(t);
+	tunnel_file(t);
 	proxy_index_add(px, TUNNEL_BY_NODE, t);
 	log_debug("TLS client %s connected", t->node);
 	return;
@@ -964,6 +1007,7 @@ static void tunnel_closed(struct node_conn *c)
 	if (t->exported && t->session[0] && !t->closing && !t->peer_closed && !t->px->stopping) {
 		t->parked_since = time(NULL);
 		t->ack_due = t->ping_due = 0;
+		tunnel_file(t);
 		log_warn("node %s: connection lost; keeping busid %s%s for %d s for it to resume", t->node,
 			 t->busid, t->imp ? " and its importer" : "", t->px->cfg->resume_seconds);
 		return;
@@ -973,61 +1017,116 @@ static void tunnel_closed(struct node_conn *c)
 	tunnel_free(t);
 }
 
+/* Frees what drained, and asks for the acknowledgement the node's data
+ * calls for.  Returns 1 while t should stay busy. */
+static int tunnel_trim(struct tunnel *t)
+{
+	int busy;
+
+	if (t->wsi && t->session[0] && resume_ack_due(&t->rs, 1)) {
+		t->ack_due = 1;
+		proxy_tunnel_kick(t);
+	}
+	/* a drained buffer is not kept: idle tunnels are most of a fleet,
+	 * and a busy one grows it back at once */
+	ring_trim(&t->tx);
+	usbip_validator_trim(t->validator);
+	busy = t->ack_due || ring_allocated(&t->tx) || usbip_validator_table_slots(t->validator);
+	if (t->imp) {
+		ring_trim(&t->imp->out);
+		busy |= ring_allocated(&t->imp->out) != 0;
+	}
+	return busy;
+}
+
+/* A quiet link gets its ping at once when nothing else waits to go out:
+ * asking lws for a writable callback instead costs two epoll_ctl calls a
+ * ping, most of an idle fleet's system time. */
+static void tunnel_ping(struct tunnel *t)
+{
+	uint8_t frame[LWS_PRE + 8];
+
+	if (t->ntext || t->text_off || t->ack_due || t->closing || resume_unsent(&t->rs, &t->tx) ||
+	    lws_partial_buffered(t->wsi)) {
+		t->ping_due = 1;
+		proxy_tunnel_kick(t);
+		return;
+	}
+	memcpy(frame + LWS_PRE, "usbws", 5);
+	if (lws_write(t->wsi, frame + LWS_PRE, 5, LWS_WRITE_PING) < 5)
+		lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* What falls due of t, filed under this second: its resume time ends, its
+ * keepalive times out, or it needs a ping.  Returns 0, or -1 when t is
+ * gone. */
+static int tunnel_due(struct tunnel *t, time_t now, int64_t now_ms)
+{
+	const struct proxy_config *cfg = t->px->cfg;
+
+	if (!t->wsi) {
+		if (now - t->parked_since < cfg->resume_seconds)
+			return 0;
+		log_warn("node %s did not resume within %d s; detaching busid %s", t->node, cfg->resume_seconds,
+			 t->busid);
+		tunnel_free(t);
+		return -1;
+	}
+	if (!cfg->ping_interval)
+		return 0;
+	/* in milliseconds: whole seconds would let a 3 s timeout fire after
+	 * 2 s of silence */
+	if (now_ms - t->last_rx_ms >= (int64_t)cfg->ping_timeout * 1000) {
+		log_warn("node %s: nothing heard for %ld s (keepalive timeout); dropping its connection", t->node,
+			 (long)((now_ms - t->last_rx_ms) / 1000));
+		t->last_rx_ms = now_ms;
+		lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return 0;
+	}
+	/* only a quiet link needs a ping, and a busy one is not quiet; the
+	 * tick comes once a second: half a tick early is on time */
+	if (now_ms - (t->last_rx_ms > t->last_ping_ms ? t->last_rx_ms : t->last_ping_ms) + 500 >=
+	    (int64_t)cfg->ping_interval * 1000) {
+		t->last_ping_ms = now_ms;
+		tunnel_ping(t);
+	}
+	return 0;
+}
+
 void proxy_tunnel_tick(struct proxy *px)
 {
-	const struct proxy_config *cfg = px->cfg;
 	time_t now = time(NULL);
-	int64_t now_ms = monotonic_ms();
-	struct tunnel *t, *next;
-	unsigned int hidden;
+	int64_t now_ms = monotonic_ms(), second;
+	struct tunnel *t;
+	unsigned int hidden, slots;
 
 	if ((hidden = log_limit_flush(&tls_refusals, now_ms)))
 		log_warn("refused %u more TLS handshakes or upgrades in the last %d s", hidden,
 			 LOG_LIMIT_WINDOW_MS / 1000);
-	for (t = px->tunnels; t; t = next) {
-		next = t->next;
-		/* a drained buffer is not kept: idle tunnels are most of a
-		 * fleet, and a busy one grows it back at once; one that stayed
-		 * idle is not looked at again */
-		if (t->trim_due) {
-			ring_trim(&t->tx);
-			usbip_validator_trim(t->validator);
-			t->trim_due = ring_allocated(&t->tx) || usbip_validator_table_slots(t->validator);
-			if (t->imp) {
-				ring_trim(&t->imp->out);
-				t->trim_due |= ring_allocated(&t->imp->out) != 0;
-			}
-		}
-		if (!t->wsi) {
-			if (now - t->parked_since >= cfg->resume_seconds) {
-				log_warn("node %s did not resume within %d s; detaching busid %s", t->node,
-					 cfg->resume_seconds, t->busid);
-				tunnel_free(t);
-			}
-			continue;
-		}
-		/* in milliseconds: whole seconds would let a 3 s timeout fire
-		 * after 2 s of silence */
-		if (cfg->ping_interval && now_ms - t->last_rx_ms >= (int64_t)cfg->ping_timeout * 1000) {
-			log_warn("node %s: nothing heard for %ld s (keepalive timeout); dropping its connection",
-				 t->node, (long)((now_ms - t->last_rx_ms) / 1000));
-			t->last_rx_ms = now_ms;
-			lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-			continue;
-		}
-		/* only a quiet link needs a ping, and a busy one is not quiet;
-		 * the tick comes once a second: half a tick early is on time */
-		if (cfg->ping_interval &&
-		    now_ms - (t->last_rx_ms > t->last_ping_ms ? t->last_rx_ms : t->last_ping_ms) + 500 >=
-			    (int64_t)cfg->ping_interval * 1000) {
-			t->last_ping_ms = now_ms;
-			t->ping_due = 1;
-		}
-		if (resume_ack_due(&t->rs, 1) && t->session[0])
-			t->ack_due = 1;
-		if (t->ping_due || t->ack_due)
-			proxy_tunnel_kick(t);
+	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&px->busy))
+	{
+		t = lws_container_of(d, struct tunnel, busy);
+		if (!tunnel_trim(t))
+			lws_dll2_remove(&t->busy);
 	}
+	lws_end_foreach_dll_safe(d, d1);
+
+	/* every second since the last tick, should the loop have stalled */
+	slots = 0;
+	for (second = px->wheel_second + 1; second <= now_ms / 1000 && slots < PROXY_WHEEL_SLOTS;
+	     second++, slots++) {
+		lws_dll2_owner_t *slot = &px->wheel[second % PROXY_WHEEL_SLOTS];
+
+		/* what is filed again goes to a later slot (tunnel_file) */
+		px->wheel_second = second;
+		while (slot->head) {
+			t = lws_container_of(slot->head, struct tunnel, wheel);
+			lws_dll2_remove(&t->wheel);
+			if (tunnel_due(t, now, now_ms) == 0)
+				tunnel_file(t);
+		}
+	}
+	px->wheel_second = now_ms / 1000;
 }
 
 unsigned int proxy_tunnel_revoke(struct proxy *px, X509_STORE *store)
