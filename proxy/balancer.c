@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/usbws_err.h"
 
 /* ::ffff:a.b.c.d, an IPv4 peer on an IPv6 socket */
@@ -15,7 +16,7 @@ static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
 
 int balancer_parse_net(const char *spec, struct balancer_net *out, char *why, size_t why_cap)
 {
-	char addr[INET6_ADDRSTRLEN + 1];
+	char addr[INET6_ADDRSTRLEN + 1], shown[INET6_ADDRSTRLEN + 16];
 	const char *slash = strchr(spec, '/');
 	size_t addr_len = slash ? (size_t)(slash - spec) : strlen(spec);
 	unsigned int max, bit;
@@ -23,8 +24,10 @@ int balancer_parse_net(const char *spec, struct balancer_net *out, char *why, si
 	long prefix;
 
 	memset(out, 0, sizeof(*out));
+	/* what the refusals quote: an argument can hold any byte */
+	log_printable(shown, sizeof(shown), spec, strlen(spec));
 	if (addr_len == 0 || addr_len >= sizeof(addr))
-		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "'%s' is not an address, or ADDRESS/PREFIX", spec);
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "'%s' is not an address, or ADDRESS/PREFIX", shown);
 	memcpy(addr, spec, addr_len);
 	addr[addr_len] = 0;
 	if (inet_pton(AF_INET, addr, out->addr) == 1) {
@@ -39,26 +42,27 @@ int balancer_parse_net(const char *spec, struct balancer_net *out, char *why, si
 		out->family = AF_INET6;
 		max = 128;
 	} else {
+		log_printable(shown, sizeof(shown), addr, addr_len);
 		return usbws_why(why, why_cap, USBWS_ERR_INVAL,
 				 "'%s' is not a numeric IPv4 or IPv6 address (names are not taken: a lookup could "
 				 "change whom the proxy believes)",
-				 addr);
+				 shown);
 	}
 	out->prefix = max;
 	if (!slash)
 		return 0;
 	if (slash[1] < '0' || slash[1] > '9')
-		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "'%s': the prefix length is not a number", spec);
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "'%s': the prefix length is not a number", shown);
 	prefix = strtol(slash + 1, &end, 10);
 	if (*end || prefix > (long)max)
-		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "'%s': the prefix length must be 0 to %u", spec,
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "'%s': the prefix length must be 0 to %u", shown,
 				 max);
 	out->prefix = (unsigned int)prefix;
 	/* 10.1.2.3/8 is more likely a slip than a way to say 10.0.0.0/8 */
 	for (bit = out->prefix; bit < max; bit++)
 		if (out->addr[bit / 8] & (0x80 >> (bit % 8)))
 			return usbws_why(why, why_cap, USBWS_ERR_INVAL,
-					 "'%s': the address has bits set past the /%u prefix", spec, out->prefix);
+					 "'%s': the address has bits set past the /%u prefix", shown, out->prefix);
 	return 0;
 }
 

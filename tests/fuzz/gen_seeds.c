@@ -4,11 +4,14 @@
  * every kind and the sample session, each control message type as the
  * ctl_* builders write it, vhci_hcd status text as the 6.1 kernel prints
  * it, real usb.ids lines, policy files as usbws-proxy.policy(5) shows
- * them, laid out as each target reads its input.  libFuzzer grows the
+ * them, a certificate header and forwarded addresses as HAProxy sends them,
+ * laid out as each target reads its input.  libFuzzer grows the
  * corpus from these; `make fuzz-seeds` regenerates them.
  */
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +176,47 @@ static void policy_seeds(void)
 			   "alow node=gw-2\n");
 }
 
+/* A certificate as the balancer's header carries it (base64 of its DER):
+ * made afresh, self-signed, its key thrown away. */
+static char *balancer_cert_value(void)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *cert = X509_new();
+	unsigned char *der = NULL;
+	char *value = NULL;
+	int len = -1;
+
+	if (key && cert && X509_set_version(cert, 2) && ASN1_INTEGER_set(X509_get_serialNumber(cert), 17) &&
+	    X509_gmtime_adj(X509_getm_notBefore(cert), 0) && X509_gmtime_adj(X509_getm_notAfter(cert), 86400) &&
+	    X509_set_pubkey(cert, key) &&
+	    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+				       (const unsigned char *)"gw-17", -1, -1, 0) &&
+	    X509_set_issuer_name(cert, X509_get_subject_name(cert)) && X509_sign(cert, key, EVP_sha256()))
+		len = i2d_X509(cert, &der);
+	if (len > 0 && (value = malloc((size_t)len / 3 * 4 + 8)))
+		EVP_EncodeBlock((unsigned char *)value, der, len);
+	OPENSSL_free(der);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return value;
+}
+
+/* balancer: selector 0 the certificate header, 1 X-Forwarded-For, 2 a
+ * --trusted-balancer net */
+static void balancer_seeds(void)
+{
+	char *cert = balancer_cert_value();
+
+	write_text("balancer", "cert", "\0 ", 2, cert);
+	free(cert);
+	write_text("balancer", "cert-not-base64", "\3", 1, (char *)"MIIB?AAA");
+	write_text("balancer", "forwarded", "\1", 1, (char *)"198.51.100.7, 10.0.0.5");
+	write_text("balancer", "forwarded-v6", "\1", 1, (char *)" 2001:db8::17 ");
+	write_text("balancer", "net", "\2", 1, (char *)"10.0.0.0/8");
+	write_text("balancer", "net-v6", "\5", 1, (char *)"2001:db8:0:17::/64");
+	write_text("balancer", "net-mapped", "\2", 1, (char *)"::ffff:10.1.2.3");
+}
+
 int main(int argc, char **argv)
 {
 	struct selftest_sample_session s;
@@ -198,9 +242,9 @@ int main(int argc, char **argv)
 	mkdir((char *)buf, 0755);
 	snprintf((char *)buf, sizeof(buf), "%s/wsframe", outdir);
 	mkdir((char *)buf, 0755);
-	for (n = 0; n < 5; n++) {
+	for (n = 0; n < 6; n++) {
 		snprintf((char *)buf, sizeof(buf), "%s/%s", outdir,
-			 (const char *[]){ "ctl", "vhci", "usbids", "http", "policy" }[n]);
+			 (const char *[]){ "ctl", "vhci", "usbids", "http", "policy", "balancer" }[n]);
 		mkdir((char *)buf, 0755);
 	}
 	memset(data, 0x5a, sizeof(data));
@@ -261,5 +305,6 @@ int main(int argc, char **argv)
 	usbids_seeds();
 	http_seeds();
 	policy_seeds();
+	balancer_seeds();
 	return 0;
 }

@@ -41,6 +41,11 @@ static void test_parse_net(void **state)
 		{ "IPv4-mapped IPv6", "::ffff:10.0.0.5", USBWS_ERR_INVAL, 0, 0,
 		  "'::ffff:10.0.0.5' is an IPv4 address written as IPv6: give it as 10.0.0.5" },
 		{ "port given", "127.0.0.1:80", USBWS_ERR_INVAL, 0, 0, "is not a numeric IPv4 or IPv6 address" },
+		/* found by fuzz_balancer: a refusal quoted control characters */
+		{ "control characters", "10.0.0.0\x1b[2J/8", USBWS_ERR_INVAL, 0, 0,
+		  "'10.0.0.0?[2J' is not a numeric IPv4 or IPv6 address" },
+		{ "control characters in the prefix", "10.0.0.0/8\n", USBWS_ERR_INVAL, 0, 0,
+		  "'10.0.0.0/8?': the prefix length must be 0 to 32" },
 	};
 	struct balancer_net net;
 	char why[200];
