@@ -488,7 +488,14 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 	return 0;
 }
 
-static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
+/* Bytes of one frame the importer may wait for: a node's frame (up to
+ * 128 KiB) comes in TLS records of 16 KiB, and one write to the importer
+ * for each record was twice the sends, wakeups and epoll_ctl calls of one
+ * for the frame. */
+#define PROXY_IMPORTER_BATCH (64u << 10)
+
+/* in, len: part of a binary frame; frame_done when it is the last. */
+static void node_binary(struct tunnel *t, const uint8_t *in, size_t len, int frame_done)
 {
 	struct importer *imp = t->imp;
 	struct ring discard;
@@ -524,7 +531,8 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len)
 		return;
 	}
 	if (t->imp) {
-		proxy_usbip_kick(t->imp);
+		if (frame_done || ring_len(&t->imp->out) >= PROXY_IMPORTER_BATCH)
+			proxy_usbip_kick(t->imp);
 		if (ring_len(&t->imp->out) >= PROXY_HIGH_WATER)
 			lws_rx_flow_control(t->wsi, 0);
 	}
@@ -1351,7 +1359,7 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 			return 0;
 		t->last_rx_ms = monotonic_ms();
 		if (lws_frame_is_binary(wsi))
-			node_binary(t, in, len);
+			node_binary(t, in, len, !lws_remaining_packet_payload(wsi));
 		else
 			node_text(c, in, len, lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi));
 		return 0;
