@@ -36,11 +36,15 @@ users() {
 	chmod 0711 "$WORK"
 }
 
-# as USER CMD...: CMD as USER, with USER's groups from /etc/group
+# as USER CMD...: CMD as USER, with USER's groups from /etc/group.  A
+# coverage build's counters go where that user may write them: the build
+# tree's .gcda files are root's, and gcov would complain on stderr.
 as() {
 	local u=$1
 	shift
-	setpriv --reuid "$u" --regid "$(id -g "$u")" --init-groups "$@"
+	mkdir -p "$WORK/gcov/$u"
+	chown "$u" "$WORK/gcov/$u"
+	setpriv --reuid "$u" --regid "$(id -g "$u")" --init-groups env GCOV_PREFIX="$WORK/gcov/$u" "$@"
 }
 
 # shows PATH: mode and group, as stat prints them
