@@ -458,8 +458,9 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 			new_session(t->session);
 			proxy_index_add(px, TUNNEL_BY_SESSION, t);
 		}
-		queue_text(t, ctl_welcome(t->node, t->busid, t->session[0] ? t->session : NULL,
-					  (unsigned int)px->cfg->resume_seconds));
+		queue_text(t,
+			   ctl_welcome(t->node, t->busid, t->session[0] ? t->session : NULL,
+				       (unsigned int)px->cfg->resume_seconds, px->cfg->resume_window));
 		rc = reply_op(t, USBIP_OP_REP_EXPORT, USBIP_ST_OK);
 		/* vhci_hcd sends its first commands once attached: they queue
 		 * behind the reply */
@@ -651,8 +652,9 @@ static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
 	t->node_conn = NULL;
 	tunnel_free(t);
 	c->t = old;
-	queue_text(old, ctl_resumed(old->rs.received));
+	queue_text(old, ctl_resumed(old->rs.received, old->px->cfg->resume_window));
 	old->rs.ack_sent = old->rs.received;
+	resume_peer_window(&old->rs, msg->window);
 	if (old->imp && ring_len(&old->imp->out) >= PROXY_HIGH_WATER)
 		lws_rx_flow_control(old->wsi, 0);
 	proxy_tunnel_kick(old);
@@ -727,6 +729,7 @@ static void node_text(struct node_conn *c, const void *in, size_t len, int final
 		snprintf(t->hello_busid, sizeof(t->hello_busid), "%s", msg.busid);
 		memcpy(t->serial, msg.serial, sizeof(t->serial));
 		t->nifs = msg.nifs;
+		resume_peer_window(&t->rs, msg.window);
 		if (over_tunnel_cap(t, t->hello_busid))
 			return;
 		log_info("node %s connected", t->node);

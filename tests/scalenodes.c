@@ -324,7 +324,7 @@ static void make_hello(void)
 	};
 	struct usbip_usb_interface ifs[1] = { { 0xff, 0, 0 } };
 
-	g.hello = ctl_hello_export(&dev, ifs, NULL);
+	g.hello = ctl_hello_export(&dev, ifs, NULL, 0);
 	if (!g.hello ||
 	    usbip_encode_op_device(g.export_req, sizeof(g.export_req), USBIP_OP_REQ_EXPORT, 0, &dev) !=
 		    (int)sizeof(g.export_req))
@@ -522,7 +522,7 @@ static int ws_open(struct snode *n)
 	buf_free(&n->head);
 	wsframe_parser_init(&n->wp, 0, OUT_MAX);
 	if (link_connected(&n->link, now) == LINK_RESUME)
-		return queue_text(n, ctl_hello_resume(n->link.session, n->received));
+		return queue_text(n, ctl_hello_resume(n->link.session, n->received, 0));
 	return queue_export(n);
 }
 

@@ -322,8 +322,10 @@ static int queue_export(struct node *n)
 	uint8_t req[USBIP_OP_COMMON_SIZE + USBIP_USB_DEVICE_SIZE];
 	int len = usbip_encode_op_device(req, sizeof(req), USBIP_OP_REQ_EXPORT, 0, x->ops->info(x));
 
-	if (send_text(n, ctl_hello_export(x->ops->info(x), x->ops->ifs(x), x->ops->serial(x))) < 0 || len < 0 ||
-	    ring_append(x->ops->tx(x), req, (size_t)len) < 0)
+	if (send_text(n,
+		      ctl_hello_export(x->ops->info(x), x->ops->ifs(x), x->ops->serial(x), n->cfg->resume_window)) <
+		    0 ||
+	    len < 0 || ring_append(x->ops->tx(x), req, (size_t)len) < 0)
 		return USBWS_ERR_NOMEM;
 	return 0;
 }
@@ -516,6 +518,7 @@ static void on_welcome(struct node *n, const struct ctl_msg *msg)
 		 n->dev.ops->info(&n->dev)->busid, msg->busid, msg->node,
 		 msg->session[0] ? "" : " (the proxy offers no session resumption)");
 	snprintf(n->proxy_busid, sizeof(n->proxy_busid), "%s", msg->busid);
+	resume_peer_window(&n->rs, msg->window);
 	link_welcome(&n->link, monotonic_ms(), msg->session, msg->resume_seconds);
 }
 
@@ -574,6 +577,7 @@ static void on_text(struct node *n, const void *in, size_t len, int final)
 		log_info("resumed session with the proxy: it had %llu bytes, this node %llu",
 			 (unsigned long long)msg.received, (unsigned long long)n->rs.received);
 		link_resumed(&n->link, monotonic_ms());
+		resume_peer_window(&n->rs, msg.window);
 		on_ack(n, msg.received, 1);
 	} else if (msg.type == CTL_ACK && streaming(n) && !link_has_session(&n->link)) {
 		/* a proxy without sessions has nothing to acknowledge: this node
@@ -868,7 +872,7 @@ static void connect_link(struct node *n, volatile sig_atomic_t *stop)
 	if (act == LINK_RESUME) {
 		log_info("connected to %s; resuming session %.8s... (this node has %llu bytes of its stream)",
 			 n->cfg->url, n->link.session, (unsigned long long)n->rs.received);
-		rc = send_text(n, ctl_hello_resume(n->link.session, n->rs.received));
+		rc = send_text(n, ctl_hello_resume(n->link.session, n->rs.received, n->cfg->resume_window));
 		if (rc < 0) {
 			close_connection(n);
 			connection_gone(n, link_start_failed(&n->link, now, jitter()), "cannot resume", now);

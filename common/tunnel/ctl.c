@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/usbws_err.h"
 #include "base/utf8.h"
+#include "tunnel/resume.h"
 
 const char *ctl_speed_name(uint32_t speed)
 {
@@ -61,16 +62,25 @@ static char *dump(json_t *o)
 
 /* Only the exported device: the node's other devices are its own business,
  * and no one on the proxy's side is shown them (doc/protocol.md). */
+/* Adds "window" to o when there is one. */
+static json_t *with_window(json_t *o, uint64_t window)
+{
+	if (o && window)
+		json_object_set_new(o, "window", json_integer((json_int_t)window));
+	return o;
+}
+
 char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs,
-		       const char *serial)
+		       const char *serial, uint64_t window)
 {
 	json_t *device = ctl_device_json(dev, ifs, NULL);
 
 	/* the proxy derives the device's stable address from it */
 	if (device && serial && serial[0])
 		json_object_set_new(device, "serial", json_string(serial));
-	return dump(json_pack("{s:s, s:i, s:s, s:o}", "type", "hello", "version", USBWS_CTL_VERSION, "role",
-			      "export", "device", device));
+	return dump(with_window(json_pack("{s:s, s:i, s:s, s:o}", "type", "hello", "version", USBWS_CTL_VERSION,
+					  "role", "export", "device", device),
+				window));
 }
 
 char *ctl_hello_list(void)
@@ -78,25 +88,30 @@ char *ctl_hello_list(void)
 	return dump(json_pack("{s:s, s:i, s:s}", "type", "hello", "version", USBWS_CTL_VERSION, "role", "list"));
 }
 
-char *ctl_welcome(const char *node, const char *busid, const char *session, unsigned int resume_seconds)
+char *ctl_welcome(const char *node, const char *busid, const char *session, unsigned int resume_seconds,
+		  uint64_t window)
 {
 	if (!session)
 		return dump(json_pack("{s:s, s:i, s:s, s:s}", "type", "welcome", "version", USBWS_CTL_VERSION,
 				      "node", node, "busid", busid));
-	return dump(json_pack("{s:s, s:i, s:s, s:s, s:s, s:i}", "type", "welcome", "version", USBWS_CTL_VERSION,
-			      "node", node, "busid", busid, "session", session, "resume_seconds",
-			      (int)resume_seconds));
+	return dump(with_window(json_pack("{s:s, s:i, s:s, s:s, s:s, s:i}", "type", "welcome", "version",
+					  USBWS_CTL_VERSION, "node", node, "busid", busid, "session", session,
+					  "resume_seconds", (int)resume_seconds),
+				window));
 }
 
-char *ctl_hello_resume(const char *session, uint64_t received)
+char *ctl_hello_resume(const char *session, uint64_t received, uint64_t window)
 {
-	return dump(json_pack("{s:s, s:i, s:s, s:s, s:I}", "type", "hello", "version", USBWS_CTL_VERSION,
-			      "role", "resume", "session", session, "received", (json_int_t)received));
+	return dump(
+		with_window(json_pack("{s:s, s:i, s:s, s:s, s:I}", "type", "hello", "version", USBWS_CTL_VERSION,
+				      "role", "resume", "session", session, "received", (json_int_t)received),
+			    window));
 }
 
-char *ctl_resumed(uint64_t received)
+char *ctl_resumed(uint64_t received, uint64_t window)
 {
-	return dump(json_pack("{s:s, s:I}", "type", "resumed", "received", (json_int_t)received));
+	return dump(
+		with_window(json_pack("{s:s, s:I}", "type", "resumed", "received", (json_int_t)received), window));
 }
 
 char *ctl_ack(uint64_t received)
@@ -225,6 +240,23 @@ static int session_field(json_t *o, char *dst, char *why, size_t why_cap)
 	return 0;
 }
 
+/* "window", when given: a byte count no smaller than the smallest resume
+ * window (a peer that acknowledged less often than a quarter of it would
+ * stall the sender). */
+static int window_field(json_t *o, uint64_t *out, char *why, size_t why_cap)
+{
+	json_t *v = json_object_get(o, "window");
+
+	*out = 0;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < RESUME_MIN_WINDOW)
+		return usbws_why(why, why_cap, USBWS_ERR_INVAL,
+				 "field \"window\" must be a byte count of at least %u", RESUME_MIN_WINDOW);
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
 /* A stream offset: a JSON integer from 0 up (jansson's are 63 bits). */
 static int offset_field(json_t *o, uint64_t *out, char *why, size_t why_cap)
 {
@@ -325,6 +357,8 @@ int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size
 		if (strcmp(msg->role, "resume") == 0 && (session_field(o, msg->session, why, why_cap) < 0 ||
 							 offset_field(o, &msg->received, why, why_cap) < 0))
 			goto out;
+		if (strcmp(msg->role, "list") != 0 && window_field(o, &msg->window, why, why_cap) < 0)
+			goto out;
 	} else if (strcmp(type, "welcome") == 0) {
 		msg->type = CTL_WELCOME;
 		if (copy_string(o, "node", msg->node, sizeof(msg->node), why, why_cap) < 0 ||
@@ -340,10 +374,14 @@ int ctl_parse(const char *text, size_t len, struct ctl_msg *msg, char *why, size
 				goto out;
 			}
 			msg->resume_seconds = (unsigned int)json_integer_value(v);
+			if (window_field(o, &msg->window, why, why_cap) < 0)
+				goto out;
 		}
 	} else if (strcmp(type, "resumed") == 0 || strcmp(type, "ack") == 0) {
 		msg->type = type[0] == 'r' ? CTL_RESUMED : CTL_ACK;
 		if (offset_field(o, &msg->received, why, why_cap) < 0)
+			goto out;
+		if (msg->type == CTL_RESUMED && window_field(o, &msg->window, why, why_cap) < 0)
 			goto out;
 	} else if (strcmp(type, "nodes") == 0) {
 		msg->type = CTL_NODES;

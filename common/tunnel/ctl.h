@@ -53,6 +53,10 @@ struct ctl_msg {
 	char role[16];                     /* hello: export, list or resume */
 	char session[CTL_SESSION_HEX + 1]; /* hello resume; welcome (empty: not resumable) */
 	uint64_t received;                 /* hello resume, resumed, ack: stream bytes held */
+	/* hello export and resume, welcome with a session, resumed: how many
+	 * bytes the sender keeps unacknowledged (its resume window); 0 when
+	 * not given (an older peer), and then it is RESUME_MIN_WINDOW */
+	uint64_t window;
 	unsigned int resume_seconds;       /* welcome */
 	char node[128];                    /* welcome */
 	char busid[USBIP_BUSID_SIZE];      /* welcome; hello export: the node's busid */
@@ -70,14 +74,17 @@ struct json_t *ctl_device_json(const struct usbip_usb_device *dev, const struct 
 			       const char *state);
 
 /* Each returns a malloc'd NUL-terminated string, or NULL when out of memory. */
-/* serial: the device's USB serial number, or NULL/"" when it has none */
+/* serial: the device's USB serial number, or NULL/"" when it has none.
+ * window: the sender's resume window, which tells the peer how often to
+ * acknowledge (0: left out). */
 char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs,
-		       const char *serial);
+		       const char *serial, uint64_t window);
 char *ctl_hello_list(void);
 /* session may be NULL: the proxy does not keep this tunnel for a resume */
-char *ctl_welcome(const char *node, const char *busid, const char *session, unsigned int resume_seconds);
-char *ctl_hello_resume(const char *session, uint64_t received);
-char *ctl_resumed(uint64_t received);
+char *ctl_welcome(const char *node, const char *busid, const char *session, unsigned int resume_seconds,
+		  uint64_t window);
+char *ctl_hello_resume(const char *session, uint64_t received, uint64_t window);
+char *ctl_resumed(uint64_t received, uint64_t window);
 char *ctl_ack(uint64_t received);
 char *ctl_error(const char *code, const char *message);
 /* As ctl_error, with "fresh": true: the sender keeps the connection open,

@@ -20,7 +20,10 @@
 
 #include "base/ring.h"
 
-/* Acknowledge at least this often (bytes), and on a timer for the tail. */
+/* Acknowledge at least this often (bytes), and on a timer for the tail; a
+ * peer that says its window acknowledges every quarter of it instead.  An
+ * acknowledgement is a TLS record, a wakeup and a JSON parse on each side:
+ * every 64 KiB, they were most of what resumption cost a bulk transfer. */
 #define RESUME_ACK_EVERY (64u << 10)
 #define RESUME_MIN_WINDOW (256u << 10)
 #define RESUME_DEFAULT_WINDOW (1u << 20)
@@ -31,6 +34,7 @@ struct resume_stream {
 	size_t sent;         /* of the outgoing ring, bytes written on this connection */
 	uint64_t received;   /* stream bytes that arrived from the peer */
 	uint64_t ack_sent;   /* the last count we told the peer */
+	uint64_t ack_every;  /* 0: RESUME_ACK_EVERY (resume_peer_window) */
 };
 
 static inline void resume_init(struct resume_stream *rs) { *rs = (struct resume_stream){ 0 }; }
@@ -57,11 +61,17 @@ int resume_acked(struct resume_stream *rs, struct ring *out, uint64_t upto);
 int resume_rewind(struct resume_stream *rs, struct ring *out, uint64_t peer_has);
 
 static inline void resume_received(struct resume_stream *rs, size_t n) { rs->received += n; }
+/* The peer keeps up to window bytes of its stream unacknowledged (0: it
+ * did not say, so the smallest): acknowledge every quarter of it. */
+static inline void resume_peer_window(struct resume_stream *rs, uint64_t window)
+{
+	rs->ack_every = window / 4 > RESUME_ACK_EVERY ? window / 4 : 0;
+}
 /* True when an acknowledgement should go: RESUME_ACK_EVERY bytes came, or
  * (on the timer, tail set) anything came, since the last one. */
 static inline int resume_ack_due(const struct resume_stream *rs, int tail)
 {
-	return rs->received - rs->ack_sent >= (tail ? 1 : RESUME_ACK_EVERY);
+	return rs->received - rs->ack_sent >= (tail ? 1 : rs->ack_every ? rs->ack_every : RESUME_ACK_EVERY);
 }
 static inline void resume_ack_queued(struct resume_stream *rs) { rs->ack_sent = rs->received; }
 

@@ -30,13 +30,14 @@ static void round_trip(const struct ctl_msg *m)
 	char why[256], *text = NULL;
 
 	if (m->type == CTL_HELLO && strcmp(m->role, "resume") == 0)
-		text = ctl_hello_resume(m->session, m->received);
+		text = ctl_hello_resume(m->session, m->received, m->window);
 	else if (m->type == CTL_RESUMED)
-		text = ctl_resumed(m->received);
+		text = ctl_resumed(m->received, m->window);
 	else if (m->type == CTL_ACK)
 		text = ctl_ack(m->received);
 	else if (m->type == CTL_WELCOME)
-		text = ctl_welcome(m->node, m->busid, m->session[0] ? m->session : NULL, m->resume_seconds);
+		text = ctl_welcome(m->node, m->busid, m->session[0] ? m->session : NULL, m->resume_seconds,
+				   m->window);
 	else if (m->type == CTL_ERROR && m->fresh)
 		text = ctl_error_fresh(m->code, m->message);
 	else if (m->type == CTL_ERROR)
@@ -47,6 +48,7 @@ static void round_trip(const struct ctl_msg *m)
 	FUZZ_ASSERT(again.type == m->type);
 	FUZZ_ASSERT(again.received == m->received);
 	FUZZ_ASSERT(again.resume_seconds == m->resume_seconds);
+	FUZZ_ASSERT(again.window == m->window);
 	FUZZ_ASSERT(again.fresh == m->fresh);
 	FUZZ_ASSERT(strcmp(again.session, m->session) == 0);
 	FUZZ_ASSERT(strcmp(again.node, m->node) == 0 && strcmp(again.busid, m->busid) == 0);

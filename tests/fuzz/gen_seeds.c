@@ -71,17 +71,17 @@ static void ctl_seeds(const struct usbip_usb_device *dev)
 	static const char session[] = "0123456789abcdef0123456789abcdef";
 	char *s;
 
-	write_text("ctl", "hello-export", "", 0, s = ctl_hello_export(dev, ifs, "0123456789AB"));
+	write_text("ctl", "hello-export", "", 0, s = ctl_hello_export(dev, ifs, "0123456789AB", 1u << 20));
 	free(s);
 	write_text("ctl", "hello-list", "", 0, s = ctl_hello_list());
 	free(s);
-	write_text("ctl", "hello-resume", "", 0, s = ctl_hello_resume(session, 123456789));
+	write_text("ctl", "hello-resume", "", 0, s = ctl_hello_resume(session, 123456789, 4u << 20));
 	free(s);
-	write_text("ctl", "welcome", "", 0, s = ctl_welcome("CN=camera-7", "1-1", session, 30));
+	write_text("ctl", "welcome", "", 0, s = ctl_welcome("CN=camera-7", "1-1", session, 30, 1u << 20));
 	free(s);
-	write_text("ctl", "welcome-no-session", "", 0, s = ctl_welcome("CN=camera-7", "1-1", NULL, 0));
+	write_text("ctl", "welcome-no-session", "", 0, s = ctl_welcome("CN=camera-7", "1-1", NULL, 0, 0));
 	free(s);
-	write_text("ctl", "resumed", "", 0, s = ctl_resumed(4096));
+	write_text("ctl", "resumed", "", 0, s = ctl_resumed(4096, 1u << 20));
 	free(s);
 	write_text("ctl", "ack", "", 0, s = ctl_ack(1u << 20));
 	free(s);

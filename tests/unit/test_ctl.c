@@ -15,11 +15,12 @@ static void test_hello_roundtrip(void **state)
 	char why[256], *text;
 	json_t *o;
 
-	text = ctl_hello_export(&d.udev, d.interfaces, "FP-0042 rev.B");
+	text = ctl_hello_export(&d.udev, d.interfaces, "FP-0042 rev.B", 4u << 20);
 	assert_non_null(text);
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
 	assert_int_equal(msg.type, CTL_HELLO);
 	assert_string_equal(msg.role, "export");
+	assert_true(msg.window == 4u << 20);
 	assert_string_equal(msg.serial, "FP-0042 rev.B");
 	assert_int_equal(msg.nifs, 2);
 	assert_int_equal(msg.ifs[1].b_interface_class, 0x09);
@@ -29,10 +30,13 @@ static void test_hello_roundtrip(void **state)
 	json_decref(o);
 	free(text);
 	/* a device without a serial says nothing of one */
-	text = ctl_hello_export(&d.udev, d.interfaces, NULL);
+	text = ctl_hello_export(&d.udev, d.interfaces, NULL, 0);
 	assert_null(strstr(text, "serial"));
+	/* nor of a window when it has none to tell (an older node's hello) */
+	assert_null(strstr(text, "window"));
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
 	assert_string_equal(msg.serial, "");
+	assert_true(msg.window == 0);
 	free(text);
 }
 
@@ -132,28 +136,33 @@ static void test_other_messages(void **state)
 	struct ctl_msg msg;
 	char why[256], *text;
 
-	text = ctl_welcome("node-1", "4-1", NULL, 0);
+	text = ctl_welcome("node-1", "4-1", NULL, 0, 1u << 20);
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
 	assert_int_equal(msg.type, CTL_WELCOME);
 	assert_string_equal(msg.node, "node-1");
 	assert_string_equal(msg.busid, "4-1");
 	assert_string_equal(msg.session, "");
+	/* no session, nothing kept, no window to tell */
+	assert_true(msg.window == 0);
 	free(text);
-	text = ctl_welcome("node-1", "4-1", "0123456789abcdef0123456789abcdef", 60);
+	text = ctl_welcome("node-1", "4-1", "0123456789abcdef0123456789abcdef", 60, 1u << 20);
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
 	assert_string_equal(msg.session, "0123456789abcdef0123456789abcdef");
 	assert_int_equal(msg.resume_seconds, 60);
+	assert_true(msg.window == 1u << 20);
 	free(text);
 	/* offsets past 2^32: a long-lived tunnel moves more than 4 GiB */
-	text = ctl_hello_resume("0123456789abcdef0123456789abcdef", 5000000000ull);
+	text = ctl_hello_resume("0123456789abcdef0123456789abcdef", 5000000000ull, 1u << 30);
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
 	assert_string_equal(msg.role, "resume");
 	assert_true(msg.received == 5000000000ull);
+	assert_true(msg.window == 1u << 30);
 	free(text);
-	text = ctl_resumed(7);
+	text = ctl_resumed(7, 256u << 10);
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
 	assert_int_equal(msg.type, CTL_RESUMED);
 	assert_true(msg.received == 7);
+	assert_true(msg.window == 256u << 10);
 	free(text);
 	text = ctl_ack(65536);
 	assert_usbws_err(ctl_parse(text, strlen(text), &msg, why, sizeof(why)), 0);
@@ -228,8 +237,11 @@ static void test_error_fresh(void **state)
 
 static void test_refusals(void **state)
 {
-	static const struct { const char *name, *json, *why; } rows[] = {
-		{ "truncated", "{\"type\":\"hello\",", "malformed JSON at line 1 column 16: string or '}' expected near end of file" },
+	static const struct {
+		const char *name, *json, *why;
+	} rows[] = {
+		{ "truncated", "{\"type\":\"hello\",",
+		  "malformed JSON at line 1 column 16: string or '}' expected near end of file" },
 		{ "not an object", "[1,2]", "control message is not a JSON object" },
 		{ "no type", "{\"version\":1}", "field \"type\" missing or not a string" },
 		{ "type not a string", "{\"type\":7}", "field \"type\" missing or not a string" },
@@ -241,21 +253,37 @@ static void test_refusals(void **state)
 		  "unknown role \"admin\" (export, list or resume)" },
 		{ "resume without session", "{\"type\":\"hello\",\"version\":1,\"role\":\"resume\",\"received\":0}",
 		  "field \"session\" missing or not a string" },
-		{ "session in capitals", "{\"type\":\"hello\",\"version\":1,\"role\":\"resume\",\"received\":0,"
-		  "\"session\":\"0123456789ABCDEF0123456789ABCDEF\"}", "field \"session\" must be 32 lowercase hex digits" },
-		{ "negative offset", "{\"type\":\"ack\",\"received\":-1}", "field \"received\" missing or not a byte count" },
+		{ "session in capitals",
+		  "{\"type\":\"hello\",\"version\":1,\"role\":\"resume\",\"received\":0,"
+		  "\"session\":\"0123456789ABCDEF0123456789ABCDEF\"}",
+		  "field \"session\" must be 32 lowercase hex digits" },
+		{ "negative offset", "{\"type\":\"ack\",\"received\":-1}",
+		  "field \"received\" missing or not a byte count" },
 		{ "offset as a string", "{\"type\":\"resumed\",\"received\":\"12\"}",
 		  "field \"received\" missing or not a byte count" },
-		{ "welcome with a session and no time", "{\"type\":\"welcome\",\"node\":\"n\",\"busid\":\"1-1\","
-		  "\"session\":\"0123456789abcdef0123456789abcdef\"}", "field \"resume_seconds\" must be 1..86400" },
+		{ "welcome with a session and no time",
+		  "{\"type\":\"welcome\",\"node\":\"n\",\"busid\":\"1-1\","
+		  "\"session\":\"0123456789abcdef0123456789abcdef\"}",
+		  "field \"resume_seconds\" must be 1..86400" },
 		{ "export without device", "{\"type\":\"hello\",\"version\":1,\"role\":\"export\"}",
 		  "a device needs busid, vendor and product" },
-		{ "vendor not hex", "{\"type\":\"hello\",\"version\":1,\"role\":\"export\",\"device\":{\"busid\":\"1-1\","
+		{ "vendor not hex",
+		  "{\"type\":\"hello\",\"version\":1,\"role\":\"export\",\"device\":{\"busid\":\"1-1\","
 		  "\"vendor\":\"05zz\",\"product\":\"a4a5\",\"class\":\"00\",\"interfaces\":[]}}",
 		  "a device needs busid, vendor and product" },
 		{ "33 interfaces", NULL, "a device needs busid" },
-		{ "welcome without busid", "{\"type\":\"welcome\",\"node\":\"n\"}", "field \"busid\" missing or not a string" },
-		{ "error code too long", "{\"type\":\"error\",\"code\":\"0123456789012345678901234567890123\",\"message\":\"m\"}",
+		{ "welcome without busid", "{\"type\":\"welcome\",\"node\":\"n\"}",
+		  "field \"busid\" missing or not a string" },
+		/* a window under the smallest would have the receiver acknowledge
+		 * too rarely for the sender to go on */
+		{ "window too small", "{\"type\":\"resumed\",\"received\":0,\"window\":65536}",
+		  "field \"window\" must be a byte count of at least 262144" },
+		{ "window as a string",
+		  "{\"type\":\"hello\",\"version\":1,\"role\":\"resume\",\"received\":0,"
+		  "\"session\":\"0123456789abcdef0123456789abcdef\",\"window\":\"1M\"}",
+		  "field \"window\" must be a byte count of at least 262144" },
+		{ "error code too long",
+		  "{\"type\":\"error\",\"code\":\"0123456789012345678901234567890123\",\"message\":\"m\"}",
 		  "field \"code\" longer than 31 bytes" },
 	};
 	char big[4096], why[256], *huge;

@@ -171,6 +171,34 @@ static void test_acks_every_so_often(void **state)
 	assert_true(rs.ack_sent == RESUME_ACK_EVERY);
 }
 
+/* A peer that keeps a larger window hears every quarter of it; one that
+ * keeps the smallest, or does not say, every RESUME_ACK_EVERY. */
+static void test_acks_every_quarter_window(void **state)
+{
+	static const struct {
+		uint64_t window, every;
+	} rows[] = {
+		{ 0, RESUME_ACK_EVERY },
+		{ RESUME_MIN_WINDOW, RESUME_ACK_EVERY },
+		{ RESUME_DEFAULT_WINDOW, RESUME_DEFAULT_WINDOW / 4 },
+		{ 1u << 30, 1u << 28 },
+	};
+	struct resume_stream rs;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		resume_init(&rs);
+		resume_peer_window(&rs, rows[i].window);
+		resume_received(&rs, rows[i].every - 1);
+		assert_false(resume_ack_due(&rs, 0));
+		/* the tail still goes on the timer */
+		assert_true(resume_ack_due(&rs, 1));
+		resume_received(&rs, 1);
+		assert_true(resume_ack_due(&rs, 0));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_rewind_resends_from_the_peer_offset),
 		cmocka_unit_test(test_rewind_across_the_wrap),
 		cmocka_unit_test(test_acks_every_so_often),
+		cmocka_unit_test(test_acks_every_quarter_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
