@@ -199,6 +199,8 @@ static int split_line(struct parser *ps, const char *s, size_t len, struct line 
 	return 0;
 }
 
+/* parse_action, parse_hex and parse_device return 0 or USBWS_ERR_POLICY and
+ * say no more: their caller knows the key, and fail() names the line. */
 static int parse_action(const char *s, enum policy_action *out)
 {
 	size_t i;
@@ -209,7 +211,7 @@ static int parse_action(const char *s, enum policy_action *out)
 			return 0;
 		}
 	}
-	return -1;
+	return USBWS_ERR_POLICY;
 }
 
 /* Exactly n hex digits, or "*" when star is allowed (ANY_ID). */
@@ -223,12 +225,12 @@ static int parse_hex(const char *s, size_t len, size_t n, int star, int *out)
 		return 0;
 	}
 	if (len != n)
-		return -1;
+		return USBWS_ERR_POLICY;
 	for (i = 0; i < n; i++) {
 		int d = numarg_hex_digit(s[i]);
 
 		if (d < 0)
-			return -1;
+			return USBWS_ERR_POLICY;
 		v = v << 4 | d;
 	}
 	*out = v;
@@ -240,9 +242,9 @@ static int parse_device(const char *v, size_t len, struct rule *r)
 	const char *colon = memchr(v, ':', len);
 
 	if (!colon)
-		return -1;
+		return USBWS_ERR_POLICY;
 	if (parse_hex(v, (size_t)(colon - v), 4, 1, &r->vid) < 0)
-		return -1;
+		return USBWS_ERR_POLICY;
 	return parse_hex(colon + 1, len - (size_t)(colon - v) - 1, 4, 1, &r->pid);
 }
 

@@ -253,9 +253,10 @@ struct tunnel *proxy_index_next(const struct tunnel *t, enum tunnel_key which, c
 
 /* proxy_loop.c: the event loop, libev on epoll or lws's poll() */
 /* Makes px->ctx from info, on libev unless --event-loop poll or lws cannot
- * load its plugin.  Returns 0, or -1 when no context could be made. */
+ * load its plugin.  Returns 0, or USBWS_ERR_LWS when no context could be
+ * made. */
 int proxy_loop_create(struct proxy *px, struct lws_context_creation_info *info);
-/* Serves one round of events.  Returns 0, or -1 when lws failed. */
+/* Serves one round of events.  Returns 0, or USBWS_ERR_LWS when lws failed. */
 int proxy_loop_run_once(struct proxy *px);
 /* Call after scheduling lws timers from outside lws's callbacks. */
 void proxy_loop_timers_changed(struct proxy *px);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/usbws_err.h"
 #include "proxy.h"
 #include "proxy_int.h"
 
@@ -52,7 +53,7 @@ int proxy_loop_create(struct proxy *px, struct lws_context_creation_info *info)
 	if (!px->ctx)
 		px->ctx = lws_create_context(info);
 	if (!px->ctx)
-		return -1;
+		return USBWS_ERR_LWS;
 	log_debug("event loop: %s", px->evloop ? "libev (epoll)" : "poll()");
 	return 0;
 }
@@ -65,7 +66,7 @@ int proxy_loop_run_once(struct proxy *px)
 		ev_run(px->evloop, EVRUN_ONCE);
 		return 0;
 	}
-	return lws_service(px->ctx, 0) < 0 ? -1 : 0;
+	return lws_service(px->ctx, 0) < 0 ? USBWS_ERR_LWS : 0;
 }
 
 void proxy_loop_timers_changed(struct proxy *px)

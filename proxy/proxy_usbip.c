@@ -102,29 +102,26 @@ static int devlist_fill(struct importer *imp, char *why, size_t why_cap)
 }
 
 /* OP_REP_DEVLIST for any number of devices: the count now, the records as
- * the importer takes them, so a list costs one bounded buffer. */
-static int reply_devlist(struct importer *imp)
+ * the importer takes them, so a list costs one bounded buffer.  Returns 0,
+ * or a negative enum usbws_err with why filled. */
+static int reply_devlist(struct importer *imp, char *why, size_t why_cap)
 {
 	struct tunnel *t;
 	uint32_t n = 0;
 	uint8_t *p;
-	char why[200];
 
 	for (t = imp->px->tunnels; t; t = t->next)
 		n += (uint32_t)devlist_shows(t, UINT64_MAX);
 	p = ring_reserve(&imp->out, USBIP_DEVLIST_HEAD_SIZE);
 	if (!p)
-		return USBWS_ERR_NOSPACE;
+		return usbws_why(why, why_cap, USBWS_ERR_NOSPACE,
+				 "USB/IP importer: no room for its device list; dropping it");
 	ring_commit(&imp->out, (size_t)usbip_encode_devlist_head(p, USBIP_DEVLIST_HEAD_SIZE, n));
 	imp->devlist_left = n;
 	/* exports from now on are newer: not in this list */
 	imp->devlist_below = imp->px->list_seq + 1;
 	imp->close_when_sent = 1;
-	if (devlist_fill(imp, why, sizeof(why)) < 0) {
-		log_warn("%s", why);
-		return USBWS_ERR_TRUNCATED;
-	}
-	return 0;
+	return devlist_fill(imp, why, why_cap);
 }
 
 static int reply_import(struct importer *imp)
@@ -153,8 +150,20 @@ static int reply_import(struct importer *imp)
 	return 0;
 }
 
-/* OP phase: one request, answered.  Returns bytes consumed or an error. */
-static int op_phase(struct importer *imp, const uint8_t *in, size_t len)
+/* A failure of the framer, the relay or a reply as a sentence for the log:
+ * a full buffer is the proxy's lack, not a rule the importer broke. */
+static int importer_failed(const struct importer *imp, int rc, char *why, size_t why_cap)
+{
+	const char *who = imp->vhci_port >= 0 ? "vhci_hcd" : "USB/IP importer";
+
+	if (rc == USBWS_ERR_NOSPACE || rc == USBWS_ERR_NOMEM)
+		return usbws_why(why, why_cap, rc, "%s: %s; dropping it", who, usbws_strerror(rc));
+	return usbws_why(why, why_cap, rc, "%s broke the protocol: %s; dropping it", who, usbws_strerror(rc));
+}
+
+/* OP phase: one request, answered.  Returns bytes consumed, or a negative
+ * enum usbws_err with why filled. */
+static int op_phase(struct importer *imp, const uint8_t *in, size_t len, char *why, size_t why_cap)
 {
 	size_t pos = 0, used;
 	int rc;
@@ -163,22 +172,26 @@ static int op_phase(struct importer *imp, const uint8_t *in, size_t len)
 		rc = usbip_framer_feed_request(&imp->op, in + pos, len - pos, &used, &imp->req);
 		pos += used;
 		if (rc < 0)
-			return rc;
+			return importer_failed(imp, rc, why, why_cap);
 		if (rc == 0)
 			break;
-		rc = imp->req.code == USBIP_OP_REQ_DEVLIST ? reply_devlist(imp) : reply_import(imp);
+		if (imp->req.code == USBIP_OP_REQ_DEVLIST)
+			rc = reply_devlist(imp, why, why_cap);
+		else if ((rc = reply_import(imp)) < 0)
+			rc = importer_failed(imp, rc, why, why_cap);
 		if (rc < 0)
 			return rc;
 	}
 	return (int)pos;
 }
 
-static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
+/* Returns 0, or a negative enum usbws_err with why filled: drop the importer. */
+static int importer_rx(struct importer *imp, const uint8_t *in, size_t len, char *why, size_t why_cap)
 {
 	struct tunnel *t;
 	int rc;
 
-	rc = op_phase(imp, in, len);
+	rc = op_phase(imp, in, len, why, why_cap);
 	if (rc < 0)
 		return rc;
 	in += rc;
@@ -189,7 +202,7 @@ static int importer_rx(struct importer *imp, const uint8_t *in, size_t len)
 		return 0;
 	rc = relay_chunk(&t->to_node, in, len, &t->tx, NULL, NULL);
 	if (rc < 0)
-		return rc;
+		return importer_failed(imp, rc, why, why_cap);
 	proxy_tunnel_kick(t);
 	/* the window: what the node has not acknowledged counts */
 	if (ring_len(&t->tx) >= t->px->cfg->resume_window) {
@@ -234,7 +247,7 @@ static int importer_writeable(struct importer *imp)
 static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct importer *imp = user;
-	int rc;
+	char why[200];
 
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT:
@@ -250,10 +263,8 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	case LWS_CALLBACK_RAW_RX:
 		if (imp->close_when_sent)
 			return 0;
-		rc = importer_rx(imp, in, len);
-		if (rc < 0) {
-			log_warn("%s broke the protocol: %s; dropping it",
-				 imp->vhci_port >= 0 ? "vhci_hcd" : "USB/IP importer", usbws_strerror(rc));
+		if (importer_rx(imp, in, len, why, sizeof(why)) < 0) {
+			log_warn("%s", why);
 			return -1;
 		}
 		return 0;

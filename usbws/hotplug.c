@@ -28,10 +28,11 @@
 /* a burst of udev events is one rescan; the rest wait for the next round */
 #define UDEV_DRAIN_MAX 256
 
-/* The supervisor.  One entry per busid seen in sysfs, kept while the
- * device is present or its child still runs. */
-struct export {
-	struct export *next;
+/* The supervisor's entry for one busid seen in sysfs (not node.c's struct
+ * export: this one's export runs in a child), kept while the device is
+ * present or its child still runs. */
+struct hotplug_child {
+	struct hotplug_child *next;
 	char busid[USBIP_BUSID_SIZE];
 	uint16_t vendor, product;
 	/* a replug into the same port keeps the busid but not the devnum */
@@ -54,7 +55,7 @@ struct supervisor {
 	volatile sig_atomic_t *stop;
 	struct udev *udev;
 	struct udev_monitor *monitor;
-	struct export *exports;
+	struct hotplug_child *children;
 	unsigned int generation;
 	int scanned_once;
 	int scan_error;              /* the errno last reported, so it is logged once */
@@ -72,23 +73,23 @@ static void describe_exit(int status, char *out, size_t cap)
 		snprintf(out, cap, "wait status %#x", (unsigned int)status);
 }
 
-static struct export *find_busid(struct supervisor *s, const char *busid)
+static struct hotplug_child *find_busid(struct supervisor *s, const char *busid)
 {
-	struct export *e;
+	struct hotplug_child *c;
 
-	for (e = s->exports; e; e = e->next)
-		if (strcmp(e->busid, busid) == 0)
-			return e;
+	for (c = s->children; c; c = c->next)
+		if (strcmp(c->busid, busid) == 0)
+			return c;
 	return NULL;
 }
 
-static struct export *find_pid(struct supervisor *s, pid_t pid)
+static struct hotplug_child *find_pid(struct supervisor *s, pid_t pid)
 {
-	struct export *e;
+	struct hotplug_child *c;
 
-	for (e = s->exports; e; e = e->next)
-		if (e->pid == pid)
-			return e;
+	for (c = s->children; c; c = c->next)
+		if (c->pid == pid)
+			return c;
 	return NULL;
 }
 
@@ -144,49 +145,49 @@ static void drain_monitor(struct supervisor *s)
 	}
 }
 
-static void stop_child(struct export *e, int64_t now)
+static void stop_child(struct hotplug_child *c, int64_t now)
 {
-	if (!e->pid || e->terminating)
+	if (!c->pid || c->terminating)
 		return;
-	kill(e->pid, SIGTERM);
-	e->terminating = 1;
-	e->kill_at = now + HOTPLUG_STOP_GRACE_SECONDS * 1000;
+	kill(c->pid, SIGTERM);
+	c->terminating = 1;
+	c->kill_at = now + HOTPLUG_STOP_GRACE_SECONDS * 1000;
 }
 
-static void device_left(struct export *e, int64_t now)
+static void device_left(struct hotplug_child *c, int64_t now)
 {
-	e->present = 0;
-	if (e->pid && !e->terminating) {
-		log_info("device %s left; stopping its export", e->busid);
-		stop_child(e, now);
-	} else if (e->wanted) {
-		log_info("device %s left", e->busid);
+	c->present = 0;
+	if (c->pid && !c->terminating) {
+		log_info("device %s left; stopping its export", c->busid);
+		stop_child(c, now);
+	} else if (c->wanted) {
+		log_info("device %s left", c->busid);
 	}
 }
 
-static void device_arrived(struct supervisor *s, struct export *e, const struct usbdev *d)
+static void device_arrived(struct supervisor *s, struct hotplug_child *c, const struct usbdev *d)
 {
 	const struct usbip_usb_device *u = &d->info;
 	const char *refusal = usbdev_refusal(d);
 	int matched = hotplug_matches(s->filter, u->id_vendor, u->id_product);
 
-	e->vendor = u->id_vendor;
-	e->product = u->id_product;
-	e->devnum = u->devnum;
-	e->present = 1;
-	e->wanted = matched && !refusal;
-	e->held = 0;
-	e->start_at = 0;
-	e->backoff_ms = BACKOFF_FIRST_MS;
-	if (e->wanted)
-		log_info("device %s (%04x:%04x) %s; exporting it", e->busid, e->vendor, e->product,
+	c->vendor = u->id_vendor;
+	c->product = u->id_product;
+	c->devnum = u->devnum;
+	c->present = 1;
+	c->wanted = matched && !refusal;
+	c->held = 0;
+	c->start_at = 0;
+	c->backoff_ms = BACKOFF_FIRST_MS;
+	if (c->wanted)
+		log_info("device %s (%04x:%04x) %s; exporting it", c->busid, c->vendor, c->product,
 			 s->scanned_once ? "plugged in" : "present");
 	else if (matched && !s->filter->all)
 		/* asked for by name: say why nothing happens */
-		log_info("device %s (%04x:%04x) matches but is not exported: %s", e->busid, e->vendor, e->product,
+		log_info("device %s (%04x:%04x) matches but is not exported: %s", c->busid, c->vendor, c->product,
 			 refusal);
 	else
-		log_debug("device %s (%04x:%04x) is not exported: %s", e->busid, e->vendor, e->product,
+		log_debug("device %s (%04x:%04x) is not exported: %s", c->busid, c->vendor, c->product,
 			  matched ? refusal : "no --match names it");
 }
 
@@ -194,34 +195,33 @@ static int on_device(void *ctx, const struct usbdev *d)
 {
 	struct supervisor *s = ctx;
 	const struct usbip_usb_device *u = &d->info;
-	struct export *e = find_busid(s, u->busid);
+	struct hotplug_child *c = find_busid(s, u->busid);
 
-	if (e && e->present && e->devnum == u->devnum && e->vendor == u->id_vendor &&
-	    e->product == u->id_product) {
-		e->seen = s->generation;
+	if (c && c->present && c->devnum == u->devnum && c->vendor == u->id_vendor && c->product == u->id_product) {
+		c->seen = s->generation;
 		return 0;
 	}
-	if (e && e->present)
+	if (c && c->present)
 		/* unplugged and another one plugged in between two scans */
-		device_left(e, monotonic_ms());
-	if (!e) {
-		e = calloc(1, sizeof(*e));
-		if (!e) {
+		device_left(c, monotonic_ms());
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c) {
 			log_err("%s: out of memory; %s is not watched", __func__, u->busid);
 			return 0;
 		}
-		snprintf(e->busid, sizeof(e->busid), "%s", u->busid);
-		e->next = s->exports;
-		s->exports = e;
+		snprintf(c->busid, sizeof(c->busid), "%s", u->busid);
+		c->next = s->children;
+		s->children = c;
 	}
-	e->seen = s->generation;
-	device_arrived(s, e, d);
+	c->seen = s->generation;
+	device_arrived(s, c, d);
 	return 0;
 }
 
 static void scan(struct supervisor *s, int64_t now)
 {
-	struct export *e;
+	struct hotplug_child *c;
 	int err;
 
 	s->generation++;
@@ -235,13 +235,13 @@ static void scan(struct supervisor *s, int64_t now)
 		return;
 	}
 	s->scan_error = 0;
-	for (e = s->exports; e; e = e->next)
-		if (e->present && e->seen != s->generation)
-			device_left(e, now);
+	for (c = s->children; c; c = c->next)
+		if (c->present && c->seen != s->generation)
+			device_left(c, now);
 	if (!s->scanned_once) {
-		for (e = s->exports; e && !e->wanted; e = e->next)
+		for (c = s->children; c && !c->wanted; c = c->next)
 			;
-		if (!e)
+		if (!c)
 			log_info("no USB device to export yet; waiting for one to be plugged in");
 	}
 	s->scanned_once = 1;
@@ -249,17 +249,17 @@ static void scan(struct supervisor *s, int64_t now)
 
 static int reap(struct supervisor *s)
 {
-	struct export *e;
+	struct hotplug_child *c;
 	int status, n = 0;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		e = find_pid(s, pid);
-		if (!e)
+		c = find_pid(s, pid);
+		if (!c)
 			continue;
-		e->pid = 0;
-		e->exited = 1;
-		e->exit_status = status;
+		c->pid = 0;
+		c->exited = 1;
+		c->exit_status = status;
 		n++;
 	}
 	return n;
@@ -267,58 +267,58 @@ static int reap(struct supervisor *s)
 
 /* A killed child could not remove its control socket; left there, `usbws
  * status` would list a tunnel that is gone. */
-static void remove_control_socket(const struct export *e)
+static void remove_control_socket(const struct hotplug_child *c)
 {
 	char name[64], path[256];
 
-	ctlsock_connect_name(name, sizeof(name), e->busid);
+	ctlsock_connect_name(name, sizeof(name), c->busid);
 	ctlsock_path(path, sizeof(path), name);
 	if (path[0] && unlink(path) == 0)
-		log_debug("removed %s, left by the killed export of %s", path, e->busid);
+		log_debug("removed %s, left by the killed export of %s", path, c->busid);
 }
 
 /* After a scan, so that a child that ended because its device was
  * unplugged is not scheduled for a restart. */
-static void report_exit(struct export *e, int64_t now)
+static void report_exit(struct hotplug_child *c, int64_t now)
 {
 	char how[96];
 
-	e->exited = 0;
-	describe_exit(e->exit_status, how, sizeof(how));
-	if (WIFSIGNALED(e->exit_status))
-		remove_control_socket(e);
-	if (e->terminating) {
-		e->terminating = 0;
-		log_info("export of %s stopped (%s)", e->busid, how);
+	c->exited = 0;
+	describe_exit(c->exit_status, how, sizeof(how));
+	if (WIFSIGNALED(c->exit_status))
+		remove_control_socket(c);
+	if (c->terminating) {
+		c->terminating = 0;
+		log_info("export of %s stopped (%s)", c->busid, how);
 		return;
 	}
-	if (!e->present) {
-		log_info("export of %s ended (%s)", e->busid, how);
+	if (!c->present) {
+		log_info("export of %s ended (%s)", c->busid, how);
 		return;
 	}
-	if (WIFEXITED(e->exit_status) && WEXITSTATUS(e->exit_status) == 0) {
+	if (WIFEXITED(c->exit_status) && WEXITSTATUS(c->exit_status) == 0) {
 		/* only a stop request (usbws disconnect) ends an export with 0;
 		 * restarting it would undo the request */
-		e->held = 1;
+		c->held = 1;
 		log_info("export of %s stopped on request (%s); it is exported again when it is plugged in again",
-			 e->busid, how);
+			 c->busid, how);
 		return;
 	}
-	if (WIFEXITED(e->exit_status) && WEXITSTATUS(e->exit_status) == NODE_EXIT_POLICY) {
-		e->held = 1;
+	if (WIFEXITED(c->exit_status) && WEXITSTATUS(c->exit_status) == NODE_EXIT_POLICY) {
+		c->held = 1;
 		log_info("export of %s refused by the proxy's policy (%s); it is offered again when it is plugged "
 			 "in again",
-			 e->busid, how);
+			 c->busid, how);
 		return;
 	}
-	if (now - e->started_at >= BACKOFF_RESET_MS)
-		e->backoff_ms = BACKOFF_FIRST_MS;
-	e->start_at = now + e->backoff_ms;
-	log_info("export of %s ended (%s); restarting it in %d s", e->busid, how, e->backoff_ms / 1000);
-	e->backoff_ms = e->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : e->backoff_ms * 2;
+	if (now - c->started_at >= BACKOFF_RESET_MS)
+		c->backoff_ms = BACKOFF_FIRST_MS;
+	c->start_at = now + c->backoff_ms;
+	log_info("export of %s ended (%s); restarting it in %d s", c->busid, how, c->backoff_ms / 1000);
+	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 }
 
-static __attribute__((noreturn)) void child_main(struct supervisor *s, const struct export *e)
+static __attribute__((noreturn)) void child_main(struct supervisor *s, const struct hotplug_child *c)
 {
 	static char program[sizeof("usbws[]") + USBIP_BUSID_SIZE];
 	struct node_config cfg = *s->node;
@@ -334,16 +334,16 @@ static __attribute__((noreturn)) void child_main(struct supervisor *s, const str
 	if (getppid() != s->pid)
 		_exit(1);
 	/* several exports share one log: each line says whose it is */
-	snprintf(program, sizeof(program), "usbws[%s]", e->busid);
+	snprintf(program, sizeof(program), "usbws[%s]", c->busid);
 	log_init(program, s->node->verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-	cfg.device = e->busid;
+	cfg.device = c->busid;
 	rc = node_export_run(&cfg, s->stop);
 	fflush(NULL);
 	/* _exit: the supervisor's atexit handlers are not the child's to run */
 	_exit(rc);
 }
 
-static void start_child(struct supervisor *s, struct export *e, int64_t now)
+static void start_child(struct supervisor *s, struct hotplug_child *c, int64_t now)
 {
 	pid_t pid;
 
@@ -351,41 +351,41 @@ static void start_child(struct supervisor *s, struct export *e, int64_t now)
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		log_err("cannot start the export of %s: fork: %s; trying again in %d s", e->busid, strerror(errno),
-			e->backoff_ms / 1000);
-		e->start_at = now + e->backoff_ms;
+		log_err("cannot start the export of %s: fork: %s; trying again in %d s", c->busid, strerror(errno),
+			c->backoff_ms / 1000);
+		c->start_at = now + c->backoff_ms;
 		return;
 	}
 	if (pid == 0)
-		child_main(s, e);
-	e->pid = pid;
-	e->started_at = now;
-	log_info("export of %s started (pid %ld)", e->busid, (long)pid);
+		child_main(s, c);
+	c->pid = pid;
+	c->started_at = now;
+	log_info("export of %s started (pid %ld)", c->busid, (long)pid);
 }
 
 /* Acts on what reap() and scan() found: reports exits, forgets devices
  * that are gone, kills children that ignore SIGTERM, starts what is due. */
 static void settle(struct supervisor *s, int64_t now)
 {
-	struct export **link = &s->exports, *e;
+	struct hotplug_child **link = &s->children, *c;
 
-	while ((e = *link)) {
-		if (e->exited)
-			report_exit(e, now);
-		if (!e->present && !e->pid) {
-			*link = e->next;
-			free(e);
+	while ((c = *link)) {
+		if (c->exited)
+			report_exit(c, now);
+		if (!c->present && !c->pid) {
+			*link = c->next;
+			free(c);
 			continue;
 		}
-		if (e->pid && e->terminating && now >= e->kill_at) {
-			log_warn("export of %s did not stop within %d s of SIGTERM; killing it", e->busid,
+		if (c->pid && c->terminating && now >= c->kill_at) {
+			log_warn("export of %s did not stop within %d s of SIGTERM; killing it", c->busid,
 				 HOTPLUG_STOP_GRACE_SECONDS);
-			kill(e->pid, SIGKILL);
-			e->kill_at = INT64_MAX;
+			kill(c->pid, SIGKILL);
+			c->kill_at = INT64_MAX;
 		}
-		if (e->present && e->wanted && !e->held && !e->pid && now >= e->start_at && !*s->stop)
-			start_child(s, e, now);
-		link = &e->next;
+		if (c->present && c->wanted && !c->held && !c->pid && now >= c->start_at && !*s->stop)
+			start_child(s, c, now);
+		link = &c->next;
 	}
 }
 
@@ -394,13 +394,13 @@ static void settle(struct supervisor *s, int64_t now)
 static int64_t next_due(struct supervisor *s, int64_t next_scan, int64_t now)
 {
 	int64_t due = next_scan;
-	struct export *e;
+	struct hotplug_child *c;
 
-	for (e = s->exports; e; e = e->next) {
-		if (e->present && e->wanted && !e->held && !e->pid && e->start_at < due)
-			due = e->start_at;
-		if (e->pid && e->terminating && e->kill_at < due)
-			due = e->kill_at;
+	for (c = s->children; c; c = c->next) {
+		if (c->present && c->wanted && !c->held && !c->pid && c->start_at < due)
+			due = c->start_at;
+		if (c->pid && c->terminating && c->kill_at < due)
+			due = c->kill_at;
 	}
 	return due > now ? due - now : 0;
 }
@@ -417,11 +417,11 @@ static void wait_ms(struct supervisor *s, int64_t ms, struct pollfd *pfd)
 
 static int children_left(struct supervisor *s)
 {
-	struct export *e;
+	struct hotplug_child *c;
 	int n = 0;
 
-	for (e = s->exports; e; e = e->next)
-		n += e->pid != 0;
+	for (c = s->children; c; c = c->next)
+		n += c->pid != 0;
 	return n;
 }
 
@@ -430,31 +430,31 @@ static int children_left(struct supervisor *s)
 static void stop_all(struct supervisor *s)
 {
 	int64_t now = monotonic_ms(), deadline = now + HOTPLUG_STOP_GRACE_SECONDS * 1000;
-	struct export *e;
+	struct hotplug_child *c;
 	int n = children_left(s), killed = 0;
 
 	if (n)
 		log_info("stopping %d export%s", n, n == 1 ? "" : "s");
-	for (e = s->exports; e; e = e->next) {
-		e->present = 0;
-		stop_child(e, now);
+	for (c = s->children; c; c = c->next) {
+		c->present = 0;
+		stop_child(c, now);
 	}
 	while (children_left(s)) {
 		now = monotonic_ms();
 		if (!killed && now >= deadline) {
-			for (e = s->exports; e; e = e->next)
-				if (e->pid) {
-					log_warn("export of %s did not stop within %d s; killing it", e->busid,
+			for (c = s->children; c; c = c->next)
+				if (c->pid) {
+					log_warn("export of %s did not stop within %d s; killing it", c->busid,
 						 HOTPLUG_STOP_GRACE_SECONDS);
-					kill(e->pid, SIGKILL);
+					kill(c->pid, SIGKILL);
 				}
 			killed = 1;
 		}
 		if (!reap(s))
 			wait_ms(s, killed ? 1000 : deadline - now, NULL);
-		for (e = s->exports; e; e = e->next)
-			if (e->exited)
-				report_exit(e, now);
+		for (c = s->children; c; c = c->next)
+			if (c->exited)
+				report_exit(c, now);
 	}
 }
 
@@ -483,7 +483,7 @@ int hotplug_run(const struct node_config *node, const struct hotplug_filter *fil
 	struct supervisor s = { .node = node, .filter = filter, .stop = stop, .pid = getpid() };
 	struct sigaction sa, old_chld;
 	sigset_t blocked;
-	struct export *e;
+	struct hotplug_child *c;
 	int64_t now, next_scan = 0;
 	int rescan = 0;
 	char what[64 + HOTPLUG_MAX_MATCHES * 11];
@@ -521,9 +521,9 @@ int hotplug_run(const struct node_config *node, const struct hotplug_filter *fil
 	}
 	stop_all(&s);
 	close_monitor(&s);
-	while ((e = s.exports)) {
-		s.exports = e->next;
-		free(e);
+	while ((c = s.children)) {
+		s.children = c->next;
+		free(c);
 	}
 	sigaction(SIGCHLD, &old_chld, NULL);
 	sigprocmask(SIG_SETMASK, &s.run_mask, NULL);

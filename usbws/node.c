@@ -992,8 +992,10 @@ static void write_out(struct node *n, struct ring *tx)
 }
 
 /* Waits for the link, the device and the control socket, and serves what
- * is ready.  Returns -1 when the node must stop at once. */
-static int poll_once(struct node *n, struct ring *tx)
+ * is ready.  Returns 0, or an enum usbws_err with why filled when the node
+ * must stop at once: poll() failed (USBWS_ERR_SYSTEM), or the device
+ * broke the protocol or its socket failed (its code). */
+static int poll_once(struct node *n, struct ring *tx, char *why, size_t why_cap)
 {
 	/* the link, the device, then the control socket's listener and clients */
 	struct pollfd pfd[2 + CTLSOCK_SERVER_POLLFDS] = { { -1, 0, 0 }, { -1, 0, 0 } };
@@ -1016,16 +1018,18 @@ static int poll_once(struct node *n, struct ring *tx)
 		pfd[1].fd = x->ops->fd(x);
 	nctl = ctlsock_server_pollfds(&n->ctl.server, pfd + 2, &timeout);
 	if (poll(pfd, 2 + nctl, timeout) < 0 && errno != EINTR)
-		return -1;
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "cannot wait for the link and the device: %s",
+				 strerror(errno));
 	/* never blocks: a silent client must not stall the link */
 	ctlsock_server_serve(&n->ctl.server, pfd + 2, nctl);
 	if (pfd[1].revents) {
 		rc = x->ops->io(x, pfd[1].revents);
-		if (rc < 0) {
-			log_err("%s %s broke the USB/IP protocol; closing", x->ops->kind(x), x->ops->name(x));
-			finish(n, 1);
-			return -1;
-		}
+		if (rc == USBWS_ERR_SYSTEM)
+			return usbws_why(why, why_cap, rc, "%s %s: its socket failed: %s; closing",
+					 x->ops->kind(x), x->ops->name(x), strerror(errno));
+		if (rc < 0)
+			return usbws_why(why, why_cap, rc, "%s %s broke the USB/IP protocol: %s; closing",
+					 x->ops->kind(x), x->ops->name(x), usbws_strerror(rc));
 		if (rc > 0 && !n->link.stopping) {
 			log_err("%s closed its end of the connection: %s went away or was taken down",
 				x->ops->kind(x), x->ops->name(x));
@@ -1046,6 +1050,7 @@ static int run(struct node *n, struct ring *list_tx, volatile sig_atomic_t *stop
 		.backoff_reset_ms = BACKOFF_RESET_MS, .scatter_ms = BACKOFF_FIRST_MS, .retries = n->cfg->retries,
 	};
 	struct ring *tx;
+	char why[256];
 	int rc;
 
 	link_init(&n->link, &policy, monotonic_ms());
@@ -1078,12 +1083,13 @@ static int run(struct node *n, struct ring *list_tx, volatile sig_atomic_t *stop
 			protocol_violation(n, rc);
 			break;
 		}
-		if (poll_once(n, tx) < 0)
+		if ((rc = poll_once(n, tx, why, sizeof(why))) < 0) {
+			log_err("%s", why);
+			finish(n, 1);
 			break;
+		}
 	}
 	if (n->ws) {
-		char why[256];
-
 		/* what is queued last, a confirmation or a close, is worth a moment */
 		rc = wsclient_flush(n->ws, CLOSE_FLUSH_MS, why, sizeof(why));
 		if (rc < 0)

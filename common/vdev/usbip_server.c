@@ -85,14 +85,23 @@ static void conn_sent(struct importer_conn *c, size_t n)
 		buf_consume(&c->reply, n);
 }
 
-static void conn_close(struct usbip_server *s, int i, const char *why)
+/* rc and why are conn_io's: a rule the peer broke is worth a warning, the
+ * end of a session is news. */
+static void conn_close(struct usbip_server *s, int i, int rc, const char *why)
 {
 	struct importer_conn *c = s->conns[i];
+	int violation = rc < 0 && rc != USBWS_ERR_SYSTEM;
 
 	if (c->imported >= 0) {
-		log_info("device %s released by its importer (%s)", s->devs[c->imported]->info.busid, why);
+		if (violation)
+			log_warn("device %s released by its importer, which broke the USB/IP protocol: %s",
+				 s->devs[c->imported]->info.busid, why);
+		else
+			log_info("device %s released by its importer (%s)", s->devs[c->imported]->info.busid, why);
 		s->busy[c->imported] = 0;
 		vdev_stream_free(&c->vs);
+	} else if (violation) {
+		log_warn("USB/IP peer broke the protocol: %s", why);
 	} else {
 		log_debug("connection closed: %s", why);
 	}
@@ -232,8 +241,10 @@ static short conn_events(struct importer_conn *c)
 	return ev;
 }
 
-/* Returns NULL while healthy, else why the connection ends. */
-static const char *conn_io(struct usbip_server *s, struct importer_conn *c, short revents)
+/* Returns 0 while healthy; else why is filled and the connection ends: 1
+ * in the normal course, or a negative enum usbws_err (USBWS_ERR_SYSTEM: the
+ * socket failed; another: the peer broke the protocol). */
+static int conn_io(struct usbip_server *s, struct importer_conn *c, short revents, char *why, size_t why_cap)
 {
 	const uint8_t *p;
 	size_t pending;
@@ -246,35 +257,33 @@ static const char *conn_io(struct usbip_server *s, struct importer_conn *c, shor
 
 		n = in ? read(c->fd, in, room) : -1;
 		if (n == 0)
-			return "closed by the peer";
+			return usbws_why(why, why_cap, 1, "closed by the peer");
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return strerror(errno);
+			return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s", strerror(errno));
 		if (n > 0)
 			buf_commit(&c->in, (size_t)n);
 	}
 	rc = conn_process(s, c);
-	if (rc < 0) {
-		log_warn("USB/IP peer broke the protocol: %s", usbws_strerror(rc));
-		return usbws_strerror(rc);
-	}
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "%s", usbws_strerror(rc));
 	p = conn_pending(c, &pending);
 	if (pending) {
 		n = send(c->fd, p, pending, MSG_NOSIGNAL);
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return strerror(errno);
+			return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s", strerror(errno));
 		if (n > 0)
 			conn_sent(c, (size_t)n);
 		/* draining may let more commands through */
 		rc = conn_process(s, c);
 		if (rc < 0)
-			return usbws_strerror(rc);
+			return usbws_why(why, why_cap, rc, "%s", usbws_strerror(rc));
 	}
 	if (revents & (POLLERR | POLLHUP) && !(revents & POLLIN))
-		return "connection lost";
+		return usbws_why(why, why_cap, 1, "connection lost");
 	conn_pending(c, &pending);
 	if (c->close_when_sent && !pending)
-		return "request answered";
-	return NULL;
+		return usbws_why(why, why_cap, 1, "request answered");
+	return 0;
 }
 
 int usbip_server_run(struct usbip_server *s, volatile sig_atomic_t *stop)
@@ -303,13 +312,14 @@ int usbip_server_run(struct usbip_server *s, volatile sig_atomic_t *stop)
 		if (pfd[0].revents & POLLIN)
 			accept_all(s);
 		for (i = 1; i < n; i++) {
-			const char *why;
+			char why[128];
+			int rc;
 
 			if (!pfd[i].revents)
 				continue;
-			why = conn_io(s, s->conns[map[i]], pfd[i].revents);
-			if (why)
-				conn_close(s, map[i], why);
+			rc = conn_io(s, s->conns[map[i]], pfd[i].revents, why, sizeof(why));
+			if (rc)
+				conn_close(s, map[i], rc, why);
 		}
 	}
 	return 0;
@@ -335,7 +345,7 @@ void usbip_server_free(struct usbip_server *s)
 		return;
 	for (i = 0; i < MAX_CONNS; i++)
 		if (s->conns[i])
-			conn_close(s, i, "server stopping");
+			conn_close(s, i, 0, "server stopping");
 	close(s->listen_fd);
 	free(s->busy);
 	free(s);
