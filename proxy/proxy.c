@@ -254,7 +254,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	struct lws_context_creation_info info;
 	struct proxy px;
 	char why[512];
-	int rc;
+	int rc, failed = 0;
 
 	memset(&px, 0, sizeof(px));
 	px.cfg = cfg;
@@ -299,8 +299,11 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	proxy_loop_timers_changed(&px);
 	/* a signal ends the wait early, so a SIGHUP is seen at once */
 	while (!*stop) {
-		if (proxy_loop_run_once(&px) < 0)
+		if (proxy_loop_run_once(&px) < 0) {
+			log_err("the event loop failed: %s", usbws_strerror(USBWS_ERR_LWS));
+			failed = 1;
 			break;
+		}
 		if (reload && *reload) {
 			*reload = 0;
 			proxy_trust_reload(&px);
@@ -321,5 +324,5 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	proxy_vhci_free(&px);
 	proxy_policy_free(&px);
 	proxy_index_free(&px);
-	return 0;
+	return failed;
 }

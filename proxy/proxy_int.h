@@ -108,8 +108,8 @@ struct tunnel_index {
 };
 
 struct tunnel {
-	/* first, together: what proxy_tunnel_tick reads of a tunnel that is
-	 * due (two cache lines, not one for each field) */
+	/* first, together: what proxy_tunnel_tick reads first of a tunnel
+	 * that is due (a ping on a quiet link reads its queues further down) */
 	lws_dll2_t wheel;                 /* in px->wheel[]: the second it may next be due */
 	lws_dll2_t busy;                  /* in px->busy: data moved since it was last trimmed */
 	struct lws *wsi;                  /* NULL while parked */

@@ -1019,6 +1019,10 @@ static void tunnel_closed(struct node_conn *c)
 		t->parked_since = time(NULL);
 		t->ack_due = t->ping_due = 0;
 		tunnel_file(t);
+		/* replies that came before the link died are whole: they go now,
+		 * not when a frame the dead link cut short would have ended */
+		if (t->imp && ring_len(&t->imp->out))
+			proxy_usbip_kick(t->imp);
 		log_warn("node %s: connection lost; keeping busid %s%s for %d s for it to resume", t->node,
 			 t->busid, t->imp ? " and its importer" : "", t->px->cfg->resume_seconds);
 		return;
@@ -1057,8 +1061,8 @@ static void tunnel_ping(struct tunnel *t)
 {
 	uint8_t frame[LWS_PRE + 8];
 
-	if (t->ntext || t->text_off || t->ack_due || t->closing || resume_unsent(&t->rs, &t->tx) ||
-	    lws_partial_buffered(t->wsi)) {
+	if (t->ntext || t->text_off || t->ack_due || t->closing || t->peer_closed ||
+	    resume_unsent(&t->rs, &t->tx) || lws_partial_buffered(t->wsi)) {
 		t->ping_due = 1;
 		proxy_tunnel_kick(t);
 		return;
@@ -1122,7 +1126,11 @@ void proxy_tunnel_tick(struct proxy *px)
 	}
 	lws_end_foreach_dll_safe(d, d1);
 
-	/* every second since the last tick, should the loop have stalled */
+	/* every second since the last tick, should the loop have stalled;
+	 * after a stall longer than the wheel, each slot once, as if the last
+	 * tick had been a wheel ago, so what is filed again lands ahead of now */
+	if (now_ms / 1000 - px->wheel_second > PROXY_WHEEL_SLOTS)
+		px->wheel_second = now_ms / 1000 - PROXY_WHEEL_SLOTS;
 	slots = 0;
 	for (second = px->wheel_second + 1; second <= now_ms / 1000 && slots < PROXY_WHEEL_SLOTS;
 	     second++, slots++) {

@@ -60,8 +60,6 @@ static char *dump(json_t *o)
 	return s;
 }
 
-/* Only the exported device: the node's other devices are its own business,
- * and no one on the proxy's side is shown them (doc/protocol.md). */
 /* Adds "window" to o when there is one. */
 static json_t *with_window(json_t *o, uint64_t window)
 {
@@ -69,6 +67,9 @@ static json_t *with_window(json_t *o, uint64_t window)
 		json_object_set_new(o, "window", json_integer((json_int_t)window));
 	return o;
 }
+
+/* Only the exported device: the node's other devices are its own business,
+ * and no one on the proxy's side is shown them (doc/protocol.md). */
 
 char *ctl_hello_export(const struct usbip_usb_device *dev, const struct usbip_usb_interface *ifs,
 		       const char *serial, uint64_t window)

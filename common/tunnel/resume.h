@@ -67,8 +67,9 @@ static inline void resume_peer_window(struct resume_stream *rs, uint64_t window)
 {
 	rs->ack_every = window / 4 > RESUME_ACK_EVERY ? window / 4 : 0;
 }
-/* True when an acknowledgement should go: RESUME_ACK_EVERY bytes came, or
- * (on the timer, tail set) anything came, since the last one. */
+/* True when an acknowledgement should go: a quarter of the peer's window
+ * (at least RESUME_ACK_EVERY bytes) came, or (on the timer, tail set)
+ * anything came, since the last one. */
 static inline int resume_ack_due(const struct resume_stream *rs, int tail)
 {
 	return rs->received - rs->ack_sent >= (tail ? 1 : rs->ack_every ? rs->ack_every : RESUME_ACK_EVERY);

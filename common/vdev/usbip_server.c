@@ -90,7 +90,8 @@ static void conn_sent(struct importer_conn *c, size_t n)
 static void conn_close(struct usbip_server *s, int i, int rc, const char *why)
 {
 	struct importer_conn *c = s->conns[i];
-	int violation = rc < 0 && rc != USBWS_ERR_SYSTEM;
+	/* running out of memory or buffer is ours, not the peer's doing */
+	int violation = rc < 0 && rc != USBWS_ERR_SYSTEM && rc != USBWS_ERR_NOMEM && rc != USBWS_ERR_NOSPACE;
 
 	if (c->imported >= 0) {
 		if (violation)
