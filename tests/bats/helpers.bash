@@ -105,6 +105,7 @@ start_proxy() {
 	prlimit --nofile="${NOFILE:-$(ulimit -Sn):$(ulimit -Hn)}" "$(PROXY_BIN)" \
 		--listen "${PROXY_LISTEN:-127.0.0.1:0}" --usbip-listen "${PROXY_USBIP_LISTEN:-127.0.0.1:0}" \
 		--cert "$PKI/$name.pem" --key "$PKI/$name.key" --ca "$PKI/ca.pem" "$@" 2>"$log" &
+	PROXY_PID=$!
 	PIDS+=($!)
 	wait_for "$log" "re-exporting devices over USB/IP" || return 1
 	WSS_PORT=$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$log")

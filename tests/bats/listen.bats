@@ -38,15 +38,22 @@ proxy_at() {
 	PROXY_LISTEN=$2 PROXY_USBIP_LISTEN=$3 start_proxy "$1" server "${@:4}"
 }
 
-# listens_only_on ADDR OTHER: both listeners are on ADDR and nowhere else
-# (ss), and OTHER, the other family's loopback, is refused on both ports
+# listens_only_on ADDR OTHER: the proxy's listening sockets are its two
+# listeners, both on ADDR (ss, by the proxy's pid), and OTHER, the other
+# family's loopback, is refused on both ports
 listens_only_on() {
-	run ss -ltnH "( sport = :$WSS_PORT or sport = :$USBIP_PORT )"
+	local port other=$2
+	[[ $other == *:* ]] && other="[$other]"
+	run bash -c "ss -ltnHp | grep 'pid=$PROXY_PID,'"
 	[ "${#lines[@]}" -eq 2 ]
 	[[ "${lines[0]}" == *" $1:"* ]]
 	[[ "${lines[1]}" == *" $1:"* ]]
-	[ "$(tcp_connect "$2" "$WSS_PORT")" = "Connection refused" ]
-	[ "$(tcp_connect "$2" "$USBIP_PORT")" = "Connection refused" ]
+	# a test running beside this one may listen on OTHER with the same
+	# port number (the families' ports are apart): that is not ours
+	for port in "$WSS_PORT" "$USBIP_PORT"; do
+		ss -ltnH "( sport = :$port )" | grep -qF " $other:$port " && continue
+		[ "$(tcp_connect "$2" "$port")" = "Connection refused" ]
+	done
 }
 
 @test "an IPv4 address binds that IPv4 address only, on both listeners" {
