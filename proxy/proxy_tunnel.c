@@ -50,19 +50,31 @@ static void tunnel_busy(struct tunnel *t)
  * resume time while parked, else its keepalive timeout or its next ping.
  * Never under a second the tick has served; a live tunnel without
  * keepalive has no timer. */
+/* A live tunnel's keepalive deadlines, which tunnel_due acts on and
+ * tunnel_file files by.  In milliseconds: whole seconds would let a 3 s
+ * timeout fire after 2 s of silence. */
+static int64_t tunnel_timeout_at(const struct tunnel *t)
+{
+	return t->last_rx_ms + (int64_t)t->px->cfg->ping_timeout * 1000;
+}
+
+/* Only a quiet link needs a ping, and a busy one is not quiet; the tick
+ * comes once a second: half a tick early is on time. */
+static int64_t tunnel_ping_at(const struct tunnel *t)
+{
+	return (t->last_rx_ms > t->last_ping_ms ? t->last_rx_ms : t->last_ping_ms) +
+		(int64_t)t->px->cfg->ping_interval * 1000 - 500;
+}
+
 static void tunnel_file(struct tunnel *t)
 {
 	const struct proxy_config *cfg = t->px->cfg;
-	int64_t due, ping;
+	int64_t due;
 
 	if (!t->wsi) {
 		due = (t->parked_since + cfg->resume_seconds) * 1000 - time(NULL) * 1000 + monotonic_ms();
 	} else if (cfg->ping_interval) {
-		due = t->last_rx_ms + (int64_t)cfg->ping_timeout * 1000;
-		ping = (t->last_rx_ms > t->last_ping_ms ? t->last_rx_ms : t->last_ping_ms) +
-			(int64_t)cfg->ping_interval * 1000 - 500;
-		if (ping < due)
-			due = ping;
+		due = tunnel_timeout_at(t) < tunnel_ping_at(t) ? tunnel_timeout_at(t) : tunnel_ping_at(t);
 	} else {
 		lws_dll2_remove(&t->wheel);
 		return;
@@ -1089,19 +1101,14 @@ static int tunnel_due(struct tunnel *t, time_t now, int64_t now_ms)
 	}
 	if (!cfg->ping_interval)
 		return 0;
-	/* in milliseconds: whole seconds would let a 3 s timeout fire after
-	 * 2 s of silence */
-	if (now_ms - t->last_rx_ms >= (int64_t)cfg->ping_timeout * 1000) {
+	if (now_ms >= tunnel_timeout_at(t)) {
 		log_warn("node %s: nothing heard for %ld s (keepalive timeout); dropping its connection", t->node,
 			 (long)((now_ms - t->last_rx_ms) / 1000));
 		t->last_rx_ms = now_ms;
 		lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		return 0;
 	}
-	/* only a quiet link needs a ping, and a busy one is not quiet; the
-	 * tick comes once a second: half a tick early is on time */
-	if (now_ms - (t->last_rx_ms > t->last_ping_ms ? t->last_rx_ms : t->last_ping_ms) + 500 >=
-	    (int64_t)cfg->ping_interval * 1000) {
+	if (now_ms >= tunnel_ping_at(t)) {
 		t->last_ping_ms = now_ms;
 		tunnel_ping(t);
 	}
