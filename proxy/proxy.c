@@ -17,6 +17,8 @@
 #include "net/netaddr.h"
 #include "proxy_int.h"
 
+_Thread_local struct proxy_thread *proxy_self;
+
 /* secs_since_valid_hangup 0: lws arms no validity timer at all */
 const lws_retry_bo_t proxy_no_validity = { 0 };
 
@@ -83,45 +85,32 @@ static const struct listener_kind importers_listener = {
 	.warning = "; it has no authentication: keep it on loopback or a trusted network",
 };
 
-/* --ca and --crl, checked before lws sees them; the vhost's
- * LOAD_EXTRA_SERVER_VERIFY_CERTS callback puts them in the TLS context. */
-static int tls_options(struct proxy *px, const struct proxy_config *cfg, struct lws_context_creation_info *info,
-		       char *why, size_t why_cap)
+/* Mutual TLS, TLS 1.2 or later, and only --ca vouches for nodes; the
+ * vhost's LOAD_EXTRA_SERVER_VERIFY_CERTS callback puts px->store (--ca and
+ * --crl, checked before lws sees them) in its TLS context. */
+static void tls_options(const struct proxy_config *cfg, struct lws_context_creation_info *info)
 {
-	int rc = proxy_trust_load(cfg, &px->first_store, why, why_cap);
-
-	if (rc < 0)
-		return rc;
 	info->ssl_cert_filepath = cfg->cert;
 	info->ssl_private_key_filepath = cfg->key;
 	info->ssl_ca_filepath = cfg->ca;
-	/* mutual TLS, TLS 1.2 or later, and only --ca vouches for nodes */
-	info->options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
-			LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	info->options = LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 	info->ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
-	return 0;
 }
 
 /*
- * A listener: the vhost that serves the connections proxy_listen.c accepts
- * and admits, then its sockets on spec.  lws picks an HTTP connection's
- * vhost again by its Host header among the vhosts of its port, and every
- * vhost without a listener shares one: only the WSS one may be a server
- * (port NO_LISTEN_SERVER).  Returns 0 or a code, with why filled.
+ * th's vhost for what l admits.  lws picks an HTTP connection's vhost again
+ * by its Host header among the vhosts of its port, and every vhost without
+ * a listener shares one: only the WSS one may be a server (port
+ * NO_LISTEN_SERVER).  Returns 0 or a code, with why filled.
  */
-static int open_listener(struct proxy *px, struct proxy_listener *l, const struct listener_kind *kind,
-			 const char *spec, const struct admit_policy *policy, char *why, size_t why_cap)
+static int listener_vhost(struct proxy_thread *th, struct proxy_listener *l, const struct listener_kind *kind,
+			  char *why, size_t why_cap)
 {
 	struct lws_context_creation_info info;
-	int rc;
 
 	memset(&info, 0, sizeof(info));
-	if (kind->tls) {
-		rc = tls_options(px, px->cfg, &info, why, why_cap);
-		if (rc < 0)
-			return rc;
-	}
-	l->protocols[0] = *kind->protocol;
+	if (kind->tls)
+		tls_options(th->px->cfg, &info);
 	info.vhost_name = kind->vhost_name;
 	info.protocols = l->protocols;
 	/* lws picks an upgrade's vhost again by its Host header among the
@@ -129,18 +118,34 @@ static int open_listener(struct proxy *px, struct proxy_listener *l, const struc
 	 * other.  Both serve the same protocol, which tells a node's TLS from
 	 * a balancer's plain connection by the socket, never by the vhost. */
 	info.port = kind->http ? CONTEXT_PORT_NO_LISTEN_SERVER : CONTEXT_PORT_NO_LISTEN;
-	info.user = px;
+	info.user = th;
 	info.retry_and_idle_policy = &proxy_no_validity;
-	l->vh = lws_create_vhost(px->ctx, &info);
-	if (kind->tls) {
-		X509_STORE_free(px->first_store);   /* NULL once the TLS context has it */
-		px->first_store = NULL;
-	}
-	if (!l->vh)
+	th->vh[l->slot] = lws_create_vhost(th->ctx, &info);
+	if (!th->vh[l->slot])
 		return usbws_why(why, why_cap, kind->tls ? USBWS_ERR_TLS : USBWS_ERR_LWS, "%s", kind->no_vhost);
-	if (kind->tls && !px->wss_ssl)
+	if (kind->tls && !th->wss_ssl)
 		return usbws_why(why, why_cap, USBWS_ERR_TLS,
 				 "cannot serve WSS: the TLS context never reached the CRL setup");
+	return 0;
+}
+
+/* A listener: a vhost on every thread, then its sockets on spec, which
+ * threads[0] watches and accepts from.  Returns 0 or a code, with why
+ * filled. */
+static int open_listener(struct proxy *px, struct proxy_listener *l, enum proxy_listener_slot slot,
+			 const struct listener_kind *kind, const char *spec, const struct admit_policy *policy,
+			 char *why, size_t why_cap)
+{
+	unsigned int i;
+	int rc;
+
+	l->protocols[0] = *kind->protocol;
+	l->slot = slot;
+	for (i = 0; i < px->nthreads; i++) {
+		rc = listener_vhost(&px->threads[i], l, kind, why, why_cap);
+		if (rc < 0)
+			return rc;
+	}
 	l->option = kind->option;
 	l->spec = spec;
 	l->expiry_what = kind->expiry_what;
@@ -206,27 +211,32 @@ static int open_listeners(struct proxy *px, const struct proxy_config *cfg, char
 	if (cfg->usbip_listen)
 		rc = check_usbip_exposure(cfg, why, why_cap);
 	if (rc == 0)
-		rc = open_listener(px, &px->wss, &nodes_listener, cfg->listen, &nodes, why, why_cap);
+		rc = proxy_trust_load(cfg, &px->store, why, why_cap);
+	if (rc == 0)
+		rc = open_listener(px, &px->wss, PROXY_LISTEN_NODES, &nodes_listener, cfg->listen, &nodes, why,
+				   why_cap);
 	if (rc == 0 && cfg->balancer_listen) {
 		px->balancer.trusted = cfg->trusted;
 		px->balancer.ntrusted = cfg->ntrusted;
-		rc = open_listener(px, &px->balancer, &balancer_listener, cfg->balancer_listen, &balanced, why,
-				   why_cap);
+		rc = open_listener(px, &px->balancer, PROXY_LISTEN_BALANCER, &balancer_listener,
+				   cfg->balancer_listen, &balanced, why, why_cap);
 	}
 	if (rc == 0 && cfg->usbip_listen)
-		rc = open_listener(px, &px->usbip, &importers_listener, cfg->usbip_listen, &importers, why, why_cap);
+		rc = open_listener(px, &px->usbip, PROXY_LISTEN_USBIP, &importers_listener, cfg->usbip_listen,
+				   &importers, why, why_cap);
 	return rc;
 }
 
 static void tick(lws_sorted_usec_list_t *sul)
 {
-	struct proxy *px = (struct proxy *)((char *)sul - offsetof(struct proxy, tick));
+	struct proxy_thread *th = lws_container_of(sul, struct proxy_thread, tick);
+	struct proxy *px = th->px;
 
-	proxy_tunnel_tick(px);
-	proxy_listen_tick(&px->wss);
-	proxy_listen_tick(&px->balancer);
-	proxy_listen_tick(&px->usbip);
-	lws_sul_schedule(px->ctx, 0, &px->tick, tick, LWS_US_PER_SEC);
+	proxy_tunnel_tick(th);
+	proxy_listen_tick(&px->wss, th);
+	proxy_listen_tick(&px->balancer, th);
+	proxy_listen_tick(&px->usbip, th);
+	lws_sul_schedule(th->ctx, 0, &th->tick, tick, LWS_US_PER_SEC);
 }
 
 /* Everything only root may do is done: listening sockets, the control
@@ -249,26 +259,79 @@ static int drop_privileges(const struct proxy_config *cfg, char *why, size_t why
 	return 0;
 }
 
-int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
+/* th's context, on its own event loop.  Returns 0, or USBWS_ERR_LWS. */
+static int thread_context(struct proxy *px, struct proxy_thread *th, unsigned int index)
 {
 	struct lws_context_creation_info info;
-	struct proxy px;
-	char why[512];
-	int rc, failed = 0;
 
-	memset(&px, 0, sizeof(px));
-	px.cfg = cfg;
-	px.wheel_second = monotonic_ms() / 1000;
-	proxy_listen_raise_fd_limit();
-	lwslog_init(cfg->verbose);
+	th->px = px;
+	th->index = index;
+	th->wheel_second = monotonic_ms() / 1000;
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	/* OpenSSL's global setup, once */
+	if (index == 0)
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.pt_serv_buf_size = PROXY_RX_CHUNK + LWS_PRE;
 	/* a balancer's upgrade carries the node's certificate (balancer.h) */
 	info.max_http_header_data = 8192;
-	info.user = &px;
-	if (proxy_loop_create(&px, &info) < 0) {
+	info.user = th;
+	return proxy_loop_create(th, &info);
+}
+
+/* Closing every socket detaches every vhci port; parked tunnels go too. */
+static void teardown(struct proxy *px)
+{
+	unsigned int i;
+
+	for (i = 0; i < px->nthreads; i++) {
+		struct proxy_thread *th = &px->threads[i];
+
+		if (!th->ctx)
+			continue;
+		/* its callbacks run here now, as its own */
+		proxy_self = th;
+		lws_sul_schedule(th->ctx, 0, &th->tick, NULL, LWS_SET_TIMER_USEC_CANCEL);
+		lws_context_destroy(th->ctx);
+		th->ctx = NULL;
+		proxy_loop_free(th);
+	}
+	proxy_listen_close(&px->wss);
+	proxy_listen_close(&px->balancer);
+	proxy_listen_close(&px->usbip);
+	proxy_tunnel_free_all(px);
+	proxy_vhci_free(px);
+	proxy_policy_free(px);
+	proxy_index_free(px);
+	X509_STORE_free(px->store);
+	free(px->threads);
+}
+
+int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
+{
+	struct proxy px;
+	struct proxy_thread *main_th;
+	char why[512];
+	unsigned int i;
+	int rc = 0, failed = 0;
+
+	memset(&px, 0, sizeof(px));
+	px.cfg = cfg;
+	px.nthreads = 1;
+	proxy_listen_raise_fd_limit();
+	lwslog_init(cfg->verbose);
+	px.threads = calloc(px.nthreads, sizeof(*px.threads));
+	if (!px.threads) {
+		log_err("out of memory for the service threads");
+		return 1;
+	}
+	main_th = &px.threads[0];
+	proxy_self = main_th;
+	for (i = 0; i < px.nthreads && rc == 0; i++)
+		rc = thread_context(&px, &px.threads[i], i);
+	if (rc < 0) {
 		log_err("cannot create the libwebsockets context");
+		teardown(&px);
 		return 1;
 	}
 	/* the control socket answers before nodes can come */
@@ -285,21 +348,16 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		rc = drop_privileges(cfg, why, sizeof(why));
 	if (rc < 0) {
 		log_err("%s", why);
-		lws_context_destroy(px.ctx);
-		proxy_loop_free(&px);
-		proxy_listen_close(&px.wss);
-		proxy_listen_close(&px.balancer);
-		proxy_listen_close(&px.usbip);
-		proxy_vhci_free(&px);
-		proxy_policy_free(&px);
-		proxy_index_free(&px);
+		teardown(&px);
 		return 1;
 	}
-	lws_sul_schedule(px.ctx, 0, &px.tick, tick, LWS_US_PER_SEC);
-	proxy_loop_timers_changed(&px);
+	for (i = 0; i < px.nthreads; i++) {
+		lws_sul_schedule(px.threads[i].ctx, 0, &px.threads[i].tick, tick, LWS_US_PER_SEC);
+		proxy_loop_timers_changed(&px.threads[i]);
+	}
 	/* a signal ends the wait early, so a SIGHUP is seen at once */
 	while (!*stop) {
-		if (proxy_loop_run_once(&px) < 0) {
+		if (proxy_loop_run_once(main_th) < 0) {
 			log_err("the event loop failed: %s", usbws_strerror(USBWS_ERR_LWS));
 			failed = 1;
 			break;
@@ -308,21 +366,11 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 			*reload = 0;
 			proxy_trust_reload(&px);
 			proxy_policy_reload(&px);
-			proxy_loop_timers_changed(&px);
+			proxy_loop_timers_changed(main_th);
 		}
 	}
 	log_info("stopping");
 	px.stopping = 1;
-	lws_sul_schedule(px.ctx, 0, &px.tick, NULL, LWS_SET_TIMER_USEC_CANCEL);
-	/* closing every socket detaches every vhci port; parked tunnels go too */
-	lws_context_destroy(px.ctx);
-	proxy_loop_free(&px);
-	proxy_listen_close(&px.wss);
-	proxy_listen_close(&px.balancer);
-	proxy_listen_close(&px.usbip);
-	proxy_tunnel_free_all(&px);
-	proxy_vhci_free(&px);
-	proxy_policy_free(&px);
-	proxy_index_free(&px);
+	teardown(&px);
 	return failed;
 }

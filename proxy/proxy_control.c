@@ -50,7 +50,7 @@ struct control_client {
 static int control_client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 				   size_t len)
 {
-	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
+	struct proxy *px = ((struct proxy_thread *)lws_get_vhost_user(lws_get_vhost(wsi)))->px;
 	struct control_client *cc = user;
 	static uint8_t out[LWS_PRE + CONTROL_WRITE_CHUNK];
 	const char *p;
@@ -125,7 +125,8 @@ static void accept_control(struct proxy *px, struct lws *wsi)
 		if (u.sockfd < 0)
 			break;
 		/* adopting runs RAW_ADOPT, which counts the client; a failure closes the fd */
-		if (!lws_adopt_descriptor_vhost(px->local_vh, LWS_ADOPT_SOCKET, u, proxy_control_client_protocol.name, NULL))
+		if (!lws_adopt_descriptor_vhost(px->threads[0].local_vh, LWS_ADOPT_SOCKET, u,
+						proxy_control_client_protocol.name, NULL))
 			log_warn("control socket: cannot adopt a client");
 	}
 	if (px->control_clients >= CTLSOCK_MAX_CLIENTS)
@@ -134,7 +135,7 @@ static void accept_control(struct proxy *px, struct lws *wsi)
 
 static int control_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
+	struct proxy *px = ((struct proxy_thread *)lws_get_vhost_user(lws_get_vhost(wsi)))->px;
 
 	(void)user;
 	(void)in;
@@ -162,8 +163,8 @@ int proxy_control_open(struct proxy *px, char *why, size_t why_cap)
 		return usbws_why(why, why_cap, u.filefd, "cannot listen on %s: %s", path,
 				 errno == EADDRINUSE ? "another usbws-proxy answers there" : strerror(errno));
 	/* lws polls the listening socket; accept_control takes the clients */
-	px->control_wsi = lws_adopt_descriptor_vhost(px->local_vh, LWS_ADOPT_RAW_FILE_DESC, u, proxy_control_protocol.name,
-						     NULL);
+	px->control_wsi = lws_adopt_descriptor_vhost(px->threads[0].local_vh, LWS_ADOPT_RAW_FILE_DESC, u,
+						     proxy_control_protocol.name, NULL);
 	if (!px->control_wsi) {
 		close(u.filefd);
 		return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot watch %s", path);

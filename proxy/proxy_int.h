@@ -46,6 +46,15 @@
 struct importer;
 struct tunnel;
 struct admit;
+struct proxy_thread;
+
+/* The listeners, each served on every thread by a vhost of its own. */
+enum proxy_listener_slot {
+	PROXY_LISTEN_NODES,    /* --listen: the nodes' WSS */
+	PROXY_LISTEN_BALANCER, /* --balancer-listen */
+	PROXY_LISTEN_USBIP,    /* --usbip-listen: the re-export */
+	PROXY_LISTENERS,
+};
 
 /* How an exported device is offered (the policy's action, or without a
  * policy: attached when vhci_hcd is in use, else re-exported). */
@@ -64,7 +73,7 @@ struct proxy_listener {
 	const char *expiry_what;          /* what a peer failed to do in time */
 	const char *source_flag, *full_flag;  /* the caps a refusal names */
 	struct admit_policy policy;
-	struct lws_vhost *vh;             /* serves what is admitted */
+	enum proxy_listener_slot slot;      /* each thread's vh[slot] serves what is admitted */
 	struct lws_protocols protocols[2];  /* vh's, which lws keeps a pointer to */
 	lws_adoption_type adopt_type;
 	const char *protocol;             /* NULL: vh's first */
@@ -124,6 +133,7 @@ struct tunnel {
 	uint32_t key_hash[TUNNEL_KEYS];
 	uint8_t key_filed[TUNNEL_KEYS];
 	struct proxy *px;
+	struct proxy_thread *th;     /* the thread its connections and importer are served on */
 	struct node_conn *node_conn; /* its live connection; NULL while parked */
 	int peer_closed;             /* the node closed on purpose: it is not coming back */
 	uint64_t resumes;
@@ -173,6 +183,7 @@ struct tunnel {
 
 struct importer {
 	struct proxy *px;
+	struct proxy_thread *th;
 	struct lws *wsi;
 	char peer[NETADDR_STRLEN];        /* a TCP importer's address; "" for vhci_hcd */
 	time_t since;
@@ -198,14 +209,15 @@ struct vhci_claim {
 
 struct ev_loop;
 
-struct proxy {
-	const struct proxy_config *cfg;
+/* One service thread: its own lws context on its own event loop, and the
+ * tunnels whose connections it serves. */
+struct proxy_thread {
+	struct proxy *px;
+	unsigned int index;
 	struct lws_context *ctx;
 	struct ev_loop *evloop;           /* libev's, or NULL: lws's poll() loop */
-	void *foreign_loops[1];           /* lws's view of it: one per service thread */
+	void *foreign_loops[1];           /* lws's view of it */
 	lws_sorted_usec_list_t tick;      /* once a second: pings, acks, expiry */
-	int stopping;                     /* lost connections are not kept for a resume */
-	struct tunnel *tunnels;
 	/* The tick looks only at tunnels that are due: those whose data
 	 * moved, and those filed under the second that has come, one slot a
 	 * second.  Walking every tunnel every second was most of the idle
@@ -213,11 +225,27 @@ struct proxy {
 	lws_dll2_owner_t busy;
 	lws_dll2_owner_t wheel[PROXY_WHEEL_SLOTS];
 	int64_t wheel_second; /* the last second whose slot was served */
+	struct lws_vhost *local_vh;            /* adopts vhci sockets (and on thread 0 the control socket) */
+	struct lws_vhost *vh[PROXY_LISTENERS]; /* serve what each listener admits */
+	SSL_CTX *wss_ssl;                      /* the nodes' TLS context, whose X509_STORE a reload replaces */
+	/* handshakes (TLS, the upgrade) anyone can fail at will: a few
+	 * lines, then a sum each tick */
+	struct log_limit tls_refusals;
+};
+
+/* The thread this code runs on (proxy.c sets it as each one starts). */
+extern _Thread_local struct proxy_thread *proxy_self;
+
+struct proxy {
+	const struct proxy_config *cfg;
+	struct proxy_thread *threads; /* threads[0] also accepts, and serves proxy.sock */
+	unsigned int nthreads;
+	int stopping; /* lost connections are not kept for a resume */
+	struct tunnel *tunnels;
 	struct tunnel_index index[TUNNEL_KEYS];
 	uint64_t list_seq;                /* the newest export's tunnel list_seq */
 	unsigned int next_bus;
-	struct lws_vhost *local_vh;       /* adopts vhci sockets and the control socket */
-	struct lws_vhost *listen_vh;      /* watches the listening sockets */
+	struct lws_vhost *listen_vh; /* watches the listening sockets, on threads[0] */
 	struct proxy_listener wss, balancer, usbip;
 	int control_listening;
 	struct lws *control_wsi;          /* proxy.sock's listener, not watched while at the cap */
@@ -229,8 +257,7 @@ struct proxy {
 	struct vhci_set reserved;         /* every pinned controller: no other node's devices go there */
 	struct vhci_claim *claims;
 	size_t nclaims;
-	SSL_CTX *wss_ssl;                 /* the nodes' TLS context, whose X509_STORE a reload replaces */
-	X509_STORE *first_store;          /* --ca and --crl, made before the vhost takes it */
+	X509_STORE *store;                /* --ca and --crl as the TLS contexts have them now */
 	struct policy *policy;            /* --policy, or NULL */
 };
 
@@ -252,16 +279,16 @@ struct tunnel *proxy_index_first(const struct proxy *px, enum tunnel_key which, 
 struct tunnel *proxy_index_next(const struct tunnel *t, enum tunnel_key which, const char *key);
 
 /* proxy_loop.c: the event loop, libev on epoll or lws's poll() */
-/* Makes px->ctx from info, on libev unless --event-loop poll or lws cannot
+/* Makes th->ctx from info, on libev unless --event-loop poll or lws cannot
  * load its plugin.  Returns 0, or USBWS_ERR_LWS when no context could be
  * made. */
-int proxy_loop_create(struct proxy *px, struct lws_context_creation_info *info);
+int proxy_loop_create(struct proxy_thread *th, struct lws_context_creation_info *info);
 /* Serves one round of events.  Returns 0, or USBWS_ERR_LWS when lws failed. */
-int proxy_loop_run_once(struct proxy *px);
+int proxy_loop_run_once(struct proxy_thread *th);
 /* Call after scheduling lws timers from outside lws's callbacks. */
-void proxy_loop_timers_changed(struct proxy *px);
+void proxy_loop_timers_changed(struct proxy_thread *th);
 /* After lws_context_destroy. */
-void proxy_loop_free(struct proxy *px);
+void proxy_loop_free(struct proxy_thread *th);
 
 /* proxy.c: every vhost's retry and idle policy.  Keepalive is the
  * tunnel's own (proxy_tunnel_tick); a vhost without a policy gets lws's
@@ -275,8 +302,8 @@ extern const struct lws_protocols proxy_tunnel_protocol;
 void proxy_tunnel_kick(struct tunnel *t);
 /* Fail a tunnel with a reason for the node. */
 void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why);
-/* The once-a-second walk over tunnels. */
-void proxy_tunnel_tick(struct proxy *px);
+/* The once-a-second walk over th's tunnels that are due. */
+void proxy_tunnel_tick(struct proxy_thread *th);
 void proxy_tunnel_free_all(struct proxy *px);
 /* After a reload: ends every tunnel, live or parked, whose certificate
  * store now says is revoked, logged with its serial and subject.  Returns
@@ -305,9 +332,10 @@ void proxy_listen_close(struct proxy_listener *l);
 void proxy_listen_authenticated(struct lws *wsi);
 void proxy_listen_settled(struct lws *wsi);
 void proxy_listen_closed(struct lws *wsi);
-/* Once a second: closes connections past their deadline, sums up what the
- * rate-limited log lines left out. */
-void proxy_listen_tick(struct proxy_listener *l);
+/* Once a second on each thread: closes th's connections past their
+ * deadline; on threads[0] also sums up what the rate-limited log lines
+ * left out. */
+void proxy_listen_tick(struct proxy_listener *l, struct proxy_thread *th);
 /* RLIMIT_NOFILE up to its hard limit: each tunnel needs descriptors. */
 void proxy_listen_raise_fd_limit(void);
 

@@ -62,7 +62,7 @@ static void pause_listener(struct proxy_listener *l, int on)
 	if (log_limit_allow(&l->fd_log, monotonic_ms()))
 		log_warn("%s %s: out of file descriptors (limit %llu, %s); not accepting for %d ms", l->option,
 			 l->spec, (unsigned long long)rl.rlim_cur, strerror(errno), PAUSE_MS);
-	lws_sul_schedule(l->px->ctx, 0, &l->pause, resume_accepting, PAUSE_MS * LWS_US_PER_MS);
+	lws_sul_schedule(l->px->threads[0].ctx, 0, &l->pause, resume_accepting, PAUSE_MS * LWS_US_PER_MS);
 }
 
 static void refuse(struct proxy_listener *l, int fd, const struct sockaddr *sa, socklen_t len, int why)
@@ -102,7 +102,7 @@ static void admit_one(struct proxy_listener *l, int fd, const struct sockaddr *s
 	/* USB/IP is request and reply: Nagle would hold each small URB back */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	memset(&desc, 0, sizeof(desc));
-	desc.vh = l->vh;
+	desc.vh = l->px->threads[0].vh[l->slot];
 	desc.type = l->adopt_type;
 	desc.fd.sockfd = fd;
 	desc.vh_prot_name = l->protocol;
@@ -184,9 +184,9 @@ int proxy_listen_open(struct proxy *px, struct proxy_listener *l, char *why, siz
 		info.vhost_name = "listen";
 		info.port = CONTEXT_PORT_NO_LISTEN;
 		info.protocols = protocols;
-		info.user = px;
+		info.user = &px->threads[0];
 		info.retry_and_idle_policy = &proxy_no_validity;
-		px->listen_vh = lws_create_vhost(px->ctx, &info);
+		px->listen_vh = lws_create_vhost(px->threads[0].ctx, &info);
 		if (!px->listen_vh)
 			return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot create the listening vhost");
 	}
@@ -255,13 +255,13 @@ void proxy_listen_closed(struct lws *wsi)
 		admit_done(l->admit, e);
 }
 
-void proxy_listen_tick(struct proxy_listener *l)
+void proxy_listen_tick(struct proxy_listener *l, struct proxy_thread *th)
 {
 	int64_t now = monotonic_ms();
 	struct admit_entry *e;
 	unsigned int hidden;
 
-	if (!l->admit)
+	if (!l->admit || th->index != 0)
 		return;
 	while ((e = admit_expired(l->admit, now))) {
 		char addr[NETADDR_STRLEN];

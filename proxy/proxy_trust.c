@@ -157,20 +157,24 @@ int proxy_trust_revoked(X509_STORE *store, X509 *cert, STACK_OF(X509) *chain)
 void proxy_trust_reload(struct proxy *px)
 {
 	X509_STORE *store;
-	unsigned int cut;
+	unsigned int cut, i;
 	char why[512];
 
 	log_info("SIGHUP: reloading --ca %s and %zu --crl file%s", px->cfg->ca, px->cfg->ncrls,
 		 px->cfg->ncrls == 1 ? "" : "s");
-	if (!px->wss_ssl)
+	if (!px->store)
 		return;
 	if (proxy_trust_load(px->cfg, &store, why, sizeof(why)) < 0) {
 		log_err("%s", why);
 		log_err("reload failed; the CA and CRLs loaded before stay in force");
 		return;
 	}
-	/* the context takes our reference and frees the old store */
-	SSL_CTX_set_cert_store(px->wss_ssl, store);
+	/* each context takes a reference and drops its old store's */
+	for (i = 0; i < px->nthreads; i++)
+		if (px->threads[i].wss_ssl)
+			SSL_CTX_set1_cert_store(px->threads[i].wss_ssl, store);
+	X509_STORE_free(px->store);
+	px->store = store;
 	cut = proxy_tunnel_revoke(px, store);
 	log_info("reloaded: new handshakes use the new CRLs; %u tunnel%s ended as revoked", cut, cut == 1 ? "" : "s");
 }

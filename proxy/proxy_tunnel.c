@@ -43,7 +43,7 @@
 static void tunnel_busy(struct tunnel *t)
 {
 	if (lws_dll2_is_detached(&t->busy))
-		lws_dll2_add_tail(&t->busy, &t->px->busy);
+		lws_dll2_add_tail(&t->busy, &t->th->busy);
 }
 
 /* Files t under the second its next timer falls in: the end of its
@@ -80,13 +80,13 @@ static void tunnel_file(struct tunnel *t)
 		return;
 	}
 	due /= 1000;
-	if (due <= t->px->wheel_second)
-		due = t->px->wheel_second + 1;
+	if (due <= t->th->wheel_second)
+		due = t->th->wheel_second + 1;
 	/* the slot being served is never the one filed into */
-	if (due > t->px->wheel_second + PROXY_WHEEL_SLOTS - 1)
-		due = t->px->wheel_second + PROXY_WHEEL_SLOTS - 1;
+	if (due > t->th->wheel_second + PROXY_WHEEL_SLOTS - 1)
+		due = t->th->wheel_second + PROXY_WHEEL_SLOTS - 1;
 	lws_dll2_remove(&t->wheel);
-	lws_dll2_add_tail(&t->wheel, &t->px->wheel[due % PROXY_WHEEL_SLOTS]);
+	lws_dll2_add_tail(&t->wheel, &t->th->wheel[due % PROXY_WHEEL_SLOTS]);
 }
 
 void proxy_tunnel_kick(struct tunnel *t)
@@ -875,7 +875,7 @@ static int write_queued(struct tunnel *t)
  * go on, 1 to refuse the handshake. */
 static int verify_client_cert(struct lws *wsi, X509_STORE_CTX *xctx, size_t preverify_ok)
 {
-	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
+	struct proxy *px = ((struct proxy_thread *)lws_get_vhost_user(lws_get_vhost(wsi)))->px;
 	X509 *cert = X509_STORE_CTX_get_current_cert(xctx);
 	char subject[256], serial[80], name[CERTID_MAX + 1];
 	int err;
@@ -901,15 +901,12 @@ static int verify_client_cert(struct lws *wsi, X509_STORE_CTX *xctx, size_t prev
 	return 0;
 }
 
-/* Handshakes (TLS, the upgrade) anyone can fail at will: a few lines, then
- * a sum (tick). */
-static struct log_limit tls_refusals;
-
 /* Every alert the proxy sends during a handshake explains a refusal; the
  * one that matters most is "certificate required" (no client certificate),
  * which never reaches the verification callback. */
 static void tls_info(const SSL *ssl, int where, int ret)
 {
+	struct proxy_thread *th = proxy_self;
 	char peer[NETADDR_STRLEN];
 
 	if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE) || (ret >> 8) != SSL3_AL_FATAL)
@@ -919,7 +916,7 @@ static void tls_info(const SSL *ssl, int where, int ret)
 	if (BIO_number_read(SSL_get_rbio(ssl)) == 0)
 		return;
 	netaddr_peer(SSL_get_fd(ssl), peer, sizeof(peer));
-	if (!log_limit_allow(&tls_refusals, monotonic_ms()))
+	if (!th || !log_limit_allow(&th->tls_refusals, monotonic_ms()))
 		return;
 	/* TLS 1.3's certificate_required (116) is missing from OpenSSL 3.0's names */
 	if ((ret & 0xff) == 116)
@@ -939,7 +936,8 @@ static uint64_t clock_ns(void *ctx)
 static void tunnel_open(struct node_conn *c, struct lws *wsi)
 {
 	struct usbip_validator_config validator_config = { .clock_ns = clock_ns };
-	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
+	struct proxy_thread *th = lws_get_vhost_user(lws_get_vhost(wsi));
+	struct proxy *px = th->px;
 	SSL *ssl = lws_get_ssl(wsi);
 	STACK_OF(X509) *chain = ssl ? SSL_get_peer_cert_chain(ssl) : NULL;
 	struct tunnel *t = calloc(1, sizeof(*t));
@@ -949,6 +947,7 @@ static void tunnel_open(struct node_conn *c, struct lws *wsi)
 	if (!t)
 		return;
 	t->px = px;
+	t->th = th;
 	t->wsi = wsi;
 	t->node_conn = c;
 	t->last_rx_ms = t->last_ping_ms = monotonic_ms();
@@ -1115,17 +1114,17 @@ static int tunnel_due(struct tunnel *t, time_t now, int64_t now_ms)
 	return 0;
 }
 
-void proxy_tunnel_tick(struct proxy *px)
+void proxy_tunnel_tick(struct proxy_thread *th)
 {
 	time_t now = time(NULL);
 	int64_t now_ms = monotonic_ms(), second;
 	struct tunnel *t;
 	unsigned int hidden, slots;
 
-	if ((hidden = log_limit_flush(&tls_refusals, now_ms)))
+	if ((hidden = log_limit_flush(&th->tls_refusals, now_ms)))
 		log_warn("refused %u more TLS handshakes or upgrades in the last %d s", hidden,
 			 LOG_LIMIT_WINDOW_MS / 1000);
-	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&px->busy))
+	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&th->busy))
 	{
 		t = lws_container_of(d, struct tunnel, busy);
 		if (!tunnel_trim(t))
@@ -1136,15 +1135,15 @@ void proxy_tunnel_tick(struct proxy *px)
 	/* every second since the last tick, should the loop have stalled;
 	 * after a stall longer than the wheel, each slot once, as if the last
 	 * tick had been a wheel ago, so what is filed again lands ahead of now */
-	if (now_ms / 1000 - px->wheel_second > PROXY_WHEEL_SLOTS)
-		px->wheel_second = now_ms / 1000 - PROXY_WHEEL_SLOTS;
+	if (now_ms / 1000 - th->wheel_second > PROXY_WHEEL_SLOTS)
+		th->wheel_second = now_ms / 1000 - PROXY_WHEEL_SLOTS;
 	slots = 0;
-	for (second = px->wheel_second + 1; second <= now_ms / 1000 && slots < PROXY_WHEEL_SLOTS;
+	for (second = th->wheel_second + 1; second <= now_ms / 1000 && slots < PROXY_WHEEL_SLOTS;
 	     second++, slots++) {
-		lws_dll2_owner_t *slot = &px->wheel[second % PROXY_WHEEL_SLOTS];
+		lws_dll2_owner_t *slot = &th->wheel[second % PROXY_WHEEL_SLOTS];
 
 		/* what is filed again goes to a later slot (tunnel_file) */
-		px->wheel_second = second;
+		th->wheel_second = second;
 		while (slot->head) {
 			t = lws_container_of(slot->head, struct tunnel, wheel);
 			lws_dll2_remove(&t->wheel);
@@ -1152,7 +1151,7 @@ void proxy_tunnel_tick(struct proxy *px)
 				tunnel_file(t);
 		}
 	}
-	px->wheel_second = now_ms / 1000;
+	th->wheel_second = now_ms / 1000;
 }
 
 unsigned int proxy_tunnel_revoke(struct proxy *px, X509_STORE *store)
@@ -1193,10 +1192,11 @@ void proxy_tunnel_free_all(struct proxy *px)
 static void refuse_upgrade(struct lws *wsi, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void refuse_upgrade(struct lws *wsi, const char *fmt, ...)
 {
+	struct proxy_thread *th = lws_get_vhost_user(lws_get_vhost(wsi));
 	char peer[NETADDR_STRLEN], line[640];
 	va_list ap;
 
-	if (!log_limit_allow(&tls_refusals, monotonic_ms()))
+	if (!th || !log_limit_allow(&th->tls_refusals, monotonic_ms()))
 		return;
 	netaddr_peer(lws_get_socket_fd(wsi), peer, sizeof(peer));
 	va_start(ap, fmt);
@@ -1213,13 +1213,13 @@ static int has_header(struct lws *wsi, const char *name)
 /* Checks the certificate as the TLS handshake checks a node's: signed by
  * --ca, valid now, a client certificate, not revoked by --crl (the store a
  * reload replaces).  Returns 0, or 1 after logging why not. */
-static int verify_balanced_cert(struct lws *wsi, struct proxy *px, X509 *cert)
+static int verify_balanced_cert(struct lws *wsi, struct proxy_thread *th, X509 *cert)
 {
 	X509_STORE_CTX *xctx = X509_STORE_CTX_new();
 	char subject[256], serial[80];
 	int ok = 0;
 
-	if (xctx && X509_STORE_CTX_init(xctx, SSL_CTX_get_cert_store(px->wss_ssl), cert, NULL)) {
+	if (xctx && X509_STORE_CTX_init(xctx, SSL_CTX_get_cert_store(th->wss_ssl), cert, NULL)) {
 		X509_STORE_CTX_set_purpose(xctx, X509_PURPOSE_SSL_CLIENT);
 		ok = X509_verify_cert(xctx) == 1;
 	}
@@ -1246,7 +1246,8 @@ static int verify_balanced_cert(struct lws *wsi, struct proxy *px, X509 *cert)
  */
 static int balanced_identity(struct lws *wsi, struct node_conn *c)
 {
-	struct proxy *px = lws_get_vhost_user(lws_get_vhost(wsi));
+	struct proxy_thread *th = lws_get_vhost_user(lws_get_vhost(wsi));
+	struct proxy *px = th->px;
 	int nlen = (int)strlen(BALANCER_CERT_HEADER), len, rc;
 	char name[CERTID_MAX + 1], why[200], *value;
 	struct sockaddr_storage ss;
@@ -1278,7 +1279,7 @@ static int balanced_identity(struct lws *wsi, struct node_conn *c)
 		refuse_upgrade(wsi, "%s", why);
 		return 1;
 	}
-	if (verify_balanced_cert(wsi, px, cert)) {
+	if (verify_balanced_cert(wsi, th, cert)) {
 		X509_free(cert);
 		return 1;
 	}
@@ -1310,9 +1311,10 @@ static int filter_connection(struct lws *wsi, struct node_conn *c)
 	lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
 	lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL);
 	if (strcmp(uri, USBWS_PATH) != 0 || !strstr(proto, USBWS_SUBPROTOCOL)) {
+		struct proxy_thread *th = lws_get_vhost_user(lws_get_vhost(wsi));
 		char peer[NETADDR_STRLEN], shown_uri[sizeof(uri)], shown_proto[sizeof(proto)];
 
-		if (!log_limit_allow(&tls_refusals, monotonic_ms()))
+		if (!th || !log_limit_allow(&th->tls_refusals, monotonic_ms()))
 			return 1;
 		netaddr_peer(lws_get_socket_fd(wsi), peer, sizeof(peer));
 		log_printable(shown_uri, sizeof(shown_uri), uri, strlen(uri));
@@ -1339,7 +1341,7 @@ static int filter_connection(struct lws *wsi, struct node_conn *c)
  * of --ca and --crl, which a reload replaces (proxy_trust.c). */
 static int tls_context_made(SSL_CTX *ssl_ctx, struct lws_vhost *vh)
 {
-	struct proxy *px = lws_get_vhost_user(vh);
+	struct proxy_thread *th = lws_get_vhost_user(vh);
 
 	SSL_CTX_set_info_callback(ssl_ctx, tls_info);
 	/* a resumed TLS session skips certificate verification: a node revoked
@@ -1348,11 +1350,10 @@ static int tls_context_made(SSL_CTX *ssl_ctx, struct lws_vhost *vh)
 	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_num_tickets(ssl_ctx, 0);
-	if (!px->first_store)
+	if (!th->px->store)
 		return 1;
-	SSL_CTX_set_cert_store(ssl_ctx, px->first_store);
-	px->first_store = NULL;
-	px->wss_ssl = ssl_ctx;
+	SSL_CTX_set1_cert_store(ssl_ctx, th->px->store);
+	th->wss_ssl = ssl_ctx;
 	return 0;
 }
 

@@ -252,7 +252,8 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT:
 		memset(imp, 0, sizeof(*imp));
-		imp->px = lws_get_vhost_user(lws_get_vhost(wsi));
+		imp->th = lws_get_vhost_user(lws_get_vhost(wsi));
+		imp->px = imp->th->px;
 		imp->wsi = wsi;
 		imp->vhci_port = -1;
 		imp->since = time(NULL);

@@ -53,6 +53,7 @@ int proxy_vhci_init(struct proxy *px, char *why, size_t why_cap)
 	const char *mode = px->cfg->vhci ? px->cfg->vhci : "auto";
 	struct lws_context_creation_info info;
 	char vhci_why[200];
+	unsigned int i;
 	int rc;
 
 	sysfs_set_root(px->cfg->sysfs_root);
@@ -83,19 +84,21 @@ int proxy_vhci_init(struct proxy *px, char *why, size_t why_cap)
 					 "detach (root, or the group the unit grants them to), or --vhci none", vhci_why);
 		log_info("attaching exported devices to vhci_hcd (%s)", mode);
 	}
-	memset(&info, 0, sizeof(info));
 	protocols[0] = proxy_usbip_protocol;
 	protocols[1] = proxy_control_protocol;
 	protocols[2] = proxy_control_client_protocol;
-	info.vhost_name = "local";
-	/* raw sockets only: the WSS vhost is the one HTTP server (proxy.c) */
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.user = px;
-	info.retry_and_idle_policy = &proxy_no_validity;
-	px->local_vh = lws_create_vhost(px->ctx, &info);
-	if (!px->local_vh)
-		return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot create the local vhost");
+	for (i = 0; i < px->nthreads; i++) {
+		memset(&info, 0, sizeof(info));
+		info.vhost_name = "local";
+		/* raw sockets only: the WSS vhost is the one HTTP server (proxy.c) */
+		info.port = CONTEXT_PORT_NO_LISTEN;
+		info.protocols = protocols;
+		info.user = &px->threads[i];
+		info.retry_and_idle_policy = &proxy_no_validity;
+		px->threads[i].local_vh = lws_create_vhost(px->threads[i].ctx, &info);
+		if (!px->threads[i].local_vh)
+			return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot create the local vhost");
+	}
 	return proxy_control_open(px, why, why_cap);
 }
 
@@ -278,8 +281,9 @@ int proxy_vhci_attach(struct tunnel *t, const struct vhci_set *only, char *why, 
 	}
 	more = realloc(px->claims, (px->nclaims + 1) * sizeof(*more));
 	u.sockfd = sv[0];
-	wsi = more ? lws_adopt_descriptor_vhost(px->local_vh, LWS_ADOPT_SOCKET, u, proxy_usbip_protocol.name, NULL)
-		   : NULL;
+	wsi = more
+		? lws_adopt_descriptor_vhost(t->th->local_vh, LWS_ADOPT_SOCKET, u, proxy_usbip_protocol.name, NULL)
+		: NULL;
 	if (more)
 		px->claims = more;
 	if (!wsi) {
