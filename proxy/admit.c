@@ -174,14 +174,19 @@ void admit_done(struct admit *a, struct admit_entry *e)
 	free(e);
 }
 
-struct admit_entry *admit_expired(struct admit *a, int64_t now_ms)
+struct admit_entry *admit_expired(struct admit *a, int64_t now_ms, unsigned int group)
 {
-	struct admit_entry *e = a->oldest;
+	struct admit_entry *e;
 
-	if (!e || e->_deadline_ms > now_ms)
-		return NULL;
-	admit_settle(a, e);
-	return e;
+	/* another group's expired entries wait for their own caller, which
+	 * comes within a second: the walk stays short */
+	for (e = a->oldest; e && e->_deadline_ms <= now_ms; e = e->_next) {
+		if (e->group == group) {
+			admit_settle(a, e);
+			return e;
+		}
+	}
+	return NULL;
 }
 
 size_t admit_count(const struct admit *a)

@@ -41,6 +41,7 @@ struct admit_entry {
 	int _pending;
 	void *owner;                        /* the caller's: its connection... */
 	void *owner_ctx;                    /* ...and whatever else it needs */
+	unsigned int group;                 /* whose admit_expired returns it (0 when new) */
 };
 
 struct admit;
@@ -65,9 +66,11 @@ void admit_settle(struct admit *a, struct admit_entry *e);
 /* The connection is gone: the entry is freed. */
 void admit_done(struct admit *a, struct admit_entry *e);
 
-/* The oldest pending entry whose deadline has passed, settled so it is
- * returned once, or NULL.  The caller closes its owner, then admit_done. */
-struct admit_entry *admit_expired(struct admit *a, int64_t now_ms);
+/* The oldest pending entry of group whose deadline has passed, settled so
+ * it is returned once, or NULL.  The caller closes its owner, then
+ * admit_done.  (The proxy's service threads are the groups: each closes
+ * its own connections.) */
+struct admit_entry *admit_expired(struct admit *a, int64_t now_ms, unsigned int group);
 
 /* Entries in the table, and pending entries from sa's source. */
 size_t admit_count(const struct admit *a);

@@ -20,7 +20,10 @@ static void emit(int level, const char *line)
 		"lws: %.*s", (int)n, line);
 }
 
-void lwslog_init(int verbose)
+void lwslog_init(int verbose, unsigned int threads)
 {
-	lws_set_log_level(LLL_ERR | LLL_WARN | (verbose ? LLL_NOTICE | LLL_INFO : 0), emit);
+	/* lws 4.1 formats each line in one static buffer: with several
+	 * threads only its rare errors and warnings are worth the chance of a
+	 * garbled line */
+	lws_set_log_level(LLL_ERR | LLL_WARN | (verbose && threads < 2 ? LLL_NOTICE | LLL_INFO : 0), emit);
 }

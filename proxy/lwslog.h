@@ -4,6 +4,6 @@
 
 /* Sends libwebsockets' own errors and warnings through our log, so a TLS
  * failure that lws detects shows up as one line like ours. */
-void lwslog_init(int verbose);
+void lwslog_init(int verbose, unsigned int threads);
 
 #endif

@@ -90,6 +90,8 @@ static void usage(FILE *out)
 		"                            (default: stay the user that started it)\n"
 		"  --event-loop libev|poll   libev on epoll (default; needs Debian's\n"
 		"                            libwebsockets-evlib-ev, else poll), or lws's poll()\n"
+		"  --threads N               service threads, each with its share of the tunnels\n"
+		"                            (default: one per online CPU; 1 to 64)\n"
 		"  -v, --verbose             log more\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n");
@@ -163,6 +165,7 @@ int main(int argc, char **argv)
 		{ "max-ports-per-node", required_argument, NULL, 'O' },
 		{ "user", required_argument, NULL, 'Z' },
 		{ "event-loop", required_argument, NULL, 'L' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -296,6 +299,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.event_loop = strcmp(optarg, "poll") == 0 ? PROXY_LOOP_POLL : PROXY_LOOP_LIBEV;
+			break;
+		case 'j':
+			if (numarg_parse(optarg, 1, PROXY_MAX_THREADS_OPTION, 0, &number) < 0) {
+				fprintf(stderr, "usbws-proxy: --threads needs a number from 1 to %d, not '%s'\n",
+					PROXY_MAX_THREADS_OPTION, optarg);
+				return 2;
+			}
+			cfg.threads = (unsigned int)number;
 			break;
 		case 'v': cfg.verbose = 1; break;
 		case 'h':

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "proxy.h"
 
+#include <jansson.h>
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 #include <stddef.h>
@@ -259,14 +260,20 @@ static int drop_privileges(const struct proxy_config *cfg, char *why, size_t why
 	return 0;
 }
 
-/* th's context, on its own event loop.  Returns 0, or USBWS_ERR_LWS. */
+/* th's context, on its own event loop.  All are made here, one after
+ * another, before any thread serves: lws 4.1 allocates OpenSSL indexes
+ * anew for each context, which a handshake on another thread would read
+ * halfway.  Returns 0, or USBWS_ERR_LWS. */
 static int thread_context(struct proxy *px, struct proxy_thread *th, unsigned int index)
 {
 	struct lws_context_creation_info info;
+	int before[64], nbefore, rc;
 
 	th->px = px;
 	th->index = index;
 	th->wheel_second = monotonic_ms() / 1000;
+	th->epoll_fd = -1;
+	pthread_mutex_init(&th->mbox_lock, NULL);
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	/* OpenSSL's global setup, once */
@@ -276,7 +283,11 @@ static int thread_context(struct proxy *px, struct proxy_thread *th, unsigned in
 	/* a balancer's upgrade carries the node's certificate (balancer.h) */
 	info.max_http_header_data = 8192;
 	info.user = th;
-	return proxy_loop_create(th, &info);
+	proxy_thread_epoll_before(before, &nbefore, 64);
+	rc = proxy_loop_create(th, &info);
+	if (rc == 0 && th->evloop)
+		th->epoll_fd = proxy_thread_epoll_after(before, nbefore);
+	return rc;
 }
 
 /* Closing every socket detaches every vhci port; parked tunnels go too. */
@@ -284,6 +295,7 @@ static void teardown(struct proxy *px)
 {
 	unsigned int i;
 
+	proxy_thread_stop(px);
 	for (i = 0; i < px->nthreads; i++) {
 		struct proxy_thread *th = &px->threads[i];
 
@@ -296,6 +308,10 @@ static void teardown(struct proxy *px)
 		th->ctx = NULL;
 		proxy_loop_free(th);
 	}
+	proxy_self = &px->threads[0];
+	/* what was posted as the contexts went is let go */
+	for (i = 0; i < px->nthreads; i++)
+		proxy_thread_free_mailbox(&px->threads[i]);
 	proxy_listen_close(&px->wss);
 	proxy_listen_close(&px->balancer);
 	proxy_listen_close(&px->usbip);
@@ -317,12 +333,15 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 
 	memset(&px, 0, sizeof(px));
 	px.cfg = cfg;
-	px.nthreads = 1;
+	px.nthreads = cfg->threads ? cfg->threads : proxy_thread_default_count();
 	proxy_listen_raise_fd_limit();
-	lwslog_init(cfg->verbose);
+	lwslog_init(cfg->verbose, px.nthreads);
+	/* jansson seeds its hashes once, before any thread makes one */
+	json_object_seed(0);
 	px.threads = calloc(px.nthreads, sizeof(*px.threads));
-	if (!px.threads) {
+	if (!px.threads || proxy_thread_init_lock(&px) < 0) {
 		log_err("out of memory for the service threads");
+		free(px.threads);
 		return 1;
 	}
 	main_th = &px.threads[0];
@@ -346,15 +365,20 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		rc = open_listeners(&px, cfg, why, sizeof(why));
 	if (rc == 0)
 		rc = drop_privileges(cfg, why, sizeof(why));
-	if (rc < 0) {
-		log_err("%s", why);
-		teardown(&px);
-		return 1;
-	}
-	for (i = 0; i < px.nthreads; i++) {
+	for (i = 0; i < px.nthreads && rc == 0; i++) {
 		lws_sul_schedule(px.threads[i].ctx, 0, &px.threads[i].tick, tick, LWS_US_PER_SEC);
 		proxy_loop_timers_changed(&px.threads[i]);
 	}
+	if (rc == 0)
+		rc = proxy_thread_start(&px, why, sizeof(why));
+	if (rc < 0) {
+		log_err("%s", why);
+		px.stopping = 1;
+		teardown(&px);
+		return 1;
+	}
+	if (px.nthreads > 1)
+		log_info("serving on %u threads", px.nthreads);
 	/* a signal ends the wait early, so a SIGHUP is seen at once */
 	while (!*stop) {
 		if (proxy_loop_run_once(main_th) < 0) {
@@ -364,12 +388,16 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		}
 		if (reload && *reload) {
 			*reload = 0;
+			proxy_thread_lock(&px);
 			proxy_trust_reload(&px);
 			proxy_policy_reload(&px);
+			proxy_thread_unlock(&px);
 			proxy_loop_timers_changed(main_th);
 		}
 	}
 	log_info("stopping");
+	/* the threads stop first; nothing is posted from now on */
+	proxy_thread_stop(&px);
 	px.stopping = 1;
 	teardown(&px);
 	return failed;

@@ -31,6 +31,9 @@
 #define PROXY_DEFAULT_USBIP_TIMEOUT 10
 #define PROXY_DEFAULT_POLICY "/etc/usbws/proxy.policy"
 
+/* --threads: at most this many service threads */
+#define PROXY_MAX_THREADS_OPTION 64
+
 enum proxy_event_loop {
 	PROXY_LOOP_LIBEV, /* libev on epoll, through lws's plugin; poll() without it */
 	PROXY_LOOP_POLL,  /* lws's own poll() loop */
@@ -68,6 +71,7 @@ struct proxy_config {
 	unsigned int max_ports_per_node;    /* vhci_hcd ports held at once */
 	const char *user;                 /* become this user once set up, or NULL */
 	enum proxy_event_loop event_loop;
+	unsigned int threads; /* service threads; 0: one per online CPU */
 	int verbose;
 };
 

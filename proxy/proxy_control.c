@@ -37,6 +37,7 @@
  * slot and never a wait: the tunnels share this loop.
  */
 static char *answer_control(void *ctx, const char *request);
+static char *answer_locked(struct proxy *px, const char *request);
 
 struct control_client {
 	struct ctlsock_conn conn;
@@ -265,15 +266,17 @@ static const char *device_state(const struct tunnel *t)
 
 static json_t *device_json(const struct tunnel *t)
 {
-	const struct usbip_flow_stats *to = usbip_validator_flow(t->validator, USBIP_FLOW_TO_DEVICE);
-	const struct usbip_flow_stats *from = usbip_validator_flow(t->validator, USBIP_FLOW_FROM_DEVICE);
-	const struct usbip_rtt_stats *rtt = usbip_validator_rtt(t->validator);
-	uint64_t p50_ns = usbip_validator_rtt_percentile(rtt, 50);
+	struct tunnel_stats stats;
+	const struct usbip_flow_stats *to = &stats.to_device, *from = &stats.from_device;
+	const struct usbip_rtt_stats *rtt = &stats.rtt;
+	uint64_t p50_ns;
 	char where[80];
 	json_t *o = ctl_device_json(&t->dev, t->ifs, device_state(t));
 
 	if (!o)
 		return NULL;
+	proxy_tunnel_stats(t, &stats);
+	p50_ns = usbip_validator_rtt_percentile(rtt, 50);
 	name_device(o, t, "id");
 	if (t->address_by_serial)
 		json_object_set_new(o, "serial", json_string(t->serial));
@@ -291,7 +294,7 @@ static json_t *device_json(const struct tunnel *t)
 	/* the upper bound of its histogram bucket, within 12.5% */
 	json_object_set_new(o, "rtt_p50_us", json_integer((json_int_t)(rtt->count ? p50_ns / 1000 : 0)));
 	if (t->imp && t->imp->vhci_port >= 0) {
-		proxy_vhci_where(t->imp, where, sizeof(where));
+		proxy_vhci_where(t, where, sizeof(where));
 		json_object_set_new(o, "attached_to", json_string(where));
 	} else if (t->imp) {
 		json_object_set_new(o, "attached_to", json_string(t->imp->peer));
@@ -417,7 +420,7 @@ static json_t *answer_ports(struct proxy *px, json_t *req)
  * other's tunnel ends, and its node gives the device back. */
 static json_t *detach_claim(struct vhci_claim *c)
 {
-	struct tunnel *t = c->imp->t;
+	struct tunnel *t = c->imp ? c->imp->t : c->t;
 	unsigned int port = c->port;
 	char why[200], id[USBIP_BUSID_SIZE];
 
@@ -427,7 +430,7 @@ static json_t *detach_claim(struct vhci_claim *c)
 	/* a parked tunnel is freed by its failure: its id is kept first */
 	snprintf(id, sizeof(id), "%s", t ? t->busid : "");
 	if (t && t->offer != OFFER_HOLD)
-		proxy_tunnel_fail(t, "detached", "detached on the proxy with usbws detach");
+		proxy_tunnel_end(t, "detached", "detached on the proxy with usbws detach", PROXY_FAIL_ONCE);
 	return json_pack("{s:b, s:i, s:s}", "ok", 1, "port", (int)port, "device", id);
 }
 
@@ -579,6 +582,7 @@ static json_t *answer_attach(struct proxy *px, json_t *req)
 {
 	static const char *const fields[] = { "device", "vhci", NULL };
 	json_t *bad = unexpected_field(req, "attach", fields);
+	struct tunnel_stats stats;
 	struct vhci_set only;
 	struct tunnel *t;
 	const char *id;
@@ -596,14 +600,15 @@ static json_t *answer_attach(struct proxy *px, json_t *req)
 		return refusal("%s is offered over USB/IP only (policy line %u): usbip attach -r reaches it, not "
 			       "usbws attach", id, t->policy_line);
 	if (t->imp && t->imp->vhci_port >= 0) {
-		proxy_vhci_where(t->imp, where, sizeof(where));
+		proxy_vhci_where(t, where, sizeof(where));
 		return refusal("%s is already attached (%s)", id, where);
 	}
 	if (t->imp)
 		return refusal("%s is imported over USB/IP by %s", id, t->imp->peer);
 	if (!px->vhci_on)
 		return refusal("vhci_hcd is not in use on this proxy (--vhci none, or the module is not loaded)");
-	if (usbip_validator_inflight(t->validator))
+	proxy_tunnel_stats(t, &stats);
+	if (stats.inflight)
 		return refusal("%s still has URBs of its last importer in flight; try again in a moment", id);
 	t->attach_error[0] = '\0';
 	if (!t->wsi) {
@@ -616,7 +621,7 @@ static json_t *answer_attach(struct proxy *px, json_t *req)
 	}
 	if (proxy_vhci_attach(t, &only, why, sizeof(why)) < 0)
 		return refusal("%s", why);
-	proxy_vhci_where(t->imp, where, sizeof(where));
+	proxy_vhci_where(t, where, sizeof(where));
 	return json_pack("{s:b, s:s, s:s}", "ok", 1, "device", t->busid, "attached_to", where);
 }
 
@@ -646,6 +651,18 @@ static const struct {
 static char *answer_control(void *ctx, const char *request)
 {
 	struct proxy *px = ctx;
+	char *out;
+
+	/* every answer reads what the threads share, traffic too */
+	proxy_thread_snapshot(px);
+	proxy_thread_lock(px);
+	out = answer_locked(px, request);
+	proxy_thread_unlock(px);
+	return out;
+}
+
+static char *answer_locked(struct proxy *px, const char *request)
+{
 	json_error_t jerr;
 	json_t *req = json_loads(request, JSON_REJECT_DUPLICATES, &jerr), *o = NULL;
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));

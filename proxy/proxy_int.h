@@ -6,6 +6,7 @@
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <openssl/x509.h>
 
 #include "admit.h"
@@ -116,6 +117,14 @@ struct tunnel_index {
 	size_t count;
 };
 
+/* A tunnel's traffic as its own thread last copied it, for a listing
+ * made on another (proxy_thread_snapshot). */
+struct tunnel_stats {
+	struct usbip_flow_stats to_device, from_device;
+	struct usbip_rtt_stats rtt;
+	uint32_t inflight;
+};
+
 struct tunnel {
 	/* first, together: what proxy_tunnel_tick reads first of a tunnel
 	 * that is due (a ping on a quiet link reads its queues further down) */
@@ -155,6 +164,9 @@ struct tunnel {
 	int hello_seen;
 	/* told no-session, fresh: a hello to export may follow, nothing else */
 	int resume_refused;
+	/* resuming a session another thread holds: kept, even should its
+	 * connection close, until the session arrives (proxy_thread.c) */
+	int resume_waiting;
 	int address_by_serial; /* else by vendor:product and the node's busid */
 	int exported;
 	uint64_t list_seq;                /* order of export: exported tunnels sit newest first */
@@ -179,6 +191,7 @@ struct tunnel {
 	char attach_error[200];           /* why the last asked-for attach failed, "" */
 	int closing;                      /* close once the queues are sent */
 	char close_reason[124];
+	struct tunnel_stats stats; /* under px->lock */
 };
 
 struct importer {
@@ -193,6 +206,8 @@ struct importer {
 	struct tunnel *t;
 	int close_when_sent;
 	int rx_paused;
+	int moving;                       /* its socket went to another thread: closing it here does nothing */
+	struct proxy_msg *move_waiting;   /* a move asked again once lws has written what it holds */
 	int vhci_port;                    /* the vhci_hcd port behind this socket, or -1 (TCP) */
 	uint32_t devlist_left;            /* OP_REP_DEVLIST records still to write */
 	uint64_t devlist_below;           /* the next is the newest export older than this */
@@ -204,16 +219,24 @@ struct vhci_claim {
 	unsigned int controller;
 	int superspeed;
 	struct importer *imp;             /* its socket; imp->t is NULL once the tunnel is gone */
+	struct tunnel *t;                 /* while imp is NULL: the tunnel whose thread adopts the socket */
 	time_t since;
 };
 
 struct ev_loop;
 
+#define PROXY_MAX_THREADS PROXY_MAX_THREADS_OPTION
+
 /* One service thread: its own lws context on its own event loop, and the
- * tunnels whose connections it serves. */
+ * tunnels whose connections it serves (proxy_thread.c). */
 struct proxy_thread {
 	struct proxy *px;
 	unsigned int index;
+	pthread_t tid;
+	int started;
+	int epoll_fd;              /* libev's, or -1 */
+	pthread_mutex_t mbox_lock; /* guards mbox only */
+	lws_dll2_owner_t mbox;     /* struct proxy_msg, oldest first */
 	struct lws_context *ctx;
 	struct ev_loop *evloop;           /* libev's, or NULL: lws's poll() loop */
 	void *foreign_loops[1];           /* lws's view of it */
@@ -228,9 +251,9 @@ struct proxy_thread {
 	struct lws_vhost *local_vh;            /* adopts vhci sockets (and on thread 0 the control socket) */
 	struct lws_vhost *vh[PROXY_LISTENERS]; /* serve what each listener admits */
 	SSL_CTX *wss_ssl;                      /* the nodes' TLS context, whose X509_STORE a reload replaces */
-	/* handshakes (TLS, the upgrade) anyone can fail at will: a few
-	 * lines, then a sum each tick */
-	struct log_limit tls_refusals;
+	/* under px->lock: connections being admitted and tunnels, which
+	 * place the next connection (proxy_listen.c) */
+	unsigned int load;
 };
 
 /* The thread this code runs on (proxy.c sets it as each one starts). */
@@ -240,6 +263,13 @@ struct proxy {
 	const struct proxy_config *cfg;
 	struct proxy_thread *threads; /* threads[0] also accepts, and serves proxy.sock */
 	unsigned int nthreads;
+	int quit;                  /* the service threads stop (atomic) */
+	pthread_mutex_t snap_lock; /* a listing waits for the threads' copies */
+	pthread_cond_t snap_done;
+	unsigned int snap_pending;
+	/* Everything below, and the fields of struct tunnel that say so, are
+	 * shared by the threads: they are read and written under lock. */
+	pthread_mutex_t lock;
 	int stopping; /* lost connections are not kept for a resume */
 	struct tunnel *tunnels;
 	struct tunnel_index index[TUNNEL_KEYS];
@@ -258,13 +288,81 @@ struct proxy {
 	struct vhci_claim *claims;
 	size_t nclaims;
 	X509_STORE *store;                /* --ca and --crl as the TLS contexts have them now */
+	struct log_limit tls_refusals;    /* handshakes refused, said a few a window */
 	struct policy *policy;            /* --policy, or NULL */
+};
+
+/* What one thread asks of another (proxy_thread.c). */
+enum proxy_msg_kind {
+	PROXY_MSG_ADOPT,    /* a connection l admitted: fd, l, e */
+	PROXY_MSG_FAIL,     /* t fails with code and why; forever: beyond a resume too */
+	PROXY_MSG_RESUME,   /* t, here, is resumed by t2 on from: received, window */
+	PROXY_MSG_RESUMED,  /* t has moved here for t2, here (fd, saved: its importer); t NULL: no session */
+	PROXY_MSG_IMPORT,   /* an importer asks for t, here: fd, saved (its request), l, e */
+	PROXY_MSG_VHCI,     /* t, here, was attached to vhci_hcd port `port` behind fd */
+	PROXY_MSG_STORE,    /* the TLS context's new X509_STORE */
+	PROXY_MSG_SNAPSHOT, /* copy the traffic of this thread's tunnels into their stats */
+};
+
+struct proxy_msg {
+	lws_dll2_t list;
+	enum proxy_msg_kind kind;
+	struct tunnel *t, *t2;
+	struct proxy_thread *from;
+	int fd; /* a socket it carries, or -1 */
+	struct proxy_listener *l;
+	struct admit_entry *e;  /* the admission fd holds, or NULL */
+	struct importer *saved; /* a moving importer's state, on the heap */
+	uint64_t received;
+	uint32_t window;
+	unsigned int port;
+	int forever;
+	char session[CTL_SESSION_HEX + 1];
+	X509_STORE *store;
+	char code[16];
+	char why[320];
 };
 
 struct vhci_pin {
 	char node[CERTID_MAX + 1];        /* the node's identity */
 	struct vhci_set set;
 };
+
+/* proxy_thread.c: the service threads, their mailboxes, moves */
+void proxy_thread_lock(struct proxy *px);
+void proxy_thread_unlock(struct proxy *px);
+/* Returns 0, or USBWS_ERR_SYSTEM. */
+int proxy_thread_init_lock(struct proxy *px);
+/* NULL when out of memory. */
+struct proxy_msg *proxy_thread_msg_new(enum proxy_msg_kind kind);
+/* Lets go of what an unhandled message holds, and frees it. */
+void proxy_thread_msg_drop(struct proxy *px, struct proxy_msg *m);
+/* Hands m to th (any thread may); under px->lock when m is about a tunnel. */
+void proxy_thread_post(struct proxy_thread *th, struct proxy_msg *m);
+/* th's messages, on th: lws_cancel_service woke it. */
+void proxy_thread_drain(struct proxy_thread *th);
+/* t is served on `to` from now on, and its messages go there; on t's
+ * thread, under px->lock. */
+void proxy_thread_move(struct tunnel *t, struct proxy_thread *to);
+/* t is being freed: its messages go (a resume's is answered). */
+void proxy_thread_forget(struct tunnel *t);
+/* Around making th's loop: its epoll descriptor, or -1. */
+void proxy_thread_epoll_before(int *fds, int *n, int cap);
+int proxy_thread_epoll_after(const int *before, int nbefore);
+/* A duplicate of wsi's socket, which th's loop no longer watches; the
+ * caller then closes wsi without side effects.  Or USBWS_ERR_SYSTEM. */
+int proxy_thread_take_socket(struct proxy_thread *th, struct lws *wsi);
+/* Before a listing with traffic, not under px->lock: each other thread
+ * copies its tunnels' traffic into their stats, waited for at most 2 s. */
+void proxy_thread_snapshot(struct proxy *px);
+/* t's traffic: live on its own thread, else the last copy. */
+void proxy_tunnel_stats(const struct tunnel *t, struct tunnel_stats *out);
+/* threads[1..]: started with every signal blocked; stopped and joined. */
+int proxy_thread_start(struct proxy *px, char *why, size_t why_cap);
+void proxy_thread_stop(struct proxy *px);
+void proxy_thread_free_mailbox(struct proxy_thread *th);
+/* The online CPUs, at most PROXY_MAX_THREADS. */
+unsigned int proxy_thread_default_count(void);
 
 /* proxy_index.c: tunnels by identity, address and session.  Add a tunnel
  * once its key is set (again after the key is set anew), delete it before
@@ -300,8 +398,18 @@ extern const lws_retry_bo_t proxy_no_validity;
 extern const struct lws_protocols proxy_tunnel_protocol;
 /* Ask for a write to the node, when it is connected. */
 void proxy_tunnel_kick(struct tunnel *t);
-/* Fail a tunnel with a reason for the node. */
+/* Fail a tunnel with a reason for the node; on its own thread. */
 void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why);
+enum proxy_fail {
+	PROXY_FAIL_ONCE,     /* as proxy_tunnel_fail: a parked tunnel goes, a live one closes */
+	PROXY_FAIL_FOREVER,  /* beyond a resume too, closed within 3 s even on a stalled link */
+	PROXY_FAIL_REPLACED, /* a newer export of its device took over (no warning) */
+};
+/* Fails t from any thread, under px->lock: on t's own at once, else by a
+ * message to it; out of listings and resumes at once unless how is ONCE. */
+void proxy_tunnel_end(struct tunnel *t, const char *code, const char *why, enum proxy_fail how);
+/* PROXY_MSG_FAIL, RESUME and RESUMED, on t's thread. */
+void proxy_tunnel_message(struct proxy_thread *th, struct proxy_msg *m);
 /* The once-a-second walk over th's tunnels that are due. */
 void proxy_tunnel_tick(struct proxy_thread *th);
 void proxy_tunnel_free_all(struct proxy *px);
@@ -319,6 +427,19 @@ struct tunnel *proxy_usbip_find_busid(struct proxy *px, const char *busid);
 void proxy_usbip_detach(struct tunnel *t);
 /* Ask for a write to the importer, when it is connected. */
 void proxy_usbip_kick(struct importer *imp);
+/* PROXY_MSG_IMPORT, on the device's thread. */
+void proxy_usbip_message(struct proxy_thread *th, struct proxy_msg *m);
+/* t is moving threads: its importer's socket and state into m; the
+ * importer's connection here closes without side effects.  Returns 0 (also
+ * without an importer), USBWS_ERR_BUSY while lws still holds part of a
+ * write to it, or another negative enum usbws_err. */
+int proxy_usbip_take(struct tunnel *t, struct proxy_msg *m);
+/* Keeps a copy of m, posted to imp's thread again once lws has written
+ * what it holds for imp (or imp or its tunnel goes).  Returns 0, or
+ * USBWS_ERR_NOMEM. */
+int proxy_usbip_after_write(struct importer *imp, const struct proxy_msg *m);
+/* On t's new thread: the importer m carries is t's again. */
+void proxy_usbip_give(struct tunnel *t, struct proxy_msg *m);
 
 /* proxy_listen.c */
 /* Binds l->spec exactly and starts accepting into l->vh.  Returns 0, or a
@@ -326,6 +447,10 @@ void proxy_usbip_kick(struct importer *imp);
 int proxy_listen_open(struct proxy *px, struct proxy_listener *l, char *why, size_t why_cap);
 /* After the context is gone (its sockets with it). */
 void proxy_listen_close(struct proxy_listener *l);
+/* PROXY_MSG_ADOPT, on the thread chosen for it. */
+void proxy_listen_adopt(struct proxy_thread *th, struct proxy_msg *m);
+/* An admitted connection that was never adopted. */
+void proxy_listen_dropped(struct proxy_listener *l, struct admit_entry *e);
 /* A connection l admitted: it has authenticated (it no longer counts), its
  * request was answered (no deadline, but it still counts), or it is gone.
  * Connections the listeners did not admit are ignored. */
@@ -350,8 +475,13 @@ void proxy_vhci_free(struct proxy *px);
  * (USBWS_ERR_NODE_LIMIT: its node holds its most ports; USBWS_ERR_NO_PORT:
  * none free; USBWS_ERR_NO_DRIVER: vhci_hcd is not in use). */
 int proxy_vhci_attach(struct tunnel *t, const struct vhci_set *only, char *why, size_t why_cap);
-/* "vhci_hcd.C port P" of an importer attached to vhci_hcd, into out. */
-int proxy_vhci_where(const struct importer *imp, char *out, size_t cap);
+/* "vhci_hcd.C port P" of t's vhci port (attached, or being adopted on its
+ * thread), into out. */
+int proxy_vhci_where(const struct tunnel *t, char *out, size_t cap);
+/* PROXY_MSG_VHCI, on t's thread: the socket of its new port. */
+void proxy_vhci_message(struct proxy_thread *th, struct proxy_msg *m);
+/* A port whose socket never reached its tunnel: detached, unclaimed. */
+void proxy_vhci_abandon(struct proxy *px, unsigned int port);
 
 /* proxy_control.c: proxy.sock, which `usbws port/nodes/attach/detach` ask */
 extern const struct lws_protocols proxy_control_protocol, proxy_control_client_protocol;

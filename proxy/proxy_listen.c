@@ -81,11 +81,70 @@ static void refuse(struct proxy_listener *l, int fd, const struct sockaddr *sa, 
 			 usbws_strerror(why), why == USBWS_ERR_ADMIT_SOURCE ? l->source_flag : l->full_flag);
 }
 
-static void admit_one(struct proxy_listener *l, int fd, const struct sockaddr *sa, socklen_t len)
+/* An admitted connection is gone or has authenticated: it no longer
+ * weighs on its thread (placement), nor on the listener's caps. */
+static void entry_done(struct proxy_listener *l, struct admit_entry *e)
 {
-	struct admit_entry *e;
+	l->px->threads[e->group].load--;
+	admit_done(l->admit, e);
+}
+
+/* The thread with the least to do: connections still being admitted
+ * (their handshakes are most of a storm's work) and tunnels. */
+static struct proxy_thread *least_loaded(struct proxy *px)
+{
+	struct proxy_thread *best = &px->threads[0];
+	unsigned int i;
+
+	for (i = 1; i < px->nthreads; i++)
+		if (px->threads[i].load < best->load)
+			best = &px->threads[i];
+	return best;
+}
+
+/* Hands fd to th's vhost for l; a failed adoption closes fd, and may or
+ * may not have told proxy_listen_closed: the entry is freed here either
+ * way.  Under px->lock. */
+static void adopt(struct proxy_thread *th, struct proxy_listener *l, int fd, struct admit_entry *e)
+{
 	lws_adopt_desc_t desc;
 	struct lws *wsi;
+
+	memset(&desc, 0, sizeof(desc));
+	desc.vh = th->vh[l->slot];
+	desc.type = l->adopt_type;
+	desc.fd.sockfd = fd;
+	desc.vh_prot_name = l->protocol;
+	desc.opaque = e;
+	l->adopting = e;
+	wsi = lws_adopt_descriptor_vhost_via_info(&desc);
+	l->adopting = NULL;
+	if (!wsi) {
+		entry_done(l, e);
+		return;
+	}
+	e->owner = wsi;
+}
+
+void proxy_listen_adopt(struct proxy_thread *th, struct proxy_msg *m)
+{
+	adopt(th, m->l, m->fd, m->e);
+	m->fd = -1;
+	m->e = NULL;
+}
+
+void proxy_listen_dropped(struct proxy_listener *l, struct admit_entry *e)
+{
+	entry_done(l, e);
+}
+
+/* Each admitted connection goes to the thread with the least to do. */
+static void admit_one(struct proxy_listener *l, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct proxy *px = l->px;
+	struct proxy_thread *th;
+	struct admit_entry *e;
+	struct proxy_msg *m;
 	int rc, one = 1;
 
 	/* before it costs anything: only the balancer may speak for nodes */
@@ -101,22 +160,23 @@ static void admit_one(struct proxy_listener *l, int fd, const struct sockaddr *s
 	e->owner_ctx = l;
 	/* USB/IP is request and reply: Nagle would hold each small URB back */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	memset(&desc, 0, sizeof(desc));
-	desc.vh = l->px->threads[0].vh[l->slot];
-	desc.type = l->adopt_type;
-	desc.fd.sockfd = fd;
-	desc.vh_prot_name = l->protocol;
-	desc.opaque = e;
-	/* a failed adoption closes fd, and may or may not have told
-	 * proxy_listen_closed: the entry is freed here either way */
-	l->adopting = e;
-	wsi = lws_adopt_descriptor_vhost_via_info(&desc);
-	l->adopting = NULL;
-	if (!wsi) {
-		admit_done(l->admit, e);
+	th = least_loaded(px);
+	e->group = th->index;
+	th->load++;
+	if (th == proxy_self) {
+		adopt(th, l, fd, e);
 		return;
 	}
-	e->owner = wsi;
+	m = proxy_thread_msg_new(PROXY_MSG_ADOPT);
+	if (!m) {
+		close(fd);
+		entry_done(l, e);
+		return;
+	}
+	m->fd = fd;
+	m->l = l;
+	m->e = e;
+	proxy_thread_post(th, m);
 }
 
 static void accept_ready(struct proxy_listener *l, int listen_fd)
@@ -149,8 +209,11 @@ static int listen_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	(void)user;
 	(void)in;
 	(void)len;
-	if (reason == LWS_CALLBACK_RAW_RX_FILE && l)
+	if (reason == LWS_CALLBACK_RAW_RX_FILE && l) {
+		proxy_thread_lock(l->px);
 		accept_ready(l, lws_get_socket_fd(wsi));
+		proxy_thread_unlock(l->px);
+	}
 	return 0;
 }
 
@@ -223,22 +286,33 @@ static struct admit_entry *entry_of(struct lws *wsi)
 	return wsi ? lws_get_opaque_user_data(wsi) : NULL;
 }
 
+/* The admission tables are the listeners', which every thread's
+ * connections share: each of these takes px->lock. */
 void proxy_listen_settled(struct lws *wsi)
 {
 	struct admit_entry *e = entry_of(wsi);
+	struct proxy_listener *l;
 
-	if (e)
-		admit_settle(((struct proxy_listener *)e->owner_ctx)->admit, e);
+	if (!e)
+		return;
+	l = e->owner_ctx;
+	proxy_thread_lock(l->px);
+	admit_settle(l->admit, e);
+	proxy_thread_unlock(l->px);
 }
 
 void proxy_listen_authenticated(struct lws *wsi)
 {
 	struct admit_entry *e = entry_of(wsi);
+	struct proxy_listener *l;
 
 	if (!e)
 		return;
+	l = e->owner_ctx;
 	lws_set_opaque_user_data(wsi, NULL);
-	admit_done(((struct proxy_listener *)e->owner_ctx)->admit, e);
+	proxy_thread_lock(l->px);
+	entry_done(l, e);
+	proxy_thread_unlock(l->px);
 }
 
 void proxy_listen_closed(struct lws *wsi)
@@ -250,9 +324,11 @@ void proxy_listen_closed(struct lws *wsi)
 		return;
 	l = e->owner_ctx;
 	lws_set_opaque_user_data(wsi, NULL);
-	/* admit_one frees what a failed adoption leaves */
+	proxy_thread_lock(l->px);
+	/* adopt() frees what a failed adoption leaves */
 	if (e != l->adopting)
-		admit_done(l->admit, e);
+		entry_done(l, e);
+	proxy_thread_unlock(l->px);
 }
 
 void proxy_listen_tick(struct proxy_listener *l, struct proxy_thread *th)
@@ -261,11 +337,14 @@ void proxy_listen_tick(struct proxy_listener *l, struct proxy_thread *th)
 	struct admit_entry *e;
 	unsigned int hidden;
 
-	if (!l->admit || th->index != 0)
+	if (!l->admit)
 		return;
-	while ((e = admit_expired(l->admit, now))) {
+	while ((e = admit_expired(l->admit, now, th->index))) {
 		char addr[NETADDR_STRLEN];
 
+		/* not adopted yet: it cannot have waited that long */
+		if (!e->owner)
+			continue;
 		l->expired++;
 		if (log_limit_allow(&l->expiry_log, now)) {
 			netaddr_peer(lws_get_socket_fd(e->owner), addr, sizeof(addr));
@@ -274,6 +353,9 @@ void proxy_listen_tick(struct proxy_listener *l, struct proxy_thread *th)
 		}
 		lws_set_timeout(e->owner, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	}
+	/* the sums are the listener's, said once */
+	if (th->index != 0)
+		return;
 	if ((hidden = log_limit_flush(&l->refusal_log, now)))
 		log_warn("%s %s: refused %u more connections in the last %d s (%lu refused in all)", l->option,
 			 l->spec, hidden, LOG_LIMIT_WINDOW_MS / 1000, l->refused);

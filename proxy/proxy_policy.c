@@ -114,7 +114,6 @@ void proxy_policy_reload(struct proxy *px)
 	struct policy *fresh;
 	struct policy_decision d;
 	struct tunnel *t, *next;
-	struct lws *wsi;
 	unsigned int cut = 0;
 	char why[400];
 
@@ -134,14 +133,8 @@ void proxy_policy_reload(struct proxy *px)
 		if (d.action != POLICY_DENY)
 			continue;
 		refusal(px, t, d.line, why, sizeof(why));
-		/* not kept for a resume: the node is not to come back; a
-		 * parked tunnel is freed by its failure */
-		wsi = t->wsi;
-		t->session[0] = 0;
-		t->exported = 0;
-		proxy_tunnel_fail(t, "policy", why);
-		if (wsi)
-			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 3);
+		/* not kept for a resume: the node is not to come back */
+		proxy_tunnel_end(t, "policy", why, PROXY_FAIL_FOREVER);
 		cut++;
 	}
 	log_info("policy %s reloaded: %u rules, %u operator lines; %u tunnel%s now refused and closed",

@@ -169,10 +169,25 @@ void proxy_trust_reload(struct proxy *px)
 		log_err("reload failed; the CA and CRLs loaded before stay in force");
 		return;
 	}
-	/* each context takes a reference and drops its old store's */
-	for (i = 0; i < px->nthreads; i++)
-		if (px->threads[i].wss_ssl)
-			SSL_CTX_set1_cert_store(px->threads[i].wss_ssl, store);
+	/* each context takes a reference and drops its old store's, on its
+	 * own thread, between handshakes */
+	for (i = 0; i < px->nthreads; i++) {
+		struct proxy_msg *m;
+
+		if (&px->threads[i] == proxy_self) {
+			if (px->threads[i].wss_ssl)
+				SSL_CTX_set1_cert_store(px->threads[i].wss_ssl, store);
+			continue;
+		}
+		m = proxy_thread_msg_new(PROXY_MSG_STORE);
+		if (!m || !X509_STORE_up_ref(store)) {
+			log_err("out of memory: service thread %u keeps the CRLs loaded before", i);
+			free(m);
+			continue;
+		}
+		m->store = store;
+		proxy_thread_post(&px->threads[i], m);
+	}
 	X509_STORE_free(px->store);
 	px->store = store;
 	cut = proxy_tunnel_revoke(px, store);

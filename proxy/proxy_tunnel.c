@@ -135,6 +135,10 @@ static void tunnel_free(struct tunnel *t)
 	enum tunnel_key which;
 
 	proxy_usbip_detach(t);
+	proxy_thread_forget(t);
+	/* one refused at its open was never counted, nor listed */
+	if (t->prev || t->px->tunnels == t)
+		t->th->load--;
 	list_unlink(t);
 	lws_dll2_remove(&t->busy);
 	lws_dll2_remove(&t->wheel);
@@ -152,15 +156,30 @@ static void tunnel_free(struct tunnel *t)
 	free(t);
 }
 
+/* The connection of an older tunnel that has been taken over closes, with
+ * why; a link that is only half-open would never let the close frame out,
+ * so it goes after a few seconds regardless. */
+static void close_superseded(struct lws *wsi, struct node_conn *c, const char *why)
+{
+	if (c)
+		snprintf(c->close_reason, sizeof(c->close_reason), "%s", why);
+	lws_callback_on_writable(wsi);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 3);
+}
+
 /* Tells the node why, then closes its tunnel; nothing else is touched.  A
  * parked tunnel has no one to tell: its session just ends. */
 void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why)
 {
+	struct proxy *px = t->px;
+
 	if (t->closing)
 		return;
+	proxy_thread_lock(px);
 	log_warn("node %s: closing its tunnel: %s", t->node, why);
 	if (!t->wsi) {
 		tunnel_free(t);
+		proxy_thread_unlock(px);
 		return;
 	}
 	queue_text(t, ctl_error(code, why));
@@ -170,6 +189,74 @@ void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why)
 	t->rs.sent = 0;
 	proxy_usbip_detach(t);
 	proxy_tunnel_kick(t);
+	proxy_thread_unlock(px);
+}
+
+/* The ending replace_older gives an older tunnel of a device: out of
+ * listings and beyond a resume, its importer let go, its connection
+ * closed within a few seconds even when the link is half-open. */
+static void supersede(struct tunnel *u, const char *why)
+{
+	u->exported = 0;
+	u->session[0] = 0;
+	proxy_index_del(u->px, TUNNEL_BY_SESSION, u);
+	if (!u->wsi) {
+		tunnel_free(u);
+		return;
+	}
+	proxy_usbip_detach(u);
+	queue_text(u, ctl_error("replaced", why));
+	snprintf(u->close_reason, sizeof(u->close_reason), "%s", why);
+	u->closing = 1;
+	ring_consume(&u->tx, ring_len(&u->tx));
+	u->rs.sent = 0;
+	close_superseded(u->wsi, NULL, why);
+}
+
+/* Fails t on its own thread, beyond a resume too when how says so. */
+static void end_here(struct tunnel *t, const char *code, const char *why, enum proxy_fail how)
+{
+	struct lws *wsi = t->wsi;
+
+	if (how == PROXY_FAIL_REPLACED) {
+		supersede(t, why);
+		return;
+	}
+	if (how == PROXY_FAIL_FOREVER) {
+		t->session[0] = 0;
+		t->exported = 0;
+		proxy_index_del(t->px, TUNNEL_BY_SESSION, t);
+	}
+	proxy_tunnel_fail(t, code, why);
+	/* a stalled link must not keep it open */
+	if (how == PROXY_FAIL_FOREVER && wsi)
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 3);
+}
+
+void proxy_tunnel_end(struct tunnel *t, const char *code, const char *why, enum proxy_fail how)
+{
+	struct proxy_msg *m;
+
+	if (t->th == proxy_self) {
+		end_here(t, code, why, how);
+		return;
+	}
+	/* out of listings, and beyond a resume, at once; its thread does
+	 * the rest */
+	if (how != PROXY_FAIL_ONCE) {
+		t->exported = 0;
+		proxy_index_del(t->px, TUNNEL_BY_SESSION, t);
+	}
+	m = proxy_thread_msg_new(PROXY_MSG_FAIL);
+	if (!m) {
+		log_err("node %s: out of memory to end its tunnel on its thread: %s", t->node, why);
+		return;
+	}
+	m->t = t;
+	m->forever = (int)how;
+	snprintf(m->code, sizeof(m->code), "%s", code);
+	snprintf(m->why, sizeof(m->why), "%s", why);
+	proxy_thread_post(t->th, m);
 }
 
 /* The importer waits while the node holds a window's worth unacknowledged. */
@@ -262,17 +349,6 @@ static void move_to_front(struct tunnel *t)
 	t->list_seq = ++t->px->list_seq;
 }
 
-/* The connection of an older tunnel that has been taken over closes, with
- * why; a link that is only half-open would never let the close frame out,
- * so it goes after a few seconds regardless. */
-static void close_superseded(struct lws *wsi, struct node_conn *c, const char *why)
-{
-	if (c)
-		snprintf(c->close_reason, sizeof(c->close_reason), "%s", why);
-	lws_callback_on_writable(wsi);
-	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 3);
-}
-
 /* t has just exported what older tunnels of its identity export under the
  * same node busid: the node restarted (its old link half-open, or parked
  * for a resume that will never come), or a second device holds the same
@@ -322,19 +398,7 @@ static void replace_older(struct tunnel *t)
 		}
 		/* out of listings and beyond a resume at once, whenever the
 		 * old connection finally closes */
-		u->exported = 0;
-		u->session[0] = 0;
-		if (!u->wsi) {
-			tunnel_free(u);
-			continue;
-		}
-		proxy_usbip_detach(u);
-		queue_text(u, ctl_error("replaced", why));
-		snprintf(u->close_reason, sizeof(u->close_reason), "%s", why);
-		u->closing = 1;
-		ring_consume(&u->tx, ring_len(&u->tx));
-		u->rs.sent = 0;
-		close_superseded(u->wsi, NULL, why);
+		proxy_tunnel_end(u, "replaced", why, PROXY_FAIL_REPLACED);
 	}
 }
 
@@ -373,9 +437,7 @@ static int settle_collision(struct tunnel *t, struct tunnel *u)
 			 t->busid, t->node);
 		log_warn("node %s: its %s takes address %s from node %s's %s, whose identity sorts after", t->node,
 			 t->node_busid, t->busid, u->node, u->node_busid);
-		u->session[0] = 0;
-		u->exported = 0;
-		proxy_tunnel_fail(u, "address", why);
+		proxy_tunnel_end(u, "address", why, PROXY_FAIL_FOREVER);
 		return 0;
 	}
 	snprintf(why, sizeof(why), "address %s is held by node %s, whose identity sorts first (doc/fleet.md)",
@@ -417,6 +479,8 @@ static int assign_address(struct tunnel *t)
 	return 0;
 }
 
+static int op_end(struct tunnel *t);
+
 /* OP messages from the node: the export and, at the end, the unexport. */
 static int on_node_op(void *ctx, const struct usbip_event *ev)
 {
@@ -437,6 +501,19 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 	default:
 		return 0;
 	}
+	proxy_thread_lock(px);
+	rc = op_end(t);
+	proxy_thread_unlock(px);
+	return rc;
+}
+
+/* An OP message from the node is whole: an export or an unexport, each a
+ * control event.  Under px->lock. */
+static int op_end(struct tunnel *t)
+{
+	struct proxy *px = t->px;
+	int rc;
+
 	if (t->op_code == USBIP_OP_REQ_EXPORT) {
 		char node_busid[USBIP_BUSID_SIZE];
 		unsigned int bus = ++px->next_bus;
@@ -589,63 +666,38 @@ static int over_tunnel_cap(struct tunnel *t, const char *busid)
 	return 1;
 }
 
-/* A node names the session of a tunnel it lost: the tunnel moves to this
- * connection and both sides carry on from what the other holds. */
-static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
+/* No session to resume for t: told so, and (unless at its cap) that it
+ * may export afresh on this connection. */
+static void refuse_resume(struct tunnel *t, const char *session)
 {
-	struct tunnel *t = c->t, *old;
 	char why[320];
-	int rc;
 
-	for (old = proxy_index_first(t->px, TUNNEL_BY_SESSION, msg->session); old;
-	     old = proxy_index_next(old, TUNNEL_BY_SESSION, msg->session))
-		if (old != t && !old->closing)
-			break;
-	/* a session is its identity's alone; the node is told what it would
-	 * be told of a session that does not exist, the log says more */
-	if (old && strcmp(old->node, t->node) != 0) {
-		log_warn("node %s named session %.8s... of node %s: refused, a session is resumed only by its own "
-			 "identity", t->node, msg->session, old->node);
-		old = NULL;
-	}
-	if (!old) {
-		snprintf(why, sizeof(why), "no session %.8s... for node %s here: it ended, expired after %d s, or "
-			 "this proxy restarted", msg->session, t->node, t->px->cfg->resume_seconds);
-		/* at its cap the node gets no connection to hold: it comes back
-		 * on a new one, and is refused there as any export would be */
-		if (node_tunnels(t->px, t, "") >= t->px->cfg->max_tunnels_per_node) {
-			proxy_tunnel_fail(t, "no-session", why);
-			return;
-		}
-		/* a fleet back after a restart: one handshake each, not two.
-		 * t never exported, so its stream, framers and window are new */
-		log_info("node %s: %s; it may export afresh on this connection", t->node, why);
-		queue_text(t, ctl_error_fresh("no-session", why));
-		t->hello_seen = 0;
-		t->resume_refused = 1;
+	snprintf(why, sizeof(why),
+		 "no session %.8s... for node %s here: it ended, expired after %d s, or "
+		 "this proxy restarted",
+		 session, t->node, t->px->cfg->resume_seconds);
+	/* at its cap the node gets no connection to hold: it comes back
+	 * on a new one, and is refused there as any export would be */
+	if (node_tunnels(t->px, t, "") >= t->px->cfg->max_tunnels_per_node) {
+		proxy_tunnel_fail(t, "no-session", why);
 		return;
 	}
-	rc = resume_rewind(&old->rs, &old->tx, msg->received);
-	if (rc < 0) {
-		snprintf(why, sizeof(why), "cannot resume at byte %llu: %s", (unsigned long long)msg->received,
-			 usbws_strerror(rc));
-		proxy_tunnel_fail(t, "protocol", why);
-		proxy_tunnel_fail(old, "protocol", why);
-		return;
-	}
-	if (old->wsi) {
-		/* the node saw its link die before we did */
-		char replaced[CERTID_MAX + 48];
+	/* a fleet back after a restart: one handshake each, not two.
+	 * t never exported, so its stream, framers and window are new */
+	log_info("node %s: %s; it may export afresh on this connection", t->node, why);
+	queue_text(t, ctl_error_fresh("no-session", why));
+	t->hello_seen = 0;
+	t->resume_refused = 1;
+}
 
-		snprintf(replaced, sizeof(replaced), "replaced by a newer connection of %s", t->node);
-		log_info("node %s: a newer connection resumes busid %s; closing the old one: %s", t->node, old->busid,
-			 replaced);
-		old->node_conn->t = NULL;
-		close_superseded(old->wsi, old->node_conn, replaced);
-	}
+/* old, rewound to what the node has, takes over t's connection c (both
+ * on this thread); t goes. */
+static void resume_bind(struct node_conn *c, struct tunnel *t, struct tunnel *old, uint64_t received,
+			uint32_t window)
+{
 	log_info("node %s resumed busid %s after %ld s: it had %llu bytes, this proxy %llu", t->node, old->busid,
-		 old->parked_since ? (long)(time(NULL) - old->parked_since) : 0L,
-		 (unsigned long long)msg->received, (unsigned long long)old->rs.received);
+		 old->parked_since ? (long)(time(NULL) - old->parked_since) : 0L, (unsigned long long)received,
+		 (unsigned long long)old->rs.received);
 	old->wsi = t->wsi;
 	old->node_conn = c;
 	old->parked_since = 0;
@@ -666,11 +718,181 @@ static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
 	c->t = old;
 	queue_text(old, ctl_resumed(old->rs.received, old->px->cfg->resume_window));
 	old->rs.ack_sent = old->rs.received;
-	resume_peer_window(&old->rs, msg->window);
+	resume_peer_window(&old->rs, window);
 	if (old->imp && ring_len(&old->imp->out) >= PROXY_HIGH_WATER)
 		lws_rx_flow_control(old->wsi, 0);
 	proxy_tunnel_kick(old);
 	proxy_control_resumed(old);
+}
+
+/* On old's thread: the resume is possible from here (old is rewound to
+ * received, its older connection let go).  Returns 0, or -1 after failing
+ * old, with why filled. */
+static int resume_prepare(struct tunnel *old, const char *node, uint64_t received, char *why, size_t why_cap)
+{
+	int rc = resume_rewind(&old->rs, &old->tx, received);
+
+	if (rc < 0) {
+		snprintf(why, why_cap, "cannot resume at byte %llu: %s", (unsigned long long)received,
+			 usbws_strerror(rc));
+		proxy_tunnel_fail(old, "protocol", why);
+		return -1;
+	}
+	if (old->wsi) {
+		/* the node saw its link die before we did */
+		char replaced[CERTID_MAX + 48];
+
+		snprintf(replaced, sizeof(replaced), "replaced by a newer connection of %s", node);
+		log_info("node %s: a newer connection resumes busid %s; closing the old one: %s", node, old->busid,
+			 replaced);
+		old->node_conn->t = NULL;
+		close_superseded(old->wsi, old->node_conn, replaced);
+		old->wsi = NULL;
+		old->node_conn = NULL;
+	}
+	return 0;
+}
+
+/* A node names the session of a tunnel it lost: the tunnel moves to this
+ * connection and both sides carry on from what the other holds.  When the
+ * tunnel lives on another thread, it (and its importer) moves here first:
+ * a tunnel's connection, importer and vhci socket share a thread. */
+static void resume_session(struct node_conn *c, const struct ctl_msg *msg)
+{
+	struct tunnel *t = c->t, *old;
+	struct proxy_msg *m;
+	char why[320];
+
+	for (old = proxy_index_first(t->px, TUNNEL_BY_SESSION, msg->session); old;
+	     old = proxy_index_next(old, TUNNEL_BY_SESSION, msg->session))
+		if (old != t && !old->closing)
+			break;
+	/* a session is its identity's alone; the node is told what it would
+	 * be told of a session that does not exist, the log says more */
+	if (old && strcmp(old->node, t->node) != 0) {
+		log_warn("node %s named session %.8s... of node %s: refused, a session is resumed only by its own "
+			 "identity",
+			 t->node, msg->session, old->node);
+		old = NULL;
+	}
+	if (!old) {
+		refuse_resume(t, msg->session);
+		return;
+	}
+	if (old->th == t->th) {
+		if (resume_prepare(old, t->node, msg->received, why, sizeof(why)) < 0) {
+			proxy_tunnel_fail(t, "protocol", why);
+			return;
+		}
+		resume_bind(c, t, old, msg->received, msg->window);
+		return;
+	}
+	/* nobody else resumes it meanwhile; t waits for it, and is kept
+	 * should its connection go first */
+	m = proxy_thread_msg_new(PROXY_MSG_RESUME);
+	if (!m) {
+		proxy_tunnel_fail(t, "protocol", "out of memory to move the session to this connection");
+		return;
+	}
+	proxy_index_del(t->px, TUNNEL_BY_SESSION, old);
+	t->resume_waiting = 1;
+	memcpy(m->session, msg->session, sizeof(m->session));
+	m->t = old;
+	m->t2 = t;
+	m->from = t->th;
+	m->received = msg->received;
+	m->window = msg->window;
+	proxy_thread_post(old->th, m);
+}
+
+/* RESUME, on old's thread: old is rewound and goes to the resuming
+ * connection's thread, its importer's socket with it. */
+static void resume_move(struct proxy_msg *m)
+{
+	struct tunnel *old = m->t, *t = m->t2;
+	struct proxy_msg *reply = proxy_thread_msg_new(PROXY_MSG_RESUMED);
+	int rc;
+
+	if (!reply) {
+		proxy_tunnel_fail(old, "protocol", "out of memory to move the session");
+		return;
+	}
+	reply->t2 = t;
+	memcpy(reply->session, m->session, sizeof(reply->session));
+	reply->received = m->received;
+	reply->window = m->window;
+	if (resume_prepare(old, t->node, m->received, reply->why, sizeof(reply->why)) < 0) {
+		snprintf(reply->code, sizeof(reply->code), "protocol");
+		proxy_thread_post(m->from, reply);
+		return;
+	}
+	rc = proxy_usbip_take(old, reply);
+	if (rc == USBWS_ERR_BUSY && proxy_usbip_after_write(old->imp, m) == 0) {
+		/* lws holds part of a write to the importer: the move waits
+		 * until it is out (asked again then; rewinding is idempotent) */
+		free(reply);
+		return;
+	}
+	if (rc < 0) {
+		snprintf(reply->code, sizeof(reply->code), "protocol");
+		snprintf(reply->why, sizeof(reply->why), "cannot move busid %s's importer to this connection: %s",
+			 old->busid, usbws_strerror(rc));
+		proxy_tunnel_fail(old, "protocol", reply->why);
+		proxy_thread_post(m->from, reply);
+		return;
+	}
+	lws_dll2_remove(&old->wheel);
+	lws_dll2_remove(&old->busy);
+	log_info("node %s: busid %s goes to service thread %u, where it resumes%s", old->node, old->busid,
+		 m->from->index, reply->fd >= 0 ? ", its importer with it" : "");
+	reply->t = old;
+	/* the reply first: whatever else was asked of old follows it */
+	proxy_thread_post(m->from, reply);
+	proxy_thread_move(old, m->from);
+}
+
+/* RESUMED, on the resuming connection's thread: old is here now (or there
+ * was no session after all). */
+static void resume_arrived(struct proxy_msg *m)
+{
+	struct tunnel *old = m->t, *t = m->t2;
+	struct node_conn *c = t->node_conn;
+
+	t->resume_waiting = 0;
+	if (old) {
+		proxy_usbip_give(old, m);
+		proxy_index_add(old->px, TUNNEL_BY_SESSION, old);
+	}
+	if (!c || t->closing) {
+		/* the connection went while the session moved: parked here */
+		if (old && !old->closing) {
+			if (!old->parked_since)
+				old->parked_since = time(NULL);
+			tunnel_file(old);
+		}
+		tunnel_free(t);
+		return;
+	}
+	if (!old && m->code[0]) {
+		proxy_tunnel_fail(t, m->code, m->why);
+		return;
+	}
+	if (!old || old->closing) {
+		refuse_resume(t, m->session);
+		return;
+	}
+	resume_bind(c, t, old, m->received, m->window);
+}
+
+void proxy_tunnel_message(struct proxy_thread *th, struct proxy_msg *m)
+{
+	(void)th;
+	switch (m->kind) {
+	case PROXY_MSG_FAIL: end_here(m->t, m->code, m->why, (enum proxy_fail)m->forever); break;
+	case PROXY_MSG_RESUME: resume_move(m); break;
+	case PROXY_MSG_RESUMED: resume_arrived(m); break;
+	default: break;
+	}
 }
 
 static void node_text(struct node_conn *c, const void *in, size_t len, int final)
@@ -782,7 +1004,8 @@ static void node_text(struct node_conn *c, const void *in, size_t len, int final
  * what lws holds for a slow node stays one fragment. */
 static int write_text_fragment(struct tunnel *t)
 {
-	static uint8_t frame[LWS_PRE + USBWS_CTL_MAX];
+	/* each thread writes its own */
+	static _Thread_local uint8_t frame[LWS_PRE + USBWS_CTL_MAX];
 	char *s = t->text_queue[0];
 	int kind = t->text_off ? LWS_WRITE_CONTINUATION : LWS_WRITE_TEXT;
 	size_t n;
@@ -806,7 +1029,8 @@ static int write_text_fragment(struct tunnel *t)
 
 static int write_text(struct tunnel *t, char *s, enum lws_write_protocol kind)
 {
-	static uint8_t frame[LWS_PRE + USBWS_CTL_MAX];
+	/* each thread writes its own */
+	static _Thread_local uint8_t frame[LWS_PRE + USBWS_CTL_MAX];
 	size_t n = s ? strlen(s) : 0;
 
 	if (n > USBWS_CTL_MAX)
@@ -870,6 +1094,18 @@ static int write_queued(struct tunnel *t)
 	return 0;
 }
 
+void proxy_tunnel_stats(const struct tunnel *t, struct tunnel_stats *out)
+{
+	if (t->th != proxy_self) {
+		*out = t->stats;
+		return;
+	}
+	out->to_device = *usbip_validator_flow(t->validator, USBIP_FLOW_TO_DEVICE);
+	out->from_device = *usbip_validator_flow(t->validator, USBIP_FLOW_FROM_DEVICE);
+	out->rtt = *usbip_validator_rtt(t->validator);
+	out->inflight = usbip_validator_inflight(t->validator);
+}
+
 /* OpenSSL's verdict on each certificate of the chain, and then ours on the
  * node's own: it must name exactly one identity (certid.h).  Returns 0 to
  * go on, 1 to refuse the handshake. */
@@ -901,6 +1137,19 @@ static int verify_client_cert(struct lws *wsi, X509_STORE_CTX *xctx, size_t prev
 	return 0;
 }
 
+/* Handshakes (TLS, the upgrade) anyone can fail at will: a few lines a
+ * window for the whole proxy, then a sum (tick).  Refusals are rare next
+ * to everything else: they take the lock. */
+static int refusal_shown(struct proxy *px)
+{
+	int shown;
+
+	proxy_thread_lock(px);
+	shown = log_limit_allow(&px->tls_refusals, monotonic_ms());
+	proxy_thread_unlock(px);
+	return shown;
+}
+
 /* Every alert the proxy sends during a handshake explains a refusal; the
  * one that matters most is "certificate required" (no client certificate),
  * which never reaches the verification callback. */
@@ -916,7 +1165,7 @@ static void tls_info(const SSL *ssl, int where, int ret)
 	if (BIO_number_read(SSL_get_rbio(ssl)) == 0)
 		return;
 	netaddr_peer(SSL_get_fd(ssl), peer, sizeof(peer));
-	if (!th || !log_limit_allow(&th->tls_refusals, monotonic_ms()))
+	if (!th || !refusal_shown(th->px))
 		return;
 	/* TLS 1.3's certificate_required (116) is missing from OpenSSL 3.0's names */
 	if ((ret & 0xff) == 116)
@@ -982,6 +1231,7 @@ static void tunnel_open(struct node_conn *c, struct lws *wsi)
 	ring_init(&t->tx, LWS_PRE, px->cfg->resume_window + 2 * PROXY_RX_CHUNK);
 	buf_init(&t->text_in, 0, USBWS_CTL_MAX);
 	list_push_front(t);
+	th->load++;
 	tunnel_file(t);
 	proxy_index_add(px, TUNNEL_BY_NODE, t);
 	log_debug("TLS client %s connected", t->node);
@@ -1021,6 +1271,9 @@ static void tunnel_closed(struct node_conn *c)
 		return;
 	t->node_conn = NULL;
 	t->wsi = NULL;
+	/* its session is on its way from another thread: that decides */
+	if (t->resume_waiting)
+		return;
 	if (t->peer_closed && !usbip_framer_at_boundary(&t->from_node) && !usbip_framer_error(&t->from_node) && !t->closing) {
 		log_warn("node %s: closing its tunnel: USB/IP protocol violation: %s", t->node,
 			 usbws_strerror(USBWS_ERR_STREAM_TRUNCATED));
@@ -1114,14 +1367,13 @@ static int tunnel_due(struct tunnel *t, time_t now, int64_t now_ms)
 	return 0;
 }
 
-void proxy_tunnel_tick(struct proxy_thread *th)
+static void tunnel_tick(struct proxy_thread *th, time_t now, int64_t now_ms)
 {
-	time_t now = time(NULL);
-	int64_t now_ms = monotonic_ms(), second;
 	struct tunnel *t;
+	int64_t second;
 	unsigned int hidden, slots;
 
-	if ((hidden = log_limit_flush(&th->tls_refusals, now_ms)))
+	if (th->index == 0 && (hidden = log_limit_flush(&th->px->tls_refusals, now_ms)))
 		log_warn("refused %u more TLS handshakes or upgrades in the last %d s", hidden,
 			 LOG_LIMIT_WINDOW_MS / 1000);
 	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&th->busy))
@@ -1154,6 +1406,16 @@ void proxy_tunnel_tick(struct proxy_thread *th)
 	th->wheel_second = now_ms / 1000;
 }
 
+/* Under px->lock: a tunnel that is due may end (and its parked session
+ * with it), and a stalled tick is short next to what a lock per tunnel
+ * would cost. */
+void proxy_tunnel_tick(struct proxy_thread *th)
+{
+	proxy_thread_lock(th->px);
+	tunnel_tick(th, time(NULL), monotonic_ms());
+	proxy_thread_unlock(th->px);
+}
+
 unsigned int proxy_tunnel_revoke(struct proxy *px, X509_STORE *store)
 {
 	struct tunnel *t, *next;
@@ -1169,15 +1431,7 @@ unsigned int proxy_tunnel_revoke(struct proxy *px, X509_STORE *store)
 		log_warn("node %s: certificate revoked (serial %s, subject %s); %s", t->node, serial, subject,
 			 t->wsi ? "cutting off its connection" : "ending its parked session");
 		n++;
-		t->session[0] = 0;
-		t->exported = 0;
-		if (!t->wsi) {
-			tunnel_free(t);
-			continue;
-		}
-		proxy_tunnel_fail(t, "revoked", "this node's certificate has been revoked");
-		/* a stalled link must not keep it open */
-		lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, 3);
+		proxy_tunnel_end(t, "revoked", "this node's certificate has been revoked", PROXY_FAIL_FOREVER);
 	}
 	return n;
 }
@@ -1196,7 +1450,7 @@ static void refuse_upgrade(struct lws *wsi, const char *fmt, ...)
 	char peer[NETADDR_STRLEN], line[640];
 	va_list ap;
 
-	if (!th || !log_limit_allow(&th->tls_refusals, monotonic_ms()))
+	if (!th || !refusal_shown(th->px))
 		return;
 	netaddr_peer(lws_get_socket_fd(wsi), peer, sizeof(peer));
 	va_start(ap, fmt);
@@ -1314,7 +1568,7 @@ static int filter_connection(struct lws *wsi, struct node_conn *c)
 		struct proxy_thread *th = lws_get_vhost_user(lws_get_vhost(wsi));
 		char peer[NETADDR_STRLEN], shown_uri[sizeof(uri)], shown_proto[sizeof(proto)];
 
-		if (!th || !log_limit_allow(&th->tls_refusals, monotonic_ms()))
+		if (!th || !refusal_shown(th->px))
 			return 1;
 		netaddr_peer(lws_get_socket_fd(wsi), peer, sizeof(peer));
 		log_printable(shown_uri, sizeof(shown_uri), uri, strlen(uri));
@@ -1371,16 +1625,23 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	t = c ? c->t : NULL;
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
+		proxy_thread_lock(proxy_self->px);
 		tunnel_open(c, wsi);
+		proxy_thread_unlock(proxy_self->px);
 		return c->t ? 0 : -1;
 	case LWS_CALLBACK_RECEIVE:
 		if (!t || t->closing)
 			return 0;
 		t->last_rx_ms = monotonic_ms();
-		if (lws_frame_is_binary(wsi))
+		/* the data path takes no lock: what it changes is this
+		 * thread's (an export or a failure takes it) */
+		if (lws_frame_is_binary(wsi)) {
 			node_binary(t, in, len, !lws_remaining_packet_payload(wsi));
-		else
-			node_text(c, in, len, lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi));
+			return 0;
+		}
+		proxy_thread_lock(t->px);
+		node_text(c, in, len, lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi));
+		proxy_thread_unlock(proxy_self->px);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (t) {
@@ -1401,7 +1662,9 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 					 strlen(c->close_reason));
 		return -1;
 	case LWS_CALLBACK_CLOSED:
+		proxy_thread_lock(proxy_self->px);
 		tunnel_closed(c);
+		proxy_thread_unlock(proxy_self->px);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		/* refused between the upgrade's check and its end */

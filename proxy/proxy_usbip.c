@@ -33,12 +33,44 @@ struct tunnel *proxy_usbip_find_busid(struct proxy *px, const char *busid)
 	return NULL;
 }
 
+/* A move that waited for imp's output is asked again. */
+static void move_again(struct importer *imp)
+{
+	struct proxy_msg *m = imp->move_waiting;
+
+	if (!m)
+		return;
+	imp->move_waiting = NULL;
+	proxy_thread_post(imp->th, m);
+}
+
+int proxy_usbip_after_write(struct importer *imp, const struct proxy_msg *m)
+{
+	struct proxy_msg *again = proxy_thread_msg_new(m->kind);
+
+	if (!again)
+		return USBWS_ERR_NOMEM;
+	*again = *m;
+	memset(&again->list, 0, sizeof(again->list));
+	/* what m held is again's now */
+	again->fd = -1;
+	again->e = NULL;
+	again->saved = NULL;
+	again->store = NULL;
+	imp->move_waiting = again;
+	proxy_usbip_kick(imp);
+	return 0;
+}
+
 void proxy_usbip_detach(struct tunnel *t)
 {
 	struct importer *imp = t->imp;
 
 	if (!imp)
 		return;
+	/* asked again without its importer: whatever follows for t (its
+	 * end) answers it */
+	move_again(imp);
 	t->imp = NULL;
 	imp->t = NULL;
 	imp->close_when_sent = 1;
@@ -124,11 +156,18 @@ static int reply_devlist(struct importer *imp, char *why, size_t why_cap)
 	return devlist_fill(imp, why, why_cap);
 }
 
+static int move_importer(struct importer *imp, struct tunnel *t);
+
 static int reply_import(struct importer *imp)
 {
 	uint8_t rep[USBIP_REP_IMPORT_MAX];
 	struct tunnel *t = proxy_usbip_find_busid(imp->px, imp->req.busid);
 	int n;
+
+	/* the device's tunnel is another thread's: the importer joins it
+	 * there, which answers (the client waits for the answer) */
+	if (t && t->th != imp->th)
+		return move_importer(imp, t);
 
 	if (!t || t->offer == OFFER_HOLD || t->imp || usbip_validator_inflight(t->validator)) {
 		const char *why = !t ? "no such device" : t->offer == OFFER_HOLD ? "held until usbws attach asks for it"
@@ -148,6 +187,174 @@ static int reply_import(struct importer *imp)
 	proxy_listen_settled(imp->wsi);
 	log_info("busid %s (node %s) imported", t->busid, t->node);
 	return 0;
+}
+
+/* What of imp goes with its socket to another thread. */
+static struct importer *save_importer(const struct importer *imp)
+{
+	struct importer *saved = malloc(sizeof(*saved));
+
+	if (saved)
+		*saved = *imp;
+	return saved;
+}
+
+/* imp's socket, out of its thread's loop, into m (fd, saved, e); imp's
+ * wsi then closes on its own without side effects.  Returns 0 or a
+ * negative enum usbws_err. */
+static int detach_importer(struct importer *imp, struct proxy_msg *m)
+{
+	struct importer *saved = save_importer(imp);
+	int fd;
+
+	if (!saved)
+		return USBWS_ERR_NOMEM;
+	fd = proxy_thread_take_socket(imp->th, imp->wsi);
+	if (fd < 0) {
+		free(saved);
+		return fd;
+	}
+	m->fd = fd;
+	m->saved = saved;
+	/* the admission goes with it (a TCP importer's) */
+	m->e = lws_get_opaque_user_data(imp->wsi);
+	lws_set_opaque_user_data(imp->wsi, NULL);
+	imp->moving = 1;
+	return 0;
+}
+
+/* A TCP importer asks for t, another thread's: it moves there, request
+ * and all.  Returns USBWS_ERR_MOVED (the connection closes here), or
+ * another negative enum usbws_err. */
+static int move_importer(struct importer *imp, struct tunnel *t)
+{
+	struct proxy_msg *m = proxy_thread_msg_new(PROXY_MSG_IMPORT);
+	int rc;
+
+	if (!m)
+		return USBWS_ERR_NOMEM;
+	rc = detach_importer(imp, m);
+	if (rc < 0) {
+		free(m);
+		return rc;
+	}
+	m->t = t;
+	m->l = &imp->px->usbip;
+	proxy_thread_post(t->th, m);
+	return USBWS_ERR_MOVED;
+}
+
+/* Adopts a moved importer's socket on th into vh: the new connection's
+ * state is what it had.  NULL when lws could not adopt it (the socket is
+ * closed then). */
+static struct importer *adopt_importer(struct proxy_thread *th, struct lws_vhost *vh, struct proxy_msg *m)
+{
+	lws_adopt_desc_t desc;
+	struct importer *imp;
+	struct lws *wsi;
+
+	memset(&desc, 0, sizeof(desc));
+	desc.vh = vh;
+	desc.type = LWS_ADOPT_SOCKET;
+	desc.fd.sockfd = m->fd;
+	desc.vh_prot_name = proxy_usbip_protocol.name;
+	desc.opaque = m->e;
+	m->l->adopting = m->e;
+	wsi = lws_adopt_descriptor_vhost_via_info(&desc);
+	m->l->adopting = NULL;
+	/* lws has the socket now, or has closed it */
+	m->fd = -1;
+	if (!wsi)
+		return NULL;
+	imp = lws_wsi_user(wsi);
+	ring_free(&imp->out);
+	*imp = *m->saved;
+	imp->th = th;
+	imp->wsi = wsi;
+	imp->moving = 0;
+	free(m->saved);
+	m->saved = NULL;
+	if (m->e) {
+		/* it weighs on this thread now */
+		imp->px->threads[m->e->group].load--;
+		th->load++;
+		m->e->owner = wsi;
+		m->e->group = th->index;
+		m->e = NULL;
+	}
+	if (imp->rx_paused)
+		lws_rx_flow_control(wsi, 0);
+	proxy_usbip_kick(imp);
+	return imp;
+}
+
+void proxy_usbip_message(struct proxy_thread *th, struct proxy_msg *m)
+{
+	struct importer *imp;
+
+	/* its connection counted while it moved; on its thread now, it may
+	 * count on */
+	imp = adopt_importer(th, th->vh[PROXY_LISTEN_USBIP], m);
+	if (!imp) {
+		log_warn("USB/IP importer: cannot take over its connection on service thread %u", th->index);
+		return;
+	}
+	if (reply_import(imp) < 0)
+		lws_set_timeout(imp->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+int proxy_usbip_take(struct tunnel *t, struct proxy_msg *m)
+{
+	struct importer *imp = t->imp;
+	size_t i;
+	int rc;
+
+	if (!imp)
+		return 0;
+	/* what lws holds of a write would be lost with the old connection */
+	if (lws_partial_buffered(imp->wsi))
+		return USBWS_ERR_BUSY;
+	rc = detach_importer(imp, m);
+	if (rc < 0)
+		return rc;
+	m->l = &imp->px->usbip;
+	/* its vhci claim waits for it on the other side */
+	for (i = 0; i < imp->px->nclaims; i++)
+		if (imp->px->claims[i].imp == imp) {
+			imp->px->claims[i].imp = NULL;
+			imp->px->claims[i].t = t;
+		}
+	t->imp = NULL;
+	lws_set_timeout(imp->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+	return 0;
+}
+
+void proxy_usbip_give(struct tunnel *t, struct proxy_msg *m)
+{
+	struct proxy_thread *th = t->th;
+	struct importer *imp;
+	int vhci_port;
+	size_t i;
+
+	if (m->fd < 0 || !m->saved)
+		return;
+	vhci_port = m->saved->vhci_port;
+	imp = adopt_importer(th, vhci_port >= 0 ? th->local_vh : th->vh[PROXY_LISTEN_USBIP], m);
+	if (!imp) {
+		/* the socket is closed: vhci_hcd lets the port go */
+		log_warn("node %s: busid %s lost its importer moving to service thread %u", t->node, t->busid,
+			 th->index);
+		if (vhci_port >= 0)
+			proxy_vhci_abandon(t->px, (unsigned int)vhci_port);
+		if (!usbip_framer_at_boundary(&t->to_node))
+			proxy_tunnel_fail(t, "detached", "its importer was lost in the middle of a URB");
+		return;
+	}
+	imp->t = t;
+	t->imp = imp;
+	for (i = 0; i < t->px->nclaims; i++)
+		if (!t->px->claims[i].imp && t->px->claims[i].t == t)
+			t->px->claims[i].imp = imp;
 }
 
 /* A failure of the framer, the relay or a reply as a sentence for the log:
@@ -177,7 +384,7 @@ static int op_phase(struct importer *imp, const uint8_t *in, size_t len, char *w
 			break;
 		if (imp->req.code == USBIP_OP_REQ_DEVLIST)
 			rc = reply_devlist(imp, why, why_cap);
-		else if ((rc = reply_import(imp)) < 0)
+		else if ((rc = reply_import(imp)) < 0 && rc != USBWS_ERR_MOVED)
 			rc = importer_failed(imp, rc, why, why_cap);
 		if (rc < 0)
 			return rc;
@@ -191,9 +398,17 @@ static int importer_rx(struct importer *imp, const uint8_t *in, size_t len, char
 	struct tunnel *t;
 	int rc;
 
-	rc = op_phase(imp, in, len, why, why_cap);
-	if (rc < 0)
-		return rc;
+	/* the OP phase reads what every thread shares; the URB phase is this
+	 * thread's own */
+	if (!imp->t) {
+		proxy_thread_lock(imp->px);
+		rc = op_phase(imp, in, len, why, why_cap);
+		proxy_thread_unlock(imp->px);
+		if (rc < 0)
+			return rc;
+	} else {
+		rc = 0;
+	}
 	in += rc;
 	len -= (size_t)rc;
 	proxy_usbip_kick(imp);
@@ -219,6 +434,14 @@ static int importer_writeable(struct importer *imp)
 	uint8_t *p;
 	size_t n;
 
+	/* nothing more goes out before the move lws's write held back */
+	if (imp->move_waiting) {
+		if (!lws_partial_buffered(imp->wsi))
+			move_again(imp);
+		else
+			proxy_usbip_kick(imp);
+		return 0;
+	}
 	if (imp->devlist_left && devlist_fill(imp, why, sizeof(why)) < 0) {
 		log_warn("%s", why);
 		return -1;
@@ -248,6 +471,7 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 {
 	struct importer *imp = user;
 	char why[200];
+	int rc;
 
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT:
@@ -262,24 +486,46 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		ring_init(&imp->out, LWS_PRE, PROXY_BUF_LIMIT);
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
-		if (imp->close_when_sent)
+		if (imp->close_when_sent || imp->moving)
 			return 0;
-		if (importer_rx(imp, in, len, why, sizeof(why)) < 0) {
+		rc = importer_rx(imp, in, len, why, sizeof(why));
+		if (rc == USBWS_ERR_MOVED)
+			return -1;
+		if (rc < 0) {
 			log_warn("%s", why);
 			return -1;
 		}
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE:
-		return importer_writeable(imp);
+		if (imp->moving)
+			return 0;
+		if (!imp->devlist_left && !imp->move_waiting)
+			return importer_writeable(imp);
+		proxy_thread_lock(imp->px);
+		rc = importer_writeable(imp);
+		proxy_thread_unlock(imp->px);
+		return rc;
 	case LWS_CALLBACK_RAW_CLOSE:
 		imp->wsi = NULL;
+		/* moved to another thread: all it had went along */
+		if (imp->moving)
+			return 0;
+		proxy_thread_lock(imp->px);
 		proxy_vhci_released(imp);
 		if (imp->t)
 			proxy_usbip_detach(imp->t);
+		move_again(imp);
+		proxy_thread_unlock(imp->px);
 		ring_free(&imp->out);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		proxy_listen_closed(wsi);
+		return 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		/* every protocol of every vhost hears of it: draining twice
+		 * finds nothing the second time */
+		if (proxy_self)
+			proxy_thread_drain(proxy_self);
 		return 0;
 	default:
 		return 0;

@@ -126,14 +126,21 @@ static void narrow(struct vhci_set *acc, const struct vhci_set *with)
 		acc->allowed[c] = acc->allowed[c] && with->allowed[c];
 }
 
-int proxy_vhci_where(const struct importer *imp, char *out, size_t cap)
+/* The tunnel a claim is for: its importer's, or while the socket is on
+ * its way to the tunnel's thread, that tunnel. */
+static const struct tunnel *claim_tunnel(const struct vhci_claim *c)
+{
+	return c->imp ? c->imp->t : c->t;
+}
+
+int proxy_vhci_where(const struct tunnel *t, char *out, size_t cap)
 {
 	size_t i;
 
-	for (i = 0; i < imp->px->nclaims; i++)
-		if (imp->px->claims[i].imp == imp)
-			return snprintf(out, cap, "vhci_hcd.%u port %u", imp->px->claims[i].controller,
-					imp->px->claims[i].port);
+	for (i = 0; i < t->px->nclaims; i++)
+		if (claim_tunnel(&t->px->claims[i]) == t)
+			return snprintf(out, cap, "vhci_hcd.%u port %u", t->px->claims[i].controller,
+					t->px->claims[i].port);
 	return snprintf(out, cap, "a vhci_hcd port");
 }
 
@@ -201,7 +208,7 @@ static unsigned int ports_held(const struct proxy *px, const char *node)
 	size_t i;
 
 	for (i = 0; i < px->nclaims; i++)
-		if (px->claims[i].imp->t && strcmp(px->claims[i].imp->t->node, node) == 0)
+		if (claim_tunnel(&px->claims[i]) && strcmp(claim_tunnel(&px->claims[i])->node, node) == 0)
 			n++;
 	return n;
 }
@@ -219,6 +226,75 @@ static const struct vhci_port *pick_unclaimed(struct proxy *px, struct vhci_port
 	return vhci_pick(ports, n, speed, set);
 }
 
+static void unclaim(struct proxy *px, unsigned int port)
+{
+	size_t i;
+
+	for (i = 0; i < px->nclaims; i++) {
+		if (px->claims[i].port == port) {
+			px->claims[i] = px->claims[--px->nclaims];
+			return;
+		}
+	}
+}
+
+void proxy_vhci_abandon(struct proxy *px, unsigned int port)
+{
+	char why[200];
+
+	/* fails harmlessly when the kernel already let the port go */
+	vhci_detach(port, why, sizeof(why));
+	unclaim(px, port);
+}
+
+/* fd, the socket behind vhci_hcd's port, watched on t's thread (this
+ * one) as t's importer.  Returns 0, or a negative enum usbws_err with why
+ * filled after giving the port up. */
+static int bind_port(struct tunnel *t, int fd, unsigned int port, char *why, size_t why_cap)
+{
+	lws_sock_file_fd_type u;
+	struct importer *imp;
+	struct lws *wsi;
+	size_t i;
+
+	u.sockfd = fd;
+	/* a failed adoption closes the descriptor itself */
+	wsi = lws_adopt_descriptor_vhost(t->th->local_vh, LWS_ADOPT_SOCKET, u, proxy_usbip_protocol.name, NULL);
+	if (!wsi) {
+		proxy_vhci_abandon(t->px, port);
+		return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot adopt the vhci socket");
+	}
+	imp = lws_wsi_user(wsi);
+	imp->t = t;
+	imp->vhci_port = (int)port;
+	imp->peer[0] = '\0';
+	t->imp = imp;
+	for (i = 0; i < t->px->nclaims; i++)
+		if (t->px->claims[i].port == port)
+			t->px->claims[i].imp = imp;
+	return 0;
+}
+
+void proxy_vhci_message(struct proxy_thread *th, struct proxy_msg *m)
+{
+	char why[200];
+	int fd = m->fd;
+
+	(void)th;
+	m->fd = -1;
+	if (bind_port(m->t, fd, m->port, why, sizeof(why)) == 0)
+		return;
+	/* as an attach that fails at once: a device held on demand says so
+	 * in its listing, any other's tunnel ends */
+	log_warn("node %s: %s could not be attached: %s", m->t->node, m->t->busid, why);
+	if (m->t->offer == OFFER_HOLD)
+		snprintf(m->t->attach_error, sizeof(m->t->attach_error), "%s", why);
+	else
+		proxy_tunnel_fail(m->t, "vhci", why);
+}
+
+/* Under px->lock, on any thread: the port is picked and attached here,
+ * its socket watched on t's thread. */
 int proxy_vhci_attach(struct tunnel *t, const struct vhci_set *only, char *why, size_t why_cap)
 {
 	struct proxy *px = t->px;
@@ -227,9 +303,8 @@ int proxy_vhci_attach(struct tunnel *t, const struct vhci_set *only, char *why, 
 	struct vhci_set both, narrowed;
 	const struct vhci_set *set;
 	struct vhci_claim *more;
-	struct importer *imp;
-	lws_sock_file_fd_type u;
-	struct lws *wsi;
+	struct vhci_port port;
+	struct proxy_msg *m;
 	char where[160];
 	size_t n;
 	int sv[2], reserved, rc;
@@ -280,41 +355,46 @@ int proxy_vhci_attach(struct tunnel *t, const struct vhci_set *only, char *why, 
 		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "socketpair: %s", strerror(errno));
 	}
 	more = realloc(px->claims, (px->nclaims + 1) * sizeof(*more));
-	u.sockfd = sv[0];
-	wsi = more
-		? lws_adopt_descriptor_vhost(t->th->local_vh, LWS_ADOPT_SOCKET, u, proxy_usbip_protocol.name, NULL)
-		: NULL;
-	if (more)
-		px->claims = more;
-	if (!wsi) {
+	if (!more) {
+		close(sv[0]);
 		close(sv[1]);
-		/* a failed adoption closes the descriptor itself */
-		if (!more)
-			close(sv[0]);
 		free(ports);
-		return usbws_why(why, why_cap, more ? USBWS_ERR_LWS : USBWS_ERR_NOMEM, "cannot adopt the vhci socket");
+		return usbws_why(why, why_cap, USBWS_ERR_NOMEM, "out of memory for the vhci claim");
 	}
-	imp = lws_wsi_user(wsi);
-	imp->t = t;
-	imp->vhci_port = (int)p->port;
-	imp->peer[0] = '\0';
-	t->imp = imp;
-	px->claims[px->nclaims++] = (struct vhci_claim){ .port = p->port, .controller = p->controller,
-		.superspeed = p->superspeed, .imp = imp, .since = time(NULL) };
+	px->claims = more;
+	port = *p;
+	free(ports);
+	/* claimed before the kernel has it: no one else picks the port */
+	px->claims[px->nclaims++] = (struct vhci_claim){ .port = port.port,
+							 .controller = port.controller,
+							 .superspeed = port.superspeed,
+							 .t = t,
+							 .since = time(NULL) };
 	devid = t->dev.busnum << 16 | t->dev.devnum;
-	rc = vhci_attach(p->port, sv[1], devid, t->dev.speed, why, why_cap);
-	if (rc < 0) {
-		close(sv[1]);
-		imp->close_when_sent = 1;
-		proxy_usbip_kick(imp);
-		free(ports);
-		return rc;
-	}
+	/* what vhci_hcd sends before our end is watched waits in the socket */
+	rc = vhci_attach(port.port, sv[1], devid, t->dev.speed, why, why_cap);
 	/* the kernel holds its own reference */
 	close(sv[1]);
+	if (rc < 0) {
+		close(sv[0]);
+		unclaim(px, port.port);
+		return rc;
+	}
 	log_info("node %s: busid %s (its %s) attached to vhci_hcd.%u port %u", t->node, t->busid, t->node_busid,
-		 p->controller, p->port);
-	free(ports);
+		 port.controller, port.port);
+	if (t->th == proxy_self)
+		return bind_port(t, sv[0], port.port, why, why_cap);
+	/* t's thread watches the socket */
+	m = proxy_thread_msg_new(PROXY_MSG_VHCI);
+	if (!m) {
+		close(sv[0]);
+		proxy_vhci_abandon(px, port.port);
+		return usbws_why(why, why_cap, USBWS_ERR_NOMEM, "out of memory to hand the vhci socket over");
+	}
+	m->t = t;
+	m->fd = sv[0];
+	m->port = port.port;
+	proxy_thread_post(t->th, m);
 	return 0;
 }
 
@@ -323,19 +403,13 @@ void proxy_vhci_released(struct importer *imp)
 	struct proxy *px = imp->px;
 	struct tunnel *t = imp->t;
 	char why[200];
-	size_t i;
 
 	if (imp->vhci_port < 0)
 		return;
 	/* fails harmlessly when the kernel already let the port go */
 	if (vhci_detach((unsigned int)imp->vhci_port, why, sizeof(why)) == 0)
 		log_info("detached vhci port %d", imp->vhci_port);
-	for (i = 0; i < px->nclaims; i++) {
-		if (px->claims[i].port == (unsigned int)imp->vhci_port) {
-			px->claims[i] = px->claims[--px->nclaims];
-			break;
-		}
-	}
+	unclaim(px, (unsigned int)imp->vhci_port);
 	/* a device held on demand goes back to being held, its tunnel
 	 * untouched; any other was taken from its application */
 	if (t && !t->closing && t->offer == OFFER_HOLD) {

@@ -20,11 +20,14 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 	if (level > log_threshold)
 		return;
+	/* one line, whole, whichever thread logs beside it */
+	flockfile(stderr);
 	fprintf(stderr, "%s: %s: ", log_program, names[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void log_printable(char *out, size_t cap, const void *in, size_t len)

@@ -78,6 +78,7 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_UNTRUSTED_PEER: return "not a --trusted-balancer";
 	case USBWS_ERR_CERT_HEADER:
 		return "the balancer sent no client certificate header, or one that is not a base64 DER certificate";
+	case USBWS_ERR_MOVED: return "the connection went on to another service thread";
 	case USBWS_ERR_POLICY: return "the policy file is malformed; fix the line named and load it again";
 	}
 	return "unknown error";

@@ -102,6 +102,9 @@ enum usbws_err {
 	/* a balancer in front of the proxy (proxy/balancer.h) */
 	USBWS_ERR_UNTRUSTED_PEER = -140,/* a connection to --balancer-listen from outside --trusted-balancer */
 	USBWS_ERR_CERT_HEADER = -141,   /* the balancer's certificate header is missing or no base64 DER certificate */
+
+	/* the proxy's service threads */
+	USBWS_ERR_MOVED = -150,         /* the connection went on to another thread, which answers it */
 };
 /* clang-format on */
 

@@ -115,6 +115,33 @@ static void test_caps_and_early_drop(void **state)
 	admit_free(a);
 }
 
+/* Each group (a service thread of the proxy) is handed its own expired
+ * entries, oldest first, past another group's that wait at the front. */
+static void test_expiry_by_group(void **state)
+{
+	struct admit_policy policy = { .per_source = 10, .start = 10, .full = 10, .timeout_ms = 1000 };
+	struct admit *a = admit_new(&policy);
+	struct admit_entry *e[3];
+
+	(void)state;
+	assert_usbws_err(try(a, "192.0.2.1", 0, 0, &e[0]), 0);
+	assert_usbws_err(try(a, "192.0.2.1", 0, 100, &e[1]), 0);
+	assert_usbws_err(try(a, "192.0.2.1", 0, 200, &e[2]), 0);
+	e[0]->group = 1;
+	e[2]->group = 1;
+	assert_null(admit_expired(a, 999, 1));
+	assert_null(admit_expired(a, 1050, 0));
+	assert_ptr_equal(admit_expired(a, 1100, 0), e[1]);
+	assert_ptr_equal(admit_expired(a, 1100, 1), e[0]);
+	assert_null(admit_expired(a, 1100, 1));
+	assert_ptr_equal(admit_expired(a, 1200, 1), e[2]);
+	assert_null(admit_expired(a, 5000, 0));
+	assert_null(admit_expired(a, 5000, 1));
+	for (int i = 0; i < 3; i++)
+		admit_done(a, e[i]);
+	admit_free(a);
+}
+
 /* Deadlines come oldest first, each once; settled entries have none. */
 static void test_expiry_in_arrival_order(void **state)
 {
@@ -127,11 +154,11 @@ static void test_expiry_in_arrival_order(void **state)
 	assert_usbws_err(try(a, "192.0.2.1", 0, 100, &e[1]), 0);
 	assert_usbws_err(try(a, "192.0.2.1", 0, 200, &e[2]), 0);
 	admit_settle(a, e[1]);
-	assert_null(admit_expired(a, 999));
-	assert_ptr_equal(admit_expired(a, 1000), e[0]);
-	assert_null(admit_expired(a, 1100));
-	assert_ptr_equal(admit_expired(a, 1200), e[2]);
-	assert_null(admit_expired(a, 5000));
+	assert_null(admit_expired(a, 999, 0));
+	assert_ptr_equal(admit_expired(a, 1000, 0), e[0]);
+	assert_null(admit_expired(a, 1100, 0));
+	assert_ptr_equal(admit_expired(a, 1200, 0), e[2]);
+	assert_null(admit_expired(a, 5000, 0));
 	/* expired entries still count until their connection is gone */
 	assert_int_equal(admit_count(a), 3);
 	for (int i = 0; i < 3; i++)
@@ -146,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_caps_and_early_drop),
 		cmocka_unit_test(test_expiry_in_arrival_order),
+		cmocka_unit_test(test_expiry_by_group),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
