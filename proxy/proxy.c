@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -234,9 +235,12 @@ static void tick(lws_sorted_usec_list_t *sul)
 	struct proxy *px = th->px;
 
 	proxy_tunnel_tick(th);
+	/* the admission tables are every thread's */
+	proxy_thread_lock(px);
 	proxy_listen_tick(&px->wss, th);
 	proxy_listen_tick(&px->balancer, th);
 	proxy_listen_tick(&px->usbip, th);
+	proxy_thread_unlock(px);
 	lws_sul_schedule(th->ctx, 0, &th->tick, tick, LWS_US_PER_SEC);
 }
 
@@ -309,13 +313,14 @@ static void teardown(struct proxy *px)
 		proxy_loop_free(th);
 	}
 	proxy_self = &px->threads[0];
-	/* what was posted as the contexts went is let go */
+	proxy_tunnel_free_all(px);
+	/* what was posted as the contexts went is let go, before what it
+	 * holds (admissions, vhci claims) is */
 	for (i = 0; i < px->nthreads; i++)
 		proxy_thread_free_mailbox(&px->threads[i]);
 	proxy_listen_close(&px->wss);
 	proxy_listen_close(&px->balancer);
 	proxy_listen_close(&px->usbip);
-	proxy_tunnel_free_all(px);
 	proxy_vhci_free(px);
 	proxy_policy_free(px);
 	proxy_index_free(px);
@@ -336,8 +341,10 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	px.nthreads = cfg->threads ? cfg->threads : proxy_thread_default_count();
 	proxy_listen_raise_fd_limit();
 	lwslog_init(cfg->verbose, px.nthreads);
-	/* jansson seeds its hashes once, before any thread makes one */
+	/* jansson seeds its hashes once, and glibc reads the time zone once,
+	 * before any thread needs them */
 	json_object_seed(0);
+	tzset();
 	px.threads = calloc(px.nthreads, sizeof(*px.threads));
 	if (!px.threads || proxy_thread_init_lock(&px) < 0) {
 		log_err("out of memory for the service threads");
