@@ -1,4 +1,5 @@
-# VM scenario: a 10 s network outage in the middle of a whole-disk read.
+# VM scenario: a 10 s network outage in the middle of a whole-disk read,
+# resumed on the proxy's other service thread.
 # A gadget's disk on dummy_hcd -> usbws connect --busid -> tcprelay -> WSS
 # -> usbws-proxy --vhci auto -> /dev/sdX.  The relay blackholes the link
 # (silence, nothing closed) mid-read for 10 s, then ends the outage by
@@ -12,7 +13,11 @@ trap 'dump_logs $?; stop_all; gadget_remove disk 2>/dev/null || true' EXIT
 outage=10
 
 make_disk 64
-gadget_via_relay
+# two service threads: the node's first connection and the vhci socket go
+# to thread 0, the resuming one to thread 1 (the least loaded), which
+# takes the tunnel and the socket vhci_hcd holds over in the middle of
+# the read
+gadget_via_relay --threads 2
 
 mark=$(dmesg_mark)
 t_read=$(now_ms)
@@ -68,6 +73,8 @@ pbusid=${before#* }
 grep -qE "node node-1 resumed busid $pbusid after [0-9]+ s" "$work/proxy.log" \
 	|| fail "the proxy did not log resuming $pbusid: $(tail -5 "$work/proxy.log")"
 stamp "the proxy: $(grep 'resumed busid' "$work/proxy.log" | tail -1)"
+grep -qE "node node-1: busid $pbusid goes to service thread 1, where it resumes, its importer with it" \
+	"$work/proxy.log" || fail "the resume did not move the tunnel and its vhci socket to thread 1: $(tail -5 "$work/proxy.log")"
 [ "$(grep -c 'exported 1d6b:0104' "$work/proxy.log")" = 1 ] || fail "the device was exported more than once"
 dmesg_since "$mark" >"$work/dmesg.txt"
 if grep -E "usb $usbdev: USB disconnect|I/O error" "$work/dmesg.txt"; then
