@@ -68,10 +68,13 @@ distinct_exports() {
 	[ "$(grep -c exported "$WORK/proxy.log")" -eq 5 ]
 }
 
-@test "bench/scale --quick prints its row" {
-	run "$BATS_TEST_DIRNAME/../../bench/scale" --quick "$USBWS_BUILDDIR"
+@test "bench/scale --quick prints its row, one per --threads" {
+	run "$BATS_TEST_DIRNAME/../../bench/scale" --quick --threads "1 2" "$USBWS_BUILDDIR"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ ${lines[0]} == "| commit | N | KiB/tunnel | idle CPU % (proxy) |"* ]]
-	[[ ${lines[2]} =~ ^\|\ [0-9a-f]{7}[^|]*\|\ 100\ \|\ -?[0-9]+\.[0-9]\ \|\ [0-9]+\.[0-9]\ \|\ [0-9]+\.[0-9]\ \|\ [1-9][0-9]*\ \|\ [0-9]+\.[0-9]{2},\ [0-9]+\.[0-9]{2}\ \|\ [1-9][0-9]*\ \|\ [1-9]\.[0-9]{2}\ \|$ ]]
+	[[ ${lines[0]} == "| commit | threads | N | KiB/tunnel | idle CPU % (proxy) |"* ]]
+	[ "${#lines[@]}" -eq 4 ]
+	[[ ${lines[2]} == "| "*" | 1 | 100 | "* ]]
+	[[ ${lines[3]} == "| "*" | 2 | 100 | "* ]]
+	[[ ${lines[3]} =~ ^\|\ [0-9a-f]{7}[^|]*\|\ 2\ \|\ 100\ \|\ -?[0-9]+\.[0-9]\ \|\ [0-9]+\.[0-9]\ \|\ [0-9]+\.[0-9]\ \|\ [1-9][0-9]*\ \|\ [0-9]+\.[0-9]{2},\ [0-9]+\.[0-9]{2}\ \|\ [1-9][0-9]*\ \|\ [1-9]\.[0-9]{2}\ \|$ ]]
 }
