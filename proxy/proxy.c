@@ -300,6 +300,8 @@ static void teardown(struct proxy *px)
 	unsigned int i;
 
 	proxy_thread_stop(px);
+	/* nothing is posted from now on */
+	px->stopping = 1;
 	for (i = 0; i < px->nthreads; i++) {
 		struct proxy_thread *th = &px->threads[i];
 
@@ -380,7 +382,6 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		rc = proxy_thread_start(&px, why, sizeof(why));
 	if (rc < 0) {
 		log_err("%s", why);
-		px.stopping = 1;
 		teardown(&px);
 		return 1;
 	}
@@ -403,9 +404,6 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		}
 	}
 	log_info("stopping");
-	/* the threads stop first; nothing is posted from now on */
-	proxy_thread_stop(&px);
-	px.stopping = 1;
 	teardown(&px);
-	return failed;
+	return failed || __atomic_load_n(&px.worker_failed, __ATOMIC_ACQUIRE);
 }

@@ -201,7 +201,7 @@ static void name_device(json_t *o, const struct tunnel *t, const char *key)
 
 static json_t *port_json(const struct vhci_claim *c, const struct vhci_port *ports, size_t n)
 {
-	struct tunnel *t = c->imp->t;
+	const struct tunnel *t = proxy_vhci_claim_tunnel(c);
 	const char *local = "";
 	json_t *o;
 	size_t i;
@@ -605,6 +605,8 @@ static json_t *answer_attach(struct proxy *px, json_t *req)
 	}
 	if (t->imp)
 		return refusal("%s is imported over USB/IP by %s", id, t->imp->peer);
+	if (proxy_vhci_pending(t))
+		return refusal("%s is being attached", id);
 	if (!px->vhci_on)
 		return refusal("vhci_hcd is not in use on this proxy (--vhci none, or the module is not loaded)");
 	proxy_tunnel_stats(t, &stats);
@@ -653,8 +655,10 @@ static char *answer_control(void *ctx, const char *request)
 	struct proxy *px = ctx;
 	char *out;
 
-	/* every answer reads what the threads share, traffic too */
-	proxy_thread_snapshot(px);
+	/* every answer reads what the threads share; a listing shows
+	 * traffic too, which each thread copies for it */
+	if (strstr(request, "\"nodes\"") || strstr(request, "\"device\""))
+		proxy_thread_snapshot(px);
 	proxy_thread_lock(px);
 	out = answer_locked(px, request);
 	proxy_thread_unlock(px);

@@ -267,6 +267,8 @@ struct proxy {
 	pthread_mutex_t snap_lock; /* a listing waits for the threads' copies */
 	pthread_cond_t snap_done;
 	unsigned int snap_pending;
+	unsigned int snap_round; /* which listing the copies are for */
+	int worker_failed;       /* a service thread's loop failed (atomic) */
 	/* Everything below, and the fields of struct tunnel that say so, are
 	 * shared by the threads: they are read and written under lock. */
 	pthread_mutex_t lock;
@@ -317,6 +319,7 @@ struct proxy_msg {
 	uint32_t window;
 	unsigned int port;
 	int forever;
+	unsigned int round; /* SNAPSHOT: px->snap_round when asked */
 	char session[CTL_SESSION_HEX + 1];
 	X509_STORE *store;
 	char code[16];
@@ -478,6 +481,11 @@ int proxy_vhci_attach(struct tunnel *t, const struct vhci_set *only, char *why, 
 /* "vhci_hcd.C port P" of t's vhci port (attached, or being adopted on its
  * thread), into out. */
 int proxy_vhci_where(const struct tunnel *t, char *out, size_t cap);
+/* The tunnel a claim is for: its importer's, or while the socket is on
+ * its way to the tunnel's thread, that tunnel. */
+const struct tunnel *proxy_vhci_claim_tunnel(const struct vhci_claim *c);
+/* 1 while a vhci port's socket is on its way to t's thread. */
+int proxy_vhci_pending(const struct tunnel *t);
 /* PROXY_MSG_VHCI, on t's thread: the socket of its new port. */
 void proxy_vhci_message(struct proxy_thread *th, struct proxy_msg *m);
 /* A port whose socket never reached its tunnel: detached, unclaimed. */

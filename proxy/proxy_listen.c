@@ -342,7 +342,10 @@ void proxy_listen_tick(struct proxy_listener *l, struct proxy_thread *th)
 	while ((e = admit_expired(l->admit, now, th->index))) {
 		char addr[NETADDR_STRLEN];
 
-		/* not adopted yet: it cannot have waited that long */
+		/* on its way to a thread (adopted, or an importer moving to
+		 * its device's) for longer than its timeout: nothing to close
+		 * here, and it will have been answered or closed by the time
+		 * it could be found again */
 		if (!e->owner)
 			continue;
 		l->expired++;

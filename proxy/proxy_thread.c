@@ -123,8 +123,9 @@ static struct proxy_msg *next_msg(struct proxy_thread *th)
 	return m;
 }
 
-/* Under px->lock, on th. */
-static void snapshot_here(struct proxy_thread *th)
+/* Under px->lock, on th: the copies a listing asked for (round), unless
+ * it has stopped waiting. */
+static void snapshot_here(struct proxy_thread *th, unsigned int round)
 {
 	struct proxy *px = th->px;
 	struct tunnel *t;
@@ -133,7 +134,7 @@ static void snapshot_here(struct proxy_thread *th)
 		if (t->th == th)
 			proxy_tunnel_stats(t, &t->stats);
 	pthread_mutex_lock(&px->snap_lock);
-	if (px->snap_pending && --px->snap_pending == 0)
+	if (round == px->snap_round && px->snap_pending && --px->snap_pending == 0)
 		pthread_cond_broadcast(&px->snap_done);
 	pthread_mutex_unlock(&px->snap_lock);
 }
@@ -141,12 +142,13 @@ static void snapshot_here(struct proxy_thread *th)
 void proxy_thread_snapshot(struct proxy *px)
 {
 	struct timespec until;
-	unsigned int i, asked = 0;
+	unsigned int i, round, asked = 0;
 
 	if (px->nthreads < 2)
 		return;
 	pthread_mutex_lock(&px->snap_lock);
 	px->snap_pending = px->nthreads - 1;
+	round = ++px->snap_round;
 	pthread_mutex_unlock(&px->snap_lock);
 	for (i = 0; i < px->nthreads; i++) {
 		struct proxy_msg *m;
@@ -155,6 +157,7 @@ void proxy_thread_snapshot(struct proxy *px)
 			continue;
 		m = proxy_thread_msg_new(PROXY_MSG_SNAPSHOT);
 		if (m) {
+			m->round = round;
 			proxy_thread_post(&px->threads[i], m);
 			asked++;
 		}
@@ -188,7 +191,7 @@ void proxy_thread_drain(struct proxy_thread *th)
 			if (th->wss_ssl)
 				SSL_CTX_set1_cert_store(th->wss_ssl, m->store);
 			break;
-		case PROXY_MSG_SNAPSHOT: snapshot_here(th); break;
+		case PROXY_MSG_SNAPSHOT: snapshot_here(th, m->round); break;
 		}
 		proxy_thread_unlock(px);
 		proxy_thread_msg_drop(px, m);
@@ -340,8 +343,13 @@ static void *serve(void *arg)
 	proxy_self = th;
 	while (!__atomic_load_n(&px->quit, __ATOMIC_ACQUIRE))
 		if (proxy_loop_run_once(th) < 0) {
-			log_err("service thread %u: the event loop failed: %s", th->index,
+			log_err("service thread %u: the event loop failed: %s; stopping", th->index,
 				usbws_strerror(USBWS_ERR_LWS));
+			/* its connections would wait for ever: the proxy stops
+			 * (the main thread takes the signal) and says so in its
+			 * exit status */
+			__atomic_store_n(&px->worker_failed, 1, __ATOMIC_RELEASE);
+			raise(SIGTERM);
 			break;
 		}
 	return NULL;

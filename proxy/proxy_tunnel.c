@@ -177,6 +177,13 @@ void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why)
 		return;
 	proxy_thread_lock(px);
 	log_warn("node %s: closing its tunnel: %s", t->node, why);
+	/* waiting for a session from another thread, its connection gone:
+	 * freed when the session comes (resume_arrived) */
+	if (!t->wsi && t->resume_waiting) {
+		t->closing = 1;
+		proxy_thread_unlock(px);
+		return;
+	}
 	if (!t->wsi) {
 		tunnel_free(t);
 		proxy_thread_unlock(px);
@@ -861,11 +868,17 @@ static void resume_arrived(struct proxy_msg *m)
 	t->resume_waiting = 0;
 	if (old) {
 		proxy_usbip_give(old, m);
-		proxy_index_add(old->px, TUNNEL_BY_SESSION, old);
+		/* failed on its way (it has no connection to close): gone */
+		if (old->closing) {
+			tunnel_free(old);
+			old = NULL;
+		} else if (old->exported) {
+			proxy_index_add(old->px, TUNNEL_BY_SESSION, old);
+		}
 	}
 	if (!c || t->closing) {
 		/* the connection went while the session moved: parked here */
-		if (old && !old->closing) {
+		if (old) {
 			if (!old->parked_since)
 				old->parked_since = time(NULL);
 			tunnel_file(old);
@@ -877,7 +890,7 @@ static void resume_arrived(struct proxy_msg *m)
 		proxy_tunnel_fail(t, m->code, m->why);
 		return;
 	}
-	if (!old || old->closing) {
+	if (!old) {
 		refuse_resume(t, m->session);
 		return;
 	}
@@ -1343,6 +1356,10 @@ static int tunnel_due(struct tunnel *t, time_t now, int64_t now_ms)
 {
 	const struct proxy_config *cfg = t->px->cfg;
 
+	/* its fate is the session's, on its way from another thread: off
+	 * the wheel until then (the session's tunnel is filed when it comes) */
+	if (t->resume_waiting)
+		return -1;
 	if (!t->wsi) {
 		if (now - t->parked_since < cfg->resume_seconds)
 			return 0;

@@ -169,7 +169,8 @@ static int reply_import(struct importer *imp)
 	if (t && t->th != imp->th)
 		return move_importer(imp, t);
 
-	if (!t || t->offer == OFFER_HOLD || t->imp || usbip_validator_inflight(t->validator)) {
+	if (!t || t->offer == OFFER_HOLD || t->imp || proxy_vhci_pending(t) ||
+	    usbip_validator_inflight(t->validator)) {
 		const char *why = !t ? "no such device" : t->offer == OFFER_HOLD ? "held until usbws attach asks for it"
 										 : "already imported";
 
@@ -216,9 +217,12 @@ static int detach_importer(struct importer *imp, struct proxy_msg *m)
 	}
 	m->fd = fd;
 	m->saved = saved;
-	/* the admission goes with it (a TCP importer's) */
+	/* the admission goes with it (a TCP importer's); its owner is the
+	 * new connection, until then none (the tick skips it) */
 	m->e = lws_get_opaque_user_data(imp->wsi);
 	lws_set_opaque_user_data(imp->wsi, NULL);
+	if (m->e)
+		m->e->owner = NULL;
 	imp->moving = 1;
 	return 0;
 }
@@ -272,6 +276,9 @@ static struct importer *adopt_importer(struct proxy_thread *th, struct lws_vhost
 	imp->th = th;
 	imp->wsi = wsi;
 	imp->moving = 0;
+	/* its OP phase is over; the framer must not point into the old
+	 * connection's memory */
+	usbip_framer_init(&imp->op, USBIP_FLOW_TO_DEVICE, NULL);
 	free(m->saved);
 	m->saved = NULL;
 	if (m->e) {
@@ -511,10 +518,12 @@ static int usbip_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		if (imp->moving)
 			return 0;
 		proxy_thread_lock(imp->px);
+		/* first: the tunnel may end below, and its end answers the
+		 * move (proxy_thread_forget) */
+		move_again(imp);
 		proxy_vhci_released(imp);
 		if (imp->t)
 			proxy_usbip_detach(imp->t);
-		move_again(imp);
 		proxy_thread_unlock(imp->px);
 		ring_free(&imp->out);
 		return 0;

@@ -126,11 +126,19 @@ static void narrow(struct vhci_set *acc, const struct vhci_set *with)
 		acc->allowed[c] = acc->allowed[c] && with->allowed[c];
 }
 
-/* The tunnel a claim is for: its importer's, or while the socket is on
- * its way to the tunnel's thread, that tunnel. */
-static const struct tunnel *claim_tunnel(const struct vhci_claim *c)
+const struct tunnel *proxy_vhci_claim_tunnel(const struct vhci_claim *c)
 {
 	return c->imp ? c->imp->t : c->t;
+}
+
+int proxy_vhci_pending(const struct tunnel *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->px->nclaims; i++)
+		if (!t->px->claims[i].imp && t->px->claims[i].t == t)
+			return 1;
+	return 0;
 }
 
 int proxy_vhci_where(const struct tunnel *t, char *out, size_t cap)
@@ -138,7 +146,7 @@ int proxy_vhci_where(const struct tunnel *t, char *out, size_t cap)
 	size_t i;
 
 	for (i = 0; i < t->px->nclaims; i++)
-		if (claim_tunnel(&t->px->claims[i]) == t)
+		if (proxy_vhci_claim_tunnel(&t->px->claims[i]) == t)
 			return snprintf(out, cap, "vhci_hcd.%u port %u", t->px->claims[i].controller,
 					t->px->claims[i].port);
 	return snprintf(out, cap, "a vhci_hcd port");
@@ -207,9 +215,13 @@ static unsigned int ports_held(const struct proxy *px, const char *node)
 	unsigned int n = 0;
 	size_t i;
 
-	for (i = 0; i < px->nclaims; i++)
-		if (claim_tunnel(&px->claims[i]) && strcmp(claim_tunnel(&px->claims[i])->node, node) == 0)
+	for (i = 0; i < px->nclaims; i++) {
+		const struct tunnel *t = proxy_vhci_claim_tunnel(&px->claims[i]);
+
+		/* one replaced on another thread lets go of its port soon */
+		if (t && t->exported && !t->closing && strcmp(t->node, node) == 0)
 			n++;
+	}
 	return n;
 }
 
@@ -257,6 +269,14 @@ static int bind_port(struct tunnel *t, int fd, unsigned int port, char *why, siz
 	struct lws *wsi;
 	size_t i;
 
+	/* an importer took the device while the socket was on its way, or it
+	 * is going */
+	if (t->imp || t->closing) {
+		close(fd);
+		proxy_vhci_abandon(t->px, port);
+		return usbws_why(why, why_cap, USBWS_ERR_BUSY, "%s was taken or closed while being attached",
+				 t->busid);
+	}
 	u.sockfd = fd;
 	/* a failed adoption closes the descriptor itself */
 	wsi = lws_adopt_descriptor_vhost(t->th->local_vh, LWS_ADOPT_SOCKET, u, proxy_usbip_protocol.name, NULL);
