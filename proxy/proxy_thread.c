@@ -110,15 +110,23 @@ void proxy_thread_post(struct proxy_thread *th, struct proxy_msg *m)
 	lws_cancel_service(th->ctx);
 }
 
+static struct proxy_msg *pop(lws_dll2_owner_t *list)
+{
+	struct proxy_msg *m;
+
+	if (!list->head)
+		return NULL;
+	m = lws_container_of(list->head, struct proxy_msg, list);
+	lws_dll2_remove(&m->list);
+	return m;
+}
+
 static struct proxy_msg *next_msg(struct proxy_thread *th)
 {
-	struct proxy_msg *m = NULL;
+	struct proxy_msg *m;
 
 	pthread_mutex_lock(&th->mbox_lock);
-	if (th->mbox.head) {
-		m = lws_container_of(th->mbox.head, struct proxy_msg, list);
-		lws_dll2_remove(&m->list);
-	}
+	m = pop(&th->mbox);
 	pthread_mutex_unlock(&th->mbox_lock);
 	return m;
 }
@@ -201,50 +209,10 @@ void proxy_thread_drain(struct proxy_thread *th)
 	 * here for ever */
 }
 
-/* Moves the messages about t from one mailbox to another, in order. */
-static void move_messages(struct proxy_thread *from, struct proxy_thread *to, const struct tunnel *t)
+/* Takes the messages about t out of th's mailbox, in order, into out. */
+static void take_messages(struct proxy_thread *th, const struct tunnel *t, lws_dll2_owner_t *out)
 {
-	lws_dll2_owner_t moved;
-
-	lws_dll2_owner_clear(&moved);
-	pthread_mutex_lock(&from->mbox_lock);
-	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&from->mbox))
-	{
-		struct proxy_msg *m = lws_container_of(d, struct proxy_msg, list);
-
-		if (m->t == t) {
-			lws_dll2_remove(&m->list);
-			lws_dll2_add_tail(&m->list, &moved);
-		}
-	}
-	lws_end_foreach_dll_safe(d, d1);
-	pthread_mutex_unlock(&from->mbox_lock);
-	while (moved.head) {
-		struct proxy_msg *m = lws_container_of(moved.head, struct proxy_msg, list);
-
-		lws_dll2_remove(&m->list);
-		proxy_thread_post(to, m);
-	}
-}
-
-void proxy_thread_move(struct tunnel *t, struct proxy_thread *to)
-{
-	struct proxy_thread *from = t->th;
-
-	from->load--;
-	to->load++;
-	t->th = to;
-	move_messages(from, to, t);
-}
-
-void proxy_thread_forget(struct tunnel *t)
-{
-	struct proxy_thread *th = t->th;
-	lws_dll2_owner_t gone;
-
-	if (!th)
-		return;
-	lws_dll2_owner_clear(&gone);
+	lws_dll2_owner_clear(out);
 	pthread_mutex_lock(&th->mbox_lock);
 	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&th->mbox))
 	{
@@ -252,15 +220,36 @@ void proxy_thread_forget(struct tunnel *t)
 
 		if (m->t == t) {
 			lws_dll2_remove(&m->list);
-			lws_dll2_add_tail(&m->list, &gone);
+			lws_dll2_add_tail(&m->list, out);
 		}
 	}
 	lws_end_foreach_dll_safe(d, d1);
 	pthread_mutex_unlock(&th->mbox_lock);
-	while (gone.head) {
-		struct proxy_msg *m = lws_container_of(gone.head, struct proxy_msg, list);
+}
 
-		lws_dll2_remove(&m->list);
+void proxy_thread_move(struct tunnel *t, struct proxy_thread *to)
+{
+	struct proxy_thread *from = t->th;
+	lws_dll2_owner_t moved;
+	struct proxy_msg *m;
+
+	from->load--;
+	to->load++;
+	t->th = to;
+	take_messages(from, t, &moved);
+	while ((m = pop(&moved)))
+		proxy_thread_post(to, m);
+}
+
+void proxy_thread_forget(struct tunnel *t)
+{
+	lws_dll2_owner_t gone;
+	struct proxy_msg *m;
+
+	if (!t->th)
+		return;
+	take_messages(t->th, t, &gone);
+	while ((m = pop(&gone))) {
 		m->t = NULL;
 		/* a resume that asked for t learns there is no session; the
 		 * rest had nothing left to act on */
@@ -269,7 +258,7 @@ void proxy_thread_forget(struct tunnel *t)
 			proxy_thread_post(m->from, m);
 			continue;
 		}
-		proxy_thread_msg_drop(th->px, m);
+		proxy_thread_msg_drop(t->px, m);
 	}
 }
 
