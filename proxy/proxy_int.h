@@ -484,6 +484,10 @@ int proxy_vhci_where(const struct tunnel *t, char *out, size_t cap);
 /* The tunnel a claim is for: its importer's, or while the socket is on
  * its way to the tunnel's thread, that tunnel. */
 const struct tunnel *proxy_vhci_claim_tunnel(const struct vhci_claim *c);
+/* t's importer's socket moves threads: its claims follow it from the
+ * importer from (NULL: the one on its way to t's thread) to to (NULL:
+ * on its way). */
+void proxy_vhci_claims_move(struct tunnel *t, const struct importer *from, struct importer *to);
 /* 1 while a vhci port's socket is on its way to t's thread. */
 int proxy_vhci_pending(const struct tunnel *t);
 /* PROXY_MSG_VHCI, on t's thread: the socket of its new port. */

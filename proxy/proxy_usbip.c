@@ -313,7 +313,6 @@ void proxy_usbip_message(struct proxy_thread *th, struct proxy_msg *m)
 int proxy_usbip_take(struct tunnel *t, struct proxy_msg *m)
 {
 	struct importer *imp = t->imp;
-	size_t i;
 	int rc;
 
 	if (!imp)
@@ -326,11 +325,7 @@ int proxy_usbip_take(struct tunnel *t, struct proxy_msg *m)
 		return rc;
 	m->l = &imp->px->usbip;
 	/* its vhci claim waits for it on the other side */
-	for (i = 0; i < imp->px->nclaims; i++)
-		if (imp->px->claims[i].imp == imp) {
-			imp->px->claims[i].imp = NULL;
-			imp->px->claims[i].t = t;
-		}
+	proxy_vhci_claims_move(t, imp, NULL);
 	t->imp = NULL;
 	lws_set_timeout(imp->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 	return 0;
@@ -341,7 +336,6 @@ void proxy_usbip_give(struct tunnel *t, struct proxy_msg *m)
 	struct proxy_thread *th = t->th;
 	struct importer *imp;
 	int vhci_port;
-	size_t i;
 
 	if (m->fd < 0 || !m->saved)
 		return;
@@ -359,9 +353,7 @@ void proxy_usbip_give(struct tunnel *t, struct proxy_msg *m)
 	}
 	imp->t = t;
 	t->imp = imp;
-	for (i = 0; i < t->px->nclaims; i++)
-		if (!t->px->claims[i].imp && t->px->claims[i].t == t)
-			t->px->claims[i].imp = imp;
+	proxy_vhci_claims_move(t, NULL, imp);
 }
 
 /* A failure of the framer, the relay or a reply as a sentence for the log:

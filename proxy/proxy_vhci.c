@@ -131,6 +131,18 @@ const struct tunnel *proxy_vhci_claim_tunnel(const struct vhci_claim *c)
 	return c->imp ? c->imp->t : c->t;
 }
 
+void proxy_vhci_claims_move(struct tunnel *t, const struct importer *from, struct importer *to)
+{
+	struct proxy *px = t->px;
+	size_t i;
+
+	for (i = 0; i < px->nclaims; i++)
+		if (px->claims[i].imp == from && (from || px->claims[i].t == t)) {
+			px->claims[i].imp = to;
+			px->claims[i].t = t;
+		}
+}
+
 int proxy_vhci_pending(const struct tunnel *t)
 {
 	size_t i;
