@@ -37,7 +37,6 @@
  * slot and never a wait: the tunnels share this loop.
  */
 static char *answer_control(void *ctx, const char *request);
-static char *answer_locked(struct proxy *px, const char *request);
 
 struct control_client {
 	struct ctlsock_conn conn;
@@ -639,12 +638,10 @@ void proxy_control_resumed(struct tunnel *t)
 static const struct {
 	const char *cmd;
 	json_t *(*answer)(struct proxy *px, json_t *req);
+	int traffic; /* shows traffic, which each service thread copies for it */
 } answers[] = {
-	{ "ports", answer_ports },
-	{ "nodes", answer_nodes },
-	{ "device", answer_device },
-	{ "attach", answer_attach },
-	{ "detach", answer_detach },
+	{ "ports", answer_ports, 0 },   { "nodes", answer_nodes, 1 },   { "device", answer_device, 1 },
+	{ "attach", answer_attach, 0 }, { "detach", answer_detach, 0 },
 };
 
 /* What a client is told when not even a refusal can be made. */
@@ -653,20 +650,6 @@ static const struct {
 static char *answer_control(void *ctx, const char *request)
 {
 	struct proxy *px = ctx;
-	char *out;
-
-	/* every answer reads what the threads share; a listing shows
-	 * traffic too, which each thread copies for it */
-	if (strstr(request, "\"nodes\"") || strstr(request, "\"device\""))
-		proxy_thread_snapshot(px);
-	proxy_thread_lock(px);
-	out = answer_locked(px, request);
-	proxy_thread_unlock(px);
-	return out;
-}
-
-static char *answer_locked(struct proxy *px, const char *request)
-{
 	json_error_t jerr;
 	json_t *req = json_loads(request, JSON_REJECT_DUPLICATES, &jerr), *o = NULL;
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
@@ -681,10 +664,18 @@ static char *answer_locked(struct proxy *px, const char *request)
 		for (i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
 			if (strcmp(cmd, answers[i].cmd) == 0)
 				break;
-		o = i < sizeof(answers) / sizeof(answers[0])
-			? answers[i].answer(px, req)
-			: refusal("unknown \"cmd\" \"%s\": ports, nodes, device, attach or detach",
-				  shown(word, cmd));
+		if (i == sizeof(answers) / sizeof(answers[0])) {
+			o = refusal("unknown \"cmd\" \"%s\": ports, nodes, device, attach or detach",
+				    shown(word, cmd));
+		} else {
+			/* not under the lock: the threads take it to copy */
+			if (answers[i].traffic)
+				proxy_thread_snapshot(px);
+			/* every answer reads what the threads share */
+			proxy_thread_lock(px);
+			o = answers[i].answer(px, req);
+			proxy_thread_unlock(px);
+		}
 	}
 	json_decref(req);
 	out = o ? json_dumps(o, JSON_COMPACT) : NULL;
