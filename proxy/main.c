@@ -16,6 +16,8 @@
 #define MAX_PINS 256
 #define MAX_CRLS 64
 #define MAX_TRUSTED 64
+/* long options without a short one */
+enum { OPT_LOG_LEVEL = 0x100 };
 
 static void usage(FILE *out)
 {
@@ -92,7 +94,8 @@ static void usage(FILE *out)
 		"                            libwebsockets-evlib-ev, else poll), or lws's poll()\n"
 		"  --threads N               service threads, each with its share of the tunnels\n"
 		"                            (default: one per online CPU; 1 to 64)\n"
-		"  -v, --verbose             log more\n"
+		"  --log-level LEVEL         error, warning, info (default) or debug\n"
+		"  -v, --verbose             log more: --log-level debug\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n");
 }
@@ -166,11 +169,13 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'Z' },
 		{ "event-loop", required_argument, NULL, 'L' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	enum log_level log_level = LOG_LEVEL_INFO;
 	struct proxy_config cfg = {
 		.listen = "0.0.0.0:443", .ping_interval = PROXY_DEFAULT_PING_INTERVAL,
 		.ping_timeout = PROXY_DEFAULT_PING_TIMEOUT, .resume_seconds = RESUME_DEFAULT_SECONDS,
@@ -308,7 +313,15 @@ int main(int argc, char **argv)
 			}
 			cfg.threads = (unsigned int)number;
 			break;
-		case 'v': cfg.verbose = 1; break;
+		case 'v': log_level = LOG_LEVEL_DEBUG; break;
+		case OPT_LOG_LEVEL:
+			if (log_parse_level(optarg, &log_level) < 0) {
+				fprintf(stderr,
+					"usbws-proxy: --log-level is error, warning, info or debug, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -353,6 +366,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < cfg.ncrls; i++)
 		if (!readable("--crl", crls[i]))
 			return 2;
-	log_init("usbws-proxy", cfg.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	cfg.verbose = log_level == LOG_LEVEL_DEBUG;
+	log_init("usbws-proxy", log_level);
 	return proxy_run(&cfg, stopsig_install(), stopsig_install_reload());
 }

@@ -17,6 +17,7 @@
 #include "base/usbws_err.h"
 #include "lwslog.h"
 #include "net/netaddr.h"
+#include "net/svcnotify.h"
 #include "proxy_int.h"
 
 _Thread_local struct proxy_thread *proxy_self;
@@ -229,18 +230,42 @@ static int open_listeners(struct proxy *px, const struct proxy_config *cfg, char
 	return rc;
 }
 
+/* What systemd shows of the proxy (the unit is Type=notify), and its
+ * watchdog, fed only while every thread's tick runs: one stuck thread
+ * strands its tunnels as surely as a stuck proxy strands all of them. */
+static void notify_service(struct proxy *px, unsigned int tunnels, int64_t now)
+{
+	const int64_t every = svcnotify_watchdog_interval_ms();
+	unsigned int i;
+
+	svcnotify_status("%u tunnel%s", tunnels, tunnels == 1 ? "" : "s");
+	if (!every || now - px->watchdog_at < every)
+		return;
+	for (i = 0; i < px->nthreads; i++)
+		if (now - __atomic_load_n(&px->threads[i].ticked_ms, __ATOMIC_RELAXED) > every)
+			return;
+	px->watchdog_at = now;
+	svcnotify_watchdog();
+}
+
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	struct proxy_thread *th = lws_container_of(sul, struct proxy_thread, tick);
 	struct proxy *px = th->px;
+	int64_t now = monotonic_ms();
+	unsigned int tunnels;
 
+	__atomic_store_n(&th->ticked_ms, now, __ATOMIC_RELAXED);
 	proxy_tunnel_tick(th);
 	/* the admission tables are every thread's */
 	proxy_thread_lock(px);
 	proxy_listen_tick(&px->wss, th);
 	proxy_listen_tick(&px->balancer, th);
 	proxy_listen_tick(&px->usbip, th);
+	tunnels = px->ntunnels;
 	proxy_thread_unlock(px);
+	if (th->index == 0)
+		notify_service(px, tunnels, now);
 	lws_sul_schedule(th->ctx, 0, &th->tick, tick, LWS_US_PER_SEC);
 }
 
@@ -343,6 +368,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	px.nthreads = cfg->threads ? cfg->threads : proxy_thread_default_count();
 	proxy_listen_raise_fd_limit();
 	lwslog_init(cfg->verbose, px.nthreads);
+	svcnotify_init();
 	/* jansson seeds its hashes once, and glibc reads the time zone once,
 	 * before any thread needs them */
 	json_object_seed(0);
@@ -387,6 +413,9 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 	}
 	if (px.nthreads > 1)
 		log_info("serving on %u threads", px.nthreads);
+	/* every listener is open and every thread serves: a node may come */
+	svcnotify_ready();
+	svcnotify_status("0 tunnels");
 	/* a signal ends the wait early, so a SIGHUP is seen at once */
 	while (!*stop) {
 		if (proxy_loop_run_once(main_th) < 0) {
@@ -404,6 +433,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		}
 	}
 	log_info("stopping");
+	svcnotify_stopping();
 	teardown(&px);
 	return failed || __atomic_load_n(&px.worker_failed, __ATOMIC_ACQUIRE);
 }

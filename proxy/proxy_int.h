@@ -241,6 +241,7 @@ struct proxy_thread {
 	struct ev_loop *evloop;           /* libev's, or NULL: lws's poll() loop */
 	void *foreign_loops[1];           /* lws's view of it */
 	lws_sorted_usec_list_t tick;      /* once a second: pings, acks, expiry */
+	int64_t ticked_ms; /* when it last ran (atomic): systemd's watchdog wants every thread alive */
 	/* The tick looks only at tunnels that are due: those whose data
 	 * moved, and those filed under the second that has come, one slot a
 	 * second.  Walking every tunnel every second was most of the idle
@@ -269,11 +270,13 @@ struct proxy {
 	unsigned int snap_pending;
 	unsigned int snap_round; /* which listing the copies are for */
 	int worker_failed;       /* a service thread's loop failed (atomic) */
+	int64_t watchdog_at;     /* systemd's watchdog was last fed (thread 0's) */
 	/* Everything below, and the fields of struct tunnel that say so, are
 	 * shared by the threads: they are read and written under lock. */
 	pthread_mutex_t lock;
 	int stopping; /* lost connections are not kept for a resume */
 	struct tunnel *tunnels;
+	unsigned int ntunnels;
 	struct tunnel_index index[TUNNEL_KEYS];
 	uint64_t list_seq;                /* the newest export's tunnel list_seq */
 	unsigned int next_bus;

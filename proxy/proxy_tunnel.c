@@ -119,6 +119,7 @@ static void list_unlink(struct tunnel *t)
 	if (t->next)
 		t->next->prev = t->prev;
 	t->next = t->prev = NULL;
+	t->px->ntunnels--;
 }
 
 static void list_push_front(struct tunnel *t)
@@ -128,6 +129,7 @@ static void list_push_front(struct tunnel *t)
 	if (t->next)
 		t->next->prev = t;
 	t->px->tunnels = t;
+	t->px->ntunnels++;
 }
 
 static void tunnel_free(struct tunnel *t)

@@ -54,6 +54,7 @@ const struct option cmd_link_options[] = {
 	{ "virtual", required_argument, NULL, LINK_VIRTUAL },
 	{ "json", no_argument, NULL, LINK_JSON },
 	{ "verbose", no_argument, NULL, LINK_VERBOSE },
+	{ "log-level", required_argument, NULL, LINK_LOG_LEVEL },
 	{ "local", no_argument, NULL, LINK_LOCAL },
 	{ "connect-timeout", required_argument, NULL, LINK_CONNECT_TIMEOUT },
 	{ "busid", required_argument, NULL, LINK_BUSID },
@@ -89,6 +90,7 @@ static int link_option(const struct cmd *cmd, const struct option *opts, int c, 
 	struct node_config *cfg = &args->node;
 	struct hotplug_filter *filter = &args->filter;
 	unsigned long long number;
+	enum log_level level;
 	char why[160];
 
 	switch (c) {
@@ -148,7 +150,19 @@ static int link_option(const struct cmd *cmd, const struct option *opts, int c, 
 		}
 		cfg->resume_window = (size_t)number;
 		break;
-	case LINK_VERBOSE: cfg->verbose = 1; log_init("usbws", LOG_LEVEL_DEBUG); break;
+	case LINK_VERBOSE:
+		cfg->verbose = 1;
+		log_set_level(LOG_LEVEL_DEBUG);
+		break;
+	case LINK_LOG_LEVEL:
+		if (log_parse_level(arg, &level) < 0) {
+			fprintf(stderr, "usbws %s: --log-level is error, warning, info or debug, not '%s'\n",
+				cmd->name, arg);
+			return CMD_USAGE_ERROR;
+		}
+		cfg->verbose = level == LOG_LEVEL_DEBUG;
+		log_set_level(level);
+		break;
 	default: return CMD_USAGE_ERROR;
 	}
 	return 0;
@@ -245,7 +259,7 @@ int cmd_admin_parse(const struct cmd *cmd, unsigned int takes, int argc, char **
 		case ADMIN_NODE: args->node = optarg; break;
 		case ADMIN_TIMEOUT: timeout = optarg; break;
 		case ADMIN_JSON: args->json = 1; break;
-		case ADMIN_VERBOSE: log_init("usbws", LOG_LEVEL_DEBUG); break;
+		case ADMIN_VERBOSE: log_set_level(LOG_LEVEL_DEBUG); break;
 		case CMD_HELP: args->help = 1; return 0;
 		default: return CMD_USAGE_ERROR;
 		}

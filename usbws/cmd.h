@@ -71,15 +71,30 @@ int cmd_no_more_args(const struct cmd *cmd, int argc, char **argv);
  * cmd_link_options holds them, with these values.
  */
 enum cmd_link_opt {
-	LINK_URL = 'u', LINK_REMOTE = 'r', LINK_CERT = 'c', LINK_KEY = 'k', LINK_CA = 'a',
-	LINK_PROXY = 'p', LINK_CONNECT_TIMEOUT = 't', LINK_PING_INTERVAL = 'I',
-	LINK_PING_TIMEOUT = 'T', LINK_BACKOFF_MAX = 'B', LINK_RETRIES = 'R', LINK_RESUME_WINDOW = 'W',
+	LINK_URL = 'u',
+	LINK_REMOTE = 'r',
+	LINK_CERT = 'c',
+	LINK_KEY = 'k',
+	LINK_CA = 'a',
+	LINK_PROXY = 'p',
+	LINK_CONNECT_TIMEOUT = 't',
+	LINK_PING_INTERVAL = 'I',
+	LINK_PING_TIMEOUT = 'T',
+	LINK_BACKOFF_MAX = 'B',
+	LINK_RETRIES = 'R',
+	LINK_RESUME_WINDOW = 'W',
 	LINK_VERBOSE = 'd',
+	LINK_LOG_LEVEL = 0x100,
 	/* the device to export (list accepts them too, and ignores them) */
-	LINK_BUSID = 'b', LINK_DEVICE = 'D', LINK_VIRTUAL = 'v', LINK_MATCH = 'm', LINK_ALL = 'A',
+	LINK_BUSID = 'b',
+	LINK_DEVICE = 'D',
+	LINK_VIRTUAL = 'v',
+	LINK_MATCH = 'm',
+	LINK_ALL = 'A',
 	LINK_USER = 'U',
 	/* list's (connect accepts them too, and ignores them) */
-	LINK_JSON = 'j', LINK_LOCAL = 'L',
+	LINK_JSON = 'j',
+	LINK_LOCAL = 'L',
 };
 
 /* What connect's and list's command lines say. */

@@ -9,6 +9,7 @@
 #include "hotplug.h"
 #include "node.h"
 #include "base/stopsig.h"
+#include "net/svcnotify.h"
 #include "tunnel/resume.h"
 
 _Static_assert(RESUME_DEFAULT_WINDOW == 1u << 20, "the usage below says --resume-window is 1M by default");
@@ -28,27 +29,28 @@ const char cmd_connect_usage[] =
 	"                            an image file) or sourcesink; with --busid BUSID\n"
 	"                            it goes by that busid (default 1-1)\n"
 	"  --match VID:PID           each device with these IDs while it is plugged\n"
-	"                            in, one child each (repeatable, up to " CMD_STR(HOTPLUG_MAX_MATCHES) ")\n"
-	"  --all                     each device of this node but hubs and imported\n"
-	"                            ones\n"
-	"\n"
-	"Options:\n"
-	"  --url wss://HOST:PORT/usbip\n"
-	"                            the proxy (required; --remote is another name)\n"
-	CMD_LINK_OPTIONS_HELP
-	"  --backoff-max SECS        the longest wait between attempts (default "
-	CMD_STR(NODE_DEFAULT_BACKOFF_MAX) ")\n"
-	"  --retries N               give up after N failed attempts in a row\n"
-	"                            (default 0: never)\n"
-	"  --resume-window BYTES     bytes kept until the proxy acknowledges them,\n"
-	"                            256K to 1G, K and M suffixes (default 1M)\n"
-	"  --user USER               parse the network as USER once the device's\n"
-	"                            files are open (default: the user that started\n"
-	"                            it)\n"
-	"  --verbose                 log more\n"
-	"  -h, --help                show this help\n"
-	"\n"
-	"--json and --local, usbws list's, are accepted and ignored.\n";
+	"                            in, one child each (repeatable, up to " CMD_STR(
+		HOTPLUG_MAX_MATCHES) ")\n"
+				     "  --all                     each device of this node but hubs and imported\n"
+				     "                            ones\n"
+				     "\n"
+				     "Options:\n"
+				     "  --url wss://HOST:PORT/usbip\n"
+				     "                            the proxy (required; --remote is another name)\n" CMD_LINK_OPTIONS_HELP
+				     "  --backoff-max SECS        the longest wait between attempts (default " CMD_STR(
+					     NODE_DEFAULT_BACKOFF_MAX) ")\n"
+								       "  --retries N               give up after N failed attempts in a row\n"
+								       "                            (default 0: never)\n"
+								       "  --resume-window BYTES     bytes kept until the proxy acknowledges them,\n"
+								       "                            256K to 1G, K and M suffixes (default 1M)\n"
+								       "  --user USER               parse the network as USER once the device's\n"
+								       "                            files are open (default: the user that started\n"
+								       "                            it)\n"
+								       "  --log-level LEVEL         error, warning, info (default) or debug\n"
+								       "  --verbose                 log more: --log-level debug\n"
+								       "  -h, --help                show this help\n"
+								       "\n"
+								       "--json and --local, usbws list's, are accepted and ignored.\n";
 
 int cmd_connect(const struct cmd *cmd, int argc, char **argv)
 {
@@ -92,6 +94,7 @@ int cmd_connect(const struct cmd *cmd, int argc, char **argv)
 		return CMD_USAGE_ERROR;
 	}
 	stop = stopsig_install();
+	svcnotify_init();
 	if (args.hotplug)
 		return hotplug_run(cfg, &args.filter, stop);
 	return node_export_run(cfg, stop);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "net/ctlsock.h"
+#include "net/svcnotify.h"
 #include "base/log.h"
 #include "base/monoclock.h"
 #include "kernel/sysfs.h"
@@ -61,6 +62,7 @@ struct supervisor {
 	int scan_error;              /* the errno last reported, so it is logged once */
 	pid_t pid;
 	sigset_t run_mask;           /* the mask ppoll waits with and children run with */
+	int64_t watchdog_at;         /* systemd's watchdog was last fed */
 };
 
 static void describe_exit(int status, char *out, size_t cap)
@@ -335,7 +337,10 @@ static __attribute__((noreturn)) void child_main(struct supervisor *s, const str
 		_exit(1);
 	/* several exports share one log: each line says whose it is */
 	snprintf(program, sizeof(program), "usbws[%s]", c->busid);
-	log_init(program, s->node->verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	/* the supervisor speaks for the unit; systemd would refuse (and log)
+	 * a child's notifications anyway */
+	svcnotify_forget();
+	log_init(program, log_get_level());
 	cfg.device = c->busid;
 	rc = node_export_run(&cfg, s->stop);
 	fflush(NULL);
@@ -472,6 +477,25 @@ static void describe_filter(const struct hotplug_filter *f, char *out, size_t ca
 					f->matches[i].product);
 }
 
+/* The unit (Type=notify) is ready once the devices plugged in at the start
+ * are being exported; its status counts the exports, and its watchdog is
+ * fed while this loop turns (at least every HOTPLUG_RESCAN_MS). */
+static void notify_service(struct supervisor *s, int64_t now)
+{
+	const int64_t every = svcnotify_watchdog_interval_ms();
+	const struct hotplug_child *c;
+	unsigned int n = 0;
+
+	for (c = s->children; c; c = c->next)
+		n += c->pid != 0;
+	svcnotify_ready();
+	svcnotify_status("exporting %u device%s", n, n == 1 ? "" : "s");
+	if (every && now - s->watchdog_at >= every) {
+		s->watchdog_at = now;
+		svcnotify_watchdog();
+	}
+}
+
 static void on_sigchld(int sig)
 {
 	/* nothing to do: being delivered ends ppoll(), and reap() follows */
@@ -513,6 +537,7 @@ int hotplug_run(const struct node_config *node, const struct hotplug_filter *fil
 			rescan = 0;
 		}
 		settle(&s, now);
+		notify_service(&s, now);
 		wait_ms(&s, next_due(&s, next_scan, now), &pfd);
 		if (pfd.revents && s.monitor) {
 			drain_monitor(&s);

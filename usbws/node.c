@@ -33,6 +33,7 @@
 #include "tunnel/resume.h"
 #include "base/usbws_err.h"
 #include "vdev/vdev_stream.h"
+#include "net/svcnotify.h"
 #include "net/wsclient.h"
 
 #include "link.h"
@@ -124,6 +125,7 @@ struct node {
 	struct ssl_ctx_st *tls;       /* --user: cert and key, read while root */
 	int64_t last_ping_ms;
 	int64_t next_ack_ms;
+	int64_t watchdog_at;          /* systemd's watchdog was last fed */
 	enum node_drop drop;          /* set while parsing: give up the connection after */
 	const char *drop_why;
 	struct buf text_in;
@@ -376,7 +378,9 @@ static int pump(struct node *n)
 	buf_consume(&n->in, used);
 	if (rc < 0)
 		return rc;
-	if (x->ops->closed(x)) {
+	/* pump runs after every read and once per turn of the loop: the
+	 * confirmation is one event, logged once */
+	if (x->ops->closed(x) && !n->done) {
 		log_info("the proxy confirmed the unexport");
 		finish(n, 0);
 	}
@@ -414,6 +418,7 @@ static int export_reply(struct node *n, const uint8_t *in, size_t len, size_t *t
 			}
 			n->exported = 1;
 			n->stats.exported_at = time(NULL);
+			svcnotify_ready();
 		}
 	}
 	return 0;
@@ -463,6 +468,10 @@ static void attempt_failed(struct node *n, enum link_action act, int64_t now)
 {
 	if (act == LINK_RETRY) {
 		log_info("attempt %u failed; next in %.1f s", n->link.attempts, (n->link.retry_at - now) / 1000.0);
+		/* the unit is up and doing its job, which now is retrying; a
+		 * node that waited for the proxy to be ready would hold up the
+		 * gateway's boot for as long as the network is down */
+		svcnotify_ready();
 	} else if (act == LINK_STOP && n->link.stop_reason == LINK_STOP_RETRIES) {
 		log_err("giving up after %u attempts (--retries)", n->link.attempts);
 		finish(n, 1);
@@ -1042,6 +1051,25 @@ static int poll_once(struct node *n, struct ring *tx, char *why, size_t why_cap)
 	return 0;
 }
 
+/* What systemd shows of an export (the unit is Type=notify), and its
+ * watchdog, which this loop feeds for as long as it turns. */
+static void notify_service(struct node *n)
+{
+	int64_t now = monotonic_ms(), every = svcnotify_watchdog_interval_ms();
+
+	if (n->mode != MODE_EXPORT)
+		return;
+	if (n->link.state == LINK_UP && n->exported)
+		svcnotify_status("exported %s to %s as %s", n->dev.ops->info(&n->dev)->busid, n->cfg->url,
+				 n->proxy_busid);
+	else
+		svcnotify_status("%s %s to %s", state_name(n), n->dev.ops->info(&n->dev)->busid, n->cfg->url);
+	if (every && now - n->watchdog_at >= every) {
+		n->watchdog_at = now;
+		svcnotify_watchdog();
+	}
+}
+
 /* list_tx: a listing's (empty) stream; an export's is its device's */
 static int run(struct node *n, struct ring *list_tx, volatile sig_atomic_t *stop)
 {
@@ -1072,6 +1100,7 @@ static int run(struct node *n, struct ring *list_tx, volatile sig_atomic_t *stop
 		}
 		keepalive(n);
 		link_tick(&n->link, monotonic_ms());
+		notify_service(n);
 		/* the device may have been reopened */
 		tx = n->mode == MODE_LIST ? list_tx : n->dev.closed ? NULL : n->dev.ops->tx(&n->dev);
 		if (n->ws && tx) {

@@ -1,28 +1,121 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "base/log.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum log_sink { LOG_SINK_PLAIN, LOG_SINK_TERMINAL, LOG_SINK_JOURNAL };
 
 static const char *log_program = "usbws";
 static enum log_level log_threshold = LOG_LEVEL_INFO;
+static enum log_sink log_sink = LOG_SINK_PLAIN;
+
+static const struct {
+	const char *name, *alias;
+	int syslog_priority;
+} log_levels[] = {
+	[LOG_LEVEL_ERR] = { "error", "err", 3 },
+	[LOG_LEVEL_WARN] = { "warning", "warn", 4 },
+	[LOG_LEVEL_INFO] = { "info", "info", 6 },
+	[LOG_LEVEL_DEBUG] = { "debug", "debug", 7 },
+};
+
+int log_journal_stream_is(const char *value, dev_t dev, ino_t ino)
+{
+	uintmax_t d, i;
+	char *end;
+
+	if (!value || !*value)
+		return 0;
+	d = strtoumax(value, &end, 10);
+	if (end == value || *end != ':')
+		return 0;
+	value = end + 1;
+	i = strtoumax(value, &end, 10);
+	if (end == value || *end)
+		return 0;
+	return d == (uintmax_t)dev && i == (uintmax_t)ino;
+}
+
+static enum log_sink find_sink(void)
+{
+	struct stat st;
+
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return LOG_SINK_PLAIN;
+	/* a child whose stderr went elsewhere inherits the variable: only the
+	 * very stream systemd connected counts */
+	if (log_journal_stream_is(getenv("JOURNAL_STREAM"), st.st_dev, st.st_ino))
+		return LOG_SINK_JOURNAL;
+	return isatty(STDERR_FILENO) ? LOG_SINK_TERMINAL : LOG_SINK_PLAIN;
+}
 
 void log_init(const char *program, enum log_level level)
 {
 	log_program = program;
 	log_threshold = level;
+	log_sink = find_sink();
+}
+
+void log_set_level(enum log_level level)
+{
+	log_threshold = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return log_threshold;
+}
+
+int log_parse_level(const char *name, enum log_level *level)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
+		if (strcmp(name, log_levels[i].name) == 0 || strcmp(name, log_levels[i].alias) == 0) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+static void print_time(FILE *out)
+{
+	struct timespec now;
+	struct tm tm;
+	char stamp[32];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	localtime_r(&now.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	fprintf(out, "%s.%03ld ", stamp, now.tv_nsec / 1000000);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	static const char *const names[] = { "error", "warning", "info", "debug" };
 	va_list ap;
 
 	if (level > log_threshold)
 		return;
 	/* one line, whole, whichever thread logs beside it */
 	flockfile(stderr);
-	fprintf(stderr, "%s: %s: ", log_program, names[level]);
+	if (log_sink == LOG_SINK_JOURNAL) {
+		/* the journal knows the program and the time; a hotplug child's
+		 * name (usbws[1-1]) still says whose line it is */
+		fprintf(stderr, "<%d>", log_levels[level].syslog_priority);
+		if (strchr(log_program, '['))
+			fprintf(stderr, "%s: ", log_program);
+	} else {
+		if (log_sink == LOG_SINK_TERMINAL)
+			print_time(stderr);
+		fprintf(stderr, "%s: %s: ", log_program, log_levels[level].name);
+	}
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -2,13 +2,30 @@
 #ifndef USBWS_LOG_H
 #define USBWS_LOG_H
 
-/* One log line per event, to stderr (journald takes it from there). */
+/*
+ * One log line per event, to stderr, in the form where it goes:
+ *  - the journal (JOURNAL_STREAM names stderr's device and inode, as
+ *    sd-daemon(3) says): "<3>message", the syslog priority as a prefix, so
+ *    journalctl -p filters it and the journal adds the time and the name;
+ *  - a terminal: "2026-11-29 04:05:06.123 usbws-proxy: error: message";
+ *  - anything else (a file, a pipe): "usbws-proxy: error: message".
+ */
 #include <stddef.h>
+#include <sys/types.h>
 
 enum log_level { LOG_LEVEL_ERR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
+/* Names the program and looks once at where stderr goes. */
 void log_init(const char *program, enum log_level level);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* "error", "warning", "info" or "debug" (also "err", "warn"): 0, or -1 */
+int log_parse_level(const char *name, enum log_level *level);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Whether JOURNAL_STREAM's value ("DEVICE:INODE", decimal) names this
+ * device and inode: 1 or 0. */
+int log_journal_stream_is(const char *value, dev_t dev, ino_t ino);
 
 /* Copies len bytes that came from a peer into out (NUL-terminated, cut to
  * cap), each control character as '?': a peer's text must not forge log

@@ -183,8 +183,9 @@ teardown() { usbws_teardown; }
 	start_node "$WORK/node.log" node sourcesink
 	kill -TERM "$NODE_PID"
 	wait "$NODE_PID"
-	grep -q "the proxy confirmed the unexport" "$WORK/node.log"
-	grep -q "node node-1 unexported busid $BUSID" "$WORK/proxy.log"
+	# each event once, on both sides
+	[ "$(grep -c "the proxy confirmed the unexport" "$WORK/node.log")" -eq 1 ]
+	[ "$(grep -c "node node-1 unexported busid $BUSID" "$WORK/proxy.log")" -eq 1 ]
 	run usbip --tcp-port "$USBIP_PORT" list -r 127.0.0.1
 	[[ "$output" != *"$BUSID"* ]]
 }
