@@ -42,6 +42,7 @@ struct admit_entry {
 	void *owner;                        /* the caller's: its connection... */
 	void *owner_ctx;                    /* ...and whatever else it needs */
 	unsigned int group;                 /* whose admit_expired returns it (0 when new) */
+	int64_t accepted_ms;                /* the caller's: when it came */
 };
 
 struct admit;

@@ -17,7 +17,7 @@
 #define MAX_CRLS 64
 #define MAX_TRUSTED 64
 /* long options without a short one */
-enum { OPT_LOG_LEVEL = 0x100 };
+enum { OPT_LOG_LEVEL = 0x100, OPT_METRICS_LISTEN, OPT_METRICS_NODE_LABELS };
 
 static void usage(FILE *out)
 {
@@ -94,6 +94,13 @@ static void usage(FILE *out)
 		"                            libwebsockets-evlib-ev, else poll), or lws's poll()\n"
 		"  --threads N               service threads, each with its share of the tunnels\n"
 		"                            (default: one per online CPU; 1 to 64)\n"
+		"  --metrics-listen ADDR:PORT\n"
+		"                            serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"                            (plain HTTP: a numeric address only a scraper\n"
+		"                            reaches; default: none)\n"
+		"  --metrics-node-labels on|off\n"
+		"                            per-device series labelled with node and device\n"
+		"                            (default on; off for large fleets)\n"
 		"  --log-level LEVEL         error, warning, info (default) or debug\n"
 		"  -v, --verbose             log more: --log-level debug\n"
 		"  -h, --help                show this help\n"
@@ -170,6 +177,8 @@ int main(int argc, char **argv)
 		{ "event-loop", required_argument, NULL, 'L' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
+		{ "metrics-node-labels", required_argument, NULL, OPT_METRICS_NODE_LABELS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -177,13 +186,20 @@ int main(int argc, char **argv)
 	};
 	enum log_level log_level = LOG_LEVEL_INFO;
 	struct proxy_config cfg = {
-		.listen = "0.0.0.0:443", .ping_interval = PROXY_DEFAULT_PING_INTERVAL,
-		.ping_timeout = PROXY_DEFAULT_PING_TIMEOUT, .resume_seconds = RESUME_DEFAULT_SECONDS,
-		.resume_window = RESUME_DEFAULT_WINDOW, .auth_timeout = PROXY_DEFAULT_AUTH_TIMEOUT,
-		.unauth_per_source = PROXY_DEFAULT_UNAUTH_PER_SOURCE, .unauth_start = PROXY_DEFAULT_UNAUTH_START,
-		.unauth_rate = PROXY_DEFAULT_UNAUTH_RATE, .unauth_full = PROXY_DEFAULT_UNAUTH_FULL,
+		.listen = "0.0.0.0:443",
+		.metrics_node_labels = 1,
+		.ping_interval = PROXY_DEFAULT_PING_INTERVAL,
+		.ping_timeout = PROXY_DEFAULT_PING_TIMEOUT,
+		.resume_seconds = RESUME_DEFAULT_SECONDS,
+		.resume_window = RESUME_DEFAULT_WINDOW,
+		.auth_timeout = PROXY_DEFAULT_AUTH_TIMEOUT,
+		.unauth_per_source = PROXY_DEFAULT_UNAUTH_PER_SOURCE,
+		.unauth_start = PROXY_DEFAULT_UNAUTH_START,
+		.unauth_rate = PROXY_DEFAULT_UNAUTH_RATE,
+		.unauth_full = PROXY_DEFAULT_UNAUTH_FULL,
 		.usbip_max_clients = PROXY_DEFAULT_USBIP_MAX_CLIENTS,
-		.usbip_max_per_source = PROXY_DEFAULT_USBIP_MAX_PER_SOURCE, .usbip_timeout = PROXY_DEFAULT_USBIP_TIMEOUT,
+		.usbip_max_per_source = PROXY_DEFAULT_USBIP_MAX_PER_SOURCE,
+		.usbip_timeout = PROXY_DEFAULT_USBIP_TIMEOUT,
 		.max_tunnels_per_node = PROXY_DEFAULT_MAX_TUNNELS_PER_NODE,
 		.max_ports_per_node = PROXY_DEFAULT_MAX_PORTS_PER_NODE,
 	};
@@ -314,6 +330,15 @@ int main(int argc, char **argv)
 			cfg.threads = (unsigned int)number;
 			break;
 		case 'v': log_level = LOG_LEVEL_DEBUG; break;
+		case OPT_METRICS_LISTEN: cfg.metrics_listen = optarg; break;
+		case OPT_METRICS_NODE_LABELS:
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+				fprintf(stderr, "usbws-proxy: --metrics-node-labels is on or off, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			cfg.metrics_node_labels = strcmp(optarg, "on") == 0;
+			break;
 		case OPT_LOG_LEVEL:
 			if (log_parse_level(optarg, &log_level) < 0) {
 				fprintf(stderr,

@@ -227,6 +227,8 @@ static int open_listeners(struct proxy *px, const struct proxy_config *cfg, char
 	if (rc == 0 && cfg->usbip_listen)
 		rc = open_listener(px, &px->usbip, PROXY_LISTEN_USBIP, &importers_listener, cfg->usbip_listen,
 				   &importers, why, why_cap);
+	if (rc == 0)
+		rc = proxy_metrics_open(px, why, why_cap);
 	return rc;
 }
 

@@ -72,6 +72,8 @@ struct proxy_config {
 	const char *user;                 /* become this user once set up, or NULL */
 	enum proxy_event_loop event_loop;
 	unsigned int threads; /* service threads; 0: one per online CPU */
+	const char *metrics_listen; /* ADDR:PORT for /metrics, or NULL */
+	int metrics_node_labels;    /* per-device series (usbws_device_*) */
 	int verbose;
 };
 

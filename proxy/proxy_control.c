@@ -256,13 +256,6 @@ static const char *offer_name(enum offer o)
 
 /* attached (vhci_hcd), re-exported (a USB/IP importer), held (on demand,
  * nobody has it) or offered (over USB/IP, nobody has it) */
-static const char *device_state(const struct tunnel *t)
-{
-	if (t->imp)
-		return t->imp->vhci_port >= 0 ? "attached" : "re-exported";
-	return t->offer == OFFER_HOLD ? "held" : "offered";
-}
-
 static json_t *device_json(const struct tunnel *t)
 {
 	struct tunnel_stats stats;
@@ -270,7 +263,7 @@ static json_t *device_json(const struct tunnel *t)
 	const struct usbip_rtt_stats *rtt = &stats.rtt;
 	uint64_t p50_ns;
 	char where[80];
-	json_t *o = ctl_device_json(&t->dev, t->ifs, device_state(t));
+	json_t *o = ctl_device_json(&t->dev, t->ifs, proxy_tunnel_state(t));
 
 	if (!o)
 		return NULL;
@@ -303,12 +296,6 @@ static json_t *device_json(const struct tunnel *t)
 	if (t->attach_error[0])
 		json_object_set_new(o, "attach_error", json_string(t->attach_error));
 	return o;
-}
-
-/* What the fleet shows: exported, and not on its way out. */
-static int offered(const struct tunnel *t)
-{
-	return t->exported && !t->closing;
 }
 
 /* Request fields are checked as a node's are: anything else is named. */
@@ -358,7 +345,7 @@ static struct tunnel *find_device(struct proxy *px, const char *id)
 	struct tunnel *t;
 
 	for (t = px->tunnels; t; t = t->next)
-		if (offered(t) && strcmp(t->busid, id) == 0)
+		if (proxy_tunnel_offered(t) && strcmp(t->busid, id) == 0)
 			return t;
 	return NULL;
 }
@@ -409,7 +396,7 @@ static json_t *answer_ports(struct proxy *px, json_t *req)
 		json_array_append_new(list, port_json(&px->claims[i], ports, n));
 	free(ports);
 	for (t = px->tunnels; t; t = t->next)
-		if (offered(t) && t->imp && t->imp->vhci_port < 0)
+		if (proxy_tunnel_offered(t) && t->imp && t->imp->vhci_port < 0)
 			json_array_append_new(reexports, reexport_json(t));
 	return json_pack("{s:b, s:b, s:o, s:o}", "ok", 1, "vhci", px->vhci_on, "ports", list, "reexports", reexports);
 }
@@ -454,7 +441,7 @@ static json_t *answer_detach(struct proxy *px, json_t *req)
 			return json_pack("{s:b, s:s, s:b}", "ok", 1, "device", t->busid, "cancelled", 1);
 		}
 		if (!t->imp)
-			return refusal("%s is not attached: it is %s", id, device_state(t));
+			return refusal("%s is not attached: it is %s", id, proxy_tunnel_state(t));
 		if (t->imp->vhci_port < 0)
 			return refusal("%s is imported over USB/IP by %s, not attached here: that importer detaches it", id,
 				       t->imp->peer);
@@ -510,7 +497,7 @@ static json_t *answer_nodes(struct proxy *px, json_t *req)
 		return refusal("\"node\" may hold at most %d '*'", NODE_PATTERN_STARS);
 	by_node = json_object();
 	for (t = px->tunnels; t; t = t->next) {
-		if (!offered(t) || (glob && fnmatch(glob, t->node, 0) != 0))
+		if (!proxy_tunnel_offered(t) || (glob && fnmatch(glob, t->node, 0) != 0))
 			continue;
 		entry = json_object_get(by_node, t->node);
 		if (!entry) {

@@ -19,6 +19,8 @@
 #include "net/netaddr.h"
 #include "usbip/usbip_framer.h"
 #include "kernel/vhci.h"
+#include "net/metrics_http.h"
+#include "usbip/usbip_validator.h"
 
 /* Per-direction buffering: reading from the source stops at HIGH_WATER,
  * and one more read (at most RX_CHUNK) may still land. */
@@ -260,6 +262,35 @@ struct proxy_thread {
 /* The thread this code runs on (proxy.c sets it as each one starts). */
 extern _Thread_local struct proxy_thread *proxy_self;
 
+/* Why a node's TLS handshake or upgrade was refused: a label of
+ * usbws_tls_refusals_total (proxy_metrics.c names them). */
+enum proxy_refusal {
+	PROXY_REFUSAL_UNKNOWN_CA,      /* not signed by --ca */
+	PROXY_REFUSAL_EXPIRED,         /* not valid now */
+	PROXY_REFUSAL_REVOKED,         /* in a --crl */
+	PROXY_REFUSAL_BAD_CERTIFICATE, /* any other verification failure */
+	PROXY_REFUSAL_BAD_IDENTITY,    /* names no usable identity (certid.h) */
+	PROXY_REFUSAL_NO_CERTIFICATE,  /* sent none */
+	PROXY_REFUSAL_HANDSHAKE,       /* any other TLS alert: version, cipher, garbage */
+	PROXY_REFUSAL_UPGRADE,         /* TLS passed, the WebSocket upgrade did not */
+	PROXY_REFUSALS,
+};
+
+/* Who broke a USB/IP rule (usbws_firewall_violations_total's "from"). */
+enum proxy_violator { PROXY_FROM_NODE, PROXY_FROM_IMPORTER, PROXY_VIOLATORS };
+/* The rules are the codes from USBWS_ERR_TRUNCATED (-10) to -55. */
+#define PROXY_METRICS_RULES 56
+
+/* What /metrics counts beyond what it reads off the live tunnels; under
+ * px->lock (proxy_metrics.c). */
+struct proxy_metrics {
+	struct tunnel_stats retired; /* the traffic of tunnels that are gone */
+	struct usbip_rtt_stats handshakes;
+	uint64_t exports, resumed, replaced;
+	uint64_t refusals[PROXY_REFUSALS];
+	uint64_t violations[PROXY_VIOLATORS][PROXY_METRICS_RULES];
+};
+
 struct proxy {
 	const struct proxy_config *cfg;
 	struct proxy_thread *threads; /* threads[0] also accepts, and serves proxy.sock */
@@ -295,6 +326,8 @@ struct proxy {
 	X509_STORE *store;                /* --ca and --crl as the TLS contexts have them now */
 	struct log_limit tls_refusals;    /* handshakes refused, said a few a window */
 	struct policy *policy;            /* --policy, or NULL */
+	struct proxy_metrics metrics;
+	struct metrics_http metrics_http; /* --metrics-listen, on threads[0] */
 };
 
 /* What one thread asks of another (proxy_thread.c). */
@@ -334,6 +367,15 @@ struct vhci_pin {
 	struct vhci_set set;
 };
 
+/* proxy_metrics.c: --metrics-listen; each counter takes px->lock */
+int proxy_metrics_open(struct proxy *px, char *why, size_t why_cap);
+/* Under px->lock, as t goes: its traffic stays in the totals. */
+void proxy_metrics_retire(struct tunnel *t);
+void proxy_metrics_refusal(struct proxy *px, enum proxy_refusal why);
+void proxy_metrics_violation(struct proxy *px, enum proxy_violator who, int rule);
+/* A node authenticated ms after its connection was accepted. */
+void proxy_metrics_handshake(struct proxy *px, int64_t ms);
+
 /* proxy_thread.c: the service threads, their mailboxes, moves */
 void proxy_thread_lock(struct proxy *px);
 void proxy_thread_unlock(struct proxy *px);
@@ -363,6 +405,10 @@ int proxy_thread_take_socket(struct proxy_thread *th, struct lws *wsi);
 void proxy_thread_snapshot(struct proxy *px);
 /* t's traffic: live on its own thread, else the last copy. */
 void proxy_tunnel_stats(const struct tunnel *t, struct tunnel_stats *out);
+/* What the fleet shows: exported, and not on its way out. */
+int proxy_tunnel_offered(const struct tunnel *t);
+/* "attached", "re-exported", "held" or "offered"; under px->lock */
+const char *proxy_tunnel_state(const struct tunnel *t);
 /* threads[1..]: started with every signal blocked; stopped and joined. */
 int proxy_thread_start(struct proxy *px, char *why, size_t why_cap);
 void proxy_thread_stop(struct proxy *px);

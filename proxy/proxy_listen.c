@@ -158,6 +158,7 @@ static void admit_one(struct proxy_listener *l, int fd, const struct sockaddr *s
 		return;
 	}
 	e->owner_ctx = l;
+	e->accepted_ms = monotonic_ms();
 	/* USB/IP is request and reply: Nagle would hold each small URB back */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	th = least_loaded(px);
@@ -310,6 +311,7 @@ void proxy_listen_authenticated(struct lws *wsi)
 		return;
 	l = e->owner_ctx;
 	lws_set_opaque_user_data(wsi, NULL);
+	proxy_metrics_handshake(l->px, monotonic_ms() - e->accepted_ms);
 	proxy_thread_lock(l->px);
 	entry_done(l, e);
 	proxy_thread_unlock(l->px);

@@ -152,6 +152,7 @@ static void tunnel_free(struct tunnel *t)
 		free(t->text_queue[--t->ntext]);
 	X509_free(t->cert);
 	sk_X509_pop_free(t->chain, X509_free);
+	proxy_metrics_retire(t);
 	usbip_validator_free(t->validator);
 	ring_free(&t->tx);
 	buf_free(&t->text_in);
@@ -206,6 +207,9 @@ void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why)
  * closed within a few seconds even when the link is half-open. */
 static void supersede(struct tunnel *u, const char *why)
 {
+	proxy_thread_lock(u->px);
+	u->px->metrics.replaced++;
+	proxy_thread_unlock(u->px);
 	u->exported = 0;
 	u->session[0] = 0;
 	proxy_index_del(u->px, TUNNEL_BY_SESSION, u);
@@ -548,6 +552,9 @@ static int op_end(struct tunnel *t)
 		t->dev.busnum = bus;
 		t->dev.devnum = 1;
 		t->exported = 1;
+		proxy_thread_lock(px);
+		px->metrics.exports++;
+		proxy_thread_unlock(px);
 		move_to_front(t);
 		log_info("node %s exported %04x:%04x (its %s) as busid %s, by its %s", t->node, t->dev.id_vendor,
 			 t->dev.id_product, node_busid, t->busid, t->address_by_serial ? "serial" : "port");
@@ -626,6 +633,7 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len, int fra
 		char why[120];
 
 		snprintf(why, sizeof(why), "USB/IP protocol violation: %s", usbws_strerror(rc));
+		proxy_metrics_violation(t->px, PROXY_FROM_NODE, rc);
 		proxy_tunnel_fail(t, "usbip", why);
 		return;
 	}
@@ -715,6 +723,9 @@ static void resume_bind(struct node_conn *c, struct tunnel *t, struct tunnel *ol
 	old->connected_since = t->connected_since;
 	memcpy(old->peer, t->peer, sizeof(old->peer));
 	old->resumes++;
+	proxy_thread_lock(old->px);
+	old->px->metrics.resumed++;
+	proxy_thread_unlock(old->px);
 	/* revocation is checked against the certificate of the live link */
 	X509_free(old->cert);
 	sk_X509_pop_free(old->chain, X509_free);
@@ -1109,6 +1120,18 @@ static int write_queued(struct tunnel *t)
 	return 0;
 }
 
+const char *proxy_tunnel_state(const struct tunnel *t)
+{
+	if (t->imp)
+		return t->imp->vhci_port >= 0 ? "attached" : "re-exported";
+	return t->offer == OFFER_HOLD ? "held" : "offered";
+}
+
+int proxy_tunnel_offered(const struct tunnel *t)
+{
+	return t->exported && !t->closing;
+}
+
 void proxy_tunnel_stats(const struct tunnel *t, struct tunnel_stats *out)
 {
 	if (t->th != proxy_self) {
@@ -1119,6 +1142,22 @@ void proxy_tunnel_stats(const struct tunnel *t, struct tunnel_stats *out)
 	out->from_device = *usbip_validator_flow(t->validator, USBIP_FLOW_FROM_DEVICE);
 	out->rtt = *usbip_validator_rtt(t->validator);
 	out->inflight = usbip_validator_inflight(t->validator);
+}
+
+/* A failed verification as usbws_tls_refusals_total counts it. */
+static enum proxy_refusal refusal_of(int x509_err)
+{
+	switch (x509_err) {
+	case X509_V_ERR_CERT_REVOKED: return PROXY_REFUSAL_REVOKED;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID: return PROXY_REFUSAL_EXPIRED;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return PROXY_REFUSAL_UNKNOWN_CA;
+	default: return PROXY_REFUSAL_BAD_CERTIFICATE;
+	}
 }
 
 /* OpenSSL's verdict on each certificate of the chain, and then ours on the
@@ -1137,12 +1176,14 @@ static int verify_client_cert(struct lws *wsi, X509_STORE_CTX *xctx, size_t prev
 	certid_serial(cert, serial, sizeof(serial));
 	if (!preverify_ok) {
 		err = X509_STORE_CTX_get_error(xctx);
+		proxy_metrics_refusal(px, refusal_of(err));
 		log_warn("client certificate rejected: %s (subject %s, serial %s); a node needs a certificate signed "
 			 "by --ca, valid now and not revoked", X509_verify_cert_error_string(err), subject, serial);
 		return 1;
 	}
 	err = certid_get(cert, px->cfg->identity, name);
 	if (err < 0) {
+		proxy_metrics_refusal(px, PROXY_REFUSAL_BAD_IDENTITY);
 		log_warn("client certificate rejected: %s (subject %s, serial %s, --identity %s)", usbws_strerror(err),
 			 subject, serial, certid_source_name(px->cfg->identity));
 		/* the node is told "bad certificate" */
@@ -1180,7 +1221,15 @@ static void tls_info(const SSL *ssl, int where, int ret)
 	if (BIO_number_read(SSL_get_rbio(ssl)) == 0)
 		return;
 	netaddr_peer(SSL_get_fd(ssl), peer, sizeof(peer));
-	if (!th || !refusal_shown(th->px))
+	if (!th)
+		return;
+	/* the certificate alerts (42 to 49) follow a verification the
+	 * callback above refused, and counted */
+	if ((ret & 0xff) == 116)
+		proxy_metrics_refusal(th->px, PROXY_REFUSAL_NO_CERTIFICATE);
+	else if ((ret & 0xff) < 42 || (ret & 0xff) > 49)
+		proxy_metrics_refusal(th->px, PROXY_REFUSAL_HANDSHAKE);
+	if (!refusal_shown(th->px))
 		return;
 	/* TLS 1.3's certificate_required (116) is missing from OpenSSL 3.0's names */
 	if ((ret & 0xff) == 116)
@@ -1292,6 +1341,7 @@ static void tunnel_closed(struct node_conn *c)
 	if (t->peer_closed && !usbip_framer_at_boundary(&t->from_node) && !usbip_framer_error(&t->from_node) && !t->closing) {
 		log_warn("node %s: closing its tunnel: USB/IP protocol violation: %s", t->node,
 			 usbws_strerror(USBWS_ERR_STREAM_TRUNCATED));
+		proxy_metrics_violation(t->px, PROXY_FROM_NODE, USBWS_ERR_STREAM_TRUNCATED);
 		t->closing = 1;
 	}
 	if (t->exported && t->session[0] && !t->closing && !t->peer_closed && !t->px->stopping) {
@@ -1469,7 +1519,10 @@ static void refuse_upgrade(struct lws *wsi, const char *fmt, ...)
 	char peer[NETADDR_STRLEN], line[640];
 	va_list ap;
 
-	if (!th || !refusal_shown(th->px))
+	if (!th)
+		return;
+	proxy_metrics_refusal(th->px, PROXY_REFUSAL_UPGRADE);
+	if (!refusal_shown(th->px))
 		return;
 	netaddr_peer(lws_get_socket_fd(wsi), peer, sizeof(peer));
 	va_start(ap, fmt);

@@ -364,6 +364,7 @@ static int importer_failed(const struct importer *imp, int rc, char *why, size_t
 
 	if (rc == USBWS_ERR_NOSPACE || rc == USBWS_ERR_NOMEM)
 		return usbws_why(why, why_cap, rc, "%s: %s; dropping it", who, usbws_strerror(rc));
+	proxy_metrics_violation(imp->px, PROXY_FROM_IMPORTER, rc);
 	return usbws_why(why, why_cap, rc, "%s broke the protocol: %s; dropping it", who, usbws_strerror(rc));
 }
 

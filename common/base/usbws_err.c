@@ -6,6 +6,45 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *usbws_err_id(int err)
+{
+	switch ((enum usbws_err)err) {
+	case USBWS_ERR_TRUNCATED: return "truncated";
+	case USBWS_ERR_VERSION: return "version";
+	case USBWS_ERR_UNKNOWN_OP: return "unknown_op";
+	case USBWS_ERR_UNKNOWN_CMD: return "unknown_cmd";
+	case USBWS_ERR_WRONG_WAY: return "wrong_way";
+	case USBWS_ERR_PHASE: return "phase";
+	case USBWS_ERR_STRING: return "string";
+	case USBWS_ERR_DIRECTION: return "direction";
+	case USBWS_ERR_ENDPOINT: return "endpoint";
+	case USBWS_ERR_TRANSFER_LENGTH: return "transfer_length";
+	case USBWS_ERR_ISO_COUNT: return "iso_count";
+	case USBWS_ERR_ISO_DESC: return "iso_desc";
+	case USBWS_ERR_ISO_TOTAL: return "iso_total";
+	case USBWS_ERR_ACTUAL_LENGTH: return "actual_length";
+	case USBWS_ERR_UNSOLICITED: return "unsolicited";
+	case USBWS_ERR_DUPLICATE_SEQNUM: return "duplicate_seqnum";
+	case USBWS_ERR_INFLIGHT: return "inflight";
+	case USBWS_ERR_TOO_MANY_DEVICES: return "too_many_devices";
+	case USBWS_ERR_TOO_MANY_INTERFACES: return "too_many_interfaces";
+	case USBWS_ERR_AFTER_UNEXPORT: return "after_unexport";
+	case USBWS_ERR_SPEED: return "speed";
+	case USBWS_ERR_REFUSED: return "refused";
+	case USBWS_ERR_RESUME_OFFSET: return "resume_offset";
+	case USBWS_ERR_STREAM_TRUNCATED: return "stream_truncated";
+	case USBWS_ERR_STRING_CONTROL: return "string_control";
+	case USBWS_ERR_LIST_CHANGED: return "list_changed";
+	case USBWS_ERR_WS_RSV: return "ws_rsv";
+	case USBWS_ERR_WS_OPCODE: return "ws_opcode";
+	case USBWS_ERR_WS_CONTROL: return "ws_control";
+	case USBWS_ERR_WS_MASK: return "ws_mask";
+	case USBWS_ERR_WS_LENGTH: return "ws_length";
+	case USBWS_ERR_WS_FRAGMENT: return "ws_fragment";
+	default: return "other";
+	}
+}
+
 const char *usbws_strerror(int err)
 {
 	switch ((enum usbws_err)err) {

@@ -341,6 +341,39 @@ void usbip_validator_rtt_record(struct usbip_rtt_stats *rtt, uint64_t ns)
 	rtt->hist[rtt_bucket(ns)]++;
 }
 
+void usbip_validator_rtt_add(struct usbip_rtt_stats *into, const struct usbip_rtt_stats *from)
+{
+	unsigned int b;
+
+	if (!from->count)
+		return;
+	if (!into->count || from->min_ns < into->min_ns)
+		into->min_ns = from->min_ns;
+	if (from->max_ns > into->max_ns)
+		into->max_ns = from->max_ns;
+	into->count += from->count;
+	into->sum_ns += from->sum_ns;
+	for (b = 0; b < USBIP_RTT_BUCKETS; b++)
+		into->hist[b] += from->hist[b];
+}
+
+void usbip_validator_rtt_buckets(const struct usbip_rtt_stats *rtt, const uint64_t *bounds_ns, size_t nbounds,
+				 uint64_t *counts)
+{
+	unsigned int b;
+	size_t i = 0;
+
+	memset(counts, 0, (nbounds + 1) * sizeof(*counts));
+	for (b = 0; b < USBIP_RTT_BUCKETS; b++) {
+		if (!rtt->hist[b])
+			continue;
+		/* the fine buckets ascend: the coarse one only moves on */
+		while (i < nbounds && rtt_bucket_upper(b) > bounds_ns[i])
+			i++;
+		counts[i] += rtt->hist[b];
+	}
+}
+
 uint64_t usbip_validator_rtt_percentile(const struct usbip_rtt_stats *rtt, double p)
 {
 	uint64_t rank, seen = 0, upper;

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * usbws-proxy --metrics-listen: /metrics for Prometheus, from a vhost of
+ * its own on threads[0]'s context.  A scrape asks every thread for a copy
+ * of its tunnels' traffic (as a listing does), then writes the whole
+ * exposition under px->lock.  Counters that outlive a tunnel (its traffic
+ * once it goes, refusals, violations, handshakes) are kept here, each
+ * bumped under the lock by the control event that causes it; the data
+ * path takes no lock and counts nothing here.
+ *
+ * Cardinality: every family has a fixed set of series, except the
+ * per-device ones (usbws_device_*: two series a tunnel per family), which
+ * --metrics-node-labels off leaves out for large fleets.
+ */
+#include <string.h>
+
+#include "base/promtext.h"
+#include "base/usbws_err.h"
+#include "proxy.h"
+#include "proxy_int.h"
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const refusal_names[PROXY_REFUSALS] = {
+	[PROXY_REFUSAL_UNKNOWN_CA] = "unknown_ca",     [PROXY_REFUSAL_EXPIRED] = "expired",
+	[PROXY_REFUSAL_REVOKED] = "revoked",           [PROXY_REFUSAL_BAD_CERTIFICATE] = "bad_certificate",
+	[PROXY_REFUSAL_BAD_IDENTITY] = "bad_identity", [PROXY_REFUSAL_NO_CERTIFICATE] = "no_certificate",
+	[PROXY_REFUSAL_HANDSHAKE] = "handshake",       [PROXY_REFUSAL_UPGRADE] = "upgrade",
+};
+
+static const char *const violator_names[PROXY_VIOLATORS] = {
+	[PROXY_FROM_NODE] = "node",
+	[PROXY_FROM_IMPORTER] = "importer",
+};
+
+/* USB round trips: 100 us (a local control transfer) to 5 s (a stalled
+ * device); handshakes: TLS, the upgrade and the hello, 5 ms to 10 s */
+static const double rtt_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+				     0.05,   0.1,     0.25,   0.5,   1,      2.5,   5 };
+static const double handshake_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+
+void proxy_metrics_refusal(struct proxy *px, enum proxy_refusal why)
+{
+	proxy_thread_lock(px);
+	px->metrics.refusals[why]++;
+	proxy_thread_unlock(px);
+}
+
+void proxy_metrics_violation(struct proxy *px, enum proxy_violator who, int rule)
+{
+	/* the rules are USB/IP's and WebSocket's codes; any other is not one */
+	if (rule > USBWS_ERR_TRUNCATED || -rule >= PROXY_METRICS_RULES)
+		return;
+	proxy_thread_lock(px);
+	px->metrics.violations[who][-rule]++;
+	proxy_thread_unlock(px);
+}
+
+void proxy_metrics_handshake(struct proxy *px, int64_t ms)
+{
+	proxy_thread_lock(px);
+	usbip_validator_rtt_record(&px->metrics.handshakes, (uint64_t)(ms < 0 ? 0 : ms) * 1000000u);
+	proxy_thread_unlock(px);
+}
+
+static void add_flow(struct usbip_flow_stats *into, const struct usbip_flow_stats *from)
+{
+	into->bytes += from->bytes;
+	into->payload_bytes += from->payload_bytes;
+	into->submits += from->submits;
+	into->unlinks += from->unlinks;
+	into->ops += from->ops;
+}
+
+static void add_stats(struct tunnel_stats *into, const struct tunnel_stats *from)
+{
+	add_flow(&into->to_device, &from->to_device);
+	add_flow(&into->from_device, &from->from_device);
+	usbip_validator_rtt_add(&into->rtt, &from->rtt);
+}
+
+void proxy_metrics_retire(struct tunnel *t)
+{
+	struct tunnel_stats s;
+
+	if (!t->validator)
+		return;
+	proxy_tunnel_stats(t, &s);
+	add_stats(&t->px->metrics.retired, &s);
+}
+
+/* Everything written below goes through these; the first failure (the
+ * answer passed its limit) sticks, and the scrape gets 500. */
+struct writer {
+	struct buf *out;
+	int rc;
+};
+
+static void family(struct writer *w, const char *name, enum promtext_type type, const char *help)
+{
+	if (!w->rc)
+		w->rc = promtext_family(w->out, name, type, help);
+}
+
+static void sample(struct writer *w, const char *name, const struct promtext_label *labels, size_t n,
+		   uint64_t value)
+{
+	if (!w->rc)
+		w->rc = promtext_sample(w->out, name, labels, n, value);
+}
+
+static void histogram(struct writer *w, const char *name, const char *help, const struct usbip_rtt_stats *rtt,
+		      const double *bounds, size_t nbounds)
+{
+	uint64_t bounds_ns[16], counts[17];
+	struct promtext_histogram h = { bounds, nbounds, counts, (double)rtt->sum_ns / 1e9 };
+	size_t i;
+
+	for (i = 0; i < nbounds; i++)
+		bounds_ns[i] = (uint64_t)(bounds[i] * 1e9 + 0.5);
+	usbip_validator_rtt_buckets(rtt, bounds_ns, nbounds, counts);
+	family(w, name, PROMTEXT_HISTOGRAM, help);
+	if (!w->rc)
+		w->rc = promtext_histogram(w->out, name, NULL, 0, &h);
+}
+
+/* A flow pair (bytes or URBs) by direction. */
+static void by_direction(struct writer *w, const char *name, const struct promtext_label *labels, size_t n,
+			 uint64_t to_device, uint64_t from_device)
+{
+	struct promtext_label l[3];
+
+	if (n)
+		memcpy(l, labels, n * sizeof(*l));
+	l[n].name = "direction";
+	l[n].value = "to_device";
+	sample(w, name, l, n + 1, to_device);
+	l[n].value = "from_device";
+	sample(w, name, l, n + 1, from_device);
+}
+
+static void write_tunnels(struct writer *w, struct proxy *px, struct tunnel_stats *live)
+{
+	static const char *const states[] = { "offered", "held", "attached", "re-exported" };
+	unsigned int connected = 0, parked = 0, devices[N_OF(states)] = { 0 };
+	struct promtext_label l[1];
+	struct tunnel_stats s;
+	struct tunnel *t;
+	size_t i;
+
+	memset(live, 0, sizeof(*live));
+	for (t = px->tunnels; t; t = t->next) {
+		if (t->wsi)
+			connected++;
+		else
+			parked++;
+		if (proxy_tunnel_offered(t))
+			for (i = 0; i < N_OF(states); i++)
+				devices[i] += strcmp(proxy_tunnel_state(t), states[i]) == 0;
+		if (t->validator) {
+			proxy_tunnel_stats(t, &s);
+			add_stats(live, &s);
+		}
+	}
+	family(w, "usbws_tunnels", PROMTEXT_GAUGE,
+	       "Tunnels: a node's connection for one device, connected or parked awaiting a resume.");
+	l[0].name = "state";
+	l[0].value = "connected";
+	sample(w, "usbws_tunnels", l, 1, connected);
+	l[0].value = "parked";
+	sample(w, "usbws_tunnels", l, 1, parked);
+	family(w, "usbws_devices", PROMTEXT_GAUGE,
+	       "Exported devices by what the proxy does with them: offered or held (waiting), attached to "
+	       "vhci_hcd, or re-exported to a USB/IP importer.");
+	for (i = 0; i < N_OF(states); i++) {
+		l[0].value = states[i];
+		sample(w, "usbws_devices", l, 1, devices[i]);
+	}
+}
+
+static void write_per_device(struct writer *w, struct proxy *px)
+{
+	static const struct {
+		const char *name, *help;
+		int urbs;
+	} families[] = {
+		{ "usbws_device_bytes_total", "USB/IP bytes of one device's live tunnel, by direction.", 0 },
+		{ "usbws_device_urbs_total",
+		  "URBs (CMD_SUBMIT to the device, RET_SUBMIT from it) of one device's "
+		  "live tunnel.",
+		  1 },
+	};
+	struct promtext_label l[2] = { { "node", NULL }, { "device", NULL } };
+	struct tunnel_stats s;
+	struct tunnel *t;
+	size_t f;
+
+	for (f = 0; f < N_OF(families); f++) {
+		family(w, families[f].name, PROMTEXT_COUNTER, families[f].help);
+		for (t = px->tunnels; t; t = t->next) {
+			if (!proxy_tunnel_offered(t) || !t->validator)
+				continue;
+			proxy_tunnel_stats(t, &s);
+			l[0].value = t->node;
+			l[1].value = t->busid;
+			if (families[f].urbs)
+				by_direction(w, families[f].name, l, 2, s.to_device.submits, s.from_device.submits);
+			else
+				by_direction(w, families[f].name, l, 2, s.to_device.bytes, s.from_device.bytes);
+		}
+	}
+}
+
+static void write_counters(struct writer *w, const struct proxy_metrics *m)
+{
+	struct promtext_label l[2];
+	size_t i, who;
+
+	family(w, "usbws_exports_total", PROMTEXT_COUNTER, "Devices exported by nodes and accepted.");
+	sample(w, "usbws_exports_total", NULL, 0, m->exports);
+	family(w, "usbws_resumptions_total", PROMTEXT_COUNTER,
+	       "Sessions a node resumed on a new connection, its device staying attached.");
+	sample(w, "usbws_resumptions_total", NULL, 0, m->resumed);
+	family(w, "usbws_reconnects_total", PROMTEXT_COUNTER,
+	       "A node back for a device it had: resumed its session, or replaced its older connection.");
+	l[0].name = "how";
+	l[0].value = "resumed";
+	sample(w, "usbws_reconnects_total", l, 1, m->resumed);
+	l[0].value = "replaced";
+	sample(w, "usbws_reconnects_total", l, 1, m->replaced);
+	family(w, "usbws_tls_refusals_total", PROMTEXT_COUNTER,
+	       "Node connections refused before they authenticated, by reason.");
+	l[0].name = "reason";
+	for (i = 0; i < PROXY_REFUSALS; i++) {
+		l[0].value = refusal_names[i];
+		sample(w, "usbws_tls_refusals_total", l, 1, m->refusals[i]);
+	}
+	family(w, "usbws_firewall_violations_total", PROMTEXT_COUNTER,
+	       "Tunnels closed because a node or an importer broke a USB/IP rule (the URB firewall), by rule.");
+	l[0].name = "from";
+	l[1].name = "rule";
+	for (who = 0; who < PROXY_VIOLATORS; who++) {
+		l[0].value = violator_names[who];
+		for (i = -USBWS_ERR_TRUNCATED; i < PROXY_METRICS_RULES; i++) {
+			l[1].value = usbws_err_id(-(int)i);
+			if (strcmp(l[1].value, "other") == 0)
+				continue;
+			sample(w, "usbws_firewall_violations_total", l, 2, m->violations[who][i]);
+		}
+	}
+}
+
+static int render(void *ctx, struct buf *out)
+{
+	struct proxy *px = ctx;
+	struct writer w = { out, 0 };
+	struct promtext_label version = { "version", PACKAGE_VERSION };
+	struct tunnel_stats total;
+
+	/* not under the lock: the threads take it to copy */
+	proxy_thread_snapshot(px);
+	proxy_thread_lock(px);
+	family(&w, "usbws_build_info", PROMTEXT_GAUGE, "Always 1; the label is usbws-proxy's version.");
+	sample(&w, "usbws_build_info", &version, 1, 1);
+	write_tunnels(&w, px, &total);
+	add_stats(&total, &px->metrics.retired);
+	family(&w, "usbws_bytes_total", PROMTEXT_COUNTER,
+	       "USB/IP bytes through every tunnel, ended ones included, by direction.");
+	by_direction(&w, "usbws_bytes_total", NULL, 0, total.to_device.bytes, total.from_device.bytes);
+	family(&w, "usbws_urbs_total", PROMTEXT_COUNTER,
+	       "URBs through every tunnel: CMD_SUBMIT to the device, RET_SUBMIT from it.");
+	by_direction(&w, "usbws_urbs_total", NULL, 0, total.to_device.submits, total.from_device.submits);
+	histogram(&w, "usbws_urb_round_trip_seconds",
+		  "From a CMD_SUBMIT to its RET_SUBMIT, as the proxy sees them (within 12.5%).", &total.rtt,
+		  rtt_bounds, N_OF(rtt_bounds));
+	write_counters(&w, &px->metrics);
+	histogram(&w, "usbws_handshake_duration_seconds",
+		  "From a node's connection accepted to its hello authenticated: TLS, the upgrade, the hello.",
+		  &px->metrics.handshakes, handshake_bounds, N_OF(handshake_bounds));
+	if (px->cfg->metrics_node_labels)
+		write_per_device(&w, px);
+	proxy_thread_unlock(px);
+	return w.rc;
+}
+
+int proxy_metrics_open(struct proxy *px, char *why, size_t why_cap)
+{
+	char inner[256];
+	int rc;
+
+	if (!px->cfg->metrics_listen)
+		return 0;
+	rc = metrics_http_listen(&px->metrics_http, px->threads[0].ctx, px->cfg->metrics_listen, render, px, inner,
+				 sizeof(inner));
+	if (rc < 0)
+		return usbws_why(why, why_cap, rc, "--metrics-listen: %s", inner);
+	log_info("serving metrics on http://%s/metrics", px->cfg->metrics_listen);
+	return 0;
+}

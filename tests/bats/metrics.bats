@@ -1,0 +1,140 @@
+#!/usr/bin/env bats
+# usbws-proxy --metrics-listen: Prometheus scrapes /metrics during a real
+# transfer and the counters move with it; refusals, firewall violations and
+# handshakes land under their labels; promtool (Debian's prometheus) checks
+# every answer.
+
+load helpers
+
+setup() {
+	usbws_setup
+	pki
+	command -v promtool >/dev/null || skip "promtool is missing (apt-get install prometheus)"
+	METRICS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+}
+teardown() { usbws_teardown; }
+
+# scrape [FILE]: /metrics into FILE (default $WORK/metrics), checked by promtool
+scrape() {
+	local out=${1:-$WORK/metrics}
+	curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" >"$out" || return 1
+	promtool check metrics <"$out"
+}
+
+# value NAME{LABELS} [FILE]: that series' value (no line: fails)
+value() {
+	local series=$1 file=${2:-$WORK/metrics}
+	awk -v s="$series" '$1 == s { print $2; found = 1 } END { exit !found }' "$file"
+}
+
+@test "a scrape during a transfer sees bytes and URBs move, per device too, and promtool passes it" {
+	random_image "$WORK/disk.img" 32
+	start_proxy "$WORK/proxy.log" server --metrics-listen "127.0.0.1:$METRICS_PORT"
+	grep -qx "usbws-proxy: info: serving metrics on http://127.0.0.1:$METRICS_PORT/metrics" "$WORK/proxy.log"
+	start_node "$WORK/node.log" node "storage:$WORK/disk.img"
+	scrape "$WORK/before"
+	[ "$(value 'usbws_tunnels{state="connected"}' "$WORK/before")" -eq 1 ]
+	[ "$(value 'usbws_devices{state="offered"}' "$WORK/before")" -eq 1 ]
+	[ "$(value 'usbws_exports_total' "$WORK/before")" -eq 1 ]
+	[ "$(value 'usbws_handshake_duration_seconds_count' "$WORK/before")" -eq 1 ]
+	before=$(value 'usbws_bytes_total{direction="from_device"}' "$WORK/before")
+	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$BUSID" "$WORK/read.img" &
+	reader=$!
+	# during: the device is re-exported and the bytes climb
+	during=$before
+	for _ in $(seq 100); do
+		scrape "$WORK/during"
+		during=$(value 'usbws_bytes_total{direction="from_device"}' "$WORK/during")
+		[ "$during" -gt $((before + 1048576)) ] && break
+		sleep 0.05
+	done
+	[ "$(value 'usbws_devices{state="re-exported"}' "$WORK/during")" -eq 1 ]
+	wait "$reader"
+	cmp "$WORK/read.img" "$WORK/disk.img"
+	scrape "$WORK/after"
+	after=$(value 'usbws_bytes_total{direction="from_device"}' "$WORK/after")
+	echo "from_device bytes: $before, $during, $after"
+	[ "$during" -gt "$before" ]
+	[ "$after" -gt "$during" ]
+	# the whole disk came from the device, with its USB/IP headers
+	[ "$after" -gt 33554432 ]
+	# every URB sent was answered, and each answer timed
+	urbs=$(value 'usbws_urbs_total{direction="to_device"}' "$WORK/after")
+	[ "$urbs" -gt 256 ]
+	[ "$(value 'usbws_urbs_total{direction="from_device"}' "$WORK/after")" -eq "$urbs" ]
+	[ "$(value 'usbws_urb_round_trip_seconds_count' "$WORK/after")" -eq "$urbs" ]
+	[ "$(value 'usbws_urb_round_trip_seconds_bucket{le="+Inf"}' "$WORK/after")" -eq "$urbs" ]
+	# the device's own series say the same
+	[ "$(value "usbws_device_bytes_total{node=\"node-1\",device=\"$BUSID\",direction=\"from_device\"}" "$WORK/after")" -eq "$after" ]
+	[ "$(value "usbws_device_urbs_total{node=\"node-1\",device=\"$BUSID\",direction=\"to_device\"}" "$WORK/after")" -eq "$urbs" ]
+	# a tunnel that ends keeps its traffic in the totals
+	kill -TERM "$NODE_PID"
+	wait "$NODE_PID"
+	scrape "$WORK/gone"
+	[ "$(value 'usbws_tunnels{state="connected"}' "$WORK/gone")" -eq 0 ]
+	[ "$(value 'usbws_bytes_total{direction="from_device"}' "$WORK/gone")" -ge "$after" ]
+	[ "$(value 'usbws_urbs_total{direction="to_device"}' "$WORK/gone")" -ge "$urbs" ]
+	absent '^usbws_device_' "$WORK/gone"
+}
+
+@test "refused handshakes are counted by reason" {
+	start_proxy "$WORK/proxy.log" server --metrics-listen "127.0.0.1:$METRICS_PORT"
+	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/foreign-node.pem" --key "$PKI/foreign-node.key" \
+		--ca "$PKI/ca.pem" --virtual sourcesink --connect-timeout 5
+	run timeout 20 "$USBWS" connect --url "$URL" --cert "$PKI/expired.pem" --key "$PKI/expired.key" \
+		--ca "$PKI/ca.pem" --virtual sourcesink --connect-timeout 5
+	run timeout 10 openssl s_client -connect "127.0.0.1:$WSS_PORT" -CAfile "$PKI/ca.pem" </dev/null
+	wait_for "$WORK/proxy.log" "certificate required"
+	scrape
+	[ "$(value 'usbws_tls_refusals_total{reason="unknown_ca"}')" -eq 1 ]
+	[ "$(value 'usbws_tls_refusals_total{reason="expired"}')" -eq 1 ]
+	[ "$(value 'usbws_tls_refusals_total{reason="no_certificate"}')" -eq 1 ]
+	[ "$(value 'usbws_tls_refusals_total{reason="revoked"}')" -eq 0 ]
+	[ "$(value 'usbws_handshake_duration_seconds_count')" -eq 0 ]
+}
+
+@test "a node that breaks a USB/IP rule is counted under that rule" {
+	start_proxy "$WORK/proxy.log" server --metrics-listen "127.0.0.1:$METRICS_PORT"
+	peer=("$USBWS_BUILDDIR/tests/wspeer" --url "$URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem")
+	hello='{"type":"hello","version":1,"role":"export","device":{"busid":"1-1","vendor":"0525","product":"a4a5","speed":"high","class":"00","interfaces":[]}}'
+	# an unsolicited RET_SUBMIT right after the export header
+	dev=$(printf '%0512d' 0)312d31$(printf '%0106d' 0)
+	run "${peer[@]}" --text "$hello" --hex "0111800600000000${dev}00000003000000070000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+	[[ "$output" == *"closed: USB/IP protocol violation: reply to a seqnum that is not outstanding (unsolicited)"* ]]
+	scrape
+	[ "$(value 'usbws_firewall_violations_total{from="node",rule="unsolicited"}')" -eq 1 ]
+	[ "$(value 'usbws_firewall_violations_total{from="node",rule="version"}')" -eq 0 ]
+	[ "$(value 'usbws_firewall_violations_total{from="importer",rule="unsolicited"}')" -eq 0 ]
+}
+
+@test "--metrics-node-labels off leaves out the per-device series" {
+	start_proxy "$WORK/proxy.log" server --metrics-listen "127.0.0.1:$METRICS_PORT" --metrics-node-labels off
+	start_node "$WORK/node.log" node sourcesink
+	scrape
+	[ "$(value 'usbws_tunnels{state="connected"}')" -eq 1 ]
+	absent 'usbws_device_' "$WORK/metrics"
+	absent 'node="' "$WORK/metrics"
+}
+
+@test "only /metrics is served; a bad or taken address is refused with the reason" {
+	start_proxy "$WORK/proxy.log" server --metrics-listen "127.0.0.1:$METRICS_PORT"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$METRICS_PORT/")" = 404 ]
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$METRICS_PORT/metrics/x")" = 404 ]
+	# a second proxy, with a control socket of its own
+	mkdir -p "$WORK/second"
+	USBWS_RUN_DIR=$WORK/second run "$(PROXY_BIN)" --listen 127.0.0.1:0 --cert "$PKI/server.pem" \
+		--key "$PKI/server.key" --ca "$PKI/ca.pem" --metrics-listen "127.0.0.1:$METRICS_PORT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"usbws-proxy: error: --metrics-listen: cannot listen on 127.0.0.1:$METRICS_PORT: Address already in use (is another program serving metrics there?)"* ]]
+	USBWS_RUN_DIR=$WORK/second run "$(PROXY_BIN)" --listen 127.0.0.1:0 --cert "$PKI/server.pem" \
+		--key "$PKI/server.key" --ca "$PKI/ca.pem" --metrics-listen localhost:9100
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"usbws-proxy: error: --metrics-listen: 'localhost:9100': the address must be numeric (127.0.0.1, 0.0.0.0, ::1)"* ]]
+	USBWS_RUN_DIR=$WORK/second run "$(PROXY_BIN)" --listen 127.0.0.1:0 --cert "$PKI/server.pem" \
+		--key "$PKI/server.key" --ca "$PKI/ca.pem" --metrics-listen 127.0.0.1:0
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"usbws-proxy: error: --metrics-listen: '127.0.0.1:0': the port must be a number from 1 to 65535"* ]]
+	run "$(PROXY_BIN)" --metrics-node-labels maybe
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws-proxy: --metrics-node-labels is on or off, not 'maybe'" ]
+}
