@@ -217,13 +217,17 @@ make_var() {
 	make -s -C "$USBWS_BUILDDIR" install DESTDIR="$BATS_TEST_TMPDIR/root" >/dev/null
 	unitdir=$(make_var systemdsystemunitdir)
 	bindir=$(make_var bindir)
+	sbindir=$(make_var sbindir)
 	mandir=$(make_var mandir)
-	for f in "$unitdir/usbws-proxy.service" "$unitdir/usbws-connect@.service" "$bindir/usbws" "$bindir/usbws-proxy" \
+	for f in "$unitdir/usbws-proxy.service" "$unitdir/usbws-connect@.service" "$bindir/usbws" "$sbindir/usbws-proxy" \
 		"$mandir/man1/usbws.1" "$mandir/man8/usbws-proxy.8" "$mandir/man5/usbws-proxy.policy.5"; do
 		[ -s "$BATS_TEST_TMPDIR/root$f" ] || { echo "make install left out $f"; false; }
 	done
+	# the node is a user's command, the proxy a daemon (section 8, sbin)
+	[ ! -e "$BATS_TEST_TMPDIR/root$bindir/usbws-proxy" ]
 	grep -qx "ExecStart=$bindir/usbws connect --user usbws \$USBWS_CONNECT_ARGS \$USBWS_DEVICE_ARGS" \
 		"$BATS_TEST_TMPDIR/root$unitdir/usbws-connect@.service"
+	grep -q "^ExecStart=$sbindir/usbws-proxy " "$BATS_TEST_TMPDIR/root$unitdir/usbws-proxy.service"
 }
 
 @test "make install as root runs systemd-sysusers on usbws.conf, never into a DESTDIR, and goes on when it fails" {
