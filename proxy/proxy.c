@@ -15,7 +15,7 @@
 #include "base/monoclock.h"
 #include "base/privdrop.h"
 #include "base/usbws_err.h"
-#include "lwslog.h"
+#include "net/lwslog.h"
 #include "net/netaddr.h"
 #include "net/svcnotify.h"
 #include "proxy_int.h"

@@ -1239,16 +1239,10 @@ static void tls_info(const SSL *ssl, int where, int ret)
 		log_warn("TLS handshake with %s refused: %s", peer, SSL_alert_desc_string_long(ret));
 }
 
-/* The validator times each URB's round trip for `usbws nodes`. */
-static uint64_t clock_ns(void *ctx)
-{
-	(void)ctx;
-	return (uint64_t)monotonic_us() * 1000;
-}
-
 static void tunnel_open(struct node_conn *c, struct lws *wsi)
 {
-	struct usbip_validator_config validator_config = { .clock_ns = clock_ns };
+	/* the validator times each URB's round trip for `usbws nodes` and /metrics */
+	struct usbip_validator_config validator_config = { .clock_ns = monotonic_clock_ns };
 	struct proxy_thread *th = lws_get_vhost_user(lws_get_vhost(wsi));
 	struct proxy *px = th->px;
 	SSL *ssl = lws_get_ssl(wsi);

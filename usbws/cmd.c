@@ -55,6 +55,7 @@ const struct option cmd_link_options[] = {
 	{ "json", no_argument, NULL, LINK_JSON },
 	{ "verbose", no_argument, NULL, LINK_VERBOSE },
 	{ "log-level", required_argument, NULL, LINK_LOG_LEVEL },
+	{ "metrics-listen", required_argument, NULL, LINK_METRICS_LISTEN },
 	{ "local", no_argument, NULL, LINK_LOCAL },
 	{ "connect-timeout", required_argument, NULL, LINK_CONNECT_TIMEOUT },
 	{ "busid", required_argument, NULL, LINK_BUSID },
@@ -120,6 +121,7 @@ static int link_option(const struct cmd *cmd, const struct option *opts, int c, 
 	case LINK_JSON: args->json = 1; break;
 	case LINK_LOCAL: args->local = 1; break;
 	case LINK_USER: cfg->user = arg; break;
+	case LINK_METRICS_LISTEN: cfg->metrics_listen = arg; break;
 	case LINK_CONNECT_TIMEOUT:
 		cfg->connect_timeout = atoi(arg);
 		if (cfg->connect_timeout <= 0) {

@@ -85,6 +85,7 @@ enum cmd_link_opt {
 	LINK_RESUME_WINDOW = 'W',
 	LINK_VERBOSE = 'd',
 	LINK_LOG_LEVEL = 0x100,
+	LINK_METRICS_LISTEN,
 	/* the device to export (list accepts them too, and ignores them) */
 	LINK_BUSID = 'b',
 	LINK_DEVICE = 'D',

@@ -46,6 +46,10 @@ const char cmd_connect_usage[] =
 								       "  --user USER               parse the network as USER once the device's\n"
 								       "                            files are open (default: the user that started\n"
 								       "                            it)\n"
+								       "  --metrics-listen ADDR:PORT\n"
+								       "                            serve Prometheus metrics of the export at\n"
+								       "                            http://ADDR:PORT/metrics (a numeric address;\n"
+								       "                            one device: not with --match or --all)\n"
 								       "  --log-level LEVEL         error, warning, info (default) or debug\n"
 								       "  --verbose                 log more: --log-level debug\n"
 								       "  -h, --help                show this help\n"
@@ -77,6 +81,13 @@ int cmd_connect(const struct cmd *cmd, int argc, char **argv)
 		fprintf(stderr, "usbws connect: %s and %s do not go together: %s exports one device, %s every "
 				"matching device while it is plugged in; give one of them\n",
 			args.hotplug, args.one_device, args.one_device, args.hotplug);
+		return CMD_USAGE_ERROR;
+	}
+	if (args.hotplug && cfg->metrics_listen) {
+		fprintf(stderr,
+			"usbws connect: --metrics-listen serves one export's metrics; with %s each device "
+			"is a process of its own: run one usbws connect --busid per device instead\n",
+			args.hotplug);
 		return CMD_USAGE_ERROR;
 	}
 	if (cmd_link_check_timers(cmd, &args) || cmd_link_check_tls(cmd, "--url", &args))

@@ -29,8 +29,8 @@ const char cmd_list_usage[] = "usage: usbws list --local [--json]\n"
 			      "So that one set of options serves connect and list, list also accepts,\n"
 			      "checks and ignores connect's --backoff-max SECS, --retries N,\n"
 			      "--resume-window BYTES, --busid BUSID, --device usbip-vudc.N and\n"
-			      "--virtual SPEC; it refuses --match, --all and --user, which are for\n"
-			      "usbws connect only.\n";
+			      "--virtual SPEC; it refuses --match, --all, --user and\n"
+			      "--metrics-listen ADDR:PORT, which are for usbws connect only.\n";
 
 int cmd_list(const struct cmd *cmd, int argc, char **argv)
 {
@@ -45,8 +45,9 @@ int cmd_list(const struct cmd *cmd, int argc, char **argv)
 		fprintf(stderr, "usbws list: %s is for usbws connect\n", args.hotplug);
 		return CMD_USAGE_ERROR;
 	}
-	if (args.node.user) {
-		fprintf(stderr, "usbws list: --user is for usbws connect\n");
+	if (args.node.user || args.node.metrics_listen) {
+		fprintf(stderr, "usbws list: %s is for usbws connect\n",
+			args.node.user ? "--user" : "--metrics-listen");
 		return CMD_USAGE_ERROR;
 	}
 	if (cmd_link_check_timers(cmd, &args))

@@ -34,6 +34,7 @@
 #include "base/usbws_err.h"
 #include "vdev/vdev_stream.h"
 #include "net/svcnotify.h"
+#include "node_metrics.h"
 #include "net/wsclient.h"
 
 #include "link.h"
@@ -42,6 +43,8 @@
 #define NODE_MAX_TRANSFER (1u << 20)
 #define UNEXPORT_GRACE_SECONDS 3
 #define POLL_MS 250
+/* how stale /metrics may be */
+#define NODE_METRICS_EVERY_MS 500
 #define CLOSE_FLUSH_MS 1000
 
 /* The link's policy (link.h): the first wait, and how long a link must
@@ -143,6 +146,14 @@ struct node {
 
 	struct node_stats stats;
 	struct node_control ctl;
+
+	/* --metrics-listen: what only this file counts, and when the copy
+	 * the metrics thread serves was last brought up to date */
+	struct node_metrics *metrics;
+	int64_t metrics_at;
+	struct usbip_rtt_stats handshakes;
+	uint64_t failed_attempts;
+	uint64_t violations[NODE_METRICS_RULES];
 };
 
 /* virtual devices */
@@ -303,6 +314,8 @@ static void protocol_violation(struct node *n, int rc)
 	char reason[WS_MAX_CLOSE_REASON + 1];
 
 	log_err("the proxy broke the USB/IP protocol: %s", usbws_strerror(rc));
+	if (rc <= USBWS_ERR_TRUNCATED && -rc < NODE_METRICS_RULES)
+		n->violations[-rc]++;
 	snprintf(reason, sizeof(reason), "USB/IP protocol violation: %s", usbws_strerror(rc));
 	if (n->ws)
 		wsclient_send_close(n->ws, WS_CLOSE_PROTOCOL_ERROR, reason);
@@ -466,6 +479,7 @@ static void close_connection(struct node *n)
  * give up. */
 static void attempt_failed(struct node *n, enum link_action act, int64_t now)
 {
+	n->failed_attempts++;
 	if (act == LINK_RETRY) {
 		log_info("attempt %u failed; next in %.1f s", n->link.attempts, (n->link.retry_at - now) / 1000.0);
 		/* the unit is up and doing its job, which now is retrying; a
@@ -845,11 +859,14 @@ static void connect_link(struct node *n, volatile sig_atomic_t *stop)
 	};
 	enum link_action act;
 	char why[1024];
-	int64_t now;
+	int64_t now, dialled_us;
 	int fatal, rc;
 
+	dialled_us = monotonic_us();
 	rc = wsclient_open(&wc, &n->ws, &fatal, why, sizeof(why));
 	now = monotonic_ms();
+	if (rc == 0)
+		usbip_validator_rtt_record(&n->handshakes, (uint64_t)(monotonic_us() - dialled_us) * 1000u);
 	if (rc < 0) {
 		log_failure(rc, why);
 		/* a stop that came while connecting */
@@ -1070,6 +1087,36 @@ static void notify_service(struct node *n)
 	}
 }
 
+/* --metrics-listen: a fresh copy for the metrics thread, at most twice a
+ * second (or now, when forced) */
+static void publish_metrics(struct node *n, int force)
+{
+	struct node_metrics_view v;
+	struct export *x = &n->dev;
+	struct usbip_validator *val;
+	int64_t now = monotonic_ms();
+
+	if (!n->metrics || (!force && now - n->metrics_at < NODE_METRICS_EVERY_MS))
+		return;
+	n->metrics_at = now;
+	memset(&v, 0, sizeof(v));
+	if (!x->closed && (val = x->ops->validator(x))) {
+		v.to_device = *usbip_validator_flow(val, USBIP_FLOW_TO_DEVICE);
+		v.from_device = *usbip_validator_flow(val, USBIP_FLOW_FROM_DEVICE);
+		v.rtt = *usbip_validator_rtt(val);
+	}
+	v.handshakes = n->handshakes;
+	v.bytes_from_proxy = n->stats.bytes_from_proxy;
+	v.bytes_to_proxy = n->stats.bytes_to_proxy;
+	v.reconnects = n->link.reconnects;
+	v.resumptions = n->link.resumes;
+	v.failed_attempts = n->failed_attempts;
+	memcpy(v.violations, n->violations, sizeof(v.violations));
+	v.link_up = n->ws != NULL;
+	v.exported = n->exported;
+	node_metrics_publish(n->metrics, &v);
+}
+
 /* list_tx: a listing's (empty) stream; an export's is its device's */
 static int run(struct node *n, struct ring *list_tx, volatile sig_atomic_t *stop)
 {
@@ -1101,6 +1148,7 @@ static int run(struct node *n, struct ring *list_tx, volatile sig_atomic_t *stop
 		keepalive(n);
 		link_tick(&n->link, monotonic_ms());
 		notify_service(n);
+		publish_metrics(n, 0);
 		/* the device may have been reopened */
 		tx = n->mode == MODE_LIST ? list_tx : n->dev.closed ? NULL : n->dev.ops->tx(&n->dev);
 		if (n->ws && tx) {
@@ -1246,6 +1294,8 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 		return 1;
 	}
 	err = open_control(&n, why, sizeof(why));
+	if (err == 0 && cfg->metrics_listen)
+		err = node_metrics_start(&n.metrics, cfg->metrics_listen, why, sizeof(why));
 	if (err == 0)
 		err = drop_privileges(&n, why, sizeof(why));
 	if (err < 0) {
@@ -1258,6 +1308,7 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	}
 	if (!n.dev.closed)
 		n.dev.ops->close(&n.dev);
+	node_metrics_stop(n.metrics);
 	close_control(&n);
 	wsclient_tls_free(n.tls);
 	return rc;

@@ -27,6 +27,7 @@ struct node_config {
 	unsigned int retries;       /* attempts in a row before giving up; 0: never */
 	size_t resume_window;       /* bytes kept until the proxy acknowledges them */
 	const char *user;           /* export: who parses the network, once the device's files are open */
+	const char *metrics_listen; /* export: ADDR:PORT for /metrics, or NULL */
 	int verbose;
 };
 

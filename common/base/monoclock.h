@@ -25,4 +25,15 @@ static inline int64_t monotonic_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Nanoseconds on the same clock, in the form a URB validator's clock_ns
+ * takes (usbip_validator.h): each side times the round trips it sees. */
+static inline uint64_t monotonic_clock_ns(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 #endif

@@ -12,6 +12,7 @@
 
 #include "base/byteorder.h"
 #include "base/log.h"
+#include "base/monoclock.h"
 #include "usbip/relay.h"
 #include "kernel/sysfs.h"
 #include "kernel/usbdev.h"
@@ -210,6 +211,7 @@ static const struct kdev_ops vudc_ops = {
 
 int kdev_open(struct kdev **out, const char *spec, size_t window, char *why, size_t why_cap)
 {
+	struct usbip_validator_config validator_config = { 0 };
 	struct kdev *k = calloc(1, sizeof(*k));
 	int rc;
 
@@ -223,7 +225,9 @@ int kdev_open(struct kdev **out, const char *spec, size_t window, char *why, siz
 		return usbws_why(why, why_cap, USBWS_ERR_INVAL, "\"%s\" is not a busid", spec);
 	}
 	snprintf(k->name, sizeof(k->name), "%s", spec);
-	k->validator = usbip_validator_new(NULL);
+	usbip_limits_default(&validator_config.limits);
+	validator_config.clock_ns = monotonic_clock_ns;
+	k->validator = usbip_validator_new(&validator_config);
 	k->rx_scratch = malloc(KDEV_CHUNK);
 	if (!k->validator || !k->rx_scratch) {
 		kdev_close(k);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/monoclock.h"
 #include "base/usbws_err.h"
 
 int vdev_stream_init(struct vdev_stream *s, struct vdev *dev, uint32_t max_transfer,
@@ -16,6 +17,7 @@ int vdev_stream_init(struct vdev_stream *s, struct vdev *dev, uint32_t max_trans
 	memset(s, 0, sizeof(*s));
 	usbip_limits_default(&cfg.limits);
 	cfg.limits.max_transfer = max_transfer;
+	cfg.clock_ns = monotonic_clock_ns;
 	s->validator = usbip_validator_new(&cfg);
 	s->out_data = malloc(max_transfer ? max_transfer : 1);
 	if (!s->validator || !s->out_data) {

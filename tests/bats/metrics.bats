@@ -138,3 +138,65 @@ value() {
 	[ "$status" -eq 2 ]
 	[ "$output" = "usbws-proxy: --metrics-node-labels is on or off, not 'maybe'" ]
 }
+
+@test "usbws connect serves its export's metrics: the same URBs as the proxy, its handshakes, a resumption" {
+	random_image "$WORK/disk.img" 16
+	NODE_METRICS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	start_proxy "$WORK/proxy.log" server --metrics-listen "127.0.0.1:$METRICS_PORT"
+	start_relay "$WSS_PORT"
+	URL=wss://localhost:$RELAY_PORT/usbip start_node "$WORK/node.log" node "storage:$WORK/disk.img" \
+		--ping-interval 1 --ping-timeout 3 --connect-timeout 2 --backoff-max 2 \
+		--metrics-listen "127.0.0.1:$NODE_METRICS_PORT"
+	grep -q "usbws: info: serving metrics on http://127.0.0.1:$NODE_METRICS_PORT/metrics" "$WORK/node.log"
+	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$BUSID" "$WORK/read.img"
+	[ "$status" -eq 0 ]
+	cmp "$WORK/read.img" "$WORK/disk.img"
+	# the node publishes twice a second
+	sleep 1
+	METRICS_PORT=$NODE_METRICS_PORT scrape "$WORK/node"
+	scrape "$WORK/proxy"
+	[ "$(value 'usbws_link_up' "$WORK/node")" -eq 1 ]
+	[ "$(value 'usbws_exported' "$WORK/node")" -eq 1 ]
+	urbs=$(value 'usbws_urbs_total{direction="to_device"}' "$WORK/proxy")
+	[ "$urbs" -gt 128 ]
+	[ "$(value 'usbws_urbs_total{direction="to_device"}' "$WORK/node")" -eq "$urbs" ]
+	[ "$(value 'usbws_urbs_total{direction="from_device"}' "$WORK/node")" -eq "$urbs" ]
+	[ "$(value 'usbws_urb_round_trip_seconds_count' "$WORK/node")" -eq "$urbs" ]
+	# what the node sent is what the proxy framed; what it received, the
+	# importer's commands and the 8 bytes of the proxy's own OP_REP_EXPORT
+	[ "$(value 'usbws_bytes_total{direction="from_device"}' "$WORK/node")" -eq \
+		"$(value 'usbws_bytes_total{direction="from_device"}' "$WORK/proxy")" ]
+	[ "$(value 'usbws_bytes_total{direction="to_device"}' "$WORK/node")" -eq \
+		$(($(value 'usbws_bytes_total{direction="to_device"}' "$WORK/proxy") + 8)) ]
+	[ "$(value 'usbws_handshake_duration_seconds_count' "$WORK/node")" -eq 1 ]
+	[ "$(value 'usbws_resumptions_total' "$WORK/node")" -eq 0 ]
+	# a cut link: the node comes back through the relay and resumes
+	kill -HUP "$RELAY_PID"
+	sleep 0.3
+	kill -USR2 "$RELAY_PID"
+	wait_for "$WORK/node.log" "resumed session with the proxy" 20
+	sleep 1
+	METRICS_PORT=$NODE_METRICS_PORT scrape "$WORK/node"
+	scrape "$WORK/proxy"
+	[ "$(value 'usbws_resumptions_total' "$WORK/node")" -eq 1 ]
+	[ "$(value 'usbws_reconnects_total' "$WORK/node")" -eq 1 ]
+	[ "$(value 'usbws_handshake_duration_seconds_count' "$WORK/node")" -eq 2 ]
+	[ "$(value 'usbws_resumptions_total' "$WORK/proxy")" -eq 1 ]
+	[ "$(value 'usbws_reconnects_total{how="resumed"}' "$WORK/proxy")" -eq 1 ]
+	[ "$(value 'usbws_exports_total' "$WORK/proxy")" -eq 1 ]
+}
+
+@test "usbws connect refuses --metrics-listen with --match, and a taken address, with the reason" {
+	run "$USBWS" connect --url wss://127.0.0.1:1/usbip --cert "$PKI/node.pem" --key "$PKI/node.key" \
+		--ca "$PKI/ca.pem" --match 0525:a4a5 --metrics-listen "127.0.0.1:$METRICS_PORT"
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws connect: --metrics-listen serves one export's metrics; with --match each device is a process of its own: run one usbws connect --busid per device instead" ]
+	python3 -c 'import socket, sys, time; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' \
+		"$METRICS_PORT" &
+	PIDS+=($!)
+	sleep 0.5
+	run "$USBWS" connect --url wss://127.0.0.1:1/usbip --cert "$PKI/node.pem" --key "$PKI/node.key" \
+		--ca "$PKI/ca.pem" --virtual sourcesink --metrics-listen "127.0.0.1:$METRICS_PORT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"usbws: error: --metrics-listen: cannot listen on 127.0.0.1:$METRICS_PORT: Address already in use (is another program serving metrics there?)"* ]]
+}

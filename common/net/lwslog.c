@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include "lwslog.h"
+#include "net/lwslog.h"
 
 #include <libwebsockets.h>
 #include <string.h>
@@ -16,7 +16,9 @@ static void emit(int level, const char *line)
 	 * watching: a line per write at -v */
 	if (level == LLL_NOTICE && strncmp(line, "elops_", 6) == 0)
 		return;
-	log_msg(level & LLL_ERR ? LOG_LEVEL_ERR : level & LLL_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
+	log_msg(level & LLL_ERR            ? LOG_LEVEL_ERR
+			: level & LLL_WARN ? LOG_LEVEL_WARN
+					   : LOG_LEVEL_DEBUG,
 		"lws: %.*s", (int)n, line);
 }
 
