@@ -8,6 +8,8 @@
 #include "node.h"
 #include "base/stopsig.h"
 
+/* the text as --help prints it, one line a line */
+/* clang-format off */
 const char cmd_list_usage[] =
 	"usage: usbws list --local [--json]\n"
 	"       usbws list --remote wss://HOST:PORT/usbip --json --cert FILE --key FILE\n"
@@ -30,8 +32,10 @@ const char cmd_list_usage[] =
 	"So that one set of options serves connect and list, list also accepts,\n"
 	"checks and ignores connect's --backoff-max SECS, --retries N,\n"
 	"--resume-window BYTES, --busid BUSID, --device usbip-vudc.N and\n"
-	"--virtual SPEC; it refuses --match, --all and --user, which are for\n"
-	"usbws connect only.\n";
+	"--virtual SPEC; it refuses --match, --all, --user, --config FILE and\n"
+	"--instance NAME, which are for usbws connect only (list reads no options\n"
+	"file).\n";
+/* clang-format on */
 
 int cmd_list(const struct cmd *cmd, int argc, char **argv)
 {
@@ -48,6 +52,10 @@ int cmd_list(const struct cmd *cmd, int argc, char **argv)
 	}
 	if (args.node.user) {
 		fprintf(stderr, "usbws list: --user is for usbws connect\n");
+		return CMD_USAGE_ERROR;
+	}
+	if (args.config || args.instance) {
+		fprintf(stderr, "usbws list: %s is for usbws connect\n", args.config ? "--config" : "--instance");
 		return CMD_USAGE_ERROR;
 	}
 	if (cmd_link_check_timers(cmd, &args))

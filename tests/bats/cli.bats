@@ -6,6 +6,8 @@ setup() {
 	PROXY=$USBWS_BUILDDIR/proxy/usbws-proxy
 	VERSION=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"/\1/p' "$USBWS_BUILDDIR/config.h")
 	SRC=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	# no default options file of this machine's (usbws(1), FILES)
+	export USBWS_CONF_DIR=$BATS_TEST_TMPDIR/etc
 }
 
 # commands [SECTION]: the commands usbws --help lists, one a line; with
@@ -222,8 +224,14 @@ make_var() {
 		"$mandir/man1/usbws.1" "$mandir/man8/usbws-proxy.8" "$mandir/man5/usbws-proxy.policy.5"; do
 		[ -s "$BATS_TEST_TMPDIR/root$f" ] || { echo "make install left out $f"; false; }
 	done
-	grep -qx "ExecStart=$bindir/usbws connect --user usbws \$USBWS_CONNECT_ARGS \$USBWS_DEVICE_ARGS" \
+	grep -qx "ExecStart=$bindir/usbws connect --user usbws --config /etc/usbws/connect.conf --instance %i" \
 		"$BATS_TEST_TMPDIR/root$unitdir/usbws-connect@.service"
+	# and the options files' examples, which the units' comments name
+	docdir=$(make_var docdir)
+	for f in proxy.conf.example connect.conf.example; do
+		cmp "$SRC/doc/$f" "$BATS_TEST_TMPDIR/root$docdir/examples/$f"
+		grep -qF " $docdir/examples/$f" "$BATS_TEST_TMPDIR/root$unitdir/usbws-${f%%.*}"*.service
+	done
 }
 
 @test "make install as root runs systemd-sysusers on usbws.conf, never into a DESTDIR, and goes on when it fails" {
