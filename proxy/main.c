@@ -9,6 +9,7 @@
 #include "tunnel/ctl.h"
 #include "base/log.h"
 #include "base/numarg.h"
+#include "base/optfile_load.h"
 #include "proxy.h"
 #include "tunnel/resume.h"
 #include "base/stopsig.h"
@@ -103,8 +104,37 @@ static void usage(FILE *out)
 		"                            (default on; off for large fleets)\n"
 		"  --log-level LEVEL         error, warning, info (default) or debug\n"
 		"  -v, --verbose             log more: --log-level debug\n"
+		"  --config FILE|none        read options from FILE first, KEY = VALUE lines\n"
+		"                            (repeatable, later files win; default\n"
+		"                            /etc/usbws/proxy.conf when it exists; none: no\n"
+		"                            file); the command line wins over files\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n");
+}
+
+/* The options files, then the command line: *argc and *argv become both.
+ * Returns 0, or the exit status after saying why. */
+static int read_files(const struct optfile_spec *spec, struct optfile **files, int *argc, char ***argv)
+{
+	char why[512];
+
+	if (optfile_new(spec, files) < 0) {
+		fprintf(stderr, "usbws-proxy: out of memory\n");
+		return 1;
+	}
+	/* a broken file must not hide --help or --version */
+	if (optfile_scan(spec, *argc, *argv, "help", NULL, 0) != 0 ||
+	    optfile_scan(spec, *argc, *argv, "version", NULL, 0) != 0)
+		return 0;
+	if (optfile_load_given(*files, spec, *argc, *argv, "config", "proxy.conf", why, sizeof(why)) < 0) {
+		fprintf(stderr, "usbws-proxy: %s\n", why);
+		return 2;
+	}
+	if (optfile_argv(*files, *argc, *argv, argc, argv) < 0) {
+		fprintf(stderr, "usbws-proxy: out of memory\n");
+		return 1;
+	}
+	return 0;
 }
 
 static int readable(const char *what, const char *path)
@@ -180,6 +210,7 @@ int main(int argc, char **argv)
 		{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
 		{ "metrics-node-labels", required_argument, NULL, OPT_METRICS_NODE_LABELS },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "config", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -207,11 +238,23 @@ int main(int argc, char **argv)
 	const char *pins[MAX_PINS];
 	const char *crls[MAX_CRLS];
 	struct balancer_net trusted[MAX_TRUSTED];
+	/* what the options files may hold: every option but cmdline_only's */
+	static const char *const repeatable[] = { "crl", "trusted-balancer", "pin", NULL };
+	static const char *const cmdline_only[] = { "config", "help", "version", NULL };
+	static const char short_options[] = "vhV";
+	const struct optfile_spec spec = { opts, short_options, repeatable, cmdline_only };
+	/* static: cfg points into it for the process's life */
+	static struct optfile *files;
+	const char *file;
+	unsigned int line;
 	char why[256];
 	size_t i;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) != -1) {
+	c = read_files(&spec, &files, &argc, &argv);
+	if (c)
+		return c;
+	while ((c = getopt_long(argc, argv, short_options, opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': cfg.listen = optarg; break;
 		case 'c': cfg.cert = optarg; break;
@@ -220,7 +263,7 @@ int main(int argc, char **argv)
 		case 'r':
 			if (cfg.ncrls == MAX_CRLS) {
 				fprintf(stderr, "usbws-proxy: at most %d --crl options\n", MAX_CRLS);
-				return 2;
+				goto refused;
 			}
 			crls[cfg.ncrls++] = optarg;
 			break;
@@ -228,7 +271,7 @@ int main(int argc, char **argv)
 			if (certid_parse_source(optarg, &cfg.identity) < 0) {
 				fprintf(stderr, "usbws-proxy: --identity needs cn, san-dns or san-uri, not '%s'\n",
 					optarg);
-				return 2;
+				goto refused;
 			}
 			break;
 		case 'B': cfg.balancer_listen = optarg; break;
@@ -236,11 +279,11 @@ int main(int argc, char **argv)
 			if (cfg.ntrusted == MAX_TRUSTED) {
 				fprintf(stderr, "usbws-proxy: at most %d --trusted-balancer options\n",
 					MAX_TRUSTED);
-				return 2;
+				goto refused;
 			}
 			if (balancer_parse_net(optarg, &trusted[cfg.ntrusted], why, sizeof(why)) < 0) {
 				fprintf(stderr, "usbws-proxy: --trusted-balancer %s\n", why);
-				return 2;
+				goto refused;
 			}
 			cfg.ntrusted++;
 			break;
@@ -252,7 +295,7 @@ int main(int argc, char **argv)
 			if (numarg_parse(optarg, 0, 86400, 0, &number) < 0) {
 				fprintf(stderr, "usbws-proxy: --%s needs seconds from 0 to 86400, not '%s'\n",
 					c == 'I' ? "ping-interval" : c == 'T' ? "ping-timeout" : "resume-time", optarg);
-				return 2;
+				goto refused;
 			}
 			*(c == 'I' ? &cfg.ping_interval : c == 'T' ? &cfg.ping_timeout : &cfg.resume_seconds) = (int)number;
 			break;
@@ -260,7 +303,7 @@ int main(int argc, char **argv)
 			if (numarg_parse(optarg, RESUME_MIN_WINDOW, 1u << 30, 1, &number) < 0) {
 				fprintf(stderr, "usbws-proxy: --resume-window needs a size from 256K to 1G (K and M "
 					"suffixes), not '%s'\n", optarg);
-				return 2;
+				goto refused;
 			}
 			cfg.resume_window = (size_t)number;
 			break;
@@ -268,7 +311,7 @@ int main(int argc, char **argv)
 			if (numarg_parse(optarg, 1, 3600, 0, &number) < 0) {
 				fprintf(stderr, "usbws-proxy: --%s needs seconds from 1 to 3600, not '%s'\n",
 					c == 'A' ? "auth-timeout" : "usbip-timeout", optarg);
-				return 2;
+				goto refused;
 			}
 			*(c == 'A' ? &cfg.auth_timeout : &cfg.usbip_timeout) = (int)number;
 			break;
@@ -277,7 +320,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "usbws-proxy: --%s needs a count from 1 to 1000000, not '%s'\n",
 					c == 'S' ? "max-startups-per-source" : c == 'C' ? "usbip-max-clients" :
 					"usbip-max-per-source", optarg);
-				return 2;
+				goto refused;
 			}
 			*(c == 'S' ? &cfg.unauth_per_source : c == 'C' ? &cfg.usbip_max_clients :
 				     &cfg.usbip_max_per_source) = (unsigned int)number;
@@ -286,14 +329,14 @@ int main(int argc, char **argv)
 			if (parse_startups(optarg, &cfg) < 0) {
 				fprintf(stderr, "usbws-proxy: --max-startups needs START:RATE:FULL with RATE a "
 					"percentage and START <= FULL, not '%s'\n", optarg);
-				return 2;
+				goto refused;
 			}
 			break;
 		case 'N':
 			if (numarg_parse(optarg, 1, CTL_MAX_TUNNELS_PER_NODE, 0, &number) < 0) {
 				fprintf(stderr, "usbws-proxy: --max-tunnels-per-node needs a count from 1 to %d, not '%s'\n",
 					CTL_MAX_TUNNELS_PER_NODE, optarg);
-				return 2;
+				goto refused;
 			}
 			cfg.max_tunnels_per_node = (unsigned int)number;
 			break;
@@ -301,14 +344,14 @@ int main(int argc, char **argv)
 			if (numarg_parse(optarg, 1, PROXY_MAX_VHCI_PORTS, 0, &number) < 0) {
 				fprintf(stderr, "usbws-proxy: --max-ports-per-node needs a count from 1 to %d, not '%s'\n",
 					PROXY_MAX_VHCI_PORTS, optarg);
-				return 2;
+				goto refused;
 			}
 			cfg.max_ports_per_node = (unsigned int)number;
 			break;
 		case 'P':
 			if (cfg.npins == MAX_PINS) {
 				fprintf(stderr, "usbws-proxy: at most %d --pin options\n", MAX_PINS);
-				return 2;
+				goto refused;
 			}
 			pins[cfg.npins++] = optarg;
 			break;
@@ -317,7 +360,7 @@ int main(int argc, char **argv)
 		case 'L':
 			if (strcmp(optarg, "libev") != 0 && strcmp(optarg, "poll") != 0) {
 				fprintf(stderr, "usbws-proxy: --event-loop is libev or poll, not '%s'\n", optarg);
-				return 2;
+				goto refused;
 			}
 			cfg.event_loop = strcmp(optarg, "poll") == 0 ? PROXY_LOOP_POLL : PROXY_LOOP_LIBEV;
 			break;
@@ -325,7 +368,7 @@ int main(int argc, char **argv)
 			if (numarg_parse(optarg, 1, PROXY_MAX_THREADS_OPTION, 0, &number) < 0) {
 				fprintf(stderr, "usbws-proxy: --threads needs a number from 1 to %d, not '%s'\n",
 					PROXY_MAX_THREADS_OPTION, optarg);
-				return 2;
+				goto refused;
 			}
 			cfg.threads = (unsigned int)number;
 			break;
@@ -335,7 +378,7 @@ int main(int argc, char **argv)
 			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
 				fprintf(stderr, "usbws-proxy: --metrics-node-labels is on or off, not '%s'\n",
 					optarg);
-				return 2;
+				goto refused;
 			}
 			cfg.metrics_node_labels = strcmp(optarg, "on") == 0;
 			break;
@@ -344,9 +387,10 @@ int main(int argc, char **argv)
 				fprintf(stderr,
 					"usbws-proxy: --log-level is error, warning, info or debug, not '%s'\n",
 					optarg);
-				return 2;
+				goto refused;
 			}
 			break;
+		case 'F': break; /* read before this loop */
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -394,4 +438,9 @@ int main(int argc, char **argv)
 	cfg.verbose = log_level == LOG_LEVEL_DEBUG;
 	log_init("usbws-proxy", log_level);
 	return proxy_run(&cfg, stopsig_install(), stopsig_install_reload());
+refused:
+	/* a file's option is one element: "--KEY=VALUE" */
+	if (optfile_origin(files, optind - 1, &file, &line))
+		fprintf(stderr, "usbws-proxy: %s:%u: where that option was given\n", file, line);
+	return 2;
 }

@@ -68,6 +68,8 @@ const struct option cmd_link_options[] = {
 	{ "retries", required_argument, NULL, LINK_RETRIES },
 	{ "resume-window", required_argument, NULL, LINK_RESUME_WINDOW },
 	{ "user", required_argument, NULL, LINK_USER },
+	{ "config", required_argument, NULL, LINK_CONFIG },
+	{ "instance", required_argument, NULL, LINK_INSTANCE },
 	{ "help", no_argument, NULL, CMD_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -122,6 +124,8 @@ static int link_option(const struct cmd *cmd, const struct option *opts, int c, 
 	case LINK_LOCAL: args->local = 1; break;
 	case LINK_USER: cfg->user = arg; break;
 	case LINK_METRICS_LISTEN: cfg->metrics_listen = arg; break;
+	case LINK_CONFIG: args->config = arg; break;
+	case LINK_INSTANCE: args->instance = arg; break;
 	case LINK_CONNECT_TIMEOUT:
 		cfg->connect_timeout = atoi(arg);
 		if (cfg->connect_timeout <= 0) {
@@ -172,18 +176,31 @@ static int link_option(const struct cmd *cmd, const struct option *opts, int c, 
 
 int cmd_link_parse(const struct cmd *cmd, int argc, char **argv, struct cmd_link_args *args)
 {
+	return cmd_link_parse_from(cmd, argc, argv, NULL, args);
+}
+
+int cmd_link_parse_from(const struct cmd *cmd, int argc, char **argv, const struct optfile *files,
+			struct cmd_link_args *args)
+{
+	const char *file;
+	unsigned int line;
 	int c, rc;
 
 	cmd_link_args_init(args);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", cmd_link_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CMD_LINK_SHORT_OPTIONS, cmd_link_options, NULL)) != -1) {
 		if (c == CMD_HELP) {
 			args->help = 1;
 			return 0;
 		}
 		rc = link_option(cmd, cmd_link_options, c, optarg, args);
-		if (rc)
+		if (rc) {
+			/* a file's option is one element: "--KEY=VALUE" */
+			if (optfile_origin(files, optind - 1, &file, &line))
+				fprintf(stderr, "usbws %s: %s:%u: where that option was given\n", cmd->name, file,
+					line);
 			return rc;
+		}
 	}
 	return cmd_no_more_args(cmd, argc, argv) ? CMD_USAGE_ERROR : 0;
 }

@@ -22,6 +22,7 @@
 
 #include "hotplug.h"
 #include "node.h"
+#include "base/optfile.h"
 
 #define CMD_USAGE_ERROR 2
 
@@ -66,9 +67,9 @@ int cmd_help(const struct cmd *cmd);
 int cmd_no_more_args(const struct cmd *cmd, int argc, char **argv);
 
 /*
- * connect and list: one set of options serves both (the units'
- * USBWS_CONNECT_ARGS, --url included, does for list --json too):
- * cmd_link_options holds them, with these values.
+ * connect and list: one set of options serves both (connect's --url,
+ * --cert, --key and --ca do for list --remote too): cmd_link_options holds
+ * them, with these values.
  */
 enum cmd_link_opt {
 	LINK_URL = 'u',
@@ -84,8 +85,11 @@ enum cmd_link_opt {
 	LINK_RETRIES = 'R',
 	LINK_RESUME_WINDOW = 'W',
 	LINK_VERBOSE = 'd',
+	/* long options without a letter */
 	LINK_LOG_LEVEL = 0x100,
 	LINK_METRICS_LISTEN,
+	LINK_CONFIG, /* connect's options files (list refuses them) */
+	LINK_INSTANCE,
 	/* the device to export (list accepts them too, and ignores them) */
 	LINK_BUSID = 'b',
 	LINK_DEVICE = 'D',
@@ -98,6 +102,10 @@ enum cmd_link_opt {
 	LINK_LOCAL = 'L',
 };
 
+/* connect's and list's short options, for getopt_long and the options
+ * files' scan of the command line alike */
+#define CMD_LINK_SHORT_OPTIONS "h"
+
 /* What connect's and list's command lines say. */
 struct cmd_link_args {
 	struct node_config node;
@@ -105,6 +113,8 @@ struct cmd_link_args {
 	const char *one_device;   /* "--busid", "--device", "--virtual": the last one given */
 	const char *hotplug;      /* "--match" or "--all": the last one given */
 	const char *busid;        /* --busid's value, unless a --device came after it */
+	const char *config;       /* the last --config FILE (connect read it already) */
+	const char *instance;     /* --instance NAME */
 	int json;
 	int local;
 	int help;                 /* -h/--help was given: print the usage and exit 0 */
@@ -137,6 +147,11 @@ extern const struct option cmd_link_options[];
 /* Parses connect's or list's line into args (defaults first).  Returns 0
  * (see args->help), or CMD_USAGE_ERROR after saying why. */
 int cmd_link_parse(const struct cmd *cmd, int argc, char **argv, struct cmd_link_args *args);
+
+/* The same, of the argv optfile_argv made of files and the command line:
+ * an option refused there is also said to come from its file's line. */
+int cmd_link_parse_from(const struct cmd *cmd, int argc, char **argv, const struct optfile *files,
+			struct cmd_link_args *args);
 
 /* The checks of the keepalive and backoff options both commands make. */
 int cmd_link_check_timers(const struct cmd *cmd, const struct cmd_link_args *args);

@@ -8,29 +8,35 @@
 #include "node.h"
 #include "base/stopsig.h"
 
-const char cmd_list_usage[] = "usage: usbws list --local [--json]\n"
-			      "       usbws list --remote wss://HOST:PORT/usbip --json --cert FILE --key FILE\n"
-			      "                  --ca FILE [OPTIONS]\n"
-			      "\n"
-			      "Lists this node's own USB devices (--local), read from sysfs, or asks a\n"
-			      "usbws-proxy which devices of this node it has (--remote).\n"
-			      "\n"
-			      "  --local                   this node's devices, from sysfs\n"
-			      "  --remote wss://HOST:PORT/usbip\n"
-			      "                            the proxy to ask (--url is another name)\n"
-			      "  --json                    print JSON (default: a table; --remote prints\n"
-			      "                            only JSON)\n"
-			      "\n"
-			      "With --remote, the link options of usbws connect:\n" CMD_LINK_OPTIONS_HELP
-			      "  --log-level LEVEL         error, warning, info (default) or debug\n"
-			      "  --verbose                 log more: --log-level debug\n"
-			      "  -h, --help                show this help\n"
-			      "\n"
-			      "So that one set of options serves connect and list, list also accepts,\n"
-			      "checks and ignores connect's --backoff-max SECS, --retries N,\n"
-			      "--resume-window BYTES, --busid BUSID, --device usbip-vudc.N and\n"
-			      "--virtual SPEC; it refuses --match, --all, --user and\n"
-			      "--metrics-listen ADDR:PORT, which are for usbws connect only.\n";
+/* the text as --help prints it, one line a line */
+/* clang-format off */
+const char cmd_list_usage[] =
+	"usage: usbws list --local [--json]\n"
+	"       usbws list --remote wss://HOST:PORT/usbip --json --cert FILE --key FILE\n"
+	"                  --ca FILE [OPTIONS]\n"
+	"\n"
+	"Lists this node's own USB devices (--local), read from sysfs, or asks a\n"
+	"usbws-proxy which devices of this node it has (--remote).\n"
+	"\n"
+	"  --local                   this node's devices, from sysfs\n"
+	"  --remote wss://HOST:PORT/usbip\n"
+	"                            the proxy to ask (--url is another name)\n"
+	"  --json                    print JSON (default: a table; --remote prints\n"
+	"                            only JSON)\n"
+	"\n"
+	"With --remote, the link options of usbws connect:\n"
+	CMD_LINK_OPTIONS_HELP
+	"  --log-level LEVEL         error, warning, info (default) or debug\n"
+	"  --verbose                 log more: --log-level debug\n"
+	"  -h, --help                show this help\n"
+	"\n"
+	"So that one set of options serves connect and list, list also accepts,\n"
+	"checks and ignores connect's --backoff-max SECS, --retries N,\n"
+	"--resume-window BYTES, --busid BUSID, --device usbip-vudc.N and\n"
+	"--virtual SPEC; it refuses --match, --all, --user, --metrics-listen\n"
+	"ADDR:PORT, --config FILE and --instance NAME, which are for usbws connect\n"
+	"only (list reads no options file).\n";
+/* clang-format on */
 
 int cmd_list(const struct cmd *cmd, int argc, char **argv)
 {
@@ -48,6 +54,10 @@ int cmd_list(const struct cmd *cmd, int argc, char **argv)
 	if (args.node.user || args.node.metrics_listen) {
 		fprintf(stderr, "usbws list: %s is for usbws connect\n",
 			args.node.user ? "--user" : "--metrics-listen");
+		return CMD_USAGE_ERROR;
+	}
+	if (args.config || args.instance) {
+		fprintf(stderr, "usbws list: %s is for usbws connect\n", args.config ? "--config" : "--instance");
 		return CMD_USAGE_ERROR;
 	}
 	if (cmd_link_check_timers(cmd, &args))

@@ -119,6 +119,7 @@ const char *usbws_strerror(int err)
 		return "the balancer sent no client certificate header, or one that is not a base64 DER certificate";
 	case USBWS_ERR_MOVED: return "the connection went on to another service thread";
 	case USBWS_ERR_POLICY: return "the policy file is malformed; fix the line named and load it again";
+	case USBWS_ERR_OPTFILE: return "the options file is malformed; fix the line named and start again";
 	}
 	return "unknown error";
 }

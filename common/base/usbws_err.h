@@ -105,6 +105,9 @@ enum usbws_err {
 
 	/* the proxy's service threads */
 	USBWS_ERR_MOVED = -150,         /* the connection went on to another thread, which answers it */
+
+	/* the programs' options files (optfile.h) */
+	USBWS_ERR_OPTFILE = -160,       /* a line is no option the program takes, or the file is too large */
 };
 /* clang-format on */
 

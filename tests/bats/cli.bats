@@ -6,6 +6,8 @@ setup() {
 	PROXY=$USBWS_BUILDDIR/proxy/usbws-proxy
 	VERSION=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"/\1/p' "$USBWS_BUILDDIR/config.h")
 	SRC=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	# no default options file of this machine's (usbws(1), FILES)
+	export USBWS_CONF_DIR=$BATS_TEST_TMPDIR/etc
 }
 
 # commands [SECTION]: the commands usbws --help lists, one a line; with
@@ -225,9 +227,15 @@ make_var() {
 	done
 	# the node is a user's command, the proxy a daemon (section 8, sbin)
 	[ ! -e "$BATS_TEST_TMPDIR/root$bindir/usbws-proxy" ]
-	grep -qx "ExecStart=$bindir/usbws connect --user usbws \$USBWS_CONNECT_ARGS \$USBWS_DEVICE_ARGS" \
-		"$BATS_TEST_TMPDIR/root$unitdir/usbws-connect@.service"
 	grep -q "^ExecStart=$sbindir/usbws-proxy " "$BATS_TEST_TMPDIR/root$unitdir/usbws-proxy.service"
+	grep -qx "ExecStart=$bindir/usbws connect --user usbws --config /etc/usbws/connect.conf --instance %i" \
+		"$BATS_TEST_TMPDIR/root$unitdir/usbws-connect@.service"
+	# and the options files' examples, which the units' comments name
+	docdir=$(make_var docdir)
+	for f in proxy.conf.example connect.conf.example; do
+		cmp "$SRC/doc/$f" "$BATS_TEST_TMPDIR/root$docdir/examples/$f"
+		grep -qF " $docdir/examples/$f" "$BATS_TEST_TMPDIR/root$unitdir/usbws-${f%%.*}"*.service
+	done
 }
 
 @test "make install as root runs systemd-sysusers on usbws.conf, never into a DESTDIR, and goes on when it fails" {

@@ -9,8 +9,9 @@ usbws_setup() {
 	CLIENT=$USBWS_BUILDDIR/tests/usbip-testclient
 	WORK=$(mktemp -d "${BATS_TMPDIR:-/tmp}/usbws-bats.XXXXXX")
 	PIDS=()
-	# control sockets and sysfs of this test only; fake_sysfs fills it
-	export USBWS_RUN_DIR=$WORK/run USBWS_SYSFS_ROOT=$WORK/sys
+	# control sockets and sysfs of this test only; fake_sysfs fills it; the
+	# default options files are looked for in $WORK/etc, not /etc/usbws
+	export USBWS_RUN_DIR=$WORK/run USBWS_SYSFS_ROOT=$WORK/sys USBWS_CONF_DIR=$WORK/etc
 	mkdir -p "$USBWS_SYSFS_ROOT"
 }
 

@@ -5,6 +5,7 @@
  * ctl_* builders write it, vhci_hcd status text as the 6.1 kernel prints
  * it, real usb.ids lines, policy files as usbws-proxy.policy(5) shows
  * them, a certificate header and forwarded addresses as HAProxy sends them,
+ * options files of the keys fuzz_optfile's table holds,
  * laid out as each target reads its input.  libFuzzer grows the
  * corpus from these; `make fuzz-seeds` regenerates them.
  */
@@ -176,6 +177,33 @@ static void policy_seeds(void)
 			   "alow node=gw-2\n");
 }
 
+/* Options files as doc/proxy.conf.example shows them, with fuzz_optfile's keys */
+static void optfile_seeds(void)
+{
+	write_text("optfile", "example", "", 0,
+		   (char *)"# /etc/usbws/proxy.conf: usbws-proxy's options, one a line\n"
+			   "\n"
+			   "listen = 0.0.0.0:443\n"
+			   "cert = /etc/usbws/proxy.pem\n"
+			   "# crl = /etc/usbws/nodes-ca.crl\n"
+			   "crl = /etc/usbws/nodes-ca.crl\n"
+			   "crl = /etc/usbws/old-ca.crl\n"
+			   "pin = camera-7=vhci_hcd.1\n"
+			   "usbip-listen = 127.0.0.1:3240\n"
+			   "usbip-listen-public = no\n"
+			   "verbose\n");
+	write_text("optfile", "every-form", "", 0,
+		   (char *)"  \tlisten\t=\t[::1]:443  \r\n"
+			   "color\r\n"
+			   "pin = \"cam # 1\"=0,1\r\n"
+			   "usbip-listen-public = yes\r\n"
+			   "cert = /etc/usbws/n\xc5\x93ud.pem\r\n"
+			   "\r\n");
+	write_text("optfile", "refused", "", 0,
+		   (char *)"listen = 0.0.0.0:443\n"
+			   "lisen = 0.0.0.0:443\n");
+}
+
 /* A certificate as the balancer's header carries it (base64 of its DER):
  * made afresh, self-signed, its key thrown away. */
 static char *balancer_cert_value(void)
@@ -242,9 +270,9 @@ int main(int argc, char **argv)
 	mkdir((char *)buf, 0755);
 	snprintf((char *)buf, sizeof(buf), "%s/wsframe", outdir);
 	mkdir((char *)buf, 0755);
-	for (n = 0; n < 6; n++) {
+	for (n = 0; n < 7; n++) {
 		snprintf((char *)buf, sizeof(buf), "%s/%s", outdir,
-			 (const char *[]){ "ctl", "vhci", "usbids", "http", "policy", "balancer" }[n]);
+			 (const char *[]){ "ctl", "vhci", "usbids", "http", "policy", "balancer", "optfile" }[n]);
 		mkdir((char *)buf, 0755);
 	}
 	memset(data, 0x5a, sizeof(data));
@@ -306,5 +334,6 @@ int main(int argc, char **argv)
 	http_seeds();
 	policy_seeds();
 	balancer_seeds();
+	optfile_seeds();
 	return 0;
 }

@@ -6,6 +6,8 @@ work=/run/usbws-test
 mkdir -p "$work"
 pids=()
 export USBWS_RUN_DIR=$work/run
+# the host's /etc/usbws is the VM's too: read no default options file of it
+export USBWS_CONF_DIR=$work/etc
 fail() { echo "FAIL: $*"; dmesg | tail -20; exit 1; }
 stop_all() {
 	kill "${pids[@]}" 2>/dev/null || true
