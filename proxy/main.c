@@ -9,6 +9,7 @@
 #include "tunnel/ctl.h"
 #include "base/log.h"
 #include "base/numarg.h"
+#include "base/usbws_err.h"
 #include "base/optfile_load.h"
 #include "proxy.h"
 #include "tunnel/resume.h"
@@ -117,14 +118,21 @@ static void usage(FILE *out)
 static int read_files(const struct optfile_spec *spec, struct optfile **files, int *argc, char ***argv)
 {
 	char why[512];
+	int help, version;
 
 	if (optfile_new(spec, files) < 0) {
 		fprintf(stderr, "usbws-proxy: out of memory\n");
 		return 1;
 	}
-	/* a broken file must not hide --help or --version */
-	if (optfile_scan(spec, *argc, *argv, "help", NULL, 0) != 0 ||
-	    optfile_scan(spec, *argc, *argv, "version", NULL, 0) != 0)
+	/* a broken file must not hide --help or --version; a command line
+	 * getopt refuses is said by the loop that reads it (INVAL) */
+	help = optfile_scan(spec, *argc, *argv, "help", NULL, 0);
+	version = optfile_scan(spec, *argc, *argv, "version", NULL, 0);
+	if (help == USBWS_ERR_NOMEM || version == USBWS_ERR_NOMEM) {
+		fprintf(stderr, "usbws-proxy: out of memory\n");
+		return 1;
+	}
+	if (help != 0 || version != 0)
 		return 0;
 	if (optfile_load_given(*files, spec, *argc, *argv, "config", "proxy.conf", why, sizeof(why)) < 0) {
 		fprintf(stderr, "usbws-proxy: %s\n", why);

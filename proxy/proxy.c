@@ -351,6 +351,7 @@ static void teardown(struct proxy *px)
 	proxy_listen_close(&px->balancer);
 	proxy_listen_close(&px->usbip);
 	proxy_vhci_free(px);
+	proxy_metrics_close(px);
 	proxy_policy_free(px);
 	proxy_index_free(px);
 	X509_STORE_free(px->store);

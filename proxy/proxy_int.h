@@ -281,10 +281,20 @@ enum proxy_violator { PROXY_FROM_NODE, PROXY_FROM_IMPORTER, PROXY_VIOLATORS };
 /* The rules are the codes from USBWS_ERR_TRUNCATED (-10) to -55. */
 #define PROXY_METRICS_RULES 56
 
+/* Traffic summed over tunnels, with the round trips in /metrics' coarse
+ * buckets (proxy_metrics.c's bounds) and 64 bits each: a fine histogram's
+ * 32-bit buckets, summed over every tunnel there ever was, would wrap. */
+#define PROXY_RTT_BOUNDS 15
+struct proxy_traffic {
+	struct usbip_flow_stats to_device, from_device;
+	uint64_t rtt_counts[PROXY_RTT_BOUNDS + 1];
+	uint64_t rtt_sum_ns;
+};
+
 /* What /metrics counts beyond what it reads off the live tunnels; under
  * px->lock (proxy_metrics.c). */
 struct proxy_metrics {
-	struct tunnel_stats retired; /* the traffic of tunnels that are gone */
+	struct proxy_traffic retired; /* the traffic of tunnels that are gone */
 	struct usbip_rtt_stats handshakes;
 	uint64_t exports, resumed, replaced;
 	uint64_t refusals[PROXY_REFUSALS];
@@ -328,6 +338,8 @@ struct proxy {
 	struct policy *policy;            /* --policy, or NULL */
 	struct proxy_metrics metrics;
 	struct metrics_http metrics_http; /* --metrics-listen, on threads[0] */
+	struct buf metrics_cache;         /* the last answer, and when it was made (threads[0]'s) */
+	int64_t metrics_cache_ms;
 };
 
 /* What one thread asks of another (proxy_thread.c). */
@@ -369,6 +381,7 @@ struct vhci_pin {
 
 /* proxy_metrics.c: --metrics-listen; each counter takes px->lock */
 int proxy_metrics_open(struct proxy *px, char *why, size_t why_cap);
+void proxy_metrics_close(struct proxy *px);
 /* Under px->lock, as t goes: its traffic stays in the totals. */
 void proxy_metrics_retire(struct tunnel *t);
 void proxy_metrics_refusal(struct proxy *px, enum proxy_refusal why);

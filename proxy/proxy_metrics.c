@@ -14,12 +14,14 @@
  */
 #include <string.h>
 
+#include "base/monoclock.h"
 #include "base/promtext.h"
 #include "base/usbws_err.h"
 #include "proxy.h"
 #include "proxy_int.h"
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+#define PROXY_METRICS_CACHE_MS 1000
 
 static const char *const refusal_names[PROXY_REFUSALS] = {
 	[PROXY_REFUSAL_UNKNOWN_CA] = "unknown_ca",     [PROXY_REFUSAL_EXPIRED] = "expired",
@@ -35,12 +37,21 @@ static const char *const violator_names[PROXY_VIOLATORS] = {
 
 /* USB round trips: 100 us (a local control transfer) to 5 s (a stalled
  * device); handshakes: TLS, the upgrade and the hello, 5 ms to 10 s */
-static const double rtt_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-				     0.05,   0.1,     0.25,   0.5,   1,      2.5,   5 };
-static const double handshake_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+static const uint64_t rtt_bounds_ns[] = { 100000,    250000,    500000,     1000000,    2500000,
+					  5000000,   10000000,  25000000,   50000000,   100000000,
+					  250000000, 500000000, 1000000000, 2500000000, 5000000000 };
+static const uint64_t handshake_bounds_ns[] = { 5000000,    10000000,   25000000,   50000000,
+						100000000,  250000000,  500000000,  1000000000,
+						2500000000, 5000000000, 10000000000 };
+_Static_assert(N_OF(rtt_bounds_ns) == PROXY_RTT_BOUNDS, "struct proxy_traffic holds these buckets");
+#define MAX_BOUNDS 16
+_Static_assert(N_OF(handshake_bounds_ns) <= MAX_BOUNDS, "histogram() has room for these");
 
 void proxy_metrics_refusal(struct proxy *px, enum proxy_refusal why)
 {
+	/* PROXY_REFUSALS: counted already, where it was decided */
+	if (why >= PROXY_REFUSALS)
+		return;
 	proxy_thread_lock(px);
 	px->metrics.refusals[why]++;
 	proxy_thread_unlock(px);
@@ -72,11 +83,28 @@ static void add_flow(struct usbip_flow_stats *into, const struct usbip_flow_stat
 	into->ops += from->ops;
 }
 
-static void add_stats(struct tunnel_stats *into, const struct tunnel_stats *from)
+static void add_tunnel(struct proxy_traffic *into, const struct tunnel_stats *s)
 {
+	uint64_t counts[PROXY_RTT_BOUNDS + 1];
+	size_t i;
+
+	add_flow(&into->to_device, &s->to_device);
+	add_flow(&into->from_device, &s->from_device);
+	usbip_validator_rtt_buckets(&s->rtt, rtt_bounds_ns, PROXY_RTT_BOUNDS, counts);
+	for (i = 0; i <= PROXY_RTT_BOUNDS; i++)
+		into->rtt_counts[i] += counts[i];
+	into->rtt_sum_ns += s->rtt.sum_ns;
+}
+
+static void add_traffic(struct proxy_traffic *into, const struct proxy_traffic *from)
+{
+	size_t i;
+
 	add_flow(&into->to_device, &from->to_device);
 	add_flow(&into->from_device, &from->from_device);
-	usbip_validator_rtt_add(&into->rtt, &from->rtt);
+	for (i = 0; i <= PROXY_RTT_BOUNDS; i++)
+		into->rtt_counts[i] += from->rtt_counts[i];
+	into->rtt_sum_ns += from->rtt_sum_ns;
 }
 
 void proxy_metrics_retire(struct tunnel *t)
@@ -86,7 +114,7 @@ void proxy_metrics_retire(struct tunnel *t)
 	if (!t->validator)
 		return;
 	proxy_tunnel_stats(t, &s);
-	add_stats(&t->px->metrics.retired, &s);
+	add_tunnel(&t->px->metrics.retired, &s);
 }
 
 /* Everything written below goes through these; the first failure (the
@@ -109,16 +137,16 @@ static void sample(struct writer *w, const char *name, const struct promtext_lab
 		w->rc = promtext_sample(w->out, name, labels, n, value);
 }
 
-static void histogram(struct writer *w, const char *name, const char *help, const struct usbip_rtt_stats *rtt,
-		      const double *bounds, size_t nbounds)
+/* counts: nbounds + 1 of them, the last above the last bound */
+static void histogram(struct writer *w, const char *name, const char *help, const uint64_t *bounds_ns,
+		      size_t nbounds, const uint64_t *counts, uint64_t sum_ns)
 {
-	uint64_t bounds_ns[16], counts[17];
-	struct promtext_histogram h = { bounds, nbounds, counts, (double)rtt->sum_ns / 1e9 };
+	double bounds[MAX_BOUNDS];
+	struct promtext_histogram h = { bounds, nbounds, counts, (double)sum_ns / 1e9 };
 	size_t i;
 
 	for (i = 0; i < nbounds; i++)
-		bounds_ns[i] = (uint64_t)(bounds[i] * 1e9 + 0.5);
-	usbip_validator_rtt_buckets(rtt, bounds_ns, nbounds, counts);
+		bounds[i] = (double)bounds_ns[i] / 1e9;
 	family(w, name, PROMTEXT_HISTOGRAM, help);
 	if (!w->rc)
 		w->rc = promtext_histogram(w->out, name, NULL, 0, &h);
@@ -139,7 +167,7 @@ static void by_direction(struct writer *w, const char *name, const struct promte
 	sample(w, name, l, n + 1, from_device);
 }
 
-static void write_tunnels(struct writer *w, struct proxy *px, struct tunnel_stats *live)
+static void write_tunnels(struct writer *w, struct proxy *px, struct proxy_traffic *live)
 {
 	static const char *const states[] = { "offered", "held", "attached", "re-exported" };
 	unsigned int connected = 0, parked = 0, devices[N_OF(states)] = { 0 };
@@ -159,7 +187,7 @@ static void write_tunnels(struct writer *w, struct proxy *px, struct tunnel_stat
 				devices[i] += strcmp(proxy_tunnel_state(t), states[i]) == 0;
 		if (t->validator) {
 			proxy_tunnel_stats(t, &s);
-			add_stats(live, &s);
+			add_tunnel(live, &s);
 		}
 	}
 	family(w, "usbws_tunnels", PROMTEXT_GAUGE,
@@ -250,12 +278,12 @@ static void write_counters(struct writer *w, const struct proxy_metrics *m)
 	}
 }
 
-static int render(void *ctx, struct buf *out)
+static int render_now(struct proxy *px, struct buf *out)
 {
-	struct proxy *px = ctx;
 	struct writer w = { out, 0 };
 	struct promtext_label version = { "version", PACKAGE_VERSION };
-	struct tunnel_stats total;
+	uint64_t handshakes[N_OF(handshake_bounds_ns) + 1];
+	struct proxy_traffic total;
 
 	/* not under the lock: the threads take it to copy */
 	proxy_thread_snapshot(px);
@@ -263,7 +291,7 @@ static int render(void *ctx, struct buf *out)
 	family(&w, "usbws_build_info", PROMTEXT_GAUGE, "Always 1; the label is usbws-proxy's version.");
 	sample(&w, "usbws_build_info", &version, 1, 1);
 	write_tunnels(&w, px, &total);
-	add_stats(&total, &px->metrics.retired);
+	add_traffic(&total, &px->metrics.retired);
 	family(&w, "usbws_bytes_total", PROMTEXT_COUNTER,
 	       "USB/IP bytes through every tunnel, ended ones included, by direction.");
 	by_direction(&w, "usbws_bytes_total", NULL, 0, total.to_device.bytes, total.from_device.bytes);
@@ -271,16 +299,46 @@ static int render(void *ctx, struct buf *out)
 	       "URBs through every tunnel: CMD_SUBMIT to the device, RET_SUBMIT from it.");
 	by_direction(&w, "usbws_urbs_total", NULL, 0, total.to_device.submits, total.from_device.submits);
 	histogram(&w, "usbws_urb_round_trip_seconds",
-		  "From a CMD_SUBMIT to its RET_SUBMIT, as the proxy sees them (within 12.5%).", &total.rtt,
-		  rtt_bounds, N_OF(rtt_bounds));
+		  "From a CMD_SUBMIT to its RET_SUBMIT, as the proxy sees them (within 12.5%).", rtt_bounds_ns,
+		  PROXY_RTT_BOUNDS, total.rtt_counts, total.rtt_sum_ns);
 	write_counters(&w, &px->metrics);
+	usbip_validator_rtt_buckets(&px->metrics.handshakes, handshake_bounds_ns, N_OF(handshake_bounds_ns),
+				    handshakes);
 	histogram(&w, "usbws_handshake_duration_seconds",
 		  "From a node's connection accepted to its hello authenticated: TLS, the upgrade, the hello.",
-		  &px->metrics.handshakes, handshake_bounds, N_OF(handshake_bounds));
+		  handshake_bounds_ns, N_OF(handshake_bounds_ns), handshakes, px->metrics.handshakes.sum_ns);
 	if (px->cfg->metrics_node_labels)
 		write_per_device(&w, px);
 	proxy_thread_unlock(px);
 	return w.rc;
+}
+
+/* Scrapes more often than PROXY_METRICS_CACHE_MS share one answer: each
+ * render stops every thread for a copy and walks every tunnel under the
+ * lock, which no number of scrapers may turn into the proxy's main work. */
+static int render(void *ctx, struct buf *out)
+{
+	struct proxy *px = ctx;
+	int64_t now = monotonic_ms();
+	int rc;
+
+	if (px->metrics_cache.mem && now - px->metrics_cache_ms < PROXY_METRICS_CACHE_MS)
+		return buf_append(out, buf_data(&px->metrics_cache), buf_len(&px->metrics_cache));
+	rc = render_now(px, out);
+	buf_free(&px->metrics_cache);
+	if (rc == 0) {
+		buf_init(&px->metrics_cache, 0, METRICS_HTTP_MAX_BODY);
+		if (buf_append(&px->metrics_cache, buf_data(out), buf_len(out)) == 0)
+			px->metrics_cache_ms = now;
+		else
+			buf_free(&px->metrics_cache);
+	}
+	return rc;
+}
+
+void proxy_metrics_close(struct proxy *px)
+{
+	buf_free(&px->metrics_cache);
 }
 
 int proxy_metrics_open(struct proxy *px, char *why, size_t why_cap)

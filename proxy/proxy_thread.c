@@ -235,6 +235,9 @@ void proxy_thread_move(struct tunnel *t, struct proxy_thread *to)
 
 	from->load--;
 	to->load++;
+	/* a listing or a scrape before the new thread's first copy reads
+	 * this one: the traffic so far, never less */
+	proxy_tunnel_stats(t, &t->stats);
 	t->th = to;
 	take_messages(from, t, &moved);
 	while ((m = pop(&moved)))

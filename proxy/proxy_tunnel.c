@@ -1144,6 +1144,26 @@ void proxy_tunnel_stats(const struct tunnel *t, struct tunnel_stats *out)
 	out->inflight = usbip_validator_inflight(t->validator);
 }
 
+/* An alert the proxy sends while a handshake is under way, as
+ * usbws_tls_refusals_total counts it: the certificate alerts follow a
+ * verification the callback below refused and counted; a TLS 1.2 client
+ * without a certificate gets handshake_failure (40), which cannot be told
+ * from any other, and counts as "handshake". */
+static enum proxy_refusal refusal_of_alert(int alert)
+{
+	switch (alert) {
+	case SSL_AD_BAD_CERTIFICATE:
+	case SSL_AD_UNSUPPORTED_CERTIFICATE:
+	case SSL_AD_CERTIFICATE_REVOKED:
+	case SSL_AD_CERTIFICATE_EXPIRED:
+	case SSL_AD_CERTIFICATE_UNKNOWN:
+	case SSL_AD_UNKNOWN_CA:
+	case SSL_AD_ACCESS_DENIED: return PROXY_REFUSALS;
+	case 116: return PROXY_REFUSAL_NO_CERTIFICATE; /* TLS 1.3's certificate_required */
+	default: return PROXY_REFUSAL_HANDSHAKE;
+	}
+}
+
 /* A failed verification as usbws_tls_refusals_total counts it. */
 static enum proxy_refusal refusal_of(int x509_err)
 {
@@ -1223,12 +1243,8 @@ static void tls_info(const SSL *ssl, int where, int ret)
 	netaddr_peer(SSL_get_fd(ssl), peer, sizeof(peer));
 	if (!th)
 		return;
-	/* the certificate alerts (42 to 49) follow a verification the
-	 * callback above refused, and counted */
-	if ((ret & 0xff) == 116)
-		proxy_metrics_refusal(th->px, PROXY_REFUSAL_NO_CERTIFICATE);
-	else if ((ret & 0xff) < 42 || (ret & 0xff) > 49)
-		proxy_metrics_refusal(th->px, PROXY_REFUSAL_HANDSHAKE);
+	if (SSL_in_init(ssl))
+		proxy_metrics_refusal(th->px, refusal_of_alert(ret & 0xff));
 	if (!refusal_shown(th->px))
 		return;
 	/* TLS 1.3's certificate_required (116) is missing from OpenSSL 3.0's names */

@@ -124,8 +124,14 @@ static int read_files(const struct cmd *cmd, struct optfile **files, int *argc, 
 		fprintf(stderr, "usbws %s: out of memory\n", cmd->name);
 		return 1;
 	}
-	/* a broken file must not hide --help */
-	if (optfile_scan(&spec, *argc, *argv, "help", NULL, 0) != 0)
+	/* a broken file must not hide --help; a command line getopt refuses
+	 * is said by the loop that reads it (INVAL) */
+	rc = optfile_scan(&spec, *argc, *argv, "help", NULL, 0);
+	if (rc == USBWS_ERR_NOMEM) {
+		fprintf(stderr, "usbws %s: out of memory\n", cmd->name);
+		return 1;
+	}
+	if (rc != 0)
 		return 0;
 	rc = optfile_load_given(*files, &spec, *argc, *argv, "config", "connect.conf", why, sizeof(why));
 	if (rc < 0) {

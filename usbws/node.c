@@ -43,6 +43,10 @@
 #define NODE_MAX_TRANSFER (1u << 20)
 #define UNEXPORT_GRACE_SECONDS 3
 #define POLL_MS 250
+/* What the watchdog allows a dial: this many --connect-timeouts (the
+ * addresses, the CONNECT proxy, TLS) and this much for DNS. */
+#define NODE_DIAL_WATCHDOG_TIMEOUTS 4
+#define NODE_DIAL_WATCHDOG_SLACK_S 60
 /* how stale /metrics may be */
 #define NODE_METRICS_EVERY_MS 500
 #define CLOSE_FLUSH_MS 1000
@@ -863,7 +867,13 @@ static void connect_link(struct node *n, volatile sig_atomic_t *stop)
 	int fatal, rc;
 
 	dialled_us = monotonic_us();
+	/* the dial blocks (DNS, each address for --connect-timeout, a CONNECT
+	 * proxy, TLS): the watchdog must not take it for a hung node */
+	svcnotify_watchdog_stretch(
+		(int64_t)(NODE_DIAL_WATCHDOG_TIMEOUTS * n->cfg->connect_timeout + NODE_DIAL_WATCHDOG_SLACK_S) *
+		1000);
 	rc = wsclient_open(&wc, &n->ws, &fatal, why, sizeof(why));
+	svcnotify_watchdog_restore();
 	now = monotonic_ms();
 	if (rc == 0)
 		usbip_validator_rtt_record(&n->handshakes, (uint64_t)(monotonic_us() - dialled_us) * 1000u);
@@ -1073,14 +1083,22 @@ static int poll_once(struct node *n, struct ring *tx, char *why, size_t why_cap)
 static void notify_service(struct node *n)
 {
 	int64_t now = monotonic_ms(), every = svcnotify_watchdog_interval_ms();
+	const char *busid;
 
 	if (n->mode != MODE_EXPORT)
 		return;
-	if (n->link.state == LINK_UP && n->exported)
-		svcnotify_status("exported %s to %s as %s", n->dev.ops->info(&n->dev)->busid, n->cfg->url,
-				 n->proxy_busid);
+	/* a device given back while the proxy is away is closed: its info
+	 * is gone with it, its name is not */
+	if (!n->dev.closed)
+		busid = n->dev.ops->info(&n->dev)->busid;
 	else
-		svcnotify_status("%s %s to %s", state_name(n), n->dev.ops->info(&n->dev)->busid, n->cfg->url);
+		busid = n->cfg->device ? n->cfg->device : n->cfg->virtual_busid ? n->cfg->virtual_busid : "1-1";
+	if (n->dev.closed)
+		svcnotify_status("waiting for %s, released while the proxy was away (%s)", busid, n->cfg->url);
+	else if (n->link.state == LINK_UP && n->exported)
+		svcnotify_status("exported %s to %s as %s", busid, n->cfg->url, n->proxy_busid);
+	else
+		svcnotify_status("%s %s to %s", state_name(n), busid, n->cfg->url);
 	if (every && now - n->watchdog_at >= every) {
 		n->watchdog_at = now;
 		svcnotify_watchdog();
@@ -1298,6 +1316,8 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 		err = node_metrics_start(&n.metrics, cfg->metrics_listen, why, sizeof(why));
 	if (err == 0)
 		err = drop_privileges(&n, why, sizeof(why));
+	if (err == 0)
+		err = node_metrics_serve(n.metrics, why, sizeof(why));
 	if (err < 0) {
 		log_failure(err, why);
 	} else {

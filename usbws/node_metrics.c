@@ -3,6 +3,7 @@
 
 #include <libwebsockets.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,13 +174,28 @@ int node_metrics_start(struct node_metrics **out, const char *spec, char *why, s
 		node_metrics_stop(m);
 		return usbws_why(why, why_cap, rc, "--metrics-listen: %s", inner);
 	}
-	if (pthread_create(&m->tid, NULL, serve, m) != 0) {
-		node_metrics_stop(m);
-		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "--metrics-listen: cannot start its thread");
-	}
-	m->started = 1;
 	log_info("serving metrics on http://%s/metrics", spec);
 	*out = m;
+	return 0;
+}
+
+int node_metrics_serve(struct node_metrics *m, char *why, size_t why_cap)
+{
+	sigset_t all, old;
+	int rc;
+
+	if (!m)
+		return 0;
+	/* signals are the export loop's: a stop must end its wait, not
+	 * this thread's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&m->tid, NULL, serve, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "--metrics-listen: cannot start its thread: %s",
+				 strerror(rc));
+	m->started = 1;
 	return 0;
 }
 

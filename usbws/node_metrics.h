@@ -31,8 +31,12 @@ struct node_metrics_view {
 
 struct node_metrics;
 
-/* Binds spec and starts the serving thread; 0 or a code, with why filled. */
+/* Binds spec (as root, should the port need it); 0 or a code, with why
+ * filled. */
 int node_metrics_start(struct node_metrics **out, const char *spec, char *why, size_t why_cap);
+/* Starts answering, on a thread of its own: after root is dropped, so no
+ * HTTP is ever parsed as root.  NULL is fine. */
+int node_metrics_serve(struct node_metrics *m, char *why, size_t why_cap);
 void node_metrics_publish(struct node_metrics *m, const struct node_metrics_view *v);
 /* Stops the thread and frees m; NULL is fine. */
 void node_metrics_stop(struct node_metrics *m);

@@ -12,6 +12,9 @@
 
 enum log_sink { LOG_SINK_PLAIN, LOG_SINK_TERMINAL, LOG_SINK_JOURNAL };
 
+/* the longest line written; longer messages are cut */
+#define LOG_LINE_MAX 4096
+
 static const char *log_program = "usbws";
 static enum log_level log_threshold = LOG_LEVEL_INFO;
 static enum log_sink log_sink = LOG_SINK_PLAIN;
@@ -85,42 +88,48 @@ int log_parse_level(const char *name, enum log_level *level)
 	return -1;
 }
 
-static void print_time(FILE *out)
+/* The local time, to the millisecond, and a blank. */
+static size_t format_time(char *out, size_t cap)
 {
 	struct timespec now;
 	struct tm tm;
-	char stamp[32];
+	size_t n;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	localtime_r(&now.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-	fprintf(out, "%s.%03ld ", stamp, now.tv_nsec / 1000000);
+	n = strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm);
+	return n + (size_t)snprintf(out + n, cap - n, ".%03ld ", now.tv_nsec / 1000000);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
+	char line[LOG_LINE_MAX];
+	size_t n = 0;
 	va_list ap;
+	int m;
 
 	if (level > log_threshold)
 		return;
-	/* one line, whole, whichever thread logs beside it */
-	flockfile(stderr);
 	if (log_sink == LOG_SINK_JOURNAL) {
 		/* the journal knows the program and the time; a hotplug child's
 		 * name (usbws[1-1]) still says whose line it is */
-		fprintf(stderr, "<%d>", log_levels[level].syslog_priority);
+		n = (size_t)snprintf(line, sizeof(line), "<%d>", log_levels[level].syslog_priority);
 		if (strchr(log_program, '['))
-			fprintf(stderr, "%s: ", log_program);
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "%s: ", log_program);
 	} else {
 		if (log_sink == LOG_SINK_TERMINAL)
-			print_time(stderr);
-		fprintf(stderr, "%s: %s: ", log_program, log_levels[level].name);
+			n = format_time(line, sizeof(line));
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s: %s: ", log_program, log_levels[level].name);
 	}
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	funlockfile(stderr);
+	/* a longer line is cut, never split */
+	n = m < 0 ? n : n + (size_t)m >= sizeof(line) - 1 ? sizeof(line) - 2 : n + (size_t)m;
+	line[n++] = '\n';
+	/* one write a line: threads and the processes sharing the stream (a
+	 * hotplug supervisor and its children) never interleave within one */
+	fwrite(line, 1, n, stderr);
 }
 
 void log_printable(char *out, size_t cap, const void *in, size_t len)

@@ -111,11 +111,11 @@ enum usbws_err {
 };
 /* clang-format on */
 
-/* Returns a static sentence describing err; never NULL. */
 /* A short fixed name for err, fit for a metric's label ("unsolicited",
  * "iso_total"): the USB/IP and WebSocket rules by name, anything else
  * "other", so the names are a small closed set. */
 const char *usbws_err_id(int err);
+/* Returns a static sentence describing err; never NULL. */
 const char *usbws_strerror(int err);
 
 /*

@@ -82,6 +82,19 @@ void svcnotify_watchdog(void)
 		send_state("WATCHDOG=1");
 }
 
+void svcnotify_watchdog_stretch(int64_t extra_ms)
+{
+	if (svcnotify_watchdog_usec && svcnotify_active)
+		sd_notifyf(0, "WATCHDOG=1\nWATCHDOG_USEC=%llu",
+			   (unsigned long long)(svcnotify_watchdog_usec + (uint64_t)extra_ms * 1000u));
+}
+
+void svcnotify_watchdog_restore(void)
+{
+	if (svcnotify_watchdog_usec && svcnotify_active)
+		sd_notifyf(0, "WATCHDOG=1\nWATCHDOG_USEC=%llu", (unsigned long long)svcnotify_watchdog_usec);
+}
+
 void svcnotify_stopping(void)
 {
 	send_state("STOPPING=1");

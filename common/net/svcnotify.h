@@ -22,6 +22,11 @@ void svcnotify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2))
  * WatchdogSec=, or 0 when the unit has no watchdog. */
 int64_t svcnotify_watchdog_interval_ms(void);
 void svcnotify_watchdog(void);
+/* Around a call that may block longer than the watchdog allows (a node's
+ * dial: DNS, each address, a CONNECT proxy, TLS): feeds it and lengthens
+ * WatchdogSec by extra_ms, then feeds it and puts it back. */
+void svcnotify_watchdog_stretch(int64_t extra_ms);
+void svcnotify_watchdog_restore(void);
 /* STOPPING=1: the service is shutting down on purpose. */
 void svcnotify_stopping(void);
 

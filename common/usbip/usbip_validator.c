@@ -341,22 +341,6 @@ void usbip_validator_rtt_record(struct usbip_rtt_stats *rtt, uint64_t ns)
 	rtt->hist[rtt_bucket(ns)]++;
 }
 
-void usbip_validator_rtt_add(struct usbip_rtt_stats *into, const struct usbip_rtt_stats *from)
-{
-	unsigned int b;
-
-	if (!from->count)
-		return;
-	if (!into->count || from->min_ns < into->min_ns)
-		into->min_ns = from->min_ns;
-	if (from->max_ns > into->max_ns)
-		into->max_ns = from->max_ns;
-	into->count += from->count;
-	into->sum_ns += from->sum_ns;
-	for (b = 0; b < USBIP_RTT_BUCKETS; b++)
-		into->hist[b] += from->hist[b];
-}
-
 void usbip_validator_rtt_buckets(const struct usbip_rtt_stats *rtt, const uint64_t *bounds_ns, size_t nbounds,
 				 uint64_t *counts)
 {

@@ -99,8 +99,6 @@ const struct usbip_rtt_stats *usbip_validator_rtt(const struct usbip_validator *
 /* The upper bound of the histogram bucket holding percentile p (0..100). */
 uint64_t usbip_validator_rtt_percentile(const struct usbip_rtt_stats *rtt, double p);
 void usbip_validator_rtt_record(struct usbip_rtt_stats *rtt, uint64_t ns);
-/* Adds from's round trips to into's (a sum over tunnels). */
-void usbip_validator_rtt_add(struct usbip_rtt_stats *into, const struct usbip_rtt_stats *from);
 /* The round trips in coarser buckets, for Prometheus: counts[i] of at
  * most bounds_ns[i] (ascending) and above the bound before, counts[nbounds]
  * above the last.  A fine bucket goes where its upper end falls, so a

@@ -12,10 +12,10 @@ setup() {
 }
 teardown() { usbws_teardown; }
 
-# notify_socket: systemd's end of NOTIFY_SOCKET at $WORK/notify, its
-# messages appended to $WORK/notified
+# notify_socket [PORT]: systemd's end of NOTIFY_SOCKET at $WORK/notify, its
+# messages appended to $WORK/notified; at READY=1, whether PORT listens
 notify_socket() {
-	python3 "$BATS_TEST_DIRNAME/notifysock.py" "$WORK/notify" "$WORK/notified" &
+	python3 "$BATS_TEST_DIRNAME/notifysock.py" "$WORK/notify" "$WORK/notified" "$@" &
 	PIDS+=($!)
 	for _ in $(seq 50); do
 		[ -S "$WORK/notify" ] && return 0
@@ -55,8 +55,9 @@ notify_socket() {
 	[ "$status" -ne 0 ]
 	lines=$(printf '%s\n' "$output" | tr -d '\r')
 	echo "$lines"
-	printf '%s\n' "$lines" | grep -qE "^$(date +%Y-%m-%d) [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} usbws: error: giving up after 1 attempts \(--retries\)$"
-	! printf '%s\n' "$lines" | grep -vE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]{12} usbws: '
+	printf '%s\n' "$lines" | grep -qE "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} usbws: error: giving up after 1 attempts \(--retries\)$"
+	# and every line has it
+	[ -z "$(printf '%s\n' "$lines" | grep -vE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]{12} usbws: ')" ]
 }
 
 @test "--log-level shows what it names and above, and refuses a level it does not know" {
@@ -79,12 +80,14 @@ usbws: error: giving up after 1 attempts (--retries)" ]
 }
 
 @test "the proxy tells systemd it is ready once it listens, counts its tunnels, feeds the watchdog and says it stops" {
-	notify_socket
-	NOTIFY_SOCKET=$WORK/notify WATCHDOG_USEC=2000000 start_proxy "$WORK/proxy.log"
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	notify_socket "$port"
+	NOTIFY_SOCKET=$WORK/notify WATCHDOG_USEC=2000000 PROXY_LISTEN=127.0.0.1:$port start_proxy "$WORK/proxy.log"
 	wait_for "$WORK/notified" '^READY=1$'
 	[ "$(grep -c '^READY=1$' "$WORK/notified")" -eq 1 ]
-	# ready means listening: the line that says so came first
-	grep -q "listening for nodes on" "$WORK/proxy.log"
+	# ready means listening: the port took a connection the moment it was said
+	wait_for "$WORK/notified" '^probe='
+	grep -qx 'probe=open' "$WORK/notified"
 	wait_for "$WORK/notified" '^STATUS=0 tunnels$'
 	start_node "$WORK/node.log" node sourcesink
 	wait_for "$WORK/notified" '^STATUS=1 tunnel$'
@@ -124,4 +127,23 @@ usbws: error: giving up after 1 attempts (--retries)" ]
 	wait_for "$WORK/notified" '^READY=1$'
 	grep -qx 'STATUS=connecting 1-1 to wss://127.0.0.1:1/usbip' "$WORK/notified"
 	grep -q "attempt 1 failed" "$WORK/node.log"
+}
+
+@test "a node's dial may block past the watchdog: it lengthens WatchdogSec for the dial, then puts it back" {
+	start_proxy "$WORK/proxy.log"
+	start_relay "$WSS_PORT"
+	# every byte swallowed: the TLS handshake waits --connect-timeout out
+	kill -USR1 "$RELAY_PID"
+	notify_socket
+	NOTIFY_SOCKET=$WORK/notify WATCHDOG_USEC=2000000 "$USBWS" connect --url "wss://localhost:$RELAY_PORT/usbip" \
+		--cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" --virtual sourcesink \
+		--connect-timeout 2 2>"$WORK/node.log" &
+	PIDS+=($!)
+	wait_for "$WORK/node.log" "attempt 1 failed" 15
+	# 2 s of watchdog, plus 4 connect timeouts and 60 s for the dial
+	grep -n '' "$WORK/notified"
+	stretched=$(grep -n '^WATCHDOG_USEC=70000000$' "$WORK/notified" | head -1 | cut -d: -f1)
+	restored=$(grep -n '^WATCHDOG_USEC=2000000$' "$WORK/notified" | head -1 | cut -d: -f1)
+	[ -n "$stretched" ] && [ -n "$restored" ]
+	[ "$stretched" -lt "$restored" ]
 }
