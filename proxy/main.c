@@ -92,6 +92,8 @@ static void usage(FILE *out)
 		"                            libwebsockets-evlib-ev, else poll), or lws's poll()\n"
 		"  --threads N               service threads, each with its share of the tunnels\n"
 		"                            (default: one per online CPU; 1 to 64)\n"
+		"  --capture DIR             write each tunnel's USB/IP, both ways, into DIR as\n"
+		"                            pcapng, a file per tunnel (default: none)\n"
 		"  -v, --verbose             log more\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n");
@@ -166,6 +168,7 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'Z' },
 		{ "event-loop", required_argument, NULL, 'L' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "capture", required_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -308,6 +311,7 @@ int main(int argc, char **argv)
 			}
 			cfg.threads = (unsigned int)number;
 			break;
+		case 'K': cfg.capture_dir = optarg; break;
 		case 'v': cfg.verbose = 1; break;
 		case 'h':
 			usage(stdout);

@@ -72,6 +72,7 @@ struct proxy_config {
 	const char *user;                 /* become this user once set up, or NULL */
 	enum proxy_event_loop event_loop;
 	unsigned int threads; /* service threads; 0: one per online CPU */
+	const char *capture_dir; /* --capture: each tunnel's USB/IP as pcapng there, or NULL */
 	int verbose;
 };
 
