@@ -501,11 +501,11 @@ int proxyctl_capture(const char *id, const char *file, unsigned int duration_s, 
 		int64_t now = monotonic_ms();
 
 		if (!stop_deadline && (*stop || (until && now >= until))) {
-			/* any line asks the proxy to stop */
-			if (ctlsock_send_line(s.sock, "{\"cmd\":\"stop\"}") < 0) {
-				log_err("cannot ask usbws-proxy to stop the capture: %s", strerror(errno));
-				break;
-			}
+			/* any line asks the proxy to stop; one that cannot be
+			 * sent met a capture that has just ended by itself, and
+			 * its last line is read all the same */
+			if (ctlsock_send_line(s.sock, "{\"cmd\":\"stop\"}") < 0)
+				log_debug("cannot ask usbws-proxy to stop the capture: %s", strerror(errno));
 			stop_deadline = now + CAPTURE_END_MS;
 		}
 		if (stop_deadline && now >= stop_deadline) {

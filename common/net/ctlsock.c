@@ -336,9 +336,21 @@ int ctlsock_dial(const char *path, char *why, size_t why_cap)
 
 int ctlsock_send_line(int sock, const char *line)
 {
-	int rc = write_all(sock, line, strlen(line));
+	size_t len = strlen(line);
+	char *whole = malloc(len + 1);
+	int rc;
 
-	return rc < 0 ? rc : write_all(sock, "\n", 1);
+	/* one write: a server that acts on the first bytes may close before
+	 * a second one */
+	if (!whole) {
+		errno = ENOMEM;
+		return USBWS_ERR_SYSTEM;
+	}
+	memcpy(whole, line, len);
+	whole[len] = '\n';
+	rc = write_all(sock, whole, len + 1);
+	free(whole);
+	return rc;
 }
 
 int ctlsock_send_fd(int sock, const void *data, size_t len, int fd)

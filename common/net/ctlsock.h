@@ -65,8 +65,8 @@ int ctlsock_call(const char *path, const char *request, char *reply, size_t cap,
  * than one exchange.  Returns the socket, or USBWS_ERR_SYSTEM with errno
  * and why as ctlsock_call says it. */
 int ctlsock_dial(const char *path, char *why, size_t why_cap);
-/* Sends line and a newline, waiting for the socket as ctlsock_call does.
- * Returns 0, or USBWS_ERR_SYSTEM with errno. */
+/* Sends line and a newline in one write, waiting for the socket as
+ * ctlsock_call does.  Returns 0, or USBWS_ERR_SYSTEM with errno. */
 int ctlsock_send_line(int sock, const char *line);
 
 /*

@@ -182,8 +182,8 @@ capture_start() {
 	a_read=$READ
 	BUSID=$b bulk_read 32768 8
 	b_read=$READ
-	wait "$a_pid"
-	wait "$b_pid"
+	wait "$a_pid" || { cat "$WORK/a.pcapng.log" "$WORK/proxy.log"; false; }
+	wait "$b_pid" || { cat "$WORK/b.pcapng.log" "$WORK/proxy.log"; false; }
 	check_capture "$WORK/a.pcapng" 65536 8 "$a_read"
 	check_capture "$WORK/b.pcapng" 32768 8 "$b_read"
 	[ "$(stat -c %U "$WORK/a.pcapng")" = "$(id -un)" ]
