@@ -96,6 +96,8 @@ static void usage(FILE *out)
 		"                            libwebsockets-evlib-ev, else poll), or lws's poll()\n"
 		"  --threads N               service threads, each with its share of the tunnels\n"
 		"                            (default: one per online CPU; 1 to 64)\n"
+		"  --capture DIR             write each tunnel's USB/IP, both ways, into DIR as\n"
+		"                            pcapng, a file per tunnel (default: none)\n"
 		"  --metrics-listen ADDR:PORT\n"
 		"                            serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"                            (plain HTTP: a numeric address only a scraper\n"
@@ -217,6 +219,7 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
 		{ "metrics-node-labels", required_argument, NULL, OPT_METRICS_NODE_LABELS },
+		{ "capture", required_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
@@ -399,6 +402,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'F': break; /* read before this loop */
+		case 'K': cfg.capture_dir = optarg; break;
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -343,6 +343,7 @@ static void teardown(struct proxy *px)
 	}
 	proxy_self = &px->threads[0];
 	proxy_tunnel_free_all(px);
+	proxy_capture_close_dir(px);
 	/* what was posted as the contexts went is let go, before what it
 	 * holds (admissions, vhci claims) is */
 	for (i = 0; i < px->nthreads; i++)
@@ -368,6 +369,7 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 
 	memset(&px, 0, sizeof(px));
 	px.cfg = cfg;
+	px.capture_dir = -1;
 	px.nthreads = cfg->threads ? cfg->threads : proxy_thread_default_count();
 	proxy_listen_raise_fd_limit();
 	lwslog_init(cfg->verbose, px.nthreads);
@@ -403,6 +405,9 @@ int proxy_run(const struct proxy_config *cfg, volatile sig_atomic_t *stop, volat
 		rc = open_listeners(&px, cfg, why, sizeof(why));
 	if (rc == 0)
 		rc = drop_privileges(cfg, why, sizeof(why));
+	/* as the user that writes there */
+	if (rc == 0)
+		rc = proxy_capture_open_dir(&px, why, sizeof(why));
 	for (i = 0; i < px.nthreads && rc == 0; i++) {
 		lws_sul_schedule(px.threads[i].ctx, 0, &px.threads[i].tick, tick, LWS_US_PER_SEC);
 		proxy_loop_timers_changed(&px.threads[i]);

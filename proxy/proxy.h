@@ -74,6 +74,7 @@ struct proxy_config {
 	unsigned int threads; /* service threads; 0: one per online CPU */
 	const char *metrics_listen; /* ADDR:PORT for /metrics, or NULL */
 	int metrics_node_labels;    /* per-device series (usbws_device_*) */
+	const char *capture_dir;    /* --capture: each tunnel's USB/IP as pcapng there, or NULL */
 	int verbose;
 };
 

@@ -7,6 +7,11 @@
  * `usbws detach` (a device held on demand, or a vhci port).  One JSON
  * request line, one JSON answer line (ctlsock.h); a request that cannot be
  * answered is told why in "error", and nothing else is touched.
+ *
+ * `usbws capture` stays: its answer comes once its capture has started on
+ * the device's thread (proxy_capture.c), with the read end of the
+ * capture's pipe (SCM_RIGHTS); any line it sends then stops the capture,
+ * and one more line reports the end before the connection closes.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -40,11 +45,93 @@ static char *answer_control(void *ctx, const char *request);
 
 struct control_client {
 	struct ctlsock_conn conn;
+	struct proxy *px;
+	struct lws *wsi;
+	int counted;         /* in px->control_clients: all but a running capture's */
+	uint64_t capture_id; /* usbws capture's connection: its capture; else 0 */
+	int deferred;        /* its answer waits for the capture to start */
+	char *ready;         /* ... and is this */
+	int pass_fd;         /* the capture's stream, handed over with the answer; or -1 */
+	int stop_asked;
+	int closing; /* its last line is queued: closed once that is out */
 };
 
 /* A fleet's listing runs to megabytes: it goes out in large writes, each
  * from a buffer of its own rather than the stack. */
 #define CONTROL_WRITE_CHUNK (64u << 10)
+
+/* cc no longer counts against CTLSOCK_MAX_CLIENTS: it is gone, or it is a
+ * capture that runs (px->capture_slots caps those) */
+static void uncount(struct control_client *cc)
+{
+	struct proxy *px = cc->px;
+
+	if (!cc->counted)
+		return;
+	cc->counted = 0;
+	if (px->control_clients-- == CTLSOCK_MAX_CLIENTS && px->control_wsi)
+		lws_rx_flow_control(px->control_wsi, 1);
+}
+
+/* A capture's answer is out: its connection waits, without a deadline,
+ * for the client to stop it or for the capture to end. */
+static void capture_running(struct control_client *cc)
+{
+	lws_set_timeout(cc->wsi, NO_PENDING_TIMEOUT, 0);
+	uncount(cc);
+}
+
+/* The last line for a capture's client: closed once it has taken it. */
+static void last_line(struct control_client *cc, json_t *o)
+{
+	char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	cc->closing = 1;
+	if (!line || ctlsock_conn_answer(&cc->conn, line) < 0) {
+		free(line);
+		lws_set_timeout(cc->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	free(line);
+	lws_set_timeout(cc->wsi, PENDING_TIMEOUT_USER_OK, (CTLSOCK_DEADLINE_MS + 999) / 1000);
+	lws_callback_on_writable(cc->wsi);
+}
+
+void proxy_control_capture_started(struct lws *client)
+{
+	struct control_client *cc = lws_wsi_user(client);
+
+	cc->deferred = 0;
+	if (ctlsock_conn_answer(&cc->conn, cc->ready ? cc->ready : "{\"ok\":true}") < 0) {
+		lws_set_timeout(client, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	free(cc->ready);
+	cc->ready = NULL;
+	lws_callback_on_writable(client);
+}
+
+void proxy_control_capture_ended(struct lws *client, const struct proxy_msg *m)
+{
+	struct control_client *cc = lws_wsi_user(client);
+	const struct usbip_pcapng_stats *s = &m->capture;
+
+	/* it never started: the answer is a refusal, and no stream goes */
+	if (cc->deferred) {
+		cc->deferred = 0;
+		if (cc->pass_fd >= 0)
+			close(cc->pass_fd);
+		cc->pass_fd = -1;
+		last_line(cc, json_pack("{s:b, s:s}", "ok", 0, "error", m->why));
+		return;
+	}
+	last_line(cc,
+		  json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", !m->failed, "end", m->why, "packets",
+			    (json_int_t)s->packets, "frames", (json_int_t)s->frames, "bytes", (json_int_t)s->bytes,
+			    "dropped", (json_int_t)s->dropped, "skipped", (json_int_t)s->skipped, "unwritten",
+			    (json_int_t)m->unwritten));
+}
 
 /* As every lws callback: 0, or -1 to close the connection. */
 static int control_client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -59,14 +146,29 @@ static int control_client_callback(struct lws *wsi, enum lws_callback_reasons re
 
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT:
+		memset(cc, 0, sizeof(*cc));
 		ctlsock_conn_init(&cc->conn, monotonic_ms());
+		cc->px = px;
+		cc->wsi = wsi;
+		cc->pass_fd = -1;
+		cc->counted = 1;
 		px->control_clients++;
 		/* the request in time, or lws closes it (Debian's lws 4.1.6 does
 		 * not export lws_set_timeout_us: whole seconds it is) */
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (CTLSOCK_DEADLINE_MS + 999) / 1000);
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
-		rc = ctlsock_conn_feed(&cc->conn, monotonic_ms(), in, len, answer_control, px);
+		/* a capture's client says anything: it is to stop */
+		if (cc->capture_id && ctlsock_conn_pending(&cc->conn, &n)) {
+			if (!cc->stop_asked) {
+				cc->stop_asked = 1;
+				proxy_thread_lock(px);
+				proxy_capture_client_stop(px, cc->capture_id);
+				proxy_thread_unlock(px);
+			}
+			return 0;
+		}
+		rc = ctlsock_conn_feed(&cc->conn, monotonic_ms(), in, len, answer_control, cc);
 		if (rc < 0) {
 			log_warn("control socket: a request %s; closed that client",
 				 rc == USBWS_ERR_NOSPACE ? "too long" : "could not be answered (out of memory)");
@@ -76,7 +178,9 @@ static int control_client_callback(struct lws *wsi, enum lws_callback_reasons re
 			/* then the answer out in time: a loop that was late to read
 			 * the request (its timers run first) does not drop the answer */
 			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (CTLSOCK_DEADLINE_MS + 999) / 1000);
-			lws_callback_on_writable(wsi);
+			/* a capture's answer comes when it has started */
+			if (!cc->deferred)
+				lws_callback_on_writable(wsi);
 		}
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE:
@@ -84,24 +188,49 @@ static int control_client_callback(struct lws *wsi, enum lws_callback_reasons re
 		if (!p)
 			return 0;
 		/* lws sends what the socket refused before it calls here again:
-		 * nothing pending means all of it is out */
+		 * nothing pending means all of it is out; a running capture's
+		 * connection stays until its last line */
 		if (!n)
-			return -1;
+			return cc->capture_id && !cc->closing && !cc->deferred ? 0 : -1;
 		if (n > CONTROL_WRITE_CHUNK)
 			n = CONTROL_WRITE_CHUNK;
-		memcpy(out + LWS_PRE, p, n);
-		if (lws_write(wsi, out + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
-			return -1;
-		ctlsock_conn_sent(&cc->conn, n);
+		if (cc->pass_fd >= 0) {
+			/* the stream goes with the answer's first bytes; lws holds
+			 * nothing of this connection's yet, so writing beside it is
+			 * safe */
+			rc = ctlsock_send_fd(lws_get_socket_fd(wsi), p, n, cc->pass_fd);
+			if (rc < 0 && errno == EAGAIN) {
+				lws_callback_on_writable(wsi);
+				return 0;
+			}
+			if (rc < 0)
+				return -1;
+			close(cc->pass_fd);
+			cc->pass_fd = -1;
+			n = (size_t)rc;
+		} else {
+			memcpy(out + LWS_PRE, p, n);
+			if (lws_write(wsi, out + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
+				return -1;
+		}
+		if (ctlsock_conn_sent(&cc->conn, n) && cc->capture_id && !cc->closing)
+			capture_running(cc);
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE:
 		if (!ctlsock_conn_pending(&cc->conn, &n) && ctlsock_conn_expired(&cc->conn, monotonic_ms()))
 			log_info("control socket: a client did not complete its request within %d ms; closed it",
 				 CTLSOCK_DEADLINE_MS);
+		if (cc->capture_id) {
+			proxy_thread_lock(px);
+			proxy_capture_client_gone(px, cc->capture_id);
+			proxy_thread_unlock(px);
+		}
+		if (cc->pass_fd >= 0)
+			close(cc->pass_fd);
+		free(cc->ready);
 		ctlsock_conn_free(&cc->conn);
-		if (px->control_clients-- == CTLSOCK_MAX_CLIENTS && px->control_wsi)
-			lws_rx_flow_control(px->control_wsi, 1);
+		uncount(cc);
 		return 0;
 	default:
 		return 0;
@@ -613,6 +742,38 @@ static json_t *answer_attach(struct proxy *px, json_t *req)
 	return json_pack("{s:b, s:s, s:s}", "ok", 1, "device", t->busid, "attached_to", where);
 }
 
+/* usbws capture --device ID [--count N]: answered once the capture runs
+ * (NULL now), or refused. */
+static json_t *answer_capture(struct control_client *cc, json_t *req)
+{
+	static const char *const fields[] = { "device", "count", NULL };
+	json_t *count = json_object_get(req, "count"), *bad = unexpected_field(req, "capture", fields), *ready;
+	struct tunnel *t;
+	char why[200];
+	int64_t id;
+	int fd;
+
+	if (bad)
+		return bad;
+	if (count && (!json_is_integer(count) || json_integer_value(count) < 1))
+		return refusal("\"count\" must be a number of packets, 1 or more");
+	t = requested_device(cc->px, req, &bad);
+	if (!t)
+		return bad;
+	id = proxy_capture_request(t, cc->wsi, count ? (uint64_t)json_integer_value(count) : 0, &fd, why,
+				   sizeof(why));
+	if (id < 0)
+		return refusal("%s", why);
+	ready = json_pack("{s:b, s:s, s:s, s:s}", "ok", 1, "device", t->busid, "node", t->node, "node_busid",
+			  t->node_busid);
+	cc->ready = ready ? json_dumps(ready, JSON_COMPACT) : NULL;
+	json_decref(ready);
+	cc->capture_id = (uint64_t)id;
+	cc->pass_fd = fd;
+	cc->deferred = 1;
+	return NULL;
+}
+
 void proxy_control_resumed(struct tunnel *t)
 {
 	if (!t->attach_pending)
@@ -636,7 +797,8 @@ static const struct {
 
 static char *answer_control(void *ctx, const char *request)
 {
-	struct proxy *px = ctx;
+	struct control_client *cc = ctx;
+	struct proxy *px = cc->px;
 	json_error_t jerr;
 	json_t *req = json_loads(request, JSON_REJECT_DUPLICATES, &jerr), *o = NULL;
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
@@ -646,13 +808,18 @@ static char *answer_control(void *ctx, const char *request)
 	if (!req) {
 		o = refusal("the request is not JSON: %s at column %d", shown(word, jerr.text), jerr.column);
 	} else if (!cmd) {
-		o = refusal("the request needs \"cmd\": ports, nodes, device, attach or detach");
+		o = refusal("the request needs \"cmd\": ports, nodes, device, attach, detach or capture");
+	} else if (strcmp(cmd, "capture") == 0) {
+		/* not in the table: it keeps its connection, which it needs */
+		proxy_thread_lock(px);
+		o = answer_capture(cc, req);
+		proxy_thread_unlock(px);
 	} else {
 		for (i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
 			if (strcmp(cmd, answers[i].cmd) == 0)
 				break;
 		if (i == sizeof(answers) / sizeof(answers[0])) {
-			o = refusal("unknown \"cmd\" \"%s\": ports, nodes, device, attach or detach",
+			o = refusal("unknown \"cmd\" \"%s\": ports, nodes, device, attach, detach or capture",
 				    shown(word, cmd));
 		} else {
 			/* not under the lock: the threads take it to copy */
@@ -665,6 +832,9 @@ static char *answer_control(void *ctx, const char *request)
 		}
 	}
 	json_decref(req);
+	/* a capture's answer comes later */
+	if (!o && cc->deferred)
+		return NULL;
 	out = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return out ? out : strdup(NO_ANSWER);

@@ -18,6 +18,7 @@
 #include "tunnel/resume.h"
 #include "net/netaddr.h"
 #include "usbip/usbip_framer.h"
+#include "usbip/usbip_pcapng.h"
 #include "kernel/vhci.h"
 #include "net/metrics_http.h"
 #include "usbip/usbip_validator.h"
@@ -46,10 +47,18 @@
  * is filed in the last slot and filed again when that comes. */
 #define PROXY_WHEEL_SLOTS 64
 
+/* Captures (proxy_capture.c): `usbws capture` sessions at once, and what
+ * one keeps for a reader that falls behind: past the backlog new messages
+ * are left out, past the limit the capture ends. */
+#define PROXY_MAX_CAPTURES 32
+#define PROXY_CAPTURE_BACKLOG (1u << 20)
+#define PROXY_CAPTURE_LIMIT (4u << 20)
+
 struct importer;
 struct tunnel;
 struct admit;
 struct proxy_thread;
+struct proxy_capture;
 
 /* The listeners, each served on every thread by a vhost of its own. */
 enum proxy_listener_slot {
@@ -194,6 +203,7 @@ struct tunnel {
 	int closing;                      /* close once the queues are sent */
 	char close_reason[124];
 	struct tunnel_stats stats; /* under px->lock */
+	struct proxy_capture *captures; /* its thread's own: --capture DIR's, usbws capture's */
 };
 
 struct importer {
@@ -223,6 +233,16 @@ struct vhci_claim {
 	struct importer *imp;             /* its socket; imp->t is NULL once the tunnel is gone */
 	struct tunnel *t;                 /* while imp is NULL: the tunnel whose thread adopts the socket */
 	time_t since;
+};
+
+/* A `usbws capture` session, from its request on proxy.sock to the line
+ * that reports its end; under px->lock.  The capture itself is its
+ * tunnel's (struct proxy_capture), served on the tunnel's thread; this is
+ * how proxy.sock, on threads[0], finds that thread to stop it. */
+struct proxy_capture_slot {
+	uint64_t id;        /* 0: free */
+	struct tunnel *t;   /* while it runs or is on its way to t's thread; NULL once it ended */
+	struct lws *client; /* its proxy.sock connection, on threads[0]; NULL once that closed */
 };
 
 struct ev_loop;
@@ -340,18 +360,24 @@ struct proxy {
 	struct metrics_http metrics_http; /* --metrics-listen, on threads[0] */
 	struct buf metrics_cache;         /* the last answer, and when it was made (threads[0]'s) */
 	int64_t metrics_cache_ms;
+	int capture_dir; /* --capture DIR, open (O_PATH), or -1 */
+	struct proxy_capture_slot capture_slots[PROXY_MAX_CAPTURES];
+	uint64_t capture_next_id;
 };
 
 /* What one thread asks of another (proxy_thread.c). */
 enum proxy_msg_kind {
-	PROXY_MSG_ADOPT,    /* a connection l admitted: fd, l, e */
-	PROXY_MSG_FAIL,     /* t fails with code and why; forever: beyond a resume too */
-	PROXY_MSG_RESUME,   /* t, here, is resumed by t2 on from: received, window */
-	PROXY_MSG_RESUMED,  /* t has moved here for t2, here (fd, saved: its importer); t NULL: no session */
-	PROXY_MSG_IMPORT,   /* an importer asks for t, here: fd, saved (its request), l, e */
-	PROXY_MSG_VHCI,     /* t, here, was attached to vhci_hcd port `port` behind fd */
-	PROXY_MSG_STORE,    /* the TLS context's new X509_STORE */
-	PROXY_MSG_SNAPSHOT, /* copy the traffic of this thread's tunnels into their stats */
+	PROXY_MSG_ADOPT,        /* a connection l admitted: fd, l, e */
+	PROXY_MSG_FAIL,         /* t fails with code and why; forever: beyond a resume too */
+	PROXY_MSG_RESUME,       /* t, here, is resumed by t2 on from: received, window */
+	PROXY_MSG_RESUMED,      /* t has moved here for t2, here (fd, saved: its importer); t NULL: no session */
+	PROXY_MSG_IMPORT,       /* an importer asks for t, here: fd, saved (its request), l, e */
+	PROXY_MSG_VHCI,         /* t, here, was attached to vhci_hcd port `port` behind fd */
+	PROXY_MSG_STORE,        /* the TLS context's new X509_STORE */
+	PROXY_MSG_SNAPSHOT,     /* copy the traffic of this thread's tunnels into their stats */
+	PROXY_MSG_CAPTURE,      /* t, here: start capture capture_id into fd, for at most count packets */
+	PROXY_MSG_CAPTURE_STOP, /* t, here: end capture capture_id */
+	PROXY_MSG_CAPTURED,     /* on threads[0]: capture capture_id started, or ended (stats, why) */
 };
 
 struct proxy_msg {
@@ -372,6 +398,12 @@ struct proxy_msg {
 	X509_STORE *store;
 	char code[16];
 	char why[320];
+	uint64_t capture_id;
+	uint64_t count;     /* CAPTURE: packets before it ends by itself; 0: no end */
+	int started;        /* CAPTURED: it started; else it ended, why saying why */
+	int failed;         /* CAPTURED: it ended on an error */
+	uint64_t unwritten; /* CAPTURED: bytes of its end that never got out */
+	struct usbip_pcapng_stats capture;
 };
 
 struct vhci_pin {
@@ -565,6 +597,11 @@ int proxy_control_open(struct proxy *px, char *why, size_t why_cap);
 void proxy_control_close(struct proxy *px);
 /* A parked tunnel is live again: an attach asked for meanwhile is done. */
 void proxy_control_resumed(struct tunnel *t);
+/* On threads[0]: client's capture has started (it gets its answer and its
+ * stream), or has ended (it gets a refusal, or the line that reports the
+ * end, and the connection closes once that is out). */
+void proxy_control_capture_started(struct lws *client);
+void proxy_control_capture_ended(struct lws *client, const struct proxy_msg *m);
 /* An importer socket closed: a vhci one gives its port back. */
 void proxy_vhci_released(struct importer *imp);
 
@@ -582,6 +619,39 @@ int proxy_policy_apply(struct tunnel *t);
 void proxy_policy_reload(struct proxy *px);
 /* 1 when cert holds the operator role. */
 int proxy_policy_operator(const struct proxy *px, X509 *cert);
+
+/* proxy_capture.c: the cleartext USB/IP of a tunnel as pcapng, into
+ * --capture DIR (a file per tunnel) or to `usbws capture` (a pipe) */
+/* After the privilege drop: --capture DIR, checked writable as the user
+ * the proxy is now.  Returns 0, or a negative enum usbws_err with why. */
+int proxy_capture_open_dir(struct proxy *px, char *why, size_t why_cap);
+void proxy_capture_close_dir(struct proxy *px);
+/* The one place a tunnel's URB stream passes, both ways: in through t's
+ * framer for flow (TO_DEVICE: the importer's bytes, into t->tx;
+ * FROM_DEVICE: the node's, for the importer), relayed into out as
+ * relay_chunk does, and recorded by t's captures, whose failures never
+ * reach the tunnel.  On t's thread.  Returns what relay_chunk returns. */
+int proxy_capture_relay(struct tunnel *t, enum usbip_flow flow, const uint8_t *in, size_t len, struct ring *out,
+			int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx);
+/* t has exported: with --capture DIR, its file starts.  On t's thread. */
+void proxy_capture_exported(struct tunnel *t);
+/* From the tick: what waits for a slow reader goes out, idle buffers go.
+ * Returns 1 while something still waits. */
+int proxy_capture_trim(struct tunnel *t);
+/* t is being freed (under px->lock): its captures end, and a capture on
+ * its way to it is told it never started. */
+void proxy_capture_tunnel_gone(struct tunnel *t);
+/* CAPTURE and CAPTURE_STOP on t's thread, CAPTURED on threads[0]. */
+void proxy_capture_message(struct proxy_thread *th, struct proxy_msg *m);
+/* proxy.sock's side, on threads[0] under px->lock.  A capture of t for
+ * client: its slot, and the pipe whose write end goes to t's thread.
+ * Returns the id, with *read_fd the end for the client, or a negative
+ * enum usbws_err with why. */
+int64_t proxy_capture_request(struct tunnel *t, struct lws *client, uint64_t count, int *read_fd, char *why,
+			      size_t why_cap);
+/* The client asks its capture to stop, or its connection closed. */
+void proxy_capture_client_stop(struct proxy *px, uint64_t id);
+void proxy_capture_client_gone(struct proxy *px, uint64_t id);
 
 /* proxy_trust.c: the X509_STORE that vouches for nodes */
 /* A store of --ca and every --crl (CRL checks on when there is one), in

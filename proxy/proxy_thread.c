@@ -200,6 +200,9 @@ void proxy_thread_drain(struct proxy_thread *th)
 				SSL_CTX_set1_cert_store(th->wss_ssl, m->store);
 			break;
 		case PROXY_MSG_SNAPSHOT: snapshot_here(th, m->round); break;
+		case PROXY_MSG_CAPTURE:
+		case PROXY_MSG_CAPTURE_STOP:
+		case PROXY_MSG_CAPTURED: proxy_capture_message(th, m); break;
 		}
 		proxy_thread_unlock(px);
 		proxy_thread_msg_drop(px, m);

@@ -34,7 +34,6 @@
 #include "net/netaddr.h"
 #include "proxy.h"
 #include "proxy_int.h"
-#include "usbip/relay.h"
 #include "base/usbws_err.h"
 #include "tunnel/wsframe.h"
 
@@ -136,6 +135,7 @@ static void tunnel_free(struct tunnel *t)
 {
 	enum tunnel_key which;
 
+	proxy_capture_tunnel_gone(t);
 	proxy_usbip_detach(t);
 	proxy_thread_forget(t);
 	/* one refused at its open was never counted, nor listed */
@@ -517,6 +517,9 @@ static int on_node_op(void *ctx, const struct usbip_event *ev)
 	proxy_thread_lock(px);
 	rc = op_end(t);
 	proxy_thread_unlock(px);
+	/* its file is opened outside the lock every thread shares */
+	if (rc == 0 && t->op_code == USBIP_OP_REQ_EXPORT && t->exported)
+		proxy_capture_exported(t);
 	return rc;
 }
 
@@ -621,12 +624,12 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len, int fra
 		proxy_tunnel_kick(t);
 	}
 	if (imp) {
-		rc = relay_chunk(&t->from_node, in, len, &imp->out, on_node_op, t);
+		rc = proxy_capture_relay(t, USBIP_FLOW_FROM_DEVICE, in, len, &imp->out, on_node_op, t);
 	} else {
 		/* replies for an importer that has left go nowhere, but are
-		 * still checked */
+		 * still checked (and captured: the node sent them) */
 		ring_init(&discard, 0, PROXY_BUF_LIMIT);
-		rc = relay_chunk(&t->from_node, in, len, &discard, on_node_op, t);
+		rc = proxy_capture_relay(t, USBIP_FLOW_FROM_DEVICE, in, len, &discard, on_node_op, t);
 		ring_free(&discard);
 	}
 	if (rc < 0) {
@@ -1390,6 +1393,8 @@ static int tunnel_trim(struct tunnel *t)
 		ring_trim(&t->imp->out);
 		busy |= ring_allocated(&t->imp->out) != 0;
 	}
+	/* a capture's slow reader is waited for here, once a second */
+	busy |= proxy_capture_trim(t);
 	return busy;
 }
 

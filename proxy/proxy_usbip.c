@@ -13,7 +13,6 @@
 #include "base/log.h"
 #include "proxy.h"
 #include "proxy_int.h"
-#include "usbip/relay.h"
 #include "base/usbws_err.h"
 
 void proxy_usbip_kick(struct importer *imp)
@@ -415,7 +414,7 @@ static int importer_rx(struct importer *imp, const uint8_t *in, size_t len, char
 	t = imp->t;
 	if (!t || !len)
 		return 0;
-	rc = relay_chunk(&t->to_node, in, len, &t->tx, NULL, NULL);
+	rc = proxy_capture_relay(t, USBIP_FLOW_TO_DEVICE, in, len, &t->tx, NULL, NULL);
 	if (rc < 0)
 		return importer_failed(imp, rc, why, why_cap);
 	proxy_tunnel_kick(t);

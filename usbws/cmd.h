@@ -54,7 +54,8 @@ int cmd_port(const struct cmd *cmd, int argc, char **argv);
 int cmd_detach(const struct cmd *cmd, int argc, char **argv);
 int cmd_nodes(const struct cmd *cmd, int argc, char **argv);
 int cmd_attach(const struct cmd *cmd, int argc, char **argv);
-extern const char cmd_port_usage[], cmd_detach_usage[], cmd_nodes_usage[], cmd_attach_usage[];
+int cmd_capture(const struct cmd *cmd, int argc, char **argv);
+extern const char cmd_port_usage[], cmd_detach_usage[], cmd_nodes_usage[], cmd_attach_usage[], cmd_capture_usage[];
 
 /* Prints the command's usage on stdout; returns 0, the status of --help. */
 int cmd_help(const struct cmd *cmd);

@@ -29,6 +29,7 @@ static const struct cmd proxy_host_commands[] = {
 	{ "port", "the devices usbws-proxy attached to vhci_hcd or re-exports", cmd_port, cmd_port_usage },
 	{ "attach", "attach a device held on demand to vhci_hcd", cmd_attach, cmd_attach_usage },
 	{ "detach", "detach a device from vhci_hcd", cmd_detach, cmd_detach_usage },
+	{ "capture", "write a device's USB/IP to a pcapng file", cmd_capture, cmd_capture_usage },
 };
 
 static const struct {

@@ -2,14 +2,19 @@
 #include "proxyctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "base/log.h"
 #include "base/monoclock.h"
+#include "base/stopsig.h"
 #include "base/usbws_err.h"
 #include "net/ctlsock.h"
 
@@ -278,4 +283,271 @@ int proxyctl_detach_device(const char *id, FILE *out)
 		fprintf(out, "detached %s from port %lld\n", id, (long long)admin_num(o, "port"));
 	json_decref(o);
 	return 0;
+}
+
+/* How long the proxy may take to answer a capture, and to end one asked to
+ * stop (it may wait a few seconds for a slow reader itself). */
+#define CAPTURE_ANSWER_MS 10000
+#define CAPTURE_END_MS 10000
+#define CAPTURE_CHUNK (64u << 10)
+
+/* One capture's connection to the proxy and its output. */
+struct capture_session {
+	const char *file;
+	int out_fd;      /* FILE, or standard output */
+	int created;     /* FILE did not exist before: removed when refused */
+	int sock;        /* proxy.sock */
+	int stream;      /* the pipe the proxy writes the pcapng into */
+	char line[8192]; /* what came from the proxy, up to a newline */
+	size_t line_len;
+	uint64_t written;
+};
+
+/* FILE for writing, as the user who runs this: never truncated before the
+ * proxy says yes, never left behind when it says no. */
+static int open_output(struct capture_session *s)
+{
+	if (strcmp(s->file, "-") == 0) {
+		s->out_fd = STDOUT_FILENO;
+		return 0;
+	}
+	s->out_fd = open(s->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	s->created = s->out_fd >= 0;
+	if (s->out_fd < 0 && errno == EEXIST)
+		s->out_fd = open(s->file, O_WRONLY | O_CLOEXEC);
+	if (s->out_fd < 0) {
+		log_err("cannot write %s: %s", s->file, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static void close_session(struct capture_session *s, int refused)
+{
+	if (s->sock >= 0)
+		close(s->sock);
+	if (s->stream >= 0)
+		close(s->stream);
+	if (s->out_fd > STDERR_FILENO)
+		close(s->out_fd);
+	if (refused && s->created)
+		unlink(s->file);
+}
+
+/* The next line from the proxy (what: "an answer", "the capture's end",
+ * for messages), waiting until deadline (monotonic ms), a descriptor that
+ * comes with it in *fd (when fd is not NULL).  Returns the parsed line, or
+ * NULL after saying why. */
+static json_t *read_answer(struct capture_session *s, const char *what, int64_t deadline, int *fd)
+{
+	struct pollfd p;
+	int64_t left;
+	char *nl;
+	json_t *o;
+	int got, n;
+
+	for (;;) {
+		nl = memchr(s->line, '\n', s->line_len);
+		if (nl) {
+			*nl = '\0';
+			o = json_loads(s->line, 0, NULL);
+			s->line_len -= (size_t)(nl + 1 - s->line);
+			memmove(s->line, nl + 1, s->line_len);
+			if (!o)
+				log_err("usbws-proxy's answer is not JSON");
+			return o;
+		}
+		if (s->line_len == sizeof(s->line)) {
+			log_err("usbws-proxy's answer is too long");
+			return NULL;
+		}
+		p = (struct pollfd){ s->sock, POLLIN, 0 };
+		left = deadline - monotonic_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+			log_err("usbws-proxy did not send %s within %d s", what, CAPTURE_ANSWER_MS / 1000);
+			return NULL;
+		}
+		n = ctlsock_recv_fd(s->sock, s->line + s->line_len, sizeof(s->line) - s->line_len, &got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_err("usbws-proxy closed the connection without %s%s%s", what, n < 0 ? ": " : "",
+				n < 0 ? strerror(errno) : "");
+			return NULL;
+		}
+		if (got >= 0 && fd && *fd < 0)
+			*fd = got;
+		else if (got >= 0)
+			close(got);
+		s->line_len += (size_t)n;
+	}
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t w;
+
+	while (n) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return USBWS_ERR_SYSTEM;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Asks for the capture.  Returns 0 with s->stream the pcapng to copy, or
+ * 1 after saying why not. */
+static int start_capture(struct capture_session *s, const char *id, uint64_t count)
+{
+	json_t *req = request("capture", "--device", "device", id), *o;
+	char path[256], why[512], *line;
+
+	if (req && count && json_object_set_new(req, "count", json_integer((json_int_t)count)) < 0) {
+		json_decref(req);
+		req = NULL;
+	}
+	line = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!line) {
+		log_err("out of memory");
+		return 1;
+	}
+	ctlsock_path(path, sizeof(path), CTLSOCK_PROXY);
+	s->sock = ctlsock_dial(path, why, sizeof(why));
+	if (s->sock < 0 || ctlsock_send_line(s->sock, line) < 0) {
+		free(line);
+		if (s->sock < 0 && errno == EACCES)
+			log_err("%s", why);
+		else
+			log_err("no usbws-proxy answers on %s: %s", path, strerror(errno));
+		return 1;
+	}
+	free(line);
+	o = read_answer(s, "an answer", monotonic_ms() + CAPTURE_ANSWER_MS, &s->stream);
+	if (!o)
+		return 1;
+	if (!json_is_true(json_object_get(o, "ok"))) {
+		log_err("%s", *admin_str(o, "error") ? admin_str(o, "error") : "the proxy refused");
+		json_decref(o);
+		return 1;
+	}
+	if (s->stream < 0) {
+		log_err("usbws-proxy sent no capture stream with its answer");
+		json_decref(o);
+		return 1;
+	}
+	log_info("capturing %s (node %s's %s) into %s; Ctrl-C stops", id, admin_str(o, "node"),
+		 admin_str(o, "node_busid"), strcmp(s->file, "-") == 0 ? "standard output" : s->file);
+	json_decref(o);
+	return 0;
+}
+
+/* Says what was captured, from the proxy's last line.  Returns the exit
+ * status. */
+static int report_capture(struct capture_session *s, const char *id, json_t *end)
+{
+	json_int_t dropped = admin_num(end, "dropped"), unwritten = admin_num(end, "unwritten");
+	const char *why = admin_str(end, "end");
+	int ok = json_is_true(json_object_get(end, "ok"));
+
+	if (!ok)
+		log_err("the capture of %s stopped: %s", id, why);
+	else if (strcmp(why, "stopped") != 0)
+		log_info("the capture of %s ended: %s", id, why);
+	if (dropped)
+		log_warn("%lld packets were left out: this side fell behind the device", (long long)dropped);
+	if (unwritten)
+		log_warn("the last %lld bytes never came: %s is cut short", (long long)unwritten, s->file);
+	log_info("captured %lld packets of %s (%lld bytes of USB/IP) in %lld frames, %llu bytes into %s",
+		 (long long)admin_num(end, "packets"), id, (long long)admin_num(end, "bytes"),
+		 (long long)admin_num(end, "frames"), (unsigned long long)s->written,
+		 strcmp(s->file, "-") == 0 ? "standard output" : s->file);
+	return ok ? 0 : 1;
+}
+
+int proxyctl_capture(const char *id, const char *file, unsigned int duration_s, uint64_t count)
+{
+	struct capture_session s = { .file = file, .out_fd = -1, .sock = -1, .stream = -1 };
+	volatile sig_atomic_t *stop = stopsig_install();
+	int64_t until = 0, stop_deadline = 0;
+	static uint8_t buf[CAPTURE_CHUNK];
+	json_t *end = NULL;
+	int stream_open = 1, rc;
+	struct stat st;
+	ssize_t n;
+
+	if (open_output(&s))
+		return 1;
+	if (start_capture(&s, id, count)) {
+		close_session(&s, 1);
+		return 1;
+	}
+	/* an older file of that name goes now, not before the proxy said yes */
+	if (!s.created && fstat(s.out_fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(s.out_fd, 0) < 0) {
+		log_err("cannot write %s: %s", file, strerror(errno));
+		close_session(&s, 0);
+		return 1;
+	}
+	if (duration_s)
+		until = monotonic_ms() + (int64_t)duration_s * 1000;
+	/* until the stream ends and the proxy has said why */
+	while (stream_open || !end) {
+		struct pollfd p[2] = { { stream_open ? s.stream : -1, POLLIN, 0 },
+				       { end ? -1 : s.sock, POLLIN, 0 } };
+		int64_t now = monotonic_ms();
+
+		if (!stop_deadline && (*stop || (until && now >= until))) {
+			/* any line asks the proxy to stop; one that cannot be
+			 * sent met a capture that has just ended by itself, and
+			 * its last line is read all the same */
+			if (ctlsock_send_line(s.sock, "{\"cmd\":\"stop\"}") < 0)
+				log_debug("cannot ask usbws-proxy to stop the capture: %s", strerror(errno));
+			stop_deadline = now + CAPTURE_END_MS;
+		}
+		if (stop_deadline && now >= stop_deadline) {
+			log_err("usbws-proxy did not end the capture within %d s of being asked",
+				CAPTURE_END_MS / 1000);
+			break;
+		}
+		/* a signal interrupts the wait; a fifth of a second bounds a race with it */
+		if (poll(p, 2, 200) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents) {
+			n = read(s.stream, buf, sizeof(buf));
+			if (n < 0 && errno != EINTR && errno != EAGAIN) {
+				log_err("cannot read the capture stream: %s", strerror(errno));
+				break;
+			}
+			if (n == 0)
+				stream_open = 0;
+			if (n > 0) {
+				if (write_all(s.out_fd, buf, (size_t)n) < 0) {
+					log_err("cannot write %s: %s; the capture stops",
+						strcmp(file, "-") == 0 ? "standard output" : file, strerror(errno));
+					break;
+				}
+				s.written += (uint64_t)n;
+			}
+		}
+		/* the last line may have come with the answer */
+		if (!end && (p[1].revents || memchr(s.line, '\n', s.line_len))) {
+			end = read_answer(&s, "the capture's end", monotonic_ms() + CAPTURE_END_MS, NULL);
+			if (!end)
+				break;
+		}
+	}
+	if (!end || stream_open) {
+		/* cut short here: closing the connection stops it on the proxy */
+		json_decref(end);
+		close_session(&s, 0);
+		return 1;
+	}
+	rc = report_capture(&s, id, end);
+	json_decref(end);
+	close_session(&s, 0);
+	return rc;
 }

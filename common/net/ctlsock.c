@@ -327,6 +327,95 @@ static int write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
+int ctlsock_dial(const char *path, char *why, size_t why_cap)
+{
+	int fd = connect_to(path);
+
+	return fd < 0 ? refusal(why, why_cap, "cannot reach", path) : fd;
+}
+
+int ctlsock_send_line(int sock, const char *line)
+{
+	size_t len = strlen(line);
+	char *whole = malloc(len + 1);
+	int rc;
+
+	/* one write: a server that acts on the first bytes may close before
+	 * a second one */
+	if (!whole) {
+		errno = ENOMEM;
+		return USBWS_ERR_SYSTEM;
+	}
+	memcpy(whole, line, len);
+	whole[len] = '\n';
+	rc = write_all(sock, whole, len + 1);
+	free(whole);
+	return rc;
+}
+
+int ctlsock_send_fd(int sock, const void *data, size_t len, int fd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&control, 0, sizeof(control));
+	msg.msg_control = control.buf;
+	msg.msg_controllen = sizeof(control.buf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? USBWS_ERR_SYSTEM : (int)n;
+}
+
+int ctlsock_recv_fd(int sock, void *buf, size_t cap, int *fd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	*fd = -1;
+	msg.msg_control = control.buf;
+	msg.msg_controllen = sizeof(control.buf);
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return USBWS_ERR_SYSTEM;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		size_t i, count;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < count; i++) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*fd < 0)
+				*fd = got;
+			else
+				close(got);
+		}
+	}
+	return (int)n;
+}
+
 int ctlsock_call(const char *path, const char *request, char *reply, size_t cap, char *why, size_t why_cap)
 {
 	int fd = connect_to(path), rc;
@@ -417,6 +506,24 @@ int ctlsock_conn_feed(struct ctlsock_conn *c, int64_t now_ms, const char *in, si
 		free(reply);
 	}
 	return 1;
+}
+
+int ctlsock_conn_answer(struct ctlsock_conn *c, const char *reply)
+{
+	size_t unsent = c->_len - c->_sent, rlen = strlen(reply);
+
+	if (!c->_answered)
+		return USBWS_ERR_INVAL;
+	if (unsent)
+		memmove(c->_buf, c->_buf + c->_sent, unsent);
+	c->_len = unsent;
+	c->_sent = 0;
+	if (conn_reserve(c, unsent + rlen + 1) < 0)
+		return USBWS_ERR_NOMEM;
+	memcpy(c->_buf + unsent, reply, rlen);
+	c->_buf[unsent + rlen] = '\n';
+	c->_len = unsent + rlen + 1;
+	return 0;
 }
 
 const char *ctlsock_conn_pending(const struct ctlsock_conn *c, size_t *len)

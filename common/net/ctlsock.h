@@ -61,6 +61,26 @@ int ctlsock_answers(const char *path, char *why, size_t why_cap);
  * there; EACCES: this user may not, why naming who may, as above). */
 int ctlsock_call(const char *path, const char *request, char *reply, size_t cap, char *why, size_t why_cap);
 
+/* A connection to the socket at path, for a client that talks longer
+ * than one exchange.  Returns the socket, or USBWS_ERR_SYSTEM with errno
+ * and why as ctlsock_call says it. */
+int ctlsock_dial(const char *path, char *why, size_t why_cap);
+/* Sends line and a newline in one write, waiting for the socket as
+ * ctlsock_call does.  Returns 0, or USBWS_ERR_SYSTEM with errno. */
+int ctlsock_send_line(int sock, const char *line);
+
+/*
+ * A descriptor handed over with the first byte of some data (SCM_RIGHTS),
+ * as proxy.sock hands `usbws capture` its capture stream.  send_fd never
+ * waits: it returns the bytes sent (fd went with them), or
+ * USBWS_ERR_SYSTEM with errno (EAGAIN: nothing sent, try again).
+ * recv_fd waits as read(2) does: it returns the bytes read (0 at the end)
+ * with *fd the descriptor that came with them, or -1, or USBWS_ERR_SYSTEM
+ * with errno; any further descriptor is closed.
+ */
+int ctlsock_send_fd(int sock, const void *data, size_t len, int fd);
+int ctlsock_recv_fd(int sock, void *buf, size_t cap, int *fd);
+
 /* Makes the answer to one request line: a malloc'd string without its
  * newline, or NULL (the client is closed unanswered). */
 typedef char *(*ctlsock_answer_fn)(void *ctx, const char *request);
@@ -87,6 +107,11 @@ void ctlsock_conn_free(struct ctlsock_conn *c);
  * CTLSOCK_MAX_LINE - 2 bytes, USBWS_ERR_NOMEM. */
 int ctlsock_conn_feed(struct ctlsock_conn *c, int64_t now_ms, const char *in, size_t len, ctlsock_answer_fn answer,
 		      void *ctx);
+/* Once answered: reply and a newline go after whatever of the answer is
+ * still to be sent, for a server that answers later than the request (the
+ * answer function returned NULL) or says more on the same connection.
+ * Returns 0 or USBWS_ERR_NOMEM. */
+int ctlsock_conn_answer(struct ctlsock_conn *c, const char *reply);
 /* The answer's bytes not sent yet; NULL (*len 0) before it exists. */
 const char *ctlsock_conn_pending(const struct ctlsock_conn *c, size_t *len);
 /* n of them went out; returns 1 once the whole answer has. */

@@ -30,7 +30,8 @@ int relay_event(struct ring *out, const struct usbip_event *ev)
 
 /* devid, when not NULL, replaces every URB header's */
 static int relay_loop(struct usbip_framer *f, const uint8_t *buf, size_t len, struct ring *out,
-		      int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx, const uint32_t *devid)
+		      int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx, const uint32_t *devid,
+		      const struct relay_tap *tap)
 {
 	struct usbip_event ev;
 	size_t pos = 0, used;
@@ -48,6 +49,8 @@ static int relay_loop(struct usbip_framer *f, const uint8_t *buf, size_t len, st
 			if (devid && ev.type == USBIP_EV_URB)
 				ev.u.urb.hdr.base.devid = *devid;
 			rc = relay_event(out, &ev);
+			if (rc == 0 && tap)
+				tap->event(tap->ctx, &ev);
 		}
 		if (rc < 0)
 			return rc;
@@ -57,10 +60,16 @@ static int relay_loop(struct usbip_framer *f, const uint8_t *buf, size_t len, st
 int relay_chunk(struct usbip_framer *f, const uint8_t *buf, size_t len, struct ring *out,
 		int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx)
 {
-	return relay_loop(f, buf, len, out, on_op, ctx, NULL);
+	return relay_loop(f, buf, len, out, on_op, ctx, NULL, NULL);
+}
+
+int relay_chunk_tap(struct usbip_framer *f, const uint8_t *buf, size_t len, struct ring *out,
+		    int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx, const struct relay_tap *tap)
+{
+	return relay_loop(f, buf, len, out, on_op, ctx, NULL, tap);
 }
 
 int relay_chunk_devid(struct usbip_framer *f, const uint8_t *buf, size_t len, struct ring *out, uint32_t devid)
 {
-	return relay_loop(f, buf, len, out, NULL, NULL, &devid);
+	return relay_loop(f, buf, len, out, NULL, NULL, &devid, NULL);
 }

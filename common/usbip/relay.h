@@ -23,6 +23,18 @@ int relay_event(struct ring *out, const struct usbip_event *ev);
 int relay_chunk(struct usbip_framer *f, const uint8_t *buf, size_t len, struct ring *out,
 		int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx);
 
+/* What sees a stream as it is relayed (a capture): event is called with
+ * each URB-phase event relay_chunk_tap has just relayed into out, the
+ * message's END included, and can neither change nor fail the relay. */
+struct relay_tap {
+	void (*event)(void *ctx, const struct usbip_event *ev);
+	void *ctx;
+};
+
+/* As relay_chunk, with tap (NULL: none) seeing what is relayed. */
+int relay_chunk_tap(struct usbip_framer *f, const uint8_t *buf, size_t len, struct ring *out,
+		    int (*on_op)(void *ctx, const struct usbip_event *ev), void *ctx, const struct relay_tap *tap);
+
 /* As relay_chunk with no on_op, every URB header's devid replaced by
  * devid: the one who numbered the device (the proxy) is not the one who
  * checks the number (usbip-host, which drops a command with another). */

@@ -101,7 +101,7 @@ names_every_option() {
 	[ -n "$listed" ]
 	[ "$listed" = "$files" ]
 	# the proxy host's commands are a group apart
-	[ "$(commands "Commands on the proxy's host" | tr '\n' ' ')" = "nodes port attach detach " ]
+	[ "$(commands "Commands on the proxy's host" | tr '\n' ' ')" = "nodes port attach detach capture " ]
 	[[ " $(commands "Commands on the node" | tr '\n' ' ') " != *" port "* ]]
 	[[ " $(commands "Commands on the node" | tr '\n' ' ') " != *" detach "* ]]
 }

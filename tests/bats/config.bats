@@ -76,6 +76,11 @@ example_keys() {
 }
 
 # uncommented FILE: the example with every setting set
+# free_port: a TCP port nothing listens on now
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 uncommented() {
 	sed 's/^#\([a-z][a-z0-9-]*\( = .*\)\{0,1\}\)$/\1/' "$1"
 }
@@ -284,14 +289,19 @@ uncommented() {
 	# test machine (addresses, files, the user)
 	uncommented "$SRC/doc/proxy.conf.example" >"$WORK/proxy.conf"
 	[ "$(grep -c '^[a-z]' "$WORK/proxy.conf")" -eq "$(example_keys "$SRC/doc/proxy.conf.example" | wc -l)" ]
+	# nobody, once the proxy is that, must reach its capture directory
+	chmod 0711 "$WORK"
+	mkdir -m 0777 "$WORK/captures"
 	proxy_up "$WORK/proxy.log" --config "$WORK/proxy.conf" --listen 127.0.0.1:0 --balancer-listen 127.0.0.1:0 \
 		--usbip-listen 127.0.0.1:0 --cert "$PKI/server.pem" --key "$PKI/server.key" --ca "$PKI/ca.pem" \
-		--crl "$PKI/crl-none.pem" --policy none --sysfs-root "$USBWS_SYSFS_ROOT" --user nobody
+		--crl "$PKI/crl-none.pem" --policy none --sysfs-root "$USBWS_SYSFS_ROOT" --user nobody \
+		--capture "$WORK/captures" --metrics-listen "127.0.0.1:$(free_port)"
 	grep -q "running as nobody" "$WORK/proxy.log"
 	# the node's: one device, of those the example lists, and no HTTP proxy here
 	uncommented "$SRC/doc/connect.conf.example" | grep -vE '^(device|match|proxy) = ' >"$WORK/connect.conf"
 	node_up "$WORK/node.log" --config "$WORK/connect.conf" --url "$URL" --cert "$PKI/node.pem" \
-		--key "$PKI/node.key" --ca "$PKI/ca.pem" --virtual sourcesink --user nobody
+		--key "$PKI/node.key" --ca "$PKI/ca.pem" --virtual sourcesink --user nobody \
+		--metrics-listen "127.0.0.1:$(free_port)"
 	grep -q "node node-1 exported 0525:a4a0 (its 1-1) as busid $BUSID" "$WORK/proxy.log"
 	# the lines left out pass their options' checks too: what stops this
 	# node is only that it cannot export both

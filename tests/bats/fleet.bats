@@ -159,7 +159,7 @@ PY
 	# raw requests: each refusal names what is wrong
 	[[ "$(ask_proxy 'nodes please')" == '{"ok":false,"error":"the request is not JSON: '*' at column '*'"}' ]]
 	[ "$(ask_proxy '{"cmd":"nodes","nodes":1}')" = '{"ok":false,"error":"nodes takes no field \"nodes\""}' ]
-	[ "$(ask_proxy '{"cmd":"reboot"}')" = '{"ok":false,"error":"unknown \"cmd\" \"reboot\": ports, nodes, device, attach or detach"}' ]
+	[ "$(ask_proxy '{"cmd":"reboot"}')" = '{"ok":false,"error":"unknown \"cmd\" \"reboot\": ports, nodes, device, attach, detach or capture"}' ]
 	[ "$(ask_proxy '{"cmd":"attach"}')" = '{"ok":false,"error":"needs \"device\": an id as usbws nodes shows it"}' ]
 	[ "$(ask_proxy '{"cmd":"nodes","node":7}')" = '{"ok":false,"error":"\"node\" must be a pattern of 1..64 printable bytes (fnmatch, e.g. gw-*)"}' ]
 	[ "$(ask_proxy '{"cmd":"nodes","node":"*a*a*a*a*a"}')" = '{"ok":false,"error":"\"node\" may hold at most 4 '"'*'"'"}' ]

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A control socket client's exchange apart from I/O (ctlsock_conn): the
- * request line in any pieces, the answer out in any pieces, the limits. */
+ * request line in any pieces, the answer out in any pieces, answers given
+ * later, the limits; and a descriptor handed over a socket pair. */
 #include "testutil.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "net/ctlsock.h"
 
@@ -125,12 +128,70 @@ static void test_limits(void **state)
 	free(big);
 }
 
+/* An answer made later than the request, and a second line after it,
+ * each behind what is still unsent. */
+static void test_later_answers(void **state)
+{
+	struct ctlsock_conn c;
+	const char *p;
+	size_t len;
+
+	(void)state;
+	ctlsock_conn_init(&c, 0);
+	assert_usbws_err(ctlsock_conn_answer(&c, "early"), USBWS_ERR_INVAL);
+	assert_int_equal(ctlsock_conn_feed(&c, 0, "null\n", 5, echo, NULL), 1);
+	ctlsock_conn_pending(&c, &len);
+	assert_int_equal(len, 0);
+	assert_usbws_err(ctlsock_conn_answer(&c, "{\"ok\":true}"), USBWS_OK);
+	p = ctlsock_conn_pending(&c, &len);
+	assert_int_equal(len, 12);
+	assert_memory_equal(p, "{\"ok\":true}\n", 12);
+	assert_int_equal(ctlsock_conn_sent(&c, 4), 0);
+	assert_usbws_err(ctlsock_conn_answer(&c, "{\"end\":1}"), USBWS_OK);
+	p = ctlsock_conn_pending(&c, &len);
+	assert_int_equal(len, 8 + 10);
+	assert_memory_equal(p, "\":true}\n{\"end\":1}\n", 18);
+	assert_int_equal(ctlsock_conn_sent(&c, 18), 1);
+	ctlsock_conn_free(&c);
+}
+
+/* A pipe's read end, handed over with "hello", reads what its write end
+ * writes; bytes without one give none. */
+static void test_fd_passing(void **state)
+{
+	int sv[2], p[2], got = -2, n;
+	char buf[16];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(ctlsock_send_fd(sv[0], "hello", 5, p[0]), 5);
+	close(p[0]);
+	n = ctlsock_recv_fd(sv[1], buf, sizeof(buf), &got);
+	assert_int_equal(n, 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_true(got >= 0);
+	assert_int_equal(write(p[1], "pcap", 4), 4);
+	assert_int_equal(read(got, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "pcap", 4);
+	close(got);
+	close(p[1]);
+	/* plain bytes: no descriptor */
+	assert_int_equal(write(sv[0], "x", 1), 1);
+	assert_int_equal(ctlsock_recv_fd(sv[1], buf, sizeof(buf), &got), 1);
+	assert_int_equal(got, -1);
+	/* the end of the stream */
+	close(sv[0]);
+	assert_int_equal(ctlsock_recv_fd(sv[1], buf, sizeof(buf), &got), 0);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_feed),
-		cmocka_unit_test(test_sent_in_pieces),
-		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_feed),       cmocka_unit_test(test_sent_in_pieces),
+		cmocka_unit_test(test_limits),     cmocka_unit_test(test_later_answers),
+		cmocka_unit_test(test_fd_passing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
