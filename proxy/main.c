@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* usbws-proxy: the cloud-side front end.  Argument parsing and wiring only. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "proxy.h"
 #include "tunnel/resume.h"
 #include "base/stopsig.h"
+#include "net/tlsfiles.h"
 
 #define MAX_PINS 256
 #define MAX_CRLS 64
@@ -97,17 +99,22 @@ static void usage(FILE *out)
 		"  -V, --version             show the version\n");
 }
 
-static int readable(const char *what, const char *path)
+static int given(const char *what, const char *path)
 {
-	if (!path) {
+	if (!path)
 		fprintf(stderr, "usbws-proxy: %s FILE is required\n", what);
-		return 0;
-	}
-	if (access(path, R_OK) != 0) {
-		fprintf(stderr, "usbws-proxy: %s %s: cannot read it\n", what, path);
-		return 0;
-	}
-	return 1;
+	return path != NULL;
+}
+
+/* proxy_trust.c reads the CRLs once the proxy runs: a file it could not
+ * read is said now, as tlsfiles says the others */
+static int crl_readable(const char *path)
+{
+	if (access(path, R_OK) == 0)
+		return 1;
+	fprintf(stderr, "usbws-proxy: cannot read the CRL %s (--crl): %s%s\n", path, strerror(errno),
+		errno == EACCES ? " (run as a user that may read it)" : "");
+	return 0;
 }
 
 /* START:RATE:FULL, as OpenSSH's MaxStartups; a lone N is N:100:N. */
@@ -186,7 +193,7 @@ int main(int argc, char **argv)
 	const char *pins[MAX_PINS];
 	const char *crls[MAX_CRLS];
 	struct balancer_net trusted[MAX_TRUSTED];
-	char why[256];
+	char why[1024];
 	size_t i;
 	int c;
 
@@ -348,10 +355,16 @@ int main(int argc, char **argv)
 			cfg.ping_timeout, cfg.ping_interval);
 		return 2;
 	}
-	if (!readable("--cert", cfg.cert) || !readable("--key", cfg.key) || !readable("--ca", cfg.ca))
+	if (!given("--cert", cfg.cert) || !given("--key", cfg.key) || !given("--ca", cfg.ca))
 		return 2;
+	/* lws loads them itself, and says only that it could not */
+	if (tlsfiles_check(&(struct tlsfiles){ .cert = cfg.cert, .key = cfg.key, .ca = cfg.ca }, why,
+			   sizeof(why)) < 0) {
+		fprintf(stderr, "usbws-proxy: %s\n", why);
+		return 2;
+	}
 	for (i = 0; i < cfg.ncrls; i++)
-		if (!readable("--crl", crls[i]))
+		if (!crl_readable(crls[i]))
 			return 2;
 	log_init("usbws-proxy", cfg.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	return proxy_run(&cfg, stopsig_install(), stopsig_install_reload());

@@ -8,7 +8,9 @@
 #include "cmd.h"
 #include "base/log.h"
 #include "base/numarg.h"
+#include "net/tlsfiles.h"
 #include "tunnel/resume.h"
+#include "tunnel/wsurl.h"
 
 int cmd_help(const struct cmd *cmd)
 {
@@ -199,14 +201,27 @@ static int need_file(const struct cmd *cmd, const char *option, const char *path
 int cmd_link_check_tls(const struct cmd *cmd, const char *url_option, const struct cmd_link_args *args)
 {
 	const struct node_config *cfg = &args->node;
+	struct wsurl url;
+	char why[1024];
 
 	if (!cfg->url) {
 		fprintf(stderr, "usbws %s: %s wss://HOST:PORT/usbip is required\n", cmd->name, url_option);
 		return CMD_USAGE_ERROR;
 	}
+	if (wsurl_parse(cfg->url, &url, why, sizeof(why)) < 0) {
+		fprintf(stderr, "usbws %s: %s %s: %s\n", cmd->name, url_option, cfg->url, why);
+		return CMD_USAGE_ERROR;
+	}
 	if (need_file(cmd, "--cert", cfg->cert) || need_file(cmd, "--key", cfg->key) ||
 	    need_file(cmd, "--ca", cfg->ca))
 		return CMD_USAGE_ERROR;
+	/* now, before a device is bound or a connection tried; each connection
+	 * loads them again (a renewed certificate is taken), and says the same */
+	if (tlsfiles_check(&(struct tlsfiles){ .cert = cfg->cert, .key = cfg->key, .ca = cfg->ca }, why,
+			   sizeof(why)) < 0) {
+		fprintf(stderr, "usbws %s: %s\n", cmd->name, why);
+		return CMD_USAGE_ERROR;
+	}
 	return 0;
 }
 

@@ -77,8 +77,6 @@ int cmd_connect(const struct cmd *cmd, int argc, char **argv)
 			args.hotplug, args.one_device, args.one_device, args.hotplug);
 		return CMD_USAGE_ERROR;
 	}
-	if (cmd_link_check_timers(cmd, &args) || cmd_link_check_tls(cmd, "--url", &args))
-		return CMD_USAGE_ERROR;
 	/* a virtual device goes by a busid too (1-1 unless told): devices of
 	 * one node must differ in it, as the proxy keeps one connection per
 	 * node and busid */
@@ -91,6 +89,9 @@ int cmd_connect(const struct cmd *cmd, int argc, char **argv)
 				"(storage:PATH or sourcesink), --match VID:PID or --all is required\n");
 		return CMD_USAGE_ERROR;
 	}
+	/* the files last: the command line's own mistakes are said first */
+	if (cmd_link_check_timers(cmd, &args) || cmd_link_check_tls(cmd, "--url", &args))
+		return CMD_USAGE_ERROR;
 	stop = stopsig_install();
 	if (args.hotplug)
 		return hotplug_run(cfg, &args.filter, stop);

@@ -54,11 +54,11 @@ int cmd_list(const struct cmd *cmd, int argc, char **argv)
 		return CMD_USAGE_ERROR;
 	if (args.local)
 		return localdev_list(stdout, args.json);
-	if (cmd_link_check_tls(cmd, "--remote", &args))
-		return CMD_USAGE_ERROR;
 	if (!args.json) {
 		fprintf(stderr, "usbws list --remote: only --json output exists so far\n");
 		return CMD_USAGE_ERROR;
 	}
+	if (cmd_link_check_tls(cmd, "--remote", &args))
+		return CMD_USAGE_ERROR;
 	return node_list_remote(&args.node, stopsig_install());
 }

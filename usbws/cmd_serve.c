@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* usbws serve: virtual devices over plain USB/IP TCP, as usbipd serves. */
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -86,7 +87,11 @@ int cmd_serve(const struct cmd *cmd, int argc, char **argv)
 	}
 	rc = usbip_server_new(listen, devs, (size_t)n, &srv, why, sizeof(why));
 	if (rc < 0) {
-		fprintf(stderr, "usbws serve: --listen %s: %s\n", listen, why);
+		fprintf(stderr, "usbws serve: cannot listen on %s (--listen): %s%s\n", listen, why,
+			rc == USBWS_ERR_SYSTEM && errno == EADDRINUSE
+				? " (is usbipd or another usbws serve "
+				  "listening there? stop it, or give another port)"
+				: "");
 		goto out;
 	}
 	stop = stopsig_install();

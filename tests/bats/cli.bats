@@ -159,7 +159,7 @@ names_every_option() {
 	[ "$output" = "usbws-proxy: --cert FILE is required" ]
 	run "$PROXY" --cert /nonexistent/cert.pem --key /dev/null --ca /dev/null
 	[ "$status" -eq 2 ]
-	[ "$output" = "usbws-proxy: --cert /nonexistent/cert.pem: cannot read it" ]
+	[ "$output" = "usbws-proxy: cannot read the certificate /nonexistent/cert.pem (--cert): No such file or directory" ]
 	run "$PROXY" --version
 	[ "$status" -eq 0 ]
 	[ "$output" = "usbws-proxy $VERSION" ]
@@ -176,8 +176,8 @@ names_every_option() {
 	[ "$status" -eq 2 ]
 	[ "$output" = "usbws connect: one of --busid BUSID, --device usbip-vudc.N, --virtual SPEC (storage:PATH or sourcesink), --match VID:PID or --all is required" ]
 	run "$USBWS" connect --url http://localhost:1/usbip --cert a --key b --ca c --virtual sourcesink
-	[ "$status" -eq 1 ]
-	[[ "$output" == *"--url http://localhost:1/usbip: expected wss://HOST[:PORT]/usbip"* ]]
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws connect: --url http://localhost:1/usbip: the scheme is wss:// (a WebSocket over TLS), not http:// or https://: expected wss://HOST[:PORT]/usbip" ]
 	run "$USBWS" list --remote wss://localhost:1/usbip --cert a --key b --ca c
 	[ "$status" -eq 2 ]
 	[ "$output" = "usbws list --remote: only --json output exists so far" ]
