@@ -162,7 +162,7 @@ int cmd_link_parse(const struct cmd *cmd, int argc, char **argv, struct cmd_link
 
 	cmd_link_args_init(args);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", cmd_link_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CMD_LINK_SHORT_OPTIONS, cmd_link_options, NULL)) != -1) {
 		if (c == CMD_HELP) {
 			args->help = 1;
 			return 0;
@@ -241,17 +241,28 @@ static int admin_option_fits(const struct cmd *cmd, const char *name, const char
 	return 0;
 }
 
+/* getopt's letters for what a command takes: a letter it does not take
+ * is an invalid option, as one its help does not name */
+static const char *admin_short_options(unsigned int takes, char out[16])
+{
+	snprintf(out, 16, "%s%s%svh", takes & ADMIN_TAKES_BUSID ? "b:" : "",
+		 takes & (ADMIN_TAKES_PORT | ADMIN_TAKES_PORT_OR_DEVICE) ? "p:" : "",
+		 takes & (ADMIN_TAKES_DEVICE | ADMIN_TAKES_PORT_OR_DEVICE) ? "d:" : "");
+	return out;
+}
+
 int cmd_admin_parse(const struct cmd *cmd, unsigned int takes, int argc, char **argv, struct cmd_admin_args *args)
 {
 	const int either = (takes & ADMIN_TAKES_PORT_OR_DEVICE) != 0;
 	const char *port = NULL, *timeout = NULL;
+	char shorts[16];
 	unsigned long long nr;
 	int c;
 
 	memset(args, 0, sizeof(*args));
 	args->timeout = ADMIN_DEFAULT_ATTACH_TIMEOUT;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", cmd_admin_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, admin_short_options(takes, shorts), cmd_admin_options, NULL)) != -1) {
 		switch (c) {
 		case ADMIN_BUSID: args->busid = optarg; break;
 		case ADMIN_PORT: port = optarg; break;

@@ -70,17 +70,24 @@ int cmd_no_more_args(const struct cmd *cmd, int argc, char **argv);
  * USBWS_CONNECT_ARGS, --url included, does for list --json too):
  * cmd_link_options holds them, with these values.
  */
+/* a few values a line */
+/* clang-format off */
 enum cmd_link_opt {
 	LINK_URL = 'u', LINK_REMOTE = 'r', LINK_CERT = 'c', LINK_KEY = 'k', LINK_CA = 'a',
 	LINK_PROXY = 'p', LINK_CONNECT_TIMEOUT = 't', LINK_PING_INTERVAL = 'I',
 	LINK_PING_TIMEOUT = 'T', LINK_BACKOFF_MAX = 'B', LINK_RETRIES = 'R', LINK_RESUME_WINDOW = 'W',
-	LINK_VERBOSE = 'd',
+	LINK_VERBOSE = 'v',
 	/* the device to export (list accepts them too, and ignores them) */
-	LINK_BUSID = 'b', LINK_DEVICE = 'D', LINK_VIRTUAL = 'v', LINK_MATCH = 'm', LINK_ALL = 'A',
+	LINK_BUSID = 'b', LINK_DEVICE = 'd', LINK_VIRTUAL = 'V', LINK_MATCH = 'm', LINK_ALL = 'A',
 	LINK_USER = 'U',
 	/* list's (connect accepts them too, and ignores them) */
-	LINK_JSON = 'j', LINK_LOCAL = 'L',
+	LINK_JSON = 'j', LINK_LOCAL = 'l',
 };
+/* clang-format on */
+
+/* The short options, usbip's letters where it has the option (list -r -l,
+ * attach -b -d): each is its long option's value above. */
+#define CMD_LINK_SHORT_OPTIONS "r:lb:d:vh"
 
 /* What connect's and list's command lines say. */
 struct cmd_link_args {
@@ -141,8 +148,8 @@ enum cmd_admin_opt {
 	ADMIN_BUSID = 'b',
 	ADMIN_PORT = 'p',
 	ADMIN_JSON = 'j',
-	ADMIN_VERBOSE = 'd',
-	ADMIN_DEVICE = 'D',
+	ADMIN_VERBOSE = 'v',
+	ADMIN_DEVICE = 'd',
 	ADMIN_VHCI = 'H',
 	ADMIN_NODE = 'n',
 	ADMIN_TIMEOUT = 't',
@@ -164,7 +171,7 @@ enum cmd_admin_takes {
 /* The end of the node's admin commands' usage texts, which refuse the
  * proxy host's options */
 #define CMD_ADMIN_NODE_USAGE_TAIL                                                      \
-	"  --verbose                 log more\n"                                       \
+	"  -v, --verbose             log more\n"                                       \
 	"  -h, --help                show this help\n"                                 \
 	"\n"                                                                           \
 	"The proxy host's options (--port, --device, --vhci, --node, --timeout) are\n" \

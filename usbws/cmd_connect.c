@@ -13,6 +13,8 @@
 
 _Static_assert(RESUME_DEFAULT_WINDOW == 1u << 20, "the usage below says --resume-window is 1M by default");
 
+/* one line of the text a line */
+/* clang-format off */
 const char cmd_connect_usage[] =
 	"usage: usbws connect --url wss://HOST:PORT/usbip --cert FILE --key FILE\n"
 	"                     --ca FILE DEVICE [OPTIONS]\n"
@@ -21,9 +23,9 @@ const char cmd_connect_usage[] =
 	"with backoff and jitter, resuming the session the proxy keeps.\n"
 	"\n"
 	"DEVICE, one of:\n"
-	"  --busid BUSID             a USB device of this node, bound to usbip-host\n"
+	"  -b, --busid BUSID         a USB device of this node, bound to usbip-host\n"
 	"                            first\n"
-	"  --device usbip-vudc.N     the gadget on that usbip-vudc UDC\n"
+	"  -d, --device usbip-vudc.N the gadget on that usbip-vudc UDC\n"
 	"  --virtual SPEC            a virtual device: storage:PATH (mass storage on\n"
 	"                            an image file) or sourcesink; with --busid BUSID\n"
 	"                            it goes by that busid (default 1-1)\n"
@@ -34,7 +36,8 @@ const char cmd_connect_usage[] =
 	"\n"
 	"Options:\n"
 	"  --url wss://HOST:PORT/usbip\n"
-	"                            the proxy (required; --remote is another name)\n"
+	"                            the proxy (required; -r, --remote is another\n"
+	"                            name; without a path, /usbip)\n"
 	CMD_LINK_OPTIONS_HELP
 	"  --backoff-max SECS        the longest wait between attempts (default "
 	CMD_STR(NODE_DEFAULT_BACKOFF_MAX) ")\n"
@@ -45,10 +48,11 @@ const char cmd_connect_usage[] =
 	"  --user USER               parse the network as USER once the device's\n"
 	"                            files are open (default: the user that started\n"
 	"                            it)\n"
-	"  --verbose                 log more\n"
+	"  -v, --verbose             log more\n"
 	"  -h, --help                show this help\n"
 	"\n"
-	"--json and --local, usbws list's, are accepted and ignored.\n";
+	"--json and -l, --local, usbws list's, are accepted and ignored.\n";
+/* clang-format on */
 
 int cmd_connect(const struct cmd *cmd, int argc, char **argv)
 {

@@ -8,6 +8,8 @@
 #include "node.h"
 #include "base/stopsig.h"
 
+/* one line of the text a line */
+/* clang-format off */
 const char cmd_list_usage[] =
 	"usage: usbws list --local [--json]\n"
 	"       usbws list --remote wss://HOST:PORT/usbip --json --cert FILE --key FILE\n"
@@ -16,22 +18,23 @@ const char cmd_list_usage[] =
 	"Lists this node's own USB devices (--local), read from sysfs, or asks a\n"
 	"usbws-proxy which devices of this node it has (--remote).\n"
 	"\n"
-	"  --local                   this node's devices, from sysfs\n"
-	"  --remote wss://HOST:PORT/usbip\n"
+	"  -l, --local               this node's devices, from sysfs\n"
+	"  -r, --remote wss://HOST:PORT/usbip\n"
 	"                            the proxy to ask (--url is another name)\n"
 	"  --json                    print JSON (default: a table; --remote prints\n"
 	"                            only JSON)\n"
 	"\n"
 	"With --remote, the link options of usbws connect:\n"
 	CMD_LINK_OPTIONS_HELP
-	"  --verbose                 log more\n"
+	"  -v, --verbose             log more\n"
 	"  -h, --help                show this help\n"
 	"\n"
 	"So that one set of options serves connect and list, list also accepts,\n"
 	"checks and ignores connect's --backoff-max SECS, --retries N,\n"
-	"--resume-window BYTES, --busid BUSID, --device usbip-vudc.N and\n"
+	"--resume-window BYTES, -b, --busid BUSID, -d, --device usbip-vudc.N and\n"
 	"--virtual SPEC; it refuses --match, --all and --user, which are for\n"
 	"usbws connect only.\n";
+/* clang-format on */
 
 int cmd_list(const struct cmd *cmd, int argc, char **argv)
 {

@@ -132,6 +132,73 @@ names_every_option() {
 	names_every_option "$SRC/usbws/main.c" "$("$USBWS" --help)"
 }
 
+# short_letters CMD: the letters usbws CMD takes as options, one a line,
+# found by trying each: getopt refuses any other as an invalid option.
+# Nothing they do reaches the machine: an empty sysfs and run directory.
+short_letters() {
+	local l out
+	mkdir -p "$BATS_TEST_TMPDIR/sys" "$BATS_TEST_TMPDIR/run"
+	for l in {a..z} {A..Z}; do
+		out=$(USBWS_RUN_DIR=$BATS_TEST_TMPDIR/run "$USBWS" --sysfs-root "$BATS_TEST_TMPDIR/sys" "$1" "-$l" x \
+			</dev/null 2>&1)
+		[[ "$out" == *"invalid option -- '$l'"* ]] || echo "$l"
+	done
+}
+
+# option_letter CMD NAME: the getopt value of usbws CMD's --NAME, as a
+# letter: from its table entry, through cmd.h's enum or #define
+option_letter() {
+	local f=$SRC/usbws/cmd_$1.c val
+	{ grep -q "cmd_link_parse(\|cmd_admin_parse(" "$f" && f=$SRC/usbws/cmd.c; } || true
+	val=$(sed -n "s/.*{ \"$2\", [a-z_]*, NULL, \([^ ]*\) }.*/\1/p" "$f" | head -n 1)
+	case $val in
+	"'"?"'") echo "${val:1:1}" ;;
+	?*) sed -n "s/.*\b$val = '\(.\)'.*/\1/p; s/^#define $val '\(.\)'$/\1/p" "$SRC/usbws/cmd.h" | head -n 1 ;;
+	esac
+}
+
+@test "each short option of a usbws command is in its help as -X, --NAME, and means --NAME" {
+	local cmd l name n=0
+	for cmd in $(commands); do
+		[ "$cmd" != selftest ] || continue
+		help=$("$USBWS" "$cmd" --help)
+		for l in $(short_letters "$cmd"); do
+			n=$((n + 1))
+			[[ "$help" =~ -$l,\ --([a-z-]+) ]] || { echo "usbws $cmd: -$l is not in its help"; false; }
+			name=${BASH_REMATCH[1]}
+			echo "usbws $cmd: -$l, --$name: $(option_letter "$cmd" "$name")"
+			[ "$(option_letter "$cmd" "$name")" = "$l" ]
+		done
+		# the same two everywhere
+		[[ "$help" == *"  -v, --verbose "* ]]
+		[[ "$help" == *"  -h, --help "* ]]
+	done
+	[ "$n" -ge 35 ]
+}
+
+@test "usbip's letters mean what they mean to usbip: list -l -r, bind and unbind -b, detach -p, attach and detach -d" {
+	[[ "$("$USBWS" list --help)" == *"  -l, --local "*"  -r, --remote wss://"* ]]
+	for cmd in bind unbind; do
+		[[ "$("$USBWS" $cmd --help)" == *"  -b, --busid BUSID "* ]]
+	done
+	[[ "$("$USBWS" detach --help)" == *"  -p, --port N "*"  -d, --device ID "* ]]
+	[[ "$("$USBWS" attach --help)" == *"  -d, --device ID "* ]]
+	[[ "$("$USBWS" connect --help)" == *"  -b, --busid BUSID "*"  -d, --device usbip-vudc.N "* ]]
+	# a command takes the letters of its own options only
+	run "$USBWS" status -b 1-1
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"invalid option -- 'b'"* ]]
+	run "$USBWS" bind -p 3
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"invalid option -- 'p'"* ]]
+	run "$USBWS" detach -p x
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws detach: --port wants a vhci port number, not 'x'" ]
+	run "$USBWS" list -x
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"invalid option -- 'x'"* ]]
+}
+
 @test "usbws-proxy --help names every option of its getopt table and exits 0" {
 	run "$PROXY" --help
 	[ "$status" -eq 0 ]

@@ -147,6 +147,19 @@ PY
 	run "$USBWS" detach --port 1 --device "$a"
 	[ "$status" -eq 2 ]
 	[ "$output" = "usbws detach: give either --port N or --device ID" ]
+	# usbip's letters, the same answers
+	run "$USBWS" attach -d node-1-0000000000000000
+	[ "$status" -eq 1 ]
+	[ "$output" = "usbws: error: no device node-1-0000000000000000 on this proxy (usbws nodes lists them)" ]
+	run "$USBWS" detach -d "$a"
+	[ "$status" -eq 1 ]
+	[ "$output" = "usbws: error: $a is not attached: it is offered" ]
+	run "$USBWS" detach -p 3
+	[ "$status" -eq 1 ]
+	[ "$output" = "usbws: error: port 3 is not attached by this proxy (see usbws port)" ]
+	run "$USBWS" detach -p 1 -d "$a"
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws detach: give either --port N or --device ID" ]
 	run "$USBWS" attach
 	[ "$status" -eq 2 ]
 	[ "$output" = "usbws attach: --device ID is required" ]

@@ -50,6 +50,23 @@ teardown() { usbws_teardown; }
 	[ "$order" = "bus/usb/drivers/usbip-host/match_busid bus/usb/drivers/usb/unbind bus/usb/drivers/usbip-host/bind" ]
 }
 
+@test "usbip's letters: bind -b and unbind -b do what --busid does, -v logs the writes, list -l is --local" {
+	run "$USBWS" bind -b 1-1 -v
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"bound 1-1 to usbip-host (it was on usb)"* ]]
+	[[ "$output" == *'sysfs: wrote "1-1" to '*"/bus/usb/drivers/usbip-host/bind: ok"* ]]
+	[ "$(cat "$S/bus/usb/drivers/usbip-host/match_busid")" = "add 1-1" ]
+	[ "$(cat "$S/bus/usb/drivers/usbip-host/bind")" = "1-1" ]
+	fake_stub 1-1 1
+	run "$USBWS" unbind -b 1-1
+	[ "$status" -eq 0 ]
+	[ "$(cat "$S/bus/usb/drivers/usbip-host/match_busid")" = "del 1-1" ]
+	[ "$(cat "$S/bus/usb/drivers/usb/bind")" = "1-1" ]
+	[ "$("$USBWS" list -l --json)" = "$("$USBWS" list --local --json)" ]
+	[ "$("$USBWS" list -l)" = "$("$USBWS" list --local)" ]
+	[ "$("$USBWS" list -l | wc -l)" -ge 4 ]
+}
+
 @test "usbws bind refuses hubs, vhci devices and unknown busids, writing nothing" {
 	run "$USBWS" bind --busid 1-2
 	[ "$status" -eq 1 ]
