@@ -23,12 +23,24 @@ teardown() { usbws_teardown; }
 	echo "$output" | jq -e '.devices[] | select(.busid == "1-2") | .state == "hub"' >/dev/null
 	echo "$output" | jq -e '.devices[] | select(.busid == "2-1") | .speed == "super" and .state == "available"' >/dev/null
 	echo "$output" | jq -e '.devices[] | select(.busid == "3-1") | .state == "imported"' >/dev/null
+	# the table: a header, a row each, the columns as wide as their cells (the
+	# names are hwdata's usb.ids)
 	run "$USBWS" list --local
 	[ "$status" -eq 0 ]
-	[[ "${lines[0]}" == "1-1 "*"1050:0407  full "*"class 00  usb "*"available Yubico.com : Yubikey 4"* ]]
+	[ "${#lines[@]}" -eq 5 ]
+	[ "${lines[0]}" = "BUSID  VID:PID    SPEED  CLASS  DRIVER  STATE      VENDOR : PRODUCT" ]
+	[[ "${lines[1]}" == "1-1    1050:0407  full   00     usb     available  Yubico.com : Yubikey 4"* ]]
+	[[ "${lines[2]}" == "1-2    0bda:5411  high   09     usb     hub        Realtek Semiconductor Corp. : "* ]]
+	[[ "${lines[3]}" == "2-1    0781:5581  super  00     usb     available  SanDisk Corp. : "* ]]
+	[[ "${lines[4]}" == "3-1    046d:c52b  full   00     usb     imported   Logitech, Inc. : "* ]]
 	fake_stub 1-1 2
 	run "$USBWS" list --local --json
 	echo "$output" | jq -e '.devices[] | select(.busid == "1-1") | .state == "exported" and .driver == "usbip-host"' >/dev/null
+	# a longer driver widens its column, on every line
+	run "$USBWS" list --local
+	[ "${lines[0]}" = "BUSID  VID:PID    SPEED  CLASS  DRIVER      STATE      VENDOR : PRODUCT" ]
+	[[ "${lines[1]}" == "1-1    1050:0407  full   00     usbip-host  exported   Yubico.com : Yubikey 4"* ]]
+	[[ "${lines[2]}" == "1-2    0bda:5411  high   09     usb         hub        Realtek"* ]]
 }
 
 @test "usbws --sysfs-root overrides the environment" {
@@ -409,5 +421,8 @@ fake_stub_on_bind() {
 	echo "$output" | jq -e --arg b "$BUSID" '.tunnels | length == 1 and .[0].kind == "virtual" and .[0].state == "exported"
 		and .[0].proxy_busid == $b and .[0].bytes_to_proxy > 1048576 and .[0].urbs > 10' >/dev/null
 	run "$USBWS" status
-	[[ "$output" == "1-1 "*"0525:a4a5 virtual    exported  proxy busid $BUSID "* ]]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" =~ ^BUSID\ +VID:PID\ +KIND\ +STATE\ +PROXY\ BUSID\ +UP\ +URBS\ +FROM\ PROXY\ +TO\ PROXY\ +URL$ ]]
+	[[ "${lines[1]}" =~ ^1-1\ +0525:a4a5\ +virtual\ +exported\ +$BUSID\ +[0-9]+s\ +[0-9]+\ +[0-9]+\ [KM]?i?B\ +[0-9]+\ [KM]?i?B\ +wss://localhost:$WSS_PORT/usbip$ ]]
+	[ "$(column_starts "${lines[0]}" 5)" = "$(column_starts "${lines[1]}" 5)" ]
 }
