@@ -1,6 +1,10 @@
 #!/usr/bin/env bats
 # The front ends: exit codes and the exact messages a user sees.
 
+teardown() {
+	[ -z "${DEMO_TREE:-}" ] || rm -rf "$DEMO_TREE"
+}
+
 setup() {
 	USBWS=${USBWS_BUILDDIR:?run through make check}/usbws/usbws
 	PROXY=$USBWS_BUILDDIR/proxy/usbws-proxy
@@ -318,10 +322,50 @@ make_var() {
 	[ "$(wc -l <"$t/called")" -eq 2 ]
 }
 
+# demo_done: what the demo's output says whoever ran it: the disk came back
+# whole, the programs' sockets were in a run directory of the demo's own,
+# and where to read on
+demo_done() {
+	[[ "$output" == *"== Success: the disk read through usbws is byte-identical to the image."* ]]
+	[[ "$output" == *"(busid node-1-"* ]]
+	[[ "$output" =~ usbws-proxy:\ info:\ control\ socket\ /tmp/usbws-demo\.[A-Za-z0-9]{6}/run/proxy\.sock ]]
+	[[ "$output" == *$'\nNODE  '*$'\nnode-1  node-1-'* ]]
+	[[ "$output" == *"man usbws; man usbws-proxy; man usbws-proxy.policy"* ]]
+	[[ "$output" == *"/doc/fleet.md"* ]]
+}
+
 @test "the README's demo exports a virtual disk and reads it back through the tunnel with its sha256" {
 	run env USBWS_DEMO_BUILD="$USBWS_BUILDDIR" timeout 120 "$SRC/scripts/demo"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"== Success: the disk read through usbws is byte-identical to the image."* ]]
-	[[ "$output" == *"(busid node-1-"* ]]
+	demo_done
+}
+
+@test "the demo runs as a user who is not root, with a HOME of its own and nothing of the machine's run directory" {
+	[ -x "$USBWS_BUILDDIR/tests/usbip-testclient" ]
+	# what the demo runs, copied where that user may read it: the build may
+	# be in root's home
+	DEMO_TREE=$(mktemp -d /tmp/usbws-demo-tree.XXXXXX)
+	chmod 0755 "$DEMO_TREE"
+	mkdir -p "$DEMO_TREE/src/scripts" "$DEMO_TREE/src/tests" "$DEMO_TREE/build/usbws" "$DEMO_TREE/build/proxy" \
+		"$DEMO_TREE/build/tests" "$DEMO_TREE/home"
+	cp "$SRC/scripts/demo" "$DEMO_TREE/src/scripts/"
+	cp "$SRC/tests/pki.sh" "$DEMO_TREE/src/tests/"
+	cp "$USBWS_BUILDDIR/usbws/usbws" "$DEMO_TREE/build/usbws/"
+	cp "$USBWS_BUILDDIR/proxy/usbws-proxy" "$DEMO_TREE/build/proxy/"
+	cp "$USBWS_BUILDDIR/tests/usbip-testclient" "$DEMO_TREE/build/tests/"
+	chmod -R a+rX "$DEMO_TREE"
+	as=()
+	if [ "$(id -u)" = 0 ]; then
+		chown nobody "$DEMO_TREE/home"
+		as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+	fi
+	run env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$DEMO_TREE/home" USBWS_DEMO_BUILD="$DEMO_TREE/build" \
+		"${as[@]}" timeout 120 bash "$DEMO_TREE/src/scripts/demo"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	demo_done
+	[[ "$output" == *"running as root"* ]] && { echo "the demo ran as root"; false; }
+	# it left nothing behind
+	[ -z "$(find /tmp -maxdepth 1 -name 'usbws-demo.*' -user nobody)" ]
 }
