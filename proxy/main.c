@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* usbws-proxy: the cloud-side front end.  Argument parsing and wiring only. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "proxy.h"
 #include "tunnel/resume.h"
 #include "base/stopsig.h"
+#include "net/tlsfiles.h"
 
 #define MAX_PINS 256
 #define MAX_CRLS 64
@@ -147,17 +149,22 @@ static int read_files(const struct optfile_spec *spec, struct optfile **files, i
 	return 0;
 }
 
-static int readable(const char *what, const char *path)
+static int given(const char *what, const char *path)
 {
-	if (!path) {
+	if (!path)
 		fprintf(stderr, "usbws-proxy: %s FILE is required\n", what);
-		return 0;
-	}
-	if (access(path, R_OK) != 0) {
-		fprintf(stderr, "usbws-proxy: %s %s: cannot read it\n", what, path);
-		return 0;
-	}
-	return 1;
+	return path != NULL;
+}
+
+/* proxy_trust.c reads the CRLs once the proxy runs: a file it could not
+ * read is said now, as tlsfiles says the others */
+static int crl_readable(const char *path)
+{
+	if (access(path, R_OK) == 0)
+		return 1;
+	fprintf(stderr, "usbws-proxy: cannot read the CRL %s (--crl): %s%s\n", path, strerror(errno),
+		errno == EACCES ? " (run as a user that may read it)" : "");
+	return 0;
 }
 
 /* START:RATE:FULL, as OpenSSH's MaxStartups; a lone N is N:100:N. */
@@ -258,7 +265,7 @@ int main(int argc, char **argv)
 	static struct optfile *files;
 	const char *file;
 	unsigned int line;
-	char why[256];
+	char why[1024];
 	size_t i;
 	int c;
 
@@ -442,10 +449,16 @@ int main(int argc, char **argv)
 			cfg.ping_timeout, cfg.ping_interval);
 		return 2;
 	}
-	if (!readable("--cert", cfg.cert) || !readable("--key", cfg.key) || !readable("--ca", cfg.ca))
+	if (!given("--cert", cfg.cert) || !given("--key", cfg.key) || !given("--ca", cfg.ca))
 		return 2;
+	/* lws loads them itself, and says only that it could not */
+	if (tlsfiles_check(&(struct tlsfiles){ .cert = cfg.cert, .key = cfg.key, .ca = cfg.ca }, why,
+			   sizeof(why)) < 0) {
+		fprintf(stderr, "usbws-proxy: %s\n", why);
+		return 2;
+	}
 	for (i = 0; i < cfg.ncrls; i++)
-		if (!readable("--crl", crls[i]))
+		if (!crl_readable(crls[i]))
 			return 2;
 	cfg.verbose = log_level == LOG_LEVEL_DEBUG;
 	log_init("usbws-proxy", log_level);

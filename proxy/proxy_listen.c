@@ -232,7 +232,7 @@ static int listen_port(int fd)
 int proxy_listen_open(struct proxy *px, struct proxy_listener *l, char *why, size_t why_cap)
 {
 	struct lws_context_creation_info info;
-	char listen_why[128];
+	char listen_why[160];
 	size_t i;
 	int n;
 
@@ -255,8 +255,13 @@ int proxy_listen_open(struct proxy *px, struct proxy_listener *l, char *why, siz
 			return usbws_why(why, why_cap, USBWS_ERR_LWS, "cannot create the listening vhost");
 	}
 	n = netaddr_listen_all(l->spec, l->fds, sizeof(l->fds) / sizeof(l->fds[0]), listen_why, sizeof(listen_why));
+	if (n < 0 && errno == EADDRINUSE)
+		return usbws_why(why, why_cap, n,
+				 "cannot listen on %s (%s): %s (is another usbws-proxy running? "
+				 "stop it, or give %s another port)",
+				 l->spec, l->option, listen_why, l->option);
 	if (n < 0)
-		return usbws_why(why, why_cap, n, "%s %s: %s", l->option, l->spec, listen_why);
+		return usbws_why(why, why_cap, n, "cannot listen on %s (%s): %s", l->spec, l->option, listen_why);
 	l->nfds = (size_t)n;
 	for (i = 0; i < l->nfds; i++) {
 		lws_adopt_desc_t desc;

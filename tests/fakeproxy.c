@@ -4,7 +4,9 @@
  * certificate required (like usbws-proxy), accepts one `usbws connect`,
  * waits for its hello and OP_REQ_EXPORT, answers the welcome and
  * OP_REP_EXPORT (status 0), then runs the steps it is given, in order.
- *   fakeproxy --cert F --key F --ca F [--busid B] [--rep HEX] [--timeout S] STEP...
+ * With --as lister it takes a `usbws list --remote` instead, and runs the
+ * steps at once (a --text step is its answer).
+ *   fakeproxy --cert F --key F --ca F [--as exporter|lister] [--busid B] [--rep HEX] [--timeout S] STEP...
  * Steps (tests/wssteps.h): --text JSON, --hex BYTES, --wait N (until N binary
  * bytes in all, the export request's 320 included, have come from the
  * node), --close REASON, --fail REASON.  --rep replaces the OP_REP_EXPORT bytes.
@@ -28,7 +30,7 @@
 #define EXPORT_REQUEST_SIZE 320
 
 static struct wssteps script = { .prog = "fakeproxy" };
-static int connected, close_seen, result = 2;
+static int connected, close_seen, lister, result = 2;
 static const char *busid = "1-1";
 
 /* The welcome names the node by its certificate, as usbws-proxy does. */
@@ -54,7 +56,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (connected)
 			return -1;
 		connected = 1;
-		fill_welcome(wsi, &script.steps[1]);
+		if (!lister)
+			fill_welcome(wsi, &script.steps[1]);
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -93,14 +96,22 @@ int main(int argc, char **argv)
 	struct lws_context *ctx;
 	int i, timeout = 10;
 
+	for (i = 1; i + 1 < argc; i += 2)
+		if (!strcmp(argv[i], "--as"))
+			lister = !strcmp(argv[i + 1], "lister");
 	/* the export handshake, then the test's own steps */
-	wssteps_add(&script, WSSTEP_WAIT)->wait_bytes = EXPORT_REQUEST_SIZE;
-	wssteps_add(&script, WSSTEP_TEXT);   /* the welcome, once the node's CN is known */
-	wssteps_add(&script, WSSTEP_BINARY); /* OP_REP_EXPORT */
+	if (!lister) {
+		wssteps_add(&script, WSSTEP_WAIT)->wait_bytes = EXPORT_REQUEST_SIZE;
+		wssteps_add(&script, WSSTEP_TEXT);   /* the welcome, once the node's CN is known */
+		wssteps_add(&script, WSSTEP_BINARY); /* OP_REP_EXPORT */
+	}
 	for (i = 1; i + 1 < argc; i += 2) {
 		const char *arg = argv[i + 1];
 
-		if (!strcmp(argv[i], "--cert")) cert = arg;
+		if (!strcmp(argv[i], "--as"))
+			continue;
+		else if (!strcmp(argv[i], "--cert"))
+			cert = arg;
 		else if (!strcmp(argv[i], "--key")) key = arg;
 		else if (!strcmp(argv[i], "--ca")) ca = arg;
 		else if (!strcmp(argv[i], "--busid")) busid = arg;
@@ -109,10 +120,12 @@ int main(int argc, char **argv)
 		else
 			wssteps_option(&script, argv[i], arg);
 	}
-	wsstep_set_hex(&script.steps[2], rep);
+	if (!lister)
+		wsstep_set_hex(&script.steps[2], rep);
 	if (!cert || !key || !ca) {
-		fprintf(stderr, "usage: fakeproxy --cert F --key F --ca F [--busid B] [--rep HEX] [--timeout S] "
-				"[--text S | --hex H | --wait N | --close REASON | --fail REASON]...\n");
+		fprintf(stderr,
+			"usage: fakeproxy --cert F --key F --ca F [--as exporter|lister] [--busid B] [--rep HEX] [--timeout S] "
+			"[--text S | --hex H | --wait N | --close REASON | --fail REASON]...\n");
 		return 2;
 	}
 	lws_set_log_level(0, NULL);

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/usbws_err.h"
 #include "kernel/usbdev.h"
+#include "table.h"
 
 #define BOUND_PREFIX "bound-"
 
@@ -170,6 +171,39 @@ void admin_human_bytes(char *out, size_t cap, json_int_t n)
 		snprintf(out, cap, "%lld B", (long long)n);
 }
 
+void admin_vid_pid(char *out, size_t cap, json_t *device)
+{
+	const char *v = admin_str(device, "vendor"), *p = admin_str(device, "product");
+
+	snprintf(out, cap, *v || *p ? "%s:%s" : "", v, p);
+}
+
+void admin_human_duration(char *out, size_t cap, json_int_t seconds)
+{
+	long long s = seconds > 0 ? (long long)seconds : 0;
+
+	if (s < 60)
+		snprintf(out, cap, "%llds", s);
+	else if (s < 3600)
+		snprintf(out, cap, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(out, cap, "%lldh%02lldm", s / 3600, s / 60 % 60);
+	else
+		snprintf(out, cap, "%lldd%02lldh", s / 86400, s / 3600 % 24);
+}
+
+int admin_table_done(struct table *t, FILE *out)
+{
+	int rc = t ? table_print(t, out) : USBWS_ERR_NOMEM;
+
+	table_free(t);
+	if (rc == USBWS_ERR_NOMEM)
+		log_err("out of memory");
+	else if (rc < 0)
+		log_err("cannot write the table: %s", strerror(errno));
+	return rc < 0 ? 1 : 0;
+}
+
 json_int_t admin_num(json_t *o, const char *key)
 {
 	return json_integer_value(json_object_get(o, key));
@@ -182,12 +216,52 @@ const char *admin_str(json_t *o, const char *key)
 	return s ? s : "";
 }
 
+static int print_status_table(json_t *tunnels, FILE *out)
+{
+	static const struct table_column cols[] = {
+		{ "BUSID", TABLE_LEFT }, { "VID:PID", TABLE_LEFT },     { "KIND", TABLE_LEFT },
+		{ "STATE", TABLE_LEFT }, { "PROXY BUSID", TABLE_LEFT }, { "UP", TABLE_RIGHT },
+		{ "URBS", TABLE_RIGHT }, { "FROM PROXY", TABLE_RIGHT }, { "TO PROXY", TABLE_RIGHT },
+		{ "URL", TABLE_LEFT },
+	};
+	struct table *table = table_new(cols, sizeof(cols) / sizeof(cols[0]));
+	json_t *t;
+	size_t i;
+
+	json_array_foreach(tunnels, i, t)
+	{
+		json_t *d = json_object_get(t, "device");
+		char id[32], up[32], urbs[32], to[32], from[32];
+		const char *row[] = { admin_str(t, "busid"),
+				      id,
+				      admin_str(t, "kind"),
+				      admin_str(t, "state"),
+				      admin_str(t, "proxy_busid"),
+				      up,
+				      urbs,
+				      from,
+				      to,
+				      admin_str(t, "url") };
+
+		admin_vid_pid(id, sizeof(id), d);
+		admin_human_duration(up, sizeof(up), admin_num(t, "uptime_seconds"));
+		snprintf(urbs, sizeof(urbs), "%lld", (long long)admin_num(t, "urbs"));
+		admin_human_bytes(from, sizeof(from), admin_num(t, "bytes_from_proxy"));
+		admin_human_bytes(to, sizeof(to), admin_num(t, "bytes_to_proxy"));
+		if (table && table_add(table, row) < 0) {
+			table_free(table);
+			table = NULL;
+		}
+	}
+	return admin_table_done(table, out);
+}
+
 int admin_status(int json, FILE *out)
 {
 	struct status_walk w = { .tunnels = json_array() };
-	json_t *tunnels = w.tunnels, *t;
+	json_t *tunnels = w.tunnels;
 	char why[512];
-	size_t i;
+	int rc;
 
 	if (ctlsock_each(CTLSOCK_CONNECT_PREFIX, add_status, &w, why, sizeof(why)) < 0) {
 		log_err("%s", why);
@@ -202,24 +276,15 @@ int admin_status(int json, FILE *out)
 		json_decref(root);
 		return w.refused ? 1 : 0;
 	}
-	if (json_array_size(tunnels) == 0 && !w.refused)
-		fprintf(out, "no tunnels running\n");
-	json_array_foreach(tunnels, i, t) {
-		json_t *d = json_object_get(t, "device");
-		char to[32], from[32];
-
-		admin_human_bytes(from, sizeof(from), admin_num(t, "bytes_from_proxy"));
-		admin_human_bytes(to, sizeof(to), admin_num(t, "bytes_to_proxy"));
-		fprintf(out,
-			"%-14s %s:%s %-10s %-9s proxy busid %-6s up %llds  urbs %lld  from proxy %s  to proxy %s  %s\n",
-			admin_str(t, "busid"), admin_str(d, "vendor"), admin_str(d, "product"),
-			admin_str(t, "kind"), admin_str(t, "state"),
-			*admin_str(t, "proxy_busid") ? admin_str(t, "proxy_busid") : "-",
-			(long long)admin_num(t, "uptime_seconds"), (long long)admin_num(t, "urbs"), from, to,
-			admin_str(t, "url"));
+	if (json_array_size(tunnels) == 0) {
+		if (!w.refused)
+			fprintf(out, "no tunnels running\n");
+		json_decref(tunnels);
+		return w.refused ? 1 : 0;
 	}
+	rc = print_status_table(tunnels, out);
 	json_decref(tunnels);
-	return w.refused ? 1 : 0;
+	return w.refused ? 1 : rc;
 }
 
 int admin_disconnect(const char *busid, FILE *out)

@@ -26,5 +26,14 @@ json_int_t admin_num(json_t *o, const char *key);
 const char *admin_str(json_t *o, const char *key);
 /* "12 MiB", "40 KiB", "512 B" */
 void admin_human_bytes(char *out, size_t cap, json_int_t n);
+/* A device object's "vendor:product", or "" without them */
+void admin_vid_pid(char *out, size_t cap, json_t *device);
+/* "45s", "3m05s", "2h07m", "3d04h" */
+void admin_human_duration(char *out, size_t cap, json_int_t seconds);
+
+struct table;
+/* Prints t and frees it: the exit status, 1 after logging why when t is
+ * NULL (out of memory) or could not be written. */
+int admin_table_done(struct table *t, FILE *out);
 
 #endif

@@ -8,7 +8,9 @@
 #include "cmd.h"
 #include "base/log.h"
 #include "base/numarg.h"
+#include "net/tlsfiles.h"
 #include "tunnel/resume.h"
+#include "tunnel/wsurl.h"
 
 int cmd_help(const struct cmd *cmd)
 {
@@ -232,14 +234,27 @@ static int need_file(const struct cmd *cmd, const char *option, const char *path
 int cmd_link_check_tls(const struct cmd *cmd, const char *url_option, const struct cmd_link_args *args)
 {
 	const struct node_config *cfg = &args->node;
+	struct wsurl url;
+	char why[1024];
 
 	if (!cfg->url) {
 		fprintf(stderr, "usbws %s: %s wss://HOST:PORT/usbip is required\n", cmd->name, url_option);
 		return CMD_USAGE_ERROR;
 	}
+	if (wsurl_parse(cfg->url, &url, why, sizeof(why)) < 0) {
+		fprintf(stderr, "usbws %s: %s %s: %s\n", cmd->name, url_option, cfg->url, why);
+		return CMD_USAGE_ERROR;
+	}
 	if (need_file(cmd, "--cert", cfg->cert) || need_file(cmd, "--key", cfg->key) ||
 	    need_file(cmd, "--ca", cfg->ca))
 		return CMD_USAGE_ERROR;
+	/* now, before a device is bound or a connection tried; each connection
+	 * loads them again (a renewed certificate is taken), and says the same */
+	if (tlsfiles_check(&(struct tlsfiles){ .cert = cfg->cert, .key = cfg->key, .ca = cfg->ca }, why,
+			   sizeof(why)) < 0) {
+		fprintf(stderr, "usbws %s: %s\n", cmd->name, why);
+		return CMD_USAGE_ERROR;
+	}
 	return 0;
 }
 
@@ -259,17 +274,28 @@ static int admin_option_fits(const struct cmd *cmd, const char *name, const char
 	return 0;
 }
 
+/* getopt's letters for what a command takes: a letter it does not take
+ * is an invalid option, as one its help does not name */
+static const char *admin_short_options(unsigned int takes, char out[16])
+{
+	snprintf(out, 16, "%s%s%svh", takes & ADMIN_TAKES_BUSID ? "b:" : "",
+		 takes & (ADMIN_TAKES_PORT | ADMIN_TAKES_PORT_OR_DEVICE) ? "p:" : "",
+		 takes & (ADMIN_TAKES_DEVICE | ADMIN_TAKES_PORT_OR_DEVICE) ? "d:" : "");
+	return out;
+}
+
 int cmd_admin_parse(const struct cmd *cmd, unsigned int takes, int argc, char **argv, struct cmd_admin_args *args)
 {
 	const int either = (takes & ADMIN_TAKES_PORT_OR_DEVICE) != 0;
 	const char *port = NULL, *timeout = NULL;
+	char shorts[16];
 	unsigned long long nr;
 	int c;
 
 	memset(args, 0, sizeof(*args));
 	args->timeout = ADMIN_DEFAULT_ATTACH_TIMEOUT;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", cmd_admin_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, admin_short_options(takes, shorts), cmd_admin_options, NULL)) != -1) {
 		switch (c) {
 		case ADMIN_BUSID: args->busid = optarg; break;
 		case ADMIN_PORT: port = optarg; break;

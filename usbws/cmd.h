@@ -72,6 +72,8 @@ int cmd_no_more_args(const struct cmd *cmd, int argc, char **argv);
  * --cert, --key and --ca do for list --remote too): cmd_link_options holds
  * them, with these values.
  */
+/* a few values a line */
+/* clang-format off */
 enum cmd_link_opt {
 	LINK_URL = 'u',
 	LINK_REMOTE = 'r',
@@ -85,7 +87,7 @@ enum cmd_link_opt {
 	LINK_BACKOFF_MAX = 'B',
 	LINK_RETRIES = 'R',
 	LINK_RESUME_WINDOW = 'W',
-	LINK_VERBOSE = 'd',
+	LINK_VERBOSE = 'v',
 	/* long options without a letter */
 	LINK_LOG_LEVEL = 0x100,
 	LINK_METRICS_LISTEN,
@@ -93,19 +95,21 @@ enum cmd_link_opt {
 	LINK_INSTANCE,
 	/* the device to export (list accepts them too, and ignores them) */
 	LINK_BUSID = 'b',
-	LINK_DEVICE = 'D',
-	LINK_VIRTUAL = 'v',
+	LINK_DEVICE = 'd',
+	LINK_VIRTUAL = 'V',
 	LINK_MATCH = 'm',
 	LINK_ALL = 'A',
 	LINK_USER = 'U',
 	/* list's (connect accepts them too, and ignores them) */
 	LINK_JSON = 'j',
-	LINK_LOCAL = 'L',
+	LINK_LOCAL = 'l',
 };
+/* clang-format on */
 
 /* connect's and list's short options, for getopt_long and the options
- * files' scan of the command line alike */
-#define CMD_LINK_SHORT_OPTIONS "h"
+ * files' scan of the command line alike: usbip's letters where it has the
+ * option (list -r -l, attach -b -d), each its long option's value above */
+#define CMD_LINK_SHORT_OPTIONS "r:lb:d:vh"
 
 /* What connect's and list's command lines say. */
 struct cmd_link_args {
@@ -173,8 +177,8 @@ enum cmd_admin_opt {
 	ADMIN_BUSID = 'b',
 	ADMIN_PORT = 'p',
 	ADMIN_JSON = 'j',
-	ADMIN_VERBOSE = 'd',
-	ADMIN_DEVICE = 'D',
+	ADMIN_VERBOSE = 'v',
+	ADMIN_DEVICE = 'd',
 	ADMIN_VHCI = 'H',
 	ADMIN_NODE = 'n',
 	ADMIN_TIMEOUT = 't',
@@ -196,7 +200,7 @@ enum cmd_admin_takes {
 /* The end of the node's admin commands' usage texts, which refuse the
  * proxy host's options */
 #define CMD_ADMIN_NODE_USAGE_TAIL                                                      \
-	"  --verbose                 log more\n"                                       \
+	"  -v, --verbose             log more\n"                                       \
 	"  -h, --help                show this help\n"                                 \
 	"\n"                                                                           \
 	"The proxy host's options (--port, --device, --vhci, --node, --timeout) are\n" \

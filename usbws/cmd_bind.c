@@ -12,7 +12,7 @@ const char cmd_bind_usage[] = "usage: usbws bind --busid BUSID [--verbose]\n"
 			      "match_busid, unbinds it from its driver, binds it to usbip-host.  The driver\n"
 			      "it had is remembered in the run directory, for usbws unbind.\n"
 			      "\n"
-			      "  --busid BUSID             the device (required)\n" CMD_ADMIN_NODE_USAGE_TAIL;
+			      "  -b, --busid BUSID         the device (required)\n" CMD_ADMIN_NODE_USAGE_TAIL;
 
 int cmd_bind(const struct cmd *cmd, int argc, char **argv)
 {

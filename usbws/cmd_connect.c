@@ -28,9 +28,9 @@ const char cmd_connect_usage[] =
 	"with backoff and jitter, resuming the session the proxy keeps.\n"
 	"\n"
 	"DEVICE, one of:\n"
-	"  --busid BUSID             a USB device of this node, bound to usbip-host\n"
+	"  -b, --busid BUSID         a USB device of this node, bound to usbip-host\n"
 	"                            first\n"
-	"  --device usbip-vudc.N     the gadget on that usbip-vudc UDC\n"
+	"  -d, --device usbip-vudc.N the gadget on that usbip-vudc UDC\n"
 	"  --virtual SPEC            a virtual device: storage:PATH (mass storage on\n"
 	"                            an image file) or sourcesink; with --busid BUSID\n"
 	"                            it goes by that busid (default 1-1)\n"
@@ -41,7 +41,8 @@ const char cmd_connect_usage[] =
 	"\n"
 	"Options:\n"
 	"  --url wss://HOST:PORT/usbip\n"
-	"                            the proxy (required; --remote is another name)\n"
+	"                            the proxy (required; -r, --remote is another\n"
+	"                            name; without a path, /usbip)\n"
 	CMD_LINK_OPTIONS_HELP
 	"  --backoff-max SECS        the longest wait between attempts (default "
 	CMD_STR(NODE_DEFAULT_BACKOFF_MAX) ")\n"
@@ -57,7 +58,7 @@ const char cmd_connect_usage[] =
 	"                            http://ADDR:PORT/metrics (a numeric address;\n"
 	"                            one device: not with --match or --all)\n"
 	"  --log-level LEVEL         error, warning, info (default) or debug\n"
-	"  --verbose                 log more: --log-level debug\n"
+	"  -v, --verbose             log more: --log-level debug\n"
 	"  --config FILE|none        read options from FILE first, KEY = VALUE lines\n"
 	"                            (repeatable, later files win; default\n"
 	"                            /etc/usbws/connect.conf when it exists; none:\n"
@@ -67,7 +68,7 @@ const char cmd_connect_usage[] =
 	"                            NAME (usbws-connect@NAME.service)\n"
 	"  -h, --help                show this help\n"
 	"\n"
-	"--json and --local, usbws list's, are accepted and ignored.\n";
+	"--json and -l, --local, usbws list's, are accepted and ignored.\n";
 /* clang-format on */
 
 /* What connect's options files may hold: every option but these. */
@@ -192,8 +193,6 @@ int cmd_connect(const struct cmd *cmd, int argc, char **argv)
 			args.hotplug);
 		return CMD_USAGE_ERROR;
 	}
-	if (cmd_link_check_timers(cmd, &args) || cmd_link_check_tls(cmd, "--url", &args))
-		return CMD_USAGE_ERROR;
 	/* a virtual device goes by a busid too (1-1 unless told): devices of
 	 * one node must differ in it, as the proxy keeps one connection per
 	 * node and busid */
@@ -206,6 +205,9 @@ int cmd_connect(const struct cmd *cmd, int argc, char **argv)
 				"(storage:PATH or sourcesink), --match VID:PID or --all is required\n");
 		return CMD_USAGE_ERROR;
 	}
+	/* the files last: the command line's own mistakes are said first */
+	if (cmd_link_check_timers(cmd, &args) || cmd_link_check_tls(cmd, "--url", &args))
+		return CMD_USAGE_ERROR;
 	stop = stopsig_install();
 	svcnotify_init();
 	if (args.hotplug)

@@ -13,7 +13,7 @@ const char cmd_disconnect_usage[] =
 	"and stop (giving the device back to its driver if it bound it), and waits\n"
 	"until it has.\n"
 	"\n"
-	"  --busid BUSID             the device (required)\n" CMD_ADMIN_NODE_USAGE_TAIL;
+	"  -b, --busid BUSID         the device (required)\n" CMD_ADMIN_NODE_USAGE_TAIL;
 
 int cmd_disconnect(const struct cmd *cmd, int argc, char **argv)
 {

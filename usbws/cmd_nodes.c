@@ -17,7 +17,7 @@ const char cmd_nodes_usage[] = "usage: usbws nodes [--node PATTERN] [--json] [--
 			       "\n"
 			       "  --node PATTERN            only nodes whose identity matches (fnmatch: gw-1*)\n"
 			       "  --json                    print JSON (default: a table)\n"
-			       "  --verbose                 log more\n"
+			       "  -v, --verbose             log more\n"
 			       "  -h, --help                show this help\n"
 			       "\n"
 			       "Other commands' options (--busid, --port, --device, --vhci, --timeout) are\n"

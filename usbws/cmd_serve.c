@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* usbws serve: virtual devices over plain USB/IP TCP, as usbipd serves. */
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -13,6 +14,8 @@
 
 #define MAX_VIRTUAL 32
 
+/* one line of the text a line */
+/* clang-format off */
 const char cmd_serve_usage[] =
 	"usage: usbws serve --listen ADDR:PORT --virtual SPEC [--virtual SPEC...]\n"
 	"                   [--verbose]\n"
@@ -23,18 +26,19 @@ const char cmd_serve_usage[] =
 	"\n"
 	"  -l, --listen ADDR:PORT    the address to listen on (required; [IPv6]:PORT;\n"
 	"                            port 0 picks a free one, which the log says)\n"
-	"  -v, --virtual SPEC        a device: storage:PATH (mass storage on an image\n"
+	"  --virtual SPEC            a device: storage:PATH (mass storage on an image\n"
 	"                            file) or sourcesink (required; repeatable, up to\n"
 	"                            " CMD_STR(MAX_VIRTUAL) ")\n"
-	"  -d, --verbose             log every connection\n"
+	"  -v, --verbose             log every connection\n"
 	"  -h, --help                show this help\n";
+/* clang-format on */
 
 int cmd_serve(const struct cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
-		{ "virtual", required_argument, NULL, 'v' },
-		{ "verbose", no_argument, NULL, 'd' },
+		{ "virtual", required_argument, NULL, 'V' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, CMD_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -47,21 +51,19 @@ int cmd_serve(const struct cmd *cmd, int argc, char **argv)
 	int c, n = 0, i, rc, ret = 1;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:v:dh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			listen = optarg;
 			break;
-		case 'v':
+		case 'V':
 			if (n == MAX_VIRTUAL) {
 				fprintf(stderr, "usbws serve: at most %d virtual devices\n", MAX_VIRTUAL);
 				return CMD_USAGE_ERROR;
 			}
 			specs[n++] = optarg;
 			break;
-		case 'd':
-			log_init("usbws", LOG_LEVEL_DEBUG);
-			break;
+		case 'v': log_init("usbws", LOG_LEVEL_DEBUG); break;
 		case CMD_HELP:
 			return cmd_help(cmd);
 		default:
@@ -86,7 +88,11 @@ int cmd_serve(const struct cmd *cmd, int argc, char **argv)
 	}
 	rc = usbip_server_new(listen, devs, (size_t)n, &srv, why, sizeof(why));
 	if (rc < 0) {
-		fprintf(stderr, "usbws serve: --listen %s: %s\n", listen, why);
+		fprintf(stderr, "usbws serve: cannot listen on %s (--listen): %s%s\n", listen, why,
+			rc == USBWS_ERR_SYSTEM && errno == EADDRINUSE
+				? " (is usbipd or another usbws serve "
+				  "listening there? stop it, or give another port)"
+				: "");
 		goto out;
 	}
 	stop = stopsig_install();

@@ -12,7 +12,7 @@ const char cmd_unbind_usage[] = "usage: usbws unbind --busid BUSID [--verbose]\n
 				"driver it had before usbws bind did not take it back, binds it to that driver.\n"
 				"A device being exported is refused: stop it with usbws disconnect first.\n"
 				"\n"
-				"  --busid BUSID             the device (required)\n" CMD_ADMIN_NODE_USAGE_TAIL;
+				"  -b, --busid BUSID         the device (required)\n" CMD_ADMIN_NODE_USAGE_TAIL;
 
 int cmd_unbind(const struct cmd *cmd, int argc, char **argv)
 {

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
+#include "table.h"
 #include "tunnel/ctl.h"
 #include "base/log.h"
 #include "base/usbws_err.h"
@@ -45,10 +47,48 @@ int localdev_json(json_t **out)
 	return 0;
 }
 
+static int print_table(json_t *devices, FILE *out)
+{
+	static const struct table_column cols[] = {
+		{ "BUSID", TABLE_LEFT },
+		{ "VID:PID", TABLE_LEFT },
+		{ "SPEED", TABLE_LEFT },
+		{ "CLASS", TABLE_LEFT },
+		{ "DRIVER", TABLE_LEFT },
+		{ "STATE", TABLE_LEFT },
+		{ "VENDOR : PRODUCT", TABLE_LEFT },
+	};
+	struct table *t = table_new(cols, sizeof(cols) / sizeof(cols[0]));
+	json_t *d;
+	size_t i;
+
+	json_array_foreach(devices, i, d)
+	{
+		char id[32], name[512];
+		const char *row[] = { admin_str(d, "busid"),
+				      id,
+				      admin_str(d, "speed"),
+				      admin_str(d, "class"),
+				      admin_str(d, "driver"),
+				      admin_str(d, "state"),
+				      name };
+
+		admin_vid_pid(id, sizeof(id), d);
+		snprintf(name, sizeof(name), "%s : %s",
+			 *admin_str(d, "vendor_name") ? admin_str(d, "vendor_name") : "unknown vendor",
+			 *admin_str(d, "product_name") ? admin_str(d, "product_name") : "unknown product");
+		if (t && table_add(t, row) < 0) {
+			table_free(t);
+			t = NULL;
+		}
+	}
+	return admin_table_done(t, out);
+}
+
 int localdev_list(FILE *out, int json)
 {
-	json_t *devices, *d;
-	size_t i;
+	json_t *devices;
+	int rc;
 
 	if (localdev_json(&devices) < 0) {
 		log_err("cannot list USB devices under %s/bus/usb/devices: %s", sysfs_root(), strerror(errno));
@@ -62,20 +102,12 @@ int localdev_list(FILE *out, int json)
 		json_decref(root);
 		return 0;
 	}
-	json_array_foreach(devices, i, d) {
-		json_t *drv = json_object_get(d, "driver");
-		const char *vname = json_string_value(json_object_get(d, "vendor_name"));
-		const char *pname = json_string_value(json_object_get(d, "product_name"));
-
-		fprintf(out, "%-12s %s:%s  %-10s class %s  %-12s %-9s %s%s%s\n",
-			json_string_value(json_object_get(d, "busid")), json_string_value(json_object_get(d, "vendor")),
-			json_string_value(json_object_get(d, "product")), json_string_value(json_object_get(d, "speed")),
-			json_string_value(json_object_get(d, "class")), json_is_string(drv) ? json_string_value(drv) : "-",
-			json_string_value(json_object_get(d, "state")), *vname ? vname : "unknown vendor",
-			" : ", *pname ? pname : "unknown product");
-	}
-	if (json_array_size(devices) == 0)
+	if (json_array_size(devices) == 0) {
 		fprintf(out, "no USB devices on this node\n");
+		json_decref(devices);
+		return 0;
+	}
+	rc = print_table(devices, out);
 	json_decref(devices);
-	return 0;
+	return rc;
 }

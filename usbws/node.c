@@ -144,6 +144,7 @@ struct node {
 	struct buf in;                /* from the proxy, not yet taken */
 	int exported;
 	int listed;
+	json_t *listing; /* list: the proxy's answer, without its "type" */
 	int unexport_queued;
 	time_t unexport_deadline;
 	char proxy_busid[USBIP_BUSID_SIZE];
@@ -616,14 +617,13 @@ static void on_text(struct node *n, const void *in, size_t len, int final)
 	} else if (msg.type == CTL_ERROR) {
 		on_error(n, &msg);
 	} else if (msg.type == CTL_NODES && n->mode == MODE_LIST) {
-		json_t *o = json_loadb((const char *)buf_data(&n->text_in), buf_len(&n->text_in), 0, NULL);
-
-		json_object_del(o, "type");
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
-		json_decref(o);
-		n->listed = 1;
-		finish(n, 0);
+		/* ctl_parse took it: it loads again */
+		n->listing = json_loadb((const char *)buf_data(&n->text_in), buf_len(&n->text_in), 0, NULL);
+		json_object_del(n->listing, "type");
+		n->listed = n->listing != NULL;
+		if (!n->listed)
+			log_err("out of memory for the proxy's listing");
+		finish(n, !n->listed);
 	} else {
 		log_err("unexpected control message from the proxy");
 		finish(n, 1);
@@ -1334,12 +1334,13 @@ int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	return rc;
 }
 
-int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop)
+int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop, json_t **listing)
 {
 	struct node n;
 	struct ring tx;
 	int rc;
 
+	*listing = NULL;
 	memset(&n, 0, sizeof(n));
 	n.cfg = cfg;
 	n.mode = MODE_LIST;
@@ -1352,5 +1353,9 @@ int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop)
 	ring_init(&tx, 0, 1);
 	rc = run(&n, &tx, stop);
 	ring_free(&tx);
+	if (rc == 0)
+		*listing = n.listing;
+	else
+		json_decref(n.listing);
 	return rc;
 }

@@ -41,7 +41,10 @@ struct node_config {
  * logging why. */
 int node_export_run(const struct node_config *cfg, volatile sig_atomic_t *stop);
 
-/* Asks the proxy for its listing and prints the JSON to stdout. */
-int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop);
+/* Asks the proxy for its listing: returns 0 with *listing, the proxy's
+ * "nodes" message without its "type" (json_decref), or 1 after logging
+ * why. */
+struct json_t;
+int node_list_remote(const struct node_config *cfg, volatile sig_atomic_t *stop, struct json_t **listing);
 
 #endif

@@ -17,6 +17,7 @@
 #include "base/stopsig.h"
 #include "base/usbws_err.h"
 #include "net/ctlsock.h"
+#include "table.h"
 
 /* How often a waiting attach asks again. */
 #define POLL_MS 200
@@ -91,10 +92,78 @@ static const char *or_unknown(const char *s, const char *unknown)
 	return *s ? s : unknown;
 }
 
+/* "vendor : product" from usb.ids, for the last column */
+static void names(char *out, size_t cap, json_t *o)
+{
+	snprintf(out, cap, "%s : %s", or_unknown(admin_str(o, "vendor_name"), "unknown vendor"),
+		 or_unknown(admin_str(o, "product_name"), "unknown product"));
+}
+
+/* A table's rows, one an entry of array: fill(entry, row, scratch) fills row. */
+static int print_rows(const struct table_column *cols, size_t ncols, json_t *array,
+		      void (*fill)(json_t *entry, const char **row, char (*scratch)[128]), FILE *out)
+{
+	struct table *t = table_new(cols, ncols);
+	const char *row[16];
+	char scratch[16][128];
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(array, i, e)
+	{
+		fill(e, row, scratch);
+		if (t && table_add(t, row) < 0) {
+			table_free(t);
+			t = NULL;
+		}
+	}
+	return admin_table_done(t, out);
+}
+
+static const struct table_column port_cols[] = {
+	{ "PORT", TABLE_RIGHT },       { "VHCI", TABLE_LEFT },
+	{ "HUB", TABLE_LEFT },         { "VID:PID", TABLE_LEFT },
+	{ "NODE", TABLE_LEFT },        { "NODE BUSID", TABLE_LEFT },
+	{ "LOCAL BUSID", TABLE_LEFT }, { "VENDOR : PRODUCT", TABLE_LEFT },
+};
+
+static void port_row(json_t *p, const char **row, char (*s)[128])
+{
+	snprintf(s[0], sizeof(s[0]), "%lld", (long long)admin_num(p, "port"));
+	snprintf(s[1], sizeof(s[1]), "vhci_hcd.%lld", (long long)admin_num(p, "controller"));
+	admin_vid_pid(s[2], sizeof(s[2]), json_object_get(p, "device"));
+	names(s[3], sizeof(s[3]), p);
+	row[0] = s[0];
+	row[1] = s[1];
+	row[2] = admin_str(p, "hub");
+	row[3] = s[2];
+	row[4] = admin_str(p, "node");
+	row[5] = admin_str(p, "node_busid");
+	row[6] = admin_str(p, "local_busid");
+	row[7] = s[3];
+}
+
+static const struct table_column reexport_cols[] = {
+	{ "USB/IP BUSID", TABLE_LEFT }, { "VID:PID", TABLE_LEFT },  { "NODE", TABLE_LEFT },
+	{ "NODE BUSID", TABLE_LEFT },   { "IMPORTER", TABLE_LEFT }, { "FOR", TABLE_RIGHT },
+};
+
+static void reexport_row(json_t *p, const char **row, char (*s)[128])
+{
+	admin_vid_pid(s[0], sizeof(s[0]), json_object_get(p, "device"));
+	admin_human_duration(s[1], sizeof(s[1]), admin_num(p, "imported_seconds"));
+	row[0] = admin_str(p, "busid");
+	row[1] = s[0];
+	row[2] = admin_str(p, "node");
+	row[3] = admin_str(p, "node_busid");
+	row[4] = admin_str(p, "importer");
+	row[5] = s[1];
+}
+
 int proxyctl_ports(int json, FILE *out)
 {
-	json_t *o, *ports, *reexports, *p;
-	size_t i;
+	json_t *o, *ports, *reexports;
+	int rc = 0;
 
 	if (ask(request("ports", NULL, NULL, NULL), &o))
 		return 1;
@@ -107,80 +176,93 @@ int proxyctl_ports(int json, FILE *out)
 	}
 	if (json_array_size(ports) == 0 && json_array_size(reexports) == 0)
 		fprintf(out, "no devices attached to vhci_hcd or re-exported by this proxy\n");
-	json_array_foreach(ports, i, p)
-	{
-		json_t *d = json_object_get(p, "device");
-
-		fprintf(out, "port %-3lld vhci_hcd.%lld %s  %s:%s  node %s busid %s (here %s)  %s : %s\n",
-			(long long)admin_num(p, "port"), (long long)admin_num(p, "controller"),
-			admin_str(p, "hub"), admin_str(d, "vendor"), admin_str(d, "product"), admin_str(p, "node"),
-			admin_str(p, "node_busid"), admin_str(p, "local_busid"),
-			or_unknown(admin_str(p, "vendor_name"), "unknown vendor"),
-			or_unknown(admin_str(p, "product_name"), "unknown product"));
-	}
-	json_array_foreach(reexports, i, p)
-	{
-		json_t *d = json_object_get(p, "device");
-
-		fprintf(out, "usbip %s  %s:%s  node %s busid %s  imported by %s for %lld s\n",
-			admin_str(p, "busid"), admin_str(d, "vendor"), admin_str(d, "product"),
-			admin_str(p, "node"), admin_str(p, "node_busid"), admin_str(p, "importer"),
-			(long long)admin_num(p, "imported_seconds"));
-	}
+	if (json_array_size(ports))
+		rc |= print_rows(port_cols, sizeof(port_cols) / sizeof(port_cols[0]), ports, port_row, out);
+	/* two tables, a blank line between */
+	if (json_array_size(ports) && json_array_size(reexports))
+		fputc('\n', out);
+	if (json_array_size(reexports))
+		rc |= print_rows(reexport_cols, sizeof(reexport_cols) / sizeof(reexport_cols[0]), reexports,
+				 reexport_row, out);
 	json_decref(o);
-	return 0;
+	return rc;
 }
 
-static void print_device(json_t *d, FILE *out)
+static const struct table_column device_cols[] = {
+	{ "NODE", TABLE_LEFT },    { "DEVICE", TABLE_LEFT },
+	{ "STATE", TABLE_LEFT },   { "AT", TABLE_LEFT },
+	{ "VID:PID", TABLE_LEFT }, { "NODE BUSID", TABLE_LEFT },
+	{ "LINK", TABLE_LEFT },    { "FROM", TABLE_LEFT },
+	{ "UP", TABLE_RIGHT },     { "IN", TABLE_RIGHT },
+	{ "OUT", TABLE_RIGHT },    { "URBS", TABLE_RIGHT },
+	{ "P50", TABLE_RIGHT },    { "VENDOR : PRODUCT", TABLE_LEFT },
+};
+
+/* A device of usbws nodes; its node's name and address are its own fields too. */
+static void device_row(json_t *d, const char **row, char (*s)[128])
 {
-	char from[32], to[32], rtt[32];
 	json_int_t us = admin_num(d, "rtt_p50_us");
 
-	admin_human_bytes(from, sizeof(from), admin_num(d, "bytes_from_node"));
-	admin_human_bytes(to, sizeof(to), admin_num(d, "bytes_to_node"));
+	admin_vid_pid(s[0], sizeof(s[0]), d);
+	admin_human_duration(s[1], sizeof(s[1]), (json_int_t)time(NULL) - admin_num(d, "connected_since"));
+	admin_human_bytes(s[2], sizeof(s[2]), admin_num(d, "bytes_from_node"));
+	admin_human_bytes(s[3], sizeof(s[3]), admin_num(d, "bytes_to_node"));
+	snprintf(s[4], sizeof(s[4]), "%lld", (long long)admin_num(d, "urbs"));
 	if (!us)
-		snprintf(rtt, sizeof(rtt), "-");
+		s[5][0] = '\0';
 	else if (us < 10000)
-		snprintf(rtt, sizeof(rtt), "%lld us", (long long)us);
+		snprintf(s[5], sizeof(s[5]), "%lld us", (long long)us);
 	else
-		snprintf(rtt, sizeof(rtt), "%lld ms", (long long)(us / 1000));
-	fprintf(out, "  %-31s %-11s %s:%s its %-8s %s%s%s  in %s out %s  %lld URBs  p50 %s  %s : %s\n",
-		admin_str(d, "id"), admin_str(d, "state"), admin_str(d, "vendor"), admin_str(d, "product"),
-		admin_str(d, "node_busid"), *admin_str(d, "attached_to") ? "at " : "", admin_str(d, "attached_to"),
-		strcmp(admin_str(d, "link"), "connected") ? "  (node resuming)" : "", from, to,
-		(long long)admin_num(d, "urbs"), rtt, or_unknown(admin_str(d, "vendor_name"), "unknown vendor"),
-		or_unknown(admin_str(d, "product_name"), "unknown product"));
+		snprintf(s[5], sizeof(s[5]), "%lld ms", (long long)(us / 1000));
+	names(s[6], sizeof(s[6]), d);
+	row[0] = admin_str(d, "node");
+	row[1] = admin_str(d, "id");
+	row[2] = admin_str(d, "state");
+	row[3] = admin_str(d, "attached_to");
+	row[4] = s[0];
+	row[5] = admin_str(d, "node_busid");
+	row[6] = admin_str(d, "link");
+	row[7] = admin_str(d, "address");
+	row[8] = s[1];
+	row[9] = s[2];
+	row[10] = s[3];
+	row[11] = s[4];
+	row[12] = s[5];
+	row[13] = s[6];
 }
 
 int proxyctl_nodes(int json, const char *node_glob, FILE *out)
 {
-	json_t *o, *nodes, *n, *d;
+	json_t *o, *nodes, *n, *all;
 	size_t i, j;
+	int rc = 0;
 
 	if (ask(request("nodes", "--node", "node", node_glob), &o))
 		return 1;
 	nodes = json_object_get(o, "nodes");
 	if (json) {
 		print_json(o, out);
-	} else if (json_array_size(nodes) == 0) {
+		json_decref(o);
+		return 0;
+	}
+	/* one table of every node's devices, in the proxy's order */
+	all = json_array();
+	json_array_foreach(nodes, i, n)
+	{
+		json_t *d;
+
+		json_array_foreach(json_object_get(n, "devices"), j, d) json_array_append(all, d);
+	}
+	if (json_array_size(all) == 0)
 		fprintf(out,
 			node_glob ? "no node matching %s has a device on this proxy\n"
 				  : "no node has a device on this proxy\n",
 			node_glob);
-	} else {
-		json_array_foreach(nodes, i, n)
-		{
-			time_t since = (time_t)admin_num(n, "connected_since");
-			char when[32];
-
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&since));
-			fprintf(out, "%s  connected since %s  from %s\n", admin_str(n, "node"), when,
-				admin_str(n, "address"));
-			json_array_foreach(json_object_get(n, "devices"), j, d) print_device(d, out);
-		}
-	}
+	else
+		rc = print_rows(device_cols, sizeof(device_cols) / sizeof(device_cols[0]), all, device_row, out);
+	json_decref(all);
 	json_decref(o);
-	return 0;
+	return rc;
 }
 
 /* The device as the proxy shows it now, or NULL (said why). */

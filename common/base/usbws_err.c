@@ -102,10 +102,12 @@ const char *usbws_strerror(int err)
 	case USBWS_ERR_HTTP_STATUS: return "HTTP answer with another status than the one asked for";
 	case USBWS_ERR_WS_ACCEPT: return "WebSocket upgrade answered with a missing or wrong Sec-WebSocket-Accept";
 	case USBWS_ERR_WS_SUBPROTOCOL: return "WebSocket upgrade answered without agreeing to the subprotocol";
+	case USBWS_ERR_URL: return "the proxy's URL is not wss://HOST[:PORT][/PATH]";
 	case USBWS_ERR_TLS: return "TLS failed";
 	case USBWS_ERR_CERT_REFUSED: return "certificate refused";
 	case USBWS_ERR_PEM: return "no PEM object of the kind wanted in the file";
 	case USBWS_ERR_CRL_ISSUER: return "the CRL is not signed by a CA of --ca";
+	case USBWS_ERR_KEY_MISMATCH: return "the private key does not belong to the certificate";
 	case USBWS_ERR_NO_DRIVER: return "the kernel driver is not loaded";
 	case USBWS_ERR_NOT_EXPORTABLE: return "the device cannot be exported (a hub, or imported through vhci_hcd)";
 	case USBWS_ERR_BUSY: return "the device is in use";

@@ -75,12 +75,14 @@ enum usbws_err {
 	USBWS_ERR_HTTP_STATUS = -80,    /* not the status asked for (200 to CONNECT, 101 to an upgrade) */
 	USBWS_ERR_WS_ACCEPT = -81,      /* Sec-WebSocket-Accept missing or not for our key */
 	USBWS_ERR_WS_SUBPROTOCOL = -82, /* the server did not agree to our subprotocol */
+	USBWS_ERR_URL = -83,            /* a proxy URL that is not wss://HOST[:PORT][/PATH] (wsurl.h) */
 
 	/* TLS and certificates (wsclient.h) */
 	USBWS_ERR_TLS = -90,            /* the TLS library failed: loading keys, a handshake, a read or a write */
 	USBWS_ERR_CERT_REFUSED = -91,   /* one side refused the other's certificate */
 	USBWS_ERR_PEM = -92,            /* a file holds no PEM object of the kind wanted */
 	USBWS_ERR_CRL_ISSUER = -93,     /* a CRL no CA of --ca signed */
+	USBWS_ERR_KEY_MISMATCH = -94,   /* --key is not the key of --cert's certificate */
 
 	/* local USB devices and the kernel's USB/IP drivers (usbdev.h, kdev.h, vhci.h) */
 	USBWS_ERR_NO_DRIVER = -100,     /* usbip-host, usbip-vudc or vhci_hcd is not loaded */

@@ -81,8 +81,10 @@ static int listen_on(const struct addrinfo *ai, char *why, size_t why_cap)
 	/* a fleet reconnecting at once must find room in the backlog */
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
 		return fd;
-	rc = usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s",
-		       errno == EADDRINUSE ? "address already in use" : "cannot listen there");
+	rc = usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s%s", strerror(errno),
+		       errno == EACCES                  ? " (a port below 1024 needs root or CAP_NET_BIND_SERVICE)"
+			       : errno == EADDRNOTAVAIL ? " (no interface of this host has that address)"
+							: "");
 	close(fd);
 	return rc;
 }

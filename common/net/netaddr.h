@@ -21,7 +21,9 @@ int netaddr_split(const char *spec, char *host, size_t host_size, char *port, si
 /* Listens on every address HOST resolves to, up to cap, exactly: an IPv4
  * address gets an AF_INET socket, an IPv6 one an IPv6-only socket.
  * Returns how many fds it put in fds, or a negative enum usbws_err with
- * why filled (then none is open). */
+ * why filled (then none is open): USBWS_ERR_SYSTEM with errno kept when
+ * the bind failed (why: errno's text, and for EACCES and EADDRNOTAVAIL
+ * what it means), USBWS_ERR_INVAL for a spec it cannot use. */
 int netaddr_listen_all(const char *spec, int *fds, size_t cap, char *why, size_t why_cap);
 /* The same for the first address only: returns the fd. */
 int netaddr_listen(const char *spec, char *why, size_t why_cap);

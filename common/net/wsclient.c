@@ -19,10 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tunnel/ctl.h"
 #include "tunnel/httpreply.h"
+#include "tunnel/wsurl.h"
 #include "base/log.h"
 #include "base/monoclock.h"
 #include "net/netaddr.h"
+#include "net/tlsfiles.h"
 #include "base/usbws_err.h"
 
 #define RX_CHUNK (64u << 10)
@@ -67,8 +70,11 @@ static int ssl_why(int *fatal, const char *what, const char *url, char *why, siz
 	} else if (!reason && errno == EINTR) {
 		rc = usbws_why(why, why_cap, USBWS_ERR_INTERRUPTED, "%s %s interrupted", what, url);
 	} else {
-		rc = usbws_why(why, why_cap, reason ? USBWS_ERR_TLS : USBWS_ERR_SYSTEM, "%s %s failed: %s", what, url,
-			       reason ? reason : strerror(errno));
+		rc = usbws_why(why, why_cap, reason ? USBWS_ERR_TLS : USBWS_ERR_SYSTEM, "%s %s failed: %s", what,
+			       url,
+			       reason          ? reason
+				       : errno ? strerror(errno)
+					       : "the other side closed the connection");
 	}
 	ERR_clear_error();
 	return rc;
@@ -101,21 +107,37 @@ static char *base64(const uint8_t *in, size_t len, char *out)
 	return out;
 }
 
+/* Whether a TLS read that returned n <= 0 met the end of the connection:
+ * the peer's close_notify, or a close without one. */
+static int tls_closed(struct wsclient *c, int n)
+{
+	int e = SSL_get_error(c->ssl, n);
+	unsigned long q = ERR_peek_last_error();
+
+	return e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !q && errno == 0) ||
+		(ERR_GET_LIB(q) == ERR_LIB_SSL && ERR_GET_REASON(q) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
+}
+
 /* Reads an HTTP response head through rd (plain or TLS) into buf; returns
  * its length and leaves any bytes after it in buf too (*total).  buf stays
  * NUL-terminated for the log lines that quote it; httpreply judges it.
- * Fails with USBWS_ERR_SYSTEM (errno: the read's, when it failed) or,
- * for a head longer than buf, USBWS_ERR_NOSPACE. */
+ * Fails with USBWS_ERR_TRUNCATED when the peer closed the connection
+ * first, USBWS_ERR_SYSTEM (errno: the read's, when it failed) or, for a
+ * head longer than buf, USBWS_ERR_NOSPACE. */
 static int read_head(struct wsclient *c, int tls, char *buf, size_t cap, size_t *total)
 {
 	size_t have = 0, head;
 
 	while (have < cap - 1) {
-		int n = tls ? SSL_read(c->ssl, buf + have, (int)(cap - 1 - have))
-			    : (int)recv(c->fd, buf + have, 1, 0);  /* never read past a proxy's head */
+		int n;
 
+		errno = 0;
+		n = tls ? SSL_read(c->ssl, buf + have, (int)(cap - 1 - have))
+			: (int)recv(c->fd, buf + have, 1, 0); /* never read past a proxy's head */
+		if (n == 0 && !tls)
+			return USBWS_ERR_TRUNCATED;
 		if (n <= 0)
-			return USBWS_ERR_SYSTEM;
+			return tls && tls_closed(c, n) ? USBWS_ERR_TRUNCATED : USBWS_ERR_SYSTEM;
 		have += (size_t)n;
 		buf[have] = 0;
 		head = httpreply_head_len(buf, have);
@@ -171,6 +193,7 @@ static int proxy_connect(struct wsclient *c, const char *proxy, const char *host
 
 static int tls_load(int *fatal, const struct wsclient_config *cfg, SSL_CTX **out, char *why, size_t why_cap)
 {
+	const struct tlsfiles files = { .cert = cfg->cert, .key = cfg->key, .ca = cfg->ca };
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	int rc;
 
@@ -178,11 +201,8 @@ static int tls_load(int *fatal, const struct wsclient_config *cfg, SSL_CTX **out
 	if (!ctx)
 		return ssl_why(fatal, "making a TLS context for", cfg->url, why, why_cap);
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	if (SSL_CTX_load_verify_locations(ctx, cfg->ca, NULL) != 1 ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		rc = ssl_why(fatal, "loading --cert, --key and --ca for", cfg->url, why, why_cap);
+	rc = tlsfiles_load(ctx, &files, why, why_cap);
+	if (rc < 0) {
 		*fatal = 1;
 		SSL_CTX_free(ctx);
 		return rc;
@@ -247,21 +267,24 @@ static int tls_setup(struct wsclient *c, const struct wsclient_config *cfg, cons
 	return 0;
 }
 
-static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const char *host, const char *port,
-		   const char *path, char *why, size_t why_cap)
+static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const struct wsurl *u, char *why,
+		   size_t why_cap)
 {
 	uint8_t key[16], sha[EVP_MAX_MD_SIZE];
-	char key64[32], expect[64], req[1024], head[MAX_HTTP_HEAD], both[128];
+	char key64[32], expect[64], req[1024], head[MAX_HTTP_HEAD], both[128], host[sizeof(u->host) + 2];
 	unsigned int shalen;
 	size_t total;
 	int n, head_len, rc;
 
 	RAND_bytes(key, sizeof(key));
 	base64(key, sizeof(key), key64);
+	/* an IPv6 address goes in brackets in Host, as in the URL */
+	snprintf(host, sizeof(host), strchr(u->host, ':') ? "[%s]" : "%s", u->host);
 	n = snprintf(req, sizeof(req),
-		     "GET /%s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		     "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
-		     "Origin: https://%s\r\n\r\n", path, host, port, key64, cfg->subprotocol, host);
+		     "Origin: https://%s\r\n\r\n",
+		     u->path, host, u->port, key64, cfg->subprotocol, host);
 	if (SSL_write(c->ssl, req, n) != n) {
 		char one;
 
@@ -281,6 +304,18 @@ static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const 
 		return rc;
 	}
 	head_len = read_head(c, 1, head, sizeof(head), &total);
+	if (head_len == USBWS_ERR_TRUNCATED && strcmp(u->path, USBWS_PATH) != 0) {
+		c->fatal = 1;
+		return usbws_why(why, why_cap, head_len,
+				 "%s closed the connection without answering the WebSocket "
+				 "upgrade to %s: usbws-proxy serves only the path %s (--url wss://%s:%s%s)",
+				 cfg->url, u->path, USBWS_PATH, host, u->port, USBWS_PATH);
+	}
+	if (head_len == USBWS_ERR_TRUNCATED)
+		return usbws_why(why, why_cap, head_len,
+				 "%s closed the connection without answering the WebSocket "
+				 "upgrade; the proxy's log says why",
+				 cfg->url);
 	if (head_len < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "no WebSocket handshake from %s within %d s; if "
@@ -310,8 +345,8 @@ static int upgrade(struct wsclient *c, const struct wsclient_config *cfg, const 
 int wsclient_open(const struct wsclient_config *cfg, struct wsclient **out, int *fatal, char *why, size_t why_cap)
 {
 	struct wsclient *c = calloc(1, sizeof(*c));
-	char url[512], hostport[520], host[256], port[16], *p, *path;
-	const char *bracket;
+	struct wsurl u;
+	char url_why[256];
 	struct timeval none = { 0, 0 };
 	int rc;
 
@@ -329,27 +364,19 @@ int wsclient_open(const struct wsclient_config *cfg, struct wsclient **out, int 
 	c->timeout = cfg->timeout_seconds;
 	buf_init(&c->out, 0, 4 * (WS_MAX_HEADER + 65536));
 	wsframe_parser_init(&c->parser, 0, 16u << 20);
-	snprintf(url, sizeof(url), "%s", cfg->url);
-	if (strncmp(url, "wss://", 6) != 0)
-		goto bad_url;
-	p = url + 6;
-	path = strchr(p, '/');
-	if (path)
-		*path++ = 0;
-	else
-		path = "";
-	/* without a port, wss means 443 */
-	bracket = *p == '[' ? strchr(p, ']') : NULL;
-	snprintf(hostport, sizeof(hostport), (bracket ? bracket[1] == ':' : strchr(p, ':') != NULL) ? "%s" : "%s:443", p);
-	if (netaddr_split(hostport, host, sizeof(host), port, sizeof(port)) < 0)
-		goto bad_url;
+	rc = wsurl_parse(cfg->url, &u, url_why, sizeof(url_why));
+	if (rc < 0) {
+		rc = usbws_why(why, why_cap, rc, "--url %s: %s", cfg->url, url_why);
+		c->fatal = 1;
+		goto fail;
+	}
 
 	if (cfg->http_proxy) {
-		rc = proxy_connect(c, cfg->http_proxy, host, port, why, why_cap);
+		rc = proxy_connect(c, cfg->http_proxy, u.host, u.port, why, why_cap);
 		if (rc < 0)
 			goto fail;
 	} else {
-		c->fd = netaddr_connect_host(host, port, c->timeout);
+		c->fd = netaddr_connect_host(u.host, u.port, c->timeout);
 		if (c->fd < 0) {
 			if (errno == EINTR)
 				rc = usbws_why(why, why_cap, USBWS_ERR_INTERRUPTED, "connecting to %s interrupted",
@@ -360,9 +387,9 @@ int wsclient_open(const struct wsclient_config *cfg, struct wsclient **out, int 
 			goto fail;
 		}
 	}
-	rc = tls_setup(c, cfg, host, why, why_cap);
+	rc = tls_setup(c, cfg, u.host, why, why_cap);
 	if (rc == 0)
-		rc = upgrade(c, cfg, host, port, path, why, why_cap);
+		rc = upgrade(c, cfg, &u, why, why_cap);
 	if (rc < 0)
 		goto fail;
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
@@ -372,9 +399,6 @@ int wsclient_open(const struct wsclient_config *cfg, struct wsclient **out, int 
 	*out = c;
 	return 0;
 
-bad_url:
-	rc = usbws_why(why, why_cap, USBWS_ERR_INVAL, "--url %s: expected wss://HOST[:PORT]/usbip", cfg->url);
-	c->fatal = 1;
 fail:
 	*fatal = c->fatal;
 	wsclient_close(c);

@@ -1,6 +1,10 @@
 #!/usr/bin/env bats
 # The front ends: exit codes and the exact messages a user sees.
 
+teardown() {
+	[ -z "${DEMO_TREE:-}" ] || rm -rf "$DEMO_TREE"
+}
+
 setup() {
 	USBWS=${USBWS_BUILDDIR:?run through make check}/usbws/usbws
 	PROXY=$USBWS_BUILDDIR/proxy/usbws-proxy
@@ -134,6 +138,73 @@ names_every_option() {
 	names_every_option "$SRC/usbws/main.c" "$("$USBWS" --help)"
 }
 
+# short_letters CMD: the letters usbws CMD takes as options, one a line,
+# found by trying each: getopt refuses any other as an invalid option.
+# Nothing they do reaches the machine: an empty sysfs and run directory.
+short_letters() {
+	local l out
+	mkdir -p "$BATS_TEST_TMPDIR/sys" "$BATS_TEST_TMPDIR/run"
+	for l in {a..z} {A..Z}; do
+		out=$(USBWS_RUN_DIR=$BATS_TEST_TMPDIR/run "$USBWS" --sysfs-root "$BATS_TEST_TMPDIR/sys" "$1" "-$l" x \
+			</dev/null 2>&1)
+		[[ "$out" == *"invalid option -- '$l'"* ]] || echo "$l"
+	done
+}
+
+# option_letter CMD NAME: the getopt value of usbws CMD's --NAME, as a
+# letter: from its table entry, through cmd.h's enum or #define
+option_letter() {
+	local f=$SRC/usbws/cmd_$1.c val
+	{ grep -q "cmd_link_parse(\|cmd_admin_parse(" "$f" && f=$SRC/usbws/cmd.c; } || true
+	val=$(sed -n "s/.*{ \"$2\", [a-z_]*, NULL, \([^ ]*\) }.*/\1/p" "$f" | head -n 1)
+	case $val in
+	"'"?"'") echo "${val:1:1}" ;;
+	?*) sed -n "s/.*\b$val = '\(.\)'.*/\1/p; s/^#define $val '\(.\)'$/\1/p" "$SRC/usbws/cmd.h" | head -n 1 ;;
+	esac
+}
+
+@test "each short option of a usbws command is in its help as -X, --NAME, and means --NAME" {
+	local cmd l name n=0
+	for cmd in $(commands); do
+		[ "$cmd" != selftest ] || continue
+		help=$("$USBWS" "$cmd" --help)
+		for l in $(short_letters "$cmd"); do
+			n=$((n + 1))
+			[[ "$help" =~ -$l,\ --([a-z-]+) ]] || { echo "usbws $cmd: -$l is not in its help"; false; }
+			name=${BASH_REMATCH[1]}
+			echo "usbws $cmd: -$l, --$name: $(option_letter "$cmd" "$name")"
+			[ "$(option_letter "$cmd" "$name")" = "$l" ]
+		done
+		# the same two everywhere
+		[[ "$help" == *"  -v, --verbose "* ]]
+		[[ "$help" == *"  -h, --help "* ]]
+	done
+	[ "$n" -ge 35 ]
+}
+
+@test "usbip's letters mean what they mean to usbip: list -l -r, bind and unbind -b, detach -p, attach and detach -d" {
+	[[ "$("$USBWS" list --help)" == *"  -l, --local "*"  -r, --remote wss://"* ]]
+	for cmd in bind unbind; do
+		[[ "$("$USBWS" $cmd --help)" == *"  -b, --busid BUSID "* ]]
+	done
+	[[ "$("$USBWS" detach --help)" == *"  -p, --port N "*"  -d, --device ID "* ]]
+	[[ "$("$USBWS" attach --help)" == *"  -d, --device ID "* ]]
+	[[ "$("$USBWS" connect --help)" == *"  -b, --busid BUSID "*"  -d, --device usbip-vudc.N "* ]]
+	# a command takes the letters of its own options only
+	run "$USBWS" status -b 1-1
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"invalid option -- 'b'"* ]]
+	run "$USBWS" bind -p 3
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"invalid option -- 'p'"* ]]
+	run "$USBWS" detach -p x
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws detach: --port wants a vhci port number, not 'x'" ]
+	run "$USBWS" list -x
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"invalid option -- 'x'"* ]]
+}
+
 @test "usbws-proxy --help names every option of its getopt table and exits 0" {
 	run "$PROXY" --help
 	[ "$status" -eq 0 ]
@@ -161,7 +232,7 @@ names_every_option() {
 	[ "$output" = "usbws-proxy: --cert FILE is required" ]
 	run "$PROXY" --cert /nonexistent/cert.pem --key /dev/null --ca /dev/null
 	[ "$status" -eq 2 ]
-	[ "$output" = "usbws-proxy: --cert /nonexistent/cert.pem: cannot read it" ]
+	[ "$output" = "usbws-proxy: cannot read the certificate /nonexistent/cert.pem (--cert): No such file or directory" ]
 	run "$PROXY" --version
 	[ "$status" -eq 0 ]
 	[ "$output" = "usbws-proxy $VERSION" ]
@@ -178,11 +249,11 @@ names_every_option() {
 	[ "$status" -eq 2 ]
 	[ "$output" = "usbws connect: one of --busid BUSID, --device usbip-vudc.N, --virtual SPEC (storage:PATH or sourcesink), --match VID:PID or --all is required" ]
 	run "$USBWS" connect --url http://localhost:1/usbip --cert a --key b --ca c --virtual sourcesink
-	[ "$status" -eq 1 ]
-	[[ "$output" == *"--url http://localhost:1/usbip: expected wss://HOST[:PORT]/usbip"* ]]
-	run "$USBWS" list --remote wss://localhost:1/usbip --cert a --key b --ca c
 	[ "$status" -eq 2 ]
-	[ "$output" = "usbws list --remote: only --json output exists so far" ]
+	[ "$output" = "usbws connect: --url http://localhost:1/usbip: the scheme is wss:// (a WebSocket over TLS), not http:// or https://: expected wss://HOST[:PORT]/usbip" ]
+	run "$USBWS" list --remote wss://localhost:1/usbip --key b --ca c
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws list: --cert FILE is required" ]
 }
 
 @test "usbws list --local prints valid JSON, empty when there is no USB" {
@@ -263,10 +334,50 @@ make_var() {
 	[ "$(wc -l <"$t/called")" -eq 2 ]
 }
 
+# demo_done: what the demo's output says whoever ran it: the disk came back
+# whole, the programs' sockets were in a run directory of the demo's own,
+# and where to read on
+demo_done() {
+	[[ "$output" == *"== Success: the disk read through usbws is byte-identical to the image."* ]]
+	[[ "$output" == *"(busid node-1-"* ]]
+	[[ "$output" =~ usbws-proxy:\ info:\ control\ socket\ /tmp/usbws-demo\.[A-Za-z0-9]{6}/run/proxy\.sock ]]
+	[[ "$output" == *$'\nNODE  '*$'\nnode-1  node-1-'* ]]
+	[[ "$output" == *"man usbws; man usbws-proxy; man usbws-proxy.policy"* ]]
+	[[ "$output" == *"/doc/fleet.md"* ]]
+}
+
 @test "the README's demo exports a virtual disk and reads it back through the tunnel with its sha256" {
 	run env USBWS_DEMO_BUILD="$USBWS_BUILDDIR" timeout 120 "$SRC/scripts/demo"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"== Success: the disk read through usbws is byte-identical to the image."* ]]
-	[[ "$output" == *"(busid node-1-"* ]]
+	demo_done
+}
+
+@test "the demo runs as a user who is not root, with a HOME of its own and nothing of the machine's run directory" {
+	[ -x "$USBWS_BUILDDIR/tests/usbip-testclient" ]
+	# what the demo runs, copied where that user may read it: the build may
+	# be in root's home
+	DEMO_TREE=$(mktemp -d /tmp/usbws-demo-tree.XXXXXX)
+	chmod 0755 "$DEMO_TREE"
+	mkdir -p "$DEMO_TREE/src/scripts" "$DEMO_TREE/src/tests" "$DEMO_TREE/build/usbws" "$DEMO_TREE/build/proxy" \
+		"$DEMO_TREE/build/tests" "$DEMO_TREE/home"
+	cp "$SRC/scripts/demo" "$DEMO_TREE/src/scripts/"
+	cp "$SRC/tests/pki.sh" "$DEMO_TREE/src/tests/"
+	cp "$USBWS_BUILDDIR/usbws/usbws" "$DEMO_TREE/build/usbws/"
+	cp "$USBWS_BUILDDIR/proxy/usbws-proxy" "$DEMO_TREE/build/proxy/"
+	cp "$USBWS_BUILDDIR/tests/usbip-testclient" "$DEMO_TREE/build/tests/"
+	chmod -R a+rX "$DEMO_TREE"
+	as=()
+	if [ "$(id -u)" = 0 ]; then
+		chown nobody "$DEMO_TREE/home"
+		as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+	fi
+	run env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$DEMO_TREE/home" USBWS_DEMO_BUILD="$DEMO_TREE/build" \
+		"${as[@]}" timeout 120 bash "$DEMO_TREE/src/scripts/demo"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	demo_done
+	[[ "$output" == *"running as root"* ]] && { echo "the demo ran as root"; false; }
+	# it left nothing behind
+	[ -z "$(find /tmp -maxdepth 1 -name 'usbws-demo.*' -user nobody)" ]
 }

@@ -384,3 +384,28 @@ GET_DEVICE_DESC=$(cmd_submit 1 1 0 18 0 8006000100001200)
 	exported_then_closed
 	refused_by_node "USB/IP message sent in the wrong direction"
 }
+
+@test "node: a listing from the proxy with control characters in its names prints them as '?' in the table; --json carries them escaped" {
+	# a node name with a clear-screen and a newline, a busid with C1 CSI, a
+	# state with a carriage return and a bidi override
+	listing='{"type":"nodes","nodes":[{"node":"gw\u001b[2J\nevil","devices":[{"busid":"1-1\u009b31m",'
+	listing+='"vendor":"0525","product":"a4a5","speed":"high","class":"00","interfaces":[],"state":"exported\r\u202eX"}]}]}'
+	fake_proxy --as lister --text "$listing"
+	"$USBWS" list -r "$FP_URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
+		>"$WORK/table.out" 2>"$WORK/list.log"
+	printf 'NODE         BUSID    VID:PID    SPEED  CLASS  STATE\n' >"$WORK/want"
+	printf 'gw?[2J?evil  1-1?31m  0525:a4a5  high   00     exported??X\n' >>"$WORK/want"
+	diff -u "$WORK/want" "$WORK/table.out"
+	fake_proxy --as lister --text "$listing"
+	"$USBWS" list -r "$FP_URL" --json --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem" \
+		>"$WORK/json.out" 2>"$WORK/list.log"
+	# the JSON as the proxy sent it, but its type; the C0 controls as JSON escapes
+	[ "$(jq -c . "$WORK/json.out")" = "$(jq -c 'del(.type)' <<<"$listing")" ]
+	[ "$(LC_ALL=C grep -c $'[\x01-\x09\x0b-\x1f]' "$WORK/json.out")" -eq 0 ]
+	[ "$(jq -r '.nodes[0].node' "$WORK/json.out")" = $'gw\e[2J\nevil' ]
+	# nothing exported there: a sentence, not an empty table
+	fake_proxy --as lister --text '{"type":"nodes","nodes":[]}'
+	run "$USBWS" list -r "$FP_URL" --cert "$PKI/node.pem" --key "$PKI/node.key" --ca "$PKI/ca.pem"
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = "the proxy has no device of this node" ]
+}

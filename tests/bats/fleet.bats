@@ -113,11 +113,17 @@ PY
 	[ "$(jq -r '.nodes[0].devices[0].addressed_by' "$WORK/nodes.json")" = serial ]
 	[ "$(jq -r '.nodes[1].devices[0].addressed_by' "$WORK/nodes.json")" = port ]
 	[[ "$(jq -r '.nodes[0].address' "$WORK/nodes.json")" == 127.0.0.1:* ]]
-	# the table, and a filter
+	# the table: a device a row, in the proxy's order, and a filter
 	run "$USBWS" nodes
 	[ "$status" -eq 0 ]
-	[[ "${lines[0]}" == "node-1  connected since "*"  from 127.0.0.1:"* ]]
-	[[ "${lines[1]}" == "  $a "*" offered     0525:a4a5 its 1-1 "*" URBs  p50 "*" us  Netchip "* ]]
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "${lines[0]}" =~ ^NODE\ +DEVICE\ +STATE\ +AT\ +VID:PID\ +NODE\ BUSID\ +LINK\ +FROM\ +UP\ +IN\ +OUT\ +URBS\ +P50\ +VENDOR\ :\ PRODUCT$ ]]
+	[[ "${lines[1]}" =~ ^node-1\ +$a\ +offered\ +-\ +0525:a4a5\ +1-1\ +connected\ +127\.0\.0\.1:[0-9]+\ +[0-9]+s\ +[0-9]+\ [KM]?i?B\ +[0-9]+\ [KM]?i?B\ +[0-9]+\ +[0-9]+\ [um]s\ +Netchip\ Technology,\ Inc\.\ :\ Linux-USB\ File-backed\ Storage\ Gadget$ ]]
+	[[ "${lines[2]}" =~ ^node-2\ +$b\ +offered\ +-\ +0525:a4a0\ +1-1\ +connected\ +127\.0\.0\.1:[0-9]+\ +[0-9]+s\ +320\ B\ +0\ B\ +0\ +-\ +Netchip\ Technology,\ Inc\.\ :\ Linux-USB\ \"Gadget\ Zero\"$ ]]
+	# the columns line up: the first eight, left-aligned, start under their headers
+	[ "$(column_starts "${lines[0]}" 8)" = "$(column_starts "${lines[1]}" 8)" ]
+	[ "$(column_starts "${lines[1]}" 8)" = "$(column_starts "${lines[2]}" 8)" ]
+	[ "$(column_starts "${lines[0]}" 8 | wc -w)" -eq 8 ]
 	run "$USBWS" nodes --node 'node-2' --json
 	[ "$(jq -c '[.nodes[].node]' <<<"$output")" = '["node-2"]' ]
 	run "$USBWS" nodes --node 'gw-*'
@@ -147,6 +153,19 @@ PY
 	run "$USBWS" detach --port 1 --device "$a"
 	[ "$status" -eq 2 ]
 	[ "$output" = "usbws detach: give either --port N or --device ID" ]
+	# usbip's letters, the same answers
+	run "$USBWS" attach -d node-1-0000000000000000
+	[ "$status" -eq 1 ]
+	[ "$output" = "usbws: error: no device node-1-0000000000000000 on this proxy (usbws nodes lists them)" ]
+	run "$USBWS" detach -d "$a"
+	[ "$status" -eq 1 ]
+	[ "$output" = "usbws: error: $a is not attached: it is offered" ]
+	run "$USBWS" detach -p 3
+	[ "$status" -eq 1 ]
+	[ "$output" = "usbws: error: port 3 is not attached by this proxy (see usbws port)" ]
+	run "$USBWS" detach -p 1 -d "$a"
+	[ "$status" -eq 2 ]
+	[ "$output" = "usbws detach: give either --port N or --device ID" ]
 	run "$USBWS" attach
 	[ "$status" -eq 2 ]
 	[ "$output" = "usbws attach: --device ID is required" ]
@@ -169,6 +188,79 @@ PY
 	"$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$a" "$WORK/read.img"
 	cmp "$WORK/a.img" "$WORK/read.img"
 	absent "disconnected|closing" "$WORK/proxy.log"
+}
+
+# fake_proxy_sock JSON: a proxy.sock that answers every request with JSON
+# (on one line), in the background
+fake_proxy_sock() {
+	mkdir -p "$USBWS_RUN_DIR"
+	python3 - "$USBWS_RUN_DIR/proxy.sock" "$1" "$WORK/fake-sock.ready" <<'PY' &
+import json, socket, sys
+answer = json.dumps(json.loads(sys.argv[2])).encode() + b"\n"
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(4)
+open(sys.argv[3], "w").write("ready\n")
+while True:
+    c, _ = s.accept()
+    request = b""
+    while not request.endswith(b"\n"):
+        chunk = c.recv(4096)
+        if not chunk:
+            break
+        request += chunk
+    c.sendall(answer)
+    c.close()
+PY
+	PIDS+=($!)
+	wait_for "$WORK/fake-sock.ready" ready
+}
+
+@test "usbws port and nodes: tables of what proxy.sock answers, every name made printable" {
+	now=$(date +%s)
+	since=$((now - 3 * 86400 - 4 * 3600 - 1800))
+	dev='{"busid":"gw-1-0123456789abcdef","vendor":"0525","product":"a4a5","speed":"high","class":"00"}'
+	fake_proxy_sock '{"ok":true,"vhci":true,"ports":[
+		{"port":3,"controller":0,"hub":"hs","device":'"$dev"',"node":"gw-1","node_busid":"1-1","local_busid":"5-1",
+		 "vendor_name":"Netchip","product_name":"Disk"},
+		{"port":12,"controller":1,"hub":"ss","device":'"$dev"',"node":"gw\u001b[31m-2\n","node_busid":"2-10","local_busid":"6-1",
+		 "vendor_name":"","product_name":"Evil\u009b2J"}],
+		"reexports":[{"busid":"gw-1-fedcba9876543210","device":'"$dev"',"node":"gw-1","node_busid":"1-2",
+		 "importer":"127.0.0.1:40000","imported_seconds":3725}]}'
+	run "$USBWS" port
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" >"$WORK/port.out"
+	cat >"$WORK/port.want" <<'EOF2'
+PORT  VHCI        HUB  VID:PID    NODE        NODE BUSID  LOCAL BUSID  VENDOR : PRODUCT
+   3  vhci_hcd.0  hs   0525:a4a5  gw-1        1-1         5-1          Netchip : Disk
+  12  vhci_hcd.1  ss   0525:a4a5  gw?[31m-2?  2-10        6-1          unknown vendor : Evil?2J
+
+USB/IP BUSID           VID:PID    NODE  NODE BUSID  IMPORTER           FOR
+gw-1-fedcba9876543210  0525:a4a5  gw-1  1-2         127.0.0.1:40000  1h02m
+EOF2
+	diff -u "$WORK/port.want" "$WORK/port.out"
+
+	# usbws nodes: a device a row; the node's name is in each device too
+	rm "$USBWS_RUN_DIR/proxy.sock" "$WORK/fake-sock.ready"
+	d1='"id":"gw-1-0123456789abcdef","node":"gw-1","state":"attached","attached_to":"vhci_hcd.0 port 3",
+		"vendor":"0525","product":"a4a5","node_busid":"1-1","link":"connected","address":"10.0.0.7:51000",
+		"connected_since":'$since',"bytes_from_node":12582912,"bytes_to_node":20480,"urbs":1234,
+		"rtt_p50_us":850,"vendor_name":"Netchip","product_name":"Disk"'
+	d2='"id":"gw-2-00000000000000ff","node":"gw\u001b]0;x\u0007","state":"held","attached_to":"",
+		"vendor":"1050","product":"0407","node_busid":"3-1.4","link":"resuming","address":"[2001:db8::9]:443",
+		"connected_since":'$since',"bytes_from_node":5,"bytes_to_node":0,"urbs":0,"rtt_p50_us":25000,
+		"vendor_name":"Yubico","product_name":"A\u202eB"'
+	fake_proxy_sock '{"ok":true,"nodes":[{"node":"gw-1","devices":[{'"$d1"'}]},
+		{"node":"gw\u001b]0;x\u0007","devices":[{'"$d2"'}]}]}'
+	run "$USBWS" nodes
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" >"$WORK/nodes.out"
+	cat >"$WORK/nodes.want" <<'EOF2'
+NODE      DEVICE                 STATE     AT                 VID:PID    NODE BUSID  LINK       FROM                  UP      IN     OUT  URBS     P50  VENDOR : PRODUCT
+gw-1      gw-1-0123456789abcdef  attached  vhci_hcd.0 port 3  0525:a4a5  1-1         connected  10.0.0.7:51000     3d04h  12 MiB  20 KiB  1234  850 us  Netchip : Disk
+gw?]0;x?  gw-2-00000000000000ff  held      -                  1050:0407  3-1.4       resuming   [2001:db8::9]:443  3d04h     5 B     0 B     0   25 ms  Yubico : A?B
+EOF2
+	diff -u "$WORK/nodes.want" "$WORK/nodes.out"
 }
 
 # list_as CERT: usbws list --remote with that certificate, the JSON alone
@@ -358,7 +450,9 @@ PY
 	[ "$status" -eq 0 ]
 	[ "$(jq -r --arg b "$b" '.reexports[] | select(.busid == $b) | .node + " " + .node_busid + " " + (.importer | split(":")[0])' <<<"$output")" = "node-2 1-1 127.0.0.1" ]
 	run "$USBWS" port
-	[[ "$output" == "usbip $b  0525:a4a0  node node-2 busid 1-1  imported by 127.0.0.1:"* ]]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" =~ ^USB/IP\ BUSID\ +VID:PID\ +NODE\ +NODE\ BUSID\ +IMPORTER\ +FOR$ ]]
+	[[ "${lines[1]}" =~ ^$b\ +0525:a4a0\ +node-2\ +1-1\ +127\.0\.0\.1:[0-9]+\ +[0-9]+s$ ]]
 	run "$USBWS" nodes --json
 	[ "$(jq -r '.nodes[0].devices[0].state' <<<"$output")" = re-exported ]
 	run "$USBWS" attach --device "$b"

@@ -90,6 +90,19 @@ wait_count() {
 # bats test anywhere but on its last line: errexit ignores a negation.)
 absent() { ! grep -qE "$1" "$2"; }
 
+# column_starts LINE N: where the first N columns of a table's line start,
+# 1-based: columns are two spaces or more apart, a cell holds single ones
+column_starts() {
+	awk -v n="$2" '{
+		pos = 1; out = "1"
+		for (k = 1; k < n && match(substr($0, pos), /  +[^ ]/); k++) {
+			pos += RSTART + RLENGTH - 2
+			out = out " " pos
+		}
+		print out
+	}' <<<"$1"
+}
+
 # re TEXT: TEXT as an extended regex matching itself
 re() { printf '%s' "$1" | sed 's/[][\.*^$()+?{}|/]/\\&/g'; }
 

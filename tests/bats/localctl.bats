@@ -114,7 +114,9 @@ refused() { echo "(it belongs to group usbws: add this user to it, or run as roo
 	cmp "$WORK/root.json" "$WORK/member.json"
 	run as "$IN_USER" "$USBWS" status
 	[ "$status" -eq 0 ]
-	[[ "$output" == "1-1 "*" exported "* ]]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" =~ ^BUSID\ +VID:PID\ +KIND\ +STATE\ +PROXY\ BUSID\ +UP\ +URBS\ +FROM\ PROXY\ +TO\ PROXY\ +URL$ ]]
+	[[ "${lines[1]}" =~ ^1-1\ +0525:a4a5\ +virtual\ +exported\ +$ADDR_RE\ + ]]
 
 	# a socket of a user's own, in the shared directory: status names it, and fails
 	chmod 0600 "$sock"

@@ -99,5 +99,5 @@ teardown() { usbws_teardown; }
 	[[ "$output" == *"the image must be a regular, non-empty file whose size is a multiple of 512 bytes" ]]
 	run "$USBWS" serve --listen nonsense --virtual sourcesink
 	[ "$status" -eq 1 ]
-	[ "$output" = "usbws serve: --listen nonsense: expected HOST:PORT (an IPv6 host in brackets)" ]
+	[ "$output" = "usbws serve: cannot listen on nonsense (--listen): expected HOST:PORT (an IPv6 host in brackets)" ]
 }

@@ -23,12 +23,24 @@ teardown() { usbws_teardown; }
 	echo "$output" | jq -e '.devices[] | select(.busid == "1-2") | .state == "hub"' >/dev/null
 	echo "$output" | jq -e '.devices[] | select(.busid == "2-1") | .speed == "super" and .state == "available"' >/dev/null
 	echo "$output" | jq -e '.devices[] | select(.busid == "3-1") | .state == "imported"' >/dev/null
+	# the table: a header, a row each, the columns as wide as their cells (the
+	# names are hwdata's usb.ids)
 	run "$USBWS" list --local
 	[ "$status" -eq 0 ]
-	[[ "${lines[0]}" == "1-1 "*"1050:0407  full "*"class 00  usb "*"available Yubico.com : Yubikey 4"* ]]
+	[ "${#lines[@]}" -eq 5 ]
+	[ "${lines[0]}" = "BUSID  VID:PID    SPEED  CLASS  DRIVER  STATE      VENDOR : PRODUCT" ]
+	[[ "${lines[1]}" == "1-1    1050:0407  full   00     usb     available  Yubico.com : Yubikey 4"* ]]
+	[[ "${lines[2]}" == "1-2    0bda:5411  high   09     usb     hub        Realtek Semiconductor Corp. : "* ]]
+	[[ "${lines[3]}" == "2-1    0781:5581  super  00     usb     available  SanDisk Corp. : "* ]]
+	[[ "${lines[4]}" == "3-1    046d:c52b  full   00     usb     imported   Logitech, Inc. : "* ]]
 	fake_stub 1-1 2
 	run "$USBWS" list --local --json
 	echo "$output" | jq -e '.devices[] | select(.busid == "1-1") | .state == "exported" and .driver == "usbip-host"' >/dev/null
+	# a longer driver widens its column, on every line
+	run "$USBWS" list --local
+	[ "${lines[0]}" = "BUSID  VID:PID    SPEED  CLASS  DRIVER      STATE      VENDOR : PRODUCT" ]
+	[[ "${lines[1]}" == "1-1    1050:0407  full   00     usbip-host  exported   Yubico.com : Yubikey 4"* ]]
+	[[ "${lines[2]}" == "1-2    0bda:5411  high   09     usb         hub        Realtek"* ]]
 }
 
 @test "usbws --sysfs-root overrides the environment" {
@@ -48,6 +60,23 @@ teardown() { usbws_teardown; }
 	# in that order
 	order=$(printf '%s\n' "$output" | sed -n 's/.*sysfs: wrote "[^"]*" to [^ ]*\/\(bus\/usb\/drivers\/[^:]*\): ok/\1/p' | paste -sd' ')
 	[ "$order" = "bus/usb/drivers/usbip-host/match_busid bus/usb/drivers/usb/unbind bus/usb/drivers/usbip-host/bind" ]
+}
+
+@test "usbip's letters: bind -b and unbind -b do what --busid does, -v logs the writes, list -l is --local" {
+	run "$USBWS" bind -b 1-1 -v
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"bound 1-1 to usbip-host (it was on usb)"* ]]
+	[[ "$output" == *'sysfs: wrote "1-1" to '*"/bus/usb/drivers/usbip-host/bind: ok"* ]]
+	[ "$(cat "$S/bus/usb/drivers/usbip-host/match_busid")" = "add 1-1" ]
+	[ "$(cat "$S/bus/usb/drivers/usbip-host/bind")" = "1-1" ]
+	fake_stub 1-1 1
+	run "$USBWS" unbind -b 1-1
+	[ "$status" -eq 0 ]
+	[ "$(cat "$S/bus/usb/drivers/usbip-host/match_busid")" = "del 1-1" ]
+	[ "$(cat "$S/bus/usb/drivers/usb/bind")" = "1-1" ]
+	[ "$("$USBWS" list -l --json)" = "$("$USBWS" list --local --json)" ]
+	[ "$("$USBWS" list -l)" = "$("$USBWS" list --local)" ]
+	[ "$("$USBWS" list -l | wc -l)" -ge 4 ]
 }
 
 @test "usbws bind refuses hubs, vhci devices and unknown busids, writing nothing" {
@@ -392,5 +421,8 @@ fake_stub_on_bind() {
 	echo "$output" | jq -e --arg b "$BUSID" '.tunnels | length == 1 and .[0].kind == "virtual" and .[0].state == "exported"
 		and .[0].proxy_busid == $b and .[0].bytes_to_proxy > 1048576 and .[0].urbs > 10' >/dev/null
 	run "$USBWS" status
-	[[ "$output" == "1-1 "*"0525:a4a5 virtual    exported  proxy busid $BUSID "* ]]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" =~ ^BUSID\ +VID:PID\ +KIND\ +STATE\ +PROXY\ BUSID\ +UP\ +URBS\ +FROM\ PROXY\ +TO\ PROXY\ +URL$ ]]
+	[[ "${lines[1]}" =~ ^1-1\ +0525:a4a5\ +virtual\ +exported\ +$BUSID\ +[0-9]+s\ +[0-9]+\ +[0-9]+\ [KM]?i?B\ +[0-9]+\ [KM]?i?B\ +wss://localhost:$WSS_PORT/usbip$ ]]
+	[ "$(column_starts "${lines[0]}" 5)" = "$(column_starts "${lines[1]}" 5)" ]
 }

@@ -41,7 +41,8 @@ teardown() { usbws_teardown; }
 	[ "$(jq -r '.nodes[] | select(.node == "node-1") | .devices[0].product' "$WORK/list.json")" = a4a5 ]
 	[ "$(jq -r '.nodes[] | select(.node == "node-1") | .devices[0].interfaces[0].class' "$WORK/list.json")" = 08 ]
 	[ "$(jq -r '.nodes[].devices[].state' "$WORK/list.json" | sort -u)" = exported ]
-	run "$USBWS" list --remote "$URL" --json --cert "$PKI/node2.pem" --key "$PKI/node2.key" --ca "$PKI/ca.pem"
+	# usbip's -r
+	run "$USBWS" list -r "$URL" --json --cert "$PKI/node2.pem" --key "$PKI/node2.key" --ca "$PKI/ca.pem"
 	[ "$status" -eq 0 ]
 	echo "$output" | grep -v '^usbws:' >"$WORK/list2.json"
 	[ "$(jq -r '.nodes[] | select(.node == "node-2") | .devices[0].speed' "$WORK/list2.json")" = high ]
