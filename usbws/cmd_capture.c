@@ -12,28 +12,27 @@
 #include "cmd.h"
 #include "proxyctl.h"
 
-const char cmd_capture_usage[] =
-	"usage: usbws capture --device ID [--duration SECONDS] [--count N] [--verbose] FILE\n"
-	"\n"
-	"On the proxy's host: asks usbws-proxy, through its control socket proxy.sock,\n"
-	"for the cleartext USB/IP of a device's tunnel, both ways, and writes it to\n"
-	"FILE as pcapng (- for standard output), which this user opens: the file is\n"
-	"theirs, not the proxy's.  It runs until Ctrl-C (SIGINT or SIGTERM), SECONDS\n"
-	"or N packets, or until the device's tunnel ends, then says what it captured.\n"
-	"tshark and Wireshark read it as USB/IP on TCP port 3240:\n"
-	"  tshark -r FILE -d tcp.port==3240,usbip\n"
-	"\n"
-	"  --device ID               the device's stable address (see usbws nodes)\n"
-	"  --duration SECONDS        stop after this long (default: no limit)\n"
-	"  --count N                 stop after N USB/IP packets (default: no limit)\n"
-	"  --verbose                 log more\n"
-	"  -h, --help                show this help\n";
+const char cmd_capture_usage[] = "usage: usbws capture -d ID [--duration SECONDS] [--count N] [--verbose] FILE\n"
+				 "\n"
+				 "On the proxy's host: asks usbws-proxy, through its control socket proxy.sock,\n"
+				 "for the cleartext USB/IP of a device's tunnel, both ways, and writes it to\n"
+				 "FILE as pcapng (- for standard output), which this user opens: the file is\n"
+				 "theirs, not the proxy's.  It runs until Ctrl-C (SIGINT or SIGTERM), SECONDS\n"
+				 "or N packets, or until the device's tunnel ends, then says what it captured.\n"
+				 "tshark and Wireshark read it as USB/IP on TCP port 3240:\n"
+				 "  tshark -r FILE -d tcp.port==3240,usbip\n"
+				 "\n"
+				 "  -d, --device ID           the device's stable address (see usbws nodes)\n"
+				 "  --duration SECONDS        stop after this long (default: no limit)\n"
+				 "  --count N                 stop after N USB/IP packets (default: no limit)\n"
+				 "  -v, --verbose             log more\n"
+				 "  -h, --help                show this help\n";
 
 int cmd_capture(const struct cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "device", required_argument, NULL, 'D' }, { "duration", required_argument, NULL, 'T' },
-		{ "count", required_argument, NULL, 'n' },  { "verbose", no_argument, NULL, 'd' },
+		{ "device", required_argument, NULL, 'd' }, { "duration", required_argument, NULL, 'T' },
+		{ "count", required_argument, NULL, 'n' },  { "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, CMD_HELP },    { NULL, 0, NULL, 0 },
 	};
 	const char *device = NULL, *file;
@@ -41,9 +40,10 @@ int cmd_capture(const struct cmd *cmd, int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	/* usbip's letter for a device, as attach and detach take it */
+	while ((c = getopt_long(argc, argv, "d:vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'D': device = optarg; break;
+		case 'd': device = optarg; break;
 		case 'T':
 			if (numarg_parse(optarg, 1, 86400, 0, &duration) < 0) {
 				fprintf(stderr,
@@ -60,7 +60,7 @@ int cmd_capture(const struct cmd *cmd, int argc, char **argv)
 				return CMD_USAGE_ERROR;
 			}
 			break;
-		case 'd': log_init("usbws", LOG_LEVEL_DEBUG); break;
+		case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
 		case CMD_HELP: return cmd_help(cmd);
 		default: return CMD_USAGE_ERROR;
 		}

@@ -35,7 +35,7 @@ long_options() {
 # and those of the table in cmd.c it parses with, shared with others
 command_options() {
 	long_options "$1"
-	! grep -q "cmd_link_parse(" "$1" || long_options "$SRC/usbws/cmd.c" cmd_link_options
+	! grep -q "cmd_link_parse" "$1" || long_options "$SRC/usbws/cmd.c" cmd_link_options
 	! grep -q "cmd_admin_parse(" "$1" || long_options "$SRC/usbws/cmd.c" cmd_admin_options
 }
 
@@ -155,7 +155,7 @@ short_letters() {
 # letter: from its table entry, through cmd.h's enum or #define
 option_letter() {
 	local f=$SRC/usbws/cmd_$1.c val
-	{ grep -q "cmd_link_parse(\|cmd_admin_parse(" "$f" && f=$SRC/usbws/cmd.c; } || true
+	{ grep -q "cmd_link_parse\|cmd_admin_parse" "$f" && f=$SRC/usbws/cmd.c; } || true
 	val=$(sed -n "s/.*{ \"$2\", [a-z_]*, NULL, \([^ ]*\) }.*/\1/p" "$f" | head -n 1)
 	case $val in
 	"'"?"'") echo "${val:1:1}" ;;

@@ -32,7 +32,7 @@ help_options() {
 }
 
 @test "usbws: the commands, then each command's options" {
-	[ "$(complete_words "$USBWS" "")" = "selftest serve connect list bind unbind status disconnect nodes port attach detach" ]
+	[ "$(complete_words "$USBWS" "")" = "selftest serve connect list bind unbind status disconnect nodes port attach detach capture" ]
 	[ "$(complete_words "$USBWS" b)" = "bind" ]
 	[ "$(complete_words "$USBWS" d)" = "disconnect detach" ]
 	[ "$(complete_words "$USBWS" -)" = "--sysfs-root --help --version" ]
@@ -60,7 +60,7 @@ help_options() {
 		echo "usbws $cmd: $(complete_words "$USBWS" "$cmd" -)"
 		[ "$(complete_words "$USBWS" "$cmd" -)" = "$(help_options "$USBWS" "$cmd")" ]
 	done
-	[ "$n" -eq 12 ]
+	[ "$n" -eq 13 ]
 	[ "$(complete_words "$USBWS" -)" = "$(help_options "$USBWS")" ]
 	[ "$(complete_words "$PROXY" -)" = "$(help_options "$PROXY")" ]
 	# and the programs take every option offered
