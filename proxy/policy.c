@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "policy.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/numarg.h"
+#include "base/textfile.h"
 #include "base/usbws_err.h"
 
 /* The keys of a rule, each at most once: conditions first, then options. */
@@ -107,17 +104,13 @@ static int fail(struct parser *ps, const char *fmt, ...) __attribute__((format(p
 /* "NAME:LINE: reason": every refusal names the line to fix. */
 static int fail(struct parser *ps, const char *fmt, ...)
 {
-	char reason[384], *c;
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	rc = usbws_vwhy_at(ps->why, ps->why_cap, USBWS_ERR_POLICY, ps->name, ps->line, fmt, ap);
 	va_end(ap);
-	/* a word quoted from the file may hold a tab, and goes to a log */
-	for (c = reason; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	return usbws_why(ps->why, ps->why_cap, USBWS_ERR_POLICY, "%s:%u: %s", ps->name, ps->line, reason);
+	return rc;
 }
 
 /* A word as a message quotes it: long ones cut, so the reason still fits. */
@@ -525,47 +518,16 @@ out:
 
 int policy_load(const char *path, struct policy **out, char *why, size_t why_cap)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd, rc;
+	char *text;
+	size_t len;
+	int rc;
 
 	*out = NULL;
-	/* O_NONBLOCK: a FIFO in the policy's place must not hang the proxy */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		rc = usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = usbws_why(why, why_cap, USBWS_ERR_POLICY, "%s: not a regular file", path);
-		goto out;
-	}
-	/* one byte more than allowed tells a file that is too large */
-	buf = malloc(POLICY_MAX_FILE + 1);
-	if (!buf) {
-		rc = usbws_why(why, why_cap, USBWS_ERR_NOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	while (len < POLICY_MAX_FILE + 1) {
-		ssize_t got = read(fd, buf + len, POLICY_MAX_FILE + 1 - len);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			rc = usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	rc = policy_parse(buf, len, path, out, why, why_cap);
-out:
-	free(buf);
-	close(fd);
+	rc = textfile_read(path, POLICY_MAX_FILE, USBWS_ERR_POLICY, &text, &len, why, why_cap);
+	if (rc < 0)
+		return rc;
+	rc = policy_parse(text, len, path, out, why, why_cap);
+	free(text);
 	return rc;
 }
 

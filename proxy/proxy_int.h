@@ -15,6 +15,7 @@
 #include "certid.h"
 #include "tunnel/ctl.h"
 #include "base/log.h"
+#include "base/promtext.h"
 #include "tunnel/resume.h"
 #include "net/netaddr.h"
 #include "usbip/usbip_framer.h"
@@ -302,12 +303,11 @@ enum proxy_violator { PROXY_FROM_NODE, PROXY_FROM_IMPORTER, PROXY_VIOLATORS };
 #define PROXY_METRICS_RULES 56
 
 /* Traffic summed over tunnels, with the round trips in /metrics' coarse
- * buckets (proxy_metrics.c's bounds) and 64 bits each: a fine histogram's
+ * buckets (promtext_urb_bounds_ns) and 64 bits each: a fine histogram's
  * 32-bit buckets, summed over every tunnel there ever was, would wrap. */
-#define PROXY_RTT_BOUNDS 15
 struct proxy_traffic {
 	struct usbip_flow_stats to_device, from_device;
-	uint64_t rtt_counts[PROXY_RTT_BOUNDS + 1];
+	uint64_t rtt_counts[PROMTEXT_URB_BOUNDS + 1];
 	uint64_t rtt_sum_ns;
 };
 

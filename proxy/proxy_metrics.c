@@ -35,18 +35,6 @@ static const char *const violator_names[PROXY_VIOLATORS] = {
 	[PROXY_FROM_IMPORTER] = "importer",
 };
 
-/* USB round trips: 100 us (a local control transfer) to 5 s (a stalled
- * device); handshakes: TLS, the upgrade and the hello, 5 ms to 10 s */
-static const uint64_t rtt_bounds_ns[] = { 100000,    250000,    500000,     1000000,    2500000,
-					  5000000,   10000000,  25000000,   50000000,   100000000,
-					  250000000, 500000000, 1000000000, 2500000000, 5000000000 };
-static const uint64_t handshake_bounds_ns[] = { 5000000,    10000000,   25000000,   50000000,
-						100000000,  250000000,  500000000,  1000000000,
-						2500000000, 5000000000, 10000000000 };
-_Static_assert(N_OF(rtt_bounds_ns) == PROXY_RTT_BOUNDS, "struct proxy_traffic holds these buckets");
-#define MAX_BOUNDS 16
-_Static_assert(N_OF(handshake_bounds_ns) <= MAX_BOUNDS, "histogram() has room for these");
-
 void proxy_metrics_refusal(struct proxy *px, enum proxy_refusal why)
 {
 	/* PROXY_REFUSALS: counted already, where it was decided */
@@ -85,13 +73,13 @@ static void add_flow(struct usbip_flow_stats *into, const struct usbip_flow_stat
 
 static void add_tunnel(struct proxy_traffic *into, const struct tunnel_stats *s)
 {
-	uint64_t counts[PROXY_RTT_BOUNDS + 1];
+	uint64_t counts[PROMTEXT_URB_BOUNDS + 1];
 	size_t i;
 
 	add_flow(&into->to_device, &s->to_device);
 	add_flow(&into->from_device, &s->from_device);
-	usbip_validator_rtt_buckets(&s->rtt, rtt_bounds_ns, PROXY_RTT_BOUNDS, counts);
-	for (i = 0; i <= PROXY_RTT_BOUNDS; i++)
+	usbip_validator_rtt_buckets(&s->rtt, promtext_urb_bounds_ns, PROMTEXT_URB_BOUNDS, counts);
+	for (i = 0; i <= PROMTEXT_URB_BOUNDS; i++)
 		into->rtt_counts[i] += counts[i];
 	into->rtt_sum_ns += s->rtt.sum_ns;
 }
@@ -102,7 +90,7 @@ static void add_traffic(struct proxy_traffic *into, const struct proxy_traffic *
 
 	add_flow(&into->to_device, &from->to_device);
 	add_flow(&into->from_device, &from->from_device);
-	for (i = 0; i <= PROXY_RTT_BOUNDS; i++)
+	for (i = 0; i <= PROMTEXT_URB_BOUNDS; i++)
 		into->rtt_counts[i] += from->rtt_counts[i];
 	into->rtt_sum_ns += from->rtt_sum_ns;
 }
@@ -117,43 +105,18 @@ void proxy_metrics_retire(struct tunnel *t)
 	add_tunnel(&t->px->metrics.retired, &s);
 }
 
-/* Everything written below goes through these; the first failure (the
- * answer passed its limit) sticks, and the scrape gets 500. */
-struct writer {
-	struct buf *out;
-	int rc;
-};
-
-static void family(struct writer *w, const char *name, enum promtext_type type, const char *help)
-{
-	if (!w->rc)
-		w->rc = promtext_family(w->out, name, type, help);
-}
-
-static void sample(struct writer *w, const char *name, const struct promtext_label *labels, size_t n,
-		   uint64_t value)
-{
-	if (!w->rc)
-		w->rc = promtext_sample(w->out, name, labels, n, value);
-}
-
 /* counts: nbounds + 1 of them, the last above the last bound */
-static void histogram(struct writer *w, const char *name, const char *help, const uint64_t *bounds_ns,
+static void histogram(struct promtext *w, const char *name, const char *help, const uint64_t *bounds_ns,
 		      size_t nbounds, const uint64_t *counts, uint64_t sum_ns)
 {
-	double bounds[MAX_BOUNDS];
-	struct promtext_histogram h = { bounds, nbounds, counts, (double)sum_ns / 1e9 };
-	size_t i;
+	const struct promtext_histogram h = { bounds_ns, nbounds, counts, sum_ns };
 
-	for (i = 0; i < nbounds; i++)
-		bounds[i] = (double)bounds_ns[i] / 1e9;
-	family(w, name, PROMTEXT_HISTOGRAM, help);
-	if (!w->rc)
-		w->rc = promtext_histogram(w->out, name, NULL, 0, &h);
+	promtext_family(w, name, PROMTEXT_HISTOGRAM, help);
+	promtext_histogram(w, name, NULL, 0, &h);
 }
 
 /* A flow pair (bytes or URBs) by direction. */
-static void by_direction(struct writer *w, const char *name, const struct promtext_label *labels, size_t n,
+static void by_direction(struct promtext *w, const char *name, const struct promtext_label *labels, size_t n,
 			 uint64_t to_device, uint64_t from_device)
 {
 	struct promtext_label l[3];
@@ -162,12 +125,12 @@ static void by_direction(struct writer *w, const char *name, const struct promte
 		memcpy(l, labels, n * sizeof(*l));
 	l[n].name = "direction";
 	l[n].value = "to_device";
-	sample(w, name, l, n + 1, to_device);
+	promtext_sample(w, name, l, n + 1, to_device);
 	l[n].value = "from_device";
-	sample(w, name, l, n + 1, from_device);
+	promtext_sample(w, name, l, n + 1, from_device);
 }
 
-static void write_tunnels(struct writer *w, struct proxy *px, struct proxy_traffic *live)
+static void write_tunnels(struct promtext *w, struct proxy *px, struct proxy_traffic *live)
 {
 	static const char *const states[] = { "offered", "held", "attached", "re-exported" };
 	unsigned int connected = 0, parked = 0, devices[N_OF(states)] = { 0 };
@@ -190,23 +153,23 @@ static void write_tunnels(struct writer *w, struct proxy *px, struct proxy_traff
 			add_tunnel(live, &s);
 		}
 	}
-	family(w, "usbws_tunnels", PROMTEXT_GAUGE,
-	       "Tunnels: a node's connection for one device, connected or parked awaiting a resume.");
+	promtext_family(w, "usbws_tunnels", PROMTEXT_GAUGE,
+			"Tunnels: a node's connection for one device, connected or parked awaiting a resume.");
 	l[0].name = "state";
 	l[0].value = "connected";
-	sample(w, "usbws_tunnels", l, 1, connected);
+	promtext_sample(w, "usbws_tunnels", l, 1, connected);
 	l[0].value = "parked";
-	sample(w, "usbws_tunnels", l, 1, parked);
-	family(w, "usbws_devices", PROMTEXT_GAUGE,
-	       "Exported devices by what the proxy does with them: offered or held (waiting), attached to "
-	       "vhci_hcd, or re-exported to a USB/IP importer.");
+	promtext_sample(w, "usbws_tunnels", l, 1, parked);
+	promtext_family(w, "usbws_devices", PROMTEXT_GAUGE,
+			"Exported devices by what the proxy does with them: offered or held (waiting), attached to "
+			"vhci_hcd, or re-exported to a USB/IP importer.");
 	for (i = 0; i < N_OF(states); i++) {
 		l[0].value = states[i];
-		sample(w, "usbws_devices", l, 1, devices[i]);
+		promtext_sample(w, "usbws_devices", l, 1, devices[i]);
 	}
 }
 
-static void write_per_device(struct writer *w, struct proxy *px)
+static void write_per_device(struct promtext *w, struct proxy *px)
 {
 	static const struct {
 		const char *name, *help;
@@ -224,7 +187,7 @@ static void write_per_device(struct writer *w, struct proxy *px)
 	size_t f;
 
 	for (f = 0; f < N_OF(families); f++) {
-		family(w, families[f].name, PROMTEXT_COUNTER, families[f].help);
+		promtext_family(w, families[f].name, PROMTEXT_COUNTER, families[f].help);
 		for (t = px->tunnels; t; t = t->next) {
 			if (!proxy_tunnel_offered(t) || !t->validator)
 				continue;
@@ -239,32 +202,32 @@ static void write_per_device(struct writer *w, struct proxy *px)
 	}
 }
 
-static void write_counters(struct writer *w, const struct proxy_metrics *m)
+static void write_counters(struct promtext *w, const struct proxy_metrics *m)
 {
 	struct promtext_label l[2];
 	size_t i, who;
 
-	family(w, "usbws_exports_total", PROMTEXT_COUNTER, "Devices exported by nodes and accepted.");
-	sample(w, "usbws_exports_total", NULL, 0, m->exports);
-	family(w, "usbws_resumptions_total", PROMTEXT_COUNTER,
-	       "Sessions a node resumed on a new connection, its device staying attached.");
-	sample(w, "usbws_resumptions_total", NULL, 0, m->resumed);
-	family(w, "usbws_reconnects_total", PROMTEXT_COUNTER,
-	       "A node back for a device it had: resumed its session, or replaced its older connection.");
+	promtext_family(w, "usbws_exports_total", PROMTEXT_COUNTER, "Devices exported by nodes and accepted.");
+	promtext_sample(w, "usbws_exports_total", NULL, 0, m->exports);
+	promtext_family(w, "usbws_resumptions_total", PROMTEXT_COUNTER,
+			"Sessions a node resumed on a new connection, its device staying attached.");
+	promtext_sample(w, "usbws_resumptions_total", NULL, 0, m->resumed);
+	promtext_family(w, "usbws_reconnects_total", PROMTEXT_COUNTER,
+			"A node back for a device it had: resumed its session, or replaced its older connection.");
 	l[0].name = "how";
 	l[0].value = "resumed";
-	sample(w, "usbws_reconnects_total", l, 1, m->resumed);
+	promtext_sample(w, "usbws_reconnects_total", l, 1, m->resumed);
 	l[0].value = "replaced";
-	sample(w, "usbws_reconnects_total", l, 1, m->replaced);
-	family(w, "usbws_tls_refusals_total", PROMTEXT_COUNTER,
-	       "Node connections refused before they authenticated, by reason.");
+	promtext_sample(w, "usbws_reconnects_total", l, 1, m->replaced);
+	promtext_family(w, "usbws_tls_refusals_total", PROMTEXT_COUNTER,
+			"Node connections refused before they authenticated, by reason.");
 	l[0].name = "reason";
 	for (i = 0; i < PROXY_REFUSALS; i++) {
 		l[0].value = refusal_names[i];
-		sample(w, "usbws_tls_refusals_total", l, 1, m->refusals[i]);
+		promtext_sample(w, "usbws_tls_refusals_total", l, 1, m->refusals[i]);
 	}
-	family(w, "usbws_firewall_violations_total", PROMTEXT_COUNTER,
-	       "Tunnels closed because a node or an importer broke a USB/IP rule (the URB firewall), by rule.");
+	promtext_family(w, "usbws_firewall_violations_total", PROMTEXT_COUNTER,
+			"Tunnels closed because a node or an importer broke a USB/IP rule (the URB firewall), by rule.");
 	l[0].name = "from";
 	l[1].name = "rule";
 	for (who = 0; who < PROXY_VIOLATORS; who++) {
@@ -273,40 +236,41 @@ static void write_counters(struct writer *w, const struct proxy_metrics *m)
 			l[1].value = usbws_err_id(-(int)i);
 			if (strcmp(l[1].value, "other") == 0)
 				continue;
-			sample(w, "usbws_firewall_violations_total", l, 2, m->violations[who][i]);
+			promtext_sample(w, "usbws_firewall_violations_total", l, 2, m->violations[who][i]);
 		}
 	}
 }
 
 static int render_now(struct proxy *px, struct buf *out)
 {
-	struct writer w = { out, 0 };
+	struct promtext w = { out, 0 };
 	struct promtext_label version = { "version", PACKAGE_VERSION };
-	uint64_t handshakes[N_OF(handshake_bounds_ns) + 1];
+	uint64_t handshakes[PROMTEXT_HANDSHAKE_BOUNDS + 1];
 	struct proxy_traffic total;
 
 	/* not under the lock: the threads take it to copy */
 	proxy_thread_snapshot(px);
 	proxy_thread_lock(px);
-	family(&w, "usbws_build_info", PROMTEXT_GAUGE, "Always 1; the label is usbws-proxy's version.");
-	sample(&w, "usbws_build_info", &version, 1, 1);
+	promtext_family(&w, "usbws_build_info", PROMTEXT_GAUGE, "Always 1; the label is usbws-proxy's version.");
+	promtext_sample(&w, "usbws_build_info", &version, 1, 1);
 	write_tunnels(&w, px, &total);
 	add_traffic(&total, &px->metrics.retired);
-	family(&w, "usbws_bytes_total", PROMTEXT_COUNTER,
-	       "USB/IP bytes through every tunnel, ended ones included, by direction.");
+	promtext_family(&w, "usbws_bytes_total", PROMTEXT_COUNTER,
+			"USB/IP bytes through every tunnel, ended ones included, by direction.");
 	by_direction(&w, "usbws_bytes_total", NULL, 0, total.to_device.bytes, total.from_device.bytes);
-	family(&w, "usbws_urbs_total", PROMTEXT_COUNTER,
-	       "URBs through every tunnel: CMD_SUBMIT to the device, RET_SUBMIT from it.");
+	promtext_family(&w, "usbws_urbs_total", PROMTEXT_COUNTER,
+			"URBs through every tunnel: CMD_SUBMIT to the device, RET_SUBMIT from it.");
 	by_direction(&w, "usbws_urbs_total", NULL, 0, total.to_device.submits, total.from_device.submits);
 	histogram(&w, "usbws_urb_round_trip_seconds",
-		  "From a CMD_SUBMIT to its RET_SUBMIT, as the proxy sees them (within 12.5%).", rtt_bounds_ns,
-		  PROXY_RTT_BOUNDS, total.rtt_counts, total.rtt_sum_ns);
+		  "From a CMD_SUBMIT to its RET_SUBMIT, as the proxy sees them (within 12.5%).",
+		  promtext_urb_bounds_ns, PROMTEXT_URB_BOUNDS, total.rtt_counts, total.rtt_sum_ns);
 	write_counters(&w, &px->metrics);
-	usbip_validator_rtt_buckets(&px->metrics.handshakes, handshake_bounds_ns, N_OF(handshake_bounds_ns),
-				    handshakes);
+	usbip_validator_rtt_buckets(&px->metrics.handshakes, promtext_handshake_bounds_ns,
+				    PROMTEXT_HANDSHAKE_BOUNDS, handshakes);
 	histogram(&w, "usbws_handshake_duration_seconds",
 		  "From a node's connection accepted to its hello authenticated: TLS, the upgrade, the hello.",
-		  handshake_bounds_ns, N_OF(handshake_bounds_ns), handshakes, px->metrics.handshakes.sum_ns);
+		  promtext_handshake_bounds_ns, PROMTEXT_HANDSHAKE_BOUNDS, handshakes,
+		  px->metrics.handshakes.sum_ns);
 	if (px->cfg->metrics_node_labels)
 		write_per_device(&w, px);
 	proxy_thread_unlock(px);

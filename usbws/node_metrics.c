@@ -13,8 +13,6 @@
 #include "net/lwslog.h"
 #include "net/metrics_http.h"
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
 struct node_metrics {
 	pthread_t tid;
 	int started;
@@ -25,78 +23,51 @@ struct node_metrics {
 	struct node_metrics_view view;
 };
 
-/* the same buckets as the proxy's families of the same names */
-static const double rtt_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-				     0.05,   0.1,     0.25,   0.5,   1,      2.5,   5 };
-static const double handshake_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
-
-struct writer {
-	struct buf *out;
-	int rc;
-};
-
-static void family(struct writer *w, const char *name, enum promtext_type type, const char *help)
+static void counter(struct promtext *w, const char *name, const char *help, uint64_t value)
 {
-	if (!w->rc)
-		w->rc = promtext_family(w->out, name, type, help);
+	promtext_family(w, name, PROMTEXT_COUNTER, help);
+	promtext_sample(w, name, NULL, 0, value);
 }
 
-static void sample(struct writer *w, const char *name, const struct promtext_label *labels, size_t n,
-		   uint64_t value)
+static void gauge(struct promtext *w, const char *name, const char *help, uint64_t value)
 {
-	if (!w->rc)
-		w->rc = promtext_sample(w->out, name, labels, n, value);
+	promtext_family(w, name, PROMTEXT_GAUGE, help);
+	promtext_sample(w, name, NULL, 0, value);
 }
 
-static void counter(struct writer *w, const char *name, const char *help, uint64_t value)
-{
-	family(w, name, PROMTEXT_COUNTER, help);
-	sample(w, name, NULL, 0, value);
-}
-
-static void gauge(struct writer *w, const char *name, const char *help, uint64_t value)
-{
-	family(w, name, PROMTEXT_GAUGE, help);
-	sample(w, name, NULL, 0, value);
-}
-
-static void by_direction(struct writer *w, const char *name, const char *help, uint64_t to_device,
+static void by_direction(struct promtext *w, const char *name, const char *help, uint64_t to_device,
 			 uint64_t from_device)
 {
 	struct promtext_label l = { "direction", "to_device" };
 
-	family(w, name, PROMTEXT_COUNTER, help);
-	sample(w, name, &l, 1, to_device);
+	promtext_family(w, name, PROMTEXT_COUNTER, help);
+	promtext_sample(w, name, &l, 1, to_device);
 	l.value = "from_device";
-	sample(w, name, &l, 1, from_device);
+	promtext_sample(w, name, &l, 1, from_device);
 }
 
-static void histogram(struct writer *w, const char *name, const char *help, const struct usbip_rtt_stats *rtt,
-		      const double *bounds, size_t nbounds)
+static void histogram(struct promtext *w, const char *name, const char *help, const struct usbip_rtt_stats *rtt,
+		      const uint64_t *bounds_ns, size_t nbounds)
 {
-	uint64_t bounds_ns[16], counts[17];
-	struct promtext_histogram h = { bounds, nbounds, counts, (double)rtt->sum_ns / 1e9 };
-	size_t i;
+	uint64_t counts[PROMTEXT_URB_BOUNDS + 1];
+	const struct promtext_histogram h = { bounds_ns, nbounds, counts, rtt->sum_ns };
 
-	for (i = 0; i < nbounds; i++)
-		bounds_ns[i] = (uint64_t)(bounds[i] * 1e9 + 0.5);
 	usbip_validator_rtt_buckets(rtt, bounds_ns, nbounds, counts);
-	family(w, name, PROMTEXT_HISTOGRAM, help);
-	if (!w->rc)
-		w->rc = promtext_histogram(w->out, name, NULL, 0, &h);
+	promtext_family(w, name, PROMTEXT_HISTOGRAM, help);
+	promtext_histogram(w, name, NULL, 0, &h);
 }
 
-static void write_violations(struct writer *w, const struct node_metrics_view *v)
+static void write_violations(struct promtext *w, const struct node_metrics_view *v)
 {
 	struct promtext_label l[2] = { { "from", "proxy" }, { "rule", NULL } };
 	int i;
 
-	family(w, "usbws_firewall_violations_total", PROMTEXT_COUNTER,
-	       "Connections closed because the proxy broke a USB/IP rule (the URB firewall), by rule.");
+	promtext_family(w, "usbws_firewall_violations_total", PROMTEXT_COUNTER,
+			"Connections closed because the proxy broke a USB/IP rule (the URB firewall), by rule.");
 	for (i = -USBWS_ERR_TRUNCATED; i < NODE_METRICS_RULES; i++) {
 		l[1].value = usbws_err_id(-i);
 		if (strcmp(l[1].value, "other") != 0)
-			sample(w, "usbws_firewall_violations_total", l, 2, v->violations[i]);
+			promtext_sample(w, "usbws_firewall_violations_total", l, 2, v->violations[i]);
 	}
 }
 
@@ -104,7 +75,7 @@ static int render(void *ctx, struct buf *out)
 {
 	struct node_metrics *m = ctx;
 	struct promtext_label version = { "version", PACKAGE_VERSION };
-	struct writer w = { out, 0 };
+	struct promtext w = { out, 0 };
 	struct node_metrics_view *v = malloc(sizeof(*v));
 
 	if (!v)
@@ -112,8 +83,8 @@ static int render(void *ctx, struct buf *out)
 	pthread_mutex_lock(&m->lock);
 	*v = m->view;
 	pthread_mutex_unlock(&m->lock);
-	family(&w, "usbws_build_info", PROMTEXT_GAUGE, "Always 1; the label is usbws's version.");
-	sample(&w, "usbws_build_info", &version, 1, 1);
+	promtext_family(&w, "usbws_build_info", PROMTEXT_GAUGE, "Always 1; the label is usbws's version.");
+	promtext_sample(&w, "usbws_build_info", &version, 1, 1);
 	gauge(&w, "usbws_link_up", "1 while a connection to the proxy is up.", (uint64_t)v->link_up);
 	gauge(&w, "usbws_exported", "1 once the proxy confirmed the export, until it is let go.",
 	      (uint64_t)v->exported);
@@ -123,15 +94,15 @@ static int render(void *ctx, struct buf *out)
 	by_direction(&w, "usbws_urbs_total", "URBs of the export: CMD_SUBMIT to the device, RET_SUBMIT from it.",
 		     v->to_device.submits, v->from_device.submits);
 	histogram(&w, "usbws_urb_round_trip_seconds",
-		  "From a CMD_SUBMIT given to the device to its RET_SUBMIT (within 12.5%).", &v->rtt, rtt_bounds,
-		  N_OF(rtt_bounds));
+		  "From a CMD_SUBMIT given to the device to its RET_SUBMIT (within 12.5%).", &v->rtt,
+		  promtext_urb_bounds_ns, PROMTEXT_URB_BOUNDS);
 	counter(&w, "usbws_reconnects_total", "Connections to the proxy after the first.", v->reconnects);
 	counter(&w, "usbws_resumptions_total", "Sessions resumed on a new connection.", v->resumptions);
 	counter(&w, "usbws_failed_attempts_total", "Attempts to reach the proxy that failed.", v->failed_attempts);
 	write_violations(&w, v);
 	histogram(&w, "usbws_handshake_duration_seconds",
 		  "From dialling the proxy to the WebSocket upgrade done: TCP, a CONNECT proxy, TLS, the upgrade.",
-		  &v->handshakes, handshake_bounds, N_OF(handshake_bounds));
+		  &v->handshakes, promtext_handshake_bounds_ns, PROMTEXT_HANDSHAKE_BOUNDS);
 	free(v);
 	return w.rc;
 }

@@ -97,17 +97,13 @@ static int fail(struct parser *ps, const char *fmt, ...) __attribute__((format(p
 /* "NAME:LINE: reason": every refusal names the line to fix. */
 static int fail(struct parser *ps, const char *fmt, ...)
 {
-	char reason[384], *c;
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	rc = usbws_vwhy_at(ps->why, ps->why_cap, USBWS_ERR_OPTFILE, ps->name, ps->line, fmt, ap);
 	va_end(ap);
-	/* a tab from the file; the rest was refused before it could be quoted */
-	for (c = reason; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	return usbws_why(ps->why, ps->why_cap, USBWS_ERR_OPTFILE, "%s:%u: %s", ps->name, ps->line, reason);
+	return rc;
 }
 
 /* A word as a message quotes it: a long one cut, on a character's

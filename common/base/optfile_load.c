@@ -3,13 +3,11 @@
 #include "base/optfile_load.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "base/textfile.h"
 #include "base/usbws_err.h"
 
 const char *optfile_load_dir(void)
@@ -21,46 +19,14 @@ const char *optfile_load_dir(void)
 
 int optfile_load(struct optfile *f, const char *path, char *why, size_t why_cap)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd, rc;
+	char *text;
+	size_t len;
+	int rc = textfile_read(path, OPTFILE_MAX_FILE, USBWS_ERR_OPTFILE, &text, &len, why, why_cap);
 
-	/* O_NONBLOCK: a FIFO in the file's place must not hang the program */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		rc = usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = usbws_why(why, why_cap, USBWS_ERR_OPTFILE, "%s: not a regular file", path);
-		goto out;
-	}
-	/* one byte more than allowed tells a file that is too large */
-	buf = malloc(OPTFILE_MAX_FILE + 1);
-	if (!buf) {
-		rc = usbws_why(why, why_cap, USBWS_ERR_NOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	while (len < OPTFILE_MAX_FILE + 1) {
-		ssize_t got = read(fd, buf + len, OPTFILE_MAX_FILE + 1 - len);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			rc = usbws_why(why, why_cap, USBWS_ERR_SYSTEM, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	rc = optfile_parse(f, path, buf, len, why, why_cap);
-out:
-	free(buf);
-	close(fd);
+	if (rc < 0)
+		return rc;
+	rc = optfile_parse(f, path, text, len, why, why_cap);
+	free(text);
 	return rc;
 }
 

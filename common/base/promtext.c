@@ -7,124 +7,128 @@
 
 #include "base/usbws_err.h"
 
-static int appendf(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int appendf(struct buf *out, const char *fmt, ...)
+const uint64_t promtext_urb_bounds_ns[PROMTEXT_URB_BOUNDS] = {
+	100000,   250000,    500000,    1000000,   2500000,    5000000,    10000000,   25000000,
+	50000000, 100000000, 250000000, 500000000, 1000000000, 2500000000, 5000000000,
+};
+const uint64_t promtext_handshake_bounds_ns[PROMTEXT_HANDSHAKE_BOUNDS] = {
+	5000000,   10000000,   25000000,   50000000,   100000000,   250000000,
+	500000000, 1000000000, 2500000000, 5000000000, 10000000000,
+};
+
+static void appendf(struct promtext *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void appendf(struct promtext *p, const char *fmt, ...)
 {
 	char line[128];
 	va_list ap;
 	int n;
 
+	if (p->rc)
+		return;
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(line))
-		return USBWS_ERR_NOSPACE;
-	return buf_append(out, line, (size_t)n);
+		p->rc = USBWS_ERR_NOSPACE;
+	else
+		p->rc = buf_append(p->out, line, (size_t)n);
 }
 
-static int append(struct buf *out, const char *s)
+static void append(struct promtext *p, const char *s, size_t len)
 {
-	return buf_append(out, s, strlen(s));
+	if (!p->rc)
+		p->rc = buf_append(p->out, s, len);
 }
 
 /* A label value as the format quotes it: \\, \" and \n escaped, every
  * other byte as it is (the values are printable UTF-8 already). */
-static int append_value(struct buf *out, const char *v)
+static void append_value(struct promtext *p, const char *v)
 {
 	size_t run;
-	int rc = 0;
 
-	while (*v && rc == 0) {
+	while (*v && !p->rc) {
 		run = strcspn(v, "\\\"\n");
-		rc = buf_append(out, v, run);
+		append(p, v, run);
 		v += run;
-		if (rc == 0 && *v) {
-			rc = append(out, *v == '\n' ? "\\n" : *v == '"' ? "\\\"" : "\\\\");
+		if (*v) {
+			append(p, *v == '\n' ? "\\n" : *v == '"' ? "\\\"" : "\\\\", 2);
 			v++;
 		}
 	}
-	return rc;
 }
 
-static int append_labels(struct buf *out, const struct promtext_label *labels, size_t n, const char *le)
+static void append_labels(struct promtext *p, const struct promtext_label *labels, size_t n, const char *le)
 {
 	size_t i;
-	int rc;
 
 	if (!n && !le)
-		return 0;
-	rc = append(out, "{");
-	for (i = 0; i < n && rc == 0; i++) {
-		rc = appendf(out, "%s%s=\"", i ? "," : "", labels[i].name);
-		if (rc == 0)
-			rc = append_value(out, labels[i].value);
-		if (rc == 0)
-			rc = append(out, "\"");
+		return;
+	append(p, "{", 1);
+	for (i = 0; i < n; i++) {
+		appendf(p, "%s%s=\"", i ? "," : "", labels[i].name);
+		append_value(p, labels[i].value);
+		append(p, "\"", 1);
 	}
-	if (rc == 0 && le)
-		rc = appendf(out, "%sle=\"%s\"", n ? "," : "", le);
-	return rc ? rc : append(out, "}");
+	if (le)
+		appendf(p, "%sle=\"%s\"", n ? "," : "", le);
+	append(p, "}", 1);
 }
 
-int promtext_family(struct buf *out, const char *name, enum promtext_type type, const char *help)
+void promtext_family(struct promtext *p, const char *name, enum promtext_type type, const char *help)
 {
 	static const char *const types[] = { "counter", "gauge", "histogram" };
-	int rc = appendf(out, "# HELP %s ", name);
 
+	appendf(p, "# HELP %s ", name);
 	/* HELP escapes only backslash and newline; ours are constants without */
-	if (rc == 0)
-		rc = append(out, help);
-	return rc ? rc : appendf(out, "\n# TYPE %s %s\n", name, types[type]);
+	append(p, help, strlen(help));
+	appendf(p, "\n# TYPE %s %s\n", name, types[type]);
 }
 
-static int sample_start(struct buf *out, const char *name, const char *suffix, const struct promtext_label *labels,
-			size_t n, const char *le)
+static void sample_start(struct promtext *p, const char *name, const char *suffix,
+			 const struct promtext_label *labels, size_t n, const char *le)
 {
-	int rc = appendf(out, "%s%s", name, suffix);
-
-	return rc ? rc : append_labels(out, labels, n, le);
+	appendf(p, "%s%s", name, suffix);
+	append_labels(p, labels, n, le);
 }
 
-int promtext_sample(struct buf *out, const char *name, const struct promtext_label *labels, size_t nlabels,
-		    uint64_t value)
+void promtext_sample(struct promtext *p, const char *name, const struct promtext_label *labels, size_t nlabels,
+		     uint64_t value)
 {
-	int rc = sample_start(out, name, "", labels, nlabels, NULL);
-
-	return rc ? rc : appendf(out, " %llu\n", (unsigned long long)value);
+	sample_start(p, name, "", labels, nlabels, NULL);
+	appendf(p, " %llu\n", (unsigned long long)value);
 }
 
-int promtext_sample_double(struct buf *out, const char *name, const struct promtext_label *labels, size_t nlabels,
-			   double value)
+/* ns as seconds, exactly: 9 decimals, trailing zeros dropped */
+static void seconds(char *out, size_t cap, uint64_t ns)
 {
-	int rc = sample_start(out, name, "", labels, nlabels, NULL);
+	size_t n = (size_t)snprintf(out, cap, "%llu.%09llu", (unsigned long long)(ns / 1000000000u),
+				    (unsigned long long)(ns % 1000000000u));
 
-	/* %.17g gives back the same double; Go's parser reads it */
-	return rc ? rc : appendf(out, " %.17g\n", value);
+	while (n > 1 && out[n - 1] == '0')
+		out[--n] = '\0';
+	if (out[n - 1] == '.')
+		out[n - 1] = '\0';
 }
 
-int promtext_histogram(struct buf *out, const char *name, const struct promtext_label *labels, size_t nlabels,
-		       const struct promtext_histogram *h)
+void promtext_histogram(struct promtext *p, const char *name, const struct promtext_label *labels, size_t nlabels,
+			const struct promtext_histogram *h)
 {
 	uint64_t cumulative = 0;
 	char le[32];
 	size_t i;
-	int rc = 0;
 
-	for (i = 0; i <= h->nbounds && rc == 0; i++) {
+	for (i = 0; i <= h->nbounds; i++) {
 		cumulative += h->counts[i];
 		if (i < h->nbounds)
-			snprintf(le, sizeof(le), "%g", h->bounds[i]);
+			seconds(le, sizeof(le), h->bounds_ns[i]);
 		else
 			snprintf(le, sizeof(le), "+Inf");
-		rc = sample_start(out, name, "_bucket", labels, nlabels, le);
-		if (rc == 0)
-			rc = appendf(out, " %llu\n", (unsigned long long)cumulative);
+		sample_start(p, name, "_bucket", labels, nlabels, le);
+		appendf(p, " %llu\n", (unsigned long long)cumulative);
 	}
-	if (rc == 0)
-		rc = sample_start(out, name, "_sum", labels, nlabels, NULL);
-	if (rc == 0)
-		rc = appendf(out, " %.17g\n", h->sum);
-	if (rc == 0)
-		rc = sample_start(out, name, "_count", labels, nlabels, NULL);
-	return rc ? rc : appendf(out, " %llu\n", (unsigned long long)cumulative);
+	seconds(le, sizeof(le), h->sum_ns);
+	sample_start(p, name, "_sum", labels, nlabels, NULL);
+	appendf(p, " %s\n", le);
+	sample_start(p, name, "_count", labels, nlabels, NULL);
+	appendf(p, " %llu\n", (unsigned long long)cumulative);
 }

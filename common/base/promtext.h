@@ -6,9 +6,11 @@
  * Prometheus' text exposition format (version 0.0.4), written into a buf:
  * a family's HELP and TYPE lines, then its samples.  Label values are
  * escaped as the format says (backslash, double quote, newline); names are
- * the caller's constants.  No I/O.  Each function returns 0, or
- * USBWS_ERR_NOSPACE when out passed its limit (what was written of the
- * line stays: the caller drops the whole answer).
+ * the caller's constants.  No I/O.
+ *
+ * The first failure (the buf passed its limit: USBWS_ERR_NOSPACE) sticks in
+ * rc and every later call does nothing, so a caller writes a whole answer
+ * and looks once: a failed answer is dropped whole.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +19,11 @@
 
 #define PROMTEXT_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+struct promtext {
+	struct buf *out;
+	int rc;
+};
+
 struct promtext_label {
 	const char *name;
 	const char *value;
@@ -24,24 +31,31 @@ struct promtext_label {
 
 enum promtext_type { PROMTEXT_COUNTER, PROMTEXT_GAUGE, PROMTEXT_HISTOGRAM };
 
-int promtext_family(struct buf *out, const char *name, enum promtext_type type, const char *help);
-int promtext_sample(struct buf *out, const char *name, const struct promtext_label *labels, size_t nlabels,
-		    uint64_t value);
-int promtext_sample_double(struct buf *out, const char *name, const struct promtext_label *labels, size_t nlabels,
-			   double value);
+void promtext_family(struct promtext *p, const char *name, enum promtext_type type, const char *help);
+void promtext_sample(struct promtext *p, const char *name, const struct promtext_label *labels, size_t nlabels,
+		     uint64_t value);
 
-/* A histogram's buckets: counts[i] observations of at most bounds[i] and
- * above bounds[i - 1] (not cumulative); counts[nbounds] those above the
- * last bound.  Written as name_bucket{le=...} (cumulative, ending with
+/* A histogram of durations, bounds in nanoseconds (ascending), written in
+ * seconds: counts[i] observations of at most bounds_ns[i] and above
+ * bounds_ns[i - 1] (not cumulative); counts[nbounds] those above the last
+ * bound.  Written as name_bucket{le=...} (cumulative, ending with
  * le="+Inf"), name_sum and name_count. */
 struct promtext_histogram {
-	const double *bounds;
+	const uint64_t *bounds_ns;
 	size_t nbounds;
 	const uint64_t *counts;
-	double sum;
+	uint64_t sum_ns;
 };
 
-int promtext_histogram(struct buf *out, const char *name, const struct promtext_label *labels, size_t nlabels,
-		       const struct promtext_histogram *h);
+void promtext_histogram(struct promtext *p, const char *name, const struct promtext_label *labels, size_t nlabels,
+			const struct promtext_histogram *h);
+
+/* The buckets usbws-proxy and usbws connect both give the families of the
+ * same name: a URB's round trip, 100 us (a local control transfer) to 5 s
+ * (a stalled device); a handshake, 5 ms to 10 s. */
+#define PROMTEXT_URB_BOUNDS 15
+#define PROMTEXT_HANDSHAKE_BOUNDS 11
+extern const uint64_t promtext_urb_bounds_ns[PROMTEXT_URB_BOUNDS];
+extern const uint64_t promtext_handshake_bounds_ns[PROMTEXT_HANDSHAKE_BOUNDS];
 
 #endif

@@ -139,3 +139,15 @@ int usbws_why(char *why, size_t why_cap, int err, const char *fmt, ...)
 	errno = saved_errno;
 	return err;
 }
+
+int usbws_vwhy_at(char *why, size_t why_cap, int err, const char *file, unsigned int line, const char *fmt,
+		  va_list ap)
+{
+	char reason[384], *c;
+
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	for (c = reason; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return usbws_why(why, why_cap, err, "%s:%u: %s", file, line, reason);
+}

@@ -2,6 +2,7 @@
 #ifndef USBWS_ERR_H
 #define USBWS_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /*
@@ -130,5 +131,10 @@ const char *usbws_strerror(int err);
  */
 int usbws_why(char *why, size_t why_cap, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* A configuration file's refusal, "FILE:LINE: reason", with the reason's
+ * control characters as '?' (a word quoted from the file may hold a tab,
+ * and the line goes to a log); returns err. */
+int usbws_vwhy_at(char *why, size_t why_cap, int err, const char *file, unsigned int line, const char *fmt,
+		  va_list ap) __attribute__((format(printf, 6, 0)));
 
 #endif
