@@ -488,6 +488,9 @@ void proxy_capture_message(struct proxy_thread *th, struct proxy_msg *m)
 		for (c = m->t->captures; c; c = c->next)
 			if (c->id == m->capture_id && !c->ending) {
 				finish(m->t, c, END_STOPPED, 1);
+				/* an idle tunnel's tick would not come back to a
+				 * capture left waiting on a full pipe */
+				proxy_tunnel_busy(m->t);
 				break;
 			}
 		return;

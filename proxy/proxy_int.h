@@ -495,6 +495,9 @@ extern const lws_retry_bo_t proxy_no_validity;
 extern const struct lws_protocols proxy_tunnel_protocol;
 /* Ask for a write to the node, when it is connected. */
 void proxy_tunnel_kick(struct tunnel *t);
+/* The next ticks look at t until what it holds has drained (its acks, its
+ * captures' slow readers). */
+void proxy_tunnel_busy(struct tunnel *t);
 /* Fail a tunnel with a reason for the node; on its own thread. */
 void proxy_tunnel_fail(struct tunnel *t, const char *code, const char *why);
 enum proxy_fail {

@@ -39,7 +39,7 @@
 
 /* Data moved: the next tick sends the acknowledgement it may call for,
  * and frees what has drained. */
-static void tunnel_busy(struct tunnel *t)
+void proxy_tunnel_busy(struct tunnel *t)
 {
 	if (lws_dll2_is_detached(&t->busy))
 		lws_dll2_add_tail(&t->busy, &t->th->busy);
@@ -91,7 +91,7 @@ static void tunnel_file(struct tunnel *t)
 void proxy_tunnel_kick(struct tunnel *t)
 {
 	/* whatever is written may drain, and its buffer go */
-	tunnel_busy(t);
+	proxy_tunnel_busy(t);
 	if (t->wsi)
 		lws_callback_on_writable(t->wsi);
 }
@@ -610,7 +610,7 @@ static void node_binary(struct tunnel *t, const uint8_t *in, size_t len, int fra
 	struct ring discard;
 	int rc;
 
-	tunnel_busy(t);
+	proxy_tunnel_busy(t);
 
 	if (!t->hello_seen) {
 		proxy_tunnel_fail(t, "protocol", "USB/IP data before the hello message");
@@ -1004,7 +1004,7 @@ static void node_text(struct node_conn *c, const void *in, size_t len, int final
 		if (!t->session[0])
 			return;
 		rc = resume_acked(&t->rs, &t->tx, msg.received);
-		tunnel_busy(t);
+		proxy_tunnel_busy(t);
 		if (rc < 0) {
 			snprintf(why, sizeof(why), "acknowledged byte %llu: %s", (unsigned long long)msg.received,
 				 usbws_strerror(rc));

@@ -39,7 +39,9 @@ int cmd_capture(const struct cmd *cmd, int argc, char **argv)
 	unsigned long long duration = 0, count = 0;
 	int c;
 
-	optind = 1;
+	/* 0: getopt starts afresh, and takes options after FILE too (main's
+	 * "+" would otherwise carry over) */
+	optind = 0;
 	/* usbip's letter for a device, as attach and detach take it */
 	while ((c = getopt_long(argc, argv, "d:vh", opts, NULL)) != -1) {
 		switch (c) {

@@ -74,7 +74,11 @@ const char cmd_connect_usage[] =
 /* What connect's options files may hold: every option but these. */
 static const char *const repeatable[] = { "match", NULL };
 static const char *const cmdline_only[] = { "config", "instance", "help", NULL };
-static const struct optfile_spec spec = { cmd_link_options, CMD_LINK_SHORT_OPTIONS, repeatable, cmdline_only };
+/* what to export is one setting: --busid on the command line replaces a
+ * file's virtual or all, as a later file's device replaces an earlier one's */
+static const char *const one_device[] = { "busid", "device", "virtual", "match", "all", NULL };
+static const struct optfile_spec spec = { cmd_link_options, CMD_LINK_SHORT_OPTIONS, repeatable, cmdline_only,
+					  one_device };
 
 /* The instance's file, when it is there. */
 static int read_instance(const struct cmd *cmd, struct optfile *files, int argc, char **argv)

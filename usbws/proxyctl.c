@@ -393,7 +393,8 @@ static int open_output(struct capture_session *s)
 		s->out_fd = STDOUT_FILENO;
 		return 0;
 	}
-	s->out_fd = open(s->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	/* a device's traffic (keystrokes, disk blocks): not for everyone */
+	s->out_fd = open(s->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	s->created = s->out_fd >= 0;
 	if (s->out_fd < 0 && errno == EEXIST)
 		s->out_fd = open(s->file, O_WRONLY | O_CLOEXEC);

@@ -438,6 +438,19 @@ int optfile_scan(const struct optfile_spec *spec, int argc, char **argv, const c
 	return rc < 0 ? rc : (int)v.n;
 }
 
+/* The option that stands for option's setting: the first name of
+ * spec->one_setting when option is one of them, else option itself. */
+static int setting_of(const struct optfile *f, int option)
+{
+	const char *const *one = f->spec->one_setting;
+	int first;
+
+	if (!one || !*one || !listed(one, f->spec->options[option].name))
+		return option;
+	first = find_option(f, one[0], strlen(one[0]));
+	return first >= 0 ? first : option;
+}
+
 /* given[option]: the command line gives it */
 static void mark(void *ctx, int option, const char *value)
 {
@@ -467,19 +480,22 @@ int optfile_argv(struct optfile *f, int argc, char **argv, int *out_argc, char *
 		last[a] = -1;
 	/* the entries are in the files' order */
 	for (i = 0; i < f->n; i++)
-		last[f->entries[i].option] = f->entries[i].source;
+		last[setting_of(f, f->entries[i].option)] = f->entries[i].source;
 	rc = scan(f->spec, argc, argv, mark, given);
 	if (rc == USBWS_ERR_NOMEM)
 		goto out;
 	/* a line getopt_long refuses replaces nothing (see optfile.h) */
 	if (rc < 0)
 		memset(given, 0, ((size_t)f->noptions + 1) * sizeof(*given));
+	for (a = 0; a < f->noptions; a++)
+		if (given[a])
+			given[setting_of(f, a)] = 1;
 	rc = 0;
 	f->argv[n++] = argc > 0 ? argv[0] : (char *)"";
 	for (i = 0; i < f->n; i++) {
 		const struct entry *e = &f->entries[i];
 
-		if (e->off || given[e->option] || last[e->option] != e->source)
+		if (e->off || given[setting_of(f, e->option)] || last[setting_of(f, e->option)] != e->source)
 			continue;
 		f->origin[n] = e;
 		f->argv[n++] = e->token;

@@ -41,6 +41,11 @@ struct optfile_spec {
 	const char *shortopts;           /* its short options, as getopt_long is given them */
 	const char *const *repeatable;   /* names it takes more than once; NULL-terminated */
 	const char *const *cmdline_only; /* names no file may hold (help, config, ...); NULL-terminated */
+	/* names that are one setting, replaced together: a source (a later
+	 * file, the command line) that gives any of them drops every one an
+	 * earlier source gave (connect's device: busid, device, virtual,
+	 * match, all); NULL-terminated, or NULL */
+	const char *const *one_setting;
 };
 
 struct optfile; /* opaque: the files' values, and the argv made of them */

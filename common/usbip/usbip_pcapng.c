@@ -348,6 +348,11 @@ static enum flow_state begin_message(struct usbip_pcapng *w, enum usbip_flow flo
 		return LEAVING;
 	if (flow == USBIP_FLOW_TO_DEVICE) {
 		if (behind || remember_cmd(w, hdr) < 0) {
+			/* a left-out unlink's answer is left out too, so it must
+			 * end its target's wait here: no RET_SUBMIT of an
+			 * unlinked URB may ever come to end it */
+			if (hdr->base.command == USBIP_CMD_UNLINK)
+				forget_cmd(w, find_cmd(w, hdr->u.cmd_unlink.unlink_seqnum));
 			w->stats.dropped++;
 			return LEAVING;
 		}

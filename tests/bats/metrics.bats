@@ -159,8 +159,17 @@ value() {
 		--ping-interval 1 --ping-timeout 3 --connect-timeout 2 --backoff-max 2 \
 		--metrics-listen "127.0.0.1:$NODE_METRICS_PORT"
 	grep -q "usbws: info: serving metrics on http://127.0.0.1:$NODE_METRICS_PORT/metrics" "$WORK/node.log"
-	run "$CLIENT" --port "$USBIP_PORT" 127.0.0.1 read-disk "$BUSID" "$WORK/read.img"
-	[ "$status" -eq 0 ]
+	# a read of a few seconds, small URBs one at a time, scraped under way
+	"$CLIENT" --port "$USBIP_PORT" --urb 4096 --inflight 1 127.0.0.1 read-disk "$BUSID" "$WORK/read.img" &
+	reader=$!
+	during=0
+	for _ in $(seq 100); do
+		METRICS_PORT=$NODE_METRICS_PORT scrape "$WORK/node-during"
+		during=$(value 'usbws_urbs_total{direction="from_device"}' "$WORK/node-during")
+		[ "$during" -gt 256 ] && break
+		sleep 0.05
+	done
+	wait "$reader"
 	cmp "$WORK/read.img" "$WORK/disk.img"
 	# the node publishes twice a second
 	sleep 1
@@ -169,7 +178,10 @@ value() {
 	[ "$(value 'usbws_link_up' "$WORK/node")" -eq 1 ]
 	[ "$(value 'usbws_exported' "$WORK/node")" -eq 1 ]
 	urbs=$(value 'usbws_urbs_total{direction="to_device"}' "$WORK/proxy")
-	[ "$urbs" -gt 128 ]
+	# 16 MiB in 4 KiB URBs; the scrape under way saw part of them
+	[ "$urbs" -gt 4096 ]
+	echo "node URBs: $during during the read, $urbs after"
+	[ "$during" -gt 256 ] && [ "$during" -lt "$urbs" ]
 	[ "$(value 'usbws_urbs_total{direction="to_device"}' "$WORK/node")" -eq "$urbs" ]
 	[ "$(value 'usbws_urbs_total{direction="from_device"}' "$WORK/node")" -eq "$urbs" ]
 	[ "$(value 'usbws_urb_round_trip_seconds_count' "$WORK/node")" -eq "$urbs" ]

@@ -156,12 +156,45 @@ static void test_refused(void **state)
 	}
 }
 
+/* up to three files ('|' splits the command line and the result) */
+struct merge_row {
+	const char *name, *files[3], *cmdline, *want;
+};
+
+/* Each row's files, merged with its command line, give its argv. */
+static void merge_rows(const struct optfile_spec *sp, const struct merge_row *rows, size_t nrows)
+{
+	size_t i, k;
+
+	for (i = 0; i < nrows; i++) {
+		char buf[512], got[1024], why[256] = "", *args[MAX_ARGS], **argv;
+		int argc, n = split(rows[i].cmdline, buf, sizeof(buf), args);
+		struct optfile *f;
+
+		print_message("merged: %s\n", rows[i].name);
+		assert_int_equal(optfile_new(sp, &f), 0);
+		for (k = 0; k < 3 && rows[i].files[k]; k++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "%zu.conf", k);
+			assert_usbws_err(optfile_parse(f, name, rows[i].files[k], strlen(rows[i].files[k]), why,
+						       sizeof(why)),
+					 0);
+		}
+		assert_int_equal(optfile_argv(f, n, args, &argc, &argv), 0);
+		assert_null(argv[argc]);
+		join(argc, argv, got, sizeof(got));
+		assert_string_equal(got, rows[i].want);
+		/* the command line is left as it was */
+		join(n, args, got, sizeof(got));
+		assert_string_equal(got, rows[i].cmdline);
+		optfile_free(f);
+	}
+}
+
 static void test_merged(void **state)
 {
-	/* up to three files ('|' splits the command line and the result) */
-	static const struct {
-		const char *name, *files[3], *cmdline, *want;
-	} rows[] = {
+	static const struct merge_row rows[] = {
 		{ "no file", { NULL }, "prog|--listen|a:1", "prog|--listen|a:1" },
 		{ "one file, every form",
 		  { "# the proxy\n"
@@ -224,33 +257,41 @@ static void test_merged(void **state)
 		  "prog|--listen=a:1|--crl=x|--crl|y|--bogus" },
 		{ "a missing value refuses the line too", { "crl = x\n" }, "prog|--crl", "prog|--crl=x|--crl" },
 	};
-	size_t i, k;
 
 	(void)state;
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		char buf[512], got[1024], why[256] = "", *args[MAX_ARGS], **argv;
-		int argc, n = split(rows[i].cmdline, buf, sizeof(buf), args);
-		struct optfile *f;
+	merge_rows(&spec, rows, sizeof(rows) / sizeof(rows[0]));
+}
 
-		print_message("merged: %s\n", rows[i].name);
-		assert_int_equal(optfile_new(&spec, &f), 0);
-		for (k = 0; k < 3 && rows[i].files[k]; k++) {
-			char name[16];
+/* Names that are one setting (connect's device) are replaced together. */
+static void test_one_setting(void **state)
+{
+	static const char *const one[] = { "listen", "usbip-listen", "usbip-listen-public", NULL };
+	static const struct optfile_spec grouped = { options, "vhV", repeatable, cmdline_only, one };
+	static const struct merge_row rows[] = {
+		{ "the command line gives another of them: the file's goes",
+		  { "listen = a:1\ncert = c\n" },
+		  "prog|--usbip-listen|u:1",
+		  "prog|--cert=c|--usbip-listen|u:1" },
+		{ "a flag of them on the command line replaces a file's value",
+		  { "usbip-listen = u:1\n" },
+		  "prog|--usbip-listen-p",
+		  "prog|--usbip-listen-p" },
+		{ "a later file gives another: the earlier one's goes",
+		  { "listen = a:1\nusbip-listen-public\n", "usbip-listen = u:2\n" },
+		  "prog",
+		  "prog|--usbip-listen=u:2" },
+		{ "one file may give several of them",
+		  { "listen = a:1\nusbip-listen = u:1\n" },
+		  "prog",
+		  "prog|--listen=a:1|--usbip-listen=u:1" },
+		{ "none of them on the command line: the file's stay",
+		  { "listen = a:1\n" },
+		  "prog|--cert|c",
+		  "prog|--listen=a:1|--cert|c" },
+	};
 
-			snprintf(name, sizeof(name), "%zu.conf", k);
-			assert_usbws_err(optfile_parse(f, name, rows[i].files[k], strlen(rows[i].files[k]), why,
-						       sizeof(why)),
-					 0);
-		}
-		assert_int_equal(optfile_argv(f, n, args, &argc, &argv), 0);
-		assert_null(argv[argc]);
-		join(argc, argv, got, sizeof(got));
-		assert_string_equal(got, rows[i].want);
-		/* the command line is left as it was */
-		join(n, args, got, sizeof(got));
-		assert_string_equal(got, rows[i].cmdline);
-		optfile_free(f);
-	}
+	(void)state;
+	merge_rows(&grouped, rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void test_origin(void **state)
@@ -374,8 +415,8 @@ static void test_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refused), cmocka_unit_test(test_merged), cmocka_unit_test(test_origin),
-		cmocka_unit_test(test_scan),    cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_refused), cmocka_unit_test(test_merged), cmocka_unit_test(test_one_setting),
+		cmocka_unit_test(test_origin),  cmocka_unit_test(test_scan),   cmocka_unit_test(test_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

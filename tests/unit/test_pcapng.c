@@ -466,9 +466,11 @@ static void test_behind(void **state)
 		{ "behind after the big reply", 10000, 64, 3, 5, 3 },
 		/* CMD 1 and CMD 2 go in; RET 1 and RET 2 start behind */
 		{ "behind after two commands", 3000, 64, 2, 6, 3 },
-		/* one command tracked at a time: CMD 1, RET 1 and CMD 3 go in,
-		 * whose reply never comes, so every later command is left out */
-		{ "one command in flight at most", 4u << 20, 1, 3, 4, 4 },
+		/* one command tracked at a time: CMD 1, RET 1 and CMD 3 go in;
+		 * its unlink finds no room and is left out, and so ends CMD 3's
+		 * wait (usbip-host answers the unlink alone): the commands
+		 * after it go in again */
+		{ "one command in flight at most", 4u << 20, 1, 7, 2, 2 },
 	};
 	struct message *m = calloc(SESSION_MAX, sizeof(*m));
 	size_t n = make_session(m), i, k;
@@ -497,6 +499,64 @@ static void test_behind(void **state)
 		relay_close(&r);
 	}
 	free(m);
+}
+
+/* A header-only message of one direction, as the framer reports it. */
+static void message(struct usbip_pcapng *w, enum usbip_flow flow, uint32_t command, uint32_t seqnum,
+		    uint32_t unlink_seqnum, struct ring *out)
+{
+	struct usbip_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = USBIP_EV_URB;
+	ev.u.urb.hdr.base.command = command;
+	ev.u.urb.hdr.base.seqnum = seqnum;
+	if (command == USBIP_CMD_UNLINK)
+		ev.u.urb.hdr.u.cmd_unlink.unlink_seqnum = unlink_seqnum;
+	assert_usbws_err(usbip_pcapng_event(w, flow, &ev, NOW_US, out), USBWS_OK);
+	ev.type = USBIP_EV_END;
+	assert_usbws_err(usbip_pcapng_event(w, flow, &ev, NOW_US, out), USBWS_OK);
+}
+
+/* Behind, an unlink is left out while its target was recorded: usbip-host
+ * answers the unlink alone, so the target must stop waiting then, or a long
+ * capture fills max_tracked with URBs that never answer and records
+ * nothing more. */
+static void test_unlink_left_out_frees_its_target(void **state)
+{
+	const struct usbip_pcapng_config cfg = { .backlog_max = 1u << 20, .max_tracked = 2 };
+	struct usbip_pcapng w;
+	struct ring out, big;
+	uint32_t round, seq = 1;
+
+	(void)state;
+	ring_init(&out, 0, 64u << 20);
+	ring_init(&big, 0, 4u << 20);
+	/* a reader 2 MiB behind */
+	{
+		uint8_t *fill = calloc(1, 2u << 20);
+
+		assert_usbws_err(ring_append(&big, fill, 2u << 20), USBWS_OK);
+		free(fill);
+	}
+	usbip_pcapng_init(&w, &cfg);
+	assert_usbws_err(usbip_pcapng_start(&w, "test", "", NOW_US, &out), USBWS_OK);
+	for (round = 0; round < 8; round++, seq += 2) {
+		/* the submit goes in; then the reader falls behind, and the
+		 * unlink and its answer are left out */
+		message(&w, USBIP_FLOW_TO_DEVICE, USBIP_CMD_SUBMIT, seq, 0, &out);
+		message(&w, USBIP_FLOW_TO_DEVICE, USBIP_CMD_UNLINK, seq + 1, seq, &big);
+		message(&w, USBIP_FLOW_FROM_DEVICE, USBIP_RET_UNLINK, seq + 1, 0, &big);
+	}
+	/* caught up: a submit and its answer still go in */
+	message(&w, USBIP_FLOW_TO_DEVICE, USBIP_CMD_SUBMIT, seq, 0, &out);
+	message(&w, USBIP_FLOW_FROM_DEVICE, USBIP_RET_SUBMIT, seq, 0, &out);
+	assert_int_equal(w.stats.packets, 8 + 2);
+	assert_int_equal(w.stats.dropped, 8);
+	assert_int_equal(w.stats.skipped, 8);
+	usbip_pcapng_free(&w);
+	ring_free(&out);
+	ring_free(&big);
 }
 
 /* max_packets: done after that many; nothing more is recorded. */
@@ -593,8 +653,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_whole_session), cmocka_unit_test(test_starts_midway),
-		cmocka_unit_test(test_behind),        cmocka_unit_test(test_count),
-		cmocka_unit_test(test_out_full),      cmocka_unit_test(test_frames_size),
+		cmocka_unit_test(test_behind),        cmocka_unit_test(test_unlink_left_out_frees_its_target),
+		cmocka_unit_test(test_count),         cmocka_unit_test(test_out_full),
+		cmocka_unit_test(test_frames_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
