@@ -241,12 +241,11 @@ static void notify_service(struct proxy *px, unsigned int tunnels, int64_t now)
 	unsigned int i;
 
 	svcnotify_status("%u tunnel%s", tunnels, tunnels == 1 ? "" : "s");
-	if (!every || now - px->watchdog_at < every)
+	if (!every)
 		return;
 	for (i = 0; i < px->nthreads; i++)
 		if (now - __atomic_load_n(&px->threads[i].ticked_ms, __ATOMIC_RELAXED) > every)
 			return;
-	px->watchdog_at = now;
 	svcnotify_watchdog();
 }
 

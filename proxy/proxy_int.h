@@ -331,7 +331,6 @@ struct proxy {
 	unsigned int snap_pending;
 	unsigned int snap_round; /* which listing the copies are for */
 	int worker_failed;       /* a service thread's loop failed (atomic) */
-	int64_t watchdog_at;     /* systemd's watchdog was last fed (thread 0's) */
 	/* Everything below, and the fields of struct tunnel that say so, are
 	 * shared by the threads: they are read and written under lock. */
 	pthread_mutex_t lock;

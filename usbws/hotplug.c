@@ -61,8 +61,7 @@ struct supervisor {
 	int scanned_once;
 	int scan_error;              /* the errno last reported, so it is logged once */
 	pid_t pid;
-	sigset_t run_mask;           /* the mask ppoll waits with and children run with */
-	int64_t watchdog_at;         /* systemd's watchdog was last fed */
+	sigset_t run_mask; /* the mask ppoll waits with and children run with */
 };
 
 static void describe_exit(int status, char *out, size_t cap)
@@ -480,9 +479,8 @@ static void describe_filter(const struct hotplug_filter *f, char *out, size_t ca
 /* The unit (Type=notify) is ready once the devices plugged in at the start
  * are being exported; its status counts the exports, and its watchdog is
  * fed while this loop turns (at least every HOTPLUG_RESCAN_MS). */
-static void notify_service(struct supervisor *s, int64_t now)
+static void notify_service(struct supervisor *s)
 {
-	const int64_t every = svcnotify_watchdog_interval_ms();
 	const struct hotplug_child *c;
 	unsigned int n = 0;
 
@@ -490,10 +488,7 @@ static void notify_service(struct supervisor *s, int64_t now)
 		n += c->pid != 0;
 	svcnotify_ready();
 	svcnotify_status("exporting %u device%s", n, n == 1 ? "" : "s");
-	if (every && now - s->watchdog_at >= every) {
-		s->watchdog_at = now;
-		svcnotify_watchdog();
-	}
+	svcnotify_watchdog();
 }
 
 static void on_sigchld(int sig)
@@ -537,7 +532,7 @@ int hotplug_run(const struct node_config *node, const struct hotplug_filter *fil
 			rescan = 0;
 		}
 		settle(&s, now);
-		notify_service(&s, now);
+		notify_service(&s);
 		wait_ms(&s, next_due(&s, next_scan, now), &pfd);
 		if (pfd.revents && s.monitor) {
 			drain_monitor(&s);

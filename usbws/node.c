@@ -47,8 +47,10 @@
  * addresses, the CONNECT proxy, TLS) and this much for DNS. */
 #define NODE_DIAL_WATCHDOG_TIMEOUTS 4
 #define NODE_DIAL_WATCHDOG_SLACK_S 60
-/* how stale /metrics may be */
-#define NODE_METRICS_EVERY_MS 500
+/* how often the loop reports what it does (systemd's status and watchdog,
+ * the copy /metrics serves): so stale they may be, and never at every
+ * turn of a busy loop */
+#define NODE_REPORT_EVERY_MS 500
 #define CLOSE_FLUSH_MS 1000
 
 /* The link's policy (link.h): the first wait, and how long a link must
@@ -132,7 +134,6 @@ struct node {
 	struct ssl_ctx_st *tls;       /* --user: cert and key, read while root */
 	int64_t last_ping_ms;
 	int64_t next_ack_ms;
-	int64_t watchdog_at;          /* systemd's watchdog was last fed */
 	enum node_drop drop;          /* set while parsing: give up the connection after */
 	const char *drop_why;
 	struct buf text_in;
@@ -152,10 +153,9 @@ struct node {
 	struct node_stats stats;
 	struct node_control ctl;
 
-	/* --metrics-listen: what only this file counts, and when the copy
-	 * the metrics thread serves was last brought up to date */
+	/* --metrics-listen: what only this file counts */
 	struct node_metrics *metrics;
-	int64_t metrics_at;
+	int64_t reported_at; /* the last report (NODE_REPORT_EVERY_MS) */
 	struct usbip_rtt_stats handshakes;
 	uint64_t failed_attempts;
 	uint64_t violations[NODE_METRICS_RULES];
@@ -1082,7 +1082,6 @@ static int poll_once(struct node *n, struct ring *tx, char *why, size_t why_cap)
  * watchdog, which this loop feeds for as long as it turns. */
 static void notify_service(struct node *n)
 {
-	int64_t now = monotonic_ms(), every = svcnotify_watchdog_interval_ms();
 	const char *busid;
 
 	if (n->mode != MODE_EXPORT)
@@ -1099,24 +1098,18 @@ static void notify_service(struct node *n)
 		svcnotify_status("exported %s to %s as %s", busid, n->cfg->url, n->proxy_busid);
 	else
 		svcnotify_status("%s %s to %s", state_name(n), busid, n->cfg->url);
-	if (every && now - n->watchdog_at >= every) {
-		n->watchdog_at = now;
-		svcnotify_watchdog();
-	}
+	svcnotify_watchdog();
 }
 
-/* --metrics-listen: a fresh copy for the metrics thread, at most twice a
- * second (or now, when forced) */
-static void publish_metrics(struct node *n, int force)
+/* --metrics-listen: a fresh copy for the metrics thread */
+static void publish_metrics(struct node *n)
 {
 	struct node_metrics_view v;
 	struct export *x = &n->dev;
 	struct usbip_validator *val;
-	int64_t now = monotonic_ms();
 
-	if (!n->metrics || (!force && now - n->metrics_at < NODE_METRICS_EVERY_MS))
+	if (!n->metrics)
 		return;
-	n->metrics_at = now;
 	memset(&v, 0, sizeof(v));
 	if (!x->closed && (val = x->ops->validator(x))) {
 		v.to_device = *usbip_validator_flow(val, USBIP_FLOW_TO_DEVICE);
@@ -1144,6 +1137,7 @@ static int run(struct node *n, struct ring *list_tx, volatile sig_atomic_t *stop
 	};
 	struct ring *tx;
 	char why[256];
+	int64_t now;
 	int rc;
 
 	link_init(&n->link, &policy, monotonic_ms());
@@ -1164,9 +1158,13 @@ static int run(struct node *n, struct ring *list_tx, volatile sig_atomic_t *stop
 			break;
 		}
 		keepalive(n);
-		link_tick(&n->link, monotonic_ms());
-		notify_service(n);
-		publish_metrics(n, 0);
+		now = monotonic_ms();
+		link_tick(&n->link, now);
+		if (now - n->reported_at >= NODE_REPORT_EVERY_MS) {
+			n->reported_at = now;
+			notify_service(n);
+			publish_metrics(n);
+		}
 		/* the device may have been reopened */
 		tx = n->mode == MODE_LIST ? list_tx : n->dev.closed ? NULL : n->dev.ops->tx(&n->dev);
 		if (n->ws && tx) {

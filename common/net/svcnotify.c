@@ -8,11 +8,14 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "base/monoclock.h"
+
 #define SVCNOTIFY_STATUS_MAX 200
 
 static int svcnotify_active;
 static int svcnotify_readied;
 static uint64_t svcnotify_watchdog_usec;
+static int64_t svcnotify_fed_ms; /* the watchdog was last fed (one thread feeds it) */
 static char svcnotify_last_status[sizeof("STATUS=") + SVCNOTIFY_STATUS_MAX];
 /* the proxy's threads may report; one message at a time keeps "last
  * status" true */
@@ -78,21 +81,32 @@ int64_t svcnotify_watchdog_interval_ms(void)
 
 void svcnotify_watchdog(void)
 {
-	if (svcnotify_watchdog_usec)
-		send_state("WATCHDOG=1");
+	int64_t now;
+
+	if (!svcnotify_watchdog_usec)
+		return;
+	now = monotonic_ms();
+	if (svcnotify_fed_ms && now - svcnotify_fed_ms < svcnotify_watchdog_interval_ms())
+		return;
+	svcnotify_fed_ms = now;
+	send_state("WATCHDOG=1");
 }
 
 void svcnotify_watchdog_stretch(int64_t extra_ms)
 {
-	if (svcnotify_watchdog_usec && svcnotify_active)
+	if (svcnotify_watchdog_usec && svcnotify_active) {
+		svcnotify_fed_ms = monotonic_ms();
 		sd_notifyf(0, "WATCHDOG=1\nWATCHDOG_USEC=%llu",
 			   (unsigned long long)(svcnotify_watchdog_usec + (uint64_t)extra_ms * 1000u));
+	}
 }
 
 void svcnotify_watchdog_restore(void)
 {
-	if (svcnotify_watchdog_usec && svcnotify_active)
+	if (svcnotify_watchdog_usec && svcnotify_active) {
+		svcnotify_fed_ms = monotonic_ms();
 		sd_notifyf(0, "WATCHDOG=1\nWATCHDOG_USEC=%llu", (unsigned long long)svcnotify_watchdog_usec);
+	}
 }
 
 void svcnotify_stopping(void)

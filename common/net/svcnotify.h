@@ -18,9 +18,10 @@ void svcnotify_forget(void);
 void svcnotify_ready(void);
 /* STATUS=..., sent only when it differs from the last one. */
 void svcnotify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* How often svcnotify_watchdog() must be called, in ms: half of
- * WatchdogSec=, or 0 when the unit has no watchdog. */
+/* Half of WatchdogSec=, in ms, or 0 when the unit has no watchdog. */
 int64_t svcnotify_watchdog_interval_ms(void);
+/* WATCHDOG=1, at most once an interval: call it at every turn of a loop
+ * that is alive. */
 void svcnotify_watchdog(void);
 /* Around a call that may block longer than the watchdog allows (a node's
  * dial: DNS, each address, a CONNECT proxy, TLS): feeds it and lengthens
