@@ -23,10 +23,7 @@ proxy_up() {
 	: >"$log"
 	"$(PROXY_BIN)" "$@" 2>"$log" &
 	PIDS+=($!)
-	wait_for "$log" "re-exporting devices over USB/IP" || return 1
-	WSS_PORT=$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$log")
-	USBIP_PORT=$(sed -n 's/.*re-exporting devices over USB\/IP on .*(port \([0-9]*\)).*/\1/p' "$log")
-	URL=wss://localhost:$WSS_PORT/usbip
+	proxy_listening "$log"
 }
 
 # node_up LOG [ARGS...]: usbws connect ARGS alone, until its export is
@@ -37,8 +34,7 @@ node_up() {
 	: >"$log"
 	"$USBWS" connect "$@" 2>"$log" &
 	PIDS+=($!)
-	wait_for "$log" "as busid $ADDR_RE on the proxy" 10 || return 1
-	BUSID=$(sed -n 's/.* as busid \([^ ]*\) on the proxy.*/\1/p' "$log")
+	node_exported "$log" 10
 }
 
 # proxy_conf: $ETC/proxy.conf for a proxy on loopback with the test PKI

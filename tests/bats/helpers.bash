@@ -121,9 +121,15 @@ start_proxy() {
 		--cert "$PKI/$name.pem" --key "$PKI/$name.key" --ca "$PKI/ca.pem" "$@" 2>"$log" &
 	PROXY_PID=$!
 	PIDS+=($!)
-	wait_for "$log" "re-exporting devices over USB/IP" || return 1
-	WSS_PORT=$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$log")
-	USBIP_PORT=$(sed -n 's/.*re-exporting devices over USB\/IP on .*(port \([0-9]*\)).*/\1/p' "$log")
+	proxy_listening "$log"
+}
+
+# proxy_listening LOG: until the proxy logging to LOG re-exports; sets
+# WSS_PORT, USBIP_PORT and URL from its lines
+proxy_listening() {
+	wait_for "$1" "re-exporting devices over USB/IP" || return 1
+	WSS_PORT=$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$1")
+	USBIP_PORT=$(sed -n 's/.*re-exporting devices over USB\/IP on .*(port \([0-9]*\)).*/\1/p' "$1")
 	URL=wss://localhost:$WSS_PORT/usbip
 }
 
@@ -138,8 +144,14 @@ start_node() {
 		--virtual "$spec" "$@" 2>"$log" &
 	NODE_PID=$!
 	PIDS+=($NODE_PID)
-	wait_for "$log" "as busid $ADDR_RE on the proxy" || return 1
-	BUSID=$(sed -n 's/.* as busid \([^ ]*\) on the proxy.*/\1/p' "$log")
+	node_exported "$log"
+}
+
+# node_exported LOG [SECONDS]: until the node logging to LOG is exported;
+# sets BUSID, the proxy's name for its device
+node_exported() {
+	wait_for "$1" "as busid $ADDR_RE on the proxy" "${2:-5}" || return 1
+	BUSID=$(sed -n 's/.* as busid \([^ ]*\) on the proxy.*/\1/p' "$1")
 }
 
 # fake_sysfs: a small sysfs tree at $USBWS_SYSFS_ROOT, as the kernel lays it

@@ -144,9 +144,7 @@ start_unit_proxy() {
 	PROXY_PID=$!
 	PIDS+=($!)
 	echo "$PROXY_PID" >"$WORK/proxy.pid"
-	wait_for "$log" "re-exporting devices over USB/IP" || return 1
-	WSS_PORT=$(sed -n 's/.*listening for nodes on .*(port \([0-9]*\)).*/\1/p' "$log")
-	USBIP_PORT=$(sed -n 's/.*re-exporting devices over USB\/IP on .*(port \([0-9]*\)).*/\1/p' "$log")
+	proxy_listening "$log"
 }
 
 # start_unit_node NODE DIR URL SPEC: usbws connect as its unit runs it (root,
@@ -159,8 +157,7 @@ start_unit_node() {
 		--ca "$2/etc/proxy-ca.pem" --virtual "$4" --user usbws 2>"$log" &
 	NODE_PID=$!
 	PIDS+=($NODE_PID)
-	wait_for "$log" "as busid $ADDR_RE on the proxy" || return 1
-	BUSID=$(sed -n 's/.* as busid \([^ ]*\) on the proxy.*/\1/p' "$log")
+	node_exported "$log"
 }
 
 # serial FILE: a certificate's serial in hex, as the proxy logs it
